@@ -1,0 +1,156 @@
+"""The contract every platform connector keeps, its errors, and the registry.
+
+Adding a connector (the README has the full checklist):
+
+1. Create `connectors/<kind>.py` with a class that has `name = "<kind>"` and the
+   methods of `Connector` below. Build the SDK client only in `from_config`;
+   take it as a constructor argument everywhere else, so tests inject one that
+   talks to a fake server on 127.0.0.1.
+2. Map each platform payload to `watcher.post.Post` in a pure function.
+3. `fetch(cursor)` returns posts oldest -> newest and the cursor that covers
+   them. The pipeline stores the posts and the cursor in one transaction, so a
+   crash re-fetches and never skips; return `has_more=True` while a backlog remains.
+4. Raise the typed errors below, never the SDK's own: the scheduler backs off on
+   them, marks the source unhealthy, and shows the message to the team.
+5. Add `"<kind>": "connectors.<kind>"` to `CONNECTOR_MODULES`, a `[sources.*]`
+   example to config.example.toml and a section to the README.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
+
+from watcher.post import Post
+
+if TYPE_CHECKING:
+    from watcher.config import SourceConfig
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a source's last stored fetch ended. Opaque to all but its connector;
+    must be JSON-serializable because the store keeps it beside the posts."""
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dict(self.state), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Cursor:
+        return cls(json.loads(text))
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    posts: tuple[Post, ...]
+    cursor: Cursor | None
+    has_more: bool = False
+    requests_made: int = 0
+    # records the connector could not map, each naming where and why; the pipeline
+    # logs and counts them so nothing is dropped silently
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PostedReply:
+    platform: str
+    native_id: str
+    url: str
+    posted_at: datetime
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises; `message` is safe to show to users
+    (it never contains a secret) and says what to do."""
+
+    def __init__(self, message: str, *, source: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = source
+
+    def __str__(self) -> str:
+        return f"source {self.source!r}: {self.message}" if self.source else self.message
+
+
+class RateLimited(ConnectorError):
+    """The platform said stop until `until` (aware UTC). No request before then."""
+
+    def __init__(self, message: str, *, until: datetime, endpoint: str = "", source: str = "") -> None:
+        super().__init__(message, source=source)
+        self.until = until
+        self.endpoint = endpoint
+
+
+class AuthFailed(ConnectorError):
+    """Credentials missing, wrong or lacking a scope: retrying will not help."""
+
+
+class SourceUnavailable(ConnectorError):
+    """The platform or target is down or unreachable (5xx, timeout): back off and retry."""
+
+
+class SourceMisconfigured(ConnectorError):
+    """The target does not exist, is private or banned: fix the config."""
+
+
+class ReplyRejected(ConnectorError):
+    """The platform refused the reply for a reason a human must act on (reply not
+    allowed, locked or deleted target, too long). Never retried automatically."""
+
+
+class ReplyOutcomeUnknown(ConnectorError):
+    """The reply request timed out: it may or may not have been posted. The caller
+    must look with `find_own_reply` before trying again."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: ClassVar[str]
+
+    def fetch(self, cursor: Cursor | None) -> FetchResult:
+        """New posts since `cursor`, oldest first; may raise RateLimited."""
+        ...
+
+    def reply(self, post: Post, text: str) -> PostedReply:
+        """Post the public reply to `post`. Raises ReplyRejected or ReplyOutcomeUnknown."""
+        ...
+
+    def find_own_reply(self, post: Post, text: str | None = None) -> PostedReply | None:
+        """The brand's own reply to `post` (with this text, or any when text is None),
+        made by us or natively on the platform; None when there is none."""
+        ...
+
+    @classmethod
+    def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
+        """Build the real SDK client from a source table and the environment."""
+        ...
+
+
+CONNECTOR_MODULES: dict[str, str] = {
+    "replay": "connectors.replay",
+    "x": "connectors.x",
+    "reddit": "connectors.reddit",
+}
+
+
+class UnknownConnector(KeyError):
+    pass
+
+
+def connector_class(kind: str) -> type[Connector]:
+    """Import the module for `kind` only when a source uses it (keeps start-up light)."""
+    module_name = CONNECTOR_MODULES.get(kind)
+    if module_name is None:
+        known = ", ".join(sorted(CONNECTOR_MODULES))
+        raise UnknownConnector(f"unknown connector kind {kind!r}; known kinds: {known}")
+    module = importlib.import_module(module_name)
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "name", None) == kind and hasattr(value, "fetch"):
+            return value
+    raise UnknownConnector(f"module {module_name} defines no connector named {kind!r}")

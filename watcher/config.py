@@ -1,0 +1,452 @@
+"""TOML configuration -> frozen dataclasses, with one clear message per problem.
+
+Every section is a dataclass; its fields are the allowed keys, their types the
+allowed values and their defaults the defaults. `load_config` walks the TOML
+against them and collects every problem (file, key, what is wrong, what to do)
+before raising one `ConfigError`, so a user fixes a file in one go.
+
+Secrets never live in the file: a key ending in `_env` names an environment
+variable, and a key that looks like a secret itself is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SECRET_WORDS = ("token", "secret", "password", "passwd", "api_key", "apikey", "private_key")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """One or more problems in a config file; `str()` lists one per line."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class BrandConfig:
+    name: str
+    aliases: tuple[str, ...] = ()
+    handles: tuple[str, ...] = ()
+    # platform -> the brand's own account ids or usernames on it
+    own_accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    staff_accounts: tuple[str, ...] = ()
+    vip_accounts: tuple[str, ...] = ()
+    competitors: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ("en",)
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    path: str = "watcher.db"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    drop_own_posts: bool = True
+    drop_reposts: bool = True
+    dedupe_window_hours: int = 24
+    max_pages_per_poll: int = 10
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    urgent_score: int = 80
+    high_score: int = 60
+    normal_score: int = 35
+    reply_threshold: int = 40
+    repeat_window_days: int = 5
+    language_confidence_floor: float = 0.5
+    rules_file: str = ""
+    model_path: str = ""
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    enabled: bool = False
+    mode: str = "socket"
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    api_base_url: str = "https://slack.com/api/"
+    channel: str = ""
+    escalation_channel: str = ""
+    escalation_group: str = ""
+    moderators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    max_backoff_seconds: int = 3600
+    outbox_interval_seconds: int = 5
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One `[sources.NAME]` table. `options` holds the connector's own keys; the
+    connector validates them in `from_config` through `SourceOptions`."""
+
+    name: str
+    kind: str
+    file: str = "config.toml"
+    enabled: bool = True
+    interval_seconds: int = 300
+    jitter_seconds: int = 30
+    backfill_hours: int = 24
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    brand: BrandConfig
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    triage: TriageConfig = field(default_factory=TriageConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    sources: tuple[SourceConfig, ...] = ()
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.brand.timezone)
+
+    def source(self, name: str) -> SourceConfig:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
+
+    def resolve_path(self, value: str) -> Path:
+        """Paths in the file are relative to the file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else Path(self.file).parent / path
+
+
+SECTIONS: dict[str, type] = {
+    "brand": BrandConfig,
+    "storage": StorageConfig,
+    "pipeline": PipelineConfig,
+    "triage": TriageConfig,
+    "slack": SlackConfig,
+    "scheduler": SchedulerConfig,
+}
+SOURCE_COMMON_KEYS = ("kind", "enabled", "interval_seconds", "jitter_seconds", "backfill_hours")
+
+T = TypeVar("T")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(file, "", "file not found; copy config.example.toml and edit it")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(file, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(file, "", f"not valid TOML: {exc}")]) from None
+    return parse_config(data, file=file)
+
+
+def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Config:
+    problems: list[ConfigProblem] = []
+    known = [*SECTIONS, "sources"]
+    for key in data:
+        if key not in known:
+            problems.append(ConfigProblem(file, key, _unknown(key, known, "section")))
+    sections: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        table = data.get(name, {})
+        if name == "brand" and "brand" not in data:
+            problems.append(ConfigProblem(file, "brand", 'missing section; add [brand] with name = "..."'))
+            continue
+        if not isinstance(table, Mapping):
+            problems.append(ConfigProblem(file, name, "must be a table like [" + name + "]"))
+            continue
+        built = build_dataclass(cls, table, file=file, where=name, problems=problems)
+        if built is not None:
+            sections[name] = built
+    sources = _parse_sources(data.get("sources", {}), file, problems)
+    if "brand" in sections:
+        _check_brand(sections["brand"], file, problems)
+    if "triage" in sections:
+        _check_triage(sections["triage"], file, problems)
+    if "slack" in sections and sections["slack"].mode not in ("socket", "http"):
+        problems.append(ConfigProblem(file, "slack.mode", 'must be "socket" or "http"'))
+    if problems:
+        raise ConfigError(problems)
+    return Config(file=file, sources=sources, **sections)
+
+
+def _parse_sources(table: Any, file: str, problems: list[ConfigProblem]) -> tuple[SourceConfig, ...]:
+    if not isinstance(table, Mapping):
+        problems.append(ConfigProblem(file, "sources", "must be tables like [sources.my_source]"))
+        return ()
+    from connectors.base import CONNECTOR_MODULES
+
+    result = []
+    for name, src in table.items():
+        where = f"sources.{name}"
+        if not isinstance(src, Mapping):
+            problems.append(ConfigProblem(file, where, 'must be a table with at least kind = "..."'))
+            continue
+        kind = src.get("kind")
+        if kind is None:
+            problems.append(ConfigProblem(file, f"{where}.kind", f"missing; one of {sorted(CONNECTOR_MODULES)}"))
+            continue
+        if kind not in CONNECTOR_MODULES:
+            problems.append(
+                ConfigProblem(file, f"{where}.kind", _unknown(str(kind), list(CONNECTOR_MODULES), "connector kind"))
+            )
+            continue
+        common = {k: v for k, v in src.items() if k in SOURCE_COMMON_KEYS}
+        options = {k: v for k, v in src.items() if k not in SOURCE_COMMON_KEYS}
+        _refuse_secrets(options, file, where, problems)
+        built = build_dataclass(
+            SourceConfig,
+            {**common, "name": name, "file": file, "options": options},
+            file=file,
+            where=where,
+            problems=problems,
+        )
+        if built is None:
+            continue
+        for key in ("interval_seconds", "jitter_seconds", "backfill_hours"):
+            if getattr(built, key) < 0 or (key == "interval_seconds" and built.interval_seconds < 1):
+                problems.append(ConfigProblem(file, f"{where}.{key}", "must be a positive number"))
+        result.append(built)
+    return tuple(result)
+
+
+def _check_brand(brand: BrandConfig, file: str, problems: list[ConfigProblem]) -> None:
+    try:
+        ZoneInfo(brand.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            ConfigProblem(
+                file, "brand.timezone", f'unknown time zone {brand.timezone!r}; use an IANA name like "Europe/Rome"'
+            )
+        )
+    for lang in brand.languages:
+        if len(lang) != 2 or not lang.isalpha() or not lang.islower():
+            problems.append(
+                ConfigProblem(file, "brand.languages", f'{lang!r} is not a two-letter ISO 639-1 code like "en"')
+            )
+
+
+def _check_triage(triage: TriageConfig, file: str, problems: list[ConfigProblem]) -> None:
+    order = [
+        ("normal_score", triage.normal_score),
+        ("high_score", triage.high_score),
+        ("urgent_score", triage.urgent_score),
+    ]
+    for key, value in order:
+        if not 0 <= value <= 100:
+            problems.append(ConfigProblem(file, f"triage.{key}", "must be between 0 and 100"))
+    if not triage.normal_score < triage.high_score < triage.urgent_score:
+        problems.append(ConfigProblem(file, "triage", "scores must rise: normal_score < high_score < urgent_score"))
+
+
+def _refuse_secrets(table: Mapping[str, Any], file: str, where: str, problems: list[ConfigProblem]) -> None:
+    for key in table:
+        lowered = key.lower()
+        if not lowered.endswith("_env") and any(word in lowered for word in SECRET_WORDS):
+            problems.append(
+                ConfigProblem(
+                    file,
+                    f"{where}.{key}",
+                    f"secrets must not be written in the config file; remove it, export the secret "
+                    f"in an environment variable and name that variable in {key}_env",
+                )
+            )
+
+
+def _unknown(key: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+    return f"unknown {what} {key!r}{hint}"
+
+
+def build_dataclass(
+    cls: type[T], table: Mapping[str, Any], *, file: str, where: str, problems: list[ConfigProblem]
+) -> T | None:
+    """Validate `table` against the fields of dataclass `cls`; append problems and
+    return None when anything is wrong."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    start = len(problems)
+    _refuse_secrets(table, file, where, problems)
+    for key in table:
+        if key not in names:
+            problems.append(ConfigProblem(file, f"{where}.{key}", _unknown(key, names, "key")))
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in table:
+            if f.default is MISSING and f.default_factory is MISSING:
+                problems.append(ConfigProblem(file, f"{where}.{f.name}", "missing; this key is required"))
+            continue
+        try:
+            values[f.name] = coerce(table[f.name], hints[f.name])
+        except TypeError as exc:
+            problems.append(ConfigProblem(file, f"{where}.{f.name}", str(exc)))
+    if len(problems) > start:
+        return None
+    return cls(**values)
+
+
+def coerce(value: Any, hint: Any) -> Any:
+    """Check a TOML value against a type hint; lists become tuples (frozen)."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return coerce(value, option)
+            except TypeError:
+                continue
+        raise TypeError(f"expected {_describe(hint)}, got {_show(value)}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError(f"expected true or false, got {_show(value)}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise TypeError(f"expected a whole number, got {_show(value)}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise TypeError(f"expected a number, got {_show(value)}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError(f"expected a string in quotes, got {_show(value)}")
+    if origin is tuple:
+        item_type = typing.get_args(hint)[0]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise TypeError(f'expected a list like ["a", "b"], got {_show(value)}')
+        return tuple(coerce(item, item_type) for item in value)
+    if origin in (Mapping, dict) or hint is dict:
+        args = typing.get_args(hint)
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a table like {{ key = value }}, got {_show(value)}")
+        if not args:
+            return dict(value)
+        return {str(k): coerce(v, args[1]) for k, v in value.items()}
+    raise TypeError(f"unsupported type {hint!r}")
+
+
+def _describe(hint: Any) -> str:
+    return " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(hint))
+
+
+def _show(value: Any) -> str:
+    kind = type(value).__name__
+    text = repr(value)
+    return f"{text[:40]} ({kind})"
+
+
+class SourceOptions:
+    """Typed reads of a source's connector-specific keys that collect problems with
+    file and key, for connectors' `from_config`. Call `finish()` at the end: it
+    reports unknown keys and raises ConfigError if anything was wrong."""
+
+    def __init__(self, cfg: SourceConfig, env: Mapping[str, str]) -> None:
+        self.cfg = cfg
+        self.env = env
+        self.problems: list[ConfigProblem] = []
+        self._read: set[str] = set()
+
+    def _where(self, key: str) -> str:
+        return f"sources.{self.cfg.name}.{key}"
+
+    def get(self, key: str, hint: Any, default: Any = MISSING) -> Any:
+        self._read.add(key)
+        if key not in self.cfg.options:
+            if default is MISSING:
+                self.problems.append(ConfigProblem(self.cfg.file, self._where(key), "missing; this key is required"))
+                return None
+            return default
+        try:
+            return coerce(self.cfg.options[key], hint)
+        except TypeError as exc:
+            self.problems.append(ConfigProblem(self.cfg.file, self._where(key), str(exc)))
+            return default if default is not MISSING else None
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            self.problems.append(
+                ConfigProblem(self.cfg.file, self._where(key), f"{value!r} is not one of {', '.join(choices)}")
+            )
+            return default
+        return str(value)
+
+    def secret(self, key: str, default_env: str, *, required: bool = True) -> str:
+        """Read the environment variable named by `key` (e.g. bearer_token_env)."""
+        var = self.get(key, str, default_env)
+        value = self.env.get(var, "") if var else ""
+        if required and not value:
+            self.problems.append(
+                ConfigProblem(
+                    self.cfg.file,
+                    self._where(key),
+                    f"environment variable {var} is not set; export it before starting the watcher",
+                )
+            )
+        return value
+
+    def finish(self) -> None:
+        for key in self.cfg.options:
+            if key not in self._read:
+                self.problems.append(
+                    ConfigProblem(self.cfg.file, self._where(key), _unknown(key, sorted(self._read), "key"))
+                )
+        if self.problems:
+            raise ConfigError(self.problems)
+
+
+def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Missing Slack secrets, when Slack is on."""
+    if not cfg.slack.enabled:
+        return []
+    needed = ["bot_token_env", "app_token_env" if cfg.slack.mode == "socket" else "signing_secret_env"]
+    problems = []
+    for key in needed:
+        var = getattr(cfg.slack, key)
+        if not env.get(var):
+            problems.append(
+                ConfigProblem(
+                    cfg.file,
+                    f"slack.{key}",
+                    f"environment variable {var} is not set; export it or set slack.enabled = false",
+                )
+            )
+    return problems

@@ -1,0 +1,306 @@
+"""Ingest: drop -> de-duplicate -> triage -> persist (posts + cursor, one transaction)
+-> queue items and outbox rows for posts that need a reply.
+
+A crash anywhere before COMMIT leaves the old cursor, so the next poll
+re-fetches the same posts; after COMMIT the posts are known and are skipped.
+Either way nothing is lost and nothing is queued or announced twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from connectors.base import (
+    AuthFailed,
+    Connector,
+    ConnectorError,
+    Cursor,
+    FetchResult,
+    RateLimited,
+    SourceMisconfigured,
+)
+from rules.triage import Triage, TriageContext, default_triager
+from watcher.config import Config, SourceConfig
+from watcher.post import Post, normalized_text, utc_now
+from watcher.store import Store, StoredTriage
+
+log = logging.getLogger(__name__)
+
+TriageFn = Callable[[Post, TriageContext], Triage]
+
+
+@dataclass
+class IngestReport:
+    source: str
+    fetched: int = 0
+    stored: int = 0
+    already_known: int = 0
+    collapsed: int = 0
+    dropped_own: int = 0
+    dropped_reposts: int = 0
+    queued: int = 0
+    queued_keys: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestReport) -> None:
+        for name in ("fetched", "stored", "already_known", "collapsed", "dropped_own", "dropped_reposts", "queued"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.queued_keys.extend(other.queued_keys)
+        self.problems.extend(other.problems)
+
+
+def to_stored(result: Triage) -> StoredTriage:
+    return StoredTriage(
+        score=result.score,
+        priority=result.priority,
+        needs_reply=result.needs_reply,
+        sentiment=result.sentiment,
+        sentiment_label=result.sentiment_label,
+        lang=result.lang,
+        intents=result.intents,
+        reasons=result.reasons,
+        tags=result.tags,
+        channel=result.channel,
+    )
+
+
+def is_own_post(post: Post, config: Config) -> bool:
+    if post.is_own:
+        return True
+    own = config.brand.own_accounts.get(post.platform, ())
+    handle = post.author.handle.lstrip("@").casefold()
+    return post.author.id in own or any(handle == o.lstrip("@").casefold() for o in own)
+
+
+class Pipeline:
+    """Turns a connector's FetchResult into stored posts and queue items."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        triage_fn: TriageFn | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        before_commit: Callable[[IngestReport], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.triage_fn = triage_fn or default_triager().triage
+        self.clock = clock
+        self.before_commit = before_commit
+
+    def context_for(self, post: Post, earlier_in_batch: int = 0) -> TriageContext:
+        window = timedelta(days=self.config.triage.repeat_window_days)
+        history = self.store.author_history(post.author_key, since=post.created_at - window, before=post.created_at)
+        return TriageContext(
+            brand=self.config.brand,
+            thresholds=self.config.triage,
+            author_recent_posts=history.posts_in_window + earlier_in_batch,
+            author_open_items=history.open_items,
+            now=self.clock(),
+        )
+
+    def ingest(self, source: str, result: FetchResult) -> IngestReport:
+        now = self.clock()
+        report = IngestReport(source=source, fetched=len(result.posts), problems=list(result.problems))
+        for problem in result.problems:
+            log.warning("source %s: skipped a record: %s", source, problem)
+        keep: list[Post] = []
+        for post in result.posts:
+            if self.config.pipeline.drop_own_posts and is_own_post(post, self.config):
+                report.dropped_own += 1
+            elif self.config.pipeline.drop_reposts and post.is_repost:
+                report.dropped_reposts += 1
+            else:
+                keep.append(post if post.source else replace(post, source=source))
+        known = self.store.existing_keys([p.key for p in keep])
+        window = timedelta(hours=self.config.pipeline.dedupe_window_hours)
+        seen_in_batch: dict[str, Post] = {}
+        same_words: dict[tuple[str, str], Post] = {}
+        author_count: dict[str, int] = {}
+        planned: list[tuple[Post, Triage | None, str | None]] = []
+        for post in keep:
+            if post.key in known or post.key in seen_in_batch:
+                report.already_known += 1
+                continue
+            seen_in_batch[post.key] = post
+            norm = normalized_text(post.text)
+            original = self._original_of(post, norm, same_words, window)
+            if original is not None:
+                planned.append((post, None, original))
+                continue
+            if norm:
+                same_words[(post.author_key, norm)] = post
+            ctx = self.context_for(post, author_count.get(post.author_key, 0))
+            author_count[post.author_key] = author_count.get(post.author_key, 0) + 1
+            planned.append((post, self.triage_fn(post, ctx), None))
+        with self.store.transaction():
+            for post, triaged, original in planned:
+                stored = self.store.insert_post(
+                    post, to_stored(triaged) if triaged else None, fetched_at=now, duplicate_of=original
+                )
+                if not stored:
+                    report.already_known += 1
+                    continue
+                report.stored += 1
+                if original is not None:
+                    report.collapsed += 1
+                    self.store.bump_repeat(original, post.key, now=now)
+                elif triaged is not None and triaged.needs_reply and not triaged.suppress:
+                    self._enqueue(post, triaged, now, report)
+            if result.cursor is not None:
+                self.store.set_cursor(source, result.cursor, now=now)
+            if self.before_commit is not None:
+                self.before_commit(report)
+        return report
+
+    def _original_of(
+        self, post: Post, norm: str, same_words: dict[tuple[str, str], Post], window: timedelta
+    ) -> str | None:
+        if not norm:
+            return None
+        earlier = same_words.get((post.author_key, norm))
+        if earlier is not None and post.created_at - earlier.created_at <= window:
+            return earlier.key
+        return self.store.find_same_text(post.author_key, norm, since=post.created_at - window)
+
+    def _enqueue(self, post: Post, triaged: Triage, now: datetime, report: IngestReport) -> None:
+        channel = triaged.channel or self.config.slack.channel
+        item_id = self.store.create_queue_item(
+            post.key, priority=triaged.priority, score=triaged.score, channel=channel, now=now
+        )
+        if item_id is None:
+            return
+        report.queued += 1
+        report.queued_keys.append(post.key)
+        if not triaged.digest_only:
+            self.store.enqueue_outbox(
+                "card",
+                f"card:{post.key}",
+                {"item_id": item_id, "post_key": post.key},
+                now=now,
+                channel=channel,
+                item_id=item_id,
+            )
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    source: str
+    status: str  # ok | skipped | rate_limited | failed | unhealthy
+    report: IngestReport
+    message: str = ""
+    requests: int = 0
+    next_attempt_at: datetime | None = None
+
+
+class Poller:
+    """One source's poll: honour a persisted back-off or rate-limit window, fetch
+    pages until caught up, ingest each page in its own transaction, record health."""
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        connector: Connector,
+        pipeline: Pipeline,
+        *,
+        max_backoff_seconds: int = 3600,
+        max_pages: int = 10,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.source = source
+        self.connector = connector
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.max_backoff = max_backoff_seconds
+        self.max_pages = max_pages
+        self.rng = rng or random.Random()
+
+    def poll(self) -> PollOutcome:
+        name = self.source.name
+        now = self.pipeline.clock()
+        state = self.store.source_state(name)
+        total = IngestReport(source=name)
+        if state["backoff_until"] is not None and state["backoff_until"] > now:
+            return PollOutcome(name, "skipped", total, state["message"], 0, state["backoff_until"])
+        requests = 0
+        try:
+            for _ in range(self.max_pages):
+                cursor: Cursor | None = self.store.get_cursor(name)
+                result = self.connector.fetch(cursor)
+                requests += result.requests_made
+                total.add(self.pipeline.ingest(name, result))
+                if not result.has_more:
+                    break
+        except RateLimited as exc:
+            until = exc.until
+            limits = {**state["rate_limits"], exc.endpoint or "default": until}
+            self._record(
+                healthy=True,
+                message=f"rate limited until {until:%H:%M:%S} UTC",
+                failures=0,
+                backoff_until=until,
+                rate_limits=limits,
+                success=False,
+            )
+            return PollOutcome(name, "rate_limited", total, str(exc), requests, until)
+        except (AuthFailed, SourceMisconfigured) as exc:
+            failures = state["failures"] + 1
+            retry_at = self.pipeline.clock() + timedelta(seconds=self.max_backoff)
+            self._record(
+                healthy=False,
+                message=exc.message,
+                failures=failures,
+                backoff_until=retry_at,
+                rate_limits=state["rate_limits"],
+                success=False,
+            )
+            log.error("source %s is unhealthy: %s", name, exc.message)
+            return PollOutcome(name, "unhealthy", total, exc.message, requests, retry_at)
+        except ConnectorError as exc:
+            failures = state["failures"] + 1
+            retry_at = self.pipeline.clock() + timedelta(seconds=self.backoff_seconds(failures))
+            self._record(
+                healthy=True,
+                message=exc.message,
+                failures=failures,
+                backoff_until=retry_at,
+                rate_limits=state["rate_limits"],
+                success=False,
+            )
+            log.warning("source %s failed (%s); retrying at %s", name, exc.message, retry_at)
+            return PollOutcome(name, "failed", total, exc.message, requests, retry_at)
+        self._record(healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
+        return PollOutcome(name, "ok", total, "", requests)
+
+    def backoff_seconds(self, failures: int) -> float:
+        """Exponential from the poll interval, capped, with +-20% jitter."""
+        base = min(self.max_backoff, self.source.interval_seconds * (2 ** min(failures, 16)))
+        return float(min(self.max_backoff, base * self.rng.uniform(0.8, 1.2)))
+
+    def _record(
+        self,
+        *,
+        healthy: bool,
+        message: str,
+        failures: int,
+        backoff_until: datetime | None,
+        rate_limits: dict[str, datetime],
+        success: bool,
+    ) -> None:
+        now = self.pipeline.clock()
+        previous = self.store.source_state(self.source.name)["last_success_at"]
+        self.store.save_source_state(
+            self.source.name,
+            healthy=healthy,
+            message=message,
+            failures=failures,
+            backoff_until=backoff_until,
+            rate_limits=rate_limits,
+            last_success_at=now if success else previous,
+        )

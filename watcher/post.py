@@ -1,0 +1,115 @@
+"""The normalized post: the one vocabulary connectors, rules, store and Slack share."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class PostKind(StrEnum):
+    POST = "post"
+    COMMENT = "comment"
+    REPLY = "reply"
+    MENTION = "mention"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    id: str
+    handle: str
+    display_name: str = ""
+    followers: int = 0
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+
+    @property
+    def engagement(self) -> int:
+        return self.likes + self.reposts + self.replies
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post, comment or mention, as every platform's payload is mapped to it.
+
+    `native_id` is the platform's own id; `key` (platform:native_id) is unique across
+    the whole store. `raw` keeps the platform payload for audit and re-mapping.
+    """
+
+    platform: str
+    native_id: str
+    kind: PostKind
+    text: str
+    created_at: datetime
+    author: Author
+    url: str = ""
+    lang: str | None = None
+    parent_id: str | None = None
+    conversation_id: str | None = None
+    parent_text: str | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    is_own: bool = False
+    is_repost: bool = False
+    source: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.created_at.tzinfo is None:
+            raise ValueError(f"post {self.platform}:{self.native_id}: created_at must be timezone-aware")
+        if self.created_at.utcoffset() != UTC.utcoffset(None):
+            object.__setattr__(self, "created_at", self.created_at.astimezone(UTC))
+
+    @property
+    def key(self) -> str:
+        return post_key(self.platform, self.native_id)
+
+    @property
+    def author_key(self) -> str:
+        return f"{self.platform}:{self.author.id}"
+
+
+def post_key(platform: str, native_id: str) -> str:
+    return f"{platform}:{native_id}"
+
+
+_URL = re.compile(r"https?://\S+")
+_MENTION = re.compile(r"[@#](\w+)")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalized_text(text: str) -> str:
+    """Text reduced to what makes two posts 'the same words': no case, accents, links,
+    punctuation or emoji. Used to collapse near-duplicates from one author."""
+    text = _URL.sub(" ", text)
+    text = _MENTION.sub(r"\1", text)
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def parse_timestamp(value: str | int | float | datetime) -> datetime:
+    """ISO 8601 (a trailing Z allowed) or epoch seconds -> aware UTC datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no timezone; add Z or +00:00")
+    return moment.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,277 @@
+"""The moderated queue: a state machine over queue items, every step an audit event.
+
+    new --claim--> claimed --draft--> drafted --approve--> approved --send--> sending --> replied
+     |  <-unclaim-   |                  |  <---reject-------'                   '--> failed --send--> ...
+     '--snooze--> snoozed --wake--> new
+    any open state --dismiss--> dismissed;  --answered_elsewhere--> answered_elsewhere
+    escalate: raises priority to urgent, state unchanged.
+
+Transitions are compare-and-set on the item's version, so two agents clicking at
+once yield one winner and one clear refusal; repeating a transition that already
+happened (a double click) is a no-op that returns the item unchanged.
+
+Sending is exactly-once: the reply's idempotency key is stored before the
+platform call; after a timeout or a crash the platform is asked whether the reply
+exists before anything is posted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connectors.base import Connector, ConnectorError, ReplyOutcomeUnknown, ReplyRejected
+from watcher.post import utc_now
+from watcher.store import OPEN_STATES, Store
+
+DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
+FINAL_STATES = ("replied", "dismissed", "answered_elsewhere")
+
+
+class QueueError(Exception):
+    """A transition that is not allowed; the message says why and what to do."""
+
+
+class QueueConflict(QueueError):
+    """Someone else changed the item first."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    item: dict[str, Any]
+    changed: bool
+
+
+class Queue:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        four_eyes: bool = False,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.four_eyes = four_eyes
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        found = self.store.get_item(item_id)
+        if found is None:
+            raise QueueError(f"queue item {item_id} does not exist")
+        return found
+
+    def _move(
+        self,
+        item: dict[str, Any],
+        action: str,
+        actor: str,
+        to_state: str,
+        changes: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Transition:
+        now = self.clock()
+        with self.store.transaction():
+            ok = self.store.update_item(
+                item["id"], expected_version=item["version"], changes={"state": to_state, **(changes or {})}, now=now
+            )
+            if not ok:
+                raise QueueConflict(f"item {item['id']} was changed by someone else; refresh and try again")
+            self.store.add_event(
+                item["id"],
+                item["post_key"],
+                action,
+                actor=actor,
+                from_state=item["state"],
+                to_state=to_state,
+                now=now,
+                detail=detail,
+            )
+        return Transition(self.item(item["id"]), True)
+
+    def _require(self, item: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
+        if item["state"] not in allowed:
+            raise QueueError(f"cannot {action} item {item['id']}: it is {item['state']}")
+
+    def claim(self, item_id: int, actor: str) -> Transition:
+        item = self.item(item_id)
+        if item["state"] == "claimed" and item["assignee"] == actor:
+            return Transition(item, False)
+        if item["state"] == "claimed":
+            raise QueueConflict(f"item {item_id} is already claimed by {item['assignee']}")
+        self._require(item, ("new", "snoozed", "failed"), "claim")
+        return self._move(item, "claim", actor, "claimed", {"assignee": actor, "snoozed_until": None})
+
+    def unclaim(self, item_id: int, actor: str) -> Transition:
+        item = self.item(item_id)
+        if item["state"] == "new":
+            return Transition(item, False)
+        self._require(item, ("claimed",), "unclaim")
+        return self._move(item, "unclaim", actor, "new", {"assignee": None})
+
+    def draft(self, item_id: int, actor: str, text: str, *, note: str = "") -> Transition:
+        item = self.item(item_id)
+        if not text.strip():
+            raise QueueError("the reply text is empty; write the public reply first")
+        if item["state"] == "drafted" and item["draft_text"] == text and item["drafted_by"] == actor:
+            return Transition(item, False)
+        self._require(item, ("new", "claimed", "drafted", "failed"), "draft a reply for")
+        return self._move(
+            item,
+            "draft",
+            actor,
+            "drafted",
+            {
+                "draft_text": text,
+                "draft_note": note,
+                "drafted_by": actor,
+                "assignee": item["assignee"] or actor,
+                "approved_by": None,
+                "last_error": None,
+            },
+            {"length": len(text), "note": note} if note else {"length": len(text)},
+        )
+
+    def approve(self, item_id: int, actor: str) -> Transition:
+        item = self.item(item_id)
+        if item["state"] in ("approved", "sending", "replied") and item["approved_by"] == actor:
+            return Transition(item, False)
+        self._require(item, ("drafted",), "approve")
+        if self.four_eyes and item["drafted_by"] == actor:
+            raise QueueError("four-eyes is on: someone other than the drafter must approve this reply")
+        return self._move(item, "approve", actor, "approved", {"approved_by": actor})
+
+    def reject(self, item_id: int, actor: str, note: str) -> Transition:
+        item = self.item(item_id)
+        self._require(item, ("drafted", "approved"), "reject")
+        return self._move(
+            item, "reject", actor, "claimed", {"assignee": item["drafted_by"], "approved_by": None}, {"note": note}
+        )
+
+    def dismiss(self, item_id: int, actor: str, reason: str) -> Transition:
+        if reason not in DISMISS_REASONS:
+            raise QueueError(f"dismiss reason {reason!r} is not one of {', '.join(DISMISS_REASONS)}")
+        item = self.item(item_id)
+        if item["state"] == "dismissed":
+            return Transition(item, False)
+        self._require(item, tuple(s for s in OPEN_STATES if s != "sending"), "dismiss")
+        result = self._move(item, "dismiss", actor, "dismissed", {"dismiss_reason": reason}, {"reason": reason})
+        self.store.add_feedback(item["post_key"], f"dismissed:{reason}", actor=actor, now=self.clock())
+        return result
+
+    def escalate(self, item_id: int, actor: str, note: str = "") -> Transition:
+        item = self.item(item_id)
+        if item["escalated"]:
+            return Transition(item, False)
+        self._require(item, OPEN_STATES, "escalate")
+        result = self._move(
+            item,
+            "escalate",
+            actor,
+            item["state"],
+            {"escalated": 1, "priority": "urgent"},
+            {"note": note, "from_priority": item["priority"]},
+        )
+        self.store.add_feedback(item["post_key"], "escalated", actor=actor, now=self.clock())
+        return result
+
+    def snooze(self, item_id: int, actor: str, until: datetime) -> Transition:
+        item = self.item(item_id)
+        self._require(item, ("new", "claimed", "snoozed"), "snooze")
+        return self._move(item, "snooze", actor, "snoozed", {"snoozed_until": until}, {"until": until.isoformat()})
+
+    def wake_due(self) -> list[int]:
+        """Snoozed items whose time has come go back to new (called by the scheduler)."""
+        now = self.clock()
+        woken = []
+        for row in self.store.queue_rows(states=("snoozed",), limit=1000):
+            item = self.item(row["id"])
+            if item["snoozed_until"] and item["snoozed_until"] <= now.isoformat():
+                self._move(item, "wake", "watcher", "new", {"snoozed_until": None})
+                woken.append(item["id"])
+        return woken
+
+    def answered_elsewhere(self, item_id: int, *, url: str, actor: str = "watcher") -> Transition:
+        item = self.item(item_id)
+        if item["state"] in FINAL_STATES:
+            return Transition(item, False)
+        return self._move(
+            item,
+            "answered_elsewhere",
+            actor,
+            "answered_elsewhere",
+            {"reply_url": url, "first_response_at": self.clock()},
+            {"url": url},
+        )
+
+    def send(self, item_id: int, actor: str, connector: Connector, *, require_approval: bool = True) -> Transition:
+        """Post the approved draft exactly once and record the outcome."""
+        item = self.item(item_id)
+        if item["state"] == "replied":
+            return Transition(item, False)
+        allowed = (
+            ("approved", "sending", "failed") if require_approval else ("drafted", "approved", "sending", "failed")
+        )
+        self._require(item, allowed, "send")
+        if item["state"] == "failed" and require_approval and not item["approved_by"]:
+            raise QueueError(f"item {item_id} needs approval before it is sent")
+        text = item["draft_text"] or ""
+        key = reply_key(item_id, text)
+        post = self.store.get_post(item["post_key"])
+        if post is None:
+            raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+        now = self.clock()
+        with self.store.transaction():
+            reservation = self.store.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
+            if item["state"] != "sending":
+                item = self._move(item, "send", actor, "sending", {"reply_key": key}).item
+        if reservation["status"] in ("pending", "unknown") and not reservation["fresh"]:
+            # reserved by an earlier attempt that crashed or timed out: look before posting again
+            existing = connector.find_own_reply(post, text)
+            if existing is not None:
+                return self._finish_sent(item, key, existing.native_id, existing.url, actor)
+        elif reservation["status"] == "sent":
+            return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
+        try:
+            posted = connector.reply(post, text)
+        except ReplyOutcomeUnknown as exc:
+            existing = connector.find_own_reply(post, text)
+            if existing is not None:
+                return self._finish_sent(item, key, existing.native_id, existing.url, actor)
+            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
+            return self._fail(item, f"{exc.message}; sending again will check the platform first", actor)
+        except ReplyRejected as exc:
+            self.store.finish_reply(key, status="failed", now=self.clock(), error=exc.message)
+            return self._fail(item, exc.message, actor)
+        except ConnectorError as exc:
+            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
+            return self._fail(item, exc.message, actor)
+        return self._finish_sent(item, key, posted.native_id, posted.url, actor)
+
+    def _finish_sent(self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str) -> Transition:
+        now = self.clock()
+        with self.store.transaction():
+            self.store.finish_reply(key, status="sent", now=now, platform_reply_id=reply_id, url=url)
+            fresh = self.item(item["id"])
+            result = self._move(
+                fresh,
+                "replied",
+                actor,
+                "replied",
+                {"reply_url": url, "first_response_at": fresh["first_response_at"] or now, "last_error": None},
+                {"reply_id": reply_id, "url": url},
+            )
+            self.store.add_feedback(item["post_key"], "replied", actor=actor, now=now)
+        return result
+
+    def _fail(self, item: dict[str, Any], message: str, actor: str) -> Transition:
+        fresh = self.item(item["id"])
+        return self._move(fresh, "send_failed", actor, "failed", {"last_error": message}, {"error": message})
+
+
+def reply_key(item_id: int, text: str) -> str:
+    """Same item and same words -> same key, so a retry can never post a second copy."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"item{item_id}-{digest}"

@@ -1,0 +1,923 @@
+"""SQLite through sqlite-utils: schema, migrations and every query the watcher runs.
+
+All SQL lives in this module. One connection is shared by the scheduler's
+threads behind a re-entrant lock; `transaction()` opens BEGIN IMMEDIATE so a
+batch of posts, their queue items, outbox rows and the source cursor commit
+together or not at all. WAL lets the CLI read while the service writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from connectors.base import Cursor
+from watcher.post import Author, Metrics, Post, PostKind, normalized_text
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format in the database: UTC, microseconds, sortable as text."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class StoreError(Exception):
+    pass
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db.table("posts").create(
+        {
+            "key": str,
+            "platform": str,
+            "native_id": str,
+            "source": str,
+            "kind": str,
+            "url": str,
+            "text": str,
+            "norm_text": str,
+            "lang": str,
+            "created_at": str,
+            "fetched_at": str,
+            "author_key": str,
+            "parent_id": str,
+            "conversation_id": str,
+            "parent_text": str,
+            "likes": int,
+            "reposts": int,
+            "replies": int,
+            "is_own": int,
+            "is_repost": int,
+            "duplicate_of": str,
+            "score": int,
+            "priority": str,
+            "needs_reply": int,
+            "sentiment": float,
+            "sentiment_label": str,
+            "intents": str,
+            "reasons": str,
+            "tags": str,
+            "channel": str,
+            "raw": str,
+        },
+        pk="key",
+        not_null={"platform", "native_id", "created_at", "text"},
+    )
+    db.table("posts").create_index(["created_at"])
+    db.table("posts").create_index(["author_key", "created_at"])
+    db.table("posts").create_index(["source", "created_at"])
+    db.table("authors").create(
+        {
+            "key": str,
+            "platform": str,
+            "author_id": str,
+            "handle": str,
+            "display_name": str,
+            "followers": int,
+            "verified": int,
+            "first_seen": str,
+            "last_seen": str,
+            "post_count": int,
+        },
+        pk="key",
+    )
+    db.table("cursors").create({"source": str, "cursor": str, "updated_at": str}, pk="source")
+    db.table("queue_items").create(
+        {
+            "id": int,
+            "post_key": str,
+            "state": str,
+            "priority": str,
+            "score": int,
+            "channel": str,
+            "assignee": str,
+            "escalated": int,
+            "repeat_count": int,
+            "draft_text": str,
+            "draft_note": str,
+            "drafted_by": str,
+            "approved_by": str,
+            "reply_key": str,
+            "reply_url": str,
+            "dismiss_reason": str,
+            "snoozed_until": str,
+            "sla_due_at": str,
+            "first_response_at": str,
+            "last_error": str,
+            "created_at": str,
+            "updated_at": str,
+            "version": int,
+        },
+        pk="id",
+        not_null={"post_key", "state", "created_at"},
+    )
+    db.table("queue_items").create_index(["post_key"], unique=True)
+    db.table("queue_items").create_index(["state", "priority"])
+    db.table("events").create(
+        {
+            "id": int,
+            "item_id": int,
+            "post_key": str,
+            "action": str,
+            "actor": str,
+            "from_state": str,
+            "to_state": str,
+            "at": str,
+            "detail": str,
+        },
+        pk="id",
+    )
+    db.table("events").create_index(["item_id", "id"])
+    db.table("feedback").create(
+        {"id": int, "post_key": str, "label": str, "actor": str, "at": str, "note": str}, pk="id"
+    )
+    db.table("feedback").create_index(["post_key"])
+    db.table("outbox").create(
+        {
+            "id": int,
+            "kind": str,
+            "dedupe_key": str,
+            "channel": str,
+            "item_id": int,
+            "payload": str,
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "ref": str,
+            "last_error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+    )
+    db.table("outbox").create_index(["dedupe_key"], unique=True)
+    db.table("outbox").create_index(["status", "next_attempt_at"])
+    db.table("source_state").create(
+        {
+            "source": str,
+            "healthy": int,
+            "message": str,
+            "failures": int,
+            "backoff_until": str,
+            "rate_limits": str,
+            "last_success_at": str,
+            "requests_today": int,
+            "requests_day": str,
+        },
+        pk="source",
+    )
+    db.table("replies").create(
+        {
+            "key": str,
+            "item_id": int,
+            "post_key": str,
+            "text": str,
+            "status": str,
+            "platform_reply_id": str,
+            "url": str,
+            "error": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="key",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+OPEN_STATES = ("new", "claimed", "drafted", "approved", "sending", "failed", "snoozed")
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    """What the store knows about an author before the post being triaged."""
+
+    posts_in_window: int = 0
+    open_items: int = 0
+    last_post_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredTriage:
+    score: int
+    priority: str
+    needs_reply: bool
+    sentiment: float
+    sentiment_label: str
+    lang: str
+    intents: tuple[str, ...]
+    reasons: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    channel: str = ""
+
+
+def _locked(method: Callable[P, R]) -> Callable[P, R]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        with store._lock:  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class Store:
+    """The watcher's database. Safe to share across the scheduler's threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}; check storage.path") from None
+        self._lock = threading.RLock()
+        self.db = sqlite_utils.Database(conn)
+        try:
+            if self.path != ":memory:":
+                self.db.enable_wal()
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"{self.path} is not a usable watcher database ({exc}); point storage.path elsewhere"
+            ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema -------------------------------------------------------------
+
+    @_locked
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    @_locked
+    def migrate(self) -> int:
+        """Apply every migration past the stored version, each in its own transaction."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this watcher ({SCHEMA_VERSION}); "
+                "upgrade the watcher"
+            )
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                MIGRATIONS[number - 1](self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+        return SCHEMA_VERSION
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, re-entrant: nested calls join the outer one."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # --- cursors ------------------------------------------------------------
+
+    @_locked
+    def get_cursor(self, source: str) -> Cursor | None:
+        row = self.db.execute("SELECT cursor FROM cursors WHERE source = ?", [source]).fetchone()
+        return Cursor.from_json(row[0]) if row else None
+
+    @_locked
+    def set_cursor(self, source: str, cursor: Cursor, *, now: datetime) -> None:
+        self.db.table("cursors").upsert(
+            {"source": source, "cursor": cursor.to_json(), "updated_at": iso(now)}, pk="source"
+        )
+
+    # --- posts and authors --------------------------------------------------
+
+    @_locked
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT key FROM posts WHERE key IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    @_locked
+    def find_same_text(self, author_key: str, norm_text: str, *, since: datetime) -> str | None:
+        """Key of the first post by this author with these normalized words since `since`."""
+        row = self.db.execute(
+            "SELECT key FROM posts WHERE author_key = ? AND norm_text = ? AND created_at >= ? "
+            "AND duplicate_of IS NULL ORDER BY created_at LIMIT 1",
+            [author_key, norm_text, iso(since)],
+        ).fetchone()
+        return row[0] if row else None
+
+    @_locked
+    def author_history(self, author_key: str, *, since: datetime, before: datetime) -> AuthorHistory:
+        row = self.db.execute(
+            "SELECT COUNT(*), MAX(created_at) FROM posts WHERE author_key = ? AND created_at >= ? "
+            "AND created_at < ? AND duplicate_of IS NULL AND is_own = 0",
+            [author_key, iso(since), iso(before)],
+        ).fetchone()
+        open_row = self.db.execute(
+            f"SELECT COUNT(*) FROM queue_items q JOIN posts p ON p.key = q.post_key "
+            f"WHERE p.author_key = ? AND q.state IN ({','.join('?' * len(OPEN_STATES))})",
+            [author_key, *OPEN_STATES],
+        ).fetchone()
+        return AuthorHistory(
+            posts_in_window=int(row[0]),
+            open_items=int(open_row[0]),
+            last_post_at=from_iso(row[1]) if row[1] else None,
+        )
+
+    @_locked
+    def insert_post(
+        self,
+        post: Post,
+        triage: StoredTriage | None,
+        *,
+        fetched_at: datetime,
+        duplicate_of: str | None = None,
+    ) -> bool:
+        """Insert a post (ignored if its key exists); upsert its author. True if new."""
+        with self.transaction():
+            self.db.table("posts").insert(
+                _post_row(post, triage, fetched_at=fetched_at, duplicate_of=duplicate_of),
+                pk="key",
+                ignore=True,
+            )
+            inserted = self.db.execute("SELECT changes()").fetchone()[0] == 1
+            if inserted:
+                self._touch_author(post.author, post.platform, post.created_at)
+            return bool(inserted)
+
+    def _touch_author(self, author: Author, platform: str, seen_at: datetime) -> None:
+        key = f"{platform}:{author.id}"
+        seen = iso(seen_at)
+        self.db.execute(
+            "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
+            "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT(key) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name, "
+            "followers = excluded.followers, verified = excluded.verified, "
+            "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
+            "post_count = post_count + 1",
+            [
+                key,
+                platform,
+                author.id,
+                author.handle,
+                author.display_name,
+                author.followers,
+                int(author.verified),
+                seen,
+                seen,
+            ],
+        )
+
+    @_locked
+    def get_post(self, key: str) -> Post | None:
+        row = self._post_rows("WHERE p.key = ?", [key])
+        return row[0] if row else None
+
+    @_locked
+    def post_triage(self, key: str) -> StoredTriage | None:
+        row = self.db.execute(
+            "SELECT score, priority, needs_reply, sentiment, sentiment_label, lang, intents, reasons, "
+            "tags, channel FROM posts WHERE key = ?",
+            [key],
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return StoredTriage(
+            score=row[0],
+            priority=row[1],
+            needs_reply=bool(row[2]),
+            sentiment=row[3] or 0.0,
+            sentiment_label=row[4] or "",
+            lang=row[5] or "",
+            intents=tuple(json.loads(row[6] or "[]")),
+            reasons=tuple(json.loads(row[7] or "[]")),
+            tags=tuple(json.loads(row[8] or "[]")),
+            channel=row[9] or "",
+        )
+
+    @_locked
+    def update_triage(self, key: str, triage: StoredTriage) -> None:
+        self.db.table("posts").update(key, _triage_columns(triage))
+
+    @_locked
+    def iter_posts(
+        self, *, since: datetime | None = None, until: datetime | None = None, include_duplicates: bool = False
+    ) -> list[Post]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("p.created_at >= ?")
+            params.append(iso(since))
+        if until is not None:
+            clauses.append("p.created_at < ?")
+            params.append(iso(until))
+        if not include_duplicates:
+            clauses.append("p.duplicate_of IS NULL")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._post_rows(where + " ORDER BY p.created_at", params)
+
+    def _post_rows(self, tail: str, params: list[Any]) -> list[Post]:
+        sql = (
+            "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
+            "p.conversation_id, p.parent_text, p.likes, p.reposts, p.replies, p.is_own, p.is_repost, "
+            "p.source, p.raw, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key "
+            "FROM posts p LEFT JOIN authors a ON a.key = p.author_key " + tail
+        )
+        posts = []
+        for r in self.db.execute(sql, params).fetchall():
+            author_id = r[17] if r[17] is not None else r[22].split(":", 1)[-1]
+            posts.append(
+                Post(
+                    platform=r[0],
+                    native_id=r[1],
+                    kind=PostKind(r[2]),
+                    text=r[3],
+                    created_at=from_iso(r[4]),
+                    url=r[5] or "",
+                    lang=r[6],
+                    parent_id=r[7],
+                    conversation_id=r[8],
+                    parent_text=r[9],
+                    metrics=Metrics(likes=r[10] or 0, reposts=r[11] or 0, replies=r[12] or 0),
+                    is_own=bool(r[13]),
+                    is_repost=bool(r[14]),
+                    source=r[15] or "",
+                    raw=json.loads(r[16] or "{}"),
+                    author=Author(
+                        id=author_id,
+                        handle=r[18] or "",
+                        display_name=r[19] or "",
+                        followers=r[20] or 0,
+                        verified=bool(r[21]),
+                    ),
+                )
+            )
+        return posts
+
+    @_locked
+    def count_posts(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0])
+
+    # --- queue items and audit events ---------------------------------------
+
+    @_locked
+    def create_queue_item(
+        self,
+        post_key: str,
+        *,
+        priority: str,
+        score: int,
+        channel: str,
+        now: datetime,
+        sla_due_at: datetime | None = None,
+    ) -> int | None:
+        """A new item for a post; None if the post already has one (idempotent)."""
+        with self.transaction():
+            exists = self.db.execute("SELECT id FROM queue_items WHERE post_key = ?", [post_key]).fetchone()
+            if exists:
+                return None
+            cur = self.db.execute(
+                "INSERT INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
+                "sla_due_at, created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, ?, 1)",
+                [post_key, priority, score, channel, iso(sla_due_at) if sla_due_at else None, iso(now), iso(now)],
+            )
+            item_id = int(cur.lastrowid or 0)
+            self.add_event(
+                item_id,
+                post_key,
+                "created",
+                actor="watcher",
+                from_state=None,
+                to_state="new",
+                now=now,
+                detail={"priority": priority, "score": score},
+            )
+            return item_id
+
+    @_locked
+    def bump_repeat(self, original_key: str, duplicate_key: str, *, now: datetime) -> int | None:
+        """A near-duplicate collapsed into the original's item: count it, audit it."""
+        row = self.db.execute("SELECT id, state FROM queue_items WHERE post_key = ?", [original_key]).fetchone()
+        if row is None:
+            return None
+        self.db.execute(
+            "UPDATE queue_items SET repeat_count = repeat_count + 1, updated_at = ?, version = version + 1 WHERE id = ?",
+            [iso(now), row[0]],
+        )
+        self.add_event(
+            row[0],
+            original_key,
+            "repeat",
+            actor="watcher",
+            from_state=row[1],
+            to_state=row[1],
+            now=now,
+            detail={"duplicate": duplicate_key},
+        )
+        return int(row[0])
+
+    @_locked
+    def get_item(self, item_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM queue_items WHERE id = ?", [item_id]).fetchone()
+        if row is None:
+            return None
+        names = [d[0] for d in self.db.execute("SELECT * FROM queue_items LIMIT 0").description]
+        return dict(zip(names, row, strict=True))
+
+    @_locked
+    def item_for_post(self, post_key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT id FROM queue_items WHERE post_key = ?", [post_key]).fetchone()
+        return self.get_item(row[0]) if row else None
+
+    @_locked
+    def update_item(self, item_id: int, *, expected_version: int, changes: Mapping[str, Any], now: datetime) -> bool:
+        """Compare-and-set on `version`: False if someone else changed the item first."""
+        allowed = set(self.db.table("queue_items").columns_dict) - {"id", "post_key", "version", "created_at"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise StoreError(f"unknown queue item columns: {sorted(unknown)}")
+        values = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in changes.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        cur = self.db.execute(
+            f"UPDATE queue_items SET {sets}{', ' if sets else ''}updated_at = ?, version = version + 1 "
+            "WHERE id = ? AND version = ?",
+            [*values.values(), iso(now), item_id, expected_version],
+        )
+        return cur.rowcount == 1
+
+    @_locked
+    def add_event(
+        self,
+        item_id: int,
+        post_key: str,
+        action: str,
+        *,
+        actor: str,
+        from_state: str | None,
+        to_state: str | None,
+        now: datetime,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [item_id, post_key, action, actor, from_state, to_state, iso(now), json.dumps(dict(detail or {}))],
+        )
+        return int(cur.lastrowid or 0)
+
+    @_locked
+    def events_for_item(self, item_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, action, actor, from_state, to_state, at, detail FROM events WHERE item_id = ? ORDER BY id",
+            [item_id],
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "action": r[1],
+                "actor": r[2],
+                "from_state": r[3],
+                "to_state": r[4],
+                "at": r[5],
+                "detail": json.loads(r[6] or "{}"),
+            }
+            for r in rows
+        ]
+
+    @_locked
+    def queue_rows(
+        self,
+        *,
+        states: Iterable[str] = OPEN_STATES,
+        platform: str | None = None,
+        priority: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Open items, ranked: priority, then score, then oldest first."""
+        state_list = list(states)
+        clauses = [f"q.state IN ({','.join('?' * len(state_list))})"]
+        params: list[Any] = list(state_list)
+        if platform:
+            clauses.append("p.platform = ?")
+            params.append(platform)
+        if priority:
+            clauses.append("q.priority = ?")
+            params.append(priority)
+        sql = (
+            "SELECT q.id, q.state, q.priority, q.score, q.assignee, q.repeat_count, q.sla_due_at, q.channel, "
+            "q.escalated, p.key, p.platform, p.text, p.created_at, p.url, p.lang, p.reasons, p.intents, "
+            "p.sentiment, a.handle, a.followers "
+            "FROM queue_items q JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
+            "WHERE " + " AND ".join(clauses) + " ORDER BY CASE q.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
+            "WHEN 'normal' THEN 2 ELSE 3 END, q.score DESC, p.created_at ASC LIMIT ?"
+        )
+        params.append(limit)
+        names = [
+            "id",
+            "state",
+            "priority",
+            "score",
+            "assignee",
+            "repeat_count",
+            "sla_due_at",
+            "channel",
+            "escalated",
+            "post_key",
+            "platform",
+            "text",
+            "created_at",
+            "url",
+            "lang",
+            "reasons",
+            "intents",
+            "sentiment",
+            "handle",
+            "followers",
+        ]
+        rows = []
+        for r in self.db.execute(sql, params).fetchall():
+            row = dict(zip(names, r, strict=True))
+            row["reasons"] = json.loads(row["reasons"] or "[]")
+            row["intents"] = json.loads(row["intents"] or "[]")
+            rows.append(row)
+        return rows
+
+    @_locked
+    def count_items(self, *, states: Iterable[str] | None = None) -> int:
+        if states is None:
+            return int(self.db.execute("SELECT COUNT(*) FROM queue_items").fetchone()[0])
+        state_list = list(states)
+        return int(
+            self.db.execute(
+                f"SELECT COUNT(*) FROM queue_items WHERE state IN ({','.join('?' * len(state_list))})", state_list
+            ).fetchone()[0]
+        )
+
+    # --- outbox -------------------------------------------------------------
+
+    @_locked
+    def enqueue_outbox(
+        self,
+        kind: str,
+        dedupe_key: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        channel: str = "",
+        item_id: int | None = None,
+    ) -> int | None:
+        """Add a notification unless one with this dedupe key exists (never alert twice)."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
+            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            [kind, dedupe_key, channel, item_id, json.dumps(dict(payload)), iso(now), iso(now)],
+        )
+        return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
+
+    @_locked
+    def due_outbox(self, *, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, kind, dedupe_key, channel, item_id, payload, attempts, ref FROM outbox "
+            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            [iso(now), limit],
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "dedupe_key": r[2],
+                "channel": r[3],
+                "item_id": r[4],
+                "payload": json.loads(r[5]),
+                "attempts": r[6],
+                "ref": r[7],
+            }
+            for r in rows
+        ]
+
+    @_locked
+    def mark_outbox_attempt(self, outbox_id: int, *, now: datetime) -> None:
+        """Record that a send is about to happen, before it happens (crash forensics)."""
+        self.db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
+
+    @_locked
+    def mark_outbox_sent(self, outbox_id: int, *, ref: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', ref = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+            [ref, iso(now), outbox_id],
+        )
+
+    @_locked
+    def mark_outbox_retry(self, outbox_id: int, *, next_attempt_at: datetime, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+            [iso(next_attempt_at), error[:500], outbox_id],
+        )
+
+    @_locked
+    def mark_outbox_failed(self, outbox_id: int, *, error: str) -> None:
+        self.db.execute("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", [error[:500], outbox_id])
+
+    @_locked
+    def outbox_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+
+    # --- source health and rate limits --------------------------------------
+
+    @_locked
+    def source_state(self, source: str) -> dict[str, Any]:
+        row = self.db.execute(
+            "SELECT healthy, message, failures, backoff_until, rate_limits, last_success_at FROM source_state "
+            "WHERE source = ?",
+            [source],
+        ).fetchone()
+        if row is None:
+            return {
+                "healthy": True,
+                "message": "",
+                "failures": 0,
+                "backoff_until": None,
+                "rate_limits": {},
+                "last_success_at": None,
+            }
+        return {
+            "healthy": bool(row[0]),
+            "message": row[1] or "",
+            "failures": row[2] or 0,
+            "backoff_until": from_iso(row[3]) if row[3] else None,
+            "rate_limits": {k: from_iso(v) for k, v in json.loads(row[4] or "{}").items()},
+            "last_success_at": from_iso(row[5]) if row[5] else None,
+        }
+
+    @_locked
+    def save_source_state(
+        self,
+        source: str,
+        *,
+        healthy: bool,
+        message: str,
+        failures: int,
+        backoff_until: datetime | None,
+        rate_limits: Mapping[str, datetime],
+        last_success_at: datetime | None,
+    ) -> None:
+        self.db.table("source_state").upsert(
+            {
+                "source": source,
+                "healthy": int(healthy),
+                "message": message,
+                "failures": failures,
+                "backoff_until": iso(backoff_until) if backoff_until else None,
+                "rate_limits": json.dumps({k: iso(v) for k, v in rate_limits.items()}),
+                "last_success_at": iso(last_success_at) if last_success_at else None,
+            },
+            pk="source",
+        )
+
+    # --- replies (idempotency) ----------------------------------------------
+
+    @_locked
+    def reserve_reply(self, key: str, *, item_id: int, post_key: str, text: str, now: datetime) -> dict[str, Any]:
+        """Store the reply's idempotency key before calling the platform; return the row
+        (an existing one if this key was reserved before); `fresh` says which."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO replies (key, item_id, post_key, text, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            [key, item_id, post_key, text, iso(now), iso(now)],
+        )
+        return {**(self.get_reply(key) or {}), "fresh": cur.rowcount == 1}
+
+    @_locked
+    def get_reply(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT key, item_id, post_key, text, status, platform_reply_id, url, error, created_at, updated_at "
+            "FROM replies WHERE key = ?",
+            [key],
+        ).fetchone()
+        if row is None:
+            return None
+        names = [
+            "key",
+            "item_id",
+            "post_key",
+            "text",
+            "status",
+            "platform_reply_id",
+            "url",
+            "error",
+            "created_at",
+            "updated_at",
+        ]
+        return dict(zip(names, row, strict=True))
+
+    @_locked
+    def finish_reply(
+        self, key: str, *, status: str, now: datetime, platform_reply_id: str = "", url: str = "", error: str = ""
+    ) -> None:
+        self.db.execute(
+            "UPDATE replies SET status = ?, platform_reply_id = ?, url = ?, error = ?, updated_at = ? WHERE key = ?",
+            [status, platform_reply_id, url, error[:500], iso(now), key],
+        )
+
+    # --- feedback -----------------------------------------------------------
+
+    @_locked
+    def add_feedback(self, post_key: str, label: str, *, actor: str, now: datetime, note: str = "") -> None:
+        self.db.table("feedback").insert(
+            {"post_key": post_key, "label": label, "actor": actor, "at": iso(now), "note": note}
+        )
+
+    @_locked
+    def feedback_rows(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT f.post_key, f.label, f.actor, f.at, p.text, p.lang FROM feedback f "
+            "JOIN posts p ON p.key = f.post_key ORDER BY f.id"
+        ).fetchall()
+        return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
+
+
+def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
+    if triage is None:
+        return {}
+    return {
+        "score": triage.score,
+        "priority": triage.priority,
+        "needs_reply": int(triage.needs_reply),
+        "sentiment": triage.sentiment,
+        "sentiment_label": triage.sentiment_label,
+        "lang": triage.lang,
+        "intents": json.dumps(list(triage.intents)),
+        "reasons": json.dumps(list(triage.reasons), ensure_ascii=False),
+        "tags": json.dumps(list(triage.tags)),
+        "channel": triage.channel,
+    }
+
+
+def _post_row(
+    post: Post, triage: StoredTriage | None, *, fetched_at: datetime, duplicate_of: str | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "key": post.key,
+        "platform": post.platform,
+        "native_id": post.native_id,
+        "source": post.source,
+        "kind": post.kind.value,
+        "url": post.url,
+        "text": post.text,
+        "norm_text": normalized_text(post.text),
+        "lang": post.lang,
+        "created_at": iso(post.created_at),
+        "fetched_at": iso(fetched_at),
+        "author_key": post.author_key,
+        "parent_id": post.parent_id,
+        "conversation_id": post.conversation_id,
+        "parent_text": post.parent_text,
+        "likes": post.metrics.likes,
+        "reposts": post.metrics.reposts,
+        "replies": post.metrics.replies,
+        "is_own": int(post.is_own),
+        "is_repost": int(post.is_repost),
+        "duplicate_of": duplicate_of,
+        "raw": json.dumps(dict(post.raw), ensure_ascii=False, default=str),
+    }
+    row.update(_triage_columns(triage))
+    return row
