@@ -212,8 +212,10 @@ class Poller:
         max_backoff_seconds: int = 3600,
         max_pages: int = 10,
         rng: random.Random | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.source = source
+        self.should_stop = should_stop
         self.connector = connector
         self.pipeline = pipeline
         self.store = pipeline.store
@@ -235,7 +237,7 @@ class Poller:
                 result = self.connector.fetch(cursor)
                 requests += result.requests_made
                 total.add(self.pipeline.ingest(name, result))
-                if not result.has_more:
+                if not result.has_more or self.should_stop():
                     break
         except RateLimited as exc:
             until = exc.until

@@ -1,0 +1,364 @@
+"""The `watcher` command line (click). Every command has --help; every error a user
+sees says what, where and what to do, and exits non-zero without a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from connectors.base import ConnectorError
+from rules.triage import TriageContext, default_triager
+from watcher.config import BrandConfig, Config, ConfigError, load_config, slack_env_problems
+from watcher.post import Author, Post, PostKind, parse_timestamp, utc_now
+from watcher.store import OPEN_STATES, Store, StoreError
+from watcher.views import queue_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CONFIG = 2
+ALL_LANGUAGES = ("en", "it", "ro", "es", "de", "fr", "pt")
+
+err = Console(stderr=True)
+
+
+@dataclass
+class AppContext:
+    config_path: str
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def has_config(self) -> bool:
+        return Path(self.config_path).exists()
+
+    def store(self) -> Store:
+        config = self.config()
+        return Store(config.resolve_path(config.storage.path))
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the errors we expect into a clear message and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                err.print(f"[red]config error[/red] {problem}", markup=True, highlight=False)
+            raise SystemExit(EXIT_CONFIG) from None
+        except StoreError as exc:
+            err.print(f"[red]database error[/red] {exc}", highlight=False)
+            raise SystemExit(EXIT_CONFIG) from None
+        except ConnectorError as exc:
+            err.print(f"[red]source error[/red] {exc}", highlight=False)
+            raise SystemExit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    default="config.toml",
+    envvar="WATCHER_CONFIG",
+    show_default=True,
+    help="Config file (TOML). Also read from $WATCHER_CONFIG.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
+    """Social care watcher: find brand mentions, rank what needs a reply, run the reply queue."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, handlers=[RichHandler(console=err, show_path=False)], format="%(message)s")
+    ctx.obj = AppContext(config_path)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+# --- run / poll -------------------------------------------------------------
+
+
+@cli.command()
+@pass_app
+@friendly_errors
+def run(app: AppContext) -> None:
+    """Run the service: poll every source on its schedule, triage, queue, notify.
+
+    Stops cleanly on Ctrl-C or SIGTERM: the batch in flight is committed first.
+    """
+    from watcher.scheduler import run_forever
+    from watcher.service import Service
+
+    config = app.config()
+    service = Service.from_config(config)
+    err.print(f"watching {len(service.pollers)} source(s); database {config.resolve_path(config.storage.path)}")
+    run_forever(service)
+    err.print("stopped cleanly")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, default=True, help="Poll each source once and exit (the default).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@pass_app
+@friendly_errors
+def poll(app: AppContext, once: bool, sources: tuple[str, ...]) -> None:
+    """Poll the sources once, store and queue what came in, deliver notifications."""
+    from watcher.service import Service
+
+    config = app.config()
+    unknown = [s for s in sources if s not in {src.name for src in config.sources}]
+    if unknown:
+        raise click.UsageError(f"unknown source(s) {', '.join(unknown)}; see [sources.*] in {config.file}")
+    service = Service.from_config(config)
+    try:
+        names = list(sources) or list(service.pollers)
+        table = Table("source", "status", "fetched", "stored", "collapsed", "queued", "requests", "message")
+        failed = False
+        for name in names:
+            outcome = service.poll(name)
+            r = outcome.report
+            failed = failed or outcome.status in ("failed", "unhealthy")
+            table.add_row(
+                name,
+                outcome.status,
+                str(r.fetched),
+                str(r.stored),
+                str(r.collapsed),
+                str(r.queued),
+                str(outcome.requests),
+                outcome.message or "; ".join(r.problems[:3]),
+            )
+        service.flush()
+    finally:
+        service.close()
+    Console().print(table)
+    if failed:
+        raise SystemExit(1)
+
+
+# --- queue --------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--priority", type=click.Choice(["urgent", "high", "normal", "low"]), help="Only this priority.")
+@click.option("--platform", help="Only this platform (x, reddit, ...).")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(list(OPEN_STATES) + ["replied", "dismissed"]),
+    help="Only these states (repeatable; default: all open states).",
+)
+@click.option("--limit", default=30, show_default=True, help="How many items.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@pass_app
+@friendly_errors
+def queue(
+    app: AppContext, priority: str | None, platform: str | None, states: tuple[str, ...], limit: int, as_json: bool
+) -> None:
+    """Show the ranked queue: urgent first, then by score, oldest first."""
+    with app.store() as store:
+        rows = store.queue_rows(states=states or OPEN_STATES, platform=platform, priority=priority, limit=limit)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        Console().print("the queue is empty")
+        return
+    Console().print(queue_table(rows, now=utc_now()))
+
+
+# --- score --------------------------------------------------------------------
+
+
+class LineError(ValueError):
+    pass
+
+
+def post_from_score_line(record: Any) -> Post:
+    """A `watcher score` input object -> Post (id and text required)."""
+    if not isinstance(record, dict):
+        raise LineError("expected a JSON object with at least id and text")
+    for key in ("id", "text"):
+        if record.get(key) in (None, ""):
+            raise LineError(f"missing required field {key!r}")
+    if not isinstance(record["text"], str):
+        raise LineError("text must be a string")
+    author = record.get("author") or "unknown"
+    if isinstance(author, dict):
+        handle = str(author.get("handle") or author.get("id") or "unknown")
+        author_obj = Author(
+            id=str(author.get("id") or handle),
+            handle=handle,
+            followers=int(author.get("followers") or 0),
+            verified=bool(author.get("verified")),
+        )
+    else:
+        author_obj = Author(id=str(author), handle=str(author))
+    try:
+        created = parse_timestamp(record["created_at"]) if record.get("created_at") else utc_now()
+    except (ValueError, TypeError) as exc:
+        raise LineError(f"created_at: {exc}") from None
+    return Post(
+        platform=str(record.get("platform") or "import"),
+        native_id=str(record["id"]),
+        kind=PostKind.POST,
+        text=record["text"],
+        created_at=created,
+        author=author_obj,
+        lang=str(record["lang_hint"]) if record.get("lang_hint") else None,
+    )
+
+
+def score_lines(lines: Iterator[str], *, brand: BrandConfig, out: TextIO) -> int:
+    """Score JSONL lines to JSONL, one output line per input line, in order. Returns error count."""
+    triager = default_triager()
+    errors = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        ident = None
+        try:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LineError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            ident = record.get("id") if isinstance(record, dict) else None
+            post = post_from_score_line(record)
+            result = triager.triage(post, TriageContext(brand=brand))
+        except LineError as exc:
+            errors += 1
+            out.write(json.dumps({"id": ident, "line": number, "error": f"line {number}: {exc}"}) + "\n")
+            continue
+        out.write(
+            json.dumps(
+                {
+                    "id": record["id"],
+                    "score": result.score,
+                    "needs_reply": result.needs_reply,
+                    "priority": result.priority,
+                    "sentiment": round(result.sentiment, 4),
+                    "sentiment_label": result.sentiment_label,
+                    "lang": result.lang,
+                    "intents": list(result.intents),
+                    "reasons": list(result.reasons),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+    return errors
+
+
+@cli.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@pass_app
+@friendly_errors
+def score(app: AppContext, source: TextIO) -> None:
+    """Score posts: JSONL in (FILE or - for stdin), JSONL out, one line per input line.
+
+    Input lines need "id" and "text" and may carry "platform", "author", "created_at"
+    and "lang_hint". A bad line gets an error line naming its number; the rest still
+    go through, and the exit code is 1 if any line failed.
+    """
+    brand = app.config().brand if app.has_config() else BrandConfig(name="brand", languages=ALL_LANGUAGES)
+    errors = score_lines(iter(source), brand=brand, out=sys.stdout)
+    if errors:
+        err.print(f"{errors} line(s) could not be scored; see the error lines in the output")
+        raise SystemExit(1)
+
+
+# --- check ----------------------------------------------------------------------
+
+
+@cli.command()
+@pass_app
+@friendly_errors
+def check(app: AppContext) -> None:
+    """Validate the config file, the environment variables it names, and the database."""
+    from watcher.service import build_connectors
+
+    config = app.config()
+    console = Console()
+    problems = list(slack_env_problems(config, os.environ))
+    try:
+        build_connectors(config, os.environ)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    table = Table("check", "result")
+    table.add_row("config file", f"[green]ok[/green] {config.file}")
+    enabled = [s for s in config.sources if s.enabled]
+    table.add_row("sources", f"{len(enabled)} enabled: " + ", ".join(f"{s.name} ({s.kind})" for s in enabled))
+    table.add_row("environment", "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]")
+    db_ok = True
+    try:
+        with app.store() as store:
+            table.add_row(
+                "database",
+                f"[green]ok[/green] {store.path} schema v{store.schema_version()}, "
+                f"{store.count_posts()} posts, {store.count_items(states=OPEN_STATES)} open items",
+            )
+            for src in enabled:
+                state = store.source_state(src.name)
+                health = "[green]healthy[/green]" if state["healthy"] else f"[red]unhealthy[/red] {state['message']}"
+                table.add_row(f"source {src.name}", health)
+    except StoreError as exc:
+        db_ok = False
+        table.add_row("database", f"[red]{exc}[/red]")
+    console.print(table)
+    for problem in problems:
+        err.print(f"[red]config error[/red] {problem}", highlight=False)
+    if problems or not db_ok:
+        raise SystemExit(EXIT_CONFIG)
+
+
+# --- demo -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--duration", default=40.0, show_default=True, help="Seconds to replay the sample's three days in.")
+@click.option("--fast", is_flag=True, help="No drip: ingest everything at once.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Keep the demo database at this path.")
+@click.option("--show", default=15, show_default=True, help="Queue rows shown at the end.")
+def demo(duration: float, fast: bool, db_path: str | None, show: int) -> None:
+    """Offline demo, no credentials: drip the bundled sample posts through the whole
+    pipeline into a temporary database and watch the ranked queue fill up."""
+    from watcher.demo import run_demo
+
+    run_demo(duration=0.0 if fast else duration, db_path=Path(db_path) if db_path else None, show=show)
+
+
+def main() -> None:
+    """Console-script entry point: no traceback reaches a user."""
+    try:
+        cli.main(prog_name="watcher")
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # last line of defence: a message, never a traceback
+        logging.getLogger("watcher").debug("unexpected error", exc_info=True)
+        err.print(
+            f"[red]internal error[/red] {type(exc).__name__}: {exc}\n"
+            "This is a bug in the watcher. Rerun with -vv to log details and report it.",
+            highlight=False,
+        )
+        raise SystemExit(70) from None

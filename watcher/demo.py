@@ -1,0 +1,144 @@
+"""`watcher demo`: the bundled sample posts dripped through the real pipeline
+(replay connector -> dedupe -> triage -> SQLite -> queue -> outbox) into a
+temporary database, with the ranked queue shown live. No credentials, no network."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections import Counter, deque
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from connectors.replay import ReplayConnector
+from watcher.config import Config, parse_config
+from watcher.pipeline import IngestReport
+from watcher.post import utc_now
+from watcher.service import Service
+from watcher.store import OPEN_STATES
+from watcher.views import queue_table
+
+DEMO_BRAND = {
+    "name": "Lumo",
+    "aliases": ["Lumo Bank", "LumoBank"],
+    "handles": ["@LumoBank", "u/LumoOfficial"],
+    "own_accounts": {"x": ["900000001", "900000002"], "reddit": ["LumoOfficial"]},
+    "staff_accounts": ["LumoSupport"],
+    "competitors": ["Revoluto", "N27"],
+    "languages": ["en", "it", "ro", "es", "de", "fr", "pt"],
+    "timezone": "Europe/Rome",
+}
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("watcher") / "data" / "sample_posts.jsonl"))
+
+
+def demo_config(db_path: Path, sample: Path) -> Config:
+    return parse_config(
+        {
+            "brand": DEMO_BRAND,
+            "storage": {"path": str(db_path)},
+            "sources": {"demo": {"kind": "replay", "path": str(sample), "interval_seconds": 1, "jitter_seconds": 0}},
+        },
+        file=str(db_path.parent / "demo.toml"),
+    )
+
+
+class DemoNotifier:
+    """Keeps the latest cards for the live view instead of printing each one."""
+
+    def __init__(self) -> None:
+        self.latest: deque[dict[str, Any]] = deque(maxlen=5)
+        self.delivered = 0
+
+    def deliver(self, row: dict[str, Any]) -> str:
+        self.delivered += 1
+        self.latest.append(row)
+        return f"demo:{row['id']}"
+
+
+def run_demo(*, duration: float, db_path: Path | None, show: int, console: Console | None = None) -> IngestReport:
+    console = console or Console()
+    workdir = Path(tempfile.mkdtemp(prefix="watcher-demo-"))
+    db = db_path or workdir / "demo.db"
+    sample = sample_path()
+    try:
+        config = demo_config(db, sample)
+        probe = ReplayConnector(sample, source="demo")
+        total = probe.total()
+        posts = [r.post for r in probe._load() if r.post is not None]
+        span = (posts[-1].created_at - posts[0].created_at).total_seconds() if posts else 0.0
+        drip = duration > 0
+        connector = ReplayConnector(
+            sample, source="demo", drip=drip, speed=max(1.0, span / duration) if drip else 1.0, batch_size=100
+        )
+        notifier = DemoNotifier()
+        service = Service.from_config(config, connectors={"demo": connector}, notifier=notifier)
+        report = IngestReport(source="demo")
+        pace = f"in about {duration:.0f} s" if drip else "at once"
+        console.print(
+            f"[bold]watcher demo[/bold]: replaying {total} sample posts (3 days of Lumo mentions on X and Reddit, "
+            f"7 languages) {pace} into {db}"
+        )
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+            while True:
+                outcome = service.poll("demo")
+                report.add(outcome.report)
+                service.flush()
+                cursor = service.store.get_cursor("demo")
+                done = int(cursor.state.get("offset", 0)) if cursor else 0
+                if console.is_terminal:
+                    live.update(_view(done, total, report, service.store.queue_rows(states=OPEN_STATES, limit=12)))
+                elif outcome.report.fetched:
+                    console.print(f"{done}/{total} posts replayed, {report.queued} queued")
+                if done >= total:
+                    break
+                time.sleep(0.25)
+        rows = service.store.queue_rows(states=OPEN_STATES, limit=show)
+        by_priority = Counter(r["priority"] for r in service.store.queue_rows(states=OPEN_STATES, limit=100000))
+        console.print(queue_table(rows, now=utc_now(), title=f"Top {len(rows)} of the ranked queue"))
+        console.print(
+            f"{report.stored} posts stored, {report.collapsed} near-duplicates collapsed, "
+            f"{report.dropped_own} own posts and {report.dropped_reposts} reposts dropped, "
+            f"{report.queued} queued: "
+            + ", ".join(f"{by_priority[p]} {p}" for p in ("urgent", "high", "normal", "low"))
+            + f"; {notifier.delivered} notifications delivered."
+        )
+        if report.problems:
+            console.print(
+                f"[yellow]{len(report.problems)} record(s) skipped[/yellow]: " + "; ".join(report.problems[:3])
+            )
+        service.close()
+        if db_path:
+            console.print(f"database kept at {db_path}; try: watcher --config {workdir / 'demo.toml'} queue")
+            _write_demo_config(workdir / "demo.toml", db_path)
+        return report
+    finally:
+        if db_path is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_demo_config(path: Path, db_path: Path) -> None:
+    path.write_text(
+        '[brand]\nname = "Lumo"\nlanguages = ["en", "it", "ro", "es", "de", "fr", "pt"]\ntimezone = "Europe/Rome"\n\n'
+        f'[storage]\npath = "{db_path.resolve().as_posix()}"\n',
+        encoding="utf-8",
+    )
+
+
+def _view(done: int, total: int, report: IngestReport, rows: list[dict[str, Any]]) -> Group:
+    header = Table.grid(padding=(0, 2))
+    header.add_row(
+        ProgressBar(total=max(total, 1), completed=done, width=40),
+        Text(f"{done}/{total} posts   stored {report.stored}   collapsed {report.collapsed}   queued {report.queued}"),
+    )
+    return Group(header, queue_table(rows, now=utc_now(), title="Live queue (urgent first)"))

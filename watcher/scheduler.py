@@ -1,0 +1,112 @@
+"""APScheduler wiring only: one job per source, the outbox flush, snooze wake-ups,
+and whatever extra jobs other parts register. Work itself lives in Service."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watcher.queue import Queue
+from watcher.service import Service
+
+log = logging.getLogger(__name__)
+
+JobRegistrar = Callable[[BackgroundScheduler, Service], None]
+
+
+def build_scheduler(
+    service: Service, *, extra_jobs: list[JobRegistrar] | None = None, start_in: float = 0.0
+) -> BackgroundScheduler:
+    """A scheduler with a job per enabled source (own interval and jitter, coalesced,
+    never two runs of one source at once) plus housekeeping jobs."""
+    workers = max(2, len(service.pollers) + 2)
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(workers)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+        timezone=service.config.timezone,
+    )
+    first_run = service.clock() + timedelta(seconds=start_in)
+    for name in service.pollers:
+        source = service.config.source(name)
+        scheduler.add_job(
+            _guarded(service.poll, f"poll {name}"),
+            IntervalTrigger(seconds=source.interval_seconds, jitter=source.jitter_seconds or None),
+            args=[name],
+            id=f"poll:{name}",
+            name=f"poll {name}",
+            next_run_time=first_run,
+        )
+    scheduler.add_job(
+        _guarded(service.flush, "outbox flush"),
+        IntervalTrigger(seconds=service.config.scheduler.outbox_interval_seconds),
+        id="outbox",
+        name="outbox flush",
+        next_run_time=first_run,
+    )
+    queue = Queue(service.store, clock=service.clock)
+    scheduler.add_job(_guarded(queue.wake_due, "snooze wake-up"), IntervalTrigger(seconds=60), id="wake")
+    for register in extra_jobs or []:
+        register(scheduler, service)
+    return scheduler
+
+
+def _guarded(func: Callable[..., Any], what: str) -> Callable[..., Any]:
+    """A job that fails logs and waits for its next turn; it never kills the scheduler."""
+
+    def run(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except Exception:  # the last line of defence for a long-running service
+            log.exception("%s failed; it will run again at its next interval", what)
+            return None
+
+    run.__name__ = getattr(func, "__name__", what)
+    return run
+
+
+def run_forever(
+    service: Service,
+    *,
+    extra_jobs: list[JobRegistrar] | None = None,
+    until: Callable[[], bool] | None = None,
+    on_started: Callable[[BackgroundScheduler], None] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or `until()` is true): then stop taking new jobs,
+    let the batch in flight finish and commit, flush the outbox and close the store."""
+    scheduler = build_scheduler(service, extra_jobs=extra_jobs)
+    done = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("received signal %s; finishing the batch in flight", signum)
+        service.stopping.set()
+        done.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    scheduler.start()
+    if on_started is not None:
+        on_started(scheduler)
+    try:
+        while not done.wait(0.2):
+            if until is not None and until():
+                service.stopping.set()
+                break
+    finally:
+        scheduler.shutdown(wait=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            service.flush()
+        finally:
+            service.close()
+
+
+def next_runs(scheduler: BackgroundScheduler) -> dict[str, datetime | None]:
+    return {job.id: job.next_run_time for job in scheduler.get_jobs()}

@@ -1,0 +1,107 @@
+"""Builds the running parts from a Config: store, pipeline, one poller per source,
+and the notifier. The scheduler and the CLI both start from here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.base import Connector, connector_class
+from watcher.config import Config, ConfigError, ConfigProblem, SourceConfig
+from watcher.notify import ConsoleNotifier, FlushReport, Notifier, flush_outbox
+from watcher.pipeline import Pipeline, Poller, PollOutcome, TriageFn
+from watcher.post import utc_now
+from watcher.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_connector(source: SourceConfig, env: Mapping[str, str]) -> Connector:
+    """The only place a real SDK client is created (through the connector's from_config)."""
+    cls = connector_class(source.kind)
+    return cls.from_config(source, env)
+
+
+def build_connectors(config: Config, env: Mapping[str, str]) -> dict[str, Connector]:
+    """Every enabled source's connector; all problems reported together."""
+    connectors: dict[str, Connector] = {}
+    problems: list[ConfigProblem] = []
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        try:
+            connectors[source.name] = build_connector(source, env)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return connectors
+
+
+@dataclass
+class Service:
+    config: Config
+    store: Store
+    pipeline: Pipeline
+    pollers: dict[str, Poller]
+    notifier: Notifier
+    clock: Callable[[], datetime] = utc_now
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        env: Mapping[str, str] | None = None,
+        store: Store | None = None,
+        connectors: Mapping[str, Connector] | None = None,
+        notifier: Notifier | None = None,
+        triage_fn: TriageFn | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> Service:
+        env = os.environ if env is None else env
+        store = store or Store(config.resolve_path(config.storage.path))
+        connectors = dict(connectors) if connectors is not None else build_connectors(config, env)
+        pipeline = Pipeline(store, config, triage_fn=triage_fn, clock=clock)
+        stopping = threading.Event()
+        pollers = {
+            src.name: Poller(
+                src,
+                connectors[src.name],
+                pipeline,
+                max_backoff_seconds=config.scheduler.max_backoff_seconds,
+                max_pages=config.pipeline.max_pages_per_poll,
+                should_stop=stopping.is_set,
+            )
+            for src in config.sources
+            if src.enabled and src.name in connectors
+        }
+        return cls(
+            config=config,
+            store=store,
+            pipeline=pipeline,
+            pollers=pollers,
+            notifier=notifier or ConsoleNotifier(store),
+            clock=clock,
+            stopping=stopping,
+        )
+
+    def poll(self, source: str) -> PollOutcome:
+        outcome = self.pollers[source].poll()
+        if outcome.status not in ("ok", "skipped"):
+            log.warning("source %s: %s (%s)", source, outcome.status, outcome.message)
+        return outcome
+
+    def poll_all(self) -> list[PollOutcome]:
+        return [self.poll(name) for name in self.pollers]
+
+    def flush(self) -> FlushReport:
+        return flush_outbox(self.store, self.notifier, clock=self.clock)
+
+    def close(self) -> None:
+        self.store.close()

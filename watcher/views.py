@@ -1,0 +1,50 @@
+"""Terminal views shared by the CLI and the demo (rich tables, pure formatting)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from watcher.post import parse_timestamp
+
+
+def age_text(created_at: str, now: datetime) -> str:
+    seconds = max(0, int((now - parse_timestamp(created_at)).total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}"
+    return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
+
+
+def excerpt(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+PRIORITY_STYLE = {"urgent": "bold red", "high": "yellow", "normal": "cyan", "low": "dim"}
+
+
+def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -> Table:
+    """The ranked queue; each row shows the post excerpt with its triage reasons under it."""
+    table = Table(title=title or None, show_lines=False)
+    for column in ("#", "priority", "age", "from", "lang", "state"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("post / why", ratio=1, min_width=24, overflow="fold")
+    for row in rows:
+        style = PRIORITY_STYLE.get(row["priority"], "")
+        repeats = f" (+{row['repeat_count']} repeat)" if row["repeat_count"] else ""
+        reasons = "; ".join(row["reasons"][:3])
+        table.add_row(
+            str(row["id"]),
+            f"[{style}]{row['priority']}[/{style}] {row['score']}" + (" ⚑" if row["escalated"] else ""),
+            age_text(row["created_at"], now),
+            f"{row['platform']} @{row['handle']}" if row["handle"] else row["platform"],
+            row["lang"] or "",
+            row["state"] + (f" ({row['assignee']})" if row["assignee"] else ""),
+            escape(excerpt(row["text"])) + repeats + (f"\n[dim]{escape(reasons)}[/dim]" if reasons else ""),
+        )
+    return table
