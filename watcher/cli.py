@@ -60,13 +60,13 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConfigError as exc:
             for problem in exc.problems:
-                err.print(f"[red]config error[/red] {problem}", markup=True, highlight=False)
+                err.print(f"[red]config error[/red] {problem}", highlight=False, soft_wrap=True)
             raise SystemExit(EXIT_CONFIG) from None
         except StoreError as exc:
-            err.print(f"[red]database error[/red] {exc}", highlight=False)
+            err.print(f"[red]database error[/red] {exc}", highlight=False, soft_wrap=True)
             raise SystemExit(EXIT_CONFIG) from None
         except ConnectorError as exc:
-            err.print(f"[red]source error[/red] {exc}", highlight=False)
+            err.print(f"[red]source error[/red] {exc}", highlight=False, soft_wrap=True)
             raise SystemExit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -326,7 +326,7 @@ def check(app: AppContext) -> None:
         table.add_row("database", f"[red]{exc}[/red]")
     console.print(table)
     for problem in problems:
-        err.print(f"[red]config error[/red] {problem}", highlight=False)
+        err.print(f"[red]config error[/red] {problem}", highlight=False, soft_wrap=True)
     if problems or not db_ok:
         raise SystemExit(EXIT_CONFIG)
 
@@ -360,5 +360,6 @@ def main() -> None:
             f"[red]internal error[/red] {type(exc).__name__}: {exc}\n"
             "This is a bug in the watcher. Rerun with -vv to log details and report it.",
             highlight=False,
+            soft_wrap=True,
         )
         raise SystemExit(70) from None

@@ -26,7 +26,7 @@ from connectors.base import (
 from rules.triage import Triage, TriageContext, default_triager
 from watcher.config import Config, SourceConfig
 from watcher.post import Post, normalized_text, utc_now
-from watcher.store import Store, StoredTriage
+from watcher.store import NewItem, NewPost, RecentPost, Store, StoredTriage
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,43 @@ def is_own_post(post: Post, config: Config) -> bool:
     return post.author.id in own or any(handle == o.lstrip("@").casefold() for o in own)
 
 
+@dataclass
+class AuthorHistory:
+    """The recent posts of a batch's authors, loaded once per batch and extended as
+    the batch is processed, so de-duplication and "writes again" see both the store
+    and the posts earlier in the same batch."""
+
+    dedupe_window: timedelta
+    repeat_window: timedelta
+    by_author: dict[str, list[RecentPost]] = field(default_factory=dict)
+    open_items: dict[str, int] = field(default_factory=dict)
+
+    def original_of(self, post: Post, norm: str) -> str | None:
+        """Key of the earlier post by the same author with the same words, if any."""
+        if not norm:
+            return None
+        since = post.created_at - self.dedupe_window
+        matches = [
+            r
+            for r in self.by_author.get(post.author_key, ())
+            if r.norm_text == norm and r.duplicate_of is None and r.created_at >= since
+        ]
+        return min(matches, key=lambda r: r.created_at).key if matches else None
+
+    def recent_count(self, post: Post) -> int:
+        since = post.created_at - self.repeat_window
+        return sum(
+            1
+            for r in self.by_author.get(post.author_key, ())
+            if r.duplicate_of is None and since <= r.created_at < post.created_at
+        )
+
+    def add(self, post: Post, norm: str, duplicate_of: str | None) -> None:
+        self.by_author.setdefault(post.author_key, []).append(
+            RecentPost(post.author_key, post.key, post.created_at, norm, duplicate_of)
+        )
+
+
 class Pipeline:
     """Turns a connector's FetchResult into stored posts and queue items."""
 
@@ -94,17 +131,6 @@ class Pipeline:
         self.clock = clock
         self.before_commit = before_commit
 
-    def context_for(self, post: Post, earlier_in_batch: int = 0) -> TriageContext:
-        window = timedelta(days=self.config.triage.repeat_window_days)
-        history = self.store.author_history(post.author_key, since=post.created_at - window, before=post.created_at)
-        return TriageContext(
-            brand=self.config.brand,
-            thresholds=self.config.triage,
-            author_recent_posts=history.posts_in_window + earlier_in_batch,
-            author_open_items=history.open_items,
-            now=self.clock(),
-        )
-
     def ingest(self, source: str, result: FetchResult) -> IngestReport:
         now = self.clock()
         report = IngestReport(source=source, fetched=len(result.posts), problems=list(result.problems))
@@ -119,74 +145,68 @@ class Pipeline:
             else:
                 keep.append(post if post.source else replace(post, source=source))
         known = self.store.existing_keys([p.key for p in keep])
-        window = timedelta(hours=self.config.pipeline.dedupe_window_hours)
-        seen_in_batch: dict[str, Post] = {}
-        same_words: dict[tuple[str, str], Post] = {}
-        author_count: dict[str, int] = {}
-        planned: list[tuple[Post, Triage | None, str | None]] = []
+        fresh: list[Post] = []
         for post in keep:
-            if post.key in known or post.key in seen_in_batch:
+            if post.key in known:
                 report.already_known += 1
-                continue
-            seen_in_batch[post.key] = post
+            else:
+                known.add(post.key)
+                fresh.append(post)
+        history = self._history_for(fresh)
+        planned: list[tuple[Post, str, Triage | None, str | None]] = []
+        for post in fresh:
             norm = normalized_text(post.text)
-            original = self._original_of(post, norm, same_words, window)
-            if original is not None:
-                planned.append((post, None, original))
-                continue
-            if norm:
-                same_words[(post.author_key, norm)] = post
-            ctx = self.context_for(post, author_count.get(post.author_key, 0))
-            author_count[post.author_key] = author_count.get(post.author_key, 0) + 1
-            planned.append((post, self.triage_fn(post, ctx), None))
-        with self.store.transaction():
-            for post, triaged, original in planned:
-                stored = self.store.insert_post(
-                    post, to_stored(triaged) if triaged else None, fetched_at=now, duplicate_of=original
+            original = history.original_of(post, norm)
+            if original is None:
+                ctx = TriageContext(
+                    brand=self.config.brand,
+                    thresholds=self.config.triage,
+                    author_recent_posts=history.recent_count(post),
+                    author_open_items=history.open_items.get(post.author_key, 0),
+                    now=now,
                 )
-                if not stored:
-                    report.already_known += 1
+                planned.append((post, norm, self.triage_fn(post, ctx), None))
+            else:
+                planned.append((post, norm, None, original))
+            history.add(post, norm, original)
+        with self.store.transaction():
+            inserted = self.store.insert_posts(
+                [NewPost(post, to_stored(t) if t else None, original, norm) for post, norm, t, original in planned],
+                fetched_at=now,
+            )
+            report.stored = len(inserted)
+            report.already_known += len(planned) - len(inserted)
+            items: list[NewItem] = []
+            for post, _, triaged, original in planned:
+                if post.key not in inserted:
                     continue
-                report.stored += 1
                 if original is not None:
                     report.collapsed += 1
                     self.store.bump_repeat(original, post.key, now=now)
                 elif triaged is not None and triaged.needs_reply and not triaged.suppress:
-                    self._enqueue(post, triaged, now, report)
+                    channel = triaged.channel or self.config.slack.channel
+                    items.append(NewItem(post.key, triaged.priority, triaged.score, channel, not triaged.digest_only))
+            created = self.store.create_queue_items(items, now=now, card_kind="card")
+            report.queued += len(created)
+            report.queued_keys.extend(created)
             if result.cursor is not None:
                 self.store.set_cursor(source, result.cursor, now=now)
             if self.before_commit is not None:
                 self.before_commit(report)
         return report
 
-    def _original_of(
-        self, post: Post, norm: str, same_words: dict[tuple[str, str], Post], window: timedelta
-    ) -> str | None:
-        if not norm:
-            return None
-        earlier = same_words.get((post.author_key, norm))
-        if earlier is not None and post.created_at - earlier.created_at <= window:
-            return earlier.key
-        return self.store.find_same_text(post.author_key, norm, since=post.created_at - window)
-
-    def _enqueue(self, post: Post, triaged: Triage, now: datetime, report: IngestReport) -> None:
-        channel = triaged.channel or self.config.slack.channel
-        item_id = self.store.create_queue_item(
-            post.key, priority=triaged.priority, score=triaged.score, channel=channel, now=now
-        )
-        if item_id is None:
-            return
-        report.queued += 1
-        report.queued_keys.append(post.key)
-        if not triaged.digest_only:
-            self.store.enqueue_outbox(
-                "card",
-                f"card:{post.key}",
-                {"item_id": item_id, "post_key": post.key},
-                now=now,
-                channel=channel,
-                item_id=item_id,
-            )
+    def _history_for(self, posts: list[Post]) -> AuthorHistory:
+        dedupe = timedelta(hours=self.config.pipeline.dedupe_window_hours)
+        repeat = timedelta(days=self.config.triage.repeat_window_days)
+        history = AuthorHistory(dedupe_window=dedupe, repeat_window=repeat)
+        if not posts:
+            return history
+        authors = sorted({p.author_key for p in posts})
+        since = min(p.created_at for p in posts) - max(dedupe, repeat)
+        for row in self.store.recent_by_authors(authors, since=since):
+            history.by_author.setdefault(row.author_key, []).append(row)
+        history.open_items = self.store.open_items_by_author(authors)
+        return history
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ def post_key(platform: str, native_id: str) -> str:
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"[@#](\w+)")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def normalized_text(text: str) -> str:
@@ -93,8 +94,7 @@ def normalized_text(text: str) -> str:
     punctuation or emoji. Used to collapse near-duplicates from one author."""
     text = _URL.sub(" ", text)
     text = _MENTION.sub(r"\1", text)
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
     return " ".join(_NON_WORD.sub(" ", text).split())
 
 

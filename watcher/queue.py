@@ -25,7 +25,7 @@ from typing import Any
 
 from connectors.base import Connector, ConnectorError, ReplyOutcomeUnknown, ReplyRejected
 from watcher.post import utc_now
-from watcher.store import OPEN_STATES, Store
+from watcher.store import OPEN_STATES, Store, from_iso
 
 DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
 FINAL_STATES = ("replied", "dismissed", "answered_elsewhere")
@@ -188,7 +188,7 @@ class Queue:
         woken = []
         for row in self.store.queue_rows(states=("snoozed",), limit=1000):
             item = self.item(row["id"])
-            if item["snoozed_until"] and item["snoozed_until"] <= now.isoformat():
+            if item["snoozed_until"] and from_iso(item["snoozed_until"]) <= now:
                 self._move(item, "wake", "watcher", "new", {"snoozed_until": None})
                 woken.append(item["id"])
         return woken

@@ -100,8 +100,15 @@ class Service:
     def poll_all(self) -> list[PollOutcome]:
         return [self.poll(name) for name in self.pollers]
 
-    def flush(self) -> FlushReport:
-        return flush_outbox(self.store, self.notifier, clock=self.clock)
+    def flush(self, *, batch: int = 100) -> FlushReport:
+        """Deliver every due notification, in batches, until none is due or the
+        notifier asks to wait."""
+        sent = retrying = failed = 0
+        while True:
+            report = flush_outbox(self.store, self.notifier, clock=self.clock, limit=batch)
+            sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
+            if report.retrying or report.sent + report.failed < batch:
+                return FlushReport(sent=sent, retrying=retrying, failed=failed)
 
     def close(self) -> None:
         self.store.close()

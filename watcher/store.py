@@ -206,15 +206,6 @@ OPEN_STATES = ("new", "claimed", "drafted", "approved", "sending", "failed", "sn
 
 
 @dataclass(frozen=True)
-class AuthorHistory:
-    """What the store knows about an author before the post being triaged."""
-
-    posts_in_window: int = 0
-    open_items: int = 0
-    last_post_at: datetime | None = None
-
-
-@dataclass(frozen=True)
 class StoredTriage:
     score: int
     priority: str
@@ -226,6 +217,32 @@ class StoredTriage:
     reasons: tuple[str, ...]
     tags: tuple[str, ...] = ()
     channel: str = ""
+
+
+@dataclass(frozen=True)
+class NewPost:
+    post: Post
+    triage: StoredTriage | None
+    duplicate_of: str | None = None
+    norm_text: str | None = None
+
+
+@dataclass(frozen=True)
+class NewItem:
+    post_key: str
+    priority: str
+    score: int
+    channel: str = ""
+    notify: bool = True
+
+
+@dataclass(frozen=True)
+class RecentPost:
+    author_key: str
+    key: str
+    created_at: datetime
+    norm_text: str
+    duplicate_of: str | None
 
 
 def _locked(method: Callable[P, R]) -> Callable[P, R]:
@@ -256,6 +273,9 @@ class Store:
             if self.path != ":memory:":
                 self.db.enable_wal()
             conn.execute("PRAGMA busy_timeout = 30000")
+            # WAL + NORMAL: a crash never corrupts or splits a transaction (posts and
+            # their cursor stay together); only fsyncs at checkpoints are saved
+            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             self.migrate()
         except sqlite3.DatabaseError as exc:
@@ -337,32 +357,35 @@ class Store:
         return found
 
     @_locked
-    def find_same_text(self, author_key: str, norm_text: str, *, since: datetime) -> str | None:
-        """Key of the first post by this author with these normalized words since `since`."""
-        row = self.db.execute(
-            "SELECT key FROM posts WHERE author_key = ? AND norm_text = ? AND created_at >= ? "
-            "AND duplicate_of IS NULL ORDER BY created_at LIMIT 1",
-            [author_key, norm_text, iso(since)],
-        ).fetchone()
-        return row[0] if row else None
+    def recent_by_authors(self, author_keys: Sequence[str], *, since: datetime) -> list[RecentPost]:
+        """Customer posts by these authors since `since`: one query for a whole batch's
+        de-duplication and history context."""
+        found: list[RecentPost] = []
+        keys = list(author_keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT author_key, key, created_at, norm_text, duplicate_of FROM posts "
+                f"WHERE author_key IN ({','.join('?' * len(chunk))}) AND created_at >= ? AND is_own = 0",
+                [*chunk, iso(since)],
+            ).fetchall()
+            found.extend(RecentPost(r[0], r[1], from_iso(r[2]), r[3] or "", r[4]) for r in rows)
+        return found
 
     @_locked
-    def author_history(self, author_key: str, *, since: datetime, before: datetime) -> AuthorHistory:
-        row = self.db.execute(
-            "SELECT COUNT(*), MAX(created_at) FROM posts WHERE author_key = ? AND created_at >= ? "
-            "AND created_at < ? AND duplicate_of IS NULL AND is_own = 0",
-            [author_key, iso(since), iso(before)],
-        ).fetchone()
-        open_row = self.db.execute(
-            f"SELECT COUNT(*) FROM queue_items q JOIN posts p ON p.key = q.post_key "
-            f"WHERE p.author_key = ? AND q.state IN ({','.join('?' * len(OPEN_STATES))})",
-            [author_key, *OPEN_STATES],
-        ).fetchone()
-        return AuthorHistory(
-            posts_in_window=int(row[0]),
-            open_items=int(open_row[0]),
-            last_post_at=from_iso(row[1]) if row[1] else None,
-        )
+    def open_items_by_author(self, author_keys: Sequence[str]) -> dict[str, int]:
+        keys = list(author_keys)
+        counts: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT p.author_key, COUNT(*) FROM queue_items q JOIN posts p ON p.key = q.post_key "
+                f"WHERE p.author_key IN ({','.join('?' * len(chunk))}) "
+                f"AND q.state IN ({','.join('?' * len(OPEN_STATES))}) GROUP BY p.author_key",
+                [*chunk, *OPEN_STATES],
+            ).fetchall()
+            counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
 
     @_locked
     def insert_post(
@@ -372,41 +395,59 @@ class Store:
         *,
         fetched_at: datetime,
         duplicate_of: str | None = None,
+        norm_text: str | None = None,
     ) -> bool:
-        """Insert a post (ignored if its key exists); upsert its author. True if new."""
-        with self.transaction():
-            self.db.table("posts").insert(
-                _post_row(post, triage, fetched_at=fetched_at, duplicate_of=duplicate_of),
-                pk="key",
-                ignore=True,
-            )
-            inserted = self.db.execute("SELECT changes()").fetchone()[0] == 1
-            if inserted:
-                self._touch_author(post.author, post.platform, post.created_at)
-            return bool(inserted)
+        """Insert one post (ignored if its key exists); True if it was new."""
+        return bool(self.insert_posts([NewPost(post, triage, duplicate_of, norm_text)], fetched_at=fetched_at))
 
-    def _touch_author(self, author: Author, platform: str, seen_at: datetime) -> None:
-        key = f"{platform}:{author.id}"
-        seen = iso(seen_at)
-        self.db.execute(
-            "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
-            "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
-            "ON CONFLICT(key) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name, "
-            "followers = excluded.followers, verified = excluded.verified, "
-            "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
-            "post_count = post_count + 1",
-            [
-                key,
-                platform,
-                author.id,
-                author.handle,
-                author.display_name,
-                author.followers,
-                int(author.verified),
-                seen,
-                seen,
-            ],
-        )
+    @_locked
+    def insert_posts(self, entries: Sequence[NewPost], *, fetched_at: datetime) -> set[str]:
+        """Insert a batch of posts and upsert their authors in one transaction; posts
+        whose key is already stored (another source fetched them) are skipped. Returns
+        the keys actually inserted."""
+        if not entries:
+            return set()
+        with self.transaction():
+            known = self.existing_keys([e.post.key for e in entries])
+            fresh: list[NewPost] = []
+            for entry in entries:
+                if entry.post.key not in known:
+                    known.add(entry.post.key)
+                    fresh.append(entry)
+            if not fresh:
+                return set()
+            rows = [
+                _post_row(e.post, e.triage, fetched_at=fetched_at, duplicate_of=e.duplicate_of, norm_text=e.norm_text)
+                for e in fresh
+            ]
+            columns = list(rows[0])
+            self.db.conn.executemany(
+                f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [[row[c] for c in columns] for row in rows],
+            )
+            self.db.conn.executemany(
+                "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
+                "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+                "ON CONFLICT(key) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name, "
+                "followers = excluded.followers, verified = excluded.verified, "
+                "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
+                "post_count = post_count + 1",
+                [
+                    [
+                        e.post.author_key,
+                        e.post.platform,
+                        e.post.author.id,
+                        e.post.author.handle,
+                        e.post.author.display_name,
+                        e.post.author.followers,
+                        int(e.post.author.verified),
+                        row["created_at"],
+                        row["created_at"],
+                    ]
+                    for e, row in zip(fresh, rows, strict=True)
+                ],
+            )
+            return {e.post.key for e in fresh}
 
     @_locked
     def get_post(self, key: str) -> Post | None:
@@ -500,38 +541,70 @@ class Store:
     # --- queue items and audit events ---------------------------------------
 
     @_locked
-    def create_queue_item(
-        self,
-        post_key: str,
-        *,
-        priority: str,
-        score: int,
-        channel: str,
-        now: datetime,
-        sla_due_at: datetime | None = None,
-    ) -> int | None:
+    def create_queue_item(self, post_key: str, *, priority: str, score: int, channel: str, now: datetime) -> int | None:
         """A new item for a post; None if the post already has one (idempotent)."""
+        created = self.create_queue_items([NewItem(post_key, priority, score, channel)], now=now)
+        return created.get(post_key)
+
+    @_locked
+    def create_queue_items(
+        self, items: Sequence[NewItem], *, now: datetime, card_kind: str | None = None
+    ) -> dict[str, int]:
+        """Queue items (state new, audited as "created") for posts that have none yet,
+        and, with `card_kind`, their outbox notification rows: all in one transaction.
+        Returns post key -> new item id."""
+        if not items:
+            return {}
+        stamp = iso(now)
         with self.transaction():
-            exists = self.db.execute("SELECT id FROM queue_items WHERE post_key = ?", [post_key]).fetchone()
-            if exists:
-                return None
-            cur = self.db.execute(
-                "INSERT INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
-                "sla_due_at, created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, ?, 1)",
-                [post_key, priority, score, channel, iso(sla_due_at) if sla_due_at else None, iso(now), iso(now)],
+            keys = [i.post_key for i in items]
+            marks = ",".join("?" * len(keys))
+            existing = {
+                r[0] for r in self.db.execute(f"SELECT post_key FROM queue_items WHERE post_key IN ({marks})", keys)
+            }
+            fresh = [i for i in items if i.post_key not in existing]
+            if not fresh:
+                return {}
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
+                "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
+                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in fresh],
             )
-            item_id = int(cur.lastrowid or 0)
-            self.add_event(
-                item_id,
-                post_key,
-                "created",
-                actor="watcher",
-                from_state=None,
-                to_state="new",
-                now=now,
-                detail={"priority": priority, "score": score},
+            fresh_keys = [i.post_key for i in fresh]
+            ids = {
+                r[1]: int(r[0])
+                for r in self.db.execute(
+                    f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(fresh_keys))})",
+                    fresh_keys,
+                )
+            }
+            self.db.conn.executemany(
+                "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
+                "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
+                [
+                    [ids[i.post_key], i.post_key, stamp, json.dumps({"priority": i.priority, "score": i.score})]
+                    for i in fresh
+                ],
             )
-            return item_id
+            if card_kind is not None:
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
+                    "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                    [
+                        [
+                            card_kind,
+                            f"{card_kind}:{i.post_key}",
+                            i.channel,
+                            ids[i.post_key],
+                            json.dumps({"item_id": ids[i.post_key], "post_key": i.post_key}),
+                            stamp,
+                            stamp,
+                        ]
+                        for i in fresh
+                        if i.notify
+                    ],
+                )
+            return ids
 
     @_locked
     def bump_repeat(self, original_key: str, duplicate_key: str, *, now: datetime) -> int | None:
@@ -875,9 +948,23 @@ class Store:
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
 
 
+TRIAGE_COLUMNS = (
+    "score",
+    "priority",
+    "needs_reply",
+    "sentiment",
+    "sentiment_label",
+    "lang",
+    "intents",
+    "reasons",
+    "tags",
+    "channel",
+)
+
+
 def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
     if triage is None:
-        return {}
+        return dict.fromkeys(TRIAGE_COLUMNS)
     return {
         "score": triage.score,
         "priority": triage.priority,
@@ -893,7 +980,7 @@ def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
 
 
 def _post_row(
-    post: Post, triage: StoredTriage | None, *, fetched_at: datetime, duplicate_of: str | None
+    post: Post, triage: StoredTriage | None, *, fetched_at: datetime, duplicate_of: str | None, norm_text: str | None
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "key": post.key,
@@ -903,7 +990,7 @@ def _post_row(
         "kind": post.kind.value,
         "url": post.url,
         "text": post.text,
-        "norm_text": normalized_text(post.text),
+        "norm_text": normalized_text(post.text) if norm_text is None else norm_text,
         "lang": post.lang,
         "created_at": iso(post.created_at),
         "fetched_at": iso(fetched_at),
@@ -920,4 +1007,6 @@ def _post_row(
         "raw": json.dumps(dict(post.raw), ensure_ascii=False, default=str),
     }
     row.update(_triage_columns(triage))
+    if triage is None:  # the detected language replaces the platform's hint only when triaged
+        row["lang"] = post.lang
     return row

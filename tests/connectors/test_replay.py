@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Cursor, ReplyRejected, connector_class
+from connectors.replay import RecordError, ReplayConnector, record_to_post
+from tests.helpers import T0, make_post
+from watcher.post import PostKind
+
+
+@pytest.mark.parametrize(
+    ("record", "check"),
+    [
+        (
+            {"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z"},
+            lambda p: (p.platform, p.native_id, p.author.handle, p.kind) == ("import", "1", "unknown", PostKind.POST),
+        ),
+        (
+            {"id": "7", "text": "hi", "created_at": 1763629200, "platform": "reddit", "kind": "comment"},
+            lambda p: p.created_at.year == 2025 and p.kind == PostKind.COMMENT,
+        ),
+        (
+            {
+                "id": "8",
+                "text": "hi",
+                "created_at": "2026-11-20T10:00:00+01:00",
+                "author": {"id": "u1", "handle": "ann", "name": "Ann", "followers": "12", "verified": True},
+            },
+            lambda p: p.created_at == T0 and p.author.followers == 12 and p.author.verified,
+        ),
+        (
+            {
+                "id": "9",
+                "text": "hi",
+                "created_at": "2026-11-20T09:00:00Z",
+                "author_handle": "bo",
+                "followers": "",
+                "is_repost": "true",
+                "likes": "3",
+            },
+            lambda p: p.author.handle == "bo" and p.is_repost and p.metrics.likes == 3,
+        ),
+    ],
+)
+def test_records_map_to_posts(record: dict, check) -> None:  # type: ignore[no-untyped-def]
+    assert check(record_to_post(record))
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"text": "hi", "created_at": "2026-11-20T09:00:00Z"}, "missing required field 'id'"),
+        ({"id": 1, "text": "hi", "created_at": "2026-11-20 09:00"}, "has no timezone"),
+        ({"id": 1, "text": "hi", "created_at": "soon"}, "created_at"),
+        ({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "kind": "tweet"}, "kind 'tweet' is not one of"),
+        (
+            {"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "likes": "many"},
+            "likes must be a whole number",
+        ),
+    ],
+)
+def test_bad_records_say_which_field(record: dict, message: str) -> None:
+    with pytest.raises(RecordError, match=message):
+        record_to_post(record)
+
+
+def write_jsonl(path: Path, count: int, bad_line: int | None = None) -> Path:
+    lines = []
+    for n in range(count):
+        created = T0.replace(minute=n % 60, hour=9 + n // 60)
+        lines.append(json.dumps({"id": str(n), "text": f"post {n}", "created_at": created.isoformat()}))
+    if bad_line is not None:
+        lines.insert(bad_line, '{"id": "broken", "text": ')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_fetch_pages_through_the_file_and_resumes_from_the_cursor(tmp_path: Path) -> None:
+    connector = ReplayConnector(write_jsonl(tmp_path / "e.jsonl", 5, bad_line=2), batch_size=3)
+    first = connector.fetch(None)
+    assert [p.native_id for p in first.posts] == ["0", "1"]
+    assert first.problems and "e.jsonl:3: not valid JSON" in first.problems[0]
+    assert first.has_more and first.cursor == Cursor({"offset": 3})
+    restarted = ReplayConnector(tmp_path / "e.jsonl", batch_size=3)  # a new process
+    second = restarted.fetch(first.cursor)
+    assert [p.native_id for p in second.posts] == ["2", "3", "4"] and not second.has_more
+    assert restarted.fetch(second.cursor).posts == ()
+
+
+def test_csv_exports_are_read_with_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text(
+        "id,text,created_at,platform,author_handle,followers\n"
+        '1,"hello, world",2026-11-20T09:00:00Z,x,ann,5\n'
+        "2,no date,,x,bo,1\n",
+        encoding="utf-8",
+    )
+    result = ReplayConnector(path).fetch(None)
+    assert [p.text for p in result.posts] == ["hello, world"]
+    assert "e.csv:3: record 2: missing required field 'created_at'" in result.problems[0]
+
+
+def test_drip_releases_posts_at_their_pace(tmp_path: Path) -> None:
+    now = {"t": 0.0}
+    connector = ReplayConnector(write_jsonl(tmp_path / "e.jsonl", 10), drip=True, speed=60.0, clock=lambda: now["t"])
+    assert [p.native_id for p in connector.fetch(None).posts] == ["0"]
+    now["t"] = 3.0  # 3 s at 60x = 3 minutes of posts
+    result = connector.fetch(Cursor({"offset": 1}))
+    assert [p.native_id for p in result.posts] == ["1", "2", "3"] and not result.has_more
+
+
+def test_replies_go_to_a_local_file_when_configured(tmp_path: Path) -> None:
+    post = make_post(native_id="42")
+    with pytest.raises(ReplyRejected, match="set replies_path"):
+        ReplayConnector(tmp_path / "e.jsonl").reply(post, "hi")
+    connector = ReplayConnector(tmp_path / "e.jsonl", replies_path=tmp_path / "replies.jsonl")
+    assert connector.find_own_reply(post) is None
+    sent = connector.reply(post, "Thanks, fixed!")
+    assert connector.find_own_reply(post, "Thanks, fixed!") == sent
+    assert connector.find_own_reply(post, "other words") is None
+
+
+def test_registry_finds_the_replay_connector() -> None:
+    assert connector_class("replay") is ReplayConnector
+    with pytest.raises(KeyError, match="unknown connector kind 'fax'"):
+        connector_class("fax")

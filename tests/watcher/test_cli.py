@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tests.helpers import T0
+from watcher.cli import cli
+from watcher.demo import sample_path
+
+
+def write_config(tmp_path: Path, export: Path | None = None) -> Path:
+    source = ""
+    if export is not None:
+        source = f'\n[sources.hist]\nkind = "replay"\npath = "{export.as_posix()}"\nbatch_size = 3\n'
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[brand]\nname = "Lumo"\nlanguages = ["en", "it"]\n\n[storage]\npath = "w.db"\n' + source, encoding="utf-8"
+    )
+    return path
+
+
+def write_export(tmp_path: Path) -> Path:
+    rows = [
+        {
+            "id": "1",
+            "platform": "x",
+            "text": "I was charged twice for one order!!",
+            "author": {"id": "a", "handle": "a"},
+        },
+        {
+            "id": "2",
+            "platform": "x",
+            "text": "giveaway! follow and rt to win crypto",
+            "author": {"id": "b", "handle": "b"},
+        },
+        {"id": "3", "platform": "x", "text": "how do I change my PIN?", "author": {"id": "c", "handle": "c"}},
+        {"id": "4", "platform": "x", "text": "app down again, can't log in", "author": {"id": "d", "handle": "d"}},
+    ]
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(json.dumps({**r, "created_at": T0.isoformat()}) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, (*prefix, name)))
+    return found
+
+
+@pytest.mark.parametrize("path", [(), *all_commands(cli)])
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_score_writes_one_line_per_input_line_in_order_with_errors_in_place(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": "My card reader caught fire!", "platform": "x", "author": "ann"}),
+        "{not json",
+        json.dumps({"id": "b"}),
+        json.dumps({"id": "c", "text": "great app, thanks!", "created_at": "2026-11-20T10:00:00Z", "lang_hint": "en"}),
+        json.dumps({"id": "d", "text": "x", "created_at": "yesterday"}),
+        json.dumps(["a", "list"]),
+    ]
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.toml"), "score", "-"], input="\n".join(lines))
+    assert result.exit_code == 1
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 6
+    assert out[0]["id"] == "a" and out[0]["priority"] == "urgent" and out[0]["needs_reply"] is True
+    assert set(out[0]) == {
+        "id",
+        "score",
+        "needs_reply",
+        "priority",
+        "sentiment",
+        "sentiment_label",
+        "lang",
+        "intents",
+        "reasons",
+    }
+    assert out[1] == {"id": None, "line": 2, "error": out[1]["error"]} and "line 2: not valid JSON" in out[1]["error"]
+    assert out[2]["id"] == "b" and "missing required field 'text'" in out[2]["error"]
+    assert out[3]["id"] == "c" and out[3]["sentiment_label"] == "positive"
+    assert "created_at" in out[4]["error"] and out[4]["line"] == 5
+    assert "expected a JSON object" in out[5]["error"]
+    assert "4 line(s) could not be scored" in result.stderr
+
+
+def test_score_reads_a_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "where is my parcel?"}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.toml"), "score", str(source)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["id"] == 1
+
+
+def test_poll_once_then_queue_shows_the_ranked_items(tmp_path: Path) -> None:
+    config = write_config(tmp_path, write_export(tmp_path))
+    runner = CliRunner()
+    polled = runner.invoke(cli, ["--config", str(config), "poll", "--once"])
+    assert polled.exit_code == 0, polled.output
+    assert "hist" in polled.stdout and "ok" in polled.stdout
+    again = runner.invoke(cli, ["--config", str(config), "poll", "--once"])
+    assert again.exit_code == 0
+    listed = runner.invoke(cli, ["--config", str(config), "queue", "--json"])
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["post_key"] for r in rows][:2] in (["x:1", "x:4"], ["x:4", "x:1"])
+    assert all(r["priority"] == "urgent" for r in rows[:2])
+    assert "x:2" not in {r["post_key"] for r in rows}  # spam is not queued
+    table = runner.invoke(cli, ["--config", str(config), "queue", "--priority", "urgent"])
+    assert "charged twice" in table.stdout and "PIN" not in table.stdout
+    unknown = runner.invoke(cli, ["--config", str(config), "poll", "--source", "nope"])
+    assert unknown.exit_code == 2 and "unknown source(s) nope" in unknown.output
+
+
+def test_check_reports_ok_and_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write_config(tmp_path, write_export(tmp_path))
+    ok = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "schema v1" in ok.stdout and "hist (replay)" in ok.stdout
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[slack]\nenabled = true\nbot_token_env = "MY_BOT"\n', encoding="utf-8"
+    )
+    monkeypatch.delenv("MY_BOT", raising=False)
+    bad = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert bad.exit_code == 2
+    assert "slack.bot_token_env: environment variable MY_BOT is not set" in bad.output
+
+
+def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "queue"])
+    assert result.exit_code == 2
+    assert "nope.toml: file not found; copy config.example.toml" in result.output
+
+
+def test_demo_runs_the_sample_end_to_end(tmp_path: Path) -> None:
+    total = sum(1 for line in sample_path().read_text(encoding="utf-8").splitlines() if line.strip())
+    assert total >= 300
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(cli, ["demo", "--fast", "--db", str(db), "--show", "10"])
+    assert result.exit_code == 0, result.output
+    assert f"{total}/{total} posts replayed" in result.stdout
+    assert "Top 10 of the ranked queue" in result.stdout
+    from watcher.store import Store
+
+    with Store(db) as store:
+        rows = store.queue_rows(limit=1000)
+        assert rows and rows[0]["priority"] == "urgent"
+        assert store.count_posts() > 250
+        assert store.db.execute("SELECT COUNT(*) FROM posts WHERE duplicate_of IS NOT NULL").fetchone()[0] >= 5
+        assert store.outbox_counts().get("sent") == len(rows)
+
+
+def test_demo_drips_in_real_time(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--duration", "1.5", "--show", "3"])
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stdout.splitlines() if "posts replayed" in line]
+    assert len(progress) >= 2  # released over several polls, not at once
