@@ -61,8 +61,7 @@ def main() -> None:
             file=str(folder / "bench.toml"),
         )
         store = Store(folder / "bench.db")
-        pipeline = Pipeline(store, config)
-        pipeline.triage_fn  # the triage models load here, before the clock starts
+        pipeline = Pipeline(store, config)  # loads the triage models, before the clock starts
         poller = Poller(
             config.sources[0], ReplayConnector.from_config(config.sources[0], {}), pipeline, max_pages=10_000
         )
