@@ -1,0 +1,1 @@
+"""Platform connectors: one module per platform, all keeping connectors.base.Connector."""

@@ -1,0 +1,1 @@
+"""Triage: language, sentiment, intents, rules and a learned model -> a ranked score with reasons."""
