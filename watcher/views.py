@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -30,10 +31,13 @@ PRIORITY_STYLE = {"urgent": "bold red", "high": "yellow", "normal": "cyan", "low
 
 def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -> Table:
     """The ranked queue; each row shows the post excerpt with its triage reasons under it."""
-    table = Table(title=title or None, show_lines=False)
-    for column in ("#", "priority", "age", "from", "lang", "state"):
+    table = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("#", "priority", "age"):
         table.add_column(column, no_wrap=True)
-    table.add_column("post / why", ratio=1, min_width=24, overflow="fold")
+    table.add_column("from", max_width=18, overflow="ellipsis", no_wrap=True)
+    table.add_column("lang", no_wrap=True)
+    table.add_column("state", max_width=14, overflow="ellipsis", no_wrap=True)
+    table.add_column("post / why", ratio=1, min_width=26, overflow="fold")
     for row in rows:
         style = PRIORITY_STYLE.get(row["priority"], "")
         repeats = f" (+{row['repeat_count']} repeat)" if row["repeat_count"] else ""
