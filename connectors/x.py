@@ -951,7 +951,12 @@ def _forbidden_reply_message(post: Post, message: str) -> str:
             f"X refused the reply to {post.key} as a duplicate of an earlier post by the brand ({message}); "
             "change the wording and send again"
         )
-    if "reply" in lowered or "conversation" in lowered:
+    if "deleted" in lowered or "not visible" in lowered:
+        return (
+            f"X refused the reply to {post.key} ({message}): the post was deleted or its author's account is "
+            "private or gone; dismiss the item, or reach the customer another way"
+        )
+    if "not allowed" in lowered or "reply" in lowered:
         return (
             f"X does not allow the brand to reply to {post.key} ({message}): the author limits who can reply. "
             "Reach out another way (a DM or a new post mentioning them) and dismiss the item as handled_elsewhere"

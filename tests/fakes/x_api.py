@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,10 @@ class FakeX:
     limits: dict[str, Limit] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     post_delay: float = 0.0
+    drop_next_post: bool = False
+    # tweets created by POST that reads do not show yet (search indexes with a delay)
+    unindexed: set[str] = field(default_factory=set)
+    index_delay: bool = False
     _seq: int = 0
 
     def __post_init__(self) -> None:
@@ -96,7 +101,7 @@ class FakeX:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -192,6 +197,10 @@ class FakeX:
     def delay_next_post(self, seconds: float) -> None:
         """The next POST creates the tweet, then answers only after `seconds`."""
         self.post_delay = seconds
+
+    def index_now(self) -> None:
+        """Make every posted tweet visible to reads (the index caught up)."""
+        self.unindexed.clear()
 
     def count(self, endpoint: str | None = None) -> int:
         return sum(1 for r in self.requests if endpoint is None or r.endpoint == endpoint)
@@ -294,6 +303,12 @@ class FakeX:
             return _send(
                 handler, 403, {"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}, headers
             )
+        if self.drop_next_post:
+            # the connection dies before X got the request: nothing is created, no answer
+            self.drop_next_post = False
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return None
         text = str(body.get("text") or "")
         if target:
             handle = self.users[self.tweets[target]["author_id"]]["username"]
@@ -301,6 +316,8 @@ class FakeX:
             new_id = self.add_tweet(self.brand_id, stored, reply_to=target)
         else:
             new_id = self.add_tweet(self.brand_id, text.replace("&", "&amp;"))
+        if self.index_delay:
+            self.unindexed.add(new_id)
         if self.post_delay:
             delay, self.post_delay = self.post_delay, 0.0
             self._release.wait(delay)
@@ -311,7 +328,8 @@ class FakeX:
             detail = f"Could not find user with id: [{arg}]."
             error = {"value": arg, "detail": detail, "title": "Not Found Error", "resource_type": "user"}
             return 200, {"errors": [{**error, "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
-        candidates = [t for t in self.tweets.values() if t["id"] not in self.deleted_tweets]
+        hidden = self.deleted_tweets | self.unindexed
+        candidates = [t for t in self.tweets.values() if t["id"] not in hidden]
         if endpoint == "users_mentions":
             handle = "@" + self.users[arg]["username"].casefold()
             candidates = [t for t in candidates if handle in t["text"].casefold()]
