@@ -16,7 +16,6 @@ from tests.connectors.x_support import BRAND_ID, Clock, make_connector, make_rig
 from tests.fakes.x_api import FakeX
 from watcher.post import PostKind
 
-
 ORDERS = itertools.count(1)
 
 
