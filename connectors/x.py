@@ -685,7 +685,7 @@ class XConnector:
         try:
             response = call()
         except tweepy.TooManyRequests as exc:
-            until = datetime.fromtimestamp(exc.reset_time, UTC) if exc.reset_time else self.clock() + DEFAULT_RESET
+            until = self._reset_time(exc)
             self._block(endpoint, until)
             raise RateLimited(
                 f"X rate limit reached for {endpoint}; no request to it before {until:%H:%M:%S} UTC",
@@ -701,18 +701,18 @@ class XConnector:
             ) from None
         except tweepy.Forbidden as exc:
             raise AuthFailed(
-                f"X refused access to {endpoint} (403: {_api_message(exc)}); check the app's access level "
+                f"X refused access to {endpoint} ({_api_message(exc)}); check the app's access level "
                 "includes this endpoint and the app is attached to a project",
                 source=self.source,
             ) from None
         except tweepy.NotFound as exc:
             raise SourceMisconfigured(
-                f"X does not know what this source asks for (404: {_api_message(exc)}); check user_id",
+                f"X does not know what this source asks for ({_api_message(exc)}); check user_id",
                 source=self.source,
             ) from None
         except tweepy.BadRequest as exc:
             raise SourceMisconfigured(
-                f"X refused the request (400: {_api_message(exc)}); check the query and options",
+                f"X refused the request ({_api_message(exc)}); check the query and options",
                 source=self.source,
             ) from None
         except tweepy.TwitterServerError as exc:
@@ -728,6 +728,12 @@ class XConnector:
                 f"cannot reach X ({type(exc).__name__}); check api_base_url and the network", source=self.source
             ) from None
         return response
+
+    def _reset_time(self, exc: tweepy.TooManyRequests) -> datetime:
+        """When X said the window resets; 15 minutes (X's read window) when it did not say."""
+        if exc.reset_time:
+            return datetime.fromtimestamp(exc.reset_time, UTC)
+        return self.clock() + DEFAULT_RESET
 
     def _window_key(self, endpoint: str) -> str:
         return self._window_prefix + endpoint
@@ -855,7 +861,7 @@ class XConnector:
                 source=self.source,
             ) from None
         except tweepy.TooManyRequests as exc:
-            until = datetime.fromtimestamp(exc.reset_time, UTC) if exc.reset_time else self.clock() + DEFAULT_RESET
+            until = self._reset_time(exc)
             raise RateLimited(
                 f"X's posting limit is reached; send again after {until:%H:%M} UTC",
                 until=until,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import AuthFailed, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import AuthFailed, RateLimited, ReplyOutcomeUnknown, ReplyRejected
 from connectors.x import XConnector
 from tests.connectors.x_support import BRAND_ID, Clock, make_connector, running_fake
 from tests.fakes.x_api import FakeX
@@ -227,3 +227,25 @@ def test_find_own_reply_falls_back_to_the_brand_timeline_when_search_lags(fake: 
     assert found is not None and found.native_id == native
     assert fake.requests[-1].endpoint == "users_tweets"
     assert fake.requests[-1].params["since_id"] == post.native_id
+
+
+def test_a_server_error_while_posting_is_an_unknown_outcome(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    fake.fail("create_tweet", 503)
+
+    with pytest.raises(ReplyOutcomeUnknown) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "hello")
+
+    assert "may have been posted" in caught.value.message
+
+
+def test_the_posting_limit_is_a_rate_limit_with_its_reset(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    reset = clock.now + timedelta(hours=3)
+    fake.fail("create_tweet", 429, reset=int(reset.timestamp()))
+
+    with pytest.raises(RateLimited) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "hello")
+
+    assert caught.value.until == reset and caught.value.endpoint == "create_tweet"
+    assert "send again after" in caught.value.message
