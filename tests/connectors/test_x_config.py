@@ -3,6 +3,7 @@ the configured API base URL actually used by tweepy."""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -113,3 +114,26 @@ def test_a_secret_written_in_the_file_is_refused(tmp_path: Path) -> None:
         source(tmp_path, mode="mentions", user_id=BRAND_ID, bearer_token="AAAA")
 
     assert "bearer_token_env" in str(caught.value)
+
+
+def documented_x_sources() -> dict[str, dict[str, Any]]:
+    """The [sources.*] tables of kind x in config.example.toml, or in docs/x.config.toml
+    until that section is merged into the example."""
+    repo = Path(__file__).resolve().parents[2]
+    for candidate in (repo / "config.example.toml", repo / "docs" / "x.config.toml"):
+        if candidate.exists():
+            tables = tomllib.loads(candidate.read_text(encoding="utf-8")).get("sources", {})
+            found = {name: table for name, table in tables.items() if table.get("kind") == "x"}
+            if found:
+                return found
+    return {}
+
+
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    documented = documented_x_sources()
+    assert {"mentions", "search", "conversations"} == {t["mode"] for t in documented.values()}
+
+    config = make_config(tmp_path, documented)
+    for cfg in config.sources:
+        connector = XConnector.from_config(cfg, ENV)
+        assert connector.mode == cfg.options["mode"]
