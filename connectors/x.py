@@ -533,6 +533,8 @@ class XConnector:
         if any(reply_values) and not all(reply_values):
             missing = [var for var, value in zip(reply_vars, reply_values, strict=True) if not value]
             problem("access_token_env", f"replies need all four user-context variables; not set: {', '.join(missing)}")
+        if all(reply_values) and not user_id:
+            problem("user_id", "required to reply: it is how a retry finds a reply already posted")
         try:
             source_limits(cfg)
         except ValueError as exc:
@@ -831,6 +833,12 @@ class XConnector:
             raise ReplyRejected(
                 f"source {self.source!r} has no user-context credentials, so it cannot post; set "
                 f"{self.reply_credentials_hint} to the brand account's keys",
+                source=self.source,
+            )
+        if not self.user_id:
+            raise ReplyRejected(
+                f"source {self.source!r} has no user_id, so a retry could not check whether the reply was "
+                "already posted; set user_id to the brand account's numeric id",
                 source=self.source,
             )
         problem = reply_length_problem(text)

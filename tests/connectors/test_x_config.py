@@ -70,6 +70,7 @@ def test_the_session_rewrites_only_tweepys_host() -> None:
         ({"mode": "mentions", "user_id": "acme"}, "user_id", "not a numeric"),
         ({"mode": "conversations"}, "user_id", "required for mode"),
         ({"mode": "search"}, "query", "X search query"),
+        ({"mode": "search", "query": "acme"}, "user_id", "required to reply"),
         ({"mode": "timeline", "user_id": BRAND_ID}, "mode", "not one of"),
         ({"mode": "search", "query": "acme", "max_results": 500}, "max_results", "between 10 and 100"),
         ({"mode": "conversations", "user_id": BRAND_ID, "conversation_days": 9}, "conversation_days", "7 days"),

@@ -116,6 +116,17 @@ def test_reply_without_user_context_names_the_variables(fake: FakeX, clock: Cloc
     assert fake.requests == []
 
 
+def test_reply_without_user_id_is_refused_because_a_retry_could_not_look(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="search", query="acme", user_id="")
+
+    with pytest.raises(ReplyRejected) as caught:
+        connector.reply(post, "hello")
+
+    assert "user_id" in caught.value.message and fake.requests == []
+    assert connector.find_own_reply(post) is None
+
+
 def test_rejected_user_credentials_are_an_auth_failure(fake: FakeX, clock: Clock) -> None:
     post = customer_post(fake, clock)
     fake.consumer_key = "rotated-key"
