@@ -36,6 +36,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, Self
 
 import requests
@@ -53,7 +54,7 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
-from connectors.x_budget import MODE_ENDPOINT, TIERS, source_limits
+from connectors.x_budget import MODE_ENDPOINT, source_limits
 from connectors.x_text import comparable_reply_text, reply_length_problem
 from watcher.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions
 from watcher.post import Author, Metrics, Post, PostKind, parse_timestamp, utc_now
@@ -538,7 +539,7 @@ class XConnector:
         try:
             source_limits(cfg)
         except ValueError as exc:
-            problem("tier" if "tier" in str(exc) else "rate_limits", f"{exc}; tiers: {', '.join(TIERS)}")
+            problem("rate_limits" if str(exc).startswith("rate_limits") else "tier", str(exc))
         opts.finish()
         if problems:
             raise ConfigError(problems)
@@ -580,7 +581,7 @@ class XConnector:
         query = self._search_query(conversations) if self.endpoint == "search_recent" else ""
         run = _Run()
         top = self._read_span(state.top, query, now, run)
-        top_span = self._after_top(state.top, top, run)
+        top_span = self._after_top(state.top, top)
         gaps: list[Span] = [] if top.gap is None else [top.gap]
         for gap in state.gaps:
             if run.stopped or run.requests >= self.max_pages:
@@ -601,7 +602,7 @@ class XConnector:
             problems=tuple(run.problems + problems),
         )
 
-    def _after_top(self, old: Span, outcome: _SpanOutcome, run: _Run) -> Span:
+    def _after_top(self, old: Span, outcome: _SpanOutcome) -> Span:
         newest = _newer(old.since_id, outcome.newest)
         if newest is None:
             return old  # nothing seen yet: keep the backfill start
@@ -669,9 +670,9 @@ class XConnector:
             "start_time": span.start_time if span.since_id is None else None,
         }
         if self.endpoint == "search_recent":
-            call = lambda: self.client.search_recent_tweets(query, next_token=token, **params)  # noqa: E731
+            call = partial(self.client.search_recent_tweets, query, next_token=token, **params)
         else:
-            call = lambda: self.client.get_users_mentions(self.user_id, pagination_token=token, **params)  # noqa: E731
+            call = partial(self.client.get_users_mentions, self.user_id, pagination_token=token, **params)
         response = self._call(self.endpoint, call)
         body = _json(response)
         page = parse_page(body, response.headers)
