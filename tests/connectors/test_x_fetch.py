@@ -348,3 +348,18 @@ def test_deleted_and_protected_authors_and_parents_do_not_break_a_fetch(fake: Fa
     assert posts[bare].lang is None and posts[bare].metrics.engagement == 0
     assert posts[bare].created_at == datetime(2026, 11, 22, 11, 30, tzinfo=UTC)
     assert result.problems == ()
+
+
+def test_conversations_that_do_not_fit_the_query_limit_are_logged_newest_kept(
+    fake: FakeX, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    conversations = [snowflake_at(clock.now - timedelta(hours=n + 1)) for n in range(12)]
+    connector = make_connector(fake, clock, mode="conversations", max_query_length=256)
+
+    connector.fetch(Cursor({"since_id": conversations[0], "conversations": conversations}))
+
+    query = fake.requests[-1].params["query"]
+    assert len(query) <= 256
+    kept = [c for c in conversations if c in query]
+    assert kept == conversations[: len(kept)] and 0 < len(kept) < len(conversations)
+    assert "do not fit in max_query_length=256" in caplog.text
