@@ -1,0 +1,200 @@
+"""X API request budget: what the configured polling will spend against what the tier allows.
+
+X limits requests per endpoint in 15-minute (reads) or 24-hour (posting) windows,
+per app for the bearer token and per user for user-context tokens. Every X source
+spends one request per idle poll on its fetch endpoint, so the plan is simple
+arithmetic over intervals; `watcher check` shows it so a day of polling never
+runs into a 429. The numbers below are X's published limits when this was
+written; the developer console is authoritative, and `rate_limits` in a source
+overrides them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from watcher.config import ConfigProblem, SourceConfig
+
+DAY_SECONDS = 86_400
+READ_WINDOW_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class EndpointLimit:
+    requests: int
+    window_seconds: int
+
+    @property
+    def per_day(self) -> int:
+        return self.requests * DAY_SECONDS // self.window_seconds
+
+
+# endpoint key -> what it is on the wire, for messages
+ENDPOINTS: dict[str, str] = {
+    "users_mentions": "GET /2/users/:id/mentions",
+    "search_recent": "GET /2/tweets/search/recent",
+    "users_tweets": "GET /2/users/:id/tweets",
+    "create_tweet": "POST /2/tweets",
+}
+MODE_ENDPOINT: dict[str, str] = {
+    "mentions": "users_mentions",
+    "search": "search_recent",
+    "conversations": "search_recent",
+}
+
+
+def _limits(mentions: int, search: int, timeline: int, posts: tuple[int, int]) -> dict[str, EndpointLimit]:
+    return {
+        "users_mentions": EndpointLimit(mentions, READ_WINDOW_SECONDS),
+        "search_recent": EndpointLimit(search, READ_WINDOW_SECONDS),
+        "users_tweets": EndpointLimit(timeline, READ_WINDOW_SECONDS),
+        "create_tweet": EndpointLimit(*posts),
+    }
+
+
+# reads with the app's bearer token (per app), posting with user context (per user)
+TIERS: dict[str, dict[str, EndpointLimit]] = {
+    "free": _limits(1, 1, 1, (17, DAY_SECONDS)),
+    "basic": _limits(10, 60, 10, (100, DAY_SECONDS)),
+    "pro": _limits(450, 450, 1500, (100, READ_WINDOW_SECONDS)),
+    "pay_per_use": _limits(450, 450, 1500, (100, READ_WINDOW_SECONDS)),
+}
+DEFAULT_TIER = "basic"
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """One endpoint: the requests the configured sources plan against the allowance."""
+
+    endpoint: str
+    sources: tuple[str, ...]
+    tier: str
+    allowed_per_window: int
+    window_seconds: int
+    planned_per_window: int
+    planned_per_day: int
+    allowed_per_day: int
+    min_interval_seconds: int
+
+    @property
+    def ok(self) -> bool:
+        return self.planned_per_window <= self.allowed_per_window
+
+    @property
+    def share(self) -> float:
+        return self.planned_per_window / self.allowed_per_window if self.allowed_per_window else math.inf
+
+    def describe(self) -> str:
+        window = _window_text(self.window_seconds)
+        if self.endpoint == "create_tweet":
+            return f"x {ENDPOINTS[self.endpoint]} [{self.tier}]: replies sent on demand, {self.allowed_per_window} per {window}"
+        spent = (
+            f"{self.planned_per_window} of {self.allowed_per_window} requests per {window} "
+            f"({self.planned_per_day}/day of {self.allowed_per_day}) by {', '.join(self.sources)}"
+        )
+        verdict = "ok" if self.ok else f"OVER BUDGET: raise interval_seconds to at least {self.min_interval_seconds}"
+        return f"x {ENDPOINTS[self.endpoint]} [{self.tier}]: {spent}; {verdict}"
+
+
+def _window_text(seconds: int) -> str:
+    return "24 h" if seconds == DAY_SECONDS else f"{seconds // 60} min"
+
+
+def source_limits(cfg: SourceConfig, *, tier: str | None = None) -> tuple[str, dict[str, EndpointLimit]]:
+    """The tier a source declares and its limits, with its `rate_limits` overrides
+    (requests per window, keyed by endpoint). Unknown names raise ValueError."""
+    name = tier or str(cfg.options.get("tier", DEFAULT_TIER))
+    if name not in TIERS:
+        raise ValueError(f"tier {name!r} is not one of {', '.join(TIERS)}")
+    limits = dict(TIERS[name])
+    overrides = cfg.options.get("rate_limits", {})
+    if not isinstance(overrides, Mapping):
+        raise ValueError("rate_limits must be a table like { search_recent = 60 }")
+    for endpoint, value in overrides.items():
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"rate_limits.{endpoint} is not one of {', '.join(ENDPOINTS)}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"rate_limits.{endpoint} must be a positive whole number of requests per window")
+        limits[endpoint] = EndpointLimit(value, limits[endpoint].window_seconds)
+    return (f"{name}+overrides" if overrides else name), limits
+
+
+def polls_per_window(interval_seconds: int, window_seconds: int) -> int:
+    """Most polls one source can start inside any window of that length."""
+    return max(1, math.ceil(window_seconds / max(1, interval_seconds)))
+
+
+def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> list[BudgetLine]:
+    """Per endpoint, the idle-poll requests of every enabled X source against the
+    allowance of its tier (one request per poll; a backlog adds pages, which the
+    connector stops taking when x-rate-limit-remaining reaches 0). `tier`
+    overrides what the sources declare. Pure: reads only the configs."""
+    by_endpoint: dict[str, list[tuple[SourceConfig, str, EndpointLimit]]] = {}
+    tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
+    for cfg in sources:
+        if cfg.kind != "x" or not cfg.enabled:
+            continue
+        tier_name, limits = source_limits(cfg, tier=tier)
+        tiers.append((tier_name, limits))
+        endpoint = MODE_ENDPOINT.get(str(cfg.options.get("mode", "mentions")), "users_mentions")
+        by_endpoint.setdefault(endpoint, []).append((cfg, tier_name, limits[endpoint]))
+    lines = []
+    for endpoint, users in by_endpoint.items():
+        limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
+        per_window = sum(polls_per_window(cfg.interval_seconds, limit.window_seconds) for cfg, _, _ in users)
+        per_day = sum(DAY_SECONDS // cfg.interval_seconds for cfg, _, _ in users)
+        # equal intervals for all sources on this endpoint that keep the window within budget
+        min_interval = math.ceil(limit.window_seconds * len(users) / limit.requests) if limit.requests else 0
+        lines.append(
+            BudgetLine(
+                endpoint=endpoint,
+                sources=tuple(cfg.name for cfg, _, _ in users),
+                tier=users[0][1],
+                allowed_per_window=limit.requests,
+                window_seconds=limit.window_seconds,
+                planned_per_window=per_window,
+                planned_per_day=per_day,
+                allowed_per_day=limit.per_day,
+                min_interval_seconds=min_interval,
+            )
+        )
+    if tiers:
+        tier_name, limits = tiers[0]
+        post = limits["create_tweet"]
+        lines.append(
+            BudgetLine(
+                endpoint="create_tweet",
+                sources=(),
+                tier=tier_name,
+                allowed_per_window=post.requests,
+                window_seconds=post.window_seconds,
+                planned_per_window=0,
+                planned_per_day=0,
+                allowed_per_day=post.per_day,
+                min_interval_seconds=0,
+            )
+        )
+    return sorted(lines, key=lambda line: list(ENDPOINTS).index(line.endpoint))
+
+
+def budget_problems(sources: Iterable[SourceConfig], *, tier: str | None = None) -> list[ConfigProblem]:
+    """Over-budget endpoints as config problems naming the sources to slow down."""
+    sources = list(sources)
+    files = {cfg.name: cfg.file for cfg in sources}
+    problems = []
+    for line in plan_budget(sources, tier=tier):
+        if line.ok:
+            continue
+        where = ", ".join(f"sources.{name}.interval_seconds" for name in line.sources)
+        problems.append(
+            ConfigProblem(
+                files[line.sources[0]],
+                where,
+                f"{line.planned_per_window} requests per {_window_text(line.window_seconds)} to "
+                f"{ENDPOINTS[line.endpoint]} but tier {line.tier} allows {line.allowed_per_window}; "
+                f"set interval_seconds to at least {line.min_interval_seconds} or declare a higher tier",
+            )
+        )
+    return problems

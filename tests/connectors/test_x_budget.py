@@ -1,0 +1,81 @@
+"""The X request budget `watcher check` shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.x_budget import budget_problems, plan_budget, polls_per_window
+from tests.connectors.x_support import make_config
+from watcher.config import SourceConfig
+
+
+def sources(tmp_path: Path, **tables: dict[str, Any]) -> tuple[SourceConfig, ...]:
+    full = {name: {"kind": "x", **table} for name, table in tables.items()}
+    return make_config(tmp_path, full).sources
+
+
+@pytest.mark.parametrize(
+    ("interval", "window", "expected"),
+    [(300, 900, 3), (60, 900, 15), (3600, 900, 1), (301, 900, 3), (1, 86400, 86400)],
+)
+def test_polls_per_window(interval: int, window: int, expected: int) -> None:
+    assert polls_per_window(interval, window) == expected
+
+
+def test_plan_sums_the_sources_sharing_an_endpoint(tmp_path: Path) -> None:
+    configured = sources(
+        tmp_path,
+        mentions={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
+        search={"mode": "search", "query": "acme", "interval_seconds": 60},
+        threads={"mode": "conversations", "user_id": "1", "interval_seconds": 300},
+    )
+
+    lines = {line.endpoint: line for line in plan_budget(configured)}
+
+    mentions = lines["users_mentions"]
+    assert (mentions.planned_per_window, mentions.allowed_per_window, mentions.ok) == (8, 10, True)
+    assert mentions.planned_per_day == 720 and mentions.allowed_per_day == 960
+    search = lines["search_recent"]
+    assert search.sources == ("search", "threads")
+    assert (search.planned_per_window, search.allowed_per_window) == (15 + 3, 60)
+    assert search.planned_per_day == 1440 + 288
+    assert lines["create_tweet"].allowed_per_window == 100 and lines["create_tweet"].window_seconds == 86400
+    assert [line.endpoint for line in plan_budget(configured)] == ["users_mentions", "search_recent", "create_tweet"]
+
+
+def test_over_budget_names_the_keys_and_the_interval_that_fits(tmp_path: Path) -> None:
+    configured = sources(
+        tmp_path,
+        a={"mode": "mentions", "user_id": "1", "interval_seconds": 60},
+        b={"mode": "mentions", "user_id": "1", "interval_seconds": 60, "enabled": False},
+    )
+
+    [line] = [line for line in plan_budget(configured) if line.endpoint == "users_mentions"]
+    assert not line.ok and line.min_interval_seconds == 90
+    assert "OVER BUDGET" in line.describe() and "at least 90" in line.describe()
+    [problem] = budget_problems(configured)
+    assert problem.key == "sources.a.interval_seconds"
+    assert "15 requests per 15 min" in problem.reason and "allows 10" in problem.reason
+
+
+def test_tier_and_overrides_change_the_allowance(tmp_path: Path) -> None:
+    pro = sources(tmp_path, a={"mode": "mentions", "user_id": "1", "interval_seconds": 60, "tier": "pro"})
+    assert budget_problems(pro) == []
+    assert budget_problems(pro, tier="free")  # the caller can check another tier
+
+    custom = sources(
+        tmp_path,
+        a={"mode": "search", "query": "x", "interval_seconds": 30, "rate_limits": {"search_recent": 25}},
+    )
+    [line, _] = plan_budget(custom)
+    assert line.allowed_per_window == 25 and line.tier == "basic+overrides"
+    assert line.describe().startswith("x GET /2/tweets/search/recent [basic+overrides]: 30 of 25 requests per 15 min")
+
+
+def test_non_x_sources_are_ignored(tmp_path: Path) -> None:
+    replay = make_config(tmp_path, {"demo": {"kind": "replay", "path": "x.jsonl"}}).sources
+
+    assert plan_budget(replay) == []

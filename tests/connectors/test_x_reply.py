@@ -1,0 +1,262 @@
+"""The public reply through tweepy against the fake X API, and exactly-once sending
+through the watcher's queue when X times out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.base import AuthFailed, RateLimited, ReplyOutcomeUnknown, ReplyRejected
+from connectors.x import XConnector
+from tests.connectors.x_support import BRAND_ID, Clock, make_connector, running_fake
+from tests.fakes.x_api import FakeX
+from watcher.post import Post
+from watcher.queue import Queue
+from watcher.store import Store
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeX]:
+    with running_fake(clock) as server:
+        server.add_user("2001", "alice", "Alice A")
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store(tmp_path / "watcher.db")
+    yield db
+    db.close()
+
+
+def customer_post(fake: FakeX, clock: Clock, text: str = "@acme my card was charged twice, help?") -> Post:
+    """A mention on the fake server, fetched and mapped the way the watcher sees it."""
+    tweet_id = fake.add_tweet("2001", text, at=clock.now - timedelta(minutes=10))
+    result = make_connector(fake, clock, mode="mentions").fetch(None)
+    fake.requests.clear()
+    return next(p for p in result.posts if p.native_id == tweet_id)
+
+
+def approved_item(store: Store, queue: Queue, post: Post, clock: Clock, text: str) -> int:
+    store.insert_post(post, None, fetched_at=clock.now)
+    item_id = store.create_queue_item(post.key, priority="high", score=70, channel="#care", now=clock.now)
+    assert item_id is not None
+    queue.draft(item_id, "agent", text)
+    queue.approve(item_id, "lead")
+    return item_id
+
+
+def test_reply_posts_in_reply_to_the_post_with_user_context(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="mentions")
+
+    posted = connector.reply(post, "Sorry about that! Please DM us the last 4 digits & we'll fix it.")
+
+    [request] = fake.requests
+    assert request.method == "POST" and request.auth == "oauth"
+    assert request.body == {
+        "text": "Sorry about that! Please DM us the last 4 digits & we'll fix it.",
+        "reply": {"in_reply_to_tweet_id": post.native_id},
+    }
+    [stored] = fake.posted_replies(post.native_id)
+    assert posted.native_id == stored["id"] and posted.platform == "x"
+    assert posted.url == f"https://x.com/acme/status/{stored['id']}"
+    assert posted.posted_at == clock.now
+
+
+def test_reply_not_allowed_comes_back_as_an_actionable_rejection(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    fake.reply_restricted.add(post.native_id)
+
+    with pytest.raises(ReplyRejected) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "We can help!")
+
+    message = caught.value.message
+    assert "limits who can reply" in message and "handled_elsewhere" in message and post.key in message
+    assert fake.posted_replies(post.native_id) == []
+
+
+def test_reply_to_a_deleted_post_says_so(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    fake.delete_tweet(post.native_id)
+
+    with pytest.raises(ReplyRejected) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "We can help!")
+
+    assert "deleted" in caught.value.message and "dismiss" in caught.value.message
+
+
+def test_too_long_reply_is_refused_before_any_request(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    text = "Thanks for waiting, " + "we are looking into it " * 11 + "https://help.acme.example/refunds"
+
+    with pytest.raises(ReplyRejected) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, text)
+
+    assert "as X counts them" in caught.value.message and "shorten it by" in caught.value.message
+    assert fake.requests == []
+
+
+def test_reply_without_user_context_names_the_variables(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="mentions", replies=False)
+
+    with pytest.raises(ReplyRejected) as caught:
+        connector.reply(post, "hello")
+
+    assert "access_token_env" in caught.value.message
+    assert fake.requests == []
+
+
+def test_reply_without_user_id_is_refused_because_a_retry_could_not_look(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="search", query="acme", user_id="")
+
+    with pytest.raises(ReplyRejected) as caught:
+        connector.reply(post, "hello")
+
+    assert "user_id" in caught.value.message and fake.requests == []
+    assert connector.find_own_reply(post) is None
+
+
+def test_rejected_user_credentials_are_an_auth_failure(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    fake.consumer_key = "rotated-key"
+
+    with pytest.raises(AuthFailed) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "hello")
+
+    assert "401" in caught.value.message and "test-consumer-key" not in caught.value.message
+
+
+def test_a_timeout_is_an_unknown_outcome_and_find_own_reply_sees_the_post(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="mentions", timeout=0.3)
+    fake.delay_next_post(2.0)
+
+    with pytest.raises(ReplyOutcomeUnknown):
+        connector.reply(post, "On it & checking now")
+
+    [stored] = fake.posted_replies(post.native_id)
+    found = connector.find_own_reply(post, "On it & checking now")
+    assert found is not None and found.native_id == stored["id"]
+    assert connector.find_own_reply(post, "a different text") is None
+
+
+def test_queue_send_retry_after_a_timeout_posts_once(fake: FakeX, clock: Clock, store: Store) -> None:
+    """X posted the reply but the answer timed out, and search had not indexed it
+    yet; the retry must find it instead of posting a second copy."""
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    text = "Sorry for the double charge & thanks for your patience: https://acme.example/refunds"
+    item_id = approved_item(store, queue, post, clock, text)
+    connector = make_connector(fake, clock, mode="mentions", timeout=0.3)
+    fake.delay_next_post(2.0)
+    fake.index_delay = True
+
+    first = queue.send(item_id, "lead", connector)
+
+    assert first.item["state"] == "failed"
+    assert "may have been posted" in first.item["last_error"]
+    assert len(fake.posted_replies(post.native_id)) == 1
+
+    fake.index_now()
+    clock.advance(minutes=2)
+    second = queue.send(item_id, "lead", connector)
+
+    [stored] = fake.posted_replies(post.native_id)
+    assert second.item["state"] == "replied"
+    assert second.item["reply_url"] == f"https://x.com/acme/status/{stored['id']}"
+    assert fake.count("create_tweet") == 1
+    assert store.get_reply(second.item["reply_key"])["platform_reply_id"] == stored["id"]  # type: ignore[index]
+
+
+def test_queue_send_retry_after_a_lost_request_posts_exactly_once(fake: FakeX, clock: Clock, store: Store) -> None:
+    """The connection died before X got the request: nothing was posted, so the
+    retry looks, finds nothing and posts once."""
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    item_id = approved_item(store, queue, post, clock, "We're on it!")
+    connector = make_connector(fake, clock, mode="mentions")
+    fake.drop_next_post = True
+
+    first = queue.send(item_id, "lead", connector)
+    assert first.item["state"] == "failed"
+    assert fake.posted_replies(post.native_id) == []
+
+    second = queue.send(item_id, "lead", connector)
+
+    assert second.item["state"] == "replied"
+    assert len(fake.posted_replies(post.native_id)) == 1
+    assert fake.count("create_tweet") == 2  # the lost one and the real one
+
+
+def test_queue_send_when_the_first_answer_times_out_but_search_sees_it(fake: FakeX, clock: Clock, store: Store) -> None:
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    item_id = approved_item(store, queue, post, clock, "We're on it!")
+    fake.delay_next_post(2.0)
+
+    result = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=0.3))
+
+    assert result.item["state"] == "replied"
+    assert fake.count("create_tweet") == 1
+
+
+def test_find_own_reply_detects_a_reply_made_natively_on_x(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector: XConnector = make_connector(fake, clock, mode="mentions")
+    assert connector.find_own_reply(post) is None
+
+    native = fake.add_tweet(BRAND_ID, "@alice DM us please", at=clock.now, reply_to=post.native_id)
+    fake.add_tweet("2001", "@acme ok", at=clock.now + timedelta(seconds=5), reply_to=native)
+
+    found = connector.find_own_reply(post)
+
+    assert found is not None and found.native_id == native
+    assert found.url == f"https://x.com/acme/status/{native}"
+    assert fake.requests[-1].params["query"] == f"conversation_id:{post.conversation_id} from:{BRAND_ID}"
+
+
+def test_find_own_reply_falls_back_to_the_brand_timeline_when_search_lags(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="mentions")
+    native = fake.add_tweet(BRAND_ID, "@alice fixed!", at=clock.now, reply_to=post.native_id)
+    fake.fail("search_recent", 200)  # an empty-bodied answer stands in for "not indexed yet"
+    fake.faults["search_recent"][0].body = {"meta": {"result_count": 0}}
+
+    found = connector.find_own_reply(post, "fixed!")
+
+    assert found is not None and found.native_id == native
+    assert fake.requests[-1].endpoint == "users_tweets"
+    assert fake.requests[-1].params["since_id"] == post.native_id
+
+
+def test_a_server_error_while_posting_is_an_unknown_outcome(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    fake.fail("create_tweet", 503)
+
+    with pytest.raises(ReplyOutcomeUnknown) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "hello")
+
+    assert "may have been posted" in caught.value.message
+
+
+def test_the_posting_limit_is_a_rate_limit_with_its_reset(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    reset = clock.now + timedelta(hours=3)
+    fake.fail("create_tweet", 429, reset=int(reset.timestamp()))
+
+    with pytest.raises(RateLimited) as caught:
+        make_connector(fake, clock, mode="mentions").reply(post, "hello")
+
+    assert caught.value.until == reset and caught.value.endpoint == "create_tweet"
+    assert "send again after" in caught.value.message
