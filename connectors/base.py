@@ -14,6 +14,9 @@ Adding a connector (the README has the full checklist):
    them, marks the source unhealthy, and shows the message to the team.
 5. Add `"<kind>": "connectors.<kind>"` to `CONNECTOR_MODULES`, a `[sources.*]`
    example to config.example.toml and a section to the README.
+6. If the platform has a request budget, give the module a pure
+   `plan_budget(sources) -> list[line]` (each line has `.ok` and `.describe()`) and
+   `budget_problems(sources) -> list[ConfigProblem]`; `watcher check` shows them.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ class FetchResult:
     cursor: Cursor | None
     has_more: bool = False
     requests_made: int = 0
-    # records the connector could not map, each naming where and why; the pipeline
-    # logs and counts them so nothing is dropped silently
+    # what the connector could not read or map (a bad record, a range it had to give
+    # up), each naming where and why; the pipeline logs them so nothing goes silently
     problems: tuple[str, ...] = ()
 
 

@@ -55,6 +55,8 @@ from connectors.base import (
     SourceUnavailable,
 )
 from connectors.x_budget import MODE_ENDPOINT, source_limits
+from connectors.x_budget import budget_problems as budget_problems  # shown by `watcher check`
+from connectors.x_budget import plan_budget as plan_budget
 from connectors.x_text import comparable_reply_text, reply_length_problem
 from watcher.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions
 from watcher.post import Author, Metrics, Post, PostKind, parse_timestamp, utc_now

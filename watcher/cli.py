@@ -4,6 +4,7 @@ sees says what, where and what to do, and exits non-zero without a traceback."""
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import os
@@ -18,9 +19,17 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from connectors.base import ConnectorError
+from connectors.base import CONNECTOR_MODULES, ConnectorError
 from rules.triage import TriageContext, default_triager
-from watcher.config import BrandConfig, Config, ConfigError, load_config, slack_env_problems
+from watcher.config import (
+    BrandConfig,
+    Config,
+    ConfigError,
+    ConfigProblem,
+    SourceConfig,
+    load_config,
+    slack_env_problems,
+)
 from watcher.post import Author, Post, PostKind, parse_timestamp, utc_now
 from watcher.store import OPEN_STATES, Store, StoreError
 from watcher.views import queue_table
@@ -290,6 +299,24 @@ def score(app: AppContext, source: TextIO) -> None:
 # --- check ----------------------------------------------------------------------
 
 
+def _budget_modules(sources: list[SourceConfig]) -> list[tuple[Any, list[SourceConfig]]]:
+    """Connector modules that plan a request budget, with their enabled sources."""
+    found = []
+    for kind in sorted({s.kind for s in sources}):
+        module = importlib.import_module(CONNECTOR_MODULES[kind])
+        if hasattr(module, "plan_budget"):
+            found.append((module, [s for s in sources if s.kind == kind]))
+    return found
+
+
+def budget_lines(sources: list[SourceConfig]) -> list[tuple[str, bool]]:
+    return [(line.describe(), line.ok) for module, own in _budget_modules(sources) for line in module.plan_budget(own)]
+
+
+def budget_config_problems(sources: list[SourceConfig]) -> list[ConfigProblem]:
+    return [p for module, own in _budget_modules(sources) for p in module.budget_problems(own)]
+
+
 @cli.command()
 @pass_app
 @friendly_errors
@@ -308,6 +335,9 @@ def check(app: AppContext) -> None:
     table.add_row("config file", f"[green]ok[/green] {config.file}")
     enabled = [s for s in config.sources if s.enabled]
     table.add_row("sources", f"{len(enabled)} enabled: " + ", ".join(f"{s.name} ({s.kind})" for s in enabled))
+    for line, ok in budget_lines(enabled):
+        table.add_row("request budget", line if ok else f"[red]{line}[/red]")
+    problems.extend(budget_config_problems(enabled))
     table.add_row("environment", "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]")
     db_ok = True
     try:

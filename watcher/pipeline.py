@@ -135,7 +135,7 @@ class Pipeline:
         now = self.clock()
         report = IngestReport(source=source, fetched=len(result.posts), problems=list(result.problems))
         for problem in result.problems:
-            log.warning("source %s: skipped a record: %s", source, problem)
+            log.warning("source %s: %s", source, problem)
         keep: list[Post] = []
         for post in result.posts:
             if self.config.pipeline.drop_own_posts and is_own_post(post, self.config):

@@ -164,3 +164,19 @@ def test_demo_drips_in_real_time(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     progress = [line for line in result.stdout.splitlines() if "posts replayed" in line]
     assert len(progress) >= 2  # released over several polls, not at once
+
+
+def test_check_shows_the_x_request_budget_and_flags_an_overspend(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path)
+    monkeypatch.setenv("X_BEARER_TOKEN", "test-bearer")
+    source = '\n[sources.mentions]\nkind = "x"\nmode = "mentions"\nuser_id = "900000001"\ninterval_seconds = {}\n'
+    base = config.read_text(encoding="utf-8")
+    config.write_text(base + source.format(300), encoding="utf-8")
+    ok = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "request budget" in ok.stdout and "/2/users/:id/mentions" in ok.stdout
+    assert "test-bearer" not in ok.output
+    config.write_text(base + source.format(10), encoding="utf-8")
+    over = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert over.exit_code == 2
+    assert "sources.mentions.interval_seconds" in over.output
