@@ -364,6 +364,7 @@ def make_reddit(
     password: str = "",
     refresh_token: str = "",
     timeout: float = 16.0,
+    session: requests.Session | None = None,
 ) -> praw.Reddit:
     """A praw.Reddit that goes through WatcherRequestor. Without a user it is
     read-only (application-only OAuth); with username/password or a refresh token it
@@ -383,9 +384,10 @@ def make_reddit(
     elif username and password:
         settings["username"] = username
         settings["password"] = password
-    return praw.Reddit(
-        requestor_class=WatcherRequestor, requestor_kwargs={"meter": meter, "timeout": timeout}, **settings
-    )
+    kwargs: dict[str, Any] = {"meter": meter, "timeout": timeout}
+    if session is not None:
+        kwargs["session"] = session
+    return praw.Reddit(requestor_class=WatcherRequestor, requestor_kwargs=kwargs, **settings)
 
 
 # --- streams --------------------------------------------------------------------
@@ -493,8 +495,10 @@ class RedditConnector:
         parent_context: bool = True,
         author_karma: bool = True,
         clock: Callable[[], datetime] = utc_now,
+        http: requests.Session | None = None,
     ) -> None:
         self.reddit = reddit
+        self.http = http
         self.meter = meter
         self.streams = streams
         self.source = source
@@ -568,7 +572,9 @@ class RedditConnector:
         if problems:
             raise ConfigError(problems)
         meter = RequestMeter()
+        http = requests.Session()
         reddit = make_reddit(
+            session=http,
             client_id=client_id,
             client_secret=client_secret,
             user_agent=user_agent,
@@ -603,7 +609,13 @@ class RedditConnector:
             backfill_hours=cfg.backfill_hours,
             parent_context=parent_context,
             author_karma=author_karma,
+            http=http,
         )
+
+    def close(self) -> None:
+        """Close the HTTP connections (at shutdown; the connector is not used after)."""
+        if self.http is not None:
+            self.http.close()
 
     # --- fetch ------------------------------------------------------------------
     def fetch(self, cursor: Cursor | None) -> FetchResult:

@@ -18,7 +18,6 @@ import base64
 import itertools
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,7 +86,8 @@ class FakeReddit:
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         self.reply_errors: dict[str, list[str]] = {}  # target fullname -> [error_type, message, field]
-        self.hang_after_reply = False
+        self.hang_after_replies = 0  # this many next replies are posted, then the answer is lost
+        self.now = float(T_START)
         self.rate_remaining = 590.0
         self.rate_used = 10
         self.rate_reset = 300
@@ -96,7 +96,7 @@ class FakeReddit:
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle -----------------------------------------------------------
     @property
@@ -114,6 +114,12 @@ class FakeReddit:
         self._server.server_close()
 
     # --- builders ------------------------------------------------------------
+    def tick(self, seconds: float = 60) -> float:
+        """The fake's clock: each new thing is `seconds` newer than the last."""
+        with self.lock:
+            self.now += seconds
+            return self.now
+
     def add_subreddit(self, name: str, status: str = "ok") -> None:
         self.subreddits[name.lower()] = status
 
@@ -155,7 +161,7 @@ class FakeReddit:
                 "subreddit": subreddit,
                 "subreddit_id": "t5_2qh1i",
                 "subreddit_name_prefixed": f"r/{subreddit}",
-                "created_utc": float(created if created is not None else T_START + len(self.things) * 60),
+                "created_utc": float(created if created is not None else self.tick()),
                 "permalink": f"/r/{subreddit}/comments/{ident}/{slug}/",
                 "url": f"https://www.reddit.com/r/{subreddit}/comments/{ident}/{slug}/",
                 "domain": f"self.{subreddit}",
@@ -204,7 +210,7 @@ class FakeReddit:
                 "subreddit": link["subreddit"],
                 "subreddit_id": link["subreddit_id"],
                 "subreddit_name_prefixed": link["subreddit_name_prefixed"],
-                "created_utc": float(created if created is not None else T_START + len(self.things) * 60),
+                "created_utc": float(created if created is not None else self.tick()),
                 "permalink": f"{link['permalink']}{ident}/",
                 "score": 1,
                 "ups": 1,
@@ -327,6 +333,9 @@ def _handler(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
+            if (self.headers.get("Connection") or "").lower() == "close":
+                # say so, as real servers do, or the client may reuse the socket we are closing
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(payload)
 
@@ -499,9 +508,10 @@ def _handler(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
                 return 200, {"json": {"errors": [fake.reply_errors[target]]}}, {}
             if target not in fake.things:
                 return 200, {"json": {"errors": [["INVALID_THING_ID", "that thing doesn't exist", "thing_id"]]}}, {}
-            created = fake.add_comment(target, form.get("text", ""), author=user, created=float(int(time.time())))
+            created = fake.add_comment(target, form.get("text", ""), author=user)
             thing = {"kind": "t1", "data": dict(created)}
-            if fake.hang_after_reply:
+            if fake.hang_after_replies > 0:
+                fake.hang_after_replies -= 1
                 # the comment exists now, but the answer never reaches the client
                 fake.lock.release()
                 try:
