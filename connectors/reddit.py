@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -46,417 +46,40 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
+from connectors.reddit_http import RequestMeter, TransportFailure, WatcherRequestor, make_reddit
+from connectors.reddit_mapping import (
+    MODES,
+    PLATFORM,
+    Boundary,
+    Stream,
+    StreamState,
+    build_streams,
+    clean_text,
+    comment_to_post,
+    is_gone,
+    is_own,
+    newest_boundary,
+    permalink_url,
+    same_text,
+    submission_to_post,
+    wanted,
+)
 from watcher.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions
-from watcher.post import Author, Metrics, Post, PostKind, normalized_text, parse_timestamp, utc_now
+from watcher.post import Post, PostKind, parse_timestamp, utc_now
 
-PLATFORM = "reddit"
-WEB_URL = "https://www.reddit.com"  # links shown to people always go to the real site
-GONE_TEXTS = ("[deleted]", "[removed]")
-MODES = ("subreddit", "search", "inbox")
+__all__ = [
+    "RedditConnector",
+    "RequestMeter",
+    "WatcherRequestor",
+    "build_streams",
+    "comment_to_post",
+    "is_gone",
+    "make_reddit",
+    "submission_to_post",
+]
+
 DEFAULT_USER_AGENT = "python:social-care-watcher:0.1 (self-hosted)"
 CURSOR_VERSION = 1
-
-
-# --- pure mapping -------------------------------------------------------------
-
-
-def _clean(text: Any) -> str:
-    value = str(text or "").strip()
-    return "" if value in GONE_TEXTS else value
-
-
-def _author(data: Mapping[str, Any], karma: Mapping[str, int] | None) -> Author:
-    """A deleted account gets an id unique to the post, so deleted strangers are
-    never merged into one 'author' with a shared history."""
-    name = str(data.get("author") or "[deleted]")
-    if name == "[deleted]" or not data.get("author_fullname"):
-        return Author(id=f"deleted:{data.get('name', '')}", handle="[deleted]")
-    fullname = str(data["author_fullname"])
-    return Author(
-        id=fullname,
-        handle=name,
-        display_name=name,
-        followers=int((karma or {}).get(fullname, 0)),
-        verified=False,
-    )
-
-
-def _is_own(data: Mapping[str, Any], brand_account: str | None) -> bool:
-    author = str(data.get("author") or "")
-    return bool(brand_account) and author.casefold() == str(brand_account).removeprefix("u/").casefold()
-
-
-def permalink_url(data: Mapping[str, Any]) -> str:
-    """The public link: `permalink` when Reddit sent it, else the inbox `context`
-    without its query, else one built from the link and comment ids."""
-    path = str(data.get("permalink") or "")
-    if not path and data.get("context"):
-        path = str(data["context"]).split("?", 1)[0]
-    if not path and data.get("link_id") and data.get("id"):
-        path = f"/r/{data.get('subreddit', '')}/comments/{str(data['link_id'])[3:]}/_/{data['id']}/"
-    if path.startswith("http"):
-        return path
-    return f"{WEB_URL}{path}" if path else ""
-
-
-def _raw(data: Mapping[str, Any], keys: Iterable[str], **extra: Any) -> dict[str, Any]:
-    kept = {k: data[k] for k in keys if k in data}
-    kept.update({k: v for k, v in extra.items() if v is not None})
-    return kept
-
-
-SUBMISSION_RAW_KEYS = (
-    "name", "id", "subreddit", "author", "author_fullname", "title", "selftext", "url", "permalink",
-    "created_utc", "score", "num_comments", "num_crossposts", "locked", "archived", "is_self", "over_18",
-    "removed_by_category", "link_flair_text", "distinguished", "crosspost_parent",
-)  # fmt: skip
-COMMENT_RAW_KEYS = (
-    "name", "id", "subreddit", "author", "author_fullname", "body", "permalink", "context", "link_id",
-    "parent_id", "link_title", "created_utc", "score", "locked", "archived", "distinguished", "type", "subject",
-)  # fmt: skip
-
-
-def submission_to_post(
-    data: Mapping[str, Any],
-    *,
-    source: str = "",
-    kind: PostKind = PostKind.POST,
-    brand_account: str | None = None,
-    karma: Mapping[str, int] | None = None,
-) -> Post:
-    """A t3 payload -> Post: title and body as the text, subreddit in `raw`. Pure."""
-    title = _clean(data.get("title"))
-    body = _clean(data.get("selftext"))
-    if not data.get("is_self", True) and data.get("url") and not body:
-        body = str(data["url"])
-    text = "\n\n".join(part for part in (title, body) if part)
-    author_karma = (karma or {}).get(str(data.get("author_fullname") or ""))
-    return Post(
-        platform=PLATFORM,
-        native_id=str(data["name"]),
-        kind=kind,
-        text=text,
-        created_at=parse_timestamp(float(data["created_utc"])),
-        author=_author(data, karma),
-        url=permalink_url(data),
-        conversation_id=str(data["name"]),
-        metrics=Metrics(
-            likes=max(0, int(data.get("score") or 0)),
-            reposts=int(data.get("num_crossposts") or 0),
-            replies=int(data.get("num_comments") or 0),
-        ),
-        is_own=_is_own(data, brand_account),
-        is_repost=bool(data.get("crosspost_parent")),
-        source=source,
-        raw=_raw(data, SUBMISSION_RAW_KEYS, kind="t3", author_karma=author_karma, gone=is_gone(data) or None),
-    )
-
-
-def comment_to_post(
-    data: Mapping[str, Any],
-    *,
-    source: str = "",
-    kind: PostKind = PostKind.COMMENT,
-    brand_account: str | None = None,
-    parent_text: str | None = None,
-    karma: Mapping[str, int] | None = None,
-) -> Post:
-    """A t1 payload (subreddit comment or inbox item) -> Post. The parent's text
-    is the caller's (fetched in one batch); without it, a top-level comment falls
-    back to its submission's title, which every comment payload carries. Pure."""
-    link_title = _clean(data.get("link_title"))
-    parent_id = str(data.get("parent_id") or "") or None
-    if parent_text is None and parent_id and parent_id.startswith("t3_") and link_title:
-        parent_text = link_title
-    author_karma = (karma or {}).get(str(data.get("author_fullname") or ""))
-    return Post(
-        platform=PLATFORM,
-        native_id=str(data["name"]),
-        kind=kind,
-        text=_clean(data.get("body")),
-        created_at=parse_timestamp(float(data["created_utc"])),
-        author=_author(data, karma),
-        url=permalink_url(data),
-        parent_id=parent_id,
-        conversation_id=str(data.get("link_id") or "") or None,
-        parent_text=parent_text or None,
-        metrics=Metrics(likes=max(0, int(data.get("score") or 0))),
-        is_own=_is_own(data, brand_account),
-        source=source,
-        raw=_raw(data, COMMENT_RAW_KEYS, kind="t1", author_karma=author_karma, gone=is_gone(data) or None),
-    )
-
-
-def is_gone(data: Mapping[str, Any]) -> bool:
-    """Deleted or removed content: nothing left to read or answer."""
-    if "body" in data:
-        return str(data.get("body") or "").strip() in GONE_TEXTS
-    if data.get("removed_by_category"):
-        return True
-    return str(data.get("selftext") or "").strip() in GONE_TEXTS and not _clean(data.get("title"))
-
-
-def matches_terms(text: str, terms: Iterable[str]) -> bool:
-    """Whole-word match of any term, ignoring case, accents and punctuation."""
-    words = f" {normalized_text(text)} "
-    return any(f" {normalized_text(t)} " in words for t in terms if normalized_text(t))
-
-
-def search_query(terms: Iterable[str]) -> str:
-    """Reddit search syntax for 'any of these terms': quoted phrases joined by OR."""
-    return " OR ".join(f'"{t}"' for t in terms)
-
-
-def same_text(a: str, b: str) -> bool:
-    """Reddit may trim or re-flow markdown whitespace; compare words, not bytes."""
-    return " ".join(a.split()) == " ".join(b.split())
-
-
-# --- cursor -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Boundary:
-    """The newest creation second covered and the fullnames seen at it."""
-
-    created: float
-    seen: tuple[str, ...] = ()
-
-    def covers(self, data: Mapping[str, Any]) -> bool:
-        created = float(data["created_utc"])
-        return created < self.created or (created == self.created and data["name"] in self.seen)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"created": self.created, "seen": list(self.seen)}
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> Boundary:
-        return cls(float(value["created"]), tuple(value.get("seen", ())))
-
-
-def newest_boundary(items: Iterable[Mapping[str, Any]], previous: Boundary | None) -> Boundary | None:
-    best = previous
-    for data in items:
-        created = float(data["created_utc"])
-        if best is None or created > best.created:
-            best = Boundary(created, (data["name"],))
-        elif created == best.created and data["name"] not in best.seen:
-            best = Boundary(created, (*best.seen, data["name"]))
-    return best
-
-
-@dataclass(frozen=True)
-class StreamState:
-    """`top`: everything at or before it was returned. `gap`: an unfinished walk
-    resuming after fullname `gap_after` down to `gap_floor`."""
-
-    top: Boundary | None = None
-    gap_after: str | None = None
-    gap_floor: Boundary | None = None
-    walked: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.top is not None:
-            out["top"] = self.top.to_json()
-        if self.gap_after is not None and self.gap_floor is not None:
-            out["gap"] = {"after": self.gap_after, "floor": self.gap_floor.to_json(), "walked": self.walked}
-        return out
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any] | None) -> StreamState:
-        if not value:
-            return cls()
-        gap = value.get("gap")
-        return cls(
-            top=Boundary.from_json(value["top"]) if value.get("top") else None,
-            gap_after=gap["after"] if gap else None,
-            gap_floor=Boundary.from_json(gap["floor"]) if gap else None,
-            walked=int(gap.get("walked", 0)) if gap else 0,
-        )
-
-
-# --- requests: counting, rate-limit headers, no hidden retries -----------------
-
-
-class TransportFailure(Exception):
-    """Raised inside prawcore instead of requests' own errors so prawcore does not
-    retry (it retries ReadTimeout/ConnectionError and 5xx, sleeping in between)."""
-
-    def __init__(self, what: str, *, timed_out: bool = False, status: int = 0) -> None:
-        super().__init__(what)
-        self.what = what
-        self.timed_out = timed_out
-        self.status = status
-
-
-class RequestMeter:
-    """Requests made through one praw.Reddit and the last rate-limit headers seen.
-    Shared between the requestor (writes) and the connector (reads)."""
-
-    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self.clock = clock
-        self.count = 0
-        self.remaining: float | None = None
-        self.used: int | None = None
-        self.reset_at: datetime | None = None
-
-    def record(self, headers: Mapping[str, str]) -> None:
-        if "x-ratelimit-remaining" not in headers:
-            return
-        try:
-            self.remaining = float(headers["x-ratelimit-remaining"])
-            self.used = int(float(headers.get("x-ratelimit-used", "0")))
-            self.reset_at = self.clock() + timedelta(seconds=float(headers.get("x-ratelimit-reset", "60")))
-        except ValueError:
-            return
-
-    def low(self, reserve: int) -> bool:
-        """True while fewer than `reserve` requests remain in the current window."""
-        if self.remaining is None or self.reset_at is None:
-            return False
-        if self.reset_at <= self.clock():
-            return False
-        return self.remaining <= reserve
-
-
-class WatcherRequestor(prawcore.Requestor):
-    """prawcore's requestor plus: count every request, record x-ratelimit-* headers,
-    use our timeout, and turn timeouts, connection errors and 5xx into failures
-    prawcore will not retry."""
-
-    def __init__(self, *args: Any, meter: RequestMeter, timeout: float = 16.0, **kwargs: Any) -> None:
-        super().__init__(*args, timeout=timeout, **kwargs)
-        self.meter = meter
-
-    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        self.meter.count += 1
-        try:
-            kwargs["timeout"] = self.timeout
-            response = self._http.request(*args, **kwargs)
-        except requests.Timeout:
-            raise prawcore.RequestException(
-                TransportFailure(f"no answer within {self.timeout:g}s", timed_out=True), args, kwargs
-            ) from None
-        except requests.RequestException as exc:
-            raise prawcore.RequestException(
-                TransportFailure(f"cannot reach Reddit ({type(exc).__name__})"), args, kwargs
-            ) from None
-        self.meter.record(response.headers)
-        if response.status_code in prawcore.Session.RETRY_STATUSES:
-            raise prawcore.RequestException(
-                TransportFailure(f"Reddit answered HTTP {response.status_code}", status=response.status_code),
-                args,
-                kwargs,
-            )
-        return response
-
-
-def make_reddit(
-    *,
-    client_id: str,
-    client_secret: str,
-    user_agent: str,
-    meter: RequestMeter,
-    oauth_url: str = "https://oauth.reddit.com",
-    reddit_url: str = "https://www.reddit.com",
-    username: str = "",
-    password: str = "",
-    refresh_token: str = "",
-    timeout: float = 16.0,
-    session: requests.Session | None = None,
-) -> praw.Reddit:
-    """A praw.Reddit that goes through WatcherRequestor. Without a user it is
-    read-only (application-only OAuth); with username/password or a refresh token it
-    acts as the brand account."""
-    settings: dict[str, Any] = {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "user_agent": user_agent,
-        "oauth_url": oauth_url.rstrip("/"),
-        "reddit_url": reddit_url.rstrip("/"),
-        "check_for_updates": False,
-        "check_for_async": False,
-        "ratelimit_seconds": 0,  # never sleep and re-POST on a RATELIMIT answer
-    }
-    if refresh_token:
-        settings["refresh_token"] = refresh_token
-    elif username and password:
-        settings["username"] = username
-        settings["password"] = password
-    kwargs: dict[str, Any] = {"meter": meter, "timeout": timeout}
-    if session is not None:
-        kwargs["session"] = session
-    return praw.Reddit(requestor_class=WatcherRequestor, requestor_kwargs=kwargs, **settings)
-
-
-# --- streams --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One listing a source reads. `terms` filters what it keeps (empty: keep all)."""
-
-    key: str
-    path: str
-    kind: PostKind
-    params: Mapping[str, str] = field(default_factory=dict)
-    terms: tuple[str, ...] = ()
-    subreddit: str = ""
-
-
-def build_streams(
-    *,
-    mode: str,
-    subreddits: tuple[str, ...] = (),
-    terms: tuple[str, ...] = (),
-    query: str = "",
-    include_submissions: bool = True,
-    include_comments: bool = True,
-    include_mentions: bool = True,
-    include_replies: bool = True,
-) -> tuple[Stream, ...]:
-    """The listings a source's options ask for. One stream per subreddit, so a banned
-    or private one is named in the error instead of silently dropped by `a+b`."""
-    streams: list[Stream] = []
-    if mode == "subreddit":
-        for sub in subreddits:
-            if include_submissions:
-                streams.append(Stream(f"new:{sub.lower()}", f"r/{sub}/new", PostKind.POST, terms=terms, subreddit=sub))
-            if include_comments:
-                streams.append(
-                    Stream(f"comments:{sub.lower()}", f"r/{sub}/comments", PostKind.COMMENT, terms=terms, subreddit=sub)
-                )
-    elif mode == "search":
-        q = query or search_query(terms)
-        params = {"q": q, "sort": "new", "type": "link", "syntax": "lucene"}
-        if include_submissions:
-            if subreddits:
-                for sub in subreddits:
-                    streams.append(
-                        Stream(
-                            f"search:{sub.lower()}",
-                            f"r/{sub}/search",
-                            PostKind.MENTION,
-                            {**params, "restrict_sr": "on"},
-                            subreddit=sub,
-                        )
-                    )
-            else:
-                streams.append(Stream("search:all", "search", PostKind.MENTION, params))
-        if include_comments:
-            # Reddit search does not cover comments: scan the listed subreddits' comments for the terms
-            for sub in subreddits:
-                streams.append(
-                    Stream(f"comments:{sub.lower()}", f"r/{sub}/comments", PostKind.MENTION, terms=terms, subreddit=sub)
-                )
-    elif mode == "inbox":
-        if include_mentions:
-            streams.append(Stream("mentions", "message/mentions", PostKind.MENTION))
-        if include_replies:
-            streams.append(Stream("comment_replies", "message/comments", PostKind.REPLY))
-            streams.append(Stream("post_replies", "message/selfreply", PostKind.REPLY))
-    return tuple(streams)
 
 
 class _BudgetSpent(Exception):
@@ -634,7 +257,7 @@ class RedditConnector:
                     problems.append(walk.problem)
         except _BudgetSpent:
             has_more = True
-        keep = [(s, d) for s, d in walked if _wanted(s, d)]
+        keep = [(s, d) for s, d in walked if wanted(s, d)]
         parents = self._parents([d for _, d in keep], start)
         karma = self._karma([d for _, d in keep])
         posts = []
@@ -872,14 +495,14 @@ class RedditConnector:
             )
         parent = parents.get(str(data.get("parent_id") or ""))
         kind = stream.kind
-        if kind == PostKind.COMMENT and parent is not None and _is_own(parent, self.brand_account):
+        if kind == PostKind.COMMENT and parent is not None and is_own(parent, self.brand_account):
             kind = PostKind.REPLY  # someone answered the brand in its own subreddit
         return comment_to_post(
             data,
             source=self.source,
             kind=kind,
             brand_account=self.brand_account,
-            parent_text=_clean(parent.get("body")) if parent is not None else None,
+            parent_text=clean_text(parent.get("body")) if parent is not None else None,
             karma=karma,
         )
 
@@ -1006,15 +629,6 @@ class RedditConnector:
                 raise self._fetch_error(exc, None) from None
             self.brand_account = str(me) if me is not None else None
         return self.brand_account
-
-
-def _wanted(stream: Stream, data: Mapping[str, Any]) -> bool:
-    if is_gone(data):
-        return False
-    if stream.terms:
-        text = " ".join(str(data.get(k) or "") for k in ("title", "selftext", "body"))
-        return matches_terms(text, stream.terms)
-    return True
 
 
 def _replies_of(answer: Any, fullname: str) -> list[dict[str, Any]]:
