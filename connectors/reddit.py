@@ -23,7 +23,6 @@ persisted back-off takes over.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -224,7 +223,7 @@ class RedditConnector:
             meter=meter,
             streams=streams,
             source=cfg.name,
-            brand_account=brand_account or (username if not refresh_token else "") or None,
+            brand_account=brand_account or username or None,
             can_reply=logged_in,
             page_size=page_size,
             max_pages=max_pages,
@@ -257,8 +256,13 @@ class RedditConnector:
                     problems.append(walk.problem)
         except _BudgetSpent:
             has_more = True
-        keep = [(s, d) for s, d in walked if wanted(s, d)]
-        parents = self._parents([d for _, d in keep], start)
+        keep: list[tuple[Stream, dict[str, Any]]] = []
+        names: set[str] = set()
+        for stream, data in walked:  # one item can sit in two streams (a reply that also mentions the brand)
+            if data["name"] not in names and wanted(stream, data):
+                names.add(data["name"])
+                keep.append((stream, data))
+        parents = self._parents([d for _, d in keep])
         karma = self._karma([d for _, d in keep])
         posts = []
         for stream, data in keep:
@@ -347,7 +351,7 @@ class RedditConnector:
     def _get(self, stream: Stream, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
             data = self.reddit.request(method="GET", path=stream.path, params=dict(params))
-        except Exception as exc:
+        except (prawcore.PrawcoreException, PRAWException) as exc:
             raise self._fetch_error(exc, stream) from None
         if not isinstance(data, dict) or data.get("kind") != "Listing":
             raise SourceUnavailable(
@@ -355,8 +359,10 @@ class RedditConnector:
             )
         return data
 
-    def _fetch_error(self, exc: Exception, stream: Stream | None) -> ConnectorError:
-        where = f"r/{stream.subreddit}" if stream and stream.subreddit else (stream.path if stream else "Reddit")
+    def _fetch_error(self, exc: Exception, stream: Stream | None, where: str = "") -> ConnectorError:
+        """A praw/prawcore error -> the typed error the Poller and queue act on."""
+        if not where:
+            where = f"r/{stream.subreddit}" if stream and stream.subreddit else (stream.path if stream else "Reddit")
         if isinstance(exc, prawcore.TooManyRequests):
             return self._rate_limited(exc.response, where)
         if isinstance(exc, prawcore.OAuthException):
@@ -386,7 +392,12 @@ class RedditConnector:
             )
         if isinstance(exc, prawcore.Forbidden | prawcore.NotFound | prawcore.UnavailableForLegalReasons):
             reason = _reason(exc.response)
-            if stream is not None and stream.path.startswith("message/"):
+            if stream is None or not stream.subreddit and not stream.path.startswith("message/"):
+                return SourceUnavailable(
+                    f"Reddit refused to show {where} (HTTP {exc.response.status_code}); will retry",
+                    source=self.source,
+                )
+            if stream.path.startswith("message/"):
                 return AuthFailed(
                     f"Reddit refused {stream.path} (HTTP {exc.response.status_code}): inbox mode needs the brand "
                     f"account logged in with the privatemessages scope",
@@ -407,19 +418,13 @@ class RedditConnector:
             original = exc.original_exception
             what = original.what if isinstance(original, TransportFailure) else type(original).__name__
             return SourceUnavailable(f"Reddit is unavailable for {where}: {what}; will retry", source=self.source)
-        if isinstance(exc, prawcore.ServerError):
-            return SourceUnavailable(
-                f"Reddit answered HTTP {exc.response.status_code} for {where}; will retry", source=self.source
-            )
         if isinstance(exc, prawcore.ResponseException):
             return SourceUnavailable(
                 f"Reddit answered HTTP {exc.response.status_code} for {where}; will retry", source=self.source
             )
-        if isinstance(exc, prawcore.PrawcoreException | PRAWException):
-            return SourceUnavailable(
-                f"Reddit request for {where} failed ({type(exc).__name__}); will retry", source=self.source
-            )
-        raise exc
+        return SourceUnavailable(
+            f"Reddit request for {where} failed ({type(exc).__name__}); will retry", source=self.source
+        )
 
     def _rate_limited(self, response: requests.Response, where: str) -> RateLimited:
         headers = response.headers
@@ -439,16 +444,16 @@ class RedditConnector:
         )
 
     # --- enrichment (one request per 100 items, never one per post) ---------------
-    def _parents(self, items: list[dict[str, Any]], start: int) -> dict[str, dict[str, Any]]:
+    def _parents(self, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Parent comments (body and author) by fullname: from the batch itself, the
         rest by /api/info in batches of 100."""
         found = {d["name"]: d for d in items if "body" in d}
-        wanted = sorted(
+        missing = sorted(
             {str(d.get("parent_id")) for d in items if str(d.get("parent_id") or "").startswith("t1_")} - set(found)
         )
-        if not self.parent_context or not wanted:
+        if not self.parent_context or not missing:
             return found
-        for chunk in _chunks(wanted, 100):
+        for chunk in _chunks(missing, 100):
             params = {"id": ",".join(chunk)}
             data = self._optional("api/info", params)
             if not isinstance(data, dict):
@@ -548,7 +553,7 @@ class RedditConnector:
             url=permalink_url(
                 {**data, "subreddit": str(data.get("subreddit", "")), "link_id": data.get("link_id", "")}
             ),
-            posted_at=parse_timestamp(float(data.get("created_utc") or time.time())),
+            posted_at=parse_timestamp(float(data["created_utc"])) if data.get("created_utc") else self.clock(),
         )
 
     def _target(self, post: Post) -> praw.models.Submission | praw.models.Comment:
@@ -605,8 +610,10 @@ class RedditConnector:
                 children = _replies_of(answer, fullname)
             else:
                 return None
+        except prawcore.NotFound:
+            return None  # the target is gone, and with it any reply
         except (prawcore.PrawcoreException, PRAWException) as exc:
-            raise self._fetch_error(exc, None) from None
+            raise self._fetch_error(exc, None, where=post.url or post.native_id) from None
         for child in children:
             data = child.get("data", {}) if child.get("kind") == "t1" else {}
             if str(data.get("author", "")).casefold() != brand.casefold():

@@ -300,11 +300,12 @@ def build_streams(
                     Stream(f"comments:{sub.lower()}", f"r/{sub}/comments", PostKind.MENTION, terms=terms, subreddit=sub)
                 )
     elif mode == "inbox":
-        if include_mentions:
-            streams.append(Stream("mentions", "message/mentions", PostKind.MENTION))
+        # replies first: a reply that also names the brand is kept once, as a reply
         if include_replies:
             streams.append(Stream("comment_replies", "message/comments", PostKind.REPLY))
             streams.append(Stream("post_replies", "message/selfreply", PostKind.REPLY))
+        if include_mentions:
+            streams.append(Stream("mentions", "message/mentions", PostKind.MENTION))
     return tuple(streams)
 
 

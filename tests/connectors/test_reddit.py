@@ -23,7 +23,8 @@ from connectors.base import (
 )
 from connectors.reddit import RedditConnector, RequestMeter, build_streams, make_reddit
 from tests.fakes.reddit_api import T_START, FakeReddit
-from watcher.config import ConfigError, SourceConfig
+from watcher.config import ConfigError, SourceConfig, parse_config
+from watcher.pipeline import Pipeline, Poller
 from watcher.post import PostKind
 from watcher.queue import Queue
 from watcher.store import Store, StoredTriage
@@ -62,9 +63,10 @@ def connect(fake: FakeReddit) -> Iterator[Connect]:
         password: str = "fake-password",
         secret: str = "fake-secret",
         timeout: float = 5.0,
+        now: Callable[[], datetime] = clock,
         **options: Any,
     ) -> RedditConnector:
-        meter = RequestMeter(clock=clock)
+        meter = RequestMeter(clock=now)
         http = requests.Session()
         reddit = make_reddit(
             session=http,
@@ -86,7 +88,7 @@ def connect(fake: FakeReddit) -> Iterator[Connect]:
             source="reddit_brand",
             brand_account=BRAND if logged_in else None,
             can_reply=logged_in,
-            clock=clock,
+            clock=now,
             http=http,
             **options,
         )
@@ -252,10 +254,12 @@ def test_inbox_mode_reads_mentions_and_replies(fake: FakeReddit, connect: Connec
     answer = fake.add_comment(ours["name"], "sent!", author="jo")
     fake.deliver("mentions", mention["name"])
     fake.deliver("comments", answer["name"])
+    fake.deliver("mentions", answer["name"])  # a reply that also names the brand sits in both boxes
 
     result = connect(mode="inbox", subreddits=()).fetch(None)
 
     kinds = {p.native_id: p.kind for p in result.posts}
+    assert len(result.posts) == 2
     assert kinds == {mention["name"]: PostKind.MENTION, answer["name"]: PostKind.REPLY}
     assert {p.native_id: p.parent_text for p in result.posts}[answer["name"]] == "DM us please"
 
@@ -326,6 +330,36 @@ def test_unreadable_subreddit_is_misconfigured_and_named(
     with pytest.raises(SourceMisconfigured, match=expected) as caught:
         connect(subreddits=("LumoBank", "Secret")).fetch(None)
     assert "subreddits" in caught.value.message
+
+
+def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
+    first = fake.add_submission("LumoBank", "My card was declined, help!", author="ann")
+    fake.fail_next(
+        "/r/LumoBank/comments", status=429, x_ratelimit_remaining="0", x_ratelimit_used="600", x_ratelimit_reset="90"
+    )
+    now = {"at": NOW}
+
+    def moving_clock() -> datetime:
+        return now["at"]
+
+    source = SourceConfig(name="reddit_brand", kind="reddit")
+    with Store(tmp_path / "watcher.db") as store:
+        config = parse_config({"brand": {"name": "Lumo"}}, file=str(tmp_path / "config.toml"))
+        pipeline = Pipeline(store, config, clock=moving_clock)
+        poller = Poller(source, connect(now=moving_clock), pipeline)
+
+        limited = poller.poll()
+        assert limited.status == "rate_limited" and limited.next_attempt_at == NOW + timedelta(seconds=90)
+        assert store.source_state("reddit_brand")["backoff_until"] == NOW + timedelta(seconds=90)
+        assert store.count_posts() == 0  # nothing half-stored; the cursor did not move
+
+        before = len(fake.requests)
+        now["at"] = NOW + timedelta(seconds=30)
+        assert poller.poll().status == "skipped" and len(fake.requests) == before  # waits without asking
+
+        now["at"] = NOW + timedelta(seconds=120)
+        done = poller.poll()
+        assert done.status == "ok" and store.get_post(f"reddit:{first['name']}") is not None
 
 
 # --- reply ----------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def test_stream_state_json_roundtrip() -> None:
         ({"mode": "subreddit", "subreddits": ("A",), "include_comments": False}, ["new:a"]),
         ({"mode": "search", "terms": ("Lumo",), "include_comments": False}, ["search:all"]),
         ({"mode": "search", "terms": ("Lumo",), "subreddits": ("A",)}, ["search:a", "comments:a"]),
-        ({"mode": "inbox"}, ["mentions", "comment_replies", "post_replies"]),
+        ({"mode": "inbox"}, ["comment_replies", "post_replies", "mentions"]),
         ({"mode": "inbox", "include_replies": False}, ["mentions"]),
     ],
 )
