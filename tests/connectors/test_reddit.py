@@ -1,0 +1,573 @@
+"""The Reddit connector through the real praw against the fake Reddit on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.base import (
+    AuthFailed,
+    Cursor,
+    RateLimited,
+    ReplyOutcomeUnknown,
+    ReplyRejected,
+    SourceMisconfigured,
+    SourceUnavailable,
+    connector_class,
+)
+from connectors.reddit import RedditConnector, RequestMeter, build_streams, make_reddit
+from tests.fakes.reddit_api import T_START, FakeReddit
+from watcher.config import ConfigError, SourceConfig, parse_config
+from watcher.pipeline import Pipeline, Poller
+from watcher.post import PostKind
+from watcher.queue import Queue
+from watcher.store import Store, StoredTriage
+
+NOW = datetime.fromtimestamp(T_START + 6 * 3600, UTC)  # the fake's things are made from T_START on
+BRAND = "LumoSupport"
+
+
+def clock() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeReddit]:
+    server = FakeReddit(username=BRAND).start()
+    server.add_subreddit("LumoBank")
+    yield server
+    server.stop()
+
+
+Connect = Callable[..., RedditConnector]
+
+
+@pytest.fixture
+def connect(fake: FakeReddit) -> Iterator[Connect]:
+    """A connector with its own praw.Reddit pointed at the fake (logged in as the brand)."""
+    built: list[RedditConnector] = []
+
+    def build(
+        *,
+        mode: str = "subreddit",
+        subreddits: tuple[str, ...] = ("LumoBank",),
+        terms: tuple[str, ...] = (),
+        include_comments: bool = True,
+        logged_in: bool = True,
+        password: str = "fake-password",
+        secret: str = "fake-secret",
+        timeout: float = 5.0,
+        now: Callable[[], datetime] = clock,
+        **options: Any,
+    ) -> RedditConnector:
+        meter = RequestMeter(clock=now)
+        http = requests.Session()
+        reddit = make_reddit(
+            session=http,
+            client_id="fake-client",
+            client_secret=secret,
+            user_agent="python:watcher-tests:0.1 (by /u/LumoSupport)",
+            meter=meter,
+            oauth_url=fake.url,
+            reddit_url=fake.url,
+            username=BRAND if logged_in else "",
+            password=password if logged_in else "",
+            timeout=timeout,
+        )
+        streams = build_streams(mode=mode, subreddits=subreddits, terms=terms, include_comments=include_comments)
+        conn = RedditConnector(
+            reddit,
+            meter=meter,
+            streams=streams,
+            source="reddit_brand",
+            brand_account=BRAND if logged_in else None,
+            can_reply=logged_in,
+            clock=now,
+            http=http,
+            **options,
+        )
+        built.append(conn)
+        return conn
+
+    yield build
+    for conn in built:
+        conn.close()
+
+
+def roundtrip(cursor: Cursor | None) -> Cursor | None:
+    """What the store does with a cursor between polls (and restarts)."""
+    return Cursor.from_json(cursor.to_json()) if cursor else None
+
+
+# --- fetching -----------------------------------------------------------------------
+
+
+def test_first_fetch_returns_submissions_and_comments_oldest_first(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Card declined abroad", selftext="Any idea why?", author="ann")
+    top = fake.add_comment(post["name"], "same for me in Spain", author="carl")
+    reply = fake.add_comment(top["name"], "and in Italy", author="dora")
+
+    result = connect().fetch(None)
+
+    assert [p.native_id for p in result.posts] == [post["name"], top["name"], reply["name"]]
+    first, second, third = result.posts
+    assert first.kind == PostKind.POST and first.text == "Card declined abroad\n\nAny idea why?"
+    assert first.url == f"https://www.reddit.com{post['permalink']}"
+    assert first.raw["subreddit"] == "LumoBank"
+    assert second.parent_text == "Card declined abroad"  # top-level comment: the submission's title
+    assert third.parent_text == "same for me in Spain"  # from the same batch, no extra request
+    assert third.conversation_id == post["name"]
+    assert result.requests_made == 4  # token, r/LumoBank/new, r/LumoBank/comments, karma batch
+    assert not result.has_more and not result.problems
+
+
+def test_pagination_walks_pages_until_the_backfill_horizon(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "too old", created=NOW.timestamp() - 30 * 3600)
+    recent = [fake.add_submission("LumoBank", f"post {i}") for i in range(5)]
+
+    result = connect(include_comments=False, page_size=2, author_karma=False).fetch(None)
+
+    assert [p.native_id for p in result.posts] == [d["name"] for d in recent]
+    listing_calls = [r for r in fake.requests if r.path == "/r/LumoBank/new"]
+    assert [r.params.get("after") for r in listing_calls] == [None, recent[3]["name"], recent[1]["name"]]
+    assert result.requests_made == 1 + len(listing_calls)
+
+
+def test_cursor_across_restarts_returns_only_new_items(fake: FakeReddit, connect: Connect) -> None:
+    old = fake.add_submission("LumoBank", "first")
+    cursor = roundtrip(connect(include_comments=False).fetch(None).cursor)
+    fresh = fake.add_submission("LumoBank", "second")
+
+    again = connect(include_comments=False).fetch(cursor)  # a new process: new connector, new praw
+
+    assert [p.native_id for p in again.posts] == [fresh["name"]]
+    assert old["name"] not in {p.native_id for p in again.posts}
+    assert [p.native_id for p in connect(include_comments=False).fetch(roundtrip(again.cursor)).posts] == []
+
+
+def test_equal_timestamps_at_the_boundary_are_not_skipped(fake: FakeReddit, connect: Connect) -> None:
+    second = fake.tick()
+    first = fake.add_submission("LumoBank", "one", created=second)
+    cursor = roundtrip(connect(include_comments=False).fetch(None).cursor)
+    late = fake.add_submission("LumoBank", "two, same second", created=second)
+
+    result = connect(include_comments=False).fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [late["name"]]
+    assert first["name"] in result.cursor.state["streams"]["new:lumobank"]["top"]["seen"]  # type: ignore[union-attr]
+
+
+def test_page_cap_leaves_a_gap_that_later_fetches_close(fake: FakeReddit, connect: Connect) -> None:
+    posts = [fake.add_submission("LumoBank", f"post {i}") for i in range(5)]
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+
+    seen: list[str] = []
+    cursor: Cursor | None = None
+    rounds = []
+    for _ in range(4):
+        result = conn.fetch(cursor)
+        cursor = roundtrip(result.cursor)
+        seen.extend(p.native_id for p in result.posts)
+        rounds.append(result.has_more)
+        if not result.has_more:
+            break
+
+    assert sorted(seen) == sorted(d["name"] for d in posts) and len(seen) == len(set(seen))
+    assert rounds == [True, True, False]
+    newer = fake.add_submission("LumoBank", "after the backlog")
+    assert [p.native_id for p in conn.fetch(cursor).posts] == [newer["name"]]
+
+
+def test_deleted_items_are_skipped_and_deleted_authors_kept(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Still broken", author="[deleted]")
+    gone = fake.add_comment(post["name"], "[deleted]", author="[deleted]")
+    removed = fake.add_submission("LumoBank", "spam", selftext="[removed]", removed_by_category="moderator")
+    kept = fake.add_comment(post["name"], "[removed]", author="eve")
+
+    result = connect().fetch(None)
+
+    ids = [p.native_id for p in result.posts]
+    assert ids == [post["name"]]
+    assert result.posts[0].author.handle == "[deleted]"
+    assert {gone["name"], removed["name"], kept["name"]}.isdisjoint(ids)
+    # the cursor still covers them: they do not come back
+    assert connect().fetch(roundtrip(result.cursor)).posts == ()
+
+
+def test_parent_comment_outside_the_batch_is_fetched_in_one_request(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "App update")
+    ours = fake.add_comment(post["name"], "We are on it!", author=BRAND)
+    cursor = roundtrip(connect().fetch(None).cursor)
+    answer = fake.add_comment(ours["name"], "still waiting", author="gus")
+    fake.requests.clear()
+
+    result = connect().fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [answer["name"]]
+    assert result.posts[0].parent_text == "We are on it!"
+    assert result.posts[0].kind == PostKind.REPLY  # an answer to the brand
+    assert [r.params["id"] for r in fake.requests if r.path == "/api/info"] == [ours["name"]]
+
+
+def test_author_karma_and_own_posts(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_user("ann", link_karma=1200, comment_karma=300)
+    fake.add_submission("LumoBank", "Love the new card", author="ann")
+    fake.add_submission("LumoBank", "Scheduled maintenance tonight", author=BRAND)
+
+    posts = {p.author.handle: p for p in connect(include_comments=False).fetch(None).posts}
+
+    assert posts["ann"].author.followers == 1500 and posts["ann"].raw["author_karma"] == 1500
+    assert posts[BRAND].is_own and not posts["ann"].is_own
+
+
+def test_subreddit_terms_filter_comments(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("Banking", "Which bank?")
+    hit = fake.add_comment(post["name"], "Lumo's app froze on me", author="hal")
+    fake.add_comment(post["name"], "I like my credit union", author="ivy")
+
+    result = connect(subreddits=("Banking",), terms=("lumo",), author_karma=False).fetch(None)
+
+    assert [p.native_id for p in result.posts] == [hit["name"]]
+
+
+def test_search_mode_finds_posts_across_reddit(fake: FakeReddit, connect: Connect) -> None:
+    hit = fake.add_submission("personalfinance", "Is Lumo Bank safe?")
+    fake.add_submission("personalfinance", "Other bank question")
+
+    result = connect(mode="search", subreddits=(), terms=("Lumo Bank",), include_comments=False).fetch(None)
+
+    assert [p.native_id for p in result.posts] == [hit["name"]]
+    assert result.posts[0].kind == PostKind.MENTION
+    assert [r.params.get("q") for r in fake.requests if r.path == "/search"] == ['"Lumo Bank"']
+
+
+def test_inbox_mode_reads_mentions_and_replies(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("Banking", "Help")
+    mention = fake.add_comment(post["name"], "maybe u/LumoSupport can help", author="jo")
+    ours = fake.add_comment(post["name"], "DM us please", author=BRAND)
+    answer = fake.add_comment(ours["name"], "sent!", author="jo")
+    fake.deliver("mentions", mention["name"])
+    fake.deliver("comments", answer["name"])
+    fake.deliver("mentions", answer["name"])  # a reply that also names the brand sits in both boxes
+
+    result = connect(mode="inbox", subreddits=()).fetch(None)
+
+    kinds = {p.native_id: p.kind for p in result.posts}
+    assert len(result.posts) == 2
+    assert kinds == {mention["name"]: PostKind.MENTION, answer["name"]: PostKind.REPLY}
+    assert {p.native_id: p.parent_text for p in result.posts}[answer["name"]] == "DM us please"
+
+
+# --- failures ------------------------------------------------------------------------
+
+
+def test_429_raises_rate_limited_until_the_reset(fake: FakeReddit, connect: Connect) -> None:
+    fake.fail_next(
+        "/r/LumoBank/new", status=429, x_ratelimit_remaining="0", x_ratelimit_used="600", x_ratelimit_reset="120"
+    )
+    with pytest.raises(RateLimited) as caught:
+        connect().fetch(None)
+    assert caught.value.until == NOW + timedelta(seconds=120)
+    assert "429" in caught.value.message
+
+
+def test_low_budget_stops_early_then_waits_for_the_window(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "hello")
+    fake.set_rate(remaining=6, used=594, reset=42)
+    conn = connect(min_remaining=5)
+
+    first = conn.fetch(None)  # token + r/LumoBank/new leaves 5: stop before the comments listing
+    assert [p.text for p in first.posts] == ["hello"] and first.has_more
+    assert "comments:lumobank" not in first.cursor.state["streams"]  # type: ignore[union-attr]
+    before = len(fake.requests)
+    with pytest.raises(RateLimited) as caught:
+        conn.fetch(roundtrip(first.cursor))
+    assert len(fake.requests) == before  # asked nothing
+    assert caught.value.until == NOW + timedelta(seconds=42)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_source_unavailable_without_retry_sleeps(
+    fake: FakeReddit, connect: Connect, status: int
+) -> None:
+    fake.fail_next("/r/LumoBank/new", status=status)
+    with pytest.raises(SourceUnavailable, match=str(status)):
+        connect().fetch(None)
+    assert fake.paths().count("/r/LumoBank/new") == 1  # prawcore did not retry
+
+
+def test_timeout_is_source_unavailable(fake: FakeReddit, connect: Connect) -> None:
+    fake.fail_next("/r/LumoBank/new", hang=True)
+    with pytest.raises(SourceUnavailable, match="no answer within"):
+        connect(timeout=0.3).fetch(None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [({"secret": "wrong"}, "client id and secret"), ({"password": "wrong"}, "username/password")],
+)
+def test_bad_credentials_are_auth_failed(connect: Connect, kwargs: dict[str, str], expected: str) -> None:
+    with pytest.raises(AuthFailed, match=expected) as caught:
+        connect(**kwargs).fetch(None)
+    assert "wrong" not in str(caught.value)  # never echo a secret
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("private", "r/Secret is private"), ("banned", "r/Secret is banned"), (None, "r/Secret does not exist")],
+)
+def test_unreadable_subreddit_is_misconfigured_and_named(
+    fake: FakeReddit, connect: Connect, status: str | None, expected: str
+) -> None:
+    if status:
+        fake.add_subreddit("Secret", status)
+    with pytest.raises(SourceMisconfigured, match=expected) as caught:
+        connect(subreddits=("LumoBank", "Secret")).fetch(None)
+    assert "subreddits" in caught.value.message
+
+
+def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
+    first = fake.add_submission("LumoBank", "My card was declined, help!", author="ann")
+    fake.fail_next(
+        "/r/LumoBank/comments", status=429, x_ratelimit_remaining="0", x_ratelimit_used="600", x_ratelimit_reset="90"
+    )
+    now = {"at": NOW}
+
+    def moving_clock() -> datetime:
+        return now["at"]
+
+    source = SourceConfig(name="reddit_brand", kind="reddit")
+    with Store(tmp_path / "watcher.db") as store:
+        config = parse_config({"brand": {"name": "Lumo"}}, file=str(tmp_path / "config.toml"))
+        pipeline = Pipeline(store, config, clock=moving_clock)
+        poller = Poller(source, connect(now=moving_clock), pipeline)
+
+        limited = poller.poll()
+        assert limited.status == "rate_limited" and limited.next_attempt_at == NOW + timedelta(seconds=90)
+        assert store.source_state("reddit_brand")["backoff_until"] == NOW + timedelta(seconds=90)
+        assert store.count_posts() == 0  # nothing half-stored; the cursor did not move
+
+        before = len(fake.requests)
+        now["at"] = NOW + timedelta(seconds=30)
+        assert poller.poll().status == "skipped" and len(fake.requests) == before  # waits without asking
+
+        now["at"] = NOW + timedelta(seconds=120)
+        done = poller.poll()
+        assert done.status == "ok" and store.get_post(f"reddit:{first['name']}") is not None
+
+
+# --- reply ----------------------------------------------------------------------------
+
+
+def test_reply_to_submission_and_comment(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    comment = fake.add_comment(post["name"], "mine too", author="lee")
+    conn = connect()
+    by_id = {p.native_id: p for p in conn.fetch(None).posts}
+
+    on_post = conn.reply(by_id[post["name"]], "Sorry Kim, we sent you a DM.")
+    on_comment = conn.reply(by_id[comment["name"]], "Lee, same here: check your DMs.")
+
+    mine = {d["name"]: d for d in fake.replies_by(BRAND)}
+    assert mine[on_post.native_id]["parent_id"] == post["name"]
+    assert mine[on_comment.native_id]["parent_id"] == comment["name"]
+    assert on_post.url.startswith("https://www.reddit.com/r/LumoBank/comments/")
+    assert [r.form["thing_id"] for r in fake.requests if r.path == "/api/comment"] == [post["name"], comment["name"]]
+
+
+@pytest.mark.parametrize(
+    ("error_type", "message", "expected"),
+    [
+        ("THREAD_LOCKED", "Comments are locked.", "is locked"),
+        ("TOO_OLD", "that's a piece of history now; it's too late to reply to it", "is archived"),
+        ("DELETED_COMMENT", "that comment has been deleted", "was deleted"),
+        ("DELETED_LINK", "the link you are commenting on has been deleted", "was deleted"),
+        ("RATELIMIT", "Looks like you've been doing that a lot. Take a break for 5 minutes.", "rate-limiting"),
+    ],
+)
+def test_reply_rejections_are_clear(
+    fake: FakeReddit, connect: Connect, error_type: str, message: str, expected: str
+) -> None:
+    post = fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect()
+    target = conn.fetch(None).posts[0]
+    fake.reject_replies_to(post["name"], error_type, message)
+
+    with pytest.raises(ReplyRejected, match=expected):
+        conn.reply(target, "We are looking into it")
+    assert fake.replies_by(BRAND) == []
+    assert fake.paths().count("/api/comment") == 1  # praw did not sleep and re-send
+
+
+def test_reply_forbidden_and_read_only(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect()
+    target = conn.fetch(None).posts[0]
+    fake.fail_next("/api/comment", status=403)
+    with pytest.raises(ReplyRejected, match="locked"):
+        conn.reply(target, "hello")
+    with pytest.raises(ReplyRejected, match="without the brand account logged in"):
+        connect(logged_in=False).reply(target, "hello")
+
+
+def test_reply_timeout_is_outcome_unknown_and_found_afterwards(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect(timeout=0.3)
+    target = conn.fetch(None).posts[0]
+    fake.hang_after_replies = 1
+
+    with pytest.raises(ReplyOutcomeUnknown):
+        conn.reply(target, "We sent you a DM")
+
+    found = conn.find_own_reply(target, "We sent  you a DM\n")
+    assert found is not None and found.native_id == fake.replies_by(BRAND)[0]["name"]
+    assert fake.paths().count("/api/comment") == 1  # prawcore did not re-send the POST
+
+
+def test_find_own_reply_sees_native_replies_only_by_the_brand(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    comment = fake.add_comment(post["name"], "mine too", author="lee")
+    conn = connect()
+    by_id = {p.native_id: p for p in conn.fetch(None).posts}
+    fake.add_comment(comment["name"], "not the brand", author="mallory")
+    assert conn.find_own_reply(by_id[comment["name"]]) is None
+
+    native = fake.add_comment(comment["name"], "Hi Lee, typed on reddit.com", author=BRAND)
+
+    assert conn.find_own_reply(by_id[comment["name"]]).native_id == native["name"]  # type: ignore[union-attr]
+    assert conn.find_own_reply(by_id[comment["name"]], "a different text") is None
+    assert conn.find_own_reply(by_id[post["name"]]) is None  # the brand's reply is not on the post itself
+
+
+# --- exactly once through the queue ------------------------------------------------------
+
+
+def _queued(store: Store, post: Any) -> tuple[Queue, int]:
+    store.insert_post(
+        post,
+        StoredTriage(score=70, priority="high", needs_reply=True, sentiment=-0.5, sentiment_label="negative",
+                     lang="en", intents=("complaint",), reasons=("test",)),
+        fetched_at=NOW,
+    )  # fmt: skip
+    item_id = store.create_queue_item(post.key, priority="high", score=70, channel="#care", now=NOW)
+    assert item_id is not None
+    queue = Queue(store, clock=clock)
+    queue.draft(item_id, "agent", "Sorry Kim, we sent you a DM.")
+    queue.approve(item_id, "lead")
+    return queue, item_id
+
+
+def test_queue_retry_after_a_lost_answer_posts_once(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
+    fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect(timeout=0.3)
+    post = conn.fetch(None).posts[0]
+    with Store(tmp_path / "watcher.db") as store:
+        queue, item_id = _queued(store, post)
+        fake.hang_after_replies = 1  # posted, but the answer is lost
+        link = post.native_id[3:]
+        fake.fail_next(f"/comments/{link}", status=503)  # and the first look fails too: send() gives up
+
+        with pytest.raises(SourceUnavailable):
+            queue.send(item_id, "lead", conn)
+        assert queue.item(item_id)["state"] == "sending"
+
+        again = queue.send(item_id, "lead", conn)  # the retry looks first and finds it
+
+        assert again.item["state"] == "replied"
+        assert len(fake.replies_by(BRAND)) == 1
+        assert fake.paths().count("/api/comment") == 1
+        assert again.item["reply_url"] == f"https://www.reddit.com{fake.replies_by(BRAND)[0]['permalink']}"
+
+
+def test_queue_retry_after_a_timeout_before_posting_posts_once(
+    fake: FakeReddit, connect: Connect, tmp_path: Path
+) -> None:
+    fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect(timeout=0.3)
+    post = conn.fetch(None).posts[0]
+    with Store(tmp_path / "watcher.db") as store:
+        queue, item_id = _queued(store, post)
+        fake.fail_next("/api/comment", hang=True)  # nothing posted, no answer
+
+        first = queue.send(item_id, "lead", conn)
+        assert first.item["state"] == "failed" and "may or may not" in first.item["last_error"]
+
+        second = queue.send(item_id, "lead", conn)
+        third = queue.send(item_id, "lead", conn)
+
+        assert second.item["state"] == "replied" and not third.changed
+        assert len(fake.replies_by(BRAND)) == 1
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def _source(fake: FakeReddit, **options: Any) -> SourceConfig:
+    base = {"oauth_url": fake.url, "reddit_url": fake.url, "subreddits": ["LumoBank"], "user_agent": "python:t:1"}
+    return SourceConfig(name="reddit_brand", kind="reddit", options={**base, **options})
+
+
+ENV = {
+    "REDDIT_CLIENT_ID": "fake-client",
+    "REDDIT_CLIENT_SECRET": "fake-secret",
+    "REDDIT_USERNAME": BRAND,
+    "REDDIT_PASSWORD": "fake-password",
+}
+
+
+def test_from_config_builds_a_working_connector(fake: FakeReddit) -> None:
+    post = fake.add_submission("LumoBank", "hi", created=datetime.now(UTC).timestamp() - 60)
+    cls = connector_class("reddit")
+    conn = cls.from_config(_source(fake), ENV)
+    assert isinstance(conn, RedditConnector)
+    assert [p.native_id for p in conn.fetch(None).posts] == [post["name"]]
+    assert conn.brand_account == BRAND and conn.can_reply
+    conn.close()
+
+
+def test_from_config_refresh_token_and_inbox(fake: FakeReddit) -> None:
+    env = {"REDDIT_CLIENT_ID": "fake-client", "REDDIT_CLIENT_SECRET": "fake-secret", "BRAND_TOKEN": "fake-refresh"}
+    conn = RedditConnector.from_config(_source(fake, mode="inbox", subreddits=[], refresh_token_env="BRAND_TOKEN"), env)
+    assert conn.fetch(None).posts == ()
+    assert conn._brand() == BRAND  # learnt from /api/v1/me
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "expected"),
+    [
+        (
+            {"mode": "inbox", "subreddits": []},
+            {"REDDIT_CLIENT_ID": "a", "REDDIT_CLIENT_SECRET": "b"},
+            "mode: inbox mode",
+        ),
+        ({"mode": "search", "subreddits": []}, ENV, "terms: search mode needs terms"),
+        ({"mode": "search", "terms": ["Lumo"], "subreddits": [], "include_comments": True}, ENV, "include_comments"),
+        ({"subreddits": []}, ENV, "subreddits: subreddit mode needs"),
+        ({"subreddits": ["r/ok", "bad name!"]}, ENV, "'bad name!' is not a subreddit name"),
+        ({"oauth_url": "http://proxy.example"}, ENV, "oauth_url: must be an https"),
+        ({"modes": "x"}, ENV, "unknown key 'modes'"),
+        ({}, {}, "REDDIT_CLIENT_ID is not set"),
+    ],
+)
+def test_config_problems_name_the_key(
+    fake: FakeReddit, options: dict[str, Any], env: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        RedditConnector.from_config(_source(fake, **options), env)
+    assert expected in str(caught.value)
+    assert "fake-secret" not in str(caught.value)
+
+
+def test_one_praw_instance_per_connector(fake: FakeReddit) -> None:
+    first = RedditConnector.from_config(_source(fake), ENV)
+    second = RedditConnector.from_config(replace(_source(fake), name="other"), ENV)
+    assert first.reddit is not second.reddit and first.meter is not second.meter
+    first.close()
+    second.close()

@@ -1,0 +1,231 @@
+"""Pure parts of the Reddit connector: payload -> Post, filters, cursor boundaries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from connectors.reddit_mapping import (
+    Boundary,
+    StreamState,
+    build_streams,
+    comment_to_post,
+    is_gone,
+    matches_terms,
+    newest_boundary,
+    permalink_url,
+    same_text,
+    search_query,
+    submission_to_post,
+)
+from watcher.post import PostKind
+
+CREATED = 1_763_600_000.0
+
+
+def t3(**fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "t3_abc",
+        "id": "abc",
+        "title": "Card declined",
+        "selftext": "Twice today, in Rome.",
+        "is_self": True,
+        "author": "ann",
+        "author_fullname": "t2_ann",
+        "subreddit": "LumoBank",
+        "created_utc": CREATED,
+        "permalink": "/r/LumoBank/comments/abc/card_declined/",
+        "url": "https://www.reddit.com/r/LumoBank/comments/abc/card_declined/",
+        "score": 5,
+        "num_comments": 3,
+        "num_crossposts": 1,
+        "removed_by_category": None,
+    }
+    data.update(fields)
+    return data
+
+
+def t1(**fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "t1_def",
+        "id": "def",
+        "body": "same here",
+        "author": "bob",
+        "author_fullname": "t2_bob",
+        "parent_id": "t3_abc",
+        "link_id": "t3_abc",
+        "link_title": "Card declined",
+        "subreddit": "LumoBank",
+        "created_utc": CREATED + 60,
+        "permalink": "/r/LumoBank/comments/abc/card_declined/def/",
+        "score": 2,
+    }
+    data.update(fields)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({}, "Card declined\n\nTwice today, in Rome."),
+        ({"selftext": ""}, "Card declined"),
+        ({"selftext": "[removed]"}, "Card declined"),
+        ({"selftext": "[deleted]"}, "Card declined"),
+        (
+            {"is_self": False, "selftext": "", "url": "https://i.redd.it/x.png"},
+            "Card declined\n\nhttps://i.redd.it/x.png",
+        ),
+    ],
+)
+def test_submission_text_is_title_and_body(fields: dict[str, Any], text: str) -> None:
+    assert submission_to_post(t3(**fields)).text == text
+
+
+def test_submission_fields() -> None:
+    post = submission_to_post(t3(), source="brand", karma={"t2_ann": 1500})
+    assert post.key == "reddit:t3_abc" and post.kind == PostKind.POST and post.source == "brand"
+    assert post.created_at == datetime.fromtimestamp(CREATED, UTC)
+    assert post.url == "https://www.reddit.com/r/LumoBank/comments/abc/card_declined/"
+    assert (post.metrics.likes, post.metrics.reposts, post.metrics.replies) == (5, 1, 3)
+    assert post.author.id == "t2_ann" and post.author.handle == "ann" and post.author.followers == 1500
+    assert post.raw["subreddit"] == "LumoBank" and post.raw["author_karma"] == 1500
+    assert post.conversation_id == "t3_abc" and not post.is_own
+    json.dumps(dict(post.raw))  # storable
+
+
+@pytest.mark.parametrize(
+    ("author", "brand", "own"),
+    [("LumoSupport", "LumoSupport", True), ("lumosupport", "u/LumoSupport", True), ("ann", "LumoSupport", False),
+     ("LumoSupport", None, False)],
+)  # fmt: skip
+def test_is_own_when_the_author_is_the_brand_account(author: str, brand: str | None, own: bool) -> None:
+    assert submission_to_post(t3(author=author), brand_account=brand).is_own is own
+    assert comment_to_post(t1(author=author), brand_account=brand).is_own is own
+
+
+def test_deleted_authors_get_a_per_post_identity() -> None:
+    first = comment_to_post(t1(author="[deleted]", author_fullname=None))
+    second = comment_to_post(t1(name="t1_xyz", author="[deleted]", author_fullname=None))
+    assert first.author.handle == second.author.handle == "[deleted]"
+    assert first.author_key != second.author_key  # strangers are not merged into one history
+
+
+@pytest.mark.parametrize(
+    ("fields", "parent_text", "expected"),
+    [
+        ({}, None, "Card declined"),  # top-level: the submission's title
+        ({"parent_id": "t1_zzz"}, None, None),  # a reply whose parent was not fetched
+        ({"parent_id": "t1_zzz"}, "we are on it", "we are on it"),
+        ({"link_title": "[deleted]"}, None, None),
+    ],
+)
+def test_comment_parent_context(fields: dict[str, Any], parent_text: str | None, expected: str | None) -> None:
+    assert comment_to_post(t1(**fields), parent_text=parent_text).parent_text == expected
+
+
+def test_comment_fields_and_inbox_context_url() -> None:
+    post = comment_to_post(t1(), kind=PostKind.REPLY)
+    assert post.kind == PostKind.REPLY and post.text == "same here"
+    assert post.parent_id == "t3_abc" and post.conversation_id == "t3_abc"
+    inbox = t1(permalink=None, context="/r/LumoBank/comments/abc/card_declined/def/?context=3")
+    assert comment_to_post(inbox).url == "https://www.reddit.com/r/LumoBank/comments/abc/card_declined/def/"
+    assert comment_to_post(t1(body="[deleted]")).text == ""
+
+
+@pytest.mark.parametrize(
+    ("data", "url"),
+    [
+        ({"permalink": "/r/a/comments/x/t/"}, "https://www.reddit.com/r/a/comments/x/t/"),
+        ({"context": "/r/a/comments/x/t/y/?context=3"}, "https://www.reddit.com/r/a/comments/x/t/y/"),
+        ({"link_id": "t3_x", "id": "y", "subreddit": "a"}, "https://www.reddit.com/r/a/comments/x/_/y/"),
+        ({}, ""),
+    ],
+)
+def test_permalink_url(data: dict[str, Any], url: str) -> None:
+    assert permalink_url(data) == url
+
+
+@pytest.mark.parametrize(
+    ("data", "gone"),
+    [
+        (t1(), False),
+        (t1(body="[deleted]"), True),
+        (t1(body="[removed]"), True),
+        (t1(author="[deleted]"), False),  # the words are still there
+        (t3(), False),
+        (t3(removed_by_category="moderator"), True),
+        (t3(removed_by_category="deleted", selftext="[deleted]"), True),
+        (t3(selftext="[removed]"), False),  # the title is still readable
+    ],
+)
+def test_is_gone(data: dict[str, Any], gone: bool) -> None:
+    assert is_gone(data) is gone
+
+
+@pytest.mark.parametrize(
+    ("text", "terms", "hit"),
+    [
+        ("Lumo's app froze", ("lumo",), True),
+        ("LUMO bank is down", ("Lumo Bank",), True),
+        ("lumosity is a game", ("lumo",), False),
+        ("Lumò app", ("lumo",), True),
+        ("nothing here", ("lumo", "lumo bank"), False),
+        ("anything", (), False),
+    ],
+)
+def test_matches_terms_on_whole_words(text: str, terms: tuple[str, ...], hit: bool) -> None:
+    assert matches_terms(text, terms) is hit
+
+
+def test_search_query_and_same_text() -> None:
+    assert search_query(["Lumo", "Lumo Bank"]) == '"Lumo" OR "Lumo Bank"'
+    assert same_text("Hi  there\n", "Hi there") and not same_text("Hi there", "Hi there!")
+
+
+def test_boundary_covers_older_and_seen_at_the_same_second() -> None:
+    boundary = Boundary(CREATED, ("t3_a",))
+    assert boundary.covers({"name": "t3_old", "created_utc": CREATED - 1})
+    assert boundary.covers({"name": "t3_a", "created_utc": CREATED})
+    assert not boundary.covers({"name": "t3_b", "created_utc": CREATED})  # same second, not seen
+    assert not boundary.covers({"name": "t3_new", "created_utc": CREATED + 1})
+
+
+def test_newest_boundary_collects_every_name_at_the_newest_second() -> None:
+    items = [{"name": "t3_b", "created_utc": CREATED + 5}, {"name": "t3_c", "created_utc": CREATED + 5}]
+    assert newest_boundary(items, Boundary(CREATED, ("t3_a",))) == Boundary(CREATED + 5, ("t3_b", "t3_c"))
+    assert newest_boundary([], None) is None
+    assert newest_boundary([{"name": "t3_d", "created_utc": CREATED}], Boundary(CREATED, ("t3_a",))) == Boundary(
+        CREATED, ("t3_a", "t3_d")
+    )
+
+
+def test_stream_state_json_roundtrip() -> None:
+    state = StreamState(top=Boundary(CREATED, ("t3_a",)), gap_after="t3_x", gap_floor=Boundary(CREATED - 99), walked=7)
+    assert StreamState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    assert StreamState.from_json(None) == StreamState()
+
+
+@pytest.mark.parametrize(
+    ("options", "keys"),
+    [
+        ({"mode": "subreddit", "subreddits": ("A", "B")}, ["new:a", "comments:a", "new:b", "comments:b"]),
+        ({"mode": "subreddit", "subreddits": ("A",), "include_comments": False}, ["new:a"]),
+        ({"mode": "search", "terms": ("Lumo",), "include_comments": False}, ["search:all"]),
+        ({"mode": "search", "terms": ("Lumo",), "subreddits": ("A",)}, ["search:a", "comments:a"]),
+        ({"mode": "inbox"}, ["comment_replies", "post_replies", "mentions"]),
+        ({"mode": "inbox", "include_replies": False}, ["mentions"]),
+    ],
+)
+def test_build_streams(options: dict[str, Any], keys: list[str]) -> None:
+    assert [s.key for s in build_streams(**options)] == keys
+
+
+def test_search_streams_carry_the_query_and_comment_terms() -> None:
+    search, comments = build_streams(mode="search", terms=("Lumo",), subreddits=("Banking",))
+    assert search.path == "r/Banking/search" and search.params["q"] == '"Lumo"' and search.params["restrict_sr"] == "on"
+    assert comments.path == "r/Banking/comments" and comments.terms == ("Lumo",)
+    (custom,) = build_streams(mode="search", terms=("Lumo",), query="lumo NOT lumosity", include_comments=False)
+    assert custom.params["q"] == "lumo NOT lumosity"
