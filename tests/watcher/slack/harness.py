@@ -33,6 +33,18 @@ def form(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
+def envelope(kind: str, user: str) -> dict[str, Any]:
+    """The fields every interaction payload carries."""
+    return {
+        "type": kind,
+        "team": {"id": "T1", "domain": "fake"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": f"trigger-{next(_action_ts)}",
+    }
+
+
 def block_action(
     action_id: str,
     user: str,
@@ -54,13 +66,8 @@ def block_action(
             type="static_select", selected_option={"text": {"type": "plain_text", "text": selected}, "value": selected}
         )
     return {
-        "type": "block_actions",
-        "team": {"id": "T1", "domain": "fake"},
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T1"},
-        "api_app_id": "A1",
-        "token": "legacy",
+        **envelope("block_actions", user),
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "trigger_id": f"trigger-{next(_action_ts)}",
         "channel": {"id": channel, "name": "care"},
         "message": {"type": "message", "ts": message_ts, "text": "card"},
         "actions": [action],
@@ -69,12 +76,7 @@ def block_action(
 
 def view_submission(callback_id: str, user: str, *, metadata: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return {
-        "type": "view_submission",
-        "team": {"id": "T1", "domain": "fake"},
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T1"},
-        "api_app_id": "A1",
-        "token": "legacy",
-        "trigger_id": f"trigger-{next(_action_ts)}",
+        **envelope("view_submission", user),
         "view": {
             "id": "V1",
             "type": "modal",

@@ -27,6 +27,10 @@ def connector() -> RecordingConnector:
 
 @pytest.fixture
 def runtime(store, config, client, clock, connector) -> SlackRuntime:
+    return make_runtime(store, config, client, clock, connector)
+
+
+def make_runtime(store, config, client, clock, connector) -> SlackRuntime:
     return SlackRuntime(
         config=config,
         store=store,
@@ -149,14 +153,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
     replay = ReplayConnector(export, source="replay", platform="x", replies_path=tmp_path / "replies.jsonl")
     with Store(config.storage.path) as store:
         Pipeline(store, config, clock=clock).ingest("replay", replay.fetch(None))
-        runtime = SlackRuntime(
-            config=config,
-            store=store,
-            client=client,
-            connector_for=lambda post: replay,
-            clock=clock,
-            sleep=lambda s: None,
-        )
+        runtime = make_runtime(store, config, client, clock, replay)
         harness = Harness(runtime)
         assert run_slack_jobs(runtime).sent >= 2
         item_id = store.item_for_post("x:1001")["id"]
