@@ -948,6 +948,17 @@ class Store:
         return [int(r[0]) for r in rows]
 
     @_locked
+    def slack_stale_cards(self, *, limit: int = 200) -> list[int]:
+        """Items changed since their card was last drawn (a repeat collapsed into them,
+        a transition made from the CLI): their cards need a redraw."""
+        rows = self.db.execute(
+            "SELECT q.id FROM queue_items q JOIN slack_messages m ON m.key = 'card:' || q.id "
+            "WHERE m.kind = 'card' AND q.updated_at > m.updated_at ORDER BY q.updated_at LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    @_locked
     def set_sla_due(self, item_id: int, due: datetime) -> None:
         """Derived from config, so no version bump: it never races a moderator's click."""
         self.db.execute("UPDATE queue_items SET sla_due_at = ? WHERE id = ?", [iso(due), item_id])

@@ -464,6 +464,14 @@ def run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
             enqueue_card_update(store, item, now=now)
     answered = check_native_replies(runtime)
     sweep = sla_sweep(store, runtime.config, now=now)
+    for item_id in sweep.reminded:  # the card turns to "SLA missed"
+        item = store.get_item(item_id)
+        if item is not None:
+            enqueue_card_update(store, item, now=now, reason="sla")
+    for item_id in store.slack_stale_cards():  # repeats collapsed in, or changes made from the CLI
+        item = store.get_item(item_id)
+        if item is not None:
+            enqueue_card_update(store, item, now=now)
     flushed = flush_slack(store, runtime.notifier, clock=runtime.clock)
     return JobsReport(len(woken), len(sweep.reminded), answered, flushed.sent, flushed.retrying, flushed.failed)
 

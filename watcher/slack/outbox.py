@@ -56,11 +56,11 @@ def card_key(item_id: int) -> str:
     return f"card:{item_id}"
 
 
-def enqueue_card_update(store: Store, item: dict[str, Any], *, now: datetime) -> int | None:
-    """Ask for the card of `item` to be redrawn (one row per item version: idempotent)."""
+def enqueue_card_update(store: Store, item: Mapping[str, Any], *, now: datetime, reason: str = "") -> int | None:
+    """Ask for the card of `item` to be redrawn (one row per item version and reason: idempotent)."""
     return store.enqueue_outbox(
         "card_update",
-        f"card_update:{item['id']}:{item['version']}",
+        f"card_update:{item['id']}:{item['version']}" + (f":{reason}" if reason else ""),
         {"item_id": item["id"], "post_key": item["post_key"]},
         now=now,
         channel=item["channel"] or "",
@@ -304,6 +304,9 @@ class SlackNotifier:
             return "overflowed: no card to update"
         view, _ = self.view(item_id)
         self._update(card["channel"], card["ts"], text=card_text(view), blocks=card_blocks(view))
+        self.store.save_slack_message(
+            card_key(item_id), item_id=item_id, kind="card", channel=card["channel"], ts=card["ts"], now=self.clock()
+        )
         return card["ts"]
 
     def _thread(self, row: dict[str, Any]) -> str:

@@ -138,7 +138,6 @@ def snooze_until(choice: str, *, now: datetime, hours: BusinessHours) -> datetim
 
 @dataclass(frozen=True)
 class SweepReport:
-    woken: tuple[int, ...] = ()
     reminded: tuple[int, ...] = ()
 
 
@@ -169,3 +168,12 @@ def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000)
         if new is not None:
             reminded.append(item["id"])
     return SweepReport(reminded=tuple(reminded))
+
+
+def describe_sla(store: Store, config: Config, item_id: int, *, now: datetime) -> str:
+    """SLA in words for `watcher queue` ("claim within 40 min", "SLA missed by 1 h")."""
+    item = store.get_item(item_id)
+    if item is None:
+        return ""
+    hours = BusinessHours.from_config(config.slack, config.brand.timezone)
+    return sla_state(item, slack=config.slack, hours=hours, now=now).describe()

@@ -259,6 +259,17 @@ def test_unclaimed_item_past_its_sla_gets_one_reminder_in_its_thread(harness, ru
         m for m in fake.channel_messages("CCARE") if m.get("thread_ts") == card["ts"] and "alarm_clock" in m["text"]
     ]
     assert len(reminders) == 1 and "<!subteam^SESC>" in reminders[0]["text"] and "1 min past" in reminders[0]["text"]
+    assert "SLA missed" in blocks_text(posted_card(runtime, fake, item_id))
+
+
+def test_repeats_from_the_same_author_collapse_into_the_card(harness, runtime, fake, clock):
+    (item_id,) = queued(runtime, clock, make_post("1", "Where is my REFUND??"))
+    clock.advance(minutes=2)
+    ingest(runtime.store, runtime.config, clock, make_post("2", "where is my refund", created_at=START))
+    run_slack_jobs(runtime)
+    assert runtime.store.count_items() == 1
+    assert len([m for m in fake.channel_messages("CCARE") if "thread_ts" not in m]) == 1
+    assert "+1 repeats" in blocks_text(posted_card(runtime, fake, item_id))
 
 
 def test_card_update_during_a_429_waits_in_the_outbox(harness, runtime, fake, clock):

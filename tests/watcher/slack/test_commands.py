@@ -65,9 +65,9 @@ def test_flush_delivers_the_outbox(tmp_path, fake, clock):
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-test"}
     result = CliRunner().invoke(slack, ["flush", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
-    # the post is days old by the real clock: card, its thread, and an SLA reminder
-    assert "reminders 1" in result.output and "delivered 3" in result.output
-    assert len(fake.calls_to("chat.postMessage")) == 3
+    # the post is days old by the real clock: card, its thread, an SLA reminder, the card redrawn as late
+    assert "reminders 1" in result.output and "delivered 4" in result.output
+    assert len(fake.calls_to("chat.postMessage")) == 3 and len(fake.calls_to("chat.update")) == 1
 
 
 def test_flush_without_tokens_says_which_variable(tmp_path, fake):
