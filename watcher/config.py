@@ -119,6 +119,8 @@ class SlackConfig:
     messages_per_second: float = 1.0
     # reply templates: intent -> language -> list of texts with {handle} {name} {brand} {platform} {agent}
     templates: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # how often open items are checked for a reply the brand made natively on the platform (0 = never)
+    native_reply_check_minutes: int = 10
     http_host: str = "0.0.0.0"
     http_port: int = 3000
     http_path: str = "/slack/events"
@@ -531,6 +533,8 @@ def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -
     match = _HOURS.match(slack.business_hours)
     if not match or (int(match[1]), int(match[2])) >= (int(match[3]), int(match[4])):
         bad("business_hours", f'{slack.business_hours!r} is not a range like "09:00-18:00" (start before end)')
+    if slack.native_reply_check_minutes < 0:
+        bad("native_reply_check_minutes", "must be 0 (off) or more minutes")
     if slack.hourly_cap < 1:
         bad("hourly_cap", "must be at least 1")
     if not 0 < slack.messages_per_second <= 5:

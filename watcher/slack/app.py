@@ -115,6 +115,10 @@ class SlackRuntime:
     permissions: Permissions = field(init=False)
     _redraw_locks: dict[int, threading.Lock] = field(default_factory=dict)
     _send_locks: dict[int, threading.Lock] = field(default_factory=dict)
+    # one flusher per process: two threads delivering the same outbox row could post it twice
+    flush_lock: threading.Lock = field(default_factory=threading.Lock)
+    native_check_due: datetime | None = None
+    native_offset: int = 0
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -242,6 +246,14 @@ def build_app(
             except ValueError:
                 _tell(client, body, f"That {name} button carried no queue item; the card may be from an older version.")
                 return
+            except Exception:
+                log.exception("the %s button failed for %s", name, user)
+                _tell(
+                    client,
+                    body,
+                    f"{name.title()} failed on our side; nothing was posted publicly. See the watcher log.",
+                )
+                return
             runtime.redraw(item_id)
 
         app.action(name)(listener)
@@ -257,9 +269,8 @@ def build_app(
 
     def escalate(item_id: int, user: str, _: str) -> Transition:
         result = queue.escalate(item_id, user)
-        if result.changed:
+        if result.changed:  # the scheduler's next flush posts the copy (one flusher: nothing posted twice)
             runtime.notifier.enqueue_escalation(result.item, now=runtime.clock())
-            flush_slack(store, runtime.notifier, clock=runtime.clock, rounds=1)
         return result
 
     def snooze(item_id: int, user: str, choice: str) -> Transition:
@@ -456,13 +467,22 @@ class JobsReport:
 def run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
     """The scheduler's Slack tick: wake snoozed items, close items the brand answered
     natively, queue SLA reminders, then flush the outbox (cards, updates, reminders)."""
+    with runtime.flush_lock:
+        return _run_slack_jobs(runtime)
+
+
+def _run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
     store, queue, now = runtime.store, runtime.queue, runtime.clock()
     woken = queue.wake_due()
     for item_id in woken:
         item = store.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now)
-    answered = check_native_replies(runtime)
+    answered = 0
+    minutes = runtime.config.slack.native_reply_check_minutes
+    if minutes and (runtime.native_check_due is None or now >= runtime.native_check_due):
+        runtime.native_check_due = now + timedelta(minutes=minutes)
+        answered = check_native_replies(runtime)
     sweep = sla_sweep(store, runtime.config, now=now)
     for item_id in sweep.reminded:  # the card turns to "SLA missed"
         item = store.get_item(item_id)
@@ -481,9 +501,14 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     and its card says so."""
     closed = 0
     states = tuple(s for s in OPEN_STATES if s not in ("sending", "approved"))
-    for row in runtime.store.queue_rows(states=states, limit=limit):
-        if runtime.store.slack_message(card_key(row["id"])) is None:
-            continue
+    rows = [
+        r for r in runtime.store.queue_rows(states=states, limit=1000) if runtime.store.slack_message(card_key(r["id"]))
+    ]
+    if runtime.native_offset >= len(rows):
+        runtime.native_offset = 0
+    batch = rows[runtime.native_offset : runtime.native_offset + limit]  # rotate: every item gets its turn
+    runtime.native_offset += limit
+    for row in batch:
         post = runtime.store.get_post(row["post_key"])
         if post is None:
             continue

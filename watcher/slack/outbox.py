@@ -307,6 +307,13 @@ class SlackNotifier:
         self.store.save_slack_message(
             card_key(item_id), item_id=item_id, kind="card", channel=card["channel"], ts=card["ts"], now=self.clock()
         )
+        copy = self.store.slack_message(f"escalation:{item_id}")
+        if copy is not None:  # the escalation channel sees the outcome too
+            permalink = str(
+                self.client.chat_getPermalink(channel=card["channel"], message_ts=card["ts"]).get("permalink") or ""
+            )
+            blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
+            self._update(copy["channel"], copy["ts"], text=f"Escalated: {card_text(view)}", blocks=blocks)
         return card["ts"]
 
     def _thread(self, row: dict[str, Any]) -> str:
@@ -332,7 +339,10 @@ class SlackNotifier:
             )
         channel = row["channel"] or self.slack.escalation_channel
         blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
-        _, ts = self._post(row, channel, text=f"Escalated: {card_text(view)}", blocks=blocks)
+        channel_id, ts = self._post(row, channel, text=f"Escalated: {card_text(view)}", blocks=blocks)
+        self.store.save_slack_message(
+            f"escalation:{item_id}", item_id=item_id, kind="escalation", channel=channel_id, ts=ts, now=self.clock()
+        )
         return ts
 
     def _reminder(self, row: dict[str, Any]) -> str:

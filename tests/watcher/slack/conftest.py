@@ -18,6 +18,7 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from watcher.config import Config, parse_config
 from watcher.pipeline import Pipeline
 from watcher.post import Author, Post, PostKind
+from watcher.slack.app import SlackRuntime
 from watcher.store import Store
 
 # Monday 2026-11-16 10:00 in Rome (09:00 UTC): inside business hours
@@ -170,3 +171,15 @@ class RecordingConnector:
 
 def blocks_text(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+def make_runtime(store: Store, config: Config, client: WebClient, clock: Clock, connector: Any) -> SlackRuntime:
+    """A runtime whose connector_for always answers `connector`; pacing recorded, not slept."""
+    return SlackRuntime(
+        config=config,
+        store=store,
+        client=client,
+        connector_for=lambda post: connector,
+        clock=clock,
+        sleep=lambda s: None,
+    )

@@ -16,7 +16,19 @@ from watcher.slack.app import SlackRuntime, run_slack_jobs
 from watcher.slack.outbox import card_key
 from watcher.store import Store
 
-from .conftest import ANA, EVE, LUCA, MIRA, START, RecordingConnector, blocks_text, ingest, make_config, make_post
+from .conftest import (
+    ANA,
+    EVE,
+    LUCA,
+    MIRA,
+    START,
+    RecordingConnector,
+    blocks_text,
+    ingest,
+    make_config,
+    make_post,
+    make_runtime,
+)
 from .harness import Harness
 
 
@@ -28,17 +40,6 @@ def connector() -> RecordingConnector:
 @pytest.fixture
 def runtime(store, config, client, clock, connector) -> SlackRuntime:
     return make_runtime(store, config, client, clock, connector)
-
-
-def make_runtime(store, config, client, clock, connector) -> SlackRuntime:
-    return SlackRuntime(
-        config=config,
-        store=store,
-        client=client,
-        connector_for=lambda post: connector,
-        clock=clock,
-        sleep=lambda s: None,
-    )
 
 
 @pytest.fixture
@@ -234,16 +235,22 @@ def test_dismiss_snooze_and_escalate(harness, runtime, fake, clock):
     assert runtime.store.get_item(second)["snoozed_until"].startswith("2026-11-23T08:00:00")  # Monday 09:00 Rome
     harness.click("escalate", third, LUCA)
     assert runtime.store.get_item(third)["priority"] == "urgent"
+    run_slack_jobs(runtime)
     (copy,) = fake.channel_messages("CESC")
     assert "<!subteam^SESC>" in blocks_text(copy)
     clock.now = datetime(2026, 11, 23, 8, 1, tzinfo=UTC)
     report = run_slack_jobs(runtime)
     assert report.woken == 1 and runtime.store.get_item(second)["state"] == "new"
+    harness.click("dismiss", third, LUCA, choice="handled_elsewhere")
+    (copy,) = fake.channel_messages("CESC")
+    assert "Dismissed by <@ULUCA>: Handled elsewhere" in blocks_text(copy)  # the copy follows the card
 
 
 def test_brand_reply_made_natively_closes_the_item(harness, runtime, fake, clock, connector):
     (item_id,) = queued(runtime, clock, make_post("1"))
     connector.native["x:1"] = PostedReply("x", "n1", "https://x.com/acme/status/n1", START)
+    assert run_slack_jobs(runtime).answered_elsewhere == 0  # checked at the first tick, found nothing then
+    clock.advance(minutes=10)
     assert run_slack_jobs(runtime).answered_elsewhere == 1
     assert runtime.store.get_item(item_id)["state"] == "answered_elsewhere"
     assert "replied natively" in blocks_text(posted_card(runtime, fake, item_id))
