@@ -91,3 +91,16 @@ def test_connector_for_config_replies_through_the_posts_source(tmp_path, fake):
     connector.reply(post, "hello")
     row = json.loads((tmp_path / "replies.jsonl").read_text())
     assert row["in_reply_to"] == "x:7" and row["text"] == "hello"
+
+
+def test_documented_config_is_valid_and_covers_every_slack_key():
+    import tomllib
+    from dataclasses import fields
+
+    from watcher.config import SlackConfig, parse_config
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "slack.config.toml"
+    table = tomllib.loads(docs.read_text(encoding="utf-8"))
+    config = parse_config({"brand": {"name": "Acme"}, **table})
+    assert config.slack.templates["question"]["it"][0].startswith("Ciao {handle}")
+    assert {f.name for f in fields(SlackConfig)} == set(table["slack"])
