@@ -31,7 +31,10 @@ from watcher.queue import Queue, QueueError, Transition
 from watcher.slack.cards import (
     DraftForm,
     draft_modal,
+    escape,
+    group_mention,
     length_error,
+    mention,
     reject_modal,
     render_template,
     reply_limit,
@@ -161,6 +164,17 @@ class SlackRuntime:
                 return
             self.store.mark_outbox_sent(row_id, ref=ref, now=self.clock())
 
+    def note(self, item: Mapping[str, Any], what: str, text: str) -> None:
+        """A message in the card's thread that pings the people who must act next."""
+        self.store.enqueue_outbox(
+            "note",
+            f"note:{item['id']}:{item['version']}:{what}",
+            {"item_id": item["id"], "post_key": item["post_key"], "text": text},
+            now=self.clock(),
+            channel=item["channel"] or "",
+            item_id=item["id"],
+        )
+
     def _lock_for(self, locks: dict[int, threading.Lock], item_id: int) -> threading.Lock:
         with self._locks_guard:
             return locks.setdefault(item_id, threading.Lock())
@@ -282,15 +296,22 @@ def build_app(
 
     def approve(item_id: int, user: str, _: str) -> Transition:
         queue.approve(item_id, user)
-        runtime.redraw(item_id)  # "sending" shows while the platform call runs
-        return runtime.send(item_id, user, require_approval=True)
+        runtime.redraw(item_id)  # "Approved; sending" shows while the platform call runs
+        return sent(runtime.send(item_id, user, require_approval=True), user)
 
     def send(item_id: int, user: str, _: str) -> Transition:
         item = queue.item(item_id)
         needs = runtime.approval_required(item)
         if needs and item["state"] == "drafted":
             raise QueueError(f"#{item_id} is {item['priority']}: an approver must use Approve & send.")
-        return runtime.send(item_id, user, require_approval=needs)
+        return sent(runtime.send(item_id, user, require_approval=needs), user)
+
+    def sent(result: Transition, user: str) -> Transition:
+        item = result.item
+        if result.changed and item["state"] == "failed":
+            who = {mention(user), mention(item["drafted_by"])}
+            runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {item['last_error']}")
+        return result
 
     for name, step in (
         ("claim", claim),
@@ -349,11 +370,14 @@ def build_app(
             if problem:
                 ack(response_action="errors", errors={block_id: problem})
                 return
-            queue.draft(item_id, user, text, note=note)
+            drafted = queue.draft(item_id, user, text, note=note)
         except (Refused, QueueError) as exc:
             ack(response_action="errors", errors={block_id: str(exc)})
             return
         ack()
+        approvers = " ".join(mention_any(a) for a in runtime.config.slack.approvers[:5])
+        if drafted.changed and runtime.approval_required(drafted.item) and approvers:
+            runtime.note(drafted.item, "review", f"{approvers} {mention(user)} drafted a reply: please review it.")
         runtime.redraw(item_id)
 
     @app.action("reject")
@@ -374,14 +398,22 @@ def build_app(
         note = (view["state"]["values"].get("note", {}).get("note", {}).get("value") or "").strip()
         try:
             runtime.permissions.check_approver(user)
-            queue.reject(item_id, user, note)
+            rejected = queue.reject(item_id, user, note)
         except (Refused, QueueError) as exc:
             ack(response_action="errors", errors={"note": str(exc)})
             return
         ack()
+        drafter = rejected.item["assignee"]
+        runtime.note(
+            rejected.item, "rejected", f"{mention(drafter)} {mention(user)} returned your draft: {escape(note)}"
+        )
         runtime.redraw(item_id)
 
     return app
+
+
+def mention_any(who: str) -> str:
+    return group_mention(who) if who.startswith("S") else mention(who)
 
 
 def agent_name(body: Mapping[str, Any]) -> str:

@@ -103,6 +103,7 @@ class SlackNotifier:
             "escalation": self._escalation,
             "reminder": self._reminder,
             "overflow": self._overflow,
+            "note": self._note,
         }
         handler = handlers.get(row["kind"], self._message)
         try:
@@ -357,6 +358,14 @@ class SlackNotifier:
             _, ts = self._post(row, card["channel"], text=text, thread_ts=card["ts"])
         else:
             _, ts = self._post(row, row["channel"] or self.slack.channel, text=text)
+        return ts
+
+    def _note(self, row: dict[str, Any]) -> str:
+        """A line in the card's thread (review requests, rejections, failures)."""
+        card = self.store.slack_message(card_key(int(row["payload"]["item_id"])))
+        if card is None or card["kind"] != "card":
+            return "skipped: no card"
+        _, ts = self._post(row, card["channel"], text=str(row["payload"]["text"]), thread_ts=card["ts"])
         return ts
 
     def _message(self, row: dict[str, Any]) -> str:

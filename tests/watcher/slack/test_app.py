@@ -192,6 +192,10 @@ def test_reply_error_is_shown_on_the_card_and_retry_works(harness, runtime, fake
     assert runtime.store.get_item(item_id)["state"] == "failed"
     card = blocks_text(posted_card(runtime, fake, item_id))
     assert "Sending failed: the post was deleted by its author" in card and "Retry send" in card
+    run_slack_jobs(runtime)
+    saved = runtime.store.slack_message(card_key(item_id))
+    notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == saved["ts"]]
+    assert any(n.startswith("<@UANA> the reply was not posted: the post was deleted") for n in notes)
     harness.click("send", item_id, ANA)
     assert runtime.store.get_item(item_id)["state"] == "replied" and len(connector.replies) == 1
     assert "https://x.com/acme/status/r1" in blocks_text(posted_card(runtime, fake, item_id))
@@ -221,6 +225,10 @@ def test_reject_returns_the_draft_to_its_drafter_with_a_note(harness, runtime, f
     item = runtime.store.get_item(item_id)
     assert item["state"] == "claimed" and item["assignee"] == ANA
     assert "Returned to <@UANA> by <@ULUCA>" in blocks_text(posted_card(runtime, fake, item_id))
+    run_slack_jobs(runtime)
+    card = runtime.store.slack_message(card_key(item_id))
+    notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == card["ts"]]
+    assert "<@UANA> <@ULUCA> returned your draft: Too curt, apologise first" in notes
 
 
 def test_dismiss_snooze_and_escalate(harness, runtime, fake, clock):
@@ -291,3 +299,20 @@ def test_card_update_during_a_429_waits_in_the_outbox(harness, runtime, fake, cl
     clock.advance(seconds=2)
     run_slack_jobs(runtime)
     assert "Claimed by <@UANA>" in blocks_text(posted_card(runtime, fake, item_id))
+
+
+def test_approvers_are_asked_in_the_thread_and_only_they_may_approve(tmp_path, fake, client, clock, connector):
+    config = make_config(tmp_path, fake.base_url, approvers=[LUCA, "SESC"])
+    with Store(config.storage.path) as store:
+        runtime = make_runtime(store, config, client, clock, connector)
+        harness = Harness(runtime)
+        (item_id,) = queued(runtime, clock, make_post("1", priority="urgent"))
+        harness.submit_draft(item_id, ANA, "We are on it")
+        run_slack_jobs(runtime)
+        card = store.slack_message(card_key(item_id))
+        notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == card["ts"]]
+        assert "<@ULUCA> <!subteam^SESC> <@UANA> drafted a reply: please review it." in notes
+        harness.click("approve", item_id, MIRA)  # a moderator, not an approver
+        assert "Only approvers can approve" in ephemerals(fake, MIRA)[0] and connector.replies == []
+        harness.click("approve", item_id, LUCA)
+        assert connector.replies == [("x:1", "We are on it")]
