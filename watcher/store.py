@@ -931,11 +931,17 @@ class Store:
         )
 
     @_locked
+    def touch_slack_message(self, key: str, *, now: datetime) -> None:
+        """Record that a message was redrawn now (see `slack_stale_cards`)."""
+        self.db.execute("UPDATE slack_messages SET updated_at = ? WHERE key = ?", [iso(now), key])
+
+    @_locked
     def count_slack_messages(self, channel: str, kind: str, *, since: datetime) -> int:
+        """Messages of `kind` posted to `channel` (its id, or the name it was addressed by) since `since`."""
         return int(
             self.db.execute(
-                "SELECT COUNT(*) FROM slack_messages WHERE channel = ? AND kind = ? AND created_at >= ?",
-                [channel, kind, iso(since)],
+                "SELECT COUNT(*) FROM slack_messages WHERE (channel = ? OR bucket = ?) AND kind = ? AND created_at >= ?",
+                [channel, channel, kind, iso(since)],
             ).fetchone()[0]
         )
 

@@ -101,6 +101,8 @@ class FakeSlack:
         channel = params.get("channel", "")
         if not channel or channel == "CMISSING":
             return {"ok": False, "error": "channel_not_found"}
+        if channel.startswith("#"):  # Slack accepts a name and answers with the id
+            channel = "C" + channel[1:].replace("-", "").upper()
         number = next(self._ts)
         message = {
             "type": "message",

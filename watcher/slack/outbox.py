@@ -228,8 +228,9 @@ class SlackNotifier:
         if self._over_cap(item, channel, now):
             return self._fold_into_overflow(item, channel, now)
         channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
+        # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
         self.store.save_slack_message(
-            card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now
+            card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
         )
         self.store.enqueue_outbox(
             "thread",
@@ -305,9 +306,7 @@ class SlackNotifier:
             return "overflowed: no card to update"
         view, _ = self.view(item_id)
         self._update(card["channel"], card["ts"], text=card_text(view), blocks=card_blocks(view))
-        self.store.save_slack_message(
-            card_key(item_id), item_id=item_id, kind="card", channel=card["channel"], ts=card["ts"], now=self.clock()
-        )
+        self.store.touch_slack_message(card_key(item_id), now=self.clock())
         copy = self.store.slack_message(f"escalation:{item_id}")
         if copy is not None:  # the escalation channel sees the outcome too
             permalink = str(

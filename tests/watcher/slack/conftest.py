@@ -74,6 +74,7 @@ def fixed_triage(post: Post, ctx: TriageContext) -> Triage:
         lang=post.lang or "en",
         intents=tuple(post.raw.get("intents", ["question"])),
         reasons=("negative -0.40", "question or request"),
+        channel=str(post.raw.get("channel", "")),
     )
 
 

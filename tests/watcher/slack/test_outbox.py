@@ -123,3 +123,14 @@ def test_other_kinds_with_text_are_posted_as_written(store, config, client, fake
     store.enqueue_outbox("digest", "digest:1", {"text": "Daily digest: 4 mentions"}, now=clock(), channel="CDIGEST")
     assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 1
     assert fake.channel_messages("CDIGEST")[0]["text"] == "Daily digest: 4 mentions"
+
+
+def test_hourly_cap_counts_cards_routed_by_channel_name(tmp_path, fake, client, clock):
+    config = make_config(tmp_path, fake.base_url, hourly_cap=2)
+    with Store(config.storage.path) as store:
+        posts = [make_post(str(n), f"vip post {n}", handle=f"v{n}", channel="#care-vip") for n in range(3)]
+        ingest(store, config, clock, *posts)
+        flush_outbox(store, notifier(store, client, config, clock), clock=clock)
+        top = [m for m in fake.channel_messages("CCAREVIP") if "thread_ts" not in m]
+        kinds = [m["metadata"]["event_payload"]["kind"] for m in top]
+        assert kinds == ["card", "card", "overflow"]
