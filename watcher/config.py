@@ -12,6 +12,8 @@ variable, and a key that looks like a secret itself is refused.
 from __future__ import annotations
 
 import difflib
+import re
+import string
 import tomllib
 import types
 import typing
@@ -81,6 +83,11 @@ class TriageConfig:
     model_path: str = ""
 
 
+SLACK_PRIORITIES = ("urgent", "high", "normal", "low")
+DEFAULT_SLA_MINUTES = {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
+TEMPLATE_PLACEHOLDERS = ("handle", "name", "brand", "platform", "agent")
+
+
 @dataclass(frozen=True)
 class SlackConfig:
     enabled: bool = False
@@ -93,6 +100,30 @@ class SlackConfig:
     escalation_channel: str = ""
     escalation_group: str = ""
     moderators: tuple[str, ...] = ()
+    # who may approve a draft (member or user-group ids); empty means every moderator
+    approvers: tuple[str, ...] = ()
+    # priorities whose drafts wait for an approver before they are sent
+    approval_required: tuple[str, ...] = ("urgent", "high")
+    # the drafter may not approve their own draft
+    four_eyes: bool = False
+    # minutes to first claim, per priority, counted in business hours
+    sla_minutes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
+    # priorities whose SLA clock runs outside business hours too
+    sla_around_the_clock: tuple[str, ...] = ("urgent",)
+    business_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    business_hours: str = "09:00-18:00"
+    # user group mentioned in SLA reminders; empty falls back to escalation_group
+    reminder_group: str = ""
+    # cards per channel per hour before the rest are folded into one overflow summary (urgent never is)
+    hourly_cap: int = 30
+    messages_per_second: float = 1.0
+    # reply templates: intent -> language -> list of texts with {handle} {name} {brand} {platform} {agent}
+    templates: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # how often open items are checked for a reply the brand made natively on the platform (0 = never)
+    native_reply_check_minutes: int = 10
+    http_host: str = "0.0.0.0"
+    http_port: int = 3000
+    http_path: str = "/slack/events"
 
 
 @dataclass(frozen=True)
@@ -197,6 +228,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Confi
         _check_triage(sections["triage"], file, problems)
     if "slack" in sections and sections["slack"].mode not in ("socket", "http"):
         problems.append(ConfigProblem(file, "slack.mode", 'must be "socket" or "http"'))
+    if "slack" in sections:
+        _check_slack(sections["slack"], file, problems)
     if problems:
         raise ConfigError(problems)
     return Config(file=file, sources=sources, **sections)
@@ -450,3 +483,78 @@ def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProble
                 )
             )
     return problems
+
+
+# --- slack ---
+
+_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -> None:
+    """Slack keys whose shape the dataclass types cannot express."""
+
+    def bad(key: str, reason: str) -> None:
+        problems.append(ConfigProblem(file, f"slack.{key}", reason))
+
+    member_hint = "use member ids (U...) or user-group ids (S...): in Slack, Profile > More > Copy member ID"
+    if slack.enabled and not slack.moderators:
+        bad("moderators", "empty: only moderators may act on cards; list at least one member or user-group id")
+    for key in ("moderators", "approvers"):
+        for who in getattr(slack, key):
+            if not _SLACK_ID.match(who):
+                bad(key, f"{who!r} is not a member or user-group id; {member_hint}")
+    for key in ("escalation_group", "reminder_group"):
+        value = getattr(slack, key)
+        if value and not value.startswith("S"):
+            bad(key, f"{value!r} is not a user-group id (S...); Slack admin > User groups > Copy group ID")
+    for key in ("channel", "escalation_channel"):
+        value = getattr(slack, key)
+        if value and not _CHANNEL_ID.match(value):
+            bad(key, f"{value!r} is not a channel id like C0123ABCD; channel details > About > Channel ID")
+    if slack.enabled and not slack.channel:
+        bad("channel", "missing: the channel id where queue cards are posted")
+    if not slack.api_base_url.startswith(("https://", "http://")) or not slack.api_base_url.endswith("/"):
+        bad("api_base_url", 'must be a URL ending in "/", like "https://slack.com/api/"')
+    for key in ("approval_required", "sla_around_the_clock"):
+        for priority in getattr(slack, key):
+            if priority not in SLACK_PRIORITIES:
+                bad(key, f"{priority!r} is not a priority; use {', '.join(SLACK_PRIORITIES)}")
+    for priority, minutes in slack.sla_minutes.items():
+        if priority not in SLACK_PRIORITIES:
+            bad(f"sla_minutes.{priority}", f"not a priority; use {', '.join(SLACK_PRIORITIES)}")
+        elif minutes < 1:
+            bad(f"sla_minutes.{priority}", "must be at least 1 minute")
+    for day in slack.business_days:
+        if day not in WEEKDAYS:
+            bad("business_days", f"{day!r} is not a day; use {', '.join(WEEKDAYS)}")
+    match = _HOURS.match(slack.business_hours)
+    if not match or (int(match[1]), int(match[2])) >= (int(match[3]), int(match[4])):
+        bad("business_hours", f'{slack.business_hours!r} is not a range like "09:00-18:00" (start before end)')
+    if slack.native_reply_check_minutes < 0:
+        bad("native_reply_check_minutes", "must be 0 (off) or more minutes")
+    if slack.hourly_cap < 1:
+        bad("hourly_cap", "must be at least 1")
+    if not 0 < slack.messages_per_second <= 5:
+        bad("messages_per_second", "must be above 0 and at most 5 (Slack allows about 1 per second per channel)")
+    if not 0 < slack.http_port < 65536:
+        bad("http_port", "must be a port number between 1 and 65535")
+    if not slack.http_path.startswith("/"):
+        bad("http_path", 'must start with "/", like "/slack/events"')
+    formatter = string.Formatter()
+    for intent, by_lang in slack.templates.items():
+        for lang, texts in by_lang.items():
+            where = f"templates.{intent}.{lang}"
+            if lang != "any" and (len(lang) != 2 or not lang.isalpha()):
+                bad(where, 'the language must be a two-letter code like "en" or "any"')
+            for text in texts:
+                try:
+                    names = [name for _, name, _, _ in formatter.parse(text) if name is not None]
+                except ValueError as exc:
+                    bad(where, f"{text[:40]!r}: {exc}; write a literal brace as {{{{ or }}}}")
+                    continue
+                for name in names:
+                    if name not in TEMPLATE_PLACEHOLDERS:
+                        bad(where, f"unknown placeholder {{{name}}}; use {', '.join(TEMPLATE_PLACEHOLDERS)}")

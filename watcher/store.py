@@ -198,7 +198,29 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_slack(db: sqlite_utils.Database) -> None:
+    """Where each item's Slack messages live (card, thread, escalation copy, overflow
+    summary), so cards are updated in place and never posted twice."""
+    db.table("slack_messages").create(
+        {
+            "key": str,
+            "item_id": int,
+            "kind": str,
+            "channel": str,
+            "ts": str,
+            "thread_ts": str,
+            "bucket": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="key",
+    )
+    db.table("slack_messages").create_index(["item_id"])
+    db.table("slack_messages").create_index(["channel", "kind", "created_at"])
+    db.table("slack_messages").create_index(["bucket"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_slack]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -946,6 +968,115 @@ class Store:
             "JOIN posts p ON p.key = f.post_key ORDER BY f.id"
         ).fetchall()
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
+
+    # --- slack ---
+
+    @_locked
+    def slack_message(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT key, item_id, kind, channel, ts, thread_ts, bucket, created_at FROM slack_messages WHERE key = ?",
+            [key],
+        ).fetchone()
+        if row is None:
+            return None
+        names = ["key", "item_id", "kind", "channel", "ts", "thread_ts", "bucket", "created_at"]
+        return dict(zip(names, row, strict=True))
+
+    @_locked
+    def save_slack_message(
+        self,
+        key: str,
+        *,
+        item_id: int | None,
+        kind: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        thread_ts: str = "",
+        bucket: str = "",
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO slack_messages (key, item_id, kind, channel, ts, thread_ts, bucket, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, "
+            "channel = excluded.channel, ts = excluded.ts, thread_ts = excluded.thread_ts, "
+            "bucket = excluded.bucket, updated_at = excluded.updated_at",
+            [key, item_id, kind, channel, ts, thread_ts, bucket, iso(now), iso(now)],
+        )
+
+    @_locked
+    def touch_slack_message(self, key: str, *, now: datetime) -> None:
+        """Record that a message was redrawn now (see `slack_stale_cards`)."""
+        self.db.execute("UPDATE slack_messages SET updated_at = ? WHERE key = ?", [iso(now), key])
+
+    @_locked
+    def count_slack_messages(self, channel: str, kind: str, *, since: datetime) -> int:
+        """Messages of `kind` posted to `channel` (its id, or the name it was addressed by) since `since`."""
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM slack_messages WHERE (channel = ? OR bucket = ?) AND kind = ? AND created_at >= ?",
+                [channel, channel, kind, iso(since)],
+            ).fetchone()[0]
+        )
+
+    @_locked
+    def slack_bucket_items(self, bucket: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT item_id FROM slack_messages WHERE bucket = ? AND kind = 'overflowed' ORDER BY created_at, item_id",
+            [bucket],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    @_locked
+    def slack_stale_cards(self, *, limit: int = 200) -> list[int]:
+        """Items changed since their card was last drawn (a repeat collapsed into them,
+        a transition made from the CLI): their cards need a redraw."""
+        rows = self.db.execute(
+            "SELECT q.id FROM queue_items q JOIN slack_messages m ON m.key = 'card:' || q.id "
+            "WHERE m.kind = 'card' AND q.updated_at > m.updated_at ORDER BY q.updated_at LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    @_locked
+    def set_sla_due(self, item_id: int, due: datetime) -> None:
+        """Derived from config, so no version bump: it never races a moderator's click."""
+        self.db.execute("UPDATE queue_items SET sla_due_at = ? WHERE id = ?", [iso(due), item_id])
+
+    @_locked
+    def customer_history(self, post_key: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        """Earlier posts by this author, on any platform where the same handle posted,
+        with how each was handled and by whom (newest first)."""
+        me = self.db.execute(
+            "SELECT p.author_key, p.created_at, LOWER(COALESCE(a.handle, '')) FROM posts p "
+            "LEFT JOIN authors a ON a.key = p.author_key WHERE p.key = ?",
+            [post_key],
+        ).fetchone()
+        if me is None:
+            return []
+        author_key, created_at, handle = me
+        rows = self.db.execute(
+            "SELECT p.key, p.platform, p.text, p.created_at, p.url, q.id, q.state, q.assignee, q.drafted_by, "
+            "q.approved_by, q.reply_url, q.dismiss_reason FROM posts p "
+            "LEFT JOIN authors a ON a.key = p.author_key LEFT JOIN queue_items q ON q.post_key = p.key "
+            "WHERE p.key != ? AND p.created_at <= ? AND p.duplicate_of IS NULL AND p.is_own = 0 "
+            "AND (p.author_key = ? OR (? != '' AND LOWER(a.handle) = ?)) ORDER BY p.created_at DESC LIMIT ?",
+            [post_key, created_at, author_key, handle, handle, limit],
+        ).fetchall()
+        names = [
+            "post_key",
+            "platform",
+            "text",
+            "created_at",
+            "url",
+            "item_id",
+            "state",
+            "assignee",
+            "drafted_by",
+            "approved_by",
+            "reply_url",
+            "dismiss_reason",
+        ]
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
 
 TRIAGE_COLUMNS = (

@@ -1,0 +1,148 @@
+"""`watcher slack ...`: print the app manifest, run the Slack app, run one Slack tick.
+
+The lead's CLI adds the group with `main.add_command(slack)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+
+import click
+
+from connectors.base import Connector, connector_class
+from watcher.config import Config, ConfigError, load_config, slack_env_problems
+from watcher.post import Post
+from watcher.slack.app import ConnectorFor, SlackRuntime, run_slack_jobs, start
+from watcher.slack.outbox import make_client
+from watcher.store import Store, StoreError
+
+BOT_SCOPES = (
+    "chat:write",  # post cards, threads and reminders; update cards; ephemeral refusals
+    "channels:history",  # find a card posted before a crash (message metadata) in public channels
+    "groups:history",  # ... and in private channels
+    "usergroups:read",  # moderators and approvers given as user groups
+)
+
+
+def manifest_text(*, mode: str = "socket", request_url: str = "", name: str = "Social Care Watcher") -> str:
+    """The Slack app manifest (YAML) a workspace admin pastes at api.slack.com/apps >
+    Create New App > From an app manifest."""
+    if mode == "http" and not request_url.startswith("https://"):
+        raise click.UsageError("HTTP mode needs --request-url https://your-host/slack/events (Slack requires HTTPS)")
+    scopes = "\n".join(f"      - {scope}" for scope in BOT_SCOPES)
+    interactivity = "    is_enabled: true"
+    if mode == "http":
+        interactivity += f"\n    request_url: {request_url}"
+    return (
+        "_metadata:\n"
+        "  major_version: 1\n"
+        "  minor_version: 1\n"
+        "display_information:\n"
+        f"  name: {name}\n"
+        "  description: Moderated queue for public replies to social media mentions\n"
+        '  background_color: "#1d4ed8"\n'
+        "features:\n"
+        "  bot_user:\n"
+        "    display_name: watcher\n"
+        "    always_online: true\n"
+        "oauth_config:\n"
+        "  scopes:\n"
+        "    bot:\n"
+        f"{scopes}\n"
+        "settings:\n"
+        "  interactivity:\n"
+        f"{interactivity}\n"
+        "  org_deploy_enabled: false\n"
+        f"  socket_mode_enabled: {'true' if mode == 'socket' else 'false'}\n"
+        "  token_rotation_enabled: false\n"
+    )
+
+
+def connector_for_config(config: Config, env: Mapping[str, str]) -> ConnectorFor:
+    """Reply connectors built from `[sources.*]` on first use, one per source: a
+    post goes back through the source that fetched it (or one of its platform's kind)."""
+    built: dict[str, Connector] = {}
+    lock = threading.Lock()
+
+    def connector_for(post: Post) -> Connector:
+        name = post.source
+        names = [s.name for s in config.sources]
+        if name not in names:
+            name = next((s.name for s in config.sources if s.kind == post.platform), "")
+        if not name:
+            raise LookupError(
+                f"no source in {config.file} fetched {post.key}; add a [sources.*] table for {post.platform}"
+            )
+        with lock:
+            if name not in built:
+                src = config.source(name)
+                built[name] = connector_class(src.kind).from_config(src, env)
+            return built[name]
+
+    return connector_for
+
+
+def _runtime(config_path: str) -> SlackRuntime:
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not config.slack.enabled:
+        raise click.ClickException(f"{config_path}: slack.enabled is false; set it to true and fill in [slack]")
+    problems = slack_env_problems(config, os.environ)
+    if problems:
+        raise click.ClickException("\n".join(str(p) for p in problems))
+    try:
+        store = Store(config.resolve_path(config.storage.path))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    return SlackRuntime(
+        config=config,
+        store=store,
+        client=make_client(config, os.environ),
+        connector_for=connector_for_config(config, os.environ),
+    )
+
+
+@click.group("slack")
+def slack() -> None:
+    """The Slack moderated queue: app manifest, the app itself, one delivery tick."""
+
+
+@slack.command("manifest")
+@click.option("--mode", type=click.Choice(["socket", "http"]), default="socket", show_default=True)
+@click.option("--request-url", default="", help="HTTP mode: the public HTTPS URL of /slack/events.")
+@click.option("--name", default="Social Care Watcher", show_default=True, help="The app's name in Slack.")
+def manifest(mode: str, request_url: str, name: str) -> None:
+    """Print the Slack app manifest to paste at api.slack.com/apps."""
+    click.echo(manifest_text(mode=mode, request_url=request_url, name=name), nl=False)
+
+
+@slack.command("serve")
+@click.option("--config", "config_path", default="config.toml", show_default=True, type=click.Path())
+def serve(config_path: str) -> None:
+    """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = _runtime(config_path)
+    try:
+        start(runtime, os.environ)
+    finally:
+        runtime.store.close()
+
+
+@slack.command("flush")
+@click.option("--config", "config_path", default="config.toml", show_default=True, type=click.Path())
+def flush(config_path: str) -> None:
+    """Run one Slack tick now: wake snoozed items, SLA reminders, deliver the outbox."""
+    runtime = _runtime(config_path)
+    try:
+        report = run_slack_jobs(runtime)
+    finally:
+        runtime.store.close()
+    click.echo(
+        f"woken {report.woken}, reminders {report.reminded}, answered natively {report.answered_elsewhere}; "
+        f"delivered {report.sent}, waiting {report.retrying}, failed {report.failed}"
+    )

@@ -1,0 +1,411 @@
+"""Deliver outbox rows to Slack: cards, their context threads, in-place updates,
+escalation copies, SLA reminders and the hourly overflow summary.
+
+Nothing is posted twice. A posted message is recorded (item -> channel/ts) in
+the store; every post carries message metadata naming its outbox row, and a row
+retried after an unclear outcome (a crash, a 500 after Slack stored the message)
+first looks for that metadata in the channel before posting again. 429 and 5xx
+become `DeliveryRetry` (Retry-After honoured) so the row waits in the outbox;
+posts are paced to about one per second per channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from watcher.config import Config
+from watcher.notify import DeliveryFailed, DeliveryRetry, FlushReport, flush_outbox
+from watcher.post import Post, utc_now
+from watcher.slack.cards import (
+    CardView,
+    card_blocks,
+    card_text,
+    context_blocks,
+    escalation_blocks,
+    history_blocks,
+    overflow_blocks,
+    reminder_text,
+)
+from watcher.slack.sla import BusinessHours, sla_state
+from watcher.store import Store
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "watcher_outbox"
+# Slack errors that a person can fix (token, channel membership): keep the row and retry slowly
+FIXABLE_ERRORS = {
+    "invalid_auth": "the bot token is invalid; check the environment variable named by slack.bot_token_env",
+    "not_authed": "no bot token was sent; export the variable named by slack.bot_token_env",
+    "token_revoked": "the bot token was revoked; reinstall the app and export the new token",
+    "account_inactive": "the bot token belongs to a deactivated app; reinstall it",
+    "channel_not_found": "the channel does not exist or the bot cannot see it; check slack.channel and invite the bot",
+    "not_in_channel": "the bot is not in the channel; type /invite @watcher in it",
+    "missing_scope": "the app lacks a scope; reinstall it from docs/slack manifest",
+}
+FIXABLE_RETRY_SECONDS = 300
+
+
+def card_key(item_id: int) -> str:
+    return f"card:{item_id}"
+
+
+def enqueue_card_update(store: Store, item: Mapping[str, Any], *, now: datetime, reason: str = "") -> int | None:
+    """Ask for the card of `item` to be redrawn (one row per item version and reason: idempotent)."""
+    return store.enqueue_outbox(
+        "card_update",
+        f"card_update:{item['id']}:{item['version']}" + (f":{reason}" if reason else ""),
+        {"item_id": item["id"], "post_key": item["post_key"]},
+        now=now,
+        channel=item["channel"] or "",
+        item_id=item["id"],
+    )
+
+
+class SlackNotifier:
+    """A `watcher.notify.Notifier` for Slack. Give it a WebClient built with
+    `retry_handlers=[]` (see `make_client`): the outbox does the retrying, and the
+    SDK's own retry after a dropped connection could post a card twice."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: WebClient,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.config = config
+        self.slack = config.slack
+        self.hours = BusinessHours.from_config(config.slack, config.brand.timezone)
+        self.clock = clock
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self._last_post: dict[str, float] = {}
+
+    # --- Notifier ------------------------------------------------------------------
+
+    def deliver(self, row: dict[str, Any]) -> str:
+        handlers: dict[str, Callable[[dict[str, Any]], str]] = {
+            "card": self._card,
+            "card_update": self._card_update,
+            "thread": self._thread,
+            "escalation": self._escalation,
+            "reminder": self._reminder,
+            "overflow": self._overflow,
+            "note": self._note,
+        }
+        handler = handlers.get(row["kind"], self._message)
+        try:
+            return handler(row)
+        except SlackApiError as exc:
+            raise self._classify(exc, row) from None
+        except OSError as exc:  # URLError, timeouts, refused connections
+            raise DeliveryRetry(
+                f"Slack is unreachable ({exc.__class__.__name__}) delivering outbox row {row['id']}; will retry",
+                after_seconds=min(300, 15 * (row["attempts"] + 1)),
+            ) from None
+
+    def _classify(self, exc: SlackApiError, row: dict[str, Any]) -> Exception:
+        response = exc.response
+        status = response.status_code
+        error = str(response.get("error", "")) if isinstance(response.data, dict) else ""
+        where = f"outbox row {row['id']} ({row['kind']}, item {row.get('item_id')})"
+        if status == 429 or error == "ratelimited":
+            after = _retry_after(response.headers)
+            return DeliveryRetry(f"Slack rate limit on {where}; retrying after {after:.0f} s", after_seconds=after)
+        if status >= 500:
+            return DeliveryRetry(
+                f"Slack answered {status} for {where}; will retry",
+                after_seconds=min(300, 10 * (row["attempts"] + 1)),
+            )
+        if error in FIXABLE_ERRORS:
+            return DeliveryRetry(f"Slack refused {where}: {FIXABLE_ERRORS[error]}", after_seconds=FIXABLE_RETRY_SECONDS)
+        return DeliveryFailed(f"Slack refused {where}: {error or status}; this message cannot be delivered as it is")
+
+    # --- building blocks --------------------------------------------------------------
+
+    def view(self, item_id: int, *, overflow_note: str = "") -> tuple[CardView, Post]:
+        item = self.store.get_item(item_id)
+        if item is None:
+            raise DeliveryFailed(f"queue item {item_id} no longer exists")
+        post = self.store.get_post(item["post_key"])
+        if post is None:
+            raise DeliveryFailed(f"post {item['post_key']} of item {item_id} is missing from the store")
+        view = CardView(
+            item=item,
+            post=post,
+            triage=self.store.post_triage(post.key),
+            sla=sla_state(item, slack=self.slack, hours=self.hours, now=self.clock()),
+            approval_required=item["priority"] in self.slack.approval_required,
+            events=tuple(self.store.events_for_item(item_id)),
+            overflow_note=overflow_note,
+        )
+        return view, post
+
+    def _pace(self, channel: str) -> None:
+        """About `messages_per_second` posts per channel, as Slack asks."""
+        gap = 1.0 / self.slack.messages_per_second
+        last = self._last_post.get(channel)
+        if last is not None:
+            wait = gap - (self.monotonic() - last)
+            if wait > 0:
+                self.sleep(wait)
+        self._last_post[channel] = self.monotonic()
+
+    def _post(
+        self,
+        row: dict[str, Any],
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str = "",
+    ) -> tuple[str, str]:
+        """Post once: after an earlier attempt of this row, look for it first. Returns (channel id, ts)."""
+        if row["attempts"] > 0:
+            found = self._find_posted(row, channel, thread_ts)
+            if found is not None:
+                log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
+                return channel, found
+        self._pace(channel)
+        response = self.client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts or None,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"], "kind": row["kind"]}},
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    def _find_posted(self, row: dict[str, Any], channel: str, thread_ts: str) -> str | None:
+        if thread_ts:
+            response = self.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+            )
+        else:
+            response = self.client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("outbox_id") == row["id"]
+            ):
+                return str(message["ts"])
+        return None
+
+    def _update(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        self._pace(channel)
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    # --- kinds --------------------------------------------------------------------
+
+    def _card(self, row: dict[str, Any]) -> str:
+        item_id = int(row["payload"]["item_id"])
+        existing = self.store.slack_message(card_key(item_id))
+        if existing is not None:
+            return existing["ts"] or f"overflow:{existing['bucket']}"
+        view, _ = self.view(item_id)
+        item = view.item
+        channel = row["channel"] or item["channel"] or self.slack.channel
+        now = self.clock()
+        self.store.set_sla_due(item_id, view.sla.due_at)
+        if item["state"] not in ("new", "snoozed", "claimed", "drafted", "approved", "sending", "failed"):
+            # closed before it was announced (answered natively, say): still post, so nothing vanishes unseen
+            log.info("item %s is %s before its card was posted", item_id, item["state"])
+        if self._over_cap(item, channel, now):
+            return self._fold_into_overflow(item, channel, now)
+        channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
+        # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
+        self.store.save_slack_message(
+            card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
+        )
+        self.store.enqueue_outbox(
+            "thread",
+            f"thread:{item_id}",
+            {"item_id": item_id, "post_key": item["post_key"]},
+            now=now,
+            channel=channel_id,
+            item_id=item_id,
+        )
+        if (item["priority"] == "urgent" or item["escalated"]) and self.slack.escalation_channel:
+            self.enqueue_escalation(item, now=now)
+        return ts
+
+    def enqueue_escalation(self, item: Mapping[str, Any], *, now: datetime) -> None:
+        if self.slack.escalation_channel:
+            self.store.enqueue_outbox(
+                "escalation",
+                f"escalation:{item['id']}",
+                {"item_id": item["id"], "post_key": item["post_key"]},
+                now=now,
+                channel=self.slack.escalation_channel,
+                item_id=item["id"],
+            )
+
+    def _over_cap(self, item: Mapping[str, Any], channel: str, now: datetime) -> bool:
+        if item["priority"] == "urgent" or item["escalated"]:
+            return False
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        return self.store.count_slack_messages(channel, "card", since=hour) >= self.slack.hourly_cap
+
+    def _fold_into_overflow(self, item: Mapping[str, Any], channel: str, now: datetime) -> str:
+        bucket = f"{channel}:{now:%Y-%m-%dT%H}"
+        self.store.save_slack_message(
+            card_key(item["id"]), item_id=item["id"], kind="overflowed", channel=channel, ts="", bucket=bucket, now=now
+        )
+        self.store.enqueue_outbox(
+            "overflow",
+            f"overflow:{bucket}:{item['id']}",
+            {"bucket": bucket},
+            now=now,
+            channel=channel,
+            item_id=item["id"],
+        )
+        return f"overflow:{bucket}"
+
+    def _overflow(self, row: dict[str, Any]) -> str:
+        bucket = row["payload"]["bucket"]
+        channel = bucket.rsplit(":", 1)[0]
+        entries = []
+        for item_id in self.store.slack_bucket_items(bucket):
+            item = self.store.get_item(item_id)
+            post = self.store.get_post(item["post_key"]) if item else None
+            if item is not None and post is not None:
+                entries.append((item, post))
+        blocks = overflow_blocks(entries, cap=self.slack.hourly_cap, hour=bucket.rsplit("T", 1)[-1] + ":00")
+        text = f"{len(entries)} more item(s) past the hourly card cap"
+        summary = self.store.slack_message(f"overflow:{bucket}")
+        if summary is not None:
+            self._update(summary["channel"], summary["ts"], text=text, blocks=blocks)
+            return summary["ts"]
+        channel_id, ts = self._post(row, channel, text=text, blocks=blocks)
+        self.store.save_slack_message(
+            f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
+        )
+        return ts
+
+    def _card_update(self, row: dict[str, Any]) -> str:
+        item_id = int(row["payload"]["item_id"])
+        card = self.store.slack_message(card_key(item_id))
+        if card is None:
+            return "superseded: the card is not posted yet and will show the current state"
+        if card["kind"] != "card":
+            return "overflowed: no card to update"
+        view, _ = self.view(item_id)
+        self._update(card["channel"], card["ts"], text=card_text(view), blocks=card_blocks(view))
+        self.store.touch_slack_message(card_key(item_id), now=self.clock())
+        copy = self.store.slack_message(f"escalation:{item_id}")
+        if copy is not None:  # the escalation channel sees the outcome too
+            permalink = str(
+                self.client.chat_getPermalink(channel=card["channel"], message_ts=card["ts"]).get("permalink") or ""
+            )
+            blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
+            self._update(copy["channel"], copy["ts"], text=f"Escalated: {card_text(view)}", blocks=blocks)
+        return card["ts"]
+
+    def _thread(self, row: dict[str, Any]) -> str:
+        item_id = int(row["payload"]["item_id"])
+        card = self.store.slack_message(card_key(item_id))
+        if card is None or card["kind"] != "card":
+            return "skipped: no card"
+        view, post = self.view(item_id)
+        blocks = context_blocks(post) + [{"type": "divider"}] + history_blocks(self.store.customer_history(post.key))
+        _, ts = self._post(
+            row, card["channel"], text="Context and customer history", blocks=blocks, thread_ts=card["ts"]
+        )
+        return ts
+
+    def _escalation(self, row: dict[str, Any]) -> str:
+        item_id = int(row["payload"]["item_id"])
+        view, _ = self.view(item_id)
+        card = self.store.slack_message(card_key(item_id))
+        permalink = ""
+        if card is not None and card["kind"] == "card":
+            permalink = str(
+                self.client.chat_getPermalink(channel=card["channel"], message_ts=card["ts"]).get("permalink") or ""
+            )
+        channel = row["channel"] or self.slack.escalation_channel
+        blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
+        channel_id, ts = self._post(row, channel, text=f"Escalated: {card_text(view)}", blocks=blocks)
+        self.store.save_slack_message(
+            f"escalation:{item_id}", item_id=item_id, kind="escalation", channel=channel_id, ts=ts, now=self.clock()
+        )
+        return ts
+
+    def _reminder(self, row: dict[str, Any]) -> str:
+        item_id = int(row["payload"]["item_id"])
+        item = self.store.get_item(item_id)
+        if item is None or item["state"] != "new":
+            return "skipped: claimed or closed before the reminder went out"
+        card = self.store.slack_message(card_key(item_id))
+        group = self.slack.reminder_group or self.slack.escalation_group
+        text = reminder_text(item, late_minutes=int(row["payload"].get("late_minutes", 0)), group=group)
+        if card is not None and card["kind"] == "card":
+            _, ts = self._post(row, card["channel"], text=text, thread_ts=card["ts"])
+        else:
+            _, ts = self._post(row, row["channel"] or self.slack.channel, text=text)
+        return ts
+
+    def _note(self, row: dict[str, Any]) -> str:
+        """A line in the card's thread (review requests, rejections, failures)."""
+        card = self.store.slack_message(card_key(int(row["payload"]["item_id"])))
+        if card is None or card["kind"] != "card":
+            return "skipped: no card"
+        _, ts = self._post(row, card["channel"], text=str(row["payload"]["text"]), thread_ts=card["ts"])
+        return ts
+
+    def _message(self, row: dict[str, Any]) -> str:
+        """Any other kind with a `text` (digests, say) is posted as written."""
+        payload = row["payload"]
+        if not isinstance(payload.get("text"), str):
+            raise DeliveryFailed(f"outbox row {row['id']}: kind {row['kind']!r} has no text for Slack")
+        channel = row["channel"] or self.slack.channel
+        _, ts = self._post(row, channel, text=payload["text"], blocks=payload.get("blocks"))
+        return ts
+
+
+def _retry_after(headers: Any) -> float:
+    for name in ("Retry-After", "retry-after"):
+        value = (headers or {}).get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is not None:
+            try:
+                return max(1.0, float(value))
+            except ValueError:
+                break
+    return 30.0
+
+
+def make_client(config: Config, env: Any) -> WebClient:
+    """The one place a real WebClient is built: bot token from the environment,
+    the API host from config (GovSlack and tests use their own)."""
+    token = env.get(config.slack.bot_token_env, "")
+    return WebClient(token=token, base_url=config.slack.api_base_url, timeout=15, retry_handlers=[])
+
+
+def flush_slack(
+    store: Store, notifier: SlackNotifier, *, clock: Callable[[], datetime] = utc_now, rounds: int = 5
+) -> FlushReport:
+    """`flush_outbox` until quiet: delivering a card queues its thread and escalation
+    rows, which go out in the next round rather than the next scheduler tick."""
+    sent = retrying = failed = 0
+    for _ in range(rounds):
+        report = flush_outbox(store, notifier, clock=clock)
+        sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
+        if report.retrying or not report.sent:
+            break
+    return FlushReport(sent=sent, retrying=retrying, failed=failed)
