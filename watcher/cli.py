@@ -393,3 +393,12 @@ def main() -> None:
             soft_wrap=True,
         )
         raise SystemExit(70) from None
+
+
+def _add_feature_commands() -> None:
+    from watcher.slack.commands import slack
+
+    cli.add_command(slack)
+
+
+_add_feature_commands()

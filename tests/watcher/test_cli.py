@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from tests.helpers import T0
 from watcher.cli import cli
 from watcher.demo import sample_path
+from watcher.store import SCHEMA_VERSION
 
 
 def write_config(tmp_path: Path, export: Path | None = None) -> Path:
@@ -125,9 +126,12 @@ def test_check_reports_ok_and_problems(tmp_path: Path, monkeypatch: pytest.Monke
     config = write_config(tmp_path, write_export(tmp_path))
     ok = CliRunner().invoke(cli, ["--config", str(config), "check"])
     assert ok.exit_code == 0, ok.output
-    assert "schema v1" in ok.stdout and "hist (replay)" in ok.stdout
+    assert f"schema v{SCHEMA_VERSION}" in ok.stdout and "hist (replay)" in ok.stdout
     config.write_text(
-        config.read_text(encoding="utf-8") + '\n[slack]\nenabled = true\nbot_token_env = "MY_BOT"\n', encoding="utf-8"
+        config.read_text(encoding="utf-8")
+        + '\n[slack]\nenabled = true\nbot_token_env = "MY_BOT"\nchannel = "C0123ABCD"\n'
+        'moderators = ["U0123ABCD"]\n',
+        encoding="utf-8",
     )
     monkeypatch.delenv("MY_BOT", raising=False)
     bad = CliRunner().invoke(cli, ["--config", str(config), "check"])

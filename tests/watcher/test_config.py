@@ -91,7 +91,9 @@ def test_replay_source_with_missing_file_says_which_file(tmp_path: Path) -> None
 
 
 def test_slack_env_problems_only_when_enabled() -> None:
-    cfg = parse_config({"brand": {"name": "L"}, "slack": {"enabled": True}})
+    cfg = parse_config(
+        {"brand": {"name": "L"}, "slack": {"enabled": True, "channel": "C0123ABCD", "moderators": ["U0123ABCD"]}}
+    )
     found = [str(p) for p in slack_env_problems(cfg, {})]
     assert any("slack.bot_token_env: environment variable SLACK_BOT_TOKEN is not set" in p for p in found)
     assert slack_env_problems(parse_config({"brand": {"name": "L"}}), {}) == []
