@@ -335,7 +335,7 @@ def build_app(
         except (Refused, QueueError) as exc:
             _tell(client, body, str(exc))
             return
-        client.views_open(trigger_id=body["trigger_id"], view=draft_modal(form))
+        open_modal(client, body, draft_modal(form))
 
     @app.action("pick_template")
     def pick_template(ack: Callable[..., Any], body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -389,7 +389,7 @@ def build_app(
             _tell(client, body, str(exc))
             return
         item_id, _ = _item_id(action)
-        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(item_id))
+        open_modal(client, body, reject_modal(item_id))
 
     @app.view("reject_submit")
     def submit_reject(ack: Callable[..., Any], body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -410,6 +410,17 @@ def build_app(
         runtime.redraw(item_id)
 
     return app
+
+
+def open_modal(client: WebClient, body: Mapping[str, Any], view: dict[str, Any]) -> None:
+    """Slack gives 3 seconds to open a modal after a click; say so when it is missed."""
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        _tell(
+            client, body, f"The form could not open (Slack said {exc.response.get('error')}); click the button again."
+        )
 
 
 def mention_any(who: str) -> str:

@@ -322,7 +322,8 @@ class SlackNotifier:
         if card is None or card["kind"] != "card":
             return "skipped: no card"
         view, post = self.view(item_id)
-        blocks = context_blocks(post) + [{"type": "divider"}] + history_blocks(self.store.customer_history(post.key))
+        blocks = context_blocks(post, self.store.conversation_posts(post))
+        blocks += [{"type": "divider"}, *history_blocks(self.store.customer_history(post.key))]
         _, ts = self._post(
             row, card["channel"], text="Context and customer history", blocks=blocks, thread_ts=card["ts"]
         )

@@ -86,6 +86,7 @@ def make_post(
     platform: str = "x",
     handle: str = "carla",
     created_at: datetime | None = None,
+    conversation_id: str | None = None,
     **extra: Any,
 ) -> Post:
     return Post(
@@ -98,6 +99,7 @@ def make_post(
         url=f"https://x.com/{handle}/status/{native_id}",
         lang="en",
         source="x_mentions",
+        conversation_id=conversation_id,
         raw={"priority": priority, **extra},
     )
 

@@ -134,3 +134,18 @@ def test_hourly_cap_counts_cards_routed_by_channel_name(tmp_path, fake, client, 
         top = [m for m in fake.channel_messages("CCAREVIP") if "thread_ts" not in m]
         kinds = [m["metadata"]["event_payload"]["kind"] for m in top]
         assert kinds == ["card", "card", "overflow"]
+
+
+def test_thread_shows_the_stored_conversation_and_cross_platform_history(store, config, client, fake, clock):
+    from watcher.queue import Queue
+
+    ingest(store, config, clock, make_post("p0", "Our new plan is live", handle="acme_fan"))
+    (old_item,) = ingest(store, config, clock, make_post("r0", "Earlier complaint", platform="reddit", handle="Carla"))
+    queue = Queue(store, clock=clock)
+    queue.dismiss(old_item, "UANA", "handled_elsewhere")
+    ingest(store, config, clock, make_post("1", "Is it live in Italy too?", conversation_id="p0"))
+    flush_outbox(store, notifier(store, client, config, clock), clock=clock)
+    thread = [m for m in fake.channel_messages("CCARE") if m.get("thread_ts")]
+    text = blocks_text(thread[-1])
+    assert "The conversation so far" in text and "Our new plan is live" in text
+    assert "Earlier complaint" in text and "on reddit" in text and "dismissed (Handled elsewhere)" in text
