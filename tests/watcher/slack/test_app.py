@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import PostedReply, ReplyRejected
+from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from connectors.replay import ReplayConnector
 from watcher.pipeline import Pipeline
 from watcher.slack.app import SlackRuntime, run_slack_jobs
@@ -316,3 +316,23 @@ def test_approvers_are_asked_in_the_thread_and_only_they_may_approve(tmp_path, f
         assert "Only approvers can approve" in ephemerals(fake, MIRA)[0] and connector.replies == []
         harness.click("approve", item_id, LUCA)
         assert connector.replies == [("x:1", "We are on it")]
+
+
+def test_timeout_after_the_platform_posted_yields_one_public_reply(harness, runtime, fake, clock, connector):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    harness.submit_draft(item_id, ANA, "On it")
+    connector.fail_with, connector.posted_anyway = ReplyOutcomeUnknown("X did not answer in 10 s"), True
+    harness.click("send", item_id, ANA)
+    harness.click("send", item_id, ANA)
+    assert connector.replies == [("x:1", "On it")]
+    assert runtime.store.get_item(item_id)["state"] == "replied"
+
+
+def test_double_submitted_draft_is_one_draft_and_a_closed_item_refuses_inline(harness, runtime, fake, clock):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    assert harness.submit_draft(item_id, ANA, "Same words").status == 200
+    assert harness.submit_draft(item_id, ANA, "Same words").status == 200
+    assert [e["action"] for e in runtime.store.events_for_item(item_id)].count("draft") == 1
+    harness.click("dismiss", item_id, ANA, choice="no_reply_needed")
+    errors = json.loads(harness.submit_draft(item_id, ANA, "Too late").body)
+    assert "it is dismissed" in errors["errors"]["reply:0"]
