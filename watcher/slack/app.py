@@ -89,6 +89,11 @@ class Permissions:
         return any(user in self._members(g) for g in ids if g.startswith("S"))
 
     def check_moderator(self, user: str) -> None:
+        if not self.moderators:
+            raise Refused(
+                "No moderators are configured (slack.moderators is empty), so nobody may act on cards. "
+                "Ask an admin to list member or user-group ids there."
+            )
         if not self._allowed(user, self.moderators):
             raise Refused(
                 "Only the care team's moderators can act on queue cards. Ask an admin to add you to slack.moderators."

@@ -24,6 +24,8 @@ BOT_SCOPES = (
     "channels:history",  # find a card posted before a crash (message metadata) in public channels
     "groups:history",  # ... and in private channels
     "usergroups:read",  # moderators and approvers given as user groups
+    "channels:read",  # resolve a channel given by name (#care) to its id
+    "groups:read",  # ... for private channels
 )
 
 

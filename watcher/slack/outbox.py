@@ -174,10 +174,11 @@ class SlackNotifier:
     ) -> tuple[str, str]:
         """Post once: after an earlier attempt of this row, look for it first. Returns (channel id, ts)."""
         if row["attempts"] > 0:
-            found = self._find_posted(row, channel, thread_ts)
+            channel_id = self._channel_id(channel)
+            found = self._find_posted(row, channel_id, thread_ts) if channel_id else None
             if found is not None:
                 log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
-                return channel, found
+                return channel_id, found
         self._pace(channel)
         response = self.client.chat_postMessage(
             channel=channel,
@@ -188,7 +189,36 @@ class SlackNotifier:
             unfurl_media=False,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"], "kind": row["kind"]}},
         )
-        return str(response["channel"]), str(response["ts"])
+        channel_id = str(response["channel"])
+        if channel_id != channel and self.store.slack_message(f"channel:{channel}") is None:
+            self.store.save_slack_message(
+                f"channel:{channel}", item_id=None, kind="channel", channel=channel_id, ts="", now=self.clock()
+            )
+        return channel_id, str(response["ts"])
+
+    def _channel_id(self, channel: str) -> str:
+        """History needs a channel id; a name (#care) is resolved from an earlier post to it."""
+        if not channel.startswith("#"):
+            return channel
+        known = self.store.slack_message(f"channel:{channel}")
+        if known is not None:
+            return str(known["channel"])
+        cursor = None
+        for _ in range(50):  # pages of 200: 10,000 channels
+            page = self.client.conversations_list(
+                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+            )
+            for found in page.get("channels") or []:
+                if found.get("name") == channel[1:]:
+                    self.store.save_slack_message(
+                        f"channel:{channel}", item_id=None, kind="channel", channel=found["id"], ts="", now=self.clock()
+                    )
+                    return str(found["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
+        return ""
 
     def _find_posted(self, row: dict[str, Any], channel: str, thread_ts: str) -> str | None:
         if thread_ts:

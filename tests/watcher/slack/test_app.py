@@ -336,3 +336,13 @@ def test_double_submitted_draft_is_one_draft_and_a_closed_item_refuses_inline(ha
     harness.click("dismiss", item_id, ANA, choice="no_reply_needed")
     errors = json.loads(harness.submit_draft(item_id, ANA, "Too late").body)
     assert "it is dismissed" in errors["errors"]["reply:0"]
+
+
+def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connector):
+    config = make_config(tmp_path, fake.base_url, moderators=[])
+    with Store(config.storage.path) as store:
+        runtime = make_runtime(store, config, client, clock, connector)
+        (item_id,) = queued(runtime, clock, make_post("1"))
+        Harness(runtime).click("claim", item_id, ANA)
+        assert store.get_item(item_id)["state"] == "new"
+        assert "slack.moderators is empty" in ephemerals(fake, ANA)[0]

@@ -149,3 +149,16 @@ def test_thread_shows_the_stored_conversation_and_cross_platform_history(store, 
     text = blocks_text(thread[-1])
     assert "The conversation so far" in text and "Our new plan is live" in text
     assert "Earlier complaint" in text and "on reddit" in text and "dismissed (Handled elsewhere)" in text
+
+
+def test_crash_retry_in_a_channel_given_by_name_finds_the_first_copy(tmp_path, fake, client, clock):
+    fake.channels["vip-zone"] = "CVIPZONE"  # sorts onto the second page of conversations.list
+    config = make_config(tmp_path, fake.base_url, channel="#vip-zone")
+    with Store(config.storage.path) as store:
+        ingest(store, config, clock, make_post("1"))
+        fake.fail("chat.postMessage", 500, after_effect=True)
+        assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).retrying == 1
+        clock.advance(minutes=1)
+        assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 2
+        assert len([m for m in fake.channel_messages("CVIPZONE") if "thread_ts" not in m]) == 1
+        assert len(fake.calls_to("conversations.list")) == 2  # followed the cursor to the second page

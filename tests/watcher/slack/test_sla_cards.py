@@ -103,9 +103,8 @@ def test_length_errors_name_platform_and_excess():
 @pytest.mark.parametrize(
     ("slack", "key", "reason"),
     [
-        ({"moderators": []}, "slack.moderators", "only moderators may act"),
         ({"moderators": ["@ana"]}, "slack.moderators", "not a member or user-group id"),
-        ({"channel": "#care"}, "slack.channel", "not a channel id"),
+        ({"channel": "care"}, "slack.channel", "nor a name like #care"),
         ({"escalation_group": "care-leads"}, "slack.escalation_group", "not a user-group id"),
         ({"sla_minutes": {"critical": 5}}, "slack.sla_minutes.critical", "not a priority"),
         ({"sla_minutes": {"high": 0}}, "slack.sla_minutes.high", "at least 1 minute"),
