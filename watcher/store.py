@@ -945,6 +945,12 @@ class Store:
         )[::-1]
 
     @_locked
+    def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
+        """Status and ref of one outbox row, read fresh (has another flush delivered it?)."""
+        row = self.db.execute("SELECT status, ref, attempts FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        return {"status": row[0], "ref": row[1], "attempts": row[2]} if row else None
+
+    @_locked
     def touch_slack_message(self, key: str, *, now: datetime) -> None:
         """Record that a message was redrawn now (see `slack_stale_cards`)."""
         self.db.execute("UPDATE slack_messages SET updated_at = ? WHERE key = ?", [iso(now), key])

@@ -12,6 +12,7 @@ posts are paced to about one per second per channel.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -92,6 +93,7 @@ class SlackNotifier:
         self.sleep = sleep
         self.monotonic = monotonic
         self._last_post: dict[str, float] = {}
+        self._lock = threading.RLock()
 
     # --- Notifier ------------------------------------------------------------------
 
@@ -106,6 +108,15 @@ class SlackNotifier:
             "note": self._note,
         }
         handler = handlers.get(row["kind"], self._message)
+        # one delivery at a time, and never of a row another flush already delivered:
+        # two flushes in one process (a scheduler job and a click, say) cannot post twice
+        with self._lock:
+            done = self.store.outbox_row(row["id"])
+            if done is not None and done["status"] == "sent":
+                return str(done["ref"])
+            return self._deliver(handler, row)
+
+    def _deliver(self, handler: Callable[[dict[str, Any]], str], row: dict[str, Any]) -> str:
         try:
             return handler(row)
         except SlackApiError as exc:

@@ -162,3 +162,25 @@ def test_crash_retry_in_a_channel_given_by_name_finds_the_first_copy(tmp_path, f
         assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 2
         assert len([m for m in fake.channel_messages("CVIPZONE") if "thread_ts" not in m]) == 1
         assert len(fake.calls_to("conversations.list")) == 2  # followed the cursor to the second page
+
+
+def test_two_flushes_at_once_post_each_card_once(store, config, client, fake, clock):
+    import threading
+
+    from watcher.notify import flush_outbox as core_flush
+
+    ingest(store, config, clock, *[make_post(str(n), f"post {n}", handle=f"h{n}") for n in range(4)])
+    slack = notifier(store, client, config, clock)
+    barrier = threading.Barrier(2)
+
+    def flush() -> None:
+        barrier.wait()
+        core_flush(store, slack, clock=clock)
+
+    threads = [threading.Thread(target=flush) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cards = [m for m in fake.channel_messages("CCARE") if m["metadata"]["event_payload"]["kind"] == "card"]
+    assert len(cards) == 4
