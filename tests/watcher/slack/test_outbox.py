@@ -164,7 +164,7 @@ def test_crash_retry_in_a_channel_given_by_name_finds_the_first_copy(tmp_path, f
         assert len(fake.calls_to("conversations.list")) == 2  # followed the cursor to the second page
 
 
-def test_two_flushes_at_once_post_each_card_once(store, config, client, fake, clock):
+def test_two_flushes_at_once_post_each_message_once(store, config, client, fake, clock):
     import threading
 
     from watcher.notify import flush_outbox as core_flush
@@ -182,5 +182,14 @@ def test_two_flushes_at_once_post_each_card_once(store, config, client, fake, cl
         t.start()
     for t in threads:
         t.join()
-    cards = [m for m in fake.channel_messages("CCARE") if m["metadata"]["event_payload"]["kind"] == "card"]
-    assert len(cards) == 4
+    kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
+    assert kinds.count("card") == 4
+    store.enqueue_outbox("digest", "digest:1", {"text": "Daily digest"}, now=clock(), channel="CCARE")
+    barrier.reset()
+    threads = [threading.Thread(target=flush) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
+    assert kinds.count("card") == 4 and kinds.count("thread") == 4 and kinds.count("digest") == 1
