@@ -371,7 +371,7 @@ def build_app(
             post = store.get_post(item["post_key"])
             if post is None:
                 raise QueueError(f"post {item['post_key']} is missing from the store")
-            problem = length_error(text, limit_for(runtime, post), post.platform)
+            problem = length_error(text, limit_for(runtime, post), post.platform, measure_for(runtime, post))
             if problem:
                 ack(response_action="errors", errors={block_id: problem})
                 return
@@ -443,6 +443,16 @@ def limit_for(runtime: SlackRuntime, post: Post) -> int:
     except Exception:
         connector = None
     return reply_limit(post.platform, connector)
+
+
+def measure_for(runtime: SlackRuntime, post: Post) -> Callable[[str], int]:
+    """A connector may count reply length its platform's way (`reply_length(text)`)."""
+    try:
+        connector: Any = runtime.connector_for(post)
+    except Exception:
+        return len
+    measure = getattr(connector, "reply_length", None)
+    return measure if callable(measure) else len
 
 
 def draft_form(runtime: SlackRuntime, item_id: int, user: str) -> DraftForm:

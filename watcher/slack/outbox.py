@@ -94,6 +94,7 @@ class SlackNotifier:
         self.monotonic = monotonic
         self._last_post: dict[str, float] = {}
         self._lock = threading.RLock()
+        self._delivered: dict[int, str] = {}
 
     # --- Notifier ------------------------------------------------------------------
 
@@ -111,10 +112,16 @@ class SlackNotifier:
         # one delivery at a time, and never of a row another flush already delivered:
         # two flushes in one process (a scheduler job and a click, say) cannot post twice
         with self._lock:
+            if row["id"] in self._delivered:  # delivered by a flush that has not marked it yet
+                return self._delivered[row["id"]]
             done = self.store.outbox_row(row["id"])
             if done is not None and done["status"] == "sent":
                 return str(done["ref"])
-            return self._deliver(handler, row)
+            ref = self._deliver(handler, row)
+            self._delivered[row["id"]] = ref
+            if len(self._delivered) > 10000:
+                self._delivered.pop(next(iter(self._delivered)))
+            return ref
 
     def _deliver(self, handler: Callable[[dict[str, Any]], str], row: dict[str, Any]) -> str:
         try:
