@@ -270,9 +270,8 @@ class SlackNotifier:
         channel = row["channel"] or item["channel"] or self.slack.channel
         now = self.clock()
         self.store.set_sla_due(item_id, view.sla.due_at)
-        if item["state"] not in ("new", "snoozed", "claimed", "drafted", "approved", "sending", "failed"):
-            # closed before it was announced (answered natively, say): still post, so nothing vanishes unseen
-            log.info("item %s is %s before its card was posted", item_id, item["state"])
+        # an item closed before its card went out is still posted, showing how it was closed:
+        # nothing the pipeline queued vanishes unseen
         if self._over_cap(item, channel, now):
             return self._fold_into_overflow(item, channel, now)
         channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
