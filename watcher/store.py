@@ -951,6 +951,16 @@ class Store:
         return {"status": row[0], "ref": row[1], "attempts": row[2]} if row else None
 
     @_locked
+    def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due, pending row for delivery until `until`; False when another
+        process or thread took it first. A crash mid-delivery frees it at `until`."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
+            [iso(until), outbox_id, iso(now)],
+        )
+        return cur.rowcount == 1
+
+    @_locked
     def touch_slack_message(self, key: str, *, now: datetime) -> None:
         """Record that a message was redrawn now (see `slack_stale_cards`)."""
         self.db.execute("UPDATE slack_messages SET updated_at = ? WHERE key = ?", [iso(now), key])

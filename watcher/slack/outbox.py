@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -40,6 +40,8 @@ from watcher.store import Store
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "watcher_outbox"
+# how long a row taken for delivery stays taken (another process skips it; a crash frees it)
+LEASE_SECONDS = 120
 # Slack errors that a person can fix (token, channel membership): keep the row and retry slowly
 FIXABLE_ERRORS = {
     "invalid_auth": "the bot token is invalid; check the environment variable named by slack.bot_token_env",
@@ -117,6 +119,9 @@ class SlackNotifier:
             done = self.store.outbox_row(row["id"])
             if done is not None and done["status"] == "sent":
                 return str(done["ref"])
+            now = self.clock()
+            if not self.store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
+                raise DeliveryRetry(f"outbox row {row['id']} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
             ref = self._deliver(handler, row)
             self._delivered[row["id"]] = ref
             if len(self._delivered) > 10000:
@@ -275,20 +280,21 @@ class SlackNotifier:
         if self._over_cap(item, channel, now):
             return self._fold_into_overflow(item, channel, now)
         channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
-        # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
-        self.store.save_slack_message(
-            card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
-        )
-        self.store.enqueue_outbox(
-            "thread",
-            f"thread:{item_id}",
-            {"item_id": item_id, "post_key": item["post_key"]},
-            now=now,
-            channel=channel_id,
-            item_id=item_id,
-        )
-        if (item["priority"] == "urgent" or item["escalated"]) and self.slack.escalation_channel:
-            self.enqueue_escalation(item, now=now)
+        with self.store.transaction():  # the card's address and its follow-ups: all or nothing
+            # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
+            self.store.save_slack_message(
+                card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
+            )
+            self.store.enqueue_outbox(
+                "thread",
+                f"thread:{item_id}",
+                {"item_id": item_id, "post_key": item["post_key"]},
+                now=now,
+                channel=channel_id,
+                item_id=item_id,
+            )
+            if (item["priority"] == "urgent" or item["escalated"]) and self.slack.escalation_channel:
+                self.enqueue_escalation(item, now=now)
         return ts
 
     def enqueue_escalation(self, item: Mapping[str, Any], *, now: datetime) -> None:

@@ -65,7 +65,11 @@ def test_crash_between_post_and_mark_sent_is_found_by_metadata(store, config, cl
     row = store.due_outbox(now=clock())[0]
     store.mark_outbox_attempt(row["id"], now=clock())
     ts = slack.deliver(row)  # posted, then the process "dies" before mark_outbox_sent
-    store.db.execute("DELETE FROM slack_messages")  # and before the mapping was saved
+    with store.transaction():  # ... and before the card's address and follow-ups were committed
+        store.db.execute("DELETE FROM slack_messages")
+        store.db.execute("DELETE FROM outbox WHERE kind != 'card'")
+    assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 0  # still taken
+    clock.advance(seconds=121)  # the dead process's lease runs out
     assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 2
     assert [m["ts"] for m in fake.channel_messages("CCARE") if "thread_ts" not in m] == [ts]
 
@@ -170,12 +174,15 @@ def test_two_flushes_at_once_post_each_message_once(store, config, client, fake,
     from watcher.notify import flush_outbox as core_flush
 
     ingest(store, config, clock, *[make_post(str(n), f"post {n}", handle=f"h{n}") for n in range(4)])
-    slack = notifier(store, client, config, clock)
+    # two notifiers, as in two processes: no shared lock or memory, only the database
+    notifiers = iter([notifier(store, client, config, clock), notifier(store, client, config, clock)] * 2)
     barrier = threading.Barrier(2)
 
     def flush() -> None:
+        slack = next(notifiers)
         barrier.wait()
-        core_flush(store, slack, clock=clock)
+        for _ in range(4):
+            core_flush(store, slack, clock=clock)
 
     threads = [threading.Thread(target=flush) for _ in range(2)]
     for t in threads:
@@ -193,3 +200,4 @@ def test_two_flushes_at_once_post_each_message_once(store, config, client, fake,
         t.join()
     kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
     assert kinds.count("card") == 4 and kinds.count("thread") == 4 and kinds.count("digest") == 1
+    assert store.outbox_counts() == {"sent": 9}
