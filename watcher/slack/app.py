@@ -617,8 +617,40 @@ def serve_http(app: App, *, host: str, port: int, path: str) -> ThreadingHTTPSer
     return ThreadingHTTPServer((host, port), Handler)
 
 
-def start(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
-    """Run the Slack app until interrupted: Socket Mode (default, no public URL) or HTTP."""
+def jobs_loop(runtime: SlackRuntime, *, interval: float, stop: threading.Event) -> None:
+    """`run_slack_jobs` every `interval` seconds until `stop` is set; a failing tick is
+    logged and the next one runs (Slack down must not stop the app)."""
+    while not stop.is_set():
+        try:
+            report = run_slack_jobs(runtime)
+            if report.retrying or report.failed:
+                log.warning("slack tick: %s", report)
+        except Exception:
+            log.exception("the Slack tick failed; it runs again in %s s", interval)
+        stop.wait(interval)
+
+
+def start(runtime: SlackRuntime, env: Mapping[str, str], *, with_jobs: bool = True) -> None:
+    """Run the Slack app until interrupted: Socket Mode (default, no public URL) or HTTP.
+    With `with_jobs`, the Slack tick (cards, reminders, updates) runs beside it; turn
+    it off when a scheduler in the same database already calls `run_slack_jobs`."""
+    stop = threading.Event()
+    if with_jobs:
+        interval = runtime.config.scheduler.outbox_interval_seconds
+        threading.Thread(
+            target=jobs_loop,
+            args=(runtime,),
+            kwargs={"interval": interval, "stop": stop},
+            daemon=True,
+            name="slack-jobs",
+        ).start()
+    try:
+        _serve(runtime, env)
+    finally:
+        stop.set()
+
+
+def _serve(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
     slack = runtime.config.slack
     token = env.get(slack.bot_token_env, "")
     if slack.mode == "socket":

@@ -125,12 +125,18 @@ def manifest(mode: str, request_url: str, name: str) -> None:
 
 @slack.command("serve")
 @click.option("--config", "config_path", default="config.toml", show_default=True, type=click.Path())
-def serve(config_path: str) -> None:
+@click.option(
+    "--jobs/--no-jobs",
+    default=True,
+    show_default=True,
+    help="Also deliver cards, updates and SLA reminders (off when `watcher run` already does).",
+)
+def serve(config_path: str, jobs: bool) -> None:
     """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime(config_path)
     try:
-        start(runtime, os.environ)
+        start(runtime, os.environ, with_jobs=jobs)
     finally:
         runtime.store.close()
 

@@ -346,3 +346,20 @@ def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connec
         Harness(runtime).click("claim", item_id, ANA)
         assert store.get_item(item_id)["state"] == "new"
         assert "slack.moderators is empty" in ephemerals(fake, ANA)[0]
+
+
+def test_jobs_loop_delivers_until_stopped(runtime, fake, clock):
+    from watcher.slack.app import jobs_loop
+
+    ingest(runtime.store, runtime.config, clock, make_post("1"))
+    stop = threading.Event()
+    worker = threading.Thread(target=jobs_loop, args=(runtime,), kwargs={"interval": 0.01, "stop": stop})
+    worker.start()
+    for _ in range(500):
+        if runtime.store.outbox_counts().get("sent") == 2:
+            break
+        stop.wait(0.01)
+    stop.set()
+    worker.join()
+    assert runtime.store.outbox_counts() == {"sent": 2}
+    assert len(fake.calls_to("chat.postMessage")) == 2  # many ticks, still one card and one thread
