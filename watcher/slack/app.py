@@ -254,6 +254,10 @@ def build_app(
             user = body["user"]["id"]
             try:
                 item_id, choice = _item_id(action)
+            except ValueError:
+                _tell(client, body, f"That {name} button carried no queue item; the card may be from an older version.")
+                return
+            try:
                 if approver:
                     runtime.permissions.check_approver(user)
                 else:
@@ -262,17 +266,13 @@ def build_app(
             except (Refused, QueueError) as exc:
                 _tell(client, body, str(exc))
                 return
-            except ValueError:
-                _tell(client, body, f"That {name} button carried no queue item; the card may be from an older version.")
-                return
             except Exception:
-                log.exception("the %s button failed for %s", name, user)
+                log.exception("the %s button failed on item %s for %s", name, item_id, user)
                 _tell(
                     client,
                     body,
-                    f"{name.title()} failed on our side; nothing was posted publicly. See the watcher log.",
+                    f"{name.title()} on #{item_id} failed on our side; see the watcher log. The card shows where it stands.",
                 )
-                return
             runtime.redraw(item_id)
 
         app.action(name)(listener)
@@ -315,7 +315,8 @@ def build_app(
         item = result.item
         if result.changed and item["state"] == "failed":
             who = {mention(user), mention(item["drafted_by"])}
-            runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {item['last_error']}")
+            error = escape(item["last_error"] or "unknown error")
+            runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {error}")
         return result
 
     for name, step in (

@@ -363,3 +363,15 @@ def test_jobs_loop_delivers_until_stopped(runtime, fake, clock):
     worker.join()
     assert runtime.store.outbox_counts() == {"sent": 2}
     assert len(fake.calls_to("chat.postMessage")) == 2  # many ticks, still one card and one thread
+
+
+def test_unexpected_error_is_told_without_a_traceback_and_retry_is_safe(harness, runtime, fake, clock, connector):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    harness.submit_draft(item_id, ANA, "On it")
+    connector.fail_with = RuntimeError("socket closed in a weird way")
+    harness.click("send", item_id, ANA)
+    (told,) = ephemerals(fake, ANA)
+    assert "Send on #1 failed on our side" in told and "Traceback" not in told and "socket closed" not in told
+    assert runtime.store.get_item(item_id)["state"] == "sending"
+    harness.click("send", item_id, ANA)  # looks on the platform first, finds nothing, posts once
+    assert connector.replies == [("x:1", "On it")] and runtime.store.get_item(item_id)["state"] == "replied"
