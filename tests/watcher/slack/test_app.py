@@ -373,5 +373,6 @@ def test_unexpected_error_is_told_without_a_traceback_and_retry_is_safe(harness,
     (told,) = ephemerals(fake, ANA)
     assert "Send on #1 failed on our side" in told and "Traceback" not in told and "socket closed" not in told
     assert runtime.store.get_item(item_id)["state"] == "sending"
+    assert "Check & retry send" in blocks_text(posted_card(runtime, fake, item_id))
     harness.click("send", item_id, ANA)  # looks on the platform first, finds nothing, posts once
     assert connector.replies == [("x:1", "On it")] and runtime.store.get_item(item_id)["state"] == "replied"
