@@ -360,7 +360,10 @@ def build_app(
             note=note,
             revision=int(meta.get("revision", 0)) + 1,
         )
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=draft_modal(updated))
+        try:
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=draft_modal(updated))
+        except SlackApiError as exc:  # hash_conflict: the modal changed meanwhile; the typed text stays
+            log.info("template not applied to draft modal of #%s: %s", form.item_id, exc.response.get("error"))
 
     @app.view("draft_submit")
     def submit_draft(ack: Callable[..., Any], body: dict[str, Any], view: dict[str, Any]) -> None:
