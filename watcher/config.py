@@ -514,8 +514,6 @@ def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -
             bad(
                 key, f"{value!r} is neither a channel id like C0123ABCD (channel details > About) nor a name like #care"
             )
-    if slack.enabled and not slack.channel:
-        bad("channel", "missing: the channel id where queue cards are posted")
     if not slack.api_base_url.startswith(("https://", "http://")) or not slack.api_base_url.endswith("/"):
         bad("api_base_url", 'must be a URL ending in "/", like "https://slack.com/api/"')
     for key in ("approval_required", "sla_around_the_clock"):
