@@ -46,6 +46,7 @@ enabled = true
 api_base_url = "{base_url}"
 channel = "CCARE"
 moderators = ["UANA"]
+messages_per_second = 5.0
 [sources.x_mentions]
 kind = "replay"
 path = "export.jsonl"
