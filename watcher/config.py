@@ -488,7 +488,7 @@ def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProble
 # --- slack ---
 
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_CHANNEL = re.compile(r"^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79})$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -500,8 +500,6 @@ def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -
         problems.append(ConfigProblem(file, f"slack.{key}", reason))
 
     member_hint = "use member ids (U...) or user-group ids (S...): in Slack, Profile > More > Copy member ID"
-    if slack.enabled and not slack.moderators:
-        bad("moderators", "empty: only moderators may act on cards; list at least one member or user-group id")
     for key in ("moderators", "approvers"):
         for who in getattr(slack, key):
             if not _SLACK_ID.match(who):
@@ -512,10 +510,10 @@ def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -
             bad(key, f"{value!r} is not a user-group id (S...); Slack admin > User groups > Copy group ID")
     for key in ("channel", "escalation_channel"):
         value = getattr(slack, key)
-        if value and not _CHANNEL_ID.match(value):
-            bad(key, f"{value!r} is not a channel id like C0123ABCD; channel details > About > Channel ID")
-    if slack.enabled and not slack.channel:
-        bad("channel", "missing: the channel id where queue cards are posted")
+        if value and not _CHANNEL.match(value):
+            bad(
+                key, f"{value!r} is neither a channel id like C0123ABCD (channel details > About) nor a name like #care"
+            )
     if not slack.api_base_url.startswith(("https://", "http://")) or not slack.api_base_url.endswith("/"):
         bad("api_base_url", 'must be a URL ending in "/", like "https://slack.com/api/"')
     for key in ("approval_required", "sla_around_the_clock"):

@@ -1004,6 +1004,36 @@ class Store:
         )
 
     @_locked
+    def conversation_posts(self, post: Post, *, limit: int = 5) -> list[Post]:
+        """The stored posts this one answers: its parent, then earlier posts of its
+        conversation (oldest first), for the context under a card."""
+        ids = [i for i in (post.parent_id, post.conversation_id) if i]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self._post_rows(
+            f"WHERE p.platform = ? AND p.key != ? AND p.created_at <= ? AND "
+            f"(p.native_id IN ({marks}) OR p.conversation_id IN ({marks})) ORDER BY p.created_at DESC LIMIT ?",
+            [post.platform, post.key, iso(post.created_at), *ids, *ids, limit],
+        )[::-1]
+
+    @_locked
+    def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
+        """Status and ref of one outbox row, read fresh (has another flush delivered it?)."""
+        row = self.db.execute("SELECT status, ref, attempts FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        return {"status": row[0], "ref": row[1], "attempts": row[2]} if row else None
+
+    @_locked
+    def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due, pending row for delivery until `until`; False when another
+        process or thread took it first. A crash mid-delivery frees it at `until`."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
+            [iso(until), outbox_id, iso(now)],
+        )
+        return cur.rowcount == 1
+
+    @_locked
     def touch_slack_message(self, key: str, *, now: datetime) -> None:
         """Record that a message was redrawn now (see `slack_stale_cards`)."""
         self.db.execute("UPDATE slack_messages SET updated_at = ? WHERE key = ?", [iso(now), key])

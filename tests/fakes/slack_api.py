@@ -39,6 +39,7 @@ class Failure:
 @dataclass
 class FakeSlack:
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=lambda: {"care": "CCARE", "care-vip": "CCAREVIP", "esc": "CESC"})
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
@@ -102,7 +103,9 @@ class FakeSlack:
         if not channel or channel == "CMISSING":
             return {"ok": False, "error": "channel_not_found"}
         if channel.startswith("#"):  # Slack accepts a name and answers with the id
-            channel = "C" + channel[1:].replace("-", "").upper()
+            if channel[1:] not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            channel = self.channels[channel[1:]]
         number = next(self._ts)
         message = {
             "type": "message",
@@ -162,6 +165,14 @@ class FakeSlack:
         channel, ts = params.get("channel", ""), params.get("ts", "")
         thread = [m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts]
         return self._listing(thread, params)
+
+    def m_conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Two pages, so callers must follow next_cursor."""
+        names = sorted(self.channels)
+        half = (len(names) + 1) // 2
+        page, cursor = (names[half:], "") if params.get("cursor") == "page2" else (names[:half], "page2")
+        channels = [{"id": self.channels[n], "name": n, "is_archived": False} for n in page]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": cursor}}
 
     def m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         view = _maybe_json(params.get("view")) or {}

@@ -89,6 +89,11 @@ class Permissions:
         return any(user in self._members(g) for g in ids if g.startswith("S"))
 
     def check_moderator(self, user: str) -> None:
+        if not self.moderators:
+            raise Refused(
+                "No moderators are configured (slack.moderators is empty), so nobody may act on cards. "
+                "Ask an admin to list member or user-group ids there."
+            )
         if not self._allowed(user, self.moderators):
             raise Refused(
                 "Only the care team's moderators can act on queue cards. Ask an admin to add you to slack.moderators."
@@ -249,6 +254,10 @@ def build_app(
             user = body["user"]["id"]
             try:
                 item_id, choice = _item_id(action)
+            except ValueError:
+                _tell(client, body, f"That {name} button carried no queue item; the card may be from an older version.")
+                return
+            try:
                 if approver:
                     runtime.permissions.check_approver(user)
                 else:
@@ -257,17 +266,13 @@ def build_app(
             except (Refused, QueueError) as exc:
                 _tell(client, body, str(exc))
                 return
-            except ValueError:
-                _tell(client, body, f"That {name} button carried no queue item; the card may be from an older version.")
-                return
             except Exception:
-                log.exception("the %s button failed for %s", name, user)
+                log.exception("the %s button failed on item %s for %s", name, item_id, user)
                 _tell(
                     client,
                     body,
-                    f"{name.title()} failed on our side; nothing was posted publicly. See the watcher log.",
+                    f"{name.title()} on #{item_id} failed on our side; see the watcher log. The card shows where it stands.",
                 )
-                return
             runtime.redraw(item_id)
 
         app.action(name)(listener)
@@ -310,7 +315,8 @@ def build_app(
         item = result.item
         if result.changed and item["state"] == "failed":
             who = {mention(user), mention(item["drafted_by"])}
-            runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {item['last_error']}")
+            error = escape(item["last_error"] or "unknown error")
+            runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {error}")
         return result
 
     for name, step in (
@@ -335,7 +341,7 @@ def build_app(
         except (Refused, QueueError) as exc:
             _tell(client, body, str(exc))
             return
-        client.views_open(trigger_id=body["trigger_id"], view=draft_modal(form))
+        open_modal(client, body, draft_modal(form))
 
     @app.action("pick_template")
     def pick_template(ack: Callable[..., Any], body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -354,7 +360,10 @@ def build_app(
             note=note,
             revision=int(meta.get("revision", 0)) + 1,
         )
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=draft_modal(updated))
+        try:
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=draft_modal(updated))
+        except SlackApiError as exc:  # hash_conflict: the modal changed meanwhile; the typed text stays
+            log.info("template not applied to draft modal of #%s: %s", form.item_id, exc.response.get("error"))
 
     @app.view("draft_submit")
     def submit_draft(ack: Callable[..., Any], body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -366,7 +375,7 @@ def build_app(
             post = store.get_post(item["post_key"])
             if post is None:
                 raise QueueError(f"post {item['post_key']} is missing from the store")
-            problem = length_error(text, limit_for(runtime, post), post.platform)
+            problem = length_error(text, limit_for(runtime, post), post.platform, measure_for(runtime, post))
             if problem:
                 ack(response_action="errors", errors={block_id: problem})
                 return
@@ -389,7 +398,7 @@ def build_app(
             _tell(client, body, str(exc))
             return
         item_id, _ = _item_id(action)
-        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(item_id))
+        open_modal(client, body, reject_modal(item_id))
 
     @app.view("reject_submit")
     def submit_reject(ack: Callable[..., Any], body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -412,6 +421,17 @@ def build_app(
     return app
 
 
+def open_modal(client: WebClient, body: Mapping[str, Any], view: dict[str, Any]) -> None:
+    """Slack gives 3 seconds to open a modal after a click; say so when it is missed."""
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        _tell(
+            client, body, f"The form could not open (Slack said {exc.response.get('error')}); click the button again."
+        )
+
+
 def mention_any(who: str) -> str:
     return group_mention(who) if who.startswith("S") else mention(who)
 
@@ -427,6 +447,16 @@ def limit_for(runtime: SlackRuntime, post: Post) -> int:
     except Exception:
         connector = None
     return reply_limit(post.platform, connector)
+
+
+def measure_for(runtime: SlackRuntime, post: Post) -> Callable[[str], int]:
+    """A connector may count reply length its platform's way (`reply_length(text)`)."""
+    try:
+        connector: Any = runtime.connector_for(post)
+    except Exception:
+        return len
+    measure = getattr(connector, "reply_length", None)
+    return measure if callable(measure) else len
 
 
 def draft_form(runtime: SlackRuntime, item_id: int, user: str) -> DraftForm:
@@ -591,8 +621,40 @@ def serve_http(app: App, *, host: str, port: int, path: str) -> ThreadingHTTPSer
     return ThreadingHTTPServer((host, port), Handler)
 
 
-def start(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
-    """Run the Slack app until interrupted: Socket Mode (default, no public URL) or HTTP."""
+def jobs_loop(runtime: SlackRuntime, *, interval: float, stop: threading.Event) -> None:
+    """`run_slack_jobs` every `interval` seconds until `stop` is set; a failing tick is
+    logged and the next one runs (Slack down must not stop the app)."""
+    while not stop.is_set():
+        try:
+            report = run_slack_jobs(runtime)
+            if report.retrying or report.failed:
+                log.warning("slack tick: %s", report)
+        except Exception:
+            log.exception("the Slack tick failed; it runs again in %s s", interval)
+        stop.wait(interval)
+
+
+def start(runtime: SlackRuntime, env: Mapping[str, str], *, with_jobs: bool = True) -> None:
+    """Run the Slack app until interrupted: Socket Mode (default, no public URL) or HTTP.
+    With `with_jobs`, the Slack tick (cards, reminders, updates) runs beside it; turn
+    it off when a scheduler in the same database already calls `run_slack_jobs`."""
+    stop = threading.Event()
+    if with_jobs:
+        interval = runtime.config.scheduler.outbox_interval_seconds
+        threading.Thread(
+            target=jobs_loop,
+            args=(runtime,),
+            kwargs={"interval": interval, "stop": stop},
+            daemon=True,
+            name="slack-jobs",
+        ).start()
+    try:
+        _serve(runtime, env)
+    finally:
+        stop.set()
+
+
+def _serve(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
     slack = runtime.config.slack
     token = env.get(slack.bot_token_env, "")
     if slack.mode == "socket":

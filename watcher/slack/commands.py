@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import click
 
 from connectors.base import Connector, connector_class
-from watcher.config import Config, ConfigError, load_config, slack_env_problems
+from watcher.config import Config, ConfigError, ConfigProblem, load_config, slack_env_problems
 from watcher.post import Post
 from watcher.slack.app import ConnectorFor, SlackRuntime, run_slack_jobs, start
 from watcher.slack.outbox import make_client
@@ -24,6 +24,8 @@ BOT_SCOPES = (
     "channels:history",  # find a card posted before a crash (message metadata) in public channels
     "groups:history",  # ... and in private channels
     "usergroups:read",  # moderators and approvers given as user groups
+    "channels:read",  # resolve a channel given by name (#care) to its id
+    "groups:read",  # ... for private channels
 )
 
 
@@ -85,6 +87,13 @@ def connector_for_config(config: Config, env: Mapping[str, str]) -> ConnectorFor
     return connector_for
 
 
+def slack_setup_problems(config: Config) -> list[ConfigProblem]:
+    """What stops the Slack app from working although the file is valid (for `watcher check` too)."""
+    if not config.slack.enabled or config.slack.channel:
+        return []
+    return [ConfigProblem(config.file, "slack.channel", "missing: the channel (id or #name) where cards are posted")]
+
+
 def _runtime(config_path: str) -> SlackRuntime:
     try:
         config = load_config(config_path)
@@ -92,7 +101,7 @@ def _runtime(config_path: str) -> SlackRuntime:
         raise click.ClickException(str(exc)) from None
     if not config.slack.enabled:
         raise click.ClickException(f"{config_path}: slack.enabled is false; set it to true and fill in [slack]")
-    problems = slack_env_problems(config, os.environ)
+    problems = slack_env_problems(config, os.environ) + slack_setup_problems(config)
     if problems:
         raise click.ClickException("\n".join(str(p) for p in problems))
     try:
@@ -123,12 +132,18 @@ def manifest(mode: str, request_url: str, name: str) -> None:
 
 @slack.command("serve")
 @click.option("--config", "config_path", default="config.toml", show_default=True, type=click.Path())
-def serve(config_path: str) -> None:
+@click.option(
+    "--jobs/--no-jobs",
+    default=True,
+    show_default=True,
+    help="Also deliver cards, updates and SLA reminders (off when `watcher run` already does).",
+)
+def serve(config_path: str, jobs: bool) -> None:
     """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime(config_path)
     try:
-        start(runtime, os.environ)
+        start(runtime, os.environ, with_jobs=jobs)
     finally:
         runtime.store.close()
 

@@ -12,9 +12,10 @@ posts are paced to about one per second per channel.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -39,6 +40,8 @@ from watcher.store import Store
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "watcher_outbox"
+# how long a row taken for delivery stays taken (another process skips it; a crash frees it)
+LEASE_SECONDS = 120
 # Slack errors that a person can fix (token, channel membership): keep the row and retry slowly
 FIXABLE_ERRORS = {
     "invalid_auth": "the bot token is invalid; check the environment variable named by slack.bot_token_env",
@@ -92,6 +95,8 @@ class SlackNotifier:
         self.sleep = sleep
         self.monotonic = monotonic
         self._last_post: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._delivered: dict[int, str] = {}
 
     # --- Notifier ------------------------------------------------------------------
 
@@ -106,6 +111,24 @@ class SlackNotifier:
             "note": self._note,
         }
         handler = handlers.get(row["kind"], self._message)
+        # one delivery at a time, and never of a row another flush already delivered:
+        # two flushes in one process (a scheduler job and a click, say) cannot post twice
+        with self._lock:
+            if row["id"] in self._delivered:  # delivered by a flush that has not marked it yet
+                return self._delivered[row["id"]]
+            done = self.store.outbox_row(row["id"])
+            if done is not None and done["status"] == "sent":
+                return str(done["ref"])
+            now = self.clock()
+            if not self.store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
+                raise DeliveryRetry(f"outbox row {row['id']} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
+            ref = self._deliver(handler, row)
+            self._delivered[row["id"]] = ref
+            if len(self._delivered) > 10000:
+                self._delivered.pop(next(iter(self._delivered)))
+            return ref
+
+    def _deliver(self, handler: Callable[[dict[str, Any]], str], row: dict[str, Any]) -> str:
         try:
             return handler(row)
         except SlackApiError as exc:
@@ -174,10 +197,11 @@ class SlackNotifier:
     ) -> tuple[str, str]:
         """Post once: after an earlier attempt of this row, look for it first. Returns (channel id, ts)."""
         if row["attempts"] > 0:
-            found = self._find_posted(row, channel, thread_ts)
+            channel_id = self._channel_id(channel)
+            found = self._find_posted(row, channel_id, thread_ts) if channel_id else None
             if found is not None:
                 log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
-                return channel, found
+                return channel_id, found
         self._pace(channel)
         response = self.client.chat_postMessage(
             channel=channel,
@@ -188,7 +212,36 @@ class SlackNotifier:
             unfurl_media=False,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"], "kind": row["kind"]}},
         )
-        return str(response["channel"]), str(response["ts"])
+        channel_id = str(response["channel"])
+        if channel_id != channel and self.store.slack_message(f"channel:{channel}") is None:
+            self.store.save_slack_message(
+                f"channel:{channel}", item_id=None, kind="channel", channel=channel_id, ts="", now=self.clock()
+            )
+        return channel_id, str(response["ts"])
+
+    def _channel_id(self, channel: str) -> str:
+        """History needs a channel id; a name (#care) is resolved from an earlier post to it."""
+        if not channel.startswith("#"):
+            return channel
+        known = self.store.slack_message(f"channel:{channel}")
+        if known is not None:
+            return str(known["channel"])
+        cursor = None
+        for _ in range(50):  # pages of 200: 10,000 channels
+            page = self.client.conversations_list(
+                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+            )
+            for found in page.get("channels") or []:
+                if found.get("name") == channel[1:]:
+                    self.store.save_slack_message(
+                        f"channel:{channel}", item_id=None, kind="channel", channel=found["id"], ts="", now=self.clock()
+                    )
+                    return str(found["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
+        return ""
 
     def _find_posted(self, row: dict[str, Any], channel: str, thread_ts: str) -> str | None:
         if thread_ts:
@@ -222,26 +275,26 @@ class SlackNotifier:
         channel = row["channel"] or item["channel"] or self.slack.channel
         now = self.clock()
         self.store.set_sla_due(item_id, view.sla.due_at)
-        if item["state"] not in ("new", "snoozed", "claimed", "drafted", "approved", "sending", "failed"):
-            # closed before it was announced (answered natively, say): still post, so nothing vanishes unseen
-            log.info("item %s is %s before its card was posted", item_id, item["state"])
+        # an item closed before its card went out is still posted, showing how it was closed:
+        # nothing the pipeline queued vanishes unseen
         if self._over_cap(item, channel, now):
             return self._fold_into_overflow(item, channel, now)
         channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
-        # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
-        self.store.save_slack_message(
-            card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
-        )
-        self.store.enqueue_outbox(
-            "thread",
-            f"thread:{item_id}",
-            {"item_id": item_id, "post_key": item["post_key"]},
-            now=now,
-            channel=channel_id,
-            item_id=item_id,
-        )
-        if (item["priority"] == "urgent" or item["escalated"]) and self.slack.escalation_channel:
-            self.enqueue_escalation(item, now=now)
+        with self.store.transaction():  # the card's address and its follow-ups: all or nothing
+            # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
+            self.store.save_slack_message(
+                card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
+            )
+            self.store.enqueue_outbox(
+                "thread",
+                f"thread:{item_id}",
+                {"item_id": item_id, "post_key": item["post_key"]},
+                now=now,
+                channel=channel_id,
+                item_id=item_id,
+            )
+            if (item["priority"] == "urgent" or item["escalated"]) and self.slack.escalation_channel:
+                self.enqueue_escalation(item, now=now)
         return ts
 
     def enqueue_escalation(self, item: Mapping[str, Any], *, now: datetime) -> None:
@@ -322,7 +375,8 @@ class SlackNotifier:
         if card is None or card["kind"] != "card":
             return "skipped: no card"
         view, post = self.view(item_id)
-        blocks = context_blocks(post) + [{"type": "divider"}] + history_blocks(self.store.customer_history(post.key))
+        blocks = context_blocks(post, self.store.conversation_posts(post))
+        blocks += [{"type": "divider"}, *history_blocks(self.store.customer_history(post.key))]
         _, ts = self._post(
             row, card["channel"], text="Context and customer history", blocks=blocks, thread_ts=card["ts"]
         )

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from watcher.config import DEFAULT_SLA_MINUTES, WEEKDAYS, Config, SlackConfig
-from watcher.store import Store, from_iso
+from watcher.store import Store, from_iso, iso
 
 UNCLAIMED_STATES = ("new",)
 SNOOZE_CHOICES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "tomorrow morning"}
@@ -153,7 +153,7 @@ def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000)
         if item is None:
             continue
         state = sla_state(item, slack=slack, hours=hours, now=now)
-        if not item["sla_due_at"]:
+        if item["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
             store.set_sla_due(item["id"], state.due_at)
         if state.status != "breached":
             continue

@@ -86,6 +86,7 @@ def make_post(
     platform: str = "x",
     handle: str = "carla",
     created_at: datetime | None = None,
+    conversation_id: str | None = None,
     **extra: Any,
 ) -> Post:
     return Post(
@@ -98,6 +99,7 @@ def make_post(
         url=f"https://x.com/{handle}/status/{native_id}",
         lang="en",
         source="x_mentions",
+        conversation_id=conversation_id,
         raw={"priority": priority, **extra},
     )
 
@@ -146,23 +148,30 @@ class RecordingConnector:
     def __init__(self) -> None:
         self.replies: list[tuple[str, str]] = []
         self.fail_with: Exception | None = None
+        self.posted_anyway = False
         self.native: dict[str, Any] = {}
 
     def fetch(self, cursor: Any) -> FetchResult:
         return FetchResult(posts=(), cursor=cursor)
 
     def reply(self, post: Post, text: str) -> Any:
-        from connectors.base import PostedReply
-
         if self.fail_with is not None:
             error, self.fail_with = self.fail_with, None
+            if self.posted_anyway:  # the platform posted it, then the answer was lost
+                self.replies.append((post.key, text))
             raise error
         self.replies.append((post.key, text))
-        return PostedReply(
-            post.platform, f"r{len(self.replies)}", f"https://x.com/acme/status/r{len(self.replies)}", START
-        )
+        return self._posted(post, len(self.replies))
+
+    def _posted(self, post: Post, number: int) -> Any:
+        from connectors.base import PostedReply
+
+        return PostedReply(post.platform, f"r{number}", f"https://x.com/acme/status/r{number}", START)
 
     def find_own_reply(self, post: Post, text: str | None = None) -> Any:
+        for number, (key, said) in enumerate(self.replies, start=1):
+            if key == post.key and (text is None or said == text):
+                return self._posted(post, number)
         return self.native.get(post.key)
 
     @classmethod

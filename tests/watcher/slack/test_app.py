@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import PostedReply, ReplyRejected
+from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from connectors.replay import ReplayConnector
 from watcher.pipeline import Pipeline
 from watcher.slack.app import SlackRuntime, run_slack_jobs
@@ -316,3 +316,63 @@ def test_approvers_are_asked_in_the_thread_and_only_they_may_approve(tmp_path, f
         assert "Only approvers can approve" in ephemerals(fake, MIRA)[0] and connector.replies == []
         harness.click("approve", item_id, LUCA)
         assert connector.replies == [("x:1", "We are on it")]
+
+
+def test_timeout_after_the_platform_posted_yields_one_public_reply(harness, runtime, fake, clock, connector):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    harness.submit_draft(item_id, ANA, "On it")
+    connector.fail_with, connector.posted_anyway = ReplyOutcomeUnknown("X did not answer in 10 s"), True
+    harness.click("send", item_id, ANA)
+    harness.click("send", item_id, ANA)
+    assert connector.replies == [("x:1", "On it")]
+    assert runtime.store.get_item(item_id)["state"] == "replied"
+
+
+def test_double_submitted_draft_is_one_draft_and_a_closed_item_refuses_inline(harness, runtime, fake, clock):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    assert harness.submit_draft(item_id, ANA, "Same words").status == 200
+    assert harness.submit_draft(item_id, ANA, "Same words").status == 200
+    assert [e["action"] for e in runtime.store.events_for_item(item_id)].count("draft") == 1
+    harness.click("dismiss", item_id, ANA, choice="no_reply_needed")
+    errors = json.loads(harness.submit_draft(item_id, ANA, "Too late").body)
+    assert "it is dismissed" in errors["errors"]["reply:0"]
+
+
+def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connector):
+    config = make_config(tmp_path, fake.base_url, moderators=[])
+    with Store(config.storage.path) as store:
+        runtime = make_runtime(store, config, client, clock, connector)
+        (item_id,) = queued(runtime, clock, make_post("1"))
+        Harness(runtime).click("claim", item_id, ANA)
+        assert store.get_item(item_id)["state"] == "new"
+        assert "slack.moderators is empty" in ephemerals(fake, ANA)[0]
+
+
+def test_jobs_loop_delivers_until_stopped(runtime, fake, clock):
+    from watcher.slack.app import jobs_loop
+
+    ingest(runtime.store, runtime.config, clock, make_post("1"))
+    stop = threading.Event()
+    worker = threading.Thread(target=jobs_loop, args=(runtime,), kwargs={"interval": 0.01, "stop": stop})
+    worker.start()
+    for _ in range(500):
+        if runtime.store.outbox_counts().get("sent") == 2:
+            break
+        stop.wait(0.01)
+    stop.set()
+    worker.join()
+    assert runtime.store.outbox_counts() == {"sent": 2}
+    assert len(fake.calls_to("chat.postMessage")) == 2  # many ticks, still one card and one thread
+
+
+def test_unexpected_error_is_told_without_a_traceback_and_retry_is_safe(harness, runtime, fake, clock, connector):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    harness.submit_draft(item_id, ANA, "On it")
+    connector.fail_with = RuntimeError("socket closed in a weird way")
+    harness.click("send", item_id, ANA)
+    (told,) = ephemerals(fake, ANA)
+    assert "Send on #1 failed on our side" in told and "Traceback" not in told and "socket closed" not in told
+    assert runtime.store.get_item(item_id)["state"] == "sending"
+    assert "Check & retry send" in blocks_text(posted_card(runtime, fake, item_id))
+    harness.click("send", item_id, ANA)  # looks on the platform first, finds nothing, posts once
+    assert connector.replies == [("x:1", "On it")] and runtime.store.get_item(item_id)["state"] == "replied"

@@ -46,6 +46,7 @@ enabled = true
 api_base_url = "{base_url}"
 channel = "CCARE"
 moderators = ["UANA"]
+messages_per_second = 5.0
 [sources.x_mentions]
 kind = "replay"
 path = "export.jsonl"
@@ -104,3 +105,11 @@ def test_documented_config_is_valid_and_covers_every_slack_key():
     config = parse_config(table)
     assert config.slack.templates["question"]["it"][0].startswith("Ciao {handle}")
     assert {f.name for f in fields(SlackConfig)} == set(table["slack"])
+
+
+def test_serve_and_flush_refuse_without_a_channel(tmp_path, fake):
+    path = write_config(tmp_path, fake.base_url)
+    path.write_text(path.read_text().replace('channel = "CCARE"\n', ""), encoding="utf-8")
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-test"}
+    result = CliRunner().invoke(slack, ["flush", "--config", str(path)], env=env)
+    assert result.exit_code == 1 and "slack.channel: missing: the channel (id or #name)" in result.output

@@ -65,7 +65,11 @@ def test_crash_between_post_and_mark_sent_is_found_by_metadata(store, config, cl
     row = store.due_outbox(now=clock())[0]
     store.mark_outbox_attempt(row["id"], now=clock())
     ts = slack.deliver(row)  # posted, then the process "dies" before mark_outbox_sent
-    store.db.execute("DELETE FROM slack_messages")  # and before the mapping was saved
+    with store.transaction():  # ... and before the card's address and follow-ups were committed
+        store.db.execute("DELETE FROM slack_messages")
+        store.db.execute("DELETE FROM outbox WHERE kind != 'card'")
+    assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 0  # still taken
+    clock.advance(seconds=121)  # the dead process's lease runs out
     assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 2
     assert [m["ts"] for m in fake.channel_messages("CCARE") if "thread_ts" not in m] == [ts]
 
@@ -134,3 +138,66 @@ def test_hourly_cap_counts_cards_routed_by_channel_name(tmp_path, fake, client, 
         top = [m for m in fake.channel_messages("CCAREVIP") if "thread_ts" not in m]
         kinds = [m["metadata"]["event_payload"]["kind"] for m in top]
         assert kinds == ["card", "card", "overflow"]
+
+
+def test_thread_shows_the_stored_conversation_and_cross_platform_history(store, config, client, fake, clock):
+    from watcher.queue import Queue
+
+    ingest(store, config, clock, make_post("p0", "Our new plan is live", handle="acme_fan"))
+    (old_item,) = ingest(store, config, clock, make_post("r0", "Earlier complaint", platform="reddit", handle="Carla"))
+    queue = Queue(store, clock=clock)
+    queue.dismiss(old_item, "UANA", "handled_elsewhere")
+    ingest(store, config, clock, make_post("1", "Is it live in Italy too?", conversation_id="p0"))
+    flush_outbox(store, notifier(store, client, config, clock), clock=clock)
+    thread = [m for m in fake.channel_messages("CCARE") if m.get("thread_ts")]
+    text = blocks_text(thread[-1])
+    assert "The conversation so far" in text and "Our new plan is live" in text
+    assert "Earlier complaint" in text and "on reddit" in text and "dismissed (Handled elsewhere)" in text
+
+
+def test_crash_retry_in_a_channel_given_by_name_finds_the_first_copy(tmp_path, fake, client, clock):
+    fake.channels["vip-zone"] = "CVIPZONE"  # sorts onto the second page of conversations.list
+    config = make_config(tmp_path, fake.base_url, channel="#vip-zone")
+    with Store(config.storage.path) as store:
+        ingest(store, config, clock, make_post("1"))
+        fake.fail("chat.postMessage", 500, after_effect=True)
+        assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).retrying == 1
+        clock.advance(minutes=1)
+        assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 2
+        assert len([m for m in fake.channel_messages("CVIPZONE") if "thread_ts" not in m]) == 1
+        assert len(fake.calls_to("conversations.list")) == 2  # followed the cursor to the second page
+
+
+def test_two_flushes_at_once_post_each_message_once(store, config, client, fake, clock):
+    import threading
+
+    from watcher.notify import flush_outbox as core_flush
+
+    ingest(store, config, clock, *[make_post(str(n), f"post {n}", handle=f"h{n}") for n in range(4)])
+    # two notifiers, as in two processes: no shared lock or memory, only the database
+    notifiers = iter([notifier(store, client, config, clock), notifier(store, client, config, clock)] * 2)
+    barrier = threading.Barrier(2)
+
+    def flush() -> None:
+        slack = next(notifiers)
+        barrier.wait()
+        for _ in range(4):
+            core_flush(store, slack, clock=clock)
+
+    threads = [threading.Thread(target=flush) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
+    assert kinds.count("card") == 4
+    store.enqueue_outbox("digest", "digest:1", {"text": "Daily digest"}, now=clock(), channel="CCARE")
+    barrier.reset()
+    threads = [threading.Thread(target=flush) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
+    assert kinds.count("card") == 4 and kinds.count("thread") == 4 and kinds.count("digest") == 1
+    assert store.outbox_counts() == {"sent": 9}

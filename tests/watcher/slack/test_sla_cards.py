@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from watcher.config import ConfigError, SlackConfig, parse_config
-from watcher.slack.cards import escape, fit, length_error, quote, render_template, templates_for
+from watcher.slack.cards import escape, fit, length_error, link, mention, quote, render_template, templates_for
 from watcher.slack.sla import BusinessHours, sla_due, sla_state, snooze_until
 
 from .conftest import make_post
@@ -98,14 +98,33 @@ def test_length_errors_name_platform_and_excess():
     assert length_error("x" * 290, 280, "x") == "290 characters: x allows 280. Cut 10."
     assert length_error("   ", 280, "x") == "The reply is empty; write the public reply."
     assert length_error("fine", 280, "x") is None
+    weighted = length_error("see https://example.com/" + "a" * 300, 280, "x", measure=lambda t: 23 + 4)
+    assert weighted is None  # the connector's count wins: a link is 23 on X
+
+
+@pytest.mark.parametrize(
+    ("actor", "shown"),
+    [
+        ("UANA", "<@UANA>"),
+        ("W123", "<@W123>"),
+        ("watcher", "watcher"),
+        ("Ulrich", "Ulrich"),
+        ("<!here>", "&lt;!here&gt;"),
+    ],
+)
+def test_mentions_only_for_member_ids(actor, shown):
+    assert mention(actor) == shown
+
+
+def test_links_cannot_break_out_of_their_brackets():
+    assert link("https://a.test/?q=1&b=<x>|y", "a <b>") == "<https://a.test/?q=1&amp;b=%3Cx%3E%7Cy|a &lt;b&gt;>"
 
 
 @pytest.mark.parametrize(
     ("slack", "key", "reason"),
     [
-        ({"moderators": []}, "slack.moderators", "only moderators may act"),
         ({"moderators": ["@ana"]}, "slack.moderators", "not a member or user-group id"),
-        ({"channel": "#care"}, "slack.channel", "not a channel id"),
+        ({"channel": "care"}, "slack.channel", "nor a name like #care"),
         ({"escalation_group": "care-leads"}, "slack.escalation_group", "not a user-group id"),
         ({"sla_minutes": {"critical": 5}}, "slack.sla_minutes.critical", "not a priority"),
         ({"sla_minutes": {"high": 0}}, "slack.sla_minutes.high", "at least 1 minute"),
