@@ -9,7 +9,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from connectors.base import CONNECTOR_MODULES, ConnectorError
+from connectors.base import CONNECTOR_MODULES, Connector, ConnectorError
 from rules.triage import TriageContext, default_triager
 from watcher.config import (
     BrandConfig,
@@ -31,6 +32,7 @@ from watcher.config import (
     slack_env_problems,
 )
 from watcher.post import Author, Post, PostKind, parse_timestamp, utc_now
+from watcher.service import Service
 from watcher.store import OPEN_STATES, Store, StoreError
 from watcher.views import queue_table
 
@@ -114,13 +116,47 @@ def run(app: AppContext) -> None:
     Stops cleanly on Ctrl-C or SIGTERM: the batch in flight is committed first.
     """
     from watcher.scheduler import run_forever
-    from watcher.service import Service
 
     config = app.config()
+    problems = slack_env_problems(config, os.environ)
+    if problems:
+        raise ConfigError(problems)
     service = Service.from_config(config)
-    err.print(f"watching {len(service.pollers)} source(s); database {config.resolve_path(config.storage.path)}")
-    run_forever(service)
+    deliver = slack_delivery(service, os.environ, serve=True) if config.slack.enabled else None
+    where = "Slack" if deliver else "this console"
+    err.print(
+        f"watching {len(service.pollers)} source(s); database {config.resolve_path(config.storage.path)}; "
+        f"new items go to {where}"
+    )
+    run_forever(service, deliver=deliver)
     err.print("stopped cleanly")
+
+
+def slack_delivery(service: Service, env: Mapping[str, str], *, serve: bool) -> Callable[[], Any]:
+    """The Slack tick that replaces the console outbox flush (cards, updates, SLA
+    reminders, snooze wake-ups); with `serve`, the Slack app (buttons and modals) runs
+    beside the scheduler. Replies go back through the connector of the source that
+    fetched the post."""
+    from watcher.slack.app import SlackRuntime, run_slack_jobs
+    from watcher.slack.app import start as serve_slack
+    from watcher.slack.commands import connector_for_config
+    from watcher.slack.outbox import make_client
+
+    by_source = {name: poller.connector for name, poller in service.pollers.items()}
+    fallback = connector_for_config(service.config, env)
+
+    def connector_for(post: Post) -> Connector:
+        return by_source.get(post.source) or fallback(post)
+
+    runtime = SlackRuntime(
+        config=service.config, store=service.store, client=make_client(service.config, env), connector_for=connector_for
+    )
+    service.notifier = runtime.notifier
+    if serve:
+        threading.Thread(
+            target=serve_slack, args=(runtime, env), kwargs={"with_jobs": False}, daemon=True, name="slack-app"
+        ).start()
+    return lambda: run_slack_jobs(runtime)
 
 
 @cli.command()
@@ -130,13 +166,16 @@ def run(app: AppContext) -> None:
 @friendly_errors
 def poll(app: AppContext, once: bool, sources: tuple[str, ...]) -> None:
     """Poll the sources once, store and queue what came in, deliver notifications."""
-    from watcher.service import Service
 
     config = app.config()
     unknown = [s for s in sources if s not in {src.name for src in config.sources}]
     if unknown:
         raise click.UsageError(f"unknown source(s) {', '.join(unknown)}; see [sources.*] in {config.file}")
+    problems = slack_env_problems(config, os.environ)
+    if problems:
+        raise ConfigError(problems)
     service = Service.from_config(config)
+    deliver = slack_delivery(service, os.environ, serve=False) if config.slack.enabled else service.flush
     try:
         names = list(sources) or list(service.pollers)
         table = Table("source", "status", "fetched", "stored", "collapsed", "queued", "requests", "message")
@@ -155,7 +194,7 @@ def poll(app: AppContext, once: bool, sources: tuple[str, ...]) -> None:
                 str(outcome.requests),
                 outcome.message or "; ".join(r.problems[:3]),
             )
-        service.flush()
+        deliver()
     finally:
         service.close()
     Console().print(table)

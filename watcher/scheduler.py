@@ -23,10 +23,15 @@ JobRegistrar = Callable[[BackgroundScheduler, Service], None]
 
 
 def build_scheduler(
-    service: Service, *, extra_jobs: list[JobRegistrar] | None = None, start_in: float = 0.0
+    service: Service,
+    *,
+    extra_jobs: list[JobRegistrar] | None = None,
+    start_in: float = 0.0,
+    deliver: Callable[[], Any] | None = None,
 ) -> BackgroundScheduler:
     """A scheduler with a job per enabled source (own interval and jitter, coalesced,
-    never two runs of one source at once) plus housekeeping jobs."""
+    never two runs of one source at once) plus housekeeping jobs. `deliver` replaces
+    the plain outbox flush (the Slack tick also wakes snoozes and sends reminders)."""
     workers = max(2, len(service.pollers) + 2)
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(workers)},
@@ -45,14 +50,15 @@ def build_scheduler(
             next_run_time=first_run,
         )
     scheduler.add_job(
-        _guarded(service.flush, "outbox flush"),
+        _guarded(deliver or service.flush, "outbox delivery"),
         IntervalTrigger(seconds=service.config.scheduler.outbox_interval_seconds),
         id="outbox",
         name="outbox flush",
         next_run_time=first_run,
     )
-    queue = Queue(service.store, clock=service.clock)
-    scheduler.add_job(_guarded(queue.wake_due, "snooze wake-up"), IntervalTrigger(seconds=60), id="wake")
+    if deliver is None:  # the Slack tick wakes snoozed items itself, and updates their cards
+        queue = Queue(service.store, clock=service.clock)
+        scheduler.add_job(_guarded(queue.wake_due, "snooze wake-up"), IntervalTrigger(seconds=60), id="wake")
     for register in extra_jobs or []:
         register(scheduler, service)
     return scheduler
@@ -78,10 +84,11 @@ def run_forever(
     extra_jobs: list[JobRegistrar] | None = None,
     until: Callable[[], bool] | None = None,
     on_started: Callable[[BackgroundScheduler], None] | None = None,
+    deliver: Callable[[], Any] | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM (or `until()` is true): then stop taking new jobs,
     let the batch in flight finish and commit, flush the outbox and close the store."""
-    scheduler = build_scheduler(service, extra_jobs=extra_jobs)
+    scheduler = build_scheduler(service, extra_jobs=extra_jobs, deliver=deliver)
     done = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -103,7 +110,7 @@ def run_forever(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         try:
-            service.flush()
+            (deliver or service.flush)()
         finally:
             service.close()
 

@@ -184,3 +184,26 @@ def test_check_shows_the_x_request_budget_and_flags_an_overspend(tmp_path: Path,
     over = CliRunner().invoke(cli, ["--config", str(config), "check"])
     assert over.exit_code == 2
     assert "sources.mentions.interval_seconds" in over.output
+
+
+def test_poll_once_delivers_cards_to_slack_when_enabled(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.slack_api import BOT_TOKEN, running_fake_slack
+
+    config = write_config(tmp_path, write_export(tmp_path))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
+    with running_fake_slack() as fake:
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + f'\n[slack]\nenabled = true\napi_base_url = "{fake.base_url}"\nchannel = "CCARE"\n'
+            'moderators = ["UANA"]\nmessages_per_second = 5.0\n',
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(cli, ["--config", str(config), "poll", "--once"])
+        assert result.exit_code == 0, result.output
+        cards = [m for m in fake.channel_messages("CCARE") if "thread_ts" not in m]
+        assert len(cards) == 3  # charged twice, PIN question, app down; not the giveaway spam
+        again = CliRunner().invoke(cli, ["--config", str(config), "poll", "--once"])
+        assert again.exit_code == 0
+        assert len([m for m in fake.channel_messages("CCARE") if "thread_ts" not in m]) == 3
+    assert BOT_TOKEN not in result.output

@@ -94,7 +94,9 @@ def slack_setup_problems(config: Config) -> list[ConfigProblem]:
     return [ConfigProblem(config.file, "slack.channel", "missing: the channel (id or #name) where cards are posted")]
 
 
-def _runtime(config_path: str) -> SlackRuntime:
+def _runtime(config_path: str | None) -> SlackRuntime:
+    if config_path is None:  # `watcher --config X slack serve` and `watcher slack serve --config X` both work
+        config_path = click.get_current_context().find_root().params.get("config_path") or "config.toml"
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -131,14 +133,16 @@ def manifest(mode: str, request_url: str, name: str) -> None:
 
 
 @slack.command("serve")
-@click.option("--config", "config_path", default="config.toml", show_default=True, type=click.Path())
+@click.option(
+    "--config", "config_path", default=None, type=click.Path(), help="Config file (default: watcher --config)."
+)
 @click.option(
     "--jobs/--no-jobs",
     default=True,
     show_default=True,
     help="Also deliver cards, updates and SLA reminders (off when `watcher run` already does).",
 )
-def serve(config_path: str, jobs: bool) -> None:
+def serve(config_path: str | None, jobs: bool) -> None:
     """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime(config_path)
@@ -149,8 +153,10 @@ def serve(config_path: str, jobs: bool) -> None:
 
 
 @slack.command("flush")
-@click.option("--config", "config_path", default="config.toml", show_default=True, type=click.Path())
-def flush(config_path: str) -> None:
+@click.option(
+    "--config", "config_path", default=None, type=click.Path(), help="Config file (default: watcher --config)."
+)
+def flush(config_path: str | None) -> None:
     """Run one Slack tick now: wake snoozed items, SLA reminders, deliver the outbox."""
     runtime = _runtime(config_path)
     try:
