@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,28 +89,26 @@ class Conditions:
     flags: Mapping[str, bool] = field(default_factory=dict)
     keyword_re: re.Pattern[str] | None = None
 
-    def checks(self, facts: Facts, score: float, tags: Sequence[str]) -> list[bool]:
-        """One bool per key in this block (so all/any/none can combine them)."""
-        out: list[bool] = []
+    def checks(self, facts: Facts, score: float, tags: Sequence[str]) -> Iterator[bool]:
+        """One bool per key in this block, lazily (so all/any/none stop early)."""
         for key, values in self.lists.items():
-            if key == "keywords":
+            if key == "intent":
+                yield not facts.intents.isdisjoint(values)
+            elif key == "keywords":
                 assert self.keyword_re is not None
-                out.append(bool(self.keyword_re.search(facts.norm) or self.keyword_re.search(facts.text.casefold())))
-            elif key == "intent":
-                out.append(bool(facts.intents.intersection(values)))
+                yield bool(self.keyword_re.search(facts.norm) or self.keyword_re.search(facts.text.casefold()))
             elif key == "author_list":
-                out.append(bool(facts.author_lists.intersection(values)))
+                yield not facts.author_lists.isdisjoint(values)
             elif key == "tag":
-                out.append(any(t in values for t in tags))
+                yield any(t in values for t in tags)
             else:
-                out.append(str(getattr(facts, "lang" if key == "language" else key)).casefold() in values)
+                yield str(getattr(facts, "lang" if key == "language" else key)).casefold() in values
         if self.regex is not None:
-            out.append(bool(self.regex.search(facts.text)))
+            yield bool(self.regex.search(facts.text))
         for key, rng in self.ranges.items():
-            out.append(rng.holds(score if key == "score" else float(getattr(facts, key))))
+            yield rng.holds(score if key == "score" else float(getattr(facts, key)))
         for key, flag in self.flags.items():
-            out.append(bool(getattr(facts, key)) is flag)
-        return out
+            yield bool(getattr(facts, key)) is flag
 
     @property
     def empty(self) -> bool:

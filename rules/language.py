@@ -19,6 +19,7 @@ UNKNOWN = "unknown"
 # Compared against the market languages so a foreign post is not forced into one.
 OTHERS = ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "ro", "tr")
 
+_TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.DOTALL)
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\d+")
 
 
@@ -49,8 +50,7 @@ class LanguageDetector:
     def detect(self, text: str, *, hint: str | None = None) -> Detected:
         clean = " ".join(_NOISE.sub(" ", text).split())
         hint = (hint or "").lower().split("-")[0] or None
-        letters = sum(ch.isalpha() for ch in clean)
-        if letters < 2:
+        if not _TWO_LETTERS.search(clean):
             if hint in self.languages:
                 return Detected(hint, 0.0, f"platform says {hint}")
             return Detected(UNKNOWN, 0.0, "no words to detect a language from")

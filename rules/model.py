@@ -109,10 +109,16 @@ class LinearModel:
     dense: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # feature-major copy: one post's few hundred columns are then few hundred
+        # cache lines, not few hundred per class (the weights are megabytes).
+        object.__setattr__(self, "_by_feature", np.ascontiguousarray(self.weights.T))
+
     def logits(self, x: HashedText, dense: Sequence[float] = ()) -> np.ndarray:
-        out = self.weights[:, x.idx] @ x.val + self.bias
+        by_feature: np.ndarray = self._by_feature  # type: ignore[attr-defined]
+        out = x.val @ by_feature[x.idx] + self.bias
         if self.dense:
-            out = out + self.weights[:, N_FEATURES:] @ np.asarray(dense, dtype=np.float32)
+            out = out + np.asarray(dense, dtype=np.float32) @ by_feature[N_FEATURES:]
         return np.asarray(out, dtype=np.float64)
 
     def proba(self, x: HashedText, dense: Sequence[float] = ()) -> dict[str, float]:

@@ -36,7 +36,8 @@ class Sentiment:
 @dataclass(frozen=True)
 class LanguageLexicon:
     words: Mapping[str, float]
-    prefixes: tuple[tuple[str, float], ...]
+    prefix_map: Mapping[str, float]
+    prefix_sizes: tuple[int, ...]
     negators: frozenset[str]
     intensifiers: frozenset[str]
 
@@ -44,8 +45,9 @@ class LanguageLexicon:
         found = self.words.get(word)
         if found is not None:
             return found
-        for prefix, value in self.prefixes:
-            if word.startswith(prefix):
+        for size in self.prefix_sizes:
+            value = self.prefix_map.get(word[:size])
+            if value is not None and len(word) >= size:
                 return value
         return 0.0
 
@@ -71,7 +73,8 @@ class Lexicons:
                         words[word] = value
             languages[lang] = LanguageLexicon(
                 words=words,
-                prefixes=tuple(sorted(prefixes, key=lambda p: -len(p[0]))),
+                prefix_map=dict(prefixes),
+                prefix_sizes=tuple(sorted({len(p) for p, _ in prefixes}, reverse=True)),
                 negators=frozenset(table.get("negators", [])),
                 intensifiers=frozenset(table.get("intensifiers", [])),
             )
