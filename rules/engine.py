@@ -125,6 +125,7 @@ class Actions:
     suppress: bool = False
     digest_only: bool = False
     needs_reply: bool | None = None
+    allow_urgent: bool = False
     reason: str = ""
 
 
@@ -158,6 +159,7 @@ class Outcome:
     suppress: bool = False
     digest_only: bool = False
     needs_reply: bool | None = None
+    allow_urgent: bool = False
     reasons: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
 
@@ -168,6 +170,9 @@ class RuleSet:
     files: tuple[str, ...] = ()
 
     def apply(self, facts: Facts, outcome: Outcome, *, band_floor: Mapping[str, int]) -> Outcome:
+        """Run every matching rule in order. Boosts alone stop below the urgent band:
+        only a rule that says priority/min_priority = "urgent" or allow_urgent = true
+        (repeat writers, large reach, VIPs) can lift a post into it."""
         for rule in self.rules:
             if not rule.matches(facts, outcome.score, outcome.tags):
                 continue
@@ -187,10 +192,15 @@ class RuleSet:
             outcome.digest_only = outcome.digest_only or act.digest_only
             if act.needs_reply is not None:
                 outcome.needs_reply = act.needs_reply
+            outcome.allow_urgent = (
+                outcome.allow_urgent or act.allow_urgent or "urgent" in (act.priority, act.min_priority)
+            )
             reason = act.reason or f"rule '{rule.name}'"
             if act.boost:
                 reason += f" ({act.boost:+d})"
             outcome.reasons.append(reason)
+        if not outcome.allow_urgent and outcome.priority != "urgent":
+            outcome.score = min(outcome.score, band_floor["urgent"] - 1)
         return outcome
 
     def names(self) -> list[str]:
@@ -412,7 +422,7 @@ def _parse_actions(raw: Any, file: str, where: str, problems: list[ConfigProblem
                 problems.append(ConfigProblem(file, at, 'expected a tag or a list of tags like ["legal"]'))
             else:
                 values["tags"] = tuple(items)
-        elif key in ("suppress", "digest_only", "needs_reply"):
+        elif key in ("suppress", "digest_only", "needs_reply", "allow_urgent"):
             if not isinstance(value, bool):
                 problems.append(ConfigProblem(file, at, "expected true or false"))
             else:

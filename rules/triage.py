@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage"]
 
 NEEDS_REPLY_MODEL_FILE = DATA_DIR / "needs_reply.npz"
+MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
 REPLY_DENSE = (
     "sentiment",
     "negative",
@@ -266,7 +267,11 @@ class Triager:
         facts = self.facts(post, sig, ctx)
         t = ctx.thresholds
         floors = {"urgent": t.urgent_score, "high": t.high_score, "normal": t.normal_score, "low": 0}
-        outcome = self.rules.apply(facts, Outcome(score=100.0 * probability, reasons=reasons), band_floor=floors)
+        # The model alone tops out below the urgent band: "urgent" is for what a rule
+        # names (safety, legal, takeover...) or a pile-up of context, not for a
+        # confidently ordinary complaint.
+        base = probability * (t.urgent_score - MODEL_HEADROOM)
+        outcome = self.rules.apply(facts, Outcome(score=base, reasons=reasons), band_floor=floors)
         score = max(0, min(100, int(round(outcome.score))))
         priority = outcome.priority or priority_for(score, t)
         needs_reply = score >= t.reply_threshold if outcome.needs_reply is None else outcome.needs_reply
