@@ -23,6 +23,7 @@ LEXICON_FILE = DATA_DIR / "lexicons.toml"
 SENTIMENT_MODEL_FILE = DATA_DIR / "sentiment.npz"
 DENSE = ("lex_pos", "lex_neg", "emoji", "vader", "vader_neg", "vader_pos")
 NEGATION_SPAN = 3
+EMOJI_DECISIVE = 2.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,11 @@ class SentimentAnalyzer:
             label = max(probs, key=lambda c: probs[c])
             if len(model.classes) == 2 and abs(value) < 0.2:
                 label = "neutral"
+            if abs(emoji) >= EMOJI_DECISIVE and label == "neutral":
+                # Emoji are rare in the training tweets, so the model underweights
+                # them; an angry face or a thumbs down on an otherwise flat post decides.
+                value = max(-1.0, min(1.0, value + 0.5 * math.tanh(emoji / 3.0)))
+                label = "negative" if emoji < 0 else "positive"
             return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{words}", emoji)
         value = features[3] if lang == "en" else math.tanh(features[0] - features[1] + features[2])
         label = "positive" if value >= 0.05 else "negative" if value <= -0.05 else "neutral"

@@ -169,8 +169,10 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     click.echo(f"{len(examples)} examples from feedback, {len(extra)} from CSV")
     if skipped:
         click.echo("skipped labels: " + ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items())))
-    rows = [{"text": e.text, "label": e.label, "weight": e.weight, "lang": e.lang} for e in [*examples, *extra]]
-    labels = {r["label"] for r in rows}
+    rows: list[dict[str, Any]] = [
+        {"text": e.text, "label": e.label, "weight": e.weight, "lang": e.lang} for e in [*examples, *extra]
+    ]
+    labels = {e.label for e in [*examples, *extra]}
     if len(rows) < min_examples or labels != {0, 1}:
         click.echo(
             f"error: need at least {min_examples} examples with both outcomes (have {len(rows)}, "
@@ -200,7 +202,7 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
         "sources": f"feedback table of {config.resolve_path(config.storage.path)}"
         + (f" + {csv_path}" if csv_path else ""),
         "examples": len(rows),
-        "positives": sum(r["label"] for r in rows),
+        "positives": sum(e.label for e in [*examples, *extra]),
         "metrics_newest_20pct": metrics,
         "stacked_on": "rules/data/needs_reply.npz",
     }
