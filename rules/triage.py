@@ -28,13 +28,13 @@ from rules.intents import URGENT_INTENTS, IntentHit, detect_intents, sarcasm
 from rules.language import LanguageDetector
 from rules.model import HashedText, LinearModel, ModelError, hash_text, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
-from watcher.config import BrandConfig, TriageConfig
+from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
 from watcher.post import Post
 
 if TYPE_CHECKING:
     from watcher.config import Config
 
-__all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage"]
+__all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage", "triager_for"]
 
 NEEDS_REPLY_MODEL_FILE = DATA_DIR / "needs_reply.npz"
 MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
@@ -225,19 +225,21 @@ class Triager:
 
     @classmethod
     def from_config(cls, config: Config) -> Triager:
-        """Languages, floor, rules file and model path from config.toml; raises
-        ConfigError for a bad rules file and ModelError for a bad model file."""
+        """Languages, floor, rules file and model path from config.toml. A bad rules
+        file or model file is a ConfigError naming the file and key, like config.toml's."""
         t = config.triage
         rules_file = config.resolve_path(t.rules_file) if t.rules_file else None
         model_path = config.resolve_path(t.model_path) if t.model_path else None
-        if model_path is not None and not model_path.exists():
-            raise ModelError(f"{config.file}: triage.model_path: {model_path} not found; run `watcher train` first")
-        return cls(
-            languages=config.brand.languages,
-            language_floor=t.language_confidence_floor,
-            rules=load_ruleset(rules_file),
-            model_path=model_path,
-        )
+        rules = load_ruleset(rules_file)
+        try:
+            return cls(
+                languages=config.brand.languages,
+                language_floor=t.language_confidence_floor,
+                rules=rules,
+                model_path=model_path,
+            )
+        except ModelError as exc:
+            raise ConfigError([ConfigProblem(config.file, "triage.model_path", str(exc))]) from None
 
     def signals(self, text: str, *, lang_hint: str | None = None) -> Signals:
         hashed = hash_text(text)
@@ -366,6 +368,7 @@ def train_default_needs_reply(data: Path, *, out: Path = NEEDS_REPLY_MODEL_FILE,
 
 _default: Triager | None = None
 _default_lock = threading.Lock()
+_by_settings: dict[tuple[object, ...], Triager] = {}
 
 
 def default_triager() -> Triager:
@@ -374,6 +377,23 @@ def default_triager() -> Triager:
         if _default is None:
             _default = Triager()
         return _default
+
+
+def triager_for(config: Config) -> Triager:
+    """One Triager per distinct triage setup (languages, floor, rules file and model
+    file, with their modification times): a service and its pipelines share it, and
+    an edited rules or model file is picked up by the next one built."""
+    t = config.triage
+    files = [config.resolve_path(v) if v else None for v in (t.rules_file, t.model_path)]
+    stamps = tuple((str(f), f.stat().st_mtime_ns if f.exists() else None) for f in files if f is not None)
+    key = (tuple(config.brand.languages), t.language_confidence_floor, t.rules_file, t.model_path, stamps)
+    with _default_lock:
+        found = _by_settings.get(key)
+    if found is None:
+        found = Triager.from_config(config)
+        with _default_lock:
+            found = _by_settings.setdefault(key, found)
+    return found
 
 
 def triage(post: Post, ctx: TriageContext) -> Triage:

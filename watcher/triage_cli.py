@@ -228,7 +228,8 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     """Replay stored posts through a rules file and print what would change.
 
     Compares the rules in use now (built-in + triage.rules_file) with built-in +
-    --rules FILE, on the same posts and models. Nothing is written.
+    --rules FILE, on the same posts and models; an author's earlier stored posts
+    count as repeats (open cases are not replayed). Nothing is written.
     """
     from rules.engine import load_ruleset
     from rules.triage import TriageContext, Triager
@@ -247,31 +248,30 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     store = _open_store(config)
     try:
         now = datetime.now(UTC)
-        posts = store.iter_posts(since=now - window)
-        if not posts:
-            click.echo(f"no stored posts in the last {since}; nothing to replay")
-            return
-        triager = Triager(
-            languages=config.brand.languages, language_floor=config.triage.language_confidence_floor, rules=before_rules
-        )
         repeat = timedelta(days=config.triage.repeat_window_days)
-        changes = []
-        for post in posts:
-            history = store.author_history(post.author_key, since=post.created_at - repeat, before=post.created_at)
-            ctx = TriageContext(
-                brand=config.brand,
-                thresholds=config.triage,
-                author_recent_posts=history.posts_in_window,
-                author_open_items=history.open_items,
-                now=now,
-            )
-            triager.rules = before_rules
-            old = triager.triage(post, ctx)
-            triager.rules = after_rules
-            new = triager.triage(post, ctx)
-            changes.append((post, old, new))
+        # one repeat window further back too, so "writes again" sees an author's history
+        history = store.iter_posts(since=now - window - repeat)
     finally:
         store.close()
+    posts = [p for p in history if p.created_at >= now - window]
+    if not posts:
+        click.echo(f"no stored posts in the last {since}; nothing to replay")
+        return
+    triager = Triager(
+        languages=config.brand.languages, language_floor=config.triage.language_confidence_floor, rules=before_rules
+    )
+    by_author: dict[str, list[datetime]] = {}
+    for post in history:
+        by_author.setdefault(post.author_key, []).append(post.created_at)
+    changes = []
+    for post in posts:
+        earlier = sum(post.created_at - repeat <= t < post.created_at for t in by_author[post.author_key])
+        ctx = TriageContext(brand=config.brand, thresholds=config.triage, author_recent_posts=earlier, now=now)
+        triager.rules = before_rules
+        old = triager.triage(post, ctx)
+        triager.rules = after_rules
+        new = triager.triage(post, ctx)
+        changes.append((post, old, new))
     _report(
         changes,
         before_name=str(current_file or "built-in rules"),

@@ -114,3 +114,32 @@ def test_module_function_uses_one_default_triager() -> None:
     assert default_triager() is default_triager()
     result = triage(make_post("is the app down? can't log in"), TriageContext(brand=BRAND))
     assert result.priority == "urgent" and "outage" in result.intents
+
+
+def test_from_config_reads_rules_and_model_and_caches(tmp_path: Path) -> None:
+    import os
+
+    from rules.triage import triager_for
+    from watcher.config import ConfigError, parse_config
+
+    rules_file = tmp_path / "team_rules.toml"
+    rules_file.write_text(
+        "[[rules]]\nname = 'x'\nall = { intent = ['legal'] }\nthen = { channel = '#legal' }\n", encoding="utf-8"
+    )
+    data = {
+        "brand": {"name": "Lumo", "languages": ["en", "it"]},
+        "triage": {"rules_file": "team_rules.toml"},
+    }
+    config = parse_config(data, file=str(tmp_path / "config.toml"))
+    first = triager_for(config)
+    assert first is triager_for(config)
+    assert first.detector.languages == ("en", "it")
+    assert first.triage(make_post("my lawyer says hi"), TriageContext(brand=config.brand)).channel == "#legal"
+    rules_file.write_text(
+        "[[rules]]\nname = 'x'\nall = { intent = ['legal'] }\nthen = { channel = '#legal-2' }\n", encoding="utf-8"
+    )
+    os.utime(rules_file, ns=(1, 1))
+    assert triager_for(config) is not first
+    broken = parse_config({**data, "triage": {"model_path": "missing.npz"}}, file=str(tmp_path / "config.toml"))
+    with pytest.raises(ConfigError, match=r"triage.model_path: .*missing.npz: model file not found"):
+        triager_for(broken)
