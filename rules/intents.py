@@ -58,7 +58,8 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"any update",
             r"please (help|advise|check|fix|dm|respond|reply|look)",
             r"need help",
-            r"help me",
+            r"help (me|us)",
+            r"help(?=\s*[!?.]|\s*$)",
             r"what (is|do|should|happened)",
         ),
         "it": (
@@ -255,6 +256,7 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "billing": {
         "en": (
             r"refund\w*",
+            r"(card|payment|transaction)s? (was |got |is |keeps (getting )?)?(declined|rejected|failed)",
             r"charged?",
             r"charges",
             r"bill(ed|ing)?",

@@ -314,6 +314,6 @@ def _report(changes: list[tuple[Any, Any, Any]], *, before_name: str, after_name
             ]
             click.echo(
                 f"  {post.key}: {old.priority} {old.score} -> {new.priority} {new.score}"
-                + (f" #{new.channel}" if new.channel != old.channel else "")
+                + (f" -> {new.channel or '(default channel)'}" if new.channel != old.channel else "")
                 + f"  [{', '.join(fired)}]  {post.text[:80]!r}"
             )

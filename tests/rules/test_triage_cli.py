@@ -138,7 +138,7 @@ then = { suppress = true, priority = "low" }
     assert result.exit_code == 0, result.output
     out = result.output
     assert "replayed 24 stored posts" in out
-    assert "#care-billing" in out and "re-routed: 3" in out
+    assert "#care-billing" in out and "re-routed: 4" in out
     assert "billing to billing team" in out
     assert "suppressed" in out and "moved up:" in out
     with Store(tmp_path / "watcher.db") as store:
