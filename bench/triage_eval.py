@@ -13,7 +13,6 @@ urgent: recall of priority == urgent on bench/urgent_set.jsonl (posts we wrote).
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from datetime import UTC, datetime
@@ -129,7 +128,6 @@ def main(argv: list[str]) -> int:
         data = None
     for part in parts:
         {"complaints": complaints, "sentiment": sentiment, "urgent": urgent}[part](data)  # type: ignore[operator]
-    print(json.dumps({"parts": parts}))
     return 0
 
 
