@@ -26,7 +26,9 @@ import click
 from watcher.config import Config, ConfigError, load_config
 
 POSITIVE_LABELS = {"replied": 1.0, "escalated": 2.0}
-NEGATIVE_REASONS = {"not_relevant", "not-relevant", "irrelevant", "spam", "off_topic", "noise"}
+# watcher/queue.py DISMISS_REASONS: these three say the post did not need a reply;
+# "handled_elsewhere" says it did (elsewhere), so it is left out rather than guessed.
+NEGATIVE_REASONS = {"not_relevant", "spam", "no_reply_needed"}
 CSV_TRUE = {"1", "yes", "true", "needs_reply", "reply", "replied", "escalated"}
 CSV_FALSE = {"0", "no", "false", "no_reply", "dismissed", "spam", "not_relevant"}
 MIN_EXAMPLES = 20
@@ -146,7 +148,8 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     """Retrain the needs-reply model from the team's outcomes (and a CSV).
 
     replied and escalated count as needs-a-reply (escalated twice as much);
-    dismissed:not_relevant and dismissed:spam as no-reply; other labels are skipped.
+    dismissed:not_relevant, dismissed:spam and dismissed:no_reply_needed as no-reply;
+    other labels (e.g. dismissed:handled_elsewhere) are skipped.
     Prints AP, ROC-AUC and precision@50 on the newest 20% held back, then writes
     a model trained on everything. Enable it with triage.model_path.
     """

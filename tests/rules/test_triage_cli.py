@@ -64,7 +64,11 @@ def setup(tmp_path: Path, triager: Triager, *, feedback: bool = True, days_ago: 
             result = triager.triage(post, TriageContext(brand=BRAND))
             store.insert_post(post, to_stored(result), fetched_at=now)
             if feedback:
-                label = "replied" if text in NEEDS_REPLY else ("dismissed:spam" if i % 2 else "dismissed:not_relevant")
+                label = (
+                    "replied"
+                    if text in NEEDS_REPLY
+                    else ("dismissed:spam", "dismissed:not_relevant", "dismissed:no_reply_needed")[i % 3]
+                )
                 store.add_feedback(post.key, label, actor="U1", now=now)
         if feedback:
             store.add_feedback(post.key, "dismissed:duplicate", actor="U1", now=now)
