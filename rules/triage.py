@@ -3,19 +3,75 @@
 Rules know nothing of storage or platform APIs: they see a Post and a
 TriageContext (the brand, the thresholds, what is known of the author) and
 return a score with the reasons behind it.
+
+How a score is made (each step adds a reason):
+1. signals: language (rules/language.py), sentiment (rules/sentiment.py), intents
+   and sarcasm (rules/intents.py), all from one hashed view of the text;
+2. the learned needs-reply model (rules/model.py) turns text + signals into a
+   probability: the base score is 100 x that probability;
+3. rules (rules/engine.py: built-in, then the team's file) boost or lower it,
+   set a priority floor, route, tag, suppress or send to the digest only.
 """
 
 from __future__ import annotations
 
-import re
+import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from watcher.config import BrandConfig, TriageConfig
+from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
+from rules.intents import URGENT_INTENTS, IntentHit, detect_intents, sarcasm
+from rules.language import LanguageDetector
+from rules.model import HashedText, LinearModel, ModelError, hash_text, load_models
+from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
+from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
 from watcher.post import Post
 
-PRIORITIES = ("urgent", "high", "normal", "low")
+if TYPE_CHECKING:
+    from watcher.config import Config
+
+__all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage", "triager_for"]
+
+NEEDS_REPLY_MODEL_FILE = DATA_DIR / "needs_reply.npz"
+MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
+REPLY_DENSE = (
+    "sentiment",
+    "negative",
+    "positive",
+    "question",
+    "complaint",
+    "billing",
+    "delivery",
+    "outage",
+    "urgent",
+    "praise",
+    "thanks_close",
+    "spam",
+    "sarcasm",
+    "emoji_negative",
+    "log_words",
+)
+INTENT_LABELS = {
+    "question": "question or request",
+    "complaint": "complaint",
+    "billing": "billing or refund",
+    "double_charge": "double charge",
+    "delivery": "delivery problem",
+    "outage": "outage",
+    "account_takeover": "account takeover",
+    "privacy_breach": "privacy breach",
+    "safety": "safety hazard",
+    "legal": "legal threat",
+    "press_threat": "press or regulator threat",
+    "churn": "churn threat",
+    "praise": "praise",
+    "thanks_close": "thanks",
+    "spam": "spam or promo",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +97,45 @@ class Triage:
     channel: str = ""
     suppress: bool = False
     digest_only: bool = False
+    model_probability: float = 0.0
+    rules_fired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything read from the text alone; shared by scoring and training."""
+
+    hashed: HashedText
+    lang: str
+    lang_why: str
+    sentiment: Sentiment
+    hits: tuple[IntentHit, ...]
+    sarcasm: str | None
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        return tuple(h.intent for h in self.hits)
+
+    def reply_dense(self) -> list[float]:
+        found = set(self.intents)
+        s = self.sentiment
+        return [
+            s.value,
+            float(s.label == "negative"),
+            float(s.label == "positive"),
+            float("question" in found),
+            float("complaint" in found),
+            float("billing" in found),
+            float("delivery" in found),
+            float("outage" in found),
+            float(bool(found.intersection(URGENT_INTENTS))),
+            float("praise" in found),
+            float("thanks_close" in found),
+            float("spam" in found),
+            float(self.sarcasm is not None),
+            float(s.emoji < 0),
+            math.log1p(len(self.hashed.words)) / 4.0,
+        ]
 
 
 def priority_for(score: int, thresholds: TriageConfig) -> str:
@@ -61,73 +156,219 @@ def sentiment_label(value: float) -> str:
     return "neutral"
 
 
-# A first keyword layer; rules/intents.py grows it per language.
-_URGENT = {
-    "safety": r"\b(fire|burn(ed|t)?|smoke|explod\w*|injur\w*|incendi\w*|brucia\w*|quem\w*|verbrenn\w*|feu)\b",
-    "legal": r"\b(lawyer|sue|lawsuit|legal action|avvocato|abogado|anwalt|avocat|advogado|denunci\w*)\b",
-    "account_takeover": r"\b(hacked|hijacked|someone logged|unauthori[sz]ed|not me|hackerat|gehackt|piratad\w*)\b",
-    "double_charge": r"\b(charged twice|double charge|two charges|addebitat\w* due volte|cobrad\w* dos veces|doppelt)\b",
-    "outage": r"\b(down|outage|not working|can'?t log ?in|non funziona|no funciona|ne marche|funktioniert nicht)\b",
-    "churn": r"\b(close my account|closing my account|switch(ing)? to|cancel\w*|chiudo il conto)\b",
-}
-_QUESTION = re.compile(r"\?|\b(how|why|when|where|can you|help|come|cómo|wie|comment|como)\b", re.IGNORECASE)
-_SPAM = re.compile(r"\b(giveaway|follow (and|&) rt|win a|crypto|airdrop|promo code|dm for)\b", re.IGNORECASE)
-_URGENT_RE = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in _URGENT.items()}
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+class NeedsReplyModel:
+    """The default model, optionally stacked under a team-trained one (`watcher train`):
+    a team model takes the default's logit as one more feature, so a few hundred
+    outcomes correct the default instead of replacing it."""
+
+    def __init__(self, default: LinearModel | None, team: LinearModel | None = None) -> None:
+        self.default = default
+        self.team = team
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> NeedsReplyModel:
+        default = None
+        if NEEDS_REPLY_MODEL_FILE.exists():
+            default = load_models(NEEDS_REPLY_MODEL_FILE, kind="needs_reply")[0]["default"]
+        team = None
+        if path is not None:
+            team = load_models(path, kind="needs_reply")[0]["default"]
+        return cls(default, team)
+
+    def base_logit(self, signals: Signals) -> float:
+        if self.default is None:
+            return _prior_logit(signals)
+        return float(self.default.logits(signals.hashed, signals.reply_dense())[0])
+
+    def probability(self, signals: Signals) -> float:
+        z = self.base_logit(signals)
+        if self.team is not None:
+            z = float(self.team.logits(signals.hashed, [*signals.reply_dense(), z])[0])
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def _prior_logit(signals: Signals) -> float:
+    """Without a trained model file: a transparent hand-set blend of the signals."""
+    d = dict(zip(REPLY_DENSE, signals.reply_dense(), strict=True))
+    return (
+        -1.0
+        - 1.5 * d["sentiment"]
+        + 1.2 * d["question"]
+        + 1.2 * d["complaint"]
+        + 0.8 * d["delivery"]
+        + 1.0 * d["urgent"]
+        - 1.5 * d["spam"]
+        - 1.0 * d["thanks_close"]
+    )
 
 
 class Triager:
     """Loads its models once; `triage` is then pure and thread-safe."""
 
-    def __init__(self) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    def __init__(
+        self,
+        *,
+        languages: Sequence[str] = ("en", "it", "es", "de", "fr", "pt", "ro"),
+        language_floor: float = 0.5,
+        rules: RuleSet | None = None,
+        model_path: Path | None = None,
+    ) -> None:
+        self.detector = LanguageDetector(tuple(languages), floor=language_floor)
+        self.sentiment = SentimentAnalyzer()
+        self.rules = rules if rules is not None else load_ruleset()
+        self.model = NeedsReplyModel.load(model_path)
 
-        self._vader = SentimentIntensityAnalyzer()
+    @classmethod
+    def from_config(cls, config: Config) -> Triager:
+        """Languages, floor, rules file and model path from config.toml. A bad rules
+        file or model file is a ConfigError naming the file and key, like config.toml's."""
+        t = config.triage
+        rules_file = config.resolve_path(t.rules_file) if t.rules_file else None
+        model_path = config.resolve_path(t.model_path) if t.model_path else None
+        rules = load_ruleset(rules_file)
+        try:
+            return cls(
+                languages=config.brand.languages,
+                language_floor=t.language_confidence_floor,
+                rules=rules,
+                model_path=model_path,
+            )
+        except ModelError as exc:
+            raise ConfigError([ConfigProblem(config.file, "triage.model_path", str(exc))]) from None
+
+    def signals(self, text: str, *, lang_hint: str | None = None) -> Signals:
+        hashed = hash_text(text)
+        detected = self.detector.detect(text, hint=lang_hint)
+        mood = self.sentiment.analyze(hashed, text, detected.lang)
+        hits = tuple(detect_intents(hashed.norm, detected.lang))
+        irony = sarcasm(hashed.norm, (h.intent for h in hits))
+        if irony:
+            hits = tuple(h for h in hits if h.intent != "praise")
+            if mood.value > -0.3:
+                mood = Sentiment(-0.3 if mood.value >= 0 else mood.value, "negative", mood.why, mood.emoji)
+        return Signals(hashed, detected.lang, detected.why, mood, hits, irony)
 
     def triage(self, post: Post, ctx: TriageContext) -> Triage:
-        text = post.text
-        reasons: list[str] = []
-        intents: list[str] = []
-        lang = post.lang or "unknown"
-        compound = float(self._vader.polarity_scores(text)["compound"])
-        score = 30
-        if compound <= -0.05:
-            score += int(round(-compound * 30))
-            reasons.append(f"negative {compound:+.2f}")
-        elif compound >= 0.5:
-            score -= 10
-            reasons.append(f"positive {compound:+.2f}")
-        if _QUESTION.search(text):
-            intents.append("question")
-            score += 15
-            reasons.append("question or request")
-        for name, pattern in _URGENT_RE.items():
-            match = pattern.search(text)
-            if match:
-                intents.append(name)
-                score = max(score, ctx.thresholds.urgent_score)
-                reasons.append(f"{name.replace('_', ' ')}: '{match.group(0)}'")
-        if _SPAM.search(text):
-            intents.append("spam")
-            score = min(score, 10)
-            reasons.append("spam or promo")
+        sig = self.signals(post.text, lang_hint=post.lang)
+        probability = self.model.probability(sig)
+        reasons = [f"needs-reply model {probability:.2f}", sig.sentiment.why]
+        if sig.lang == "unknown":
+            reasons.append(sig.lang_why)
+        reasons.extend(f"{INTENT_LABELS[h.intent]}: '{h.match}'" for h in sig.hits)
+        if sig.sarcasm:
+            reasons.append(f"sarcasm: '{sig.sarcasm}'")
         if ctx.author_recent_posts:
-            score += min(20, 10 * ctx.author_recent_posts)
-            reasons.append(f"message {ctx.author_recent_posts + 1} in {ctx.thresholds.repeat_window_days} days")
-        score = max(0, min(100, score))
+            reasons.append(
+                f"{ordinal(ctx.author_recent_posts + 1)} message in {ctx.thresholds.repeat_window_days} days"
+            )
+        facts = self.facts(post, sig, ctx)
+        t = ctx.thresholds
+        floors = {"urgent": t.urgent_score, "high": t.high_score, "normal": t.normal_score, "low": 0}
+        # The model alone tops out below the urgent band: "urgent" is for what a rule
+        # names (safety, legal, takeover...) or a pile-up of context, not for a
+        # confidently ordinary complaint.
+        base = probability * (t.urgent_score - MODEL_HEADROOM)
+        outcome = self.rules.apply(facts, Outcome(score=base, reasons=reasons), band_floor=floors)
+        score = max(0, min(100, int(round(outcome.score))))
+        priority = outcome.priority or priority_for(score, t)
+        needs_reply = score >= t.reply_threshold if outcome.needs_reply is None else outcome.needs_reply
         return Triage(
             score=score,
-            priority=priority_for(score, ctx.thresholds),
-            needs_reply=score >= ctx.thresholds.reply_threshold and "spam" not in intents,
-            sentiment=compound,
-            sentiment_label=sentiment_label(compound),
-            lang=lang,
-            intents=tuple(intents),
-            reasons=tuple(reasons),
+            priority=priority,
+            needs_reply=needs_reply and not outcome.suppress,
+            sentiment=sig.sentiment.value,
+            sentiment_label=sig.sentiment.label,
+            lang=sig.lang,
+            intents=tuple(dict.fromkeys(sig.intents)),
+            reasons=tuple(outcome.reasons),
+            tags=tuple(outcome.tags),
+            channel=outcome.channel,
+            suppress=outcome.suppress,
+            digest_only=outcome.digest_only,
+            model_probability=round(probability, 4),
+            rules_fired=tuple(outcome.fired),
         )
+
+    @staticmethod
+    def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
+        brand = ctx.brand
+        who = {post.author.id.casefold(), post.author.handle.lstrip("@").casefold()} - {""}
+        lists = frozenset(
+            name
+            for name, accounts in (
+                ("vip", brand.vip_accounts),
+                ("staff", brand.staff_accounts),
+                ("competitor", brand.competitors),
+            )
+            if who.intersection(a.lstrip("@").casefold() for a in accounts)
+        )
+        rivals = [c.lstrip("@").casefold() for c in brand.competitors]
+        text = post.text.casefold()
+        mentions = any(_word_in(r, text) for r in rivals) and "competitor" not in lists
+        return Facts(
+            text=post.text,
+            norm=sig.hashed.norm,
+            lang=sig.lang,
+            platform=post.platform,
+            source=post.source,
+            kind=str(post.kind),
+            sentiment=sig.sentiment.value,
+            intents=frozenset(sig.intents),
+            followers=post.author.followers,
+            verified=post.author.verified,
+            engagement=post.metrics.engagement,
+            repeat=ctx.author_recent_posts,
+            open_items=ctx.author_open_items,
+            words=sum(w[0].isalnum() for w in sig.hashed.words),
+            author_lists=lists,
+            mentions_competitor=mentions,
+            sarcasm=sig.sarcasm is not None,
+        )
+
+
+def _word_in(word: str, text: str) -> bool:
+    start = text.find(word)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        end = start + len(word)
+        after = text[end] if end < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def train_default_needs_reply(data: Path, *, out: Path = NEEDS_REPLY_MODEL_FILE, log: Any = print) -> dict[str, float]:
+    """Fit the shipped default on complaints_dev (all of it); report figures for a
+    model fitted on the oldest 80% and scored on the newest 20%."""
+    from rules.train import fit_needs_reply, read_jsonl, time_split
+
+    rows = read_jsonl(data / "complaints_dev.jsonl")
+    triager = Triager(rules=RuleSet())
+    old, new = time_split(rows)
+    _, metrics = fit_needs_reply(triager, old, held_back=new, log=log)
+    model, _ = fit_needs_reply(triager, rows, log=log)
+    from rules.model import save_models
+
+    meta = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": "complaints_dev.jsonl: Preotiuc-Pietro, Gaman, Aletras (ACL 2019), complaint = needs reply",
+        "metrics_newest_20pct": metrics,
+        "rows": len(rows),
+    }
+    save_models(out, {"default": model}, kind="needs_reply", meta=meta)
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return metrics
 
 
 _default: Triager | None = None
 _default_lock = threading.Lock()
+_by_settings: dict[tuple[object, ...], Triager] = {}
 
 
 def default_triager() -> Triager:
@@ -136,6 +377,23 @@ def default_triager() -> Triager:
         if _default is None:
             _default = Triager()
         return _default
+
+
+def triager_for(config: Config) -> Triager:
+    """One Triager per distinct triage setup (languages, floor, rules file and model
+    file, with their modification times): a service and its pipelines share it, and
+    an edited rules or model file is picked up by the next one built."""
+    t = config.triage
+    files = [config.resolve_path(v) if v else None for v in (t.rules_file, t.model_path)]
+    stamps = tuple((str(f), f.stat().st_mtime_ns if f.exists() else None) for f in files if f is not None)
+    key = (tuple(config.brand.languages), t.language_confidence_floor, t.rules_file, t.model_path, stamps)
+    with _default_lock:
+        found = _by_settings.get(key)
+    if found is None:
+        found = Triager.from_config(config)
+        with _default_lock:
+            found = _by_settings.setdefault(key, found)
+    return found
 
 
 def triage(post: Post, ctx: TriageContext) -> Triage:

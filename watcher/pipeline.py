@@ -23,7 +23,7 @@ from connectors.base import (
     RateLimited,
     SourceMisconfigured,
 )
-from rules.triage import Triage, TriageContext, default_triager
+from rules.triage import Triage, TriageContext, triager_for
 from watcher.config import Config, SourceConfig
 from watcher.post import Post, normalized_text, utc_now
 from watcher.store import NewItem, NewPost, RecentPost, Store, StoredTriage
@@ -127,7 +127,7 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.config = config
-        self.triage_fn = triage_fn or default_triager().triage
+        self.triage_fn = triage_fn or triager_for(config).triage
         self.clock = clock
         self.before_commit = before_commit
 

@@ -1,0 +1,66 @@
+"""Offline language detection restricted to the brand's market languages.
+
+py3langid (a naive Bayes over byte n-grams, shipped with its model) is run over
+the brand's languages plus a few major ones as "others": a post in a language the
+brand does not serve comes out as "unknown" instead of being forced into the
+nearest market language. Below a confidence floor the answer is also "unknown",
+unless the platform's own language tag agrees with a market language: short texts
+("ok", "ciao!") are hard for any detector, and the platform often saw more.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+UNKNOWN = "unknown"
+# Compared against the market languages so a foreign post is not forced into one.
+OTHERS = ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "ro", "tr")
+
+_TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.DOTALL)
+_NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\d+")
+
+
+@dataclass(frozen=True)
+class Detected:
+    lang: str
+    confidence: float
+    why: str
+
+
+class LanguageDetector:
+    """Built once per Triager (the model takes ~0.3 s to load); `detect` is then cheap.
+    py3langid's identifier keeps mutable scratch state, so calls are serialized."""
+
+    def __init__(self, languages: tuple[str, ...], *, floor: float = 0.5) -> None:
+        from py3langid import langid
+
+        self.languages = tuple(dict.fromkeys(lang.lower() for lang in languages)) or ("en",)
+        self.floor = floor
+        self._identifier = langid.LanguageIdentifier.from_modelpath(
+            Path(langid.MODEL_DIR) / langid.MODEL_FILE, norm_probs=True
+        )
+        known = set(self._identifier.nb_classes)
+        candidates = [lang for lang in (*self.languages, *OTHERS) if lang in known]
+        self._identifier.set_languages(list(dict.fromkeys(candidates)))
+        self._lock = threading.Lock()
+
+    def detect(self, text: str, *, hint: str | None = None) -> Detected:
+        clean = " ".join(_NOISE.sub(" ", text).split())
+        hint = (hint or "").lower().split("-")[0] or None
+        if not _TWO_LETTERS.search(clean):
+            if hint in self.languages:
+                return Detected(hint, 0.0, f"platform says {hint}")
+            return Detected(UNKNOWN, 0.0, "no words to detect a language from")
+        with self._lock:
+            lang, prob = self._identifier.classify(clean)
+        prob = float(prob)
+        if lang in self.languages and prob >= self.floor:
+            return Detected(lang, prob, f"{lang} {prob:.2f}")
+        if hint in self.languages:
+            return Detected(hint, prob, f"platform says {hint} (detector unsure: {lang} {prob:.2f})")
+        if lang not in self.languages and prob >= self.floor:
+            return Detected(UNKNOWN, prob, f"{lang} {prob:.2f} is not one of the brand's languages")
+        return Detected(UNKNOWN, prob, f"language unsure ({lang} {prob:.2f} < {self.floor:.2f})")

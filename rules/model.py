@@ -1,0 +1,235 @@
+"""Hashed word and character n-grams with linear models, stored as plain numpy arrays.
+
+Why not sklearn objects: a pickle ties the shipped file to one sklearn version and can
+run code when loaded. Here a model is its weights plus a small JSON header (format
+version, feature settings, classes, metadata), saved with `numpy.savez_compressed`
+and loaded with `allow_pickle=False`. sklearn is only used to *fit* the weights.
+
+Features are computed once per post (`HashedText`) and shared by every model
+(sentiment per language, needs-reply), so one post costs one tokenization.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+N_FEATURES = 2**18
+CHAR_NGRAMS = (2, 3, 4, 5)
+_P = np.uint64(1_000_003)
+_MASK = np.uint64(N_FEATURES - 1)
+_SALT = {n: np.uint64((n * 0x9E3779B97F4A7C15) % 2**64) for n in CHAR_NGRAMS}
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_USER = re.compile(r"@\w+")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class ModelError(Exception):
+    """A model file is missing, unreadable or of an unknown format; says which file and what to do."""
+
+
+def normalize(text: str) -> str:
+    """Case, accents, links and user names removed: what the models and intent patterns see.
+    Accents go because customers often type without them (and RoSent has none)."""
+    text = _URL.sub(" http ", text)
+    text = _USER.sub(" @user ", text)
+    text = text.casefold()
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+
+
+def tokens(norm: str) -> list[str]:
+    return _TOKEN.findall(norm)
+
+
+def _crc(word: str) -> int:
+    return zlib.crc32(word.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class HashedText:
+    """A post's sparse feature vector: column ids (may repeat) and their weights."""
+
+    norm: str
+    words: tuple[str, ...]
+    idx: np.ndarray
+    val: np.ndarray
+
+
+def hash_text(text: str) -> HashedText:
+    """Word 1-2 grams (crc32) and character 2-5 grams (a vectorized polynomial hash),
+    each occurrence weighted 1/sqrt(number of grams). Deterministic across processes
+    and platforms; repeated ids are summed by the models (no per-post sort)."""
+    norm = normalize(text)
+    words = tokens(norm)
+    parts: list[np.ndarray] = []
+    if words:
+        grams = [*words, *(a + " " + b for a, b in zip(words, words[1:], strict=False))]
+        parts.append(np.fromiter(map(_crc, grams), dtype=np.uint64, count=len(grams)))
+    padded = " " + " ".join(norm.split()) + " \0\0\0"
+    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) > 5:
+        n = len(codes) - 4
+        h = codes[:n] * _P + codes[1 : n + 1]
+        parts.append(h ^ _SALT[2])
+        for k in (2, 3, 4):
+            h = h * _P + codes[k : n + k]
+            parts.append(h ^ _SALT[k + 1])
+    if not parts:
+        return HashedText(norm, tuple(words), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    cols = (np.concatenate(parts) & _MASK).astype(np.int64)
+    val = np.full(len(cols), 1.0 / np.sqrt(len(cols)), dtype=np.float32)
+    return HashedText(norm, tuple(words), cols, val)
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A (multi)class linear model over hashed text plus named dense features.
+
+    `weights` is (classes, N_FEATURES + len(dense)); for two classes one row (the
+    positive class). `meta` carries what a user needs to trust the file: what it was
+    trained on, when, and its held-back metrics.
+    """
+
+    classes: tuple[str, ...]
+    weights: np.ndarray
+    bias: np.ndarray
+    dense: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # feature-major copy: one post's few hundred columns are then few hundred
+        # cache lines, not few hundred per class (the weights are megabytes).
+        object.__setattr__(self, "_by_feature", np.ascontiguousarray(self.weights.T))
+
+    def logits(self, x: HashedText, dense: Sequence[float] = ()) -> np.ndarray:
+        by_feature: np.ndarray = self._by_feature  # type: ignore[attr-defined]
+        out = x.val @ by_feature[x.idx] + self.bias
+        if self.dense:
+            out = out + np.asarray(dense, dtype=np.float32) @ by_feature[N_FEATURES:]
+        return np.asarray(out, dtype=np.float64)
+
+    def proba(self, x: HashedText, dense: Sequence[float] = ()) -> dict[str, float]:
+        z = self.logits(x, dense)
+        if len(self.classes) == 2 and len(z) == 1:
+            p = 1.0 / (1.0 + float(np.exp(-z[0])))
+            return {self.classes[0]: 1.0 - p, self.classes[1]: p}
+        e = np.exp(z - z.max())
+        e /= e.sum()
+        return {c: float(v) for c, v in zip(self.classes, e, strict=True)}
+
+
+def design_matrix(texts: Sequence[HashedText], dense: Sequence[Sequence[float]] | None = None) -> Any:
+    """Stack hashed rows (and dense columns) into a scipy CSR matrix for fitting."""
+    from scipy import sparse
+
+    n_dense = len(dense[0]) if dense else 0
+    indptr = [0]
+    indices: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    for i, x in enumerate(texts):
+        indices.append(x.idx)
+        data.append(x.val)
+        if n_dense and dense is not None:
+            indices.append(np.arange(N_FEATURES, N_FEATURES + n_dense, dtype=np.int64))
+            data.append(np.asarray(dense[i], dtype=np.float32))
+        indptr.append(indptr[-1] + len(x.idx) + n_dense)
+    return sparse.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices) if indices else np.zeros(0, np.int64),
+            np.asarray(indptr),
+        ),
+        shape=(len(texts), N_FEATURES + n_dense),
+    )
+
+
+def fit_linear(
+    texts: Sequence[HashedText],
+    labels: Sequence[str],
+    *,
+    dense: Sequence[Sequence[float]] | None = None,
+    dense_names: Sequence[str] = (),
+    c: float = 4.0,
+    sample_weight: Sequence[float] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> LinearModel:
+    """Fit a logistic regression (sklearn, lbfgs) and keep only its weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        raise ValueError(f"need at least two different labels to train, got only {classes!r}")
+    x = design_matrix(texts, dense)
+    clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    clf.fit(x, list(labels), sample_weight=None if sample_weight is None else np.asarray(sample_weight))
+    order = tuple(str(v) for v in clf.classes_)
+    return LinearModel(
+        classes=order,
+        weights=np.asarray(clf.coef_, dtype=np.float32),
+        bias=np.asarray(clf.intercept_, dtype=np.float32),
+        dense=tuple(dense_names),
+        meta=dict(meta or {}),
+    )
+
+
+def save_models(path: Path, models: Mapping[str, LinearModel], *, kind: str, meta: Mapping[str, Any]) -> None:
+    """Write several named models to one .npz: weights stored sparse (non-zero columns
+    only, float16), so an unused hash bucket costs nothing on disk."""
+    arrays: dict[str, np.ndarray] = {}
+    header: dict[str, Any] = {"format_version": FORMAT_VERSION, "kind": kind, "n_features": N_FEATURES, **meta}
+    header["models"] = {}
+    for name, model in models.items():
+        cols = np.flatnonzero(np.any(model.weights != 0, axis=0)).astype(np.int32)
+        arrays[f"{name}.cols"] = cols
+        arrays[f"{name}.w"] = model.weights[:, cols].astype(np.float16)
+        arrays[f"{name}.b"] = model.bias.astype(np.float32)
+        header["models"][name] = {"classes": list(model.classes), "dense": list(model.dense), "meta": dict(model.meta)}
+    arrays["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+
+
+def load_models(path: Path, *, kind: str) -> tuple[dict[str, LinearModel], dict[str, Any]]:
+    """Read a file written by `save_models`; refuse other kinds and newer formats clearly."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found; run `watcher train` or fix triage.model_path") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable model file ({exc}); retrain it with `watcher train`") from None
+    try:
+        header = json.loads(bytes(arrays["header"]).decode("utf-8"))
+    except (KeyError, ValueError):
+        raise ModelError(f"{path}: model file has no header; retrain it with `watcher train`") from None
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: model format {version} is not supported by this version (expects {FORMAT_VERSION}); "
+            "retrain it with `watcher train`"
+        )
+    if header.get("kind") != kind:
+        raise ModelError(f"{path}: holds a {header.get('kind')!r} model, expected {kind!r}")
+    models = {}
+    for name, info in header["models"].items():
+        dense = tuple(info["dense"])
+        classes = tuple(info["classes"])
+        w = arrays[f"{name}.w"].astype(np.float32)
+        weights = np.zeros((w.shape[0], N_FEATURES + len(dense)), dtype=np.float32)
+        weights[:, arrays[f"{name}.cols"]] = w
+        models[name] = LinearModel(classes, weights, arrays[f"{name}.b"], dense, info.get("meta", {}))
+    return models, header

@@ -1,0 +1,160 @@
+"""Sentiment per language, offline: -1..1 with a label and the words behind it.
+
+English: VADER, plus the emoji it misses, fed with hashed n-grams into a small
+logistic regression trained on labelled tweets. it, es, fr, de, pt, ro: a curated
+lexicon (rules/data/lexicons.toml, with negation and intensifiers) and hashed
+n-grams into a per-language logistic regression (rules/data/sentiment.npz, built
+by `python -m rules.train`). No English lexicon is applied to another language.
+A language without a model falls back to its lexicon alone.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rules.model import HashedText, LinearModel, load_models
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LEXICON_FILE = DATA_DIR / "lexicons.toml"
+SENTIMENT_MODEL_FILE = DATA_DIR / "sentiment.npz"
+DENSE = ("lex_pos", "lex_neg", "emoji", "vader", "vader_neg", "vader_pos")
+NEGATION_SPAN = 3
+EMOJI_DECISIVE = 2.0
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    value: float
+    label: str
+    why: str
+    emoji: float = 0.0
+
+
+@dataclass(frozen=True)
+class LanguageLexicon:
+    words: Mapping[str, float]
+    prefix_map: Mapping[str, float]
+    prefix_sizes: tuple[int, ...]
+    negators: frozenset[str]
+    intensifiers: frozenset[str]
+
+    def score(self, word: str) -> float:
+        found = self.words.get(word)
+        if found is not None:
+            return found
+        for size in self.prefix_sizes:
+            value = self.prefix_map.get(word[:size])
+            if value is not None and len(word) >= size:
+                return value
+        return 0.0
+
+
+@dataclass(frozen=True)
+class Lexicons:
+    languages: Mapping[str, LanguageLexicon]
+    emoji: Mapping[str, float]
+
+    @classmethod
+    def load(cls, path: Path = LEXICON_FILE) -> Lexicons:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        emoji = {k: float(v) for k, v in data.pop("emoji", {}).items()}
+        languages = {}
+        for lang, table in data.items():
+            words: dict[str, float] = {}
+            prefixes: list[tuple[str, float]] = []
+            for polarity, value in (("positive", 1.0), ("negative", -1.0)):
+                for word in table.get(polarity, []):
+                    if word.endswith("*"):
+                        prefixes.append((word[:-1], value))
+                    else:
+                        words[word] = value
+            languages[lang] = LanguageLexicon(
+                words=words,
+                prefix_map=dict(prefixes),
+                prefix_sizes=tuple(sorted({len(p) for p, _ in prefixes}, reverse=True)),
+                negators=frozenset(table.get("negators", [])),
+                intensifiers=frozenset(table.get("intensifiers", [])),
+            )
+        return cls(languages=languages, emoji=emoji)
+
+    def features(self, words: Sequence[str], lang: str) -> tuple[float, float, float, list[str]]:
+        """(positive mass, negative mass, emoji score, words that counted), negation-aware."""
+        lex = self.languages.get(lang)
+        pos = neg = emoji = 0.0
+        hits: list[str] = []
+        negate_left = 0
+        boost = 1.0
+        for word in words:
+            e = self.emoji.get(word[0]) if word and not word[0].isalnum() else None
+            if e is not None:
+                emoji += e
+                hits.append(word)
+                continue
+            if lex is None:
+                continue
+            if word in lex.negators:
+                negate_left = NEGATION_SPAN
+                continue
+            if word in lex.intensifiers:
+                boost = 1.5
+                continue
+            value = lex.score(word) * boost
+            if value:
+                if negate_left:
+                    value = -value * 0.75
+                    hits.append(f"not {word}")
+                else:
+                    hits.append(word)
+                if value > 0:
+                    pos += value
+                else:
+                    neg -= value
+            boost = 1.0
+            negate_left = max(0, negate_left - 1)
+        return pos, neg, emoji, hits
+
+
+class SentimentAnalyzer:
+    """Load once (VADER, lexicons, the per-language models), then `analyze` per post."""
+
+    def __init__(self, *, model_file: Path = SENTIMENT_MODEL_FILE, lexicons: Lexicons | None = None) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.vader = SentimentIntensityAnalyzer()
+        self.lexicons = lexicons or Lexicons.load()
+        self.models: dict[str, LinearModel] = {}
+        if model_file.exists():
+            self.models, _ = load_models(model_file, kind="sentiment")
+
+    def dense(self, x: HashedText, text: str, lang: str) -> tuple[list[float], list[str], float]:
+        pos, neg, emoji, hits = self.lexicons.features(x.words, lang)
+        vader = (0.0, 0.0, 0.0)
+        if lang == "en":
+            scores = self.vader.polarity_scores(text)
+            vader = (float(scores["compound"]), float(scores["neg"]), float(scores["pos"]))
+        squash = [math.log1p(pos), math.log1p(neg), math.tanh(emoji / 3.0), *vader]
+        return squash, hits, emoji
+
+    def analyze(self, x: HashedText, text: str, lang: str) -> Sentiment:
+        features, hits, emoji = self.dense(x, text, lang)
+        words = f" ({', '.join(hits[:3])})" if hits else ""
+        model = self.models.get(lang)
+        if model is not None:
+            probs = model.proba(x, features)
+            value = probs.get("positive", 0.0) - probs.get("negative", 0.0)
+            label = max(probs, key=lambda c: probs[c])
+            if len(model.classes) == 2 and abs(value) < 0.2:
+                label = "neutral"
+            if abs(emoji) >= EMOJI_DECISIVE and label == "neutral":
+                # Emoji are rare in the training tweets, so the model underweights
+                # them; an angry face or a thumbs down on an otherwise flat post decides.
+                value = max(-1.0, min(1.0, value + 0.5 * math.tanh(emoji / 3.0)))
+                label = "negative" if emoji < 0 else "positive"
+            return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{words}", emoji)
+        value = features[3] if lang == "en" else math.tanh(features[0] - features[1] + features[2])
+        label = "positive" if value >= 0.05 else "negative" if value <= -0.05 else "neutral"
+        return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{words}", emoji)
