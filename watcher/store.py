@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -198,7 +198,20 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_digest(db: sqlite_utils.Database) -> None:
+    """Digest and spike queries read only these columns of counted posts (not own, not
+    duplicates): a partial covering index keeps a digest over 1M posts index-only."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS posts_digest ON posts "
+        "(created_at, sentiment_label, platform, source, lang, intents) "
+        "WHERE duplicate_of IS NULL AND is_own = 0"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS authors_followers ON authors (followers)")
+    db.execute("CREATE INDEX IF NOT EXISTS queue_items_created ON queue_items (created_at)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+MIGRATIONS.append(_migration_digest)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -873,6 +886,218 @@ class Store:
             "JOIN posts p ON p.key = f.post_key ORDER BY f.id"
         ).fetchall()
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
+
+
+    # --- digest ---------------------------------------------------------------
+    # Aggregates for watcher/digest.py and watcher/spikes.py. "Counted" posts are
+    # mentions: not the brand's own posts and not collapsed duplicates, the
+    # condition of the posts_digest partial index (keep it in the WHERE clauses).
+
+    _COUNTED = "p.duplicate_of IS NULL AND p.is_own = 0 AND p.created_at >= ? AND p.created_at < ?"
+
+    @_locked
+    def digest_quarter_hours(self, *, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
+        """(UTC quarter-hour start 'YYYY-MM-DDTHH:MM', sentiment label, posts): every real
+        time zone offset is a multiple of 15 minutes, so local hours and days are sums of these."""
+        rows = self.db.execute(
+            "SELECT substr(p.created_at, 1, 14) || printf('%02d', (CAST(substr(p.created_at, 15, 2) AS INTEGER) / 15) * 15), "
+            "COALESCE(p.sentiment_label, ''), COUNT(*) FROM posts p INDEXED BY posts_digest "
+            f"WHERE {self._COUNTED} GROUP BY 1, 2 ORDER BY 1, 2",
+            [iso(since), iso(until)],
+        ).fetchall()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    @_locked
+    def digest_breakdown(self, *, since: datetime, until: datetime) -> list[tuple[str, str, str, str, int]]:
+        """(platform, source, sentiment label, language, posts) for counted posts in [since, until)."""
+        rows = self.db.execute(
+            "SELECT p.platform, COALESCE(p.source, ''), COALESCE(p.sentiment_label, ''), COALESCE(p.lang, ''), "
+            f"COUNT(*) FROM posts p INDEXED BY posts_digest WHERE {self._COUNTED} GROUP BY 1, 2, 3, 4",
+            [iso(since), iso(until)],
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    @_locked
+    def digest_intents(self, *, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
+        """(intent, sentiment label, posts) from the posts' intents JSON arrays."""
+        rows = self.db.execute(
+            "SELECT j.value, COALESCE(p.sentiment_label, ''), COUNT(*) FROM posts p INDEXED BY posts_digest, "
+            f"json_each(CASE WHEN json_valid(p.intents) THEN p.intents ELSE '[]' END) j "
+            f"WHERE {self._COUNTED} AND p.intents IS NOT NULL AND p.intents != '[]' GROUP BY 1, 2",
+            [iso(since), iso(until)],
+        ).fetchall()
+        return [(str(r[0]), r[1], int(r[2])) for r in rows]
+
+    _DIGEST_POST_COLUMNS = (
+        "p.key, p.platform, p.source, p.url, p.text, p.norm_text, p.lang, p.created_at, p.sentiment_label, "
+        "p.likes, p.reposts, p.replies, COALESCE(a.followers, 0), COALESCE(a.handle, '')"
+    )
+    _DIGEST_POST_NAMES = (
+        "key",
+        "platform",
+        "source",
+        "url",
+        "text",
+        "norm_text",
+        "lang",
+        "created_at",
+        "sentiment_label",
+        "likes",
+        "reposts",
+        "replies",
+        "followers",
+        "handle",
+    )
+
+    def _digest_posts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        rows = []
+        for r in self.db.execute(sql, params).fetchall():
+            row = dict(zip(self._DIGEST_POST_NAMES, r, strict=True))
+            for name in ("likes", "reposts", "replies", "followers"):
+                row[name] = int(row[name] or 0)
+            row["lang"] = row["lang"] or ""
+            row["reach"] = row["followers"] + row["likes"] + row["reposts"] + row["replies"]
+            rows.append(row)
+        return rows
+
+    @_locked
+    def digest_top_posts(
+        self, *, since: datetime, until: datetime, limit: int, sentiment_label: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Counted posts with the largest reach: author followers + likes + reposts + replies.
+
+        Exact, without joining every post in the window to its author: the top posts by
+        engagement and the window's posts by the most-followed authors give a floor T
+        for the answer; a post can only reach T if its author has at least T - (the
+        window's largest engagement) followers, so only those authors' posts (few,
+        followers being heavy-tailed) are ranked with them. Falls back to ranking
+        every post when that bound prunes nothing."""
+        label = "AND p.sentiment_label = ?" if sentiment_label else ""
+        params: list[Any] = [iso(since), iso(until), *([sentiment_label] if sentiment_label else [])]
+        order = "ORDER BY COALESCE(a.followers, 0) + p.likes + p.reposts + p.replies DESC, p.created_at, p.key"
+        by_engagement = self.db.execute(
+            f"SELECT p.key, p.likes + p.reposts + p.replies FROM posts p WHERE {self._COUNTED} {label} "
+            "ORDER BY 2 DESC LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+        if not by_engagement:
+            return []
+        keys = [r[0] for r in by_engagement]
+        # posts in the window by the most-followed authors raise the floor
+        for offset in range(0, 1000, 200):
+            authors = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT key FROM authors ORDER BY followers DESC LIMIT 200 OFFSET ?", [offset]
+                ).fetchall()
+            ]
+            if not authors:
+                break
+            keys.extend(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT p.key FROM posts p WHERE p.author_key IN ({','.join('?' * len(authors))}) "
+                    f"AND {self._COUNTED} {label}",
+                    [*authors, *params],
+                )
+            )
+            if len(keys) >= 2 * limit:
+                break
+        candidates = self._digest_posts(
+            f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p LEFT JOIN authors a ON a.key = p.author_key "
+            f"WHERE p.key IN ({','.join('?' * len(keys))}) {order}",
+            keys,
+        )
+        floor = candidates[limit - 1]["reach"] if len(candidates) >= limit else 0
+        min_followers = floor - int(by_engagement[0][1] or 0)
+        if min_followers <= 0:
+            return self._digest_posts(
+                f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p LEFT JOIN authors a ON a.key = p.author_key "
+                f"WHERE {self._COUNTED} {label} {order} LIMIT ?",
+                [*params, limit],
+            )
+        followed = self._digest_posts(
+            f"SELECT {self._DIGEST_POST_COLUMNS} FROM authors a CROSS JOIN posts p ON p.author_key = a.key "
+            f"WHERE a.followers >= ? AND {self._COUNTED} {label} "
+            "AND a.followers + p.likes + p.reposts + p.replies >= ?",
+            [min_followers, *params, floor],
+        )
+        unique = {row["key"]: row for row in [*candidates, *followed]}
+        ranked = sorted(unique.values(), key=lambda row: (-row["reach"], row["created_at"], row["key"]))
+        return ranked[:limit]
+
+    @_locked
+    def digest_negative_sample(self, *, since: datetime, until: datetime, per_language: int) -> list[dict[str, Any]]:
+        """Negative counted posts for theme finding: all of them, or an even sample by
+        insertion order of at most about `per_language` posts per language."""
+        counts = self.db.execute(
+            "SELECT COALESCE(p.lang, ''), COUNT(*) FROM posts p INDEXED BY posts_digest "
+            f"WHERE {self._COUNTED} AND p.sentiment_label = 'negative' GROUP BY 1",
+            [iso(since), iso(until)],
+        ).fetchall()
+        rows: list[dict[str, Any]] = []
+        for lang, count in counts:
+            step = max(1, -(-int(count) // per_language))
+            rows.extend(
+                self._digest_posts(
+                    f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p "
+                    "LEFT JOIN authors a ON a.key = p.author_key "
+                    f"WHERE {self._COUNTED} AND p.sentiment_label = 'negative' AND COALESCE(p.lang, '') = ? "
+                    "AND p.rowid % ? = 0 ORDER BY p.created_at, p.key LIMIT ?",
+                    [iso(since), iso(until), lang, step, per_language],
+                )
+            )
+        return rows
+
+    @_locked
+    def digest_response_rows(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Queue items of the posts created in [since, until): one row each with the
+        seconds from the post to the first public response (None if none yet).
+
+        The agent is the item's assignee, else whoever closed it (replied, dismissed)."""
+        sql = (
+            "SELECT q.id, q.priority, q.state, q.escalated, q.dismiss_reason, p.created_at, q.first_response_at, "
+            "(julianday(q.first_response_at) - julianday(p.created_at)) * 86400.0, "
+            "COALESCE(q.assignee, (SELECT e.actor FROM events e WHERE e.item_id = q.id "
+            "AND e.action IN ('replied', 'dismiss', 'answered_elsewhere') ORDER BY e.id DESC LIMIT 1)) "
+            "FROM queue_items q INDEXED BY queue_items_created JOIN posts p ON p.key = q.post_key "
+            "WHERE q.created_at >= ? AND p.created_at >= ? AND p.created_at < ? ORDER BY q.id"
+        )
+        names = (
+            "id",
+            "priority",
+            "state",
+            "escalated",
+            "dismiss_reason",
+            "post_created_at",
+            "first_response_at",
+            "response_seconds",
+            "agent",
+        )
+        rows = []
+        # an item is created when its post is stored, after the post was written; a day's
+        # margin covers platform clocks ahead of ours, and the index skips older items
+        params = [iso(since - timedelta(days=1)), iso(since), iso(until)]
+        for r in self.db.execute(sql, params).fetchall():
+            row = dict(zip(names, r, strict=True))
+            row["escalated"] = bool(row["escalated"])
+            row["agent"] = row["agent"] or ""
+            rows.append(row)
+        return rows
+
+    @_locked
+    def hourly_volume(self, *, since: datetime, until: datetime) -> list[tuple[str, int, int]]:
+        """(UTC hour 'YYYY-MM-DDTHH', counted posts, negative posts) for spike detection."""
+        rows = self.db.execute(
+            "SELECT substr(p.created_at, 1, 13), COUNT(*), SUM(p.sentiment_label = 'negative') "
+            f"FROM posts p INDEXED BY posts_digest WHERE {self._COUNTED} GROUP BY 1 ORDER BY 1",
+            [iso(since), iso(until)],
+        ).fetchall()
+        return [(r[0], int(r[1]), int(r[2] or 0)) for r in rows]
+
+    @_locked
+    def outbox_has(self, dedupe_key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", [dedupe_key]).fetchone() is not None
 
 
 def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
