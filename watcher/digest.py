@@ -13,6 +13,7 @@ waits, including the watcher's polling delay) to the item's `first_response_at`
 from __future__ import annotations
 
 import bisect
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,29 +242,26 @@ def _changes(current: Counter[str], previous: Counter[str]) -> tuple[Change, ...
     return tuple(Change(n, current[n], previous[n]) for n in ranked)
 
 
-def build_volume(
-    window: Window,
-    quarter_hours: Iterable[tuple[str, str, int]],
-    breakdown: Iterable[tuple[str, str, str, str, int]],
-    previous_breakdown: Iterable[tuple[str, str, str, str, int]],
-) -> Volume:
-    """Fold the store's quarter-hour counts into the window's local buckets, and its
-    (platform, source, sentiment, language) counts into totals and changes."""
+CountRow = tuple[str, str, str, str, str, str, int]  # quarter, sentiment, platform, source, lang, intents, posts
+
+
+def quarter_start(quarter: str) -> datetime:
+    """'2026-10-25T01:2' (the store's 15-minute bucket key) -> 2026-10-25 01:30 UTC."""
+    return datetime.fromisoformat(quarter[:13]).replace(minute=15 * int(quarter[14:]), tzinfo=UTC)
+
+
+def build_volume(window: Window, counts: Iterable[CountRow], previous_counts: Iterable[CountRow]) -> Volume:
+    """Fold the store's quarter-hour counts into the window's local buckets and into
+    totals per platform, source, sentiment and language, with the previous period's."""
     per_bucket: list[Counter[str]] = [Counter() for _ in window.buckets]
-    for quarter, label, count in quarter_hours:
-        start = datetime.fromisoformat(quarter).replace(tzinfo=UTC)
-        index = bisect.bisect_right(window.buckets, start) - 1
-        if 0 <= index < len(per_bucket):
-            per_bucket[index][label] += count
-    series = tuple(
-        Bucket(start=b, label=window.bucket_label(i), counts=dict(per_bucket[i]))
-        for i, b in enumerate(window.buckets)
-    )
     platforms: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     sentiment: Counter[str] = Counter()
     languages: Counter[str] = Counter()
-    for platform, source, label, lang, count in breakdown:
+    for quarter, label, platform, source, lang, _intents, count in counts:
+        index = bisect.bisect_right(window.buckets, quarter_start(quarter)) - 1
+        if 0 <= index < len(per_bucket):
+            per_bucket[index][label] += count
         platforms[platform] += count
         sources[source or platform] += count
         sentiment[label] += count
@@ -271,10 +269,14 @@ def build_volume(
     prev_platforms: Counter[str] = Counter()
     prev_sources: Counter[str] = Counter()
     prev_sentiment: Counter[str] = Counter()
-    for platform, source, label, _lang, count in previous_breakdown:
+    for _quarter, label, platform, source, _lang, _intents, count in previous_counts:
         prev_platforms[platform] += count
         prev_sources[source or platform] += count
         prev_sentiment[label] += count
+    series = tuple(
+        Bucket(start=b, label=window.bucket_label(i), counts=dict(per_bucket[i]))
+        for i, b in enumerate(window.buckets)
+    )
     return Volume(
         total=sum(platforms.values()),
         previous_total=sum(prev_platforms.values()),
@@ -294,15 +296,36 @@ class IntentCount:
     negative: int
 
 
-def build_intents(rows: Iterable[tuple[str, str, int]], *, top: int = 10) -> tuple[IntentCount, ...]:
+def build_intents(counts: Iterable[CountRow], *, top: int = 10) -> tuple[IntentCount, ...]:
+    """Posts per intent (a post with two intents counts for both), most first."""
     total: Counter[str] = Counter()
     negative: Counter[str] = Counter()
-    for intent, label, count in rows:
-        total[intent] += count
-        if label == "negative":
-            negative[intent] += count
+    parsed: dict[str, list[str]] = {}
+    for _quarter, label, _platform, _source, _lang, intents, count in counts:
+        if intents not in parsed:
+            parsed[intents] = _intent_list(intents)
+        for intent in parsed[intents]:
+            total[intent] += count
+            if label == "negative":
+                negative[intent] += count
     ranked = sorted(total, key=lambda i: (-total[i], i))[:top]
     return tuple(IntentCount(i, total[i], negative[i]) for i in ranked)
+
+
+def _intent_list(text: str) -> list[str]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return sorted({str(v) for v in value}) if isinstance(value, list) else []
+
+
+def negative_by_language(counts: Iterable[CountRow]) -> dict[str, int]:
+    result: Counter[str] = Counter()
+    for _quarter, label, _platform, _source, lang, _intents, count in counts:
+        if label == "negative":
+            result[lang] += count
+    return dict(result)
 
 
 # --- response times -------------------------------------------------------------------
@@ -396,7 +419,9 @@ def build_responses(
     An item counts toward the SLA share once it is due: answered (within target or
     not), or unanswered and older than its target. Dismissed items without a response
     need none and are left out; unanswered items still inside their target wait."""
-    overall, per_priority, per_agent = _Tally(), defaultdict(_Tally), defaultdict(_Tally)
+    overall = _Tally()
+    per_priority: defaultdict[str, _Tally] = defaultdict(_Tally)
+    per_agent: defaultdict[str, _Tally] = defaultdict(_Tally)
     for row in rows:
         priority = row["priority"] or "normal"
         tallies = [overall, per_priority[priority]]
@@ -464,20 +489,16 @@ def collect_digest(
     """Ask the store for the window's rows and build every figure from them."""
     previous = window.previous()
     span = {"since": window.since, "until": window.until}
-    volume = build_volume(
-        window,
-        store.digest_quarter_hours(**span),
-        store.digest_breakdown(**span),
-        store.digest_breakdown(since=previous.since, until=previous.until),
-    )
-    negative = store.digest_negative_sample(**span, per_language=theme_sample)
+    counts = store.digest_counts(**span)
+    volume = build_volume(window, counts, store.digest_counts(since=previous.since, until=previous.until))
+    negative = store.digest_negative_sample(**span, languages=negative_by_language(counts), per_language=theme_sample)
     return Digest(
         window=window,
         previous=previous,
         volume=volume,
-        intents=build_intents(store.digest_intents(**span)),
+        intents=build_intents(counts),
         themes=find_themes(negative, stop_terms=brand_terms),
-        top_posts=tuple(store.digest_top_posts(**span, limit=top_posts)),
+        top_posts=tuple(store.digest_top_posts(since=window.since, until=window.until, limit=top_posts)),
         responses=build_responses(store.digest_response_rows(**span), sla_targets=sla_targets, now=now),
         generated_at=now,
         brand=brand,

@@ -198,16 +198,22 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
+# 15-minute UTC bucket of a post, e.g. "2026-10-25T01:2" for 01:30-01:44: every real time
+# zone offset is a multiple of 15 minutes, so local hours and days are sums of these.
+QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
+
+
 def _migration_digest(db: sqlite_utils.Database) -> None:
-    """Digest and spike queries read only these columns of counted posts (not own, not
-    duplicates): a partial covering index keeps a digest over 1M posts index-only."""
+    """Digest figures come from one index-only, sort-free GROUP BY over this partial index
+    (counted posts: not own, not duplicates); its column order is the GROUP BY order."""
     db.execute(
-        "CREATE INDEX IF NOT EXISTS posts_digest ON posts "
-        "(created_at, sentiment_label, platform, source, lang, intents) "
+        f"CREATE INDEX IF NOT EXISTS posts_digest ON posts "
+        f"({QUARTER_SQL}, sentiment_label, platform, source, lang, intents, created_at) "
         "WHERE duplicate_of IS NULL AND is_own = 0"
     )
     db.execute("CREATE INDEX IF NOT EXISTS authors_followers ON authors (followers)")
     db.execute("CREATE INDEX IF NOT EXISTS queue_items_created ON queue_items (created_at)")
+    db.table("digest_runs").create({"key": str, "started_at": str, "ref": str}, pk="key")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
@@ -890,43 +896,35 @@ class Store:
 
     # --- digest ---------------------------------------------------------------
     # Aggregates for watcher/digest.py and watcher/spikes.py. "Counted" posts are
-    # mentions: not the brand's own posts and not collapsed duplicates, the
-    # condition of the posts_digest partial index (keep it in the WHERE clauses).
+    # mentions: not the brand's own posts and not collapsed duplicates (the
+    # condition of the posts_digest partial index: keep it in the WHERE clauses).
 
+    _QUARTER = QUARTER_SQL.replace("created_at", "p.created_at")
     _COUNTED = "p.duplicate_of IS NULL AND p.is_own = 0 AND p.created_at >= ? AND p.created_at < ?"
+    _IN_QUARTERS = f"{_QUARTER} >= ? AND {_QUARTER} <= ? AND {_COUNTED}"
+
+    @staticmethod
+    def _quarter_params(since: datetime, until: datetime) -> list[str]:
+        """Seek bounds on the quarter column (inclusive), then the exact instants."""
+        def quarter(moment: datetime) -> str:
+            text = iso(moment)
+            return f"{text[:14]}{int(text[14:16]) // 15}"
+
+        return [quarter(since), quarter(until - timedelta(microseconds=1)), iso(since), iso(until)]
 
     @_locked
-    def digest_quarter_hours(self, *, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
-        """(UTC quarter-hour start 'YYYY-MM-DDTHH:MM', sentiment label, posts): every real
-        time zone offset is a multiple of 15 minutes, so local hours and days are sums of these."""
+    def digest_counts(self, *, since: datetime, until: datetime) -> list[tuple[str, str, str, str, str, str, int]]:
+        """(UTC quarter 'YYYY-MM-DDTHH:q', sentiment label, platform, source, language,
+        intents JSON, posts) for counted posts in [since, until). Streams in index order:
+        no sort, no table access, so 1M posts take about a second."""
+        if until <= since:
+            return []
         rows = self.db.execute(
-            "SELECT substr(p.created_at, 1, 14) || printf('%02d', (CAST(substr(p.created_at, 15, 2) AS INTEGER) / 15) * 15), "
-            "COALESCE(p.sentiment_label, ''), COUNT(*) FROM posts p INDEXED BY posts_digest "
-            f"WHERE {self._COUNTED} GROUP BY 1, 2 ORDER BY 1, 2",
-            [iso(since), iso(until)],
+            f"SELECT {self._QUARTER}, p.sentiment_label, p.platform, p.source, p.lang, p.intents, COUNT(*) "
+            f"FROM posts p INDEXED BY posts_digest WHERE {self._IN_QUARTERS} GROUP BY 1, 2, 3, 4, 5, 6",
+            self._quarter_params(since, until),
         ).fetchall()
-        return [(r[0], r[1], int(r[2])) for r in rows]
-
-    @_locked
-    def digest_breakdown(self, *, since: datetime, until: datetime) -> list[tuple[str, str, str, str, int]]:
-        """(platform, source, sentiment label, language, posts) for counted posts in [since, until)."""
-        rows = self.db.execute(
-            "SELECT p.platform, COALESCE(p.source, ''), COALESCE(p.sentiment_label, ''), COALESCE(p.lang, ''), "
-            f"COUNT(*) FROM posts p INDEXED BY posts_digest WHERE {self._COUNTED} GROUP BY 1, 2, 3, 4",
-            [iso(since), iso(until)],
-        ).fetchall()
-        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
-
-    @_locked
-    def digest_intents(self, *, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
-        """(intent, sentiment label, posts) from the posts' intents JSON arrays."""
-        rows = self.db.execute(
-            "SELECT j.value, COALESCE(p.sentiment_label, ''), COUNT(*) FROM posts p INDEXED BY posts_digest, "
-            f"json_each(CASE WHEN json_valid(p.intents) THEN p.intents ELSE '[]' END) j "
-            f"WHERE {self._COUNTED} AND p.intents IS NOT NULL AND p.intents != '[]' GROUP BY 1, 2",
-            [iso(since), iso(until)],
-        ).fetchall()
-        return [(str(r[0]), r[1], int(r[2])) for r in rows]
+        return [(r[0], r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5] or "", int(r[6])) for r in rows]
 
     _DIGEST_POST_COLUMNS = (
         "p.key, p.platform, p.source, p.url, p.text, p.norm_text, p.lang, p.created_at, p.sentiment_label, "
@@ -983,7 +981,7 @@ class Store:
         if not by_engagement:
             return []
         keys = [r[0] for r in by_engagement]
-        # posts in the window by the most-followed authors raise the floor
+        # the window's posts by the most-followed authors raise the floor
         for offset in range(0, 1000, 200):
             authors = [
                 r[0]
@@ -1027,24 +1025,22 @@ class Store:
         return ranked[:limit]
 
     @_locked
-    def digest_negative_sample(self, *, since: datetime, until: datetime, per_language: int) -> list[dict[str, Any]]:
-        """Negative counted posts for theme finding: all of them, or an even sample by
-        insertion order of at most about `per_language` posts per language."""
-        counts = self.db.execute(
-            "SELECT COALESCE(p.lang, ''), COUNT(*) FROM posts p INDEXED BY posts_digest "
-            f"WHERE {self._COUNTED} AND p.sentiment_label = 'negative' GROUP BY 1",
-            [iso(since), iso(until)],
-        ).fetchall()
+    def digest_negative_sample(
+        self, *, since: datetime, until: datetime, languages: Mapping[str, int], per_language: int
+    ) -> list[dict[str, Any]]:
+        """Negative counted posts for theme finding. `languages` maps each language to
+        its negative posts in the window (from digest_counts); a language with more than
+        `per_language` is sampled evenly by insertion order (every k-th row)."""
         rows: list[dict[str, Any]] = []
-        for lang, count in counts:
+        for lang, count in sorted(languages.items()):
             step = max(1, -(-int(count) // per_language))
             rows.extend(
                 self._digest_posts(
-                    f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p "
+                    f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p INDEXED BY posts_digest "
                     "LEFT JOIN authors a ON a.key = p.author_key "
-                    f"WHERE {self._COUNTED} AND p.sentiment_label = 'negative' AND COALESCE(p.lang, '') = ? "
+                    f"WHERE {self._IN_QUARTERS} AND p.sentiment_label = 'negative' AND COALESCE(p.lang, '') = ? "
                     "AND p.rowid % ? = 0 ORDER BY p.created_at, p.key LIMIT ?",
-                    [iso(since), iso(until), lang, step, per_language],
+                    [*self._quarter_params(since, until), lang, step, per_language],
                 )
             )
         return rows
@@ -1074,10 +1070,10 @@ class Store:
             "response_seconds",
             "agent",
         )
-        rows = []
         # an item is created when its post is stored, after the post was written; a day's
         # margin covers platform clocks ahead of ours, and the index skips older items
         params = [iso(since - timedelta(days=1)), iso(since), iso(until)]
+        rows = []
         for r in self.db.execute(sql, params).fetchall():
             row = dict(zip(names, r, strict=True))
             row["escalated"] = bool(row["escalated"])
@@ -1086,19 +1082,21 @@ class Store:
         return rows
 
     @_locked
-    def hourly_volume(self, *, since: datetime, until: datetime) -> list[tuple[str, int, int]]:
-        """(UTC hour 'YYYY-MM-DDTHH', counted posts, negative posts) for spike detection."""
-        rows = self.db.execute(
-            "SELECT substr(p.created_at, 1, 13), COUNT(*), SUM(p.sentiment_label = 'negative') "
-            f"FROM posts p INDEXED BY posts_digest WHERE {self._COUNTED} GROUP BY 1 ORDER BY 1",
-            [iso(since), iso(until)],
-        ).fetchall()
-        return [(r[0], int(r[1]), int(r[2] or 0)) for r in rows]
+    def claim_digest_run(self, key: str, *, now: datetime) -> bool:
+        """Record that a scheduled digest is being posted; False if it already was
+        (a restarted scheduler firing the same run twice)."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO digest_runs (key, started_at) VALUES (?, ?)", [key, iso(now)]
+        )
+        return cur.rowcount == 1
 
     @_locked
-    def outbox_has(self, dedupe_key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", [dedupe_key]).fetchone() is not None
-
+    def finish_digest_run(self, key: str, *, ref: str | None) -> None:
+        """Keep the run with its Slack reference, or forget it (ref None) so it can be retried."""
+        if ref is None:
+            self.db.execute("DELETE FROM digest_runs WHERE key = ?", [key])
+        else:
+            self.db.execute("UPDATE digest_runs SET ref = ? WHERE key = ?", [ref, key])
 
 def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
     if triage is None:
