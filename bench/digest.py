@@ -10,6 +10,8 @@ synthetic (templated complaint, question and praise texts in en/it/de).
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import sys
 import tempfile
@@ -178,12 +180,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--db", type=Path, help="keep the generated database here and reuse it next time")
+    parser.add_argument("--profile", action="store_true", help="print where the full digest spends its time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.db")
+        path = args.db or Path(tmp) / "bench.db"
+        fresh = not path.exists()
+        store = Store(path)
         t0 = time.perf_counter()
-        generate(store, posts=args.posts, days=args.days)
-        print(f"generated {store.count_posts():,} posts in {time.perf_counter() - t0:.1f} s")
+        if fresh:
+            generate(store, posts=args.posts, days=args.days)
+            print(f"generated {store.count_posts():,} posts in {time.perf_counter() - t0:.1f} s")
         tz = "Europe/Rome"
         since, until = END - timedelta(days=args.days), END
         t0 = time.perf_counter()
@@ -191,8 +198,13 @@ def main() -> None:
             "SELECT COUNT(*) FROM posts WHERE created_at >= ? AND created_at < ?", [iso(since), iso(until)]
         ).fetchone()[0]
         base_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
         window = period_window("custom", since=since, until=until, timezone=tz, now=END)
+        if args.profile:
+            cProfile.runctx(
+                "collect_digest(store, window, sla_targets=SLA_DEFAULTS, now=END)", globals(), locals(), "digest.prof"
+            )
+            pstats.Stats("digest.prof").sort_stats("cumtime").print_stats(25)
+        t0 = time.perf_counter()
         digest = collect_digest(store, window, sla_targets=SLA_DEFAULTS, now=END)
         full_s = time.perf_counter() - t0
         week = period_window("week", timezone=tz, now=END)

@@ -85,7 +85,9 @@ class Window:
         if self.bucket_unit == "day":
             return start.strftime("%a %d %b")
         text = start.strftime("%H:%M")
-        twins = [b for b in self.buckets if self.local(b).strftime("%Y-%m-%d %H:%M") == start.strftime("%Y-%m-%d %H:%M")]
+        twins = [
+            b for b in self.buckets if self.local(b).strftime("%Y-%m-%d %H:%M") == start.strftime("%Y-%m-%d %H:%M")
+        ]
         # the repeated hour when clocks go back: say which offset
         return f"{text} (UTC{start.strftime('%z')[:3]})" if len(twins) > 1 else text
 
@@ -178,9 +180,7 @@ def parse_moment(text: str, timezone: str, *, option: str = "--since") -> dateti
             return local_midnight(date.fromisoformat(value), timezone)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise DigestError(
-            f"{option} {text!r} is not a date like 2026-10-25 or a time like 2026-10-25T09:00"
-        ) from None
+        raise DigestError(f"{option} {text!r} is not a date like 2026-10-25 or a time like 2026-10-25T09:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment.astimezone(UTC)
@@ -258,8 +258,11 @@ def build_volume(window: Window, counts: Iterable[CountRow], previous_counts: It
     sources: Counter[str] = Counter()
     sentiment: Counter[str] = Counter()
     languages: Counter[str] = Counter()
+    bucket_of: dict[str, int] = {}
     for quarter, label, platform, source, lang, _intents, count in counts:
-        index = bisect.bisect_right(window.buckets, quarter_start(quarter)) - 1
+        index = bucket_of.get(quarter)
+        if index is None:
+            index = bucket_of[quarter] = bisect.bisect_right(window.buckets, quarter_start(quarter)) - 1
         if 0 <= index < len(per_bucket):
             per_bucket[index][label] += count
         platforms[platform] += count
@@ -274,8 +277,7 @@ def build_volume(window: Window, counts: Iterable[CountRow], previous_counts: It
         prev_sources[source or platform] += count
         prev_sentiment[label] += count
     series = tuple(
-        Bucket(start=b, label=window.bucket_label(i), counts=dict(per_bucket[i]))
-        for i, b in enumerate(window.buckets)
+        Bucket(start=b, label=window.bucket_label(i), counts=dict(per_bucket[i])) for i, b in enumerate(window.buckets)
     )
     return Volume(
         total=sum(platforms.values()),
@@ -397,19 +399,6 @@ class _Tally:
     within: int = 0
     due: int = 0
 
-    def freeze(self, group: str) -> ResponseStats:
-        return ResponseStats(
-            group=group,
-            items=self.items,
-            handled=self.handled,
-            dismissed=self.dismissed,
-            escalated=self.escalated,
-            open=self.open,
-            response_seconds=tuple(self.seconds),
-            within_sla=self.within,
-            sla_due=self.due,
-        )
-
 
 def build_responses(
     rows: Iterable[Mapping[str, Any]], *, sla_targets: Mapping[str, timedelta], now: datetime
@@ -419,39 +408,51 @@ def build_responses(
     An item counts toward the SLA share once it is due: answered (within target or
     not), or unanswered and older than its target. Dismissed items without a response
     need none and are left out; unanswered items still inside their target wait."""
-    overall = _Tally()
-    per_priority: defaultdict[str, _Tally] = defaultdict(_Tally)
-    per_agent: defaultdict[str, _Tally] = defaultdict(_Tally)
+    cells: defaultdict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    targets = {p: t.total_seconds() for p, t in {**SLA_DEFAULTS, **sla_targets}.items()}
     for row in rows:
         priority = row["priority"] or "normal"
-        tallies = [overall, per_priority[priority]]
-        if row["agent"]:
-            tallies.append(per_agent[row["agent"]])
-        target = sla_targets.get(priority, SLA_DEFAULTS["normal"]).total_seconds()
+        tally = cells[(priority, row["agent"] or "")]
+        target = targets.get(priority) or targets["normal"]
+        tally.items += 1
+        state = row["state"]
+        if state in HANDLED_STATES:
+            tally.handled += 1
+        elif state == "dismissed":
+            tally.dismissed += 1
+        else:
+            tally.open += 1
+        tally.escalated += int(bool(row["escalated"]))
         seconds = row["response_seconds"]
         if seconds is not None:
             seconds = max(0.0, float(seconds))
-        age = (now - datetime.fromisoformat(row["post_created_at"])).total_seconds()
-        for tally in tallies:
-            tally.items += 1
-            if row["state"] in HANDLED_STATES:
-                tally.handled += 1
-            elif row["state"] == "dismissed":
-                tally.dismissed += 1
-            else:
-                tally.open += 1
-            tally.escalated += int(bool(row["escalated"]))
-            if seconds is not None:
-                tally.seconds.append(seconds)
-                tally.due += 1
-                tally.within += int(seconds <= target)
-            elif row["state"] != "dismissed" and age > target:
-                tally.due += 1
+            tally.seconds.append(seconds)
+            tally.due += 1
+            tally.within += int(seconds <= target)
+        elif state != "dismissed" and (now - datetime.fromisoformat(row["post_created_at"])).total_seconds() > target:
+            tally.due += 1
+    priorities = sorted({p for p, _a in cells}, key=_priority_rank)
+    agents = sorted({a for _p, a in cells if a})
+    by_agent = [_merge(a, [t for (_p, x), t in cells.items() if x == a]) for a in agents]
     return Responses(
-        overall=overall.freeze("all"),
-        by_priority=tuple(per_priority[p].freeze(p) for p in sorted(per_priority, key=_priority_rank)),
-        by_agent=tuple(per_agent[a].freeze(a) for a in sorted(per_agent, key=lambda a: (-per_agent[a].items, a))),
+        overall=_merge("all", list(cells.values())),
+        by_priority=tuple(_merge(p, [t for (x, _a), t in cells.items() if x == p]) for p in priorities),
+        by_agent=tuple(sorted(by_agent, key=lambda s: (-s.items, s.group))),
         sla_targets=dict(sla_targets),
+    )
+
+
+def _merge(group: str, tallies: Sequence[_Tally]) -> ResponseStats:
+    return ResponseStats(
+        group=group,
+        items=sum(t.items for t in tallies),
+        handled=sum(t.handled for t in tallies),
+        dismissed=sum(t.dismissed for t in tallies),
+        escalated=sum(t.escalated for t in tallies),
+        open=sum(t.open for t in tallies),
+        response_seconds=tuple(s for t in tallies for s in t.seconds),
+        within_sla=sum(t.within for t in tallies),
+        sla_due=sum(t.due for t in tallies),
     )
 
 

@@ -77,7 +77,9 @@ def render_html(digest: Digest, charts: Mapping[str, bytes]) -> str:
         f"Generated {escape(digest.generated_at.isoformat(timespec='seconds'))}.</p>",
         '<div class="kpis">',
         _kpi(f"{v.total:,}", f"mentions ({change(v.change_pct)} vs {v.previous_total:,})"),
-        _kpi(percent(v.share("negative")), "negative " + points(v.share("negative"), v.share("negative", previous=True))),
+        _kpi(
+            percent(v.share("negative")), "negative " + points(v.share("negative"), v.share("negative", previous=True))
+        ),
         _kpi(duration(r.overall.median_seconds), "median first response"),
         _kpi(duration(r.overall.p90_seconds), "p90 first response"),
         _kpi(percent(r.overall.sla_share), "answered within SLA"),
@@ -110,7 +112,9 @@ def render_html(digest: Digest, charts: Mapping[str, bytes]) -> str:
         "</div><div><h3>Languages</h3>",
         _table(("language", "mentions"), ([lang, f"{n:,}"] for lang, n in v.languages)),
         "</div><div><h3>Top intents</h3>",
-        _table(("intent", "mentions", "negative"), ([i.intent, f"{i.posts:,}", f"{i.negative:,}"] for i in digest.intents)),
+        _table(
+            ("intent", "mentions", "negative"), ([i.intent, f"{i.posts:,}", f"{i.negative:,}"] for i in digest.intents)
+        ),
         "</div></div>",
         "<h2>Recurring themes in negative posts</h2>",
         _img("themes.png", charts["themes.png"], "Themes bar chart") if "themes.png" in charts else "",
@@ -134,7 +138,10 @@ def render_html(digest: Digest, charts: Mapping[str, bytes]) -> str:
     parts.append(
         _table(
             ("post", "platform", "author", "sentiment", "reach"),
-            ([p["text"][:140], p["platform"], "@" + p["handle"], p["sentiment_label"] or "", f"{p['reach']:,}"] for p in digest.top_posts),
+            (
+                [p["text"][:140], p["platform"], "@" + p["handle"], p["sentiment_label"] or "", f"{p['reach']:,}"]
+                for p in digest.top_posts
+            ),
         )
     )
     targets = ", ".join(f"{p} {duration(t.total_seconds())}" for p, t in r.sla_targets.items())

@@ -68,15 +68,20 @@ def stop_words_for(lang: str, extra: Iterable[str] = ()) -> frozenset[str]:
 
 def key_phrases(norm_text: str, stop: frozenset[str]) -> set[str]:
     words = norm_text.split()
+    # a word may start or end a phrase: not a stop word, no digit, unigrams 3+ letters
+    edge = [w not in stop and not any(ch.isdigit() for ch in w) for w in words]
+    inner = [not any(ch.isdigit() for ch in w) for w in words]
     phrases = set()
-    for start in range(len(words)):
-        for length in range(1, MAX_WORDS + 1):
-            run = words[start : start + length]
-            if len(run) < length or run[0] in stop or run[-1] in stop:
-                continue
-            if any(any(ch.isdigit() for ch in w) for w in run) or (length == 1 and len(run[0]) < 3):
-                continue
-            phrases.add(" ".join(run))
+    for start, word in enumerate(words):
+        if not edge[start]:
+            continue
+        if len(word) >= 3:
+            phrases.add(word)
+        for end in range(start + 1, min(start + MAX_WORDS, len(words))):
+            if not inner[end]:
+                break
+            if edge[end]:
+                phrases.add(" ".join(words[start : end + 1]))
     return phrases
 
 

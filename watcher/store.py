@@ -893,7 +893,6 @@ class Store:
         ).fetchall()
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
 
-
     # --- digest ---------------------------------------------------------------
     # Aggregates for watcher/digest.py and watcher/spikes.py. "Counted" posts are
     # mentions: not the brand's own posts and not collapsed duplicates (the
@@ -906,6 +905,7 @@ class Store:
     @staticmethod
     def _quarter_params(since: datetime, until: datetime) -> list[str]:
         """Seek bounds on the quarter column (inclusive), then the exact instants."""
+
         def quarter(moment: datetime) -> str:
             text = iso(moment)
             return f"{text[:14]}{int(text[14:16]) // 15}"
@@ -1031,19 +1031,24 @@ class Store:
         """Negative counted posts for theme finding. `languages` maps each language to
         its negative posts in the window (from digest_counts); a language with more than
         `per_language` is sampled evenly by insertion order (every k-th row)."""
-        rows: list[dict[str, Any]] = []
-        for lang, count in sorted(languages.items()):
-            step = max(1, -(-int(count) // per_language))
-            rows.extend(
-                self._digest_posts(
-                    f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p INDEXED BY posts_digest "
-                    "LEFT JOIN authors a ON a.key = p.author_key "
-                    f"WHERE {self._IN_QUARTERS} AND p.sentiment_label = 'negative' AND COALESCE(p.lang, '') = ? "
-                    "AND p.rowid % ? = 0 ORDER BY p.created_at, p.key LIMIT ?",
-                    [*self._quarter_params(since, until), lang, step, per_language],
-                )
-            )
-        return rows
+        if not languages:
+            return []
+        steps = {lang: max(1, -(-int(count) // per_language)) for lang, count in languages.items()}
+        cases = " ".join("WHEN ? THEN ?" for _ in steps)
+        rows = self._digest_posts(
+            f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p INDEXED BY posts_digest "
+            "LEFT JOIN authors a ON a.key = p.author_key "
+            f"WHERE {self._IN_QUARTERS} AND p.sentiment_label = 'negative' "
+            f"AND p.rowid % (CASE COALESCE(p.lang, '') {cases} ELSE 1 END) = 0 ORDER BY p.created_at, p.key",
+            [*self._quarter_params(since, until), *[v for pair in steps.items() for v in pair]],
+        )
+        taken: dict[str, int] = {}
+        sample = []
+        for row in rows:
+            if taken.get(row["lang"], 0) < per_language:
+                taken[row["lang"]] = taken.get(row["lang"], 0) + 1
+                sample.append(row)
+        return sample
 
     @_locked
     def digest_response_rows(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -1085,9 +1090,7 @@ class Store:
     def claim_digest_run(self, key: str, *, now: datetime) -> bool:
         """Record that a scheduled digest is being posted; False if it already was
         (a restarted scheduler firing the same run twice)."""
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO digest_runs (key, started_at) VALUES (?, ?)", [key, iso(now)]
-        )
+        cur = self.db.execute("INSERT OR IGNORE INTO digest_runs (key, started_at) VALUES (?, ?)", [key, iso(now)])
         return cur.rowcount == 1
 
     @_locked
@@ -1097,6 +1100,7 @@ class Store:
             self.db.execute("DELETE FROM digest_runs WHERE key = ?", [key])
         else:
             self.db.execute("UPDATE digest_runs SET ref = ? WHERE key = ?", [ref, key])
+
 
 def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
     if triage is None:
