@@ -3,14 +3,13 @@
 A digest is a chat.postMessage with the figures (it accepts a channel name and
 answers with the channel id), then the charts uploaded beneath it with files
 upload v2 (files.getUploadURLExternal, the upload URL, files.completeUploadExternal),
-which needs that id. Spike alerts are outbox rows (kind "spike_alert") delivered
-by `MessageNotifier` as plain messages.
+which needs that id. Spike alerts are not posted here: they are outbox rows (kind
+"spike_alert", payload text + blocks) that the Slack notifier posts as messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -18,15 +17,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from watcher.config import Config
 from watcher.digest import Digest
 from watcher.digest_format import digest_text
-from watcher.notify import DeliveryFailed, DeliveryRetry
 
 CHART_TITLES = {
     "volume.png": "Mentions by sentiment",
     "response_times.png": "First response time",
     "themes.png": "Themes in negative posts",
 }
-# errors that will not go away by retrying the same message
-PERMANENT_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "invalid_auth", "account_inactive"}
 
 
 class DigestPostError(Exception):
@@ -77,30 +73,3 @@ def post_digest(client: WebClient, channel: str, digest: Digest, charts: Mapping
     except (SlackClientError, OSError) as exc:
         raise DigestPostError(f"cannot reach Slack at {client.base_url} to post the digest: {exc}") from None
     return ts
-
-
-class MessageNotifier:
-    """Delivers outbox rows whose payload carries `text` (and optional `blocks`) as a
-    Slack message to the row's channel: used for spike alerts."""
-
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-
-    def deliver(self, row: dict[str, Any]) -> str:
-        payload = row["payload"]
-        try:
-            response = self.client.chat_postMessage(
-                channel=row["channel"],
-                text=payload["text"],
-                blocks=payload.get("blocks"),
-                unfurl_links=False,
-            )
-        except SlackApiError as exc:
-            error = _slack_error(exc)
-            if error in PERMANENT_ERRORS:
-                raise DeliveryFailed(f"Slack refused {row['kind']} for channel {row['channel']}: {error}") from None
-            retry_after = float(exc.response.headers.get("Retry-After", 30)) if exc.response is not None else 30.0
-            raise DeliveryRetry(f"Slack error {error}", after_seconds=retry_after) from None
-        except (SlackClientError, OSError) as exc:
-            raise DeliveryRetry(f"cannot reach Slack: {exc}", after_seconds=30) from None
-        return f"{response['channel']}:{response['ts']}"

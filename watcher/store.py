@@ -1030,7 +1030,8 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Negative counted posts for theme finding. `languages` maps each language to
         its negative posts in the window (from digest_counts); a language with more than
-        `per_language` is sampled evenly by insertion order (every k-th row)."""
+        `per_language` is sampled evenly by insertion order (every k-th row); languages not
+        in `languages` are left out."""
         if not languages:
             return []
         steps = {lang: max(1, -(-int(count) // per_language)) for lang, count in languages.items()}
@@ -1039,7 +1040,7 @@ class Store:
             f"SELECT {self._DIGEST_POST_COLUMNS} FROM posts p INDEXED BY posts_digest "
             "LEFT JOIN authors a ON a.key = p.author_key "
             f"WHERE {self._IN_QUARTERS} AND p.sentiment_label = 'negative' "
-            f"AND p.rowid % (CASE COALESCE(p.lang, '') {cases} ELSE 1 END) = 0 ORDER BY p.created_at, p.key",
+            f"AND p.rowid % (CASE COALESCE(p.lang, '') {cases} ELSE NULL END) = 0 ORDER BY p.created_at, p.key",
             [*self._quarter_params(since, until), *[v for pair in steps.items() for v in pair]],
         )
         taken: dict[str, int] = {}
@@ -1058,7 +1059,7 @@ class Store:
         The agent is the item's assignee, else whoever closed it (replied, dismissed)."""
         sql = (
             "SELECT q.id, q.priority, q.state, q.escalated, q.dismiss_reason, p.created_at, q.first_response_at, "
-            "(julianday(q.first_response_at) - julianday(p.created_at)) * 86400.0, "
+            "ROUND((julianday(q.first_response_at) - julianday(p.created_at)) * 86400.0, 3), "
             "COALESCE(q.assignee, (SELECT e.actor FROM events e WHERE e.item_id = q.id "
             "AND e.action IN ('replied', 'dismiss', 'answered_elsewhere') ORDER BY e.id DESC LIMIT 1)) "
             "FROM queue_items q INDEXED BY queue_items_created JOIN posts p ON p.key = q.post_key "
