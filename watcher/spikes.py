@@ -95,12 +95,13 @@ def volume_z(value: int, baseline: Sequence[int]) -> tuple[float, float]:
 
 
 def share_z(negative: int, posts: int, base_negative: int, base_posts: int) -> tuple[float, float]:
-    """(z-score, baseline share) of this hour's negative share against the pooled one."""
+    """(z-score, baseline share) of this hour's negative share against the pooled one;
+    the z-score keeps the baseline within [0.02, 0.98] so a spotless week leaves room for noise."""
+    baseline = base_negative / base_posts if base_posts else 0.0
     if posts == 0:
-        return 0.0, 0.0
-    p0 = min(0.98, max(0.02, base_negative / base_posts if base_posts else 0.0))
-    p = negative / posts
-    return (p - p0) / math.sqrt(p0 * (1 - p0) / posts), p0
+        return 0.0, baseline
+    p0 = min(0.98, max(0.02, baseline))
+    return (negative / posts - p0) / math.sqrt(p0 * (1 - p0) / posts), baseline
 
 
 def evaluate(hours: Sequence[Hour], index: int, rule: SpikeRule) -> dict[str, tuple[float, float, float]]:
