@@ -64,7 +64,7 @@ def volume_chart(digest: Digest) -> bytes:
     unit = "hour" if digest.window.bucket_unit == "hour" else "day"
     ax.set_ylabel(f"mentions per {unit}")
     ax.set_title(f"Mentions by sentiment, {digest.window.label()} ({digest.window.timezone})", fontsize=11)
-    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=4)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 

@@ -106,6 +106,10 @@ def digest(
             raise click.ClickException(f"{exc}\n(or read a database directly with --db PATH)") from None
     if post_to_slack and config is None:
         raise click.ClickException("--post needs a config with a [slack] section; pass --config PATH")
+    try:  # a missing token is found before the work, not after
+        client = slack_client(config, os.environ) if post_to_slack and config is not None else None
+    except DigestPostError as exc:
+        raise click.ClickException(str(exc)) from None
     tz = timezone or (config.brand.timezone if config else "UTC")
     try:
         now = parse_moment(now_text, "UTC", option="--now") if now_text else utc_now()
@@ -139,10 +143,10 @@ def digest(
         except OSError as exc:
             raise click.ClickException(f"cannot write the CSV export {csv_path}: {exc.strerror}") from None
         console.print(f"CSV export written to {csv_path} ({rows} rows)")
-    if post_to_slack and config is not None:
+    if client is not None and config is not None:
         target = channel or config.digest.channel or config.slack.channel
         try:
-            ts = post_digest(slack_client(config, os.environ), target, report, charts)
+            ts = post_digest(client, target, report, charts)
         except DigestPostError as exc:
             raise click.ClickException(str(exc)) from None
         console.print(f"Posted to Slack {target} (ts {ts})")

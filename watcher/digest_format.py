@@ -45,7 +45,7 @@ def points(now: float | None, before: float | None) -> str:
     """Change of a share in percentage points."""
     if now is None or before is None:
         return ""
-    return f"{100 * (now - before):+.0f} pts"
+    return f"{round(100 * (now - before)):+d} pts"
 
 
 def _change_text(item: Change) -> str:

@@ -6,9 +6,9 @@
 2. A phrase must occur in at least `min_posts` posts. A phrase inside a longer one
    that occurs almost as often (80%) is dropped: the longer one says more.
 3. Phrases are grouped when the sets of posts they occur in overlap (cosine of the
-   post sets >= 0.5): "refund" and "waiting refund" become one theme, named after
-   its most frequent phrase, with its posts counted once and the posts of largest
-   reach as examples.
+   post sets >= 0.5): "refund" and "waiting" become one theme, named after its most
+   frequent phrase (or the few that occur about as often), with its posts counted
+   once and the posts of largest reach as examples.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def stop_words_for(lang: str, extra: Iterable[str] = ()) -> frozenset[str]:
 
 def key_phrases(norm_text: str, stop: frozenset[str]) -> set[str]:
     words = norm_text.split()
-    # a word may start or end a phrase: not a stop word, no digit, unigrams 3+ letters
-    edge = [w not in stop and not any(ch.isdigit() for ch in w) for w in words]
+    # a word may start or end a phrase: 2+ letters, not a stop word, no digit; unigrams 3+ letters
+    edge = [len(w) > 1 and w not in stop and not any(ch.isdigit() for ch in w) for w in words]
     inner = [not any(ch.isdigit() for ch in w) for w in words]
     phrases = set()
     for start, word in enumerate(words):
@@ -110,7 +110,7 @@ def cluster_phrases(
     for index, doc in enumerate(docs):
         for phrase in doc & wanted:
             where[phrase].add(index)
-    themes: list[tuple[str, list[str], set[int]]] = []
+    themes: list[tuple[str, list[str], set[int]]] = []  # (head phrase, phrases, posts)
     for phrase in kept:
         posts = where[phrase]
         best, best_sim = None, SIMILAR
@@ -125,7 +125,16 @@ def cluster_phrases(
             best[1].append(phrase)
             best[2].update(posts)
     themes.sort(key=lambda t: (-len(t[2]), t[0]))
-    return themes
+    return [(theme_label(phrases, frequent), phrases, posts) for _head, phrases, posts in themes]
+
+
+def theme_label(phrases: Sequence[str], df: Mapping[str, int]) -> str:
+    """The theme's name: its most frequent phrase, or up to three phrases that occur
+    about as often (words that always come together: "waiting · refund · days"),
+    longest first."""
+    top = max(df[p] for p in phrases)
+    peers = sorted((p for p in phrases if df[p] >= 0.9 * top), key=lambda p: (-len(p), p))
+    return " · ".join(peers[:3])
 
 
 def find_themes(

@@ -173,7 +173,8 @@ def test_themes_group_refund_phrases_with_examples_by_reach(store: Store) -> Non
     digest = sunday(store)
     assert list(digest.themes) == ["en"]
     (theme,) = digest.themes["en"]
-    assert (theme.label, theme.phrases, theme.posts, theme.sample) == ("refund", ("refund", "waiting"), 2, 2)
+    # both phrases are in both posts: the theme is named after both, longest first
+    assert (theme.label, theme.phrases, theme.posts, theme.sample) == ("waiting · refund", ("refund", "waiting"), 2, 2)
     assert [e.key for e in theme.examples] == ["x:p2", "x:p3"]
 
 

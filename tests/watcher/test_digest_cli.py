@@ -69,7 +69,7 @@ def test_db_only_prints_the_summary_and_writes_html_and_csv(tmp_path: Path, db: 
     assert "Volume 4 mentions (+100% vs the previous period's 2)" in out
     assert "x 3 (+200%), reddit 1 (+0%)" in out
     assert "negative 50% (+0 pts)" in out
-    assert "Themes in negative posts (en) refund (2, 100%)" in out
+    assert "Themes in negative posts (en) waiting · refund (2, 100%)" in out
     assert "4 queue items: 2 handled, 1 dismissed, 1 escalated, 1 open" in out
     assert "median 50m, p90 1h 22m, within SLA 33%" in out
 
@@ -86,7 +86,7 @@ def test_db_only_prints_the_summary_and_writes_html_and_csv(tmp_path: Path, db: 
     assert figures[("volume", "platform", "x", "previous_posts")] == "1"
     assert figures[("responses", "priority", "high", "median_seconds")] == "5400.0"
     assert figures[("responses", "all", "all", "sla_share")] == "0.333"
-    assert figures[("themes", "en", "refund", "phrases")] == "refund; waiting"
+    assert figures[("themes", "en", "waiting · refund", "phrases")] == "refund; waiting"
     series = [r for r in rows if r["section"] == "series" and r["metric"] == "negative"]
     assert len(series) == 25 and sum(int(r["value"]) for r in series) == 2
 

@@ -91,9 +91,9 @@ def test_cluster_is_deterministic_and_limited() -> None:
     docs = [{"a", "b"}, {"a", "b"}, {"c"}, {"c"}, {"d"}, {"d"}]
     themes = cluster_phrases(docs)
     assert [(label, phrases, sorted(members)) for label, phrases, members in themes] == [
-        ("a", ["a", "b"], [0, 1]),
+        ("a · b", ["a", "b"], [0, 1]),  # always together: both name the theme
         ("c", ["c"], [2, 3]),
         ("d", ["d"], [4, 5]),
     ]
-    assert [label for label, _p, _m in cluster_phrases(list(reversed(docs)))] == ["a", "c", "d"]
+    assert [label for label, _p, _m in cluster_phrases(list(reversed(docs)))] == ["a · b", "c", "d"]
     assert len(cluster_phrases(docs, candidates=1)) == 1
