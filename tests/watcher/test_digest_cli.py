@@ -49,7 +49,8 @@ path = "{db.name}"
 [slack]
 bot_token_env = "TEST_DIGEST_TOKEN"
 api_base_url = "{base}"
-channel = "#marketing"
+channel = "C0MKT"
+moderators = ["U0LEAD01"]
 {extra}
 """,
         encoding="utf-8",
@@ -96,10 +97,10 @@ def test_post_sends_the_summary_then_the_charts(
 ) -> None:
     config = write_config(tmp_path, db, slack)
     result = CliRunner(env={"TEST_DIGEST_TOKEN": "xoxb-test"}).invoke(
-        digest, ["--config", str(config), *SUNDAY_ARGS, "--post"]
+        digest, ["--config", str(config), *SUNDAY_ARGS, "--post", "--channel", "#marketing"]
     )
     assert result.exit_code == 0, result.output
-    assert "Posted to Slack #marketing" in result.output
+    assert "Posted to Slack #marketing" in result.output  # a name works: chat.postMessage resolves it
     state = slack.state
     assert state.calls[0] == "/api/chat.postMessage"
     (message,) = state.messages

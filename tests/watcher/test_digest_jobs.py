@@ -25,13 +25,13 @@ def make_config(tmp_path: Path, *, slack: dict[str, Any] | None = None, digest: 
     data: dict[str, Any] = {
         "brand": {"name": "Lumo", "timezone": TZ},
         "storage": {"path": str(tmp_path / "w.db")},
-        "slack": {"enabled": True, "channel": "#care", **(slack or {})},
+        "slack": {"enabled": True, "channel": "C0CARE01", "moderators": ["U0LEAD01"], **(slack or {})},
         "digest": digest
         or {
             "schedules": {
-                "care_daily": {"channel": "#care", "at": "09:00"},
-                "marketing_weekly": {"channel": "#marketing", "period": "week", "weekday": "mon", "at": "09:30"},
-                "paused": {"channel": "#care", "enabled": False},
+                "care_daily": {"channel": "C0CARE01", "at": "09:00"},
+                "marketing_weekly": {"channel": "C0MKT01", "period": "week", "weekday": "mon", "at": "09:30"},
+                "paused": {"channel": "C0CARE01", "enabled": False},
             }
         },
     }
@@ -70,7 +70,7 @@ def test_schedule_digests_adds_enabled_schedules_and_the_spike_check(
     weekly = scheduler.get_job("digest:marketing_weekly")
     assert "day_of_week='mon'" in repr(weekly.trigger) and str(weekly.trigger.timezone) == "Europe/Rome"
     spikes = scheduler.get_job("digest:spikes")
-    assert spikes.kwargs["channel"] == "#care" and spikes.kwargs["rule"].min_posts == 20
+    assert spikes.kwargs["channel"] == "C0CARE01" and spikes.kwargs["rule"].min_posts == 20
 
 
 def test_without_slack_only_the_spike_check_runs(
@@ -87,7 +87,7 @@ def test_without_slack_only_the_spike_check_runs(
 
 def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     monday = at("2026-10-26T08:00:00")
-    with FakeSlack() as slack, Store(tmp_path / "w.db") as store:
+    with FakeSlack(channels={"C0CARE01": "C0CARE01"}) as slack, Store(tmp_path / "w.db") as store:
         build(store)
         config = make_config(tmp_path, slack={"api_base_url": slack.base_url})
         schedule = config.digest.schedules[0]
