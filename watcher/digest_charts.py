@@ -63,7 +63,8 @@ def volume_chart(digest: Digest) -> bytes:
     ax.set_xticks(positions[::step], [b.label for b in series][::step], rotation=0, fontsize=8)
     unit = "hour" if digest.window.bucket_unit == "hour" else "day"
     ax.set_ylabel(f"mentions per {unit}")
-    ax.set_title(f"Mentions by sentiment, {digest.window.label()} ({digest.window.timezone})", fontsize=11)
+    where = "" if digest.window.period == "custom" else f" ({digest.window.timezone})"  # custom labels say it
+    ax.set_title(f"Mentions by sentiment, {digest.window.label()}{where}", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
