@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from watcher.digest import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
 from watcher.post import normalized_text  # noqa: E402
+from watcher.spikes import SpikeRule, check_spikes  # noqa: E402
 from watcher.store import Store, iso  # noqa: E402
 
 END = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
@@ -217,7 +218,14 @@ def main() -> None:
             f"= {full_s / base_s:.1f}x the baseline"
         )
         print(f"weekly digest over {weekly.volume.total:,} posts: {week_s:.2f} s = {week_s / base_s:.1f}x the baseline")
-        print(f"themes found: {sum(len(t) for t in digest.themes.values())}; response rows: {digest.responses.items}")
+        t0 = time.perf_counter()
+        spikes = check_spikes(store, rule=SpikeRule(), channel="C0BENCH", timezone=tz, clock=lambda: END)
+        spike_s = time.perf_counter() - t0
+        print(f"hourly spike check over the last 8 days: {spike_s:.2f} s = {spike_s / base_s:.1f}x the baseline")
+        print(
+            f"themes found: {sum(len(t) for t in digest.themes.values())}; queue items: {digest.responses.items:,}; "
+            f"spikes: {len(spikes)}"
+        )
         store.close()
 
 

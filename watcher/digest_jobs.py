@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -152,3 +153,18 @@ def schedule_digests(
         )
         ids.append(job.id)
     return ids
+
+
+class HasStore(Protocol):
+    """What `register_digest_jobs` needs of the service: its config, store and clock."""
+
+    config: Config
+    store: Store
+    clock: Callable[[], datetime]
+
+
+def register_digest_jobs(scheduler: BaseScheduler, service: HasStore) -> None:
+    """`schedule_digests` in the shape of the scheduler's extra-job registrars:
+    `build_scheduler(service, extra_jobs=[register_digest_jobs])`."""
+    ids = schedule_digests(scheduler, service.config, service.store, clock=service.clock)
+    log.info("digest jobs: %s", ", ".join(ids) or "none")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from slack_sdk import WebClient
 from tests.fakes.slack_files_api import FakeSlack
 from tests.watcher.digest_fixture import at, build
 from watcher.config import Config, DigestScheduleConfig, parse_config
-from watcher.digest_jobs import cron_trigger, run_scheduled_digest, schedule_digests
+from watcher.digest_jobs import cron_trigger, register_digest_jobs, run_scheduled_digest, schedule_digests
 from watcher.store import Store
 
 TZ = "Europe/Rome"
@@ -71,6 +72,18 @@ def test_schedule_digests_adds_enabled_schedules_and_the_spike_check(
     assert "day_of_week='mon'" in repr(weekly.trigger) and str(weekly.trigger.timezone) == "Europe/Rome"
     spikes = scheduler.get_job("digest:spikes")
     assert spikes.kwargs["channel"] == "C0CARE01" and spikes.kwargs["rule"].min_posts == 20
+
+
+def test_registrar_for_the_service_scheduler(tmp_path: Path, scheduler: BackgroundScheduler) -> None:
+    @dataclass
+    class FakeService:  # the attributes watcher.service.Service has
+        config: Config
+        store: Store
+        clock: Callable[[], datetime]
+
+    with Store(tmp_path / "w.db") as store:
+        register_digest_jobs(scheduler, FakeService(make_config(tmp_path), store, lambda: at("2026-10-26T08:00:00")))
+    assert {job.id for job in scheduler.get_jobs()} == {"digest:care_daily", "digest:marketing_weekly", "digest:spikes"}
 
 
 def test_without_slack_only_the_spike_check_runs(
