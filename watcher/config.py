@@ -18,7 +18,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -133,6 +133,36 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class DigestScheduleConfig:
+    """One `[digest.schedules.NAME]` table: post a digest to `channel` every day, or
+    every week on `weekday`, at `at` (HH:MM) in brand.timezone."""
+
+    name: str
+    channel: str
+    period: str = "day"
+    at: str = "09:00"
+    weekday: str = "mon"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    # first-response targets in minutes per priority; unset ones keep the defaults
+    # (urgent 15, high 60, normal 240, low 1440)
+    sla_minutes: Mapping[str, int] = field(default_factory=dict)
+    channel: str = ""
+    top_posts: int = 10
+    theme_sample: int = 2000
+    spike_alerts: bool = True
+    spike_channel: str = ""
+    spike_min_posts: int = 20
+    spike_threshold: float = 4.0
+    spike_volume_ratio: float = 2.0
+    spike_min_share_rise: float = 0.15
+    schedules: tuple[DigestScheduleConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """One `[sources.NAME]` table. `options` holds the connector's own keys; the
     connector validates them in `from_config` through `SourceOptions`."""
@@ -157,6 +187,7 @@ class Config:
     slack: SlackConfig = field(default_factory=SlackConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     sources: tuple[SourceConfig, ...] = ()
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -181,6 +212,7 @@ SECTIONS: dict[str, type] = {
     "triage": TriageConfig,
     "slack": SlackConfig,
     "scheduler": SchedulerConfig,
+    "digest": DigestConfig,
 }
 SOURCE_COMMON_KEYS = ("kind", "enabled", "interval_seconds", "jitter_seconds", "backfill_hours")
 
@@ -218,7 +250,10 @@ def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Confi
         if not isinstance(table, Mapping):
             problems.append(ConfigProblem(file, name, "must be a table like [" + name + "]"))
             continue
-        built = build_dataclass(cls, table, file=file, where=name, problems=problems)
+        if name == "digest":
+            built = _parse_digest(table, file, problems)
+        else:
+            built = build_dataclass(cls, table, file=file, where=name, problems=problems)
         if built is not None:
             sections[name] = built
     sources = _parse_sources(data.get("sources", {}), file, problems)
@@ -273,6 +308,68 @@ def _parse_sources(table: Any, file: str, problems: list[ConfigProblem]) -> tupl
                 problems.append(ConfigProblem(file, f"{where}.{key}", "must be a positive number"))
         result.append(built)
     return tuple(result)
+
+
+DIGEST_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DIGEST_PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+def _parse_digest(table: Mapping[str, Any], file: str, problems: list[ConfigProblem]) -> DigestConfig | None:
+    """[digest] and its [digest.schedules.NAME] tables."""
+    start = len(problems)
+    raw_schedules = table.get("schedules", {})
+    schedules = []
+    if not isinstance(raw_schedules, Mapping):
+        problems.append(ConfigProblem(file, "digest.schedules", "must be tables like [digest.schedules.daily]"))
+        raw_schedules = {}
+    for name, entry in raw_schedules.items():
+        where = f"digest.schedules.{name}"
+        if not isinstance(entry, Mapping):
+            problems.append(ConfigProblem(file, where, 'must be a table with at least channel = "..."'))
+            continue
+        built = build_dataclass(
+            DigestScheduleConfig, {**entry, "name": name}, file=file, where=where, problems=problems
+        )
+        if built is None:
+            continue
+        if built.period not in ("day", "week"):
+            problems.append(ConfigProblem(file, f"{where}.period", f'{built.period!r} is not "day" or "week"'))
+        if built.weekday not in DIGEST_WEEKDAYS:
+            problems.append(
+                ConfigProblem(file, f"{where}.weekday", f"{built.weekday!r} is not one of {', '.join(DIGEST_WEEKDAYS)}")
+            )
+        hour, _, minute = built.at.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2):
+            problems.append(ConfigProblem(file, f"{where}.at", f'{built.at!r} is not a time like "09:00"'))
+        if not built.channel:
+            problems.append(ConfigProblem(file, f"{where}.channel", 'empty; name the Slack channel, like "#care"'))
+        schedules.append(built)
+    rest = {k: v for k, v in table.items() if k != "schedules"}
+    digest = build_dataclass(DigestConfig, rest, file=file, where="digest", problems=problems)
+    if digest is not None:
+        for priority, minutes in digest.sla_minutes.items():
+            if priority not in DIGEST_PRIORITIES:
+                problems.append(
+                    ConfigProblem(
+                        file, f"digest.sla_minutes.{priority}", f"unknown priority; use {', '.join(DIGEST_PRIORITIES)}"
+                    )
+                )
+            elif minutes <= 0:
+                problems.append(
+                    ConfigProblem(file, f"digest.sla_minutes.{priority}", "must be a positive number of minutes")
+                )
+        for key in ("top_posts", "theme_sample", "spike_min_posts"):
+            if getattr(digest, key) < 1:
+                problems.append(ConfigProblem(file, f"digest.{key}", "must be at least 1"))
+        if digest.spike_threshold <= 0 or digest.spike_volume_ratio <= 1:
+            problems.append(
+                ConfigProblem(file, "digest", "spike_threshold must be above 0 and spike_volume_ratio above 1")
+            )
+        if not 0 < digest.spike_min_share_rise < 1:
+            problems.append(ConfigProblem(file, "digest.spike_min_share_rise", "must be between 0 and 1, like 0.15"))
+    if len(problems) > start or digest is None:
+        return None
+    return replace(digest, schedules=tuple(schedules))
 
 
 def _check_brand(brand: BrandConfig, file: str, problems: list[ConfigProblem]) -> None:

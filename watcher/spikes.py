@@ -1,0 +1,224 @@
+"""Spike alerts: an hour with far more mentions, or a far larger negative share, than usual.
+
+Two statistics, each over complete UTC hours of counted posts (not own, not duplicates):
+
+- Volume: the hour's posts x against the same clock hour on each of the previous
+  7 days (7 values; this respects the daily rhythm). With their median m and median
+  absolute deviation MAD, the robust z-score is (x - m) / max(1.4826 * MAD, sqrt(m), 1)
+  (the sqrt(m) floor is the Poisson noise of a count, so a quiet week with MAD 0 does
+  not make every extra post a spike). A spike needs z >= threshold (4), x >= ratio
+  (2) * m and x >= min_posts (20).
+- Negative share: the hour's share p of negative posts against the pooled share p0
+  over the previous 7 x 24 hours: z = (p - p0) / sqrt(p0 (1 - p0) / n) with p0 kept
+  within [0.02, 0.98]. A spike needs z >= threshold, p - p0 >= min_share_rise (0.15)
+  and n >= min_posts.
+
+Once per spike, not every hour of it: consecutive spiking hours of one statistic are
+one spike, named by its first hour; the alert is an outbox row with dedupe key
+`spike:<statistic>:<first hour>`, which the outbox refuses to add twice.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from watcher.digest import quarter_start
+from watcher.digest_format import percent
+from watcher.post import utc_now
+from watcher.store import Store
+
+HOUR = timedelta(hours=1)
+BASELINE_DAYS = 7
+# how many recent complete hours each check looks at, so a missed run catches up
+LOOKBACK_HOURS = 3
+
+
+@dataclass(frozen=True)
+class SpikeRule:
+    threshold: float = 4.0
+    volume_ratio: float = 2.0
+    min_posts: int = 20
+    min_share_rise: float = 0.15
+
+
+@dataclass(frozen=True)
+class Hour:
+    start: datetime  # UTC
+    posts: int
+    negative: int
+
+
+@dataclass(frozen=True)
+class Spike:
+    statistic: str  # volume | negative_share
+    hour: datetime  # the hour found spiking
+    started: datetime  # the first hour of this run of spiking hours
+    value: float  # posts, or negative share
+    baseline: float  # median posts at this hour, or the pooled negative share
+    z: float
+    posts: int
+    negative: int
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"spike:{self.statistic}:{self.started.strftime('%Y-%m-%dT%H')}"
+
+
+def hourly_series(counts: Sequence[tuple[str, str, int]], *, since: datetime, until: datetime) -> list[Hour]:
+    """Every UTC hour in [since, until), zero-filled, from (quarter, sentiment, posts) rows."""
+    posts: Counter[datetime] = Counter()
+    negative: Counter[datetime] = Counter()
+    for quarter, label, count in counts:
+        hour = quarter_start(quarter).replace(minute=0)
+        posts[hour] += count
+        if label == "negative":
+            negative[hour] += count
+    hours, moment = [], since
+    while moment < until:
+        hours.append(Hour(moment, posts[moment], negative[moment]))
+        moment += HOUR
+    return hours
+
+
+def volume_z(value: int, baseline: Sequence[int]) -> tuple[float, float]:
+    """(robust z-score, median) of `value` against `baseline` counts."""
+    median = statistics.median(baseline) if baseline else 0.0
+    mad = statistics.median([abs(b - median) for b in baseline]) if baseline else 0.0
+    scale = max(1.4826 * mad, math.sqrt(median), 1.0)
+    return (value - median) / scale, float(median)
+
+
+def share_z(negative: int, posts: int, base_negative: int, base_posts: int) -> tuple[float, float]:
+    """(z-score, baseline share) of this hour's negative share against the pooled one;
+    the z-score keeps the baseline within [0.02, 0.98] so a spotless week leaves room for noise."""
+    baseline = base_negative / base_posts if base_posts else 0.0
+    if posts == 0:
+        return 0.0, baseline
+    p0 = min(0.98, max(0.02, baseline))
+    return (negative / posts - p0) / math.sqrt(p0 * (1 - p0) / posts), baseline
+
+
+def evaluate(hours: Sequence[Hour], index: int, rule: SpikeRule) -> dict[str, tuple[float, float, float]]:
+    """Statistics spiking at hours[index]: name -> (value, baseline, z). Needs 7 days of
+    hours before `index`; returns {} when they are not there."""
+    day = 24
+    if index < BASELINE_DAYS * day:
+        return {}
+    hour = hours[index]
+    found: dict[str, tuple[float, float, float]] = {}
+    if hour.posts < rule.min_posts:
+        return found
+    same_hour = [hours[index - d * day].posts for d in range(1, BASELINE_DAYS + 1)]
+    z, median = volume_z(hour.posts, same_hour)
+    if z >= rule.threshold and hour.posts >= rule.volume_ratio * median:
+        found["volume"] = (float(hour.posts), median, z)
+    window = hours[index - BASELINE_DAYS * day : index]
+    base_posts = sum(h.posts for h in window)
+    base_negative = sum(h.negative for h in window)
+    z, p0 = share_z(hour.negative, hour.posts, base_negative, base_posts)
+    share = hour.negative / hour.posts
+    if z >= rule.threshold and share - p0 >= rule.min_share_rise:
+        found["negative_share"] = (share, p0, z)
+    return found
+
+
+def detect_spikes(hours: Sequence[Hour], rule: SpikeRule, *, last: int = LOOKBACK_HOURS) -> list[Spike]:
+    """Spikes in the last `last` hours of `hours`, each dated by the first hour of its run."""
+    spikes = []
+    for index in range(max(0, len(hours) - last), len(hours)):
+        for statistic, (value, baseline, z) in evaluate(hours, index, rule).items():
+            first = index
+            while first > 0 and statistic in evaluate(hours, first - 1, rule):
+                first -= 1
+            spikes.append(
+                Spike(
+                    statistic=statistic,
+                    hour=hours[index].start,
+                    started=hours[first].start,
+                    value=value,
+                    baseline=baseline,
+                    z=z,
+                    posts=hours[index].posts,
+                    negative=hours[index].negative,
+                )
+            )
+    return spikes
+
+
+def alert_text(spike: Spike, *, timezone: str, brand: str = "") -> str:
+    start = spike.hour.astimezone(ZoneInfo(timezone))
+    when = f"{start.strftime('%a %d %b %H:%M')}-{(start + HOUR).strftime('%H:%M')} ({timezone})"
+    who = f"{brand} " if brand else ""
+    if spike.statistic == "volume":
+        return (
+            f":rotating_light: *{who}mention spike* {when}: {spike.posts:,} mentions, "
+            f"{spike.value / max(spike.baseline, 1):.1f}x the usual {spike.baseline:g} for this hour "
+            f"(robust z {spike.z:.1f}); {percent(spike.negative / spike.posts)} negative."
+        )
+    return (
+        f":rotating_light: *{who}negative spike* {when}: {percent(spike.value)} of {spike.posts:,} mentions negative, "
+        f"against {percent(spike.baseline)} over the last 7 days (z {spike.z:.1f})."
+    )
+
+
+def alert_payload(spike: Spike, examples: Sequence[Mapping[str, object]], *, timezone: str, brand: str = "") -> dict:
+    """Outbox payload: `text` (also the notification fallback) and Block Kit `blocks`."""
+    text = alert_text(spike, timezone=timezone, brand=brand)
+    lines = []
+    for post in examples:
+        body = str(post["text"]).replace("\n", " ")
+        body = body if len(body) <= 200 else body[:197] + "..."
+        url = str(post.get("url") or "")
+        link = f"<{url}|{post['platform']}>" if url.startswith(("https://", "http://")) else str(post["platform"])
+        lines.append(f"> {body}\n> — @{post['handle']} on {link}, reach {int(str(post['reach'])):,}")
+    blocks: list[dict[str, object]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if lines:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})
+    return {
+        "text": text,
+        "blocks": blocks,
+        "spike": {
+            "statistic": spike.statistic,
+            "hour": spike.hour.isoformat(),
+            "started": spike.started.isoformat(),
+            "value": spike.value,
+            "baseline": spike.baseline,
+            "z": round(spike.z, 2),
+        },
+    }
+
+
+def check_spikes(
+    store: Store,
+    *,
+    rule: SpikeRule,
+    channel: str,
+    timezone: str,
+    brand: str = "",
+    clock: Callable[[], datetime] = utc_now,
+    examples: int = 3,
+) -> list[Spike]:
+    """Look at the last complete hours; queue one alert per new spike. Returns the
+    spikes seen (alerts for ones already announced are refused by the outbox)."""
+    now = clock()
+    until = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=BASELINE_DAYS, hours=LOOKBACK_HOURS + 24)
+    rows = [(q, label, count) for q, label, *_rest, count in store.digest_counts(since=since, until=until)]
+    spikes = detect_spikes(hourly_series(rows, since=since, until=until), rule)
+    for spike in spikes:
+        label = "negative" if spike.statistic == "negative_share" else None
+        top = store.digest_top_posts(since=spike.hour, until=spike.hour + HOUR, limit=examples, sentiment_label=label)
+        store.enqueue_outbox(
+            "spike_alert",
+            spike.dedupe_key,
+            alert_payload(spike, top, timezone=timezone, brand=brand),
+            now=now,
+            channel=channel,
+        )
+    return spikes
