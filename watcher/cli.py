@@ -21,7 +21,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from connectors.base import CONNECTOR_MODULES, Connector, ConnectorError
-from rules.triage import TriageContext, default_triager
+from rules.triage import TriageContext, Triager, default_triager, triager_for
 from watcher.config import (
     BrandConfig,
     Config,
@@ -99,6 +99,21 @@ def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, handlers=[RichHandler(console=err, show_path=False)], format="%(message)s")
     ctx.obj = AppContext(config_path)
+    if ctx.get_parameter_source("config_path") != click.core.ParameterSource.DEFAULT:
+        # subcommands with their own --config (digest, train, rules test, slack ...) default to this one
+        ctx.default_map = _config_defaults(cli, config_path)
+
+
+def _config_defaults(group: click.Group, config_path: str) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            nested = _config_defaults(command, config_path)
+            if nested:
+                defaults[name] = nested
+        elif any(param.name == "config_path" for param in command.params):
+            defaults[name] = {"config_path": config_path}
+    return defaults
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -115,6 +130,7 @@ def run(app: AppContext) -> None:
 
     Stops cleanly on Ctrl-C or SIGTERM: the batch in flight is committed first.
     """
+    from watcher.digest_jobs import register_digest_jobs
     from watcher.scheduler import run_forever
 
     config = app.config()
@@ -128,7 +144,7 @@ def run(app: AppContext) -> None:
         f"watching {len(service.pollers)} source(s); database {config.resolve_path(config.storage.path)}; "
         f"new items go to {where}"
     )
-    run_forever(service, deliver=deliver)
+    run_forever(service, deliver=deliver, extra_jobs=[register_digest_jobs])
     err.print("stopped cleanly")
 
 
@@ -277,9 +293,8 @@ def post_from_score_line(record: Any) -> Post:
     )
 
 
-def score_lines(lines: Iterator[str], *, brand: BrandConfig, out: TextIO) -> int:
+def score_lines(lines: Iterator[str], *, triager: Triager, context: TriageContext, out: TextIO) -> int:
     """Score JSONL lines to JSONL, one output line per input line, in order. Returns error count."""
-    triager = default_triager()
     errors = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -292,7 +307,7 @@ def score_lines(lines: Iterator[str], *, brand: BrandConfig, out: TextIO) -> int
                 raise LineError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
             ident = record.get("id") if isinstance(record, dict) else None
             post = post_from_score_line(record)
-            result = triager.triage(post, TriageContext(brand=brand))
+            result = triager.triage(post, context)
         except LineError as exc:
             errors += 1
             out.write(json.dumps({"id": ident, "line": number, "error": f"line {number}: {exc}"}) + "\n")
@@ -328,8 +343,12 @@ def score(app: AppContext, source: TextIO) -> None:
     and "lang_hint". A bad line gets an error line naming its number; the rest still
     go through, and the exit code is 1 if any line failed.
     """
-    brand = app.config().brand if app.has_config() else BrandConfig(name="brand", languages=ALL_LANGUAGES)
-    errors = score_lines(iter(source), brand=brand, out=sys.stdout)
+    if app.has_config():
+        config = app.config()
+        triager, context = triager_for(config), TriageContext(brand=config.brand, thresholds=config.triage)
+    else:  # no config: the shipped rules and model, every language the watcher knows
+        triager, context = default_triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
+    errors = score_lines(iter(source), triager=triager, context=context, out=sys.stdout)
     if errors:
         err.print(f"{errors} line(s) could not be scored; see the error lines in the output")
         raise SystemExit(1)
@@ -435,9 +454,12 @@ def main() -> None:
 
 
 def _add_feature_commands() -> None:
+    from watcher.digest_cli import digest
     from watcher.slack.commands import slack
+    from watcher.triage_cli import rules, train
 
-    cli.add_command(slack)
+    for command in (train, rules, digest, slack):
+        cli.add_command(command)
 
 
 _add_feature_commands()

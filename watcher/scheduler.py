@@ -19,7 +19,7 @@ from watcher.service import Service
 
 log = logging.getLogger(__name__)
 
-JobRegistrar = Callable[[BackgroundScheduler, Service], None]
+JobRegistrar = Callable[[BackgroundScheduler, Any], None]  # (scheduler, service)
 
 
 def build_scheduler(

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from watcher.config import DigestConfig, DigestScheduleConfig, parse_config
 from watcher.digest_cli import digest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_documented_config_parses_and_names_every_key() -> None:
-    text = (DOCS / "digest.config.toml").read_text(encoding="utf-8")
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    config = parse_config({"brand": {"name": "Lumo"}, **data})
+    config = parse_config(data)
     assert [s.name for s in config.digest.schedules] == ["care_daily", "marketing_weekly"]
     documented = set(data["digest"]) | {k for s in data["digest"]["schedules"].values() for k in s}
     expected = {f.name for f in fields(DigestConfig)} | {f.name for f in fields(DigestScheduleConfig)} - {"name"}
@@ -25,7 +25,7 @@ def test_documented_config_parses_and_names_every_key() -> None:
 
 
 def test_readme_section_mentions_the_command_and_the_statistics() -> None:
-    text = (DOCS / "digest.md").read_text(encoding="utf-8")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "`watcher digest" in text
     for words in ("same clock hour on each of the", "median absolute deviation", "previous 7 x 24 hours"):
         assert words in text

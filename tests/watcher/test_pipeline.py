@@ -107,7 +107,7 @@ def test_a_customer_writing_again_is_ranked_with_their_history(store: Store, con
     )
     assert first.queued == 1 and second.queued == 1
     triage = store.post_triage("x:2")
-    assert triage is not None and any("message 2 in 5 days" in r for r in triage.reasons)
+    assert triage is not None and any("2nd message in 5 days" in r for r in triage.reasons)
 
 
 def test_nothing_is_kept_when_the_transaction_fails(store: Store, config: Config) -> None:
