@@ -23,7 +23,7 @@ persisted back-off takes over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -63,7 +63,7 @@ from connectors.reddit_mapping import (
     submission_to_post,
     wanted,
 )
-from watcher.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions
+from watcher.config import ConfigProblem, SourceConfig, SourceOptions
 from watcher.post import Post, PostKind, parse_timestamp, utc_now
 
 __all__ = [
@@ -162,37 +162,22 @@ class RedditConnector:
         refresh_token = opts.secret("refresh_token_env", "REDDIT_REFRESH_TOKEN", required=False)
         username = opts.secret("username_env", "REDDIT_USERNAME", required=False)
         password = opts.secret("password_env", "REDDIT_PASSWORD", required=False)
-        opts.finish()
-        problems = _check_options(
-            cfg, mode=mode, subreddits=subreddits, terms=terms, query=query, include_comments=include_comments
-        )
         logged_in = bool(refresh_token or (username and password))
-        if mode == "inbox" and not logged_in:
-            problems.append(
-                ConfigProblem(
-                    cfg.file,
-                    f"sources.{cfg.name}.mode",
-                    "inbox mode reads the brand account's mentions and replies: export the account's "
-                    "username and password (username_env/password_env) or a refresh token (refresh_token_env)",
-                )
-            )
-        if username and not password and not refresh_token:
-            problems.append(
-                ConfigProblem(
-                    cfg.file,
-                    f"sources.{cfg.name}.password_env",
-                    "the username is set but the password variable is empty; export both or neither",
-                )
-            )
-        for key, value in (("oauth_url", oauth_url), ("reddit_url", reddit_url)):
-            if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-                problems.append(
-                    ConfigProblem(
-                        cfg.file, f"sources.{cfg.name}.{key}", "must be an https:// URL (plain http only for 127.0.0.1)"
-                    )
-                )
-        if problems:
-            raise ConfigError(problems)
+        problems = _check_options(
+            cfg,
+            mode=mode,
+            subreddits=subreddits,
+            terms=terms,
+            query=query,
+            include_comments=include_comments,
+            urls={"oauth_url": oauth_url, "reddit_url": reddit_url},
+            logged_in=logged_in,
+            password_missing=bool(username and not password and not refresh_token),
+            limits={"page_size": (page_size, 1, 100), "max_pages": (max_pages, 1, 100),
+                    "min_remaining": (min_remaining, 0, 1000), "timeout_seconds": (timeout, 0.1, 300)},
+        )  # fmt: skip
+        opts.problems.extend(problems)
+        opts.finish()  # one ConfigError listing every problem of the table
         meter = RequestMeter()
         http = requests.Session()
         reddit = make_reddit(
@@ -453,11 +438,7 @@ class RedditConnector:
         )
         if not self.parent_context or not missing:
             return found
-        for chunk in _chunks(missing, 100):
-            params = {"id": ",".join(chunk)}
-            data = self._optional("api/info", params)
-            if not isinstance(data, dict):
-                break
+        for data in self._batched("api/info", "id", missing):
             for child in data.get("data", {}).get("children", []):
                 if isinstance(child.get("data"), dict) and child["data"].get("name"):
                     found[child["data"]["name"]] = child["data"]
@@ -471,25 +452,26 @@ class RedditConnector:
         karma: dict[str, int] = {}
         if not self.author_karma or not ids:
             return karma
-        for chunk in _chunks(ids, 100):
-            params = {"ids": ",".join(chunk)}
-            data = self._optional("api/user_data_by_account_ids", params)
-            if not isinstance(data, dict):
-                break
+        for data in self._batched("api/user_data_by_account_ids", "ids", ids):
             for fullname, user in data.items():
                 if isinstance(user, dict):
                     karma[fullname] = int(user.get("link_karma") or 0) + int(user.get("comment_karma") or 0)
         return karma
 
-    def _optional(self, path: str, params: dict[str, Any]) -> Any:
-        """Context that is nice to have: skipped when the budget is low or Reddit
-        fails, since the posts themselves are already in hand."""
-        if self.meter.low(self.min_remaining):
-            return None
-        try:
-            return self.reddit.request(method="GET", path=path, params=params)
-        except (prawcore.PrawcoreException, PRAWException):
-            return None
+    def _batched(self, path: str, key: str, ids: list[str]) -> Iterator[dict[str, Any]]:
+        """GET `path` for up to 100 ids a request. This is context that is nice to
+        have: it stops quietly when the budget is low or Reddit fails, since the posts
+        themselves are already in hand."""
+        for i in range(0, len(ids), 100):
+            if self.meter.low(self.min_remaining):
+                return
+            try:
+                data = self.reddit.request(method="GET", path=path, params={key: ",".join(ids[i : i + 100])})
+            except (prawcore.PrawcoreException, PRAWException):
+                return
+            if not isinstance(data, dict):
+                return
+            yield data
 
     def _to_post(
         self, stream: Stream, data: dict[str, Any], parents: Mapping[str, Mapping[str, Any]], karma: Mapping[str, int]
@@ -658,11 +640,6 @@ def _reason(response: requests.Response) -> str:
     return str(body.get("reason") or "") if isinstance(body, dict) else ""
 
 
-def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _check_options(
     cfg: SourceConfig,
     *,
@@ -671,9 +648,39 @@ def _check_options(
     terms: tuple[str, ...],
     query: str,
     include_comments: bool,
+    urls: Mapping[str, str],
+    logged_in: bool,
+    password_missing: bool,
+    limits: Mapping[str, tuple[float, float, float]],
 ) -> list[ConfigProblem]:
+    """Problems no single key shows: options that do not fit the mode or each other."""
     where = f"sources.{cfg.name}"
     problems = []
+    for name, (number, low, high) in limits.items():
+        if number is not None and not low <= number <= high:
+            problems.append(ConfigProblem(cfg.file, f"{where}.{name}", f"must be between {low:g} and {high:g}"))
+    if mode == "inbox" and not logged_in:
+        problems.append(
+            ConfigProblem(
+                cfg.file,
+                f"{where}.mode",
+                "inbox mode reads the brand account's mentions and replies: export the account's "
+                "username and password (username_env/password_env) or a refresh token (refresh_token_env)",
+            )
+        )
+    if password_missing:
+        problems.append(
+            ConfigProblem(
+                cfg.file,
+                f"{where}.password_env",
+                "the username is set but the password variable is empty; export both or neither",
+            )
+        )
+    for key, value in urls.items():
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            problems.append(
+                ConfigProblem(cfg.file, f"{where}.{key}", "must be an https:// URL (plain http only for 127.0.0.1)")
+            )
     name_ok = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
     for sub in subreddits:
         if not name_ok.match(sub):

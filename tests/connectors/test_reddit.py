@@ -553,6 +553,7 @@ def test_from_config_refresh_token_and_inbox(fake: FakeReddit) -> None:
         ({"subreddits": ["r/ok", "bad name!"]}, ENV, "'bad name!' is not a subreddit name"),
         ({"oauth_url": "http://proxy.example"}, ENV, "oauth_url: must be an https"),
         ({"modes": "x"}, ENV, "unknown key 'modes'"),
+        ({"page_size": 500}, ENV, "page_size: must be between 1 and 100"),
         ({}, {}, "REDDIT_CLIENT_ID is not set"),
     ],
 )
