@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -572,3 +573,15 @@ def test_one_praw_instance_per_connector(fake: FakeReddit) -> None:
     assert first.reddit is not second.reddit and first.meter is not second.meter
     first.close()
     second.close()
+
+
+def test_documented_example_tables_are_valid() -> None:
+    """docs/reddit.config.toml (merged into config.example.toml) builds a connector per table."""
+    example = Path(__file__).resolve().parents[2] / "docs" / "reddit.config.toml"
+    data = tomllib.loads(example.read_text(encoding="utf-8"))
+    config = parse_config({"brand": {"name": "Lumo"}, **data}, file=str(example))
+    assert [s.kind for s in config.sources] == ["reddit", "reddit", "reddit"]
+    for source in config.sources:
+        conn = RedditConnector.from_config(source, ENV)  # builds praw.Reddit; no request is made
+        assert conn.streams and conn.can_reply
+        conn.close()
