@@ -52,12 +52,12 @@ from connectors.reddit_mapping import (
     Boundary,
     Stream,
     StreamState,
+    advance,
     build_streams,
     clean_text,
     comment_to_post,
     is_gone,
     is_own,
-    newest_boundary,
     permalink_url,
     same_text,
     submission_to_post,
@@ -116,6 +116,7 @@ class RedditConnector:
         backfill_hours: int = 24,
         parent_context: bool = True,
         author_karma: bool = True,
+        lookback_minutes: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
         http: requests.Session | None = None,
     ) -> None:
@@ -132,6 +133,7 @@ class RedditConnector:
         self.backfill_hours = backfill_hours
         self.parent_context = parent_context
         self.author_karma = author_karma
+        self.lookback = lookback_minutes * 60.0
         self.clock = clock
 
     @classmethod
@@ -156,6 +158,7 @@ class RedditConnector:
         min_remaining = opts.get("min_remaining", int, 10)
         parent_context = opts.get("parent_context", bool, True)
         author_karma = opts.get("author_karma", bool, True)
+        lookback = opts.get("lookback_minutes", float, 10.0)
         brand_account = opts.get("brand_account", str, "")
         client_id = opts.secret("client_id_env", "REDDIT_CLIENT_ID")
         client_secret = opts.secret("client_secret_env", "REDDIT_CLIENT_SECRET")
@@ -174,7 +177,8 @@ class RedditConnector:
             logged_in=logged_in,
             password_missing=bool(username and not password and not refresh_token),
             limits={"page_size": (page_size, 1, 100), "max_pages": (max_pages, 1, 100),
-                    "min_remaining": (min_remaining, 0, 1000), "timeout_seconds": (timeout, 0.1, 300)},
+                    "min_remaining": (min_remaining, 0, 1000), "timeout_seconds": (timeout, 0.1, 300),
+                    "lookback_minutes": (lookback, 0, 24 * 60)},
         )  # fmt: skip
         opts.problems.extend(problems)
         opts.finish()  # one ConfigError listing every problem of the table
@@ -216,6 +220,7 @@ class RedditConnector:
             backfill_hours=cfg.backfill_hours,
             parent_context=parent_context,
             author_karma=author_karma,
+            lookback_minutes=lookback,
             http=http,
         )
 
@@ -283,20 +288,17 @@ class RedditConnector:
 
     def _walk(self, stream: Stream, state: StreamState, start: int) -> _Walk:
         """Newest -> oldest through the listing until the floor (the previous top, or the
-        backfill horizon on a first run) is reached, the page cap hits or budget runs out."""
-        resuming = state.gap_after is not None and state.gap_floor is not None
-        if resuming:
-            assert state.gap_floor is not None
-            floor: Boundary = state.gap_floor
-            after: str | None = state.gap_after
+        backfill horizon on a first run) is reached, the listing ends, the page cap
+        hits or the budget runs out; the last two leave a gap for the next fetch."""
+        if state.gap_after is not None and state.gap_floor is not None:
+            floor, after, resuming = state.gap_floor, state.gap_after, True
         else:
             horizon = (self.clock() - timedelta(hours=self.backfill_hours)).timestamp()
-            floor = state.top or Boundary(horizon)
-            after = None
+            floor, after, resuming = state.top or Boundary(horizon), None, False
         items: list[dict[str, Any]] = []
-        reached = False
+        reached = ended = False
         pages = 0
-        while pages < self.max_pages and not reached:
+        while pages < self.max_pages and not (reached or ended):
             try:
                 self._spend(start)
             except _BudgetSpent:
@@ -311,27 +313,25 @@ class RedditConnector:
             children = [c for c in listing["data"]["children"] if c.get("kind") in ("t1", "t3")]
             for child in children:
                 data = child["data"]
-                if floor.covers(data):
-                    if float(data["created_utc"]) < floor.created:
-                        reached = True
-                        break
-                    continue
-                items.append(data)
+                if floor.below(data):
+                    reached = True
+                    break
+                already = floor.covers(data) or (state.top is not None and data["name"] in state.top.seen)
+                if not already:
+                    items.append(data)
             after = listing["data"].get("after")
-            if not after or not children:
-                reached = True
-        walked = state.walked + len(items) if resuming else len(items)
-        top = state.top if resuming else newest_boundary(items, state.top)
-        if reached:
+            ended = not after or not children
+        top = advance(state.top, items, lookback=self.lookback)
+        if reached or ended:
             problem = ""
-            if state.top is not None and after is None and walked >= 900 and items:
+            if ended and not reached and floor.seen and items:
                 problem = (
                     f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
-                    f"(Reddit lists about 1000 items); some older items may be missing. Poll this source more often."
+                    f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
                 )
             return _Walk(items, StreamState(top=top), True, problem)
         last = items[-1]["name"] if items else after
-        return _Walk(items, StreamState(top=top, gap_after=last, gap_floor=floor, walked=walked), False)
+        return _Walk(items, StreamState(top=top, gap_after=last, gap_floor=floor), False)
 
     def _get(self, stream: Stream, params: Mapping[str, Any]) -> dict[str, Any]:
         try:

@@ -164,6 +164,34 @@ def test_equal_timestamps_at_the_boundary_are_not_skipped(fake: FakeReddit, conn
     assert first["name"] in result.cursor.state["streams"]["new:lumobank"]["top"]["seen"]  # type: ignore[union-attr]
 
 
+def test_late_items_within_the_lookback_are_picked_up_once(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("personalfinance", "Lumo Bank card stuck")
+    newest = fake.add_submission("personalfinance", "Lumo Bank app down")
+    search = {"mode": "search", "subreddits": (), "terms": ("Lumo Bank",), "include_comments": False}
+    cursor = roundtrip(connect(**search).fetch(None).cursor)
+    strict = roundtrip(connect(lookback_minutes=0, **search).fetch(None).cursor)
+    # indexed late: created before the newest one we have, shows up in search only now
+    late = fake.add_submission("personalfinance", "Lumo Bank refund?", created=newest["created_utc"] - 120)
+
+    result = connect(**search).fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [late["name"]]
+    assert connect(**search).fetch(roundtrip(result.cursor)).posts == ()
+    assert connect(lookback_minutes=0, **search).fetch(strict).posts == ()  # without a look-back it is missed
+
+
+def test_a_listing_that_ends_before_the_cursor_is_reported(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "known")
+    cursor = roundtrip(connect(include_comments=False).fetch(None).cursor)
+    burst = [fake.add_submission("LumoBank", f"burst {i}") for i in range(6)]
+    fake.listing_cap = 4
+
+    result = connect(include_comments=False, author_karma=False).fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [d["name"] for d in burst[2:]]
+    assert len(result.problems) == 1 and "listing ended before reaching the last stored item" in result.problems[0]
+
+
 def test_page_cap_leaves_a_gap_that_later_fetches_close(fake: FakeReddit, connect: Connect) -> None:
     posts = [fake.add_submission("LumoBank", f"post {i}") for i in range(5)]
     conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
