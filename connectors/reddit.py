@@ -176,6 +176,7 @@ class RedditConnector:
             urls={"oauth_url": oauth_url, "reddit_url": reddit_url},
             logged_in=logged_in,
             password_missing=bool(username and not password and not refresh_token),
+            user_agent=user_agent,
             limits={"page_size": (page_size, 1, 100), "max_pages": (max_pages, 1, 100),
                     "min_remaining": (min_remaining, 0, 1000), "timeout_seconds": (timeout, 0.1, 300),
                     "lookback_minutes": (lookback, 0, 24 * 60)},
@@ -652,10 +653,19 @@ def _check_options(
     logged_in: bool,
     password_missing: bool,
     limits: Mapping[str, tuple[float, float, float]],
+    user_agent: str,
 ) -> list[ConfigProblem]:
     """Problems no single key shows: options that do not fit the mode or each other."""
     where = f"sources.{cfg.name}"
     problems = []
+    if len(user_agent.strip()) < 7:
+        problems.append(
+            ConfigProblem(
+                cfg.file,
+                f"{where}.user_agent",
+                'too short; describe the app, like "python:lumo-care:1.0 (by /u/LumoSupport)"',
+            )
+        )
     for name, (number, low, high) in limits.items():
         if number is not None and not low <= number <= high:
             problems.append(ConfigProblem(cfg.file, f"{where}.{name}", f"must be between {low:g} and {high:g}"))

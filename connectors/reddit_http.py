@@ -123,11 +123,10 @@ def make_reddit(
         "check_for_async": False,
         "ratelimit_seconds": 0,  # never sleep and re-POST on a RATELIMIT answer
     }
-    if refresh_token:
-        settings["refresh_token"] = refresh_token
-    elif username and password:
-        settings["username"] = username
-        settings["password"] = password
+    # always set all three, so a praw.ini or praw_* environment variable cannot log in as someone else
+    settings["refresh_token"] = refresh_token or None
+    settings["username"] = username if (username and password and not refresh_token) else None
+    settings["password"] = password if (username and password and not refresh_token) else None
     kwargs: dict[str, Any] = {"meter": meter, "timeout": timeout}
     if session is not None:
         kwargs["session"] = session

@@ -14,6 +14,7 @@ import requests
 
 from connectors.base import (
     AuthFailed,
+    Connector,
     Cursor,
     RateLimited,
     ReplyOutcomeUnknown,
@@ -269,11 +270,13 @@ def test_search_mode_finds_posts_across_reddit(fake: FakeReddit, connect: Connec
     hit = fake.add_submission("personalfinance", "Is Lumo Bank safe?")
     fake.add_submission("personalfinance", "Other bank question")
 
-    result = connect(mode="search", subreddits=(), terms=("Lumo Bank",), include_comments=False).fetch(None)
+    reader = connect(mode="search", subreddits=(), terms=("Lumo Bank",), include_comments=False, logged_in=False)
+    result = reader.fetch(None)  # application-only OAuth: no account needed to read
 
     assert [p.native_id for p in result.posts] == [hit["name"]]
     assert result.posts[0].kind == PostKind.MENTION
     assert [r.params.get("q") for r in fake.requests if r.path == "/search"] == ['"Lumo Bank"']
+    assert [r.form["grant_type"] for r in fake.requests if r.path == "/api/v1/access_token"] == ["client_credentials"]
 
 
 def test_inbox_mode_reads_mentions_and_replies(fake: FakeReddit, connect: Connect) -> None:
@@ -349,7 +352,12 @@ def test_bad_credentials_are_auth_failed(connect: Connect, kwargs: dict[str, str
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("private", "r/Secret is private"), ("banned", "r/Secret is banned"), (None, "r/Secret does not exist")],
+    [
+        ("private", "r/Secret is private"),
+        ("banned", "r/Secret is banned"),
+        ("quarantined", "r/Secret is quarantined"),
+        (None, "r/Secret does not exist"),
+    ],
 )
 def test_unreadable_subreddit_is_misconfigured_and_named(
     fake: FakeReddit, connect: Connect, status: str | None, expected: str
@@ -554,7 +562,7 @@ def test_from_config_builds_a_working_connector(fake: FakeReddit) -> None:
     post = fake.add_submission("LumoBank", "hi", created=datetime.now(UTC).timestamp() - 60)
     cls = connector_class("reddit")
     conn = cls.from_config(_source(fake), ENV)
-    assert isinstance(conn, RedditConnector)
+    assert isinstance(conn, RedditConnector) and isinstance(conn, Connector)
     assert [p.native_id for p in conn.fetch(None).posts] == [post["name"]]
     assert conn.brand_account == BRAND and conn.can_reply
     conn.close()
@@ -583,6 +591,7 @@ def test_from_config_refresh_token_and_inbox(fake: FakeReddit) -> None:
         ({"oauth_url": "http://proxy.example"}, ENV, "oauth_url: must be an https"),
         ({"modes": "x"}, ENV, "unknown key 'modes'"),
         ({"page_size": 500}, ENV, "page_size: must be between 1 and 100"),
+        ({"user_agent": "bot"}, ENV, "user_agent: too short"),
         ({}, {}, "REDDIT_CLIENT_ID is not set"),
     ],
 )
