@@ -371,9 +371,9 @@ def test_unreadable_subreddit_is_misconfigured_and_named(
 
 def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
     first = fake.add_submission("LumoBank", "My card was declined, help!", author="ann")
-    fake.fail_next(
-        "/r/LumoBank/comments", status=429, x_ratelimit_remaining="0", x_ratelimit_used="600", x_ratelimit_reset="90"
-    )
+    # Retry-After without a spent x-ratelimit window: prawcore itself would otherwise sleep
+    # (in real time) until the window resets before the next request
+    fake.fail_next("/r/LumoBank/comments", status=429, retry_after="90")
     now = {"at": NOW}
 
     def moving_clock() -> datetime:
