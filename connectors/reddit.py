@@ -502,6 +502,7 @@ class RedditConnector:
                 f"password_env (or refresh_token_env) to reply",
                 source=self.source,
             )
+        self._refuse_when_spent(post)
         target = self._target(post)
         try:
             created = target.reply(text)
@@ -539,6 +540,16 @@ class RedditConnector:
             posted_at=parse_timestamp(float(data["created_utc"])) if data.get("created_utc") else self.clock(),
         )
 
+    def _refuse_when_spent(self, post: Post) -> None:
+        """With the window spent, prawcore would sleep until it resets (up to ten
+        minutes) inside the caller's thread; say when to send instead."""
+        if self.meter.low(0) and self.meter.reset_at is not None:
+            raise ReplyRejected(
+                f"Reddit's request budget is spent until {self.meter.reset_at:%H:%M:%S} UTC; "
+                f"send the reply to {post.url or post.native_id} again after that",
+                source=self.source,
+            )
+
     def _target(self, post: Post) -> praw.models.Submission | praw.models.Comment:
         fullname = post.native_id
         if fullname.startswith("t3_"):
@@ -571,6 +582,14 @@ class RedditConnector:
     def find_own_reply(self, post: Post, text: str | None = None) -> PostedReply | None:
         """Look at the target's direct replies for one by the brand account (made by us
         before a timeout, or natively on Reddit)."""
+        if self.meter.low(0) and self.meter.reset_at is not None:
+            raise RateLimited(
+                f"Reddit's request budget is spent until {self.meter.reset_at:%H:%M:%S} UTC; "
+                f"cannot look for the reply to {post.url or post.native_id} before then",
+                until=self.meter.reset_at,
+                endpoint="oauth",
+                source=self.source,
+            )
         brand = self._brand()
         if not brand:
             return None

@@ -453,6 +453,21 @@ def test_reply_forbidden_and_read_only(fake: FakeReddit, connect: Connect) -> No
         connect(logged_in=False).reply(target, "hello")
 
 
+def test_reply_waits_for_a_spent_window_instead_of_sleeping(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect(include_comments=False, author_karma=False)
+    target = conn.fetch(None).posts[0]
+    fake.set_rate(remaining=1, used=599, reset=30)
+    assert conn.find_own_reply(target) is None  # this answer spends the window
+    before = len(fake.requests)
+
+    with pytest.raises(ReplyRejected, match="budget is spent until"):
+        conn.reply(target, "Hi Kim")
+    with pytest.raises(RateLimited):
+        conn.find_own_reply(target)
+    assert len(fake.requests) == before and fake.replies_by(BRAND) == []
+
+
 def test_reply_timeout_is_outcome_unknown_and_found_afterwards(fake: FakeReddit, connect: Connect) -> None:
     fake.add_submission("LumoBank", "Where is my refund?", author="kim")
     conn = connect(timeout=0.3)
