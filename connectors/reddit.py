@@ -8,11 +8,12 @@ and the scheduler runs one job thread per source); it is built only in
 Listings are read as Reddit's own JSON (`Reddit.request`), so the mapping to
 `Post` is a pure function of the wire payload and `raw` stays serializable.
 Each source reads one or more *streams* (a listing such as `r/brand/new` or
-`message/mentions`); the cursor keeps, per stream, the newest creation time
-returned plus the fullnames seen at that exact second, so equal timestamps are
-never skipped. A walk that stops early (page cap or a low rate-limit budget)
-leaves a *gap* in the cursor that the next fetch closes first. praw's streams
-(`skip_existing`) are not used: the persisted cursor is the truth.
+`message/mentions`, one per subreddit so a bad one is named); the cursor keeps,
+per stream, the newest creation time returned plus the fullnames returned within
+a look-back window below it, so equal timestamps and late arrivals are neither
+skipped nor repeated. A walk that stops early (page cap or a low rate-limit
+budget) leaves a *gap* in the cursor that the next fetch closes first. praw's
+streams (`skip_existing`) are not used: the persisted cursor is the truth.
 
 prawcore's own retry loop is switched off by `WatcherRequestor`: it would
 sleep inside the job thread and, worse, re-send a POST whose first attempt may
@@ -232,6 +233,9 @@ class RedditConnector:
 
     # --- fetch ------------------------------------------------------------------
     def fetch(self, cursor: Cursor | None) -> FetchResult:
+        """New items of every stream since `cursor`, oldest first, with context. Raises
+        RateLimited, AuthFailed, SourceMisconfigured or SourceUnavailable; on any of
+        them nothing of this fetch is returned and the stored cursor stays put."""
         start = self.meter.count
         states = dict((cursor.state.get("streams") or {}) if cursor else {})
         walked: list[tuple[Stream, dict[str, Any]]] = []
