@@ -8,11 +8,12 @@ and the scheduler runs one job thread per source); it is built only in
 Listings are read as Reddit's own JSON (`Reddit.request`), so the mapping to
 `Post` is a pure function of the wire payload and `raw` stays serializable.
 Each source reads one or more *streams* (a listing such as `r/brand/new` or
-`message/mentions`); the cursor keeps, per stream, the newest creation time
-returned plus the fullnames seen at that exact second, so equal timestamps are
-never skipped. A walk that stops early (page cap or a low rate-limit budget)
-leaves a *gap* in the cursor that the next fetch closes first. praw's streams
-(`skip_existing`) are not used: the persisted cursor is the truth.
+`message/mentions`, one per subreddit so a bad one is named); the cursor keeps,
+per stream, the newest creation time returned plus the fullnames returned within
+a look-back window below it, so equal timestamps and late arrivals are neither
+skipped nor repeated. A walk that stops early (page cap or a low rate-limit
+budget) leaves a *gap* in the cursor that the next fetch closes first. praw's
+streams (`skip_existing`) are not used: the persisted cursor is the truth.
 
 prawcore's own retry loop is switched off by `WatcherRequestor`: it would
 sleep inside the job thread and, worse, re-send a POST whose first attempt may
@@ -23,7 +24,7 @@ persisted back-off takes over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -52,18 +53,18 @@ from connectors.reddit_mapping import (
     Boundary,
     Stream,
     StreamState,
+    advance,
     build_streams,
     clean_text,
     comment_to_post,
     is_gone,
     is_own,
-    newest_boundary,
     permalink_url,
     same_text,
     submission_to_post,
     wanted,
 )
-from watcher.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions
+from watcher.config import ConfigProblem, SourceConfig, SourceOptions
 from watcher.post import Post, PostKind, parse_timestamp, utc_now
 
 __all__ = [
@@ -116,6 +117,7 @@ class RedditConnector:
         backfill_hours: int = 24,
         parent_context: bool = True,
         author_karma: bool = True,
+        lookback_minutes: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
         http: requests.Session | None = None,
     ) -> None:
@@ -132,6 +134,7 @@ class RedditConnector:
         self.backfill_hours = backfill_hours
         self.parent_context = parent_context
         self.author_karma = author_karma
+        self.lookback = lookback_minutes * 60.0
         self.clock = clock
 
     @classmethod
@@ -156,43 +159,31 @@ class RedditConnector:
         min_remaining = opts.get("min_remaining", int, 10)
         parent_context = opts.get("parent_context", bool, True)
         author_karma = opts.get("author_karma", bool, True)
+        lookback = opts.get("lookback_minutes", float, 10.0)
         brand_account = opts.get("brand_account", str, "")
         client_id = opts.secret("client_id_env", "REDDIT_CLIENT_ID")
         client_secret = opts.secret("client_secret_env", "REDDIT_CLIENT_SECRET")
         refresh_token = opts.secret("refresh_token_env", "REDDIT_REFRESH_TOKEN", required=False)
         username = opts.secret("username_env", "REDDIT_USERNAME", required=False)
         password = opts.secret("password_env", "REDDIT_PASSWORD", required=False)
-        opts.finish()
-        problems = _check_options(
-            cfg, mode=mode, subreddits=subreddits, terms=terms, query=query, include_comments=include_comments
-        )
         logged_in = bool(refresh_token or (username and password))
-        if mode == "inbox" and not logged_in:
-            problems.append(
-                ConfigProblem(
-                    cfg.file,
-                    f"sources.{cfg.name}.mode",
-                    "inbox mode reads the brand account's mentions and replies: export the account's "
-                    "username and password (username_env/password_env) or a refresh token (refresh_token_env)",
-                )
-            )
-        if username and not password and not refresh_token:
-            problems.append(
-                ConfigProblem(
-                    cfg.file,
-                    f"sources.{cfg.name}.password_env",
-                    "the username is set but the password variable is empty; export both or neither",
-                )
-            )
-        for key, value in (("oauth_url", oauth_url), ("reddit_url", reddit_url)):
-            if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-                problems.append(
-                    ConfigProblem(
-                        cfg.file, f"sources.{cfg.name}.{key}", "must be an https:// URL (plain http only for 127.0.0.1)"
-                    )
-                )
-        if problems:
-            raise ConfigError(problems)
+        problems = _check_options(
+            cfg,
+            mode=mode,
+            subreddits=subreddits,
+            terms=terms,
+            query=query,
+            include_comments=include_comments,
+            urls={"oauth_url": oauth_url, "reddit_url": reddit_url},
+            logged_in=logged_in,
+            password_missing=bool(username and not password and not refresh_token),
+            user_agent=user_agent,
+            limits={"page_size": (page_size, 1, 100), "max_pages": (max_pages, 1, 100),
+                    "min_remaining": (min_remaining, 0, 1000), "timeout_seconds": (timeout, 0.1, 300),
+                    "lookback_minutes": (lookback, 0, 24 * 60)},
+        )  # fmt: skip
+        opts.problems.extend(problems)
+        opts.finish()  # one ConfigError listing every problem of the table
         meter = RequestMeter()
         http = requests.Session()
         reddit = make_reddit(
@@ -231,6 +222,7 @@ class RedditConnector:
             backfill_hours=cfg.backfill_hours,
             parent_context=parent_context,
             author_karma=author_karma,
+            lookback_minutes=lookback,
             http=http,
         )
 
@@ -241,6 +233,9 @@ class RedditConnector:
 
     # --- fetch ------------------------------------------------------------------
     def fetch(self, cursor: Cursor | None) -> FetchResult:
+        """New items of every stream since `cursor`, oldest first, with context. Raises
+        RateLimited, AuthFailed, SourceMisconfigured or SourceUnavailable; on any of
+        them nothing of this fetch is returned and the stored cursor stays put."""
         start = self.meter.count
         states = dict((cursor.state.get("streams") or {}) if cursor else {})
         walked: list[tuple[Stream, dict[str, Any]]] = []
@@ -298,20 +293,17 @@ class RedditConnector:
 
     def _walk(self, stream: Stream, state: StreamState, start: int) -> _Walk:
         """Newest -> oldest through the listing until the floor (the previous top, or the
-        backfill horizon on a first run) is reached, the page cap hits or budget runs out."""
-        resuming = state.gap_after is not None and state.gap_floor is not None
-        if resuming:
-            assert state.gap_floor is not None
-            floor: Boundary = state.gap_floor
-            after: str | None = state.gap_after
+        backfill horizon on a first run) is reached, the listing ends, the page cap
+        hits or the budget runs out; the last two leave a gap for the next fetch."""
+        if state.gap_after is not None and state.gap_floor is not None:
+            floor, after, resuming = state.gap_floor, state.gap_after, True
         else:
             horizon = (self.clock() - timedelta(hours=self.backfill_hours)).timestamp()
-            floor = state.top or Boundary(horizon)
-            after = None
+            floor, after, resuming = state.top or Boundary(horizon), None, False
         items: list[dict[str, Any]] = []
-        reached = False
+        reached = ended = False
         pages = 0
-        while pages < self.max_pages and not reached:
+        while pages < self.max_pages and not (reached or ended):
             try:
                 self._spend(start)
             except _BudgetSpent:
@@ -326,27 +318,25 @@ class RedditConnector:
             children = [c for c in listing["data"]["children"] if c.get("kind") in ("t1", "t3")]
             for child in children:
                 data = child["data"]
-                if floor.covers(data):
-                    if float(data["created_utc"]) < floor.created:
-                        reached = True
-                        break
-                    continue
-                items.append(data)
+                if floor.below(data):
+                    reached = True
+                    break
+                already = floor.covers(data) or (state.top is not None and data["name"] in state.top.seen)
+                if not already:
+                    items.append(data)
             after = listing["data"].get("after")
-            if not after or not children:
-                reached = True
-        walked = state.walked + len(items) if resuming else len(items)
-        top = state.top if resuming else newest_boundary(items, state.top)
-        if reached:
+            ended = not after or not children
+        top = advance(state.top, items, lookback=self.lookback)
+        if reached or ended:
             problem = ""
-            if state.top is not None and after is None and walked >= 900 and items:
+            if ended and not reached and floor.seen and items:
                 problem = (
                     f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
-                    f"(Reddit lists about 1000 items); some older items may be missing. Poll this source more often."
+                    f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
                 )
             return _Walk(items, StreamState(top=top), True, problem)
         last = items[-1]["name"] if items else after
-        return _Walk(items, StreamState(top=top, gap_after=last, gap_floor=floor, walked=walked), False)
+        return _Walk(items, StreamState(top=top, gap_after=last, gap_floor=floor), False)
 
     def _get(self, stream: Stream, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -453,11 +443,7 @@ class RedditConnector:
         )
         if not self.parent_context or not missing:
             return found
-        for chunk in _chunks(missing, 100):
-            params = {"id": ",".join(chunk)}
-            data = self._optional("api/info", params)
-            if not isinstance(data, dict):
-                break
+        for data in self._batched("api/info", "id", missing):
             for child in data.get("data", {}).get("children", []):
                 if isinstance(child.get("data"), dict) and child["data"].get("name"):
                     found[child["data"]["name"]] = child["data"]
@@ -471,25 +457,26 @@ class RedditConnector:
         karma: dict[str, int] = {}
         if not self.author_karma or not ids:
             return karma
-        for chunk in _chunks(ids, 100):
-            params = {"ids": ",".join(chunk)}
-            data = self._optional("api/user_data_by_account_ids", params)
-            if not isinstance(data, dict):
-                break
+        for data in self._batched("api/user_data_by_account_ids", "ids", ids):
             for fullname, user in data.items():
                 if isinstance(user, dict):
                     karma[fullname] = int(user.get("link_karma") or 0) + int(user.get("comment_karma") or 0)
         return karma
 
-    def _optional(self, path: str, params: dict[str, Any]) -> Any:
-        """Context that is nice to have: skipped when the budget is low or Reddit
-        fails, since the posts themselves are already in hand."""
-        if self.meter.low(self.min_remaining):
-            return None
-        try:
-            return self.reddit.request(method="GET", path=path, params=params)
-        except (prawcore.PrawcoreException, PRAWException):
-            return None
+    def _batched(self, path: str, key: str, ids: list[str]) -> Iterator[dict[str, Any]]:
+        """GET `path` for up to 100 ids a request. This is context that is nice to
+        have: it stops quietly when the budget is low or Reddit fails, since the posts
+        themselves are already in hand."""
+        for i in range(0, len(ids), 100):
+            if self.meter.low(self.min_remaining):
+                return
+            try:
+                data = self.reddit.request(method="GET", path=path, params={key: ",".join(ids[i : i + 100])})
+            except (prawcore.PrawcoreException, PRAWException):
+                return
+            if not isinstance(data, dict):
+                return
+            yield data
 
     def _to_post(
         self, stream: Stream, data: dict[str, Any], parents: Mapping[str, Mapping[str, Any]], karma: Mapping[str, int]
@@ -519,6 +506,7 @@ class RedditConnector:
                 f"password_env (or refresh_token_env) to reply",
                 source=self.source,
             )
+        self._refuse_when_spent(post)
         target = self._target(post)
         try:
             created = target.reply(text)
@@ -556,6 +544,16 @@ class RedditConnector:
             posted_at=parse_timestamp(float(data["created_utc"])) if data.get("created_utc") else self.clock(),
         )
 
+    def _refuse_when_spent(self, post: Post) -> None:
+        """With the window spent, prawcore would sleep until it resets (up to ten
+        minutes) inside the caller's thread; say when to send instead."""
+        if self.meter.low(0) and self.meter.reset_at is not None:
+            raise ReplyRejected(
+                f"Reddit's request budget is spent until {self.meter.reset_at:%H:%M:%S} UTC; "
+                f"send the reply to {post.url or post.native_id} again after that",
+                source=self.source,
+            )
+
     def _target(self, post: Post) -> praw.models.Submission | praw.models.Comment:
         fullname = post.native_id
         if fullname.startswith("t3_"):
@@ -588,6 +586,14 @@ class RedditConnector:
     def find_own_reply(self, post: Post, text: str | None = None) -> PostedReply | None:
         """Look at the target's direct replies for one by the brand account (made by us
         before a timeout, or natively on Reddit)."""
+        if self.meter.low(0) and self.meter.reset_at is not None:
+            raise RateLimited(
+                f"Reddit's request budget is spent until {self.meter.reset_at:%H:%M:%S} UTC; "
+                f"cannot look for the reply to {post.url or post.native_id} before then",
+                until=self.meter.reset_at,
+                endpoint="oauth",
+                source=self.source,
+            )
         brand = self._brand()
         if not brand:
             return None
@@ -658,11 +664,6 @@ def _reason(response: requests.Response) -> str:
     return str(body.get("reason") or "") if isinstance(body, dict) else ""
 
 
-def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _check_options(
     cfg: SourceConfig,
     *,
@@ -671,9 +672,48 @@ def _check_options(
     terms: tuple[str, ...],
     query: str,
     include_comments: bool,
+    urls: Mapping[str, str],
+    logged_in: bool,
+    password_missing: bool,
+    limits: Mapping[str, tuple[float, float, float]],
+    user_agent: str,
 ) -> list[ConfigProblem]:
+    """Problems no single key shows: options that do not fit the mode or each other."""
     where = f"sources.{cfg.name}"
     problems = []
+    if len(user_agent.strip()) < 7:
+        problems.append(
+            ConfigProblem(
+                cfg.file,
+                f"{where}.user_agent",
+                'too short; describe the app, like "python:lumo-care:1.0 (by /u/LumoSupport)"',
+            )
+        )
+    for name, (number, low, high) in limits.items():
+        if number is not None and not low <= number <= high:
+            problems.append(ConfigProblem(cfg.file, f"{where}.{name}", f"must be between {low:g} and {high:g}"))
+    if mode == "inbox" and not logged_in:
+        problems.append(
+            ConfigProblem(
+                cfg.file,
+                f"{where}.mode",
+                "inbox mode reads the brand account's mentions and replies: export the account's "
+                "username and password (username_env/password_env) or a refresh token (refresh_token_env)",
+            )
+        )
+    if password_missing:
+        problems.append(
+            ConfigProblem(
+                cfg.file,
+                f"{where}.password_env",
+                "the username is set but the password variable is empty; export both or neither",
+            )
+        )
+    for key, value in urls.items():
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            problems.append(
+                ConfigProblem(cfg.file, f"{where}.{key}", "must be an https:// URL (plain http only for 127.0.0.1)")
+            )
     name_ok = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
     for sub in subreddits:
         if not name_ok.match(sub):

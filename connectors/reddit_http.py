@@ -20,18 +20,14 @@ import requests
 
 from watcher.post import utc_now
 
-# --- requests: counting, rate-limit headers, no hidden retries -----------------
-
 
 class TransportFailure(Exception):
     """Raised inside prawcore instead of requests' own errors so prawcore does not
     retry (it retries ReadTimeout/ConnectionError and 5xx, sleeping in between)."""
 
-    def __init__(self, what: str, *, timed_out: bool = False, status: int = 0) -> None:
+    def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
-        self.timed_out = timed_out
-        self.status = status
 
 
 class RequestMeter:
@@ -56,7 +52,7 @@ class RequestMeter:
             return
 
     def low(self, reserve: int) -> bool:
-        """True while fewer than `reserve` requests remain in the current window."""
+        """True while at most `reserve` requests remain in the current window."""
         if self.remaining is None or self.reset_at is None:
             return False
         if self.reset_at <= self.clock():
@@ -80,7 +76,7 @@ class WatcherRequestor(prawcore.Requestor):
             response = self._http.request(*args, **kwargs)
         except requests.Timeout:
             raise prawcore.RequestException(
-                TransportFailure(f"no answer within {self.timeout:g}s", timed_out=True), args, kwargs
+                TransportFailure(f"no answer within {self.timeout:g}s"), args, kwargs
             ) from None
         except requests.RequestException as exc:
             raise prawcore.RequestException(
@@ -89,9 +85,7 @@ class WatcherRequestor(prawcore.Requestor):
         self.meter.record(response.headers)
         if response.status_code in prawcore.Session.RETRY_STATUSES:
             raise prawcore.RequestException(
-                TransportFailure(f"Reddit answered HTTP {response.status_code}", status=response.status_code),
-                args,
-                kwargs,
+                TransportFailure(f"Reddit answered HTTP {response.status_code}"), args, kwargs
             )
         return response
 
@@ -123,11 +117,10 @@ def make_reddit(
         "check_for_async": False,
         "ratelimit_seconds": 0,  # never sleep and re-POST on a RATELIMIT answer
     }
-    if refresh_token:
-        settings["refresh_token"] = refresh_token
-    elif username and password:
-        settings["username"] = username
-        settings["password"] = password
+    # always set all three, so a praw.ini or praw_* environment variable cannot log in as someone else
+    settings["refresh_token"] = refresh_token or None
+    settings["username"] = username if (username and password and not refresh_token) else None
+    settings["password"] = password if (username and password and not refresh_token) else None
     kwargs: dict[str, Any] = {"meter": meter, "timeout": timeout}
     if session is not None:
         kwargs["session"] = session

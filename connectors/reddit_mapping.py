@@ -178,52 +178,68 @@ def same_text(a: str, b: str) -> bool:
 # --- cursor -------------------------------------------------------------------
 
 
+MAX_SEEN = 1000  # fullnames a boundary remembers; older ones fall below its floor
+
+
 @dataclass(frozen=True)
 class Boundary:
-    """The newest creation second covered and the fullnames seen at it."""
+    """What a listing walk has returned: every item created before `floor`, and every
+    fullname in `seen` (those created since, with their times). With a look-back,
+    items that show up late with an older creation time (search indexing, posts
+    approved out of the spam filter) are still picked up; items sharing a second are
+    never skipped; nothing is returned twice."""
 
-    created: float
-    seen: tuple[str, ...] = ()
+    created: float  # the newest creation time returned
+    seen: Mapping[str, float] = field(default_factory=dict)
+    lookback: float = 0.0
+
+    @property
+    def floor(self) -> float:
+        return self.created - self.lookback
 
     def covers(self, data: Mapping[str, Any]) -> bool:
-        created = float(data["created_utc"])
-        return created < self.created or (created == self.created and data["name"] in self.seen)
+        return self.below(data) or data["name"] in self.seen
+
+    def below(self, data: Mapping[str, Any]) -> bool:
+        """Older than the floor: a newest-first walk can stop here."""
+        return float(data["created_utc"]) < self.floor
 
     def to_json(self) -> dict[str, Any]:
-        return {"created": self.created, "seen": list(self.seen)}
+        return {"created": self.created, "seen": dict(self.seen), "lookback": self.lookback}
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Boundary:
-        return cls(float(value["created"]), tuple(value.get("seen", ())))
+        return cls(float(value["created"]), dict(value.get("seen", {})), float(value.get("lookback", 0.0)))
 
 
-def newest_boundary(items: Iterable[Mapping[str, Any]], previous: Boundary | None) -> Boundary | None:
-    best = previous
-    for data in items:
-        created = float(data["created_utc"])
-        if best is None or created > best.created:
-            best = Boundary(created, (data["name"],))
-        elif created == best.created and data["name"] not in best.seen:
-            best = Boundary(created, (*best.seen, data["name"]))
-    return best
+def advance(previous: Boundary | None, items: Iterable[Mapping[str, Any]], *, lookback: float) -> Boundary | None:
+    """The boundary after returning `items`: the newest time moves up, `seen` keeps
+    the names inside the look-back window (at most MAX_SEEN, the newest)."""
+    seen = dict(previous.seen) if previous else {}
+    seen.update({str(d["name"]): float(d["created_utc"]) for d in items})
+    if not seen:
+        return previous
+    newest = max([*seen.values(), previous.created if previous else float("-inf")])
+    kept = sorted(((t, n) for n, t in seen.items() if t >= newest - lookback), reverse=True)[:MAX_SEEN]
+    floor = kept[-1][0] if len(kept) == MAX_SEEN else newest - lookback
+    return Boundary(newest, {n: t for t, n in kept}, newest - floor)
 
 
 @dataclass(frozen=True)
 class StreamState:
-    """`top`: everything at or before it was returned. `gap`: an unfinished walk
-    resuming after fullname `gap_after` down to `gap_floor`."""
+    """`top`: what has been returned. `gap`: an unfinished walk, resuming after
+    fullname `gap_after` down to `gap_floor` (the top before the walk began)."""
 
     top: Boundary | None = None
     gap_after: str | None = None
     gap_floor: Boundary | None = None
-    walked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.top is not None:
             out["top"] = self.top.to_json()
         if self.gap_after is not None and self.gap_floor is not None:
-            out["gap"] = {"after": self.gap_after, "floor": self.gap_floor.to_json(), "walked": self.walked}
+            out["gap"] = {"after": self.gap_after, "floor": self.gap_floor.to_json()}
         return out
 
     @classmethod
@@ -235,7 +251,6 @@ class StreamState:
             top=Boundary.from_json(value["top"]) if value.get("top") else None,
             gap_after=gap["after"] if gap else None,
             gap_floor=Boundary.from_json(gap["floor"]) if gap else None,
-            walked=int(gap.get("walked", 0)) if gap else 0,
         )
 
 

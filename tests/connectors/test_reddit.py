@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import requests
 
 from connectors.base import (
     AuthFailed,
+    Connector,
     Cursor,
     RateLimited,
     ReplyOutcomeUnknown,
@@ -163,6 +165,34 @@ def test_equal_timestamps_at_the_boundary_are_not_skipped(fake: FakeReddit, conn
     assert first["name"] in result.cursor.state["streams"]["new:lumobank"]["top"]["seen"]  # type: ignore[union-attr]
 
 
+def test_late_items_within_the_lookback_are_picked_up_once(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("personalfinance", "Lumo Bank card stuck")
+    newest = fake.add_submission("personalfinance", "Lumo Bank app down")
+    search = {"mode": "search", "subreddits": (), "terms": ("Lumo Bank",), "include_comments": False}
+    cursor = roundtrip(connect(**search).fetch(None).cursor)
+    strict = roundtrip(connect(lookback_minutes=0, **search).fetch(None).cursor)
+    # indexed late: created before the newest one we have, shows up in search only now
+    late = fake.add_submission("personalfinance", "Lumo Bank refund?", created=newest["created_utc"] - 120)
+
+    result = connect(**search).fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [late["name"]]
+    assert connect(**search).fetch(roundtrip(result.cursor)).posts == ()
+    assert connect(lookback_minutes=0, **search).fetch(strict).posts == ()  # without a look-back it is missed
+
+
+def test_a_listing_that_ends_before_the_cursor_is_reported(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "known")
+    cursor = roundtrip(connect(include_comments=False).fetch(None).cursor)
+    burst = [fake.add_submission("LumoBank", f"burst {i}") for i in range(6)]
+    fake.listing_cap = 4
+
+    result = connect(include_comments=False, author_karma=False).fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [d["name"] for d in burst[2:]]
+    assert len(result.problems) == 1 and "listing ended before reaching the last stored item" in result.problems[0]
+
+
 def test_page_cap_leaves_a_gap_that_later_fetches_close(fake: FakeReddit, connect: Connect) -> None:
     posts = [fake.add_submission("LumoBank", f"post {i}") for i in range(5)]
     conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
@@ -240,11 +270,13 @@ def test_search_mode_finds_posts_across_reddit(fake: FakeReddit, connect: Connec
     hit = fake.add_submission("personalfinance", "Is Lumo Bank safe?")
     fake.add_submission("personalfinance", "Other bank question")
 
-    result = connect(mode="search", subreddits=(), terms=("Lumo Bank",), include_comments=False).fetch(None)
+    reader = connect(mode="search", subreddits=(), terms=("Lumo Bank",), include_comments=False, logged_in=False)
+    result = reader.fetch(None)  # application-only OAuth: no account needed to read
 
     assert [p.native_id for p in result.posts] == [hit["name"]]
     assert result.posts[0].kind == PostKind.MENTION
     assert [r.params.get("q") for r in fake.requests if r.path == "/search"] == ['"Lumo Bank"']
+    assert [r.form["grant_type"] for r in fake.requests if r.path == "/api/v1/access_token"] == ["client_credentials"]
 
 
 def test_inbox_mode_reads_mentions_and_replies(fake: FakeReddit, connect: Connect) -> None:
@@ -320,7 +352,12 @@ def test_bad_credentials_are_auth_failed(connect: Connect, kwargs: dict[str, str
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("private", "r/Secret is private"), ("banned", "r/Secret is banned"), (None, "r/Secret does not exist")],
+    [
+        ("private", "r/Secret is private"),
+        ("banned", "r/Secret is banned"),
+        ("quarantined", "r/Secret is quarantined"),
+        (None, "r/Secret does not exist"),
+    ],
 )
 def test_unreadable_subreddit_is_misconfigured_and_named(
     fake: FakeReddit, connect: Connect, status: str | None, expected: str
@@ -334,9 +371,9 @@ def test_unreadable_subreddit_is_misconfigured_and_named(
 
 def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
     first = fake.add_submission("LumoBank", "My card was declined, help!", author="ann")
-    fake.fail_next(
-        "/r/LumoBank/comments", status=429, x_ratelimit_remaining="0", x_ratelimit_used="600", x_ratelimit_reset="90"
-    )
+    # Retry-After without a spent x-ratelimit window: prawcore itself would otherwise sleep
+    # (in real time) until the window resets before the next request
+    fake.fail_next("/r/LumoBank/comments", status=429, retry_after="90")
     now = {"at": NOW}
 
     def moving_clock() -> datetime:
@@ -414,6 +451,21 @@ def test_reply_forbidden_and_read_only(fake: FakeReddit, connect: Connect) -> No
         conn.reply(target, "hello")
     with pytest.raises(ReplyRejected, match="without the brand account logged in"):
         connect(logged_in=False).reply(target, "hello")
+
+
+def test_reply_waits_for_a_spent_window_instead_of_sleeping(fake: FakeReddit, connect: Connect) -> None:
+    fake.add_submission("LumoBank", "Where is my refund?", author="kim")
+    conn = connect(include_comments=False, author_karma=False)
+    target = conn.fetch(None).posts[0]
+    fake.set_rate(remaining=1, used=599, reset=30)
+    assert conn.find_own_reply(target) is None  # this answer spends the window
+    before = len(fake.requests)
+
+    with pytest.raises(ReplyRejected, match="budget is spent until"):
+        conn.reply(target, "Hi Kim")
+    with pytest.raises(RateLimited):
+        conn.find_own_reply(target)
+    assert len(fake.requests) == before and fake.replies_by(BRAND) == []
 
 
 def test_reply_timeout_is_outcome_unknown_and_found_afterwards(fake: FakeReddit, connect: Connect) -> None:
@@ -525,7 +577,7 @@ def test_from_config_builds_a_working_connector(fake: FakeReddit) -> None:
     post = fake.add_submission("LumoBank", "hi", created=datetime.now(UTC).timestamp() - 60)
     cls = connector_class("reddit")
     conn = cls.from_config(_source(fake), ENV)
-    assert isinstance(conn, RedditConnector)
+    assert isinstance(conn, RedditConnector) and isinstance(conn, Connector)
     assert [p.native_id for p in conn.fetch(None).posts] == [post["name"]]
     assert conn.brand_account == BRAND and conn.can_reply
     conn.close()
@@ -553,6 +605,8 @@ def test_from_config_refresh_token_and_inbox(fake: FakeReddit) -> None:
         ({"subreddits": ["r/ok", "bad name!"]}, ENV, "'bad name!' is not a subreddit name"),
         ({"oauth_url": "http://proxy.example"}, ENV, "oauth_url: must be an https"),
         ({"modes": "x"}, ENV, "unknown key 'modes'"),
+        ({"page_size": 500}, ENV, "page_size: must be between 1 and 100"),
+        ({"user_agent": "bot"}, ENV, "user_agent: too short"),
         ({}, {}, "REDDIT_CLIENT_ID is not set"),
     ],
 )
@@ -571,3 +625,15 @@ def test_one_praw_instance_per_connector(fake: FakeReddit) -> None:
     assert first.reddit is not second.reddit and first.meter is not second.meter
     first.close()
     second.close()
+
+
+def test_documented_example_tables_are_valid() -> None:
+    """docs/reddit.config.toml (merged into config.example.toml) builds a connector per table."""
+    example = Path(__file__).resolve().parents[2] / "docs" / "reddit.config.toml"
+    data = tomllib.loads(example.read_text(encoding="utf-8"))
+    config = parse_config({"brand": {"name": "Lumo"}, **data}, file=str(example))
+    assert [s.kind for s in config.sources] == ["reddit", "reddit", "reddit"]
+    for source in config.sources:
+        conn = RedditConnector.from_config(source, ENV)  # builds praw.Reddit; no request is made
+        assert conn.streams and conn.can_reply
+        conn.close()

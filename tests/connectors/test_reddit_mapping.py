@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from connectors.reddit_mapping import (
+    MAX_SEEN,
     Boundary,
     StreamState,
+    advance,
     build_streams,
     comment_to_post,
     is_gone,
     matches_terms,
-    newest_boundary,
     permalink_url,
     same_text,
     search_query,
@@ -185,25 +186,43 @@ def test_search_query_and_same_text() -> None:
     assert same_text("Hi  there\n", "Hi there") and not same_text("Hi there", "Hi there!")
 
 
-def test_boundary_covers_older_and_seen_at_the_same_second() -> None:
-    boundary = Boundary(CREATED, ("t3_a",))
-    assert boundary.covers({"name": "t3_old", "created_utc": CREATED - 1})
-    assert boundary.covers({"name": "t3_a", "created_utc": CREATED})
-    assert not boundary.covers({"name": "t3_b", "created_utc": CREATED})  # same second, not seen
-    assert not boundary.covers({"name": "t3_new", "created_utc": CREATED + 1})
+def item(name: str, offset: float) -> dict[str, Any]:
+    return {"name": name, "created_utc": CREATED + offset}
 
 
-def test_newest_boundary_collects_every_name_at_the_newest_second() -> None:
-    items = [{"name": "t3_b", "created_utc": CREATED + 5}, {"name": "t3_c", "created_utc": CREATED + 5}]
-    assert newest_boundary(items, Boundary(CREATED, ("t3_a",))) == Boundary(CREATED + 5, ("t3_b", "t3_c"))
-    assert newest_boundary([], None) is None
-    assert newest_boundary([{"name": "t3_d", "created_utc": CREATED}], Boundary(CREATED, ("t3_a",))) == Boundary(
-        CREATED, ("t3_a", "t3_d")
-    )
+def test_boundary_without_lookback_covers_older_and_seen_at_the_same_second() -> None:
+    boundary = advance(None, [item("t3_a", 0)], lookback=0)
+    assert boundary == Boundary(CREATED, {"t3_a": CREATED}, 0.0)
+    assert boundary.covers(item("t3_old", -1)) and boundary.below(item("t3_old", -1))
+    assert boundary.covers(item("t3_a", 0))
+    assert not boundary.covers(item("t3_b", 0))  # same second, not seen: new
+    assert not boundary.covers(item("t3_new", 1))
+
+
+def test_boundary_with_lookback_catches_late_items_once() -> None:
+    boundary = advance(None, [item("t3_a", 0), item("t3_b", 500), item("t3_c", 1000)], lookback=600)
+    assert boundary is not None and boundary.floor == CREATED + 400
+    assert set(boundary.seen) == {"t3_b", "t3_c"}  # t3_a is below the floor: forgotten, still covered
+    assert boundary.covers(item("t3_a", 0)) and boundary.covers(item("t3_b", 500))
+    late = item("t3_late", 450)  # created earlier, showed up now (search index, spam filter)
+    assert not boundary.covers(late)
+    after = advance(boundary, [late], lookback=600)
+    assert after is not None and after.covers(late) and after.created == CREATED + 1000
+
+
+def test_advance_keeps_the_newest_time_and_bounds_the_memory() -> None:
+    previous = Boundary(CREATED + 50, {"t3_x": CREATED + 50}, 0.0)
+    assert advance(previous, [], lookback=0) == previous
+    assert advance(None, [], lookback=60) is None
+    many = [item(f"t3_{i}", i) for i in range(MAX_SEEN + 10)]
+    bounded = advance(None, many, lookback=10_000)
+    assert bounded is not None and len(bounded.seen) == MAX_SEEN
+    assert all(bounded.covers(d) for d in many)  # what was forgotten is below the raised floor
 
 
 def test_stream_state_json_roundtrip() -> None:
-    state = StreamState(top=Boundary(CREATED, ("t3_a",)), gap_after="t3_x", gap_floor=Boundary(CREATED - 99), walked=7)
+    top = Boundary(CREATED, {"t3_a": CREATED}, 600.0)
+    state = StreamState(top=top, gap_after="t3_x", gap_floor=Boundary(CREATED - 99))
     assert StreamState.from_json(json.loads(json.dumps(state.to_json()))) == state
     assert StreamState.from_json(None) == StreamState()
 

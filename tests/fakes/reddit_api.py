@@ -88,6 +88,7 @@ class FakeReddit:
         self.reply_errors: dict[str, list[str]] = {}  # target fullname -> [error_type, message, field]
         self.hang_after_replies = 0  # this many next replies are posted, then the answer is lost
         self.now = float(T_START)
+        self.listing_cap = 1000  # Reddit lists only about the newest 1000 items of any listing
         self.rate_remaining = 590.0
         self.rate_used = 10
         self.rate_reset = 300
@@ -294,7 +295,7 @@ class FakeReddit:
 
     def page(self, names: list[str], params: dict[str, str]) -> dict[str, Any]:
         """A `new`-ordered page of `names` after params['after'], limit params['limit']."""
-        ordered = sorted(names, key=self._newest_first)
+        ordered = sorted(names, key=self._newest_first)[: self.listing_cap]
         limit = min(int(params.get("limit", "25")), 100)
         start = 0
         if params.get("after"):
