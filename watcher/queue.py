@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Connector, ConnectorError, ReplyOutcomeUnknown, ReplyRejected
-from watcher.post import utc_now
+from watcher.post import Post, utc_now
 from watcher.store import OPEN_STATES, Store, from_iso
 
 DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
@@ -227,27 +227,39 @@ class Queue:
             reservation = self.store.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
             if item["state"] != "sending":
                 item = self._move(item, "send", actor, "sending", {"reply_key": key}).item
+        try:
+            return self._post_once(item, key, post, text, reservation, connector, actor)
+        except ReplyRejected as exc:  # the platform refused: nothing was posted
+            self.store.finish_reply(key, status="failed", now=self.clock(), error=exc.message)
+            return self._fail(item, exc.message, actor)
+        except ConnectorError as exc:  # posted or not, we cannot tell: look before the next try
+            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
+            return self._fail(item, f"{exc.message}; sending again will check the platform first", actor)
+
+    def _post_once(
+        self,
+        item: dict[str, Any],
+        key: str,
+        post: Post,
+        text: str,
+        reservation: dict[str, Any],
+        connector: Connector,
+        actor: str,
+    ) -> Transition:
+        if reservation["status"] == "sent":
+            return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
         if reservation["status"] in ("pending", "unknown") and not reservation["fresh"]:
             # reserved by an earlier attempt that crashed or timed out: look before posting again
             existing = connector.find_own_reply(post, text)
             if existing is not None:
                 return self._finish_sent(item, key, existing.native_id, existing.url, actor)
-        elif reservation["status"] == "sent":
-            return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
         try:
             posted = connector.reply(post, text)
-        except ReplyOutcomeUnknown as exc:
+        except ReplyOutcomeUnknown:
             existing = connector.find_own_reply(post, text)
-            if existing is not None:
-                return self._finish_sent(item, key, existing.native_id, existing.url, actor)
-            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
-            return self._fail(item, f"{exc.message}; sending again will check the platform first", actor)
-        except ReplyRejected as exc:
-            self.store.finish_reply(key, status="failed", now=self.clock(), error=exc.message)
-            return self._fail(item, exc.message, actor)
-        except ConnectorError as exc:
-            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
-            return self._fail(item, exc.message, actor)
+            if existing is None:
+                raise
+            return self._finish_sent(item, key, existing.native_id, existing.url, actor)
         return self._finish_sent(item, key, posted.native_id, posted.url, actor)
 
     def _finish_sent(self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str) -> Transition:

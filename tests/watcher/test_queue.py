@@ -191,3 +191,21 @@ def test_answered_elsewhere_closes_the_item(store: Store, item_id: int) -> None:
     result = queue.answered_elsewhere(item_id, url="https://x.com/LumoBank/status/5")
     assert result.item["state"] == "answered_elsewhere"
     assert not queue.answered_elsewhere(item_id, url="https://x.com/LumoBank/status/5").changed
+
+
+def test_a_failing_lookup_leaves_the_item_failed_and_retryable(store: Store, item_id: int) -> None:
+    from connectors.base import SourceUnavailable
+
+    class LookupDown(RecordingPlatform):
+        def find_own_reply(self, post: Post, text: str | None = None) -> PostedReply | None:
+            raise SourceUnavailable("search is down (503)")
+
+    queue = Queue(store, clock=lambda: T0)
+    queue.draft(item_id, "ana", "Refund sent.")
+    queue.approve(item_id, "luca")
+    flaky = LookupDown(timeout_after_post=1)
+    result = queue.send(item_id, "luca", flaky)
+    assert result.item["state"] == "failed" and "search is down" in result.item["last_error"]
+    healed = RecordingPlatform(posted=list(flaky.posted))  # the platform has the reply; search works again
+    assert queue.send(item_id, "luca", healed).item["state"] == "replied"
+    assert len(healed.posted) == 1
