@@ -29,7 +29,9 @@ R = TypeVar("R")
 
 def iso(moment: datetime) -> str:
     """The one timestamp format in the database: UTC, microseconds, sortable as text."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def from_iso(text: str) -> datetime:
@@ -1350,6 +1352,13 @@ TRIAGE_COLUMNS = (
 )
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return _JSON.encode(list(values)) if values else "[]"
+
+
 def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
     if triage is None:
         return dict.fromkeys(TRIAGE_COLUMNS)
@@ -1360,9 +1369,9 @@ def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
         "sentiment": triage.sentiment,
         "sentiment_label": triage.sentiment_label,
         "lang": triage.lang,
-        "intents": json.dumps(list(triage.intents)),
-        "reasons": json.dumps(list(triage.reasons), ensure_ascii=False),
-        "tags": json.dumps(list(triage.tags)),
+        "intents": _json_list(triage.intents),
+        "reasons": _json_list(triage.reasons),
+        "tags": _json_list(triage.tags),
         "channel": triage.channel,
     }
 
@@ -1392,7 +1401,7 @@ def _post_row(
         "is_own": int(post.is_own),
         "is_repost": int(post.is_repost),
         "duplicate_of": duplicate_of,
-        "raw": json.dumps(dict(post.raw), ensure_ascii=False, default=str),
+        "raw": _JSON.encode(post.raw if isinstance(post.raw, dict) else dict(post.raw)),
     }
     row.update(_triage_columns(triage))
     if triage is None:  # the detected language replaces the platform's hint only when triaged
