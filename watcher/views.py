@@ -29,6 +29,15 @@ def excerpt(text: str, width: int = 70) -> str:
 PRIORITY_STYLE = {"urgent": "bold red", "high": "yellow", "normal": "cyan", "low": "dim"}
 
 
+_BACKGROUND = ("needs-reply model", "neutral", "positive", "negative")
+
+
+def headline_reasons(reasons: list[str], limit: int = 3) -> list[str]:
+    """What a person scanning the queue needs first: the intents and context that made
+    the rank (legal threat, 3rd message), before the model and sentiment figures."""
+    return sorted(reasons, key=lambda reason: reason.startswith(_BACKGROUND))[:limit]
+
+
 def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -> Table:
     """The ranked queue; each row shows the post excerpt with its triage reasons under it."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
@@ -41,7 +50,7 @@ def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -
     for row in rows:
         style = PRIORITY_STYLE.get(row["priority"], "")
         repeats = f" (+{row['repeat_count']} repeat)" if row["repeat_count"] else ""
-        reasons = "; ".join(row["reasons"][:3])
+        reasons = "; ".join(headline_reasons(row["reasons"]))
         table.add_row(
             str(row["id"]),
             f"[{style}]{row['priority']}[/{style}] {row['score']}" + (" ⚑" if row["escalated"] else ""),
