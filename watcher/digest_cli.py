@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.console import Console
@@ -111,6 +112,12 @@ def digest(
     except DigestPostError as exc:
         raise click.ClickException(str(exc)) from None
     tz = timezone or (config.brand.timezone if config else "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(
+            f'--timezone: unknown time zone {tz!r}; use an IANA name like "Europe/Rome"'
+        ) from None
     try:
         now = parse_moment(now_text, "UTC", option="--now") if now_text else utc_now()
         window_args = {

@@ -139,6 +139,7 @@ def test_post_failures_say_what_to_do(
         (["--since", "last tuesday"], "--since 'last tuesday' is not a date"),
         (["--since", "2026-10-25T10:00", "--until", "2026-10-25T09:00"], "must be after --since"),
         (["--post"], "--post needs a config"),
+        (["--timezone", "Mars/Olympus"], "--timezone: unknown time zone 'Mars/Olympus'"),
     ],
 )
 def test_usage_errors_are_one_line_messages(
