@@ -13,6 +13,7 @@ import pytest
 from tests.watcher.digest_fixture import add, at, post
 from watcher.spikes import (
     Hour,
+    Spike,
     SpikeRule,
     check_spikes,
     detect_spikes,
@@ -112,24 +113,15 @@ def test_check_spikes_queues_one_alert_per_spike_with_examples(store: Store) -> 
             when = (burst + timedelta(hours=h, minutes=i * 4)).isoformat()[:19]
             text = f"card declined at checkout {i}"
             add(store, post(f"s{n}", when, text, followers=100 * i), "negative" if i < 10 else "neutral")
-    channel = "#alerts"
-    first = check_spikes(
-        store,
-        rule=RULE,
-        channel=channel,
-        timezone="Europe/Rome",
-        brand="Lumo",
-        clock=lambda: burst + timedelta(hours=1, minutes=5),
-    )
+    channel = "C0ALERTS"
+
+    def check_at(minutes: int) -> list[Spike]:
+        now = burst + timedelta(minutes=minutes)
+        return check_spikes(store, rule=RULE, channel=channel, timezone="Europe/Rome", brand="Lumo", clock=lambda: now)
+
+    first = check_at(65)
     assert {(s.statistic, s.started) for s in first} == {("volume", burst), ("negative_share", burst)}
-    later = check_spikes(
-        store,
-        rule=RULE,
-        channel=channel,
-        timezone="Europe/Rome",
-        brand="Lumo",
-        clock=lambda: burst + timedelta(hours=2, minutes=5),
-    )
+    later = check_at(125)
     assert {s.started for s in later} == {burst}  # the same spike, an hour longer
     rows = store.due_outbox(now=burst + timedelta(hours=3))
     assert sorted(r["dedupe_key"] for r in rows) == ["spike:negative_share:2026-11-09T00", "spike:volume:2026-11-09T00"]
