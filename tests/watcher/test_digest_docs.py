@@ -25,7 +25,7 @@ def test_documented_config_parses_and_names_every_key() -> None:
 
 
 def test_readme_section_mentions_the_command_and_the_statistics() -> None:
-    text = " ".join((DOCS / "digest.md").read_text(encoding="utf-8").split())
+    text = (DOCS / "digest.md").read_text(encoding="utf-8")
     assert "`watcher digest" in text
     for words in ("same clock hour on each of the", "median absolute deviation", "previous 7 x 24 hours"):
         assert words in text
