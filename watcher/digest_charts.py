@@ -45,7 +45,8 @@ def _empty(fig: Figure, message: str) -> bytes:
 
 
 def volume_chart(digest: Digest) -> bytes:
-    """Posts per local hour (day digests) or day (week digests), stacked by sentiment."""
+    """Posts per local hour (day digests) or day (week digests), stacked by sentiment,
+    with the negative share as a line (its trend)."""
     fig = Figure(figsize=(10, 3.6))
     series = digest.volume.series
     if not any(b.total for b in series):
@@ -59,14 +60,23 @@ def volume_chart(digest: Digest) -> bytes:
             continue
         ax.bar(positions, heights, bottom=bottom, color=SENTIMENT_COLORS[label], label=name, width=0.85)
         bottom = [a + b for a, b in zip(bottom, heights, strict=True)]
+    shares = [100 * b.negative_share if b.negative_share is not None else float("nan") for b in series]
+    trend = ax.twinx()
+    trend.plot(positions, shares, color="#7a271a", linewidth=1.2, marker=".", label="negative share")
+    trend.set_ylim(0, 100)
+    trend.set_ylabel("negative share (%)", fontsize=8)
+    trend.tick_params(labelsize=8)
+    trend.spines[["top"]].set_visible(False)
     step = max(1, len(series) // 12)
     ax.set_xticks(positions[::step], [b.label for b in series][::step], rotation=0, fontsize=8)
     unit = "hour" if digest.window.bucket_unit == "hour" else "day"
     ax.set_ylabel(f"mentions per {unit}")
     where = "" if digest.window.period == "custom" else f" ({digest.window.timezone})"  # custom labels say it
     ax.set_title(f"Mentions by sentiment, {digest.window.label()}{where}", fontsize=11)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
+    bars, names = ax.get_legend_handles_labels()
+    line, line_name = trend.get_legend_handles_labels()
+    ax.legend(bars + line, names + line_name, loc="upper left", bbox_to_anchor=(1.06, 1.0), fontsize=8, frameon=False)
+    ax.spines[["top"]].set_visible(False)
     return _png(fig)
 
 

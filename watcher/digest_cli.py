@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.console import Console
@@ -23,6 +24,14 @@ from watcher.post import utc_now
 from watcher.store import Store, StoreError
 
 _BOLD = re.compile(r"\*([^*\n]+)\*")
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+
+
+def terminal_text(mrkdwn: str) -> str:
+    """The Slack message for a terminal: bold as rich markup, links as "text (url)"."""
+    text = _LINK.sub(r"\2 (\1)", mrkdwn.replace("[", r"\["))
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _BOLD.sub(r"[bold]\1[/bold]", text)
 
 
 def _open_store(path: Path) -> Store:
@@ -112,6 +121,12 @@ def digest(
         raise click.ClickException(str(exc)) from None
     tz = timezone or (config.brand.timezone if config else "UTC")
     try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(
+            f'--timezone: unknown time zone {tz!r}; use an IANA name like "Europe/Rome"'
+        ) from None
+    try:
         now = parse_moment(now_text, "UTC", option="--now") if now_text else utc_now()
         window_args = {
             "since": parse_moment(since, tz, option="--since") if since else None,
@@ -132,7 +147,7 @@ def digest(
         raise click.ClickException(str(exc)) from None
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    console.print(_BOLD.sub(r"[bold]\1[/bold]", digest_text(report).replace("[", r"\[")), highlight=False)
+    console.print(terminal_text(digest_text(report)), highlight=False)
     charts = render_charts(report) if (html_path or post_to_slack) else {}
     if html_path is not None:
         _write(html_path, render_html(report, charts), "HTML report")

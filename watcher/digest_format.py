@@ -7,8 +7,9 @@ formatting helpers so every figure reads the same everywhere.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from watcher.digest import SENTIMENTS, Change, Digest, ResponseStats
 
@@ -38,7 +39,7 @@ def change(pct: float | None) -> str:
     """+12% / -3% / new (the previous period had none)."""
     if pct is None:
         return "new"
-    return f"{pct:+.0f}%"
+    return f"{round(pct):+d}%"
 
 
 def points(now: float | None, before: float | None) -> str:
@@ -50,6 +51,21 @@ def points(now: float | None, before: float | None) -> str:
 
 def _change_text(item: Change) -> str:
     return f"{item.name} {item.count:,} ({change(item.change_pct) if item.previous or item.count else '='})"
+
+
+def slack_escape(text: str) -> str:
+    """Post text inside a Slack message: &, < and > would start markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def top_post_line(post: Mapping[str, Any]) -> str:
+    """reach 5,000, x @ann: "the text..." with a link to the post when it has one."""
+    body = " ".join(str(post["text"]).split())
+    body = body if len(body) <= 100 else body[:97] + "..."
+    who = f"{post['platform']} @{post['handle']}" if post.get("handle") else str(post["platform"])
+    url = str(post.get("url") or "")
+    where = f"<{url}|{slack_escape(who)}>" if url.startswith(("https://", "http://")) else slack_escape(who)
+    return f"reach {int(post['reach']):,}, {where}: \u201c{slack_escape(body)}\u201d"
 
 
 def sentiment_text(digest: Digest, label: str) -> str:
@@ -87,6 +103,9 @@ def digest_text(digest: Digest) -> str:
                 + "; ".join(f"{t.label} ({t.posts}, {percent(t.share)})" for t in themes[:4])
             )
         lines.append("*Languages* " + ", ".join(f"{lang} {n:,}" for lang, n in v.languages[:6]))
+        if digest.top_posts:
+            lines.append("*Top posts by reach*")
+            lines.extend(f"  • {top_post_line(post)}" for post in digest.top_posts[:3])
     r = digest.responses
     if r.items:
         o = r.overall

@@ -73,7 +73,7 @@ def render_html(digest: Digest, charts: Mapping[str, bytes]) -> str:
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="muted">{escape(w.local(w.since).isoformat())} to {escape(w.local(w.until).isoformat())} '
-        f"({escape(w.timezone)}), compared with the {escape(digest.previous.label())}. "
+        f"({escape(w.timezone)}), compared with {escape(digest.previous.label())}. "
         f"Generated {escape(digest.generated_at.isoformat(timespec='seconds'))}.</p>",
         '<div class="kpis">',
         _kpi(f"{v.total:,}", f"mentions ({change(v.change_pct)} vs {v.previous_total:,})"),

@@ -131,10 +131,15 @@ def cluster_phrases(
 def theme_label(phrases: Sequence[str], df: Mapping[str, int]) -> str:
     """The theme's name: its most frequent phrase, or up to three phrases that occur
     about as often (words that always come together: "waiting · refund · days"),
-    longest first."""
+    longest first, as long as the name stays short."""
     top = max(df[p] for p in phrases)
     peers = sorted((p for p in phrases if df[p] >= 0.9 * top), key=lambda p: (-len(p), p))
-    return " · ".join(peers[:3])
+    label = peers[0]
+    for peer in peers[1:3]:
+        if len(label) + len(peer) > 32:
+            break
+        label += " · " + peer
+    return label
 
 
 def find_themes(

@@ -2,8 +2,9 @@
 
 Two statistics, each over complete UTC hours of counted posts (not own, not duplicates):
 
-- Volume: the hour's posts x against the same clock hour on each of the previous
-  7 days (7 values; this respects the daily rhythm). With their median m and median
+- Volume: the hour's posts x against the hour that began at the same local clock
+  time (brand.timezone, DST-correct) on each of the previous 7 days (7 values; this
+  respects the daily rhythm). With their median m and median
   absolute deviation MAD, the robust z-score is (x - m) / max(1.4826 * MAD, sqrt(m), 1)
   (the sqrt(m) floor is the Poisson noise of a count, so a quiet week with MAD 0 does
   not make every extra post a spike). A spike needs z >= threshold (4), x >= ratio
@@ -104,21 +105,33 @@ def share_z(negative: int, posts: int, base_negative: int, base_posts: int) -> t
     return (negative / posts - p0) / math.sqrt(p0 * (1 - p0) / posts), baseline
 
 
-def evaluate(hours: Sequence[Hour], index: int, rule: SpikeRule) -> dict[str, tuple[float, float, float]]:
-    """Statistics spiking at hours[index]: name -> (value, baseline, z). Needs 7 days of
-    hours before `index`; returns {} when they are not there."""
-    day = 24
-    if index < BASELINE_DAYS * day:
+def same_local_hour(hours: Sequence[Hour], index: int, days: int, tz: ZoneInfo) -> int | None:
+    """Index of the hour that started at the same local clock time `days` days earlier
+    (DST-correct: after clocks change it is 23 or 25 hours back), or None if not in `hours`."""
+    local = hours[index].start.astimezone(tz)
+    earlier = datetime.combine(local.date() - timedelta(days=days), local.time(), tzinfo=tz).astimezone(UTC)
+    offset, rest = divmod(earlier - hours[0].start, HOUR)
+    return int(offset) if not rest and 0 <= offset < index else None
+
+
+def evaluate(
+    hours: Sequence[Hour], index: int, rule: SpikeRule, *, timezone: str = "UTC"
+) -> dict[str, tuple[float, float, float]]:
+    """Statistics spiking at hours[index] (a contiguous hourly series): name -> (value,
+    baseline, z). Needs the 7 days before `index`; returns {} when they are not there."""
+    tz = ZoneInfo(timezone)
+    earlier = [same_local_hour(hours, index, d, tz) for d in range(1, BASELINE_DAYS + 1)]
+    week = BASELINE_DAYS * 24
+    if index < week or any(i is None for i in earlier):
         return {}
     hour = hours[index]
     found: dict[str, tuple[float, float, float]] = {}
     if hour.posts < rule.min_posts:
         return found
-    same_hour = [hours[index - d * day].posts for d in range(1, BASELINE_DAYS + 1)]
-    z, median = volume_z(hour.posts, same_hour)
+    z, median = volume_z(hour.posts, [hours[i].posts for i in earlier if i is not None])
     if z >= rule.threshold and hour.posts >= rule.volume_ratio * median:
         found["volume"] = (float(hour.posts), median, z)
-    window = hours[index - BASELINE_DAYS * day : index]
+    window = hours[index - week : index]
     base_posts = sum(h.posts for h in window)
     base_negative = sum(h.negative for h in window)
     z, p0 = share_z(hour.negative, hour.posts, base_negative, base_posts)
@@ -128,13 +141,15 @@ def evaluate(hours: Sequence[Hour], index: int, rule: SpikeRule) -> dict[str, tu
     return found
 
 
-def detect_spikes(hours: Sequence[Hour], rule: SpikeRule, *, last: int = LOOKBACK_HOURS) -> list[Spike]:
+def detect_spikes(
+    hours: Sequence[Hour], rule: SpikeRule, *, last: int = LOOKBACK_HOURS, timezone: str = "UTC"
+) -> list[Spike]:
     """Spikes in the last `last` hours of `hours`, each dated by the first hour of its run."""
     spikes = []
     for index in range(max(0, len(hours) - last), len(hours)):
-        for statistic, (value, baseline, z) in evaluate(hours, index, rule).items():
+        for statistic, (value, baseline, z) in evaluate(hours, index, rule, timezone=timezone).items():
             first = index
-            while first > 0 and statistic in evaluate(hours, first - 1, rule):
+            while first > 0 and statistic in evaluate(hours, first - 1, rule, timezone=timezone):
                 first -= 1
             spikes.append(
                 Spike(
@@ -208,9 +223,10 @@ def check_spikes(
     spikes seen (alerts for ones already announced are refused by the outbox)."""
     now = clock()
     until = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    since = until - timedelta(days=BASELINE_DAYS, hours=LOOKBACK_HOURS + 24)
+    # a week of baseline, the hours checked, a day to find where a spike began, DST slack
+    since = until - timedelta(days=BASELINE_DAYS, hours=LOOKBACK_HOURS + 24 + 2)
     rows = [(q, label, count) for q, label, *_rest, count in store.digest_counts(since=since, until=until)]
-    spikes = detect_spikes(hourly_series(rows, since=since, until=until), rule)
+    spikes = detect_spikes(hourly_series(rows, since=since, until=until), rule, timezone=timezone)
     for spike in spikes:
         label = "negative" if spike.statistic == "negative_share" else None
         top = store.digest_top_posts(since=spike.hour, until=spike.hour + HOUR, limit=examples, sentiment_label=label)

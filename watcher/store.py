@@ -1298,7 +1298,7 @@ class Store:
             "COALESCE(q.assignee, (SELECT e.actor FROM events e WHERE e.item_id = q.id "
             "AND e.action IN ('replied', 'dismiss', 'answered_elsewhere') ORDER BY e.id DESC LIMIT 1)) "
             "FROM queue_items q INDEXED BY queue_items_created JOIN posts p ON p.key = q.post_key "
-            "WHERE q.created_at >= ? AND p.created_at >= ? AND p.created_at < ? ORDER BY q.id"
+            "WHERE q.created_at >= ? AND p.created_at >= ? AND p.created_at < ?"
         )
         names = (
             "id",

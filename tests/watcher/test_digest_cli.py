@@ -105,6 +105,10 @@ def test_post_sends_the_summary_then_the_charts(
     assert state.calls[0] == "/api/chat.postMessage"
     (message,) = state.messages
     assert message["channel"] == "C0MKT" and "*Lumo mention digest: Sun 25 Oct 2026*" in message["text"]
+    assert (
+        "reach 5,000, <https://example.invalid/x/p2|x @user_p2>: "
+        "\u201cstill waiting for my refund &lt;script&gt;alert(1)&lt;/script&gt;\u201d" in message["text"]
+    )
     assert [f["name"] for f in state.shared] == ["volume.png", "response_times.png", "themes.png"]
     assert all(f["channel"] == "C0MKT" and f["data"].startswith(PNG) for f in state.shared)
     assert state.shared[0]["initial_comment"] == "Charts for Sun 25 Oct 2026"
@@ -139,6 +143,7 @@ def test_post_failures_say_what_to_do(
         (["--since", "last tuesday"], "--since 'last tuesday' is not a date"),
         (["--since", "2026-10-25T10:00", "--until", "2026-10-25T09:00"], "must be after --since"),
         (["--post"], "--post needs a config"),
+        (["--timezone", "Mars/Olympus"], "--timezone: unknown time zone 'Mars/Olympus'"),
     ],
 )
 def test_usage_errors_are_one_line_messages(

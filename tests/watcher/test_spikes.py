@@ -6,17 +6,20 @@ import math
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.watcher.digest_fixture import add, at, post
 from watcher.spikes import (
     Hour,
+    Spike,
     SpikeRule,
     check_spikes,
     detect_spikes,
     evaluate,
     hourly_series,
+    same_local_hour,
     share_z,
     volume_z,
 )
@@ -110,24 +113,15 @@ def test_check_spikes_queues_one_alert_per_spike_with_examples(store: Store) -> 
             when = (burst + timedelta(hours=h, minutes=i * 4)).isoformat()[:19]
             text = f"card declined at checkout {i}"
             add(store, post(f"s{n}", when, text, followers=100 * i), "negative" if i < 10 else "neutral")
-    channel = "#alerts"
-    first = check_spikes(
-        store,
-        rule=RULE,
-        channel=channel,
-        timezone="Europe/Rome",
-        brand="Lumo",
-        clock=lambda: burst + timedelta(hours=1, minutes=5),
-    )
+    channel = "C0ALERTS"
+
+    def check_at(minutes: int) -> list[Spike]:
+        now = burst + timedelta(minutes=minutes)
+        return check_spikes(store, rule=RULE, channel=channel, timezone="Europe/Rome", brand="Lumo", clock=lambda: now)
+
+    first = check_at(65)
     assert {(s.statistic, s.started) for s in first} == {("volume", burst), ("negative_share", burst)}
-    later = check_spikes(
-        store,
-        rule=RULE,
-        channel=channel,
-        timezone="Europe/Rome",
-        brand="Lumo",
-        clock=lambda: burst + timedelta(hours=2, minutes=5),
-    )
+    later = check_at(125)
     assert {s.started for s in later} == {burst}  # the same spike, an hour longer
     rows = store.due_outbox(now=burst + timedelta(hours=3))
     assert sorted(r["dedupe_key"] for r in rows) == ["spike:negative_share:2026-11-09T00", "spike:volume:2026-11-09T00"]
@@ -142,3 +136,18 @@ def test_check_spikes_queues_one_alert_per_spike_with_examples(store: Store) -> 
     negative = next(r for r in rows if "negative_share" in r["dedupe_key"])
     assert "83% of 12 mentions negative, against 0% over the last 7 days" in negative["payload"]["text"]
     assert "neutral" not in negative["payload"]["blocks"][1]["text"]["text"]
+
+
+def test_the_same_local_hour_is_found_across_the_dst_change() -> None:
+    # 20 posts every day at 09:00 in Rome (07:00 UTC in summer time, 08:00 UTC from 25 Oct), 1 otherwise
+    start = at("2026-10-17T00:00:00")
+    series = []
+    for i in range(10 * 24):
+        moment = start + timedelta(hours=i)
+        local = moment.astimezone(ZoneInfo("Europe/Rome"))
+        series.append(Hour(moment, 20 if local.hour == 9 else 1, 0))
+    monday_nine = series.index(next(h for h in series if h.start == at("2026-10-26T08:00:00")))
+    assert evaluate(series, monday_nine, RULE, timezone="Europe/Rome") == {}
+    # compared by UTC hour instead, the usual 09:00 peak would look like a spike
+    assert list(evaluate(series, monday_nine, RULE, timezone="UTC")) == ["volume"]
+    assert same_local_hour(series, monday_nine, 2, ZoneInfo("Europe/Rome")) == monday_nine - 49
