@@ -4,10 +4,12 @@ temporary database, with the ranked queue shown live. No credentials, no network
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
 from collections import Counter, deque
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from watcher.service import Service
 from watcher.store import OPEN_STATES
 from watcher.views import queue_table
 
-DEMO_BRAND = {
+DEMO_BRAND: dict[str, Any] = {
     "name": "Lumo",
     "aliases": ["Lumo Bank", "LumoBank"],
     "handles": ["@LumoBank", "u/LumoOfficial"],
@@ -119,20 +121,43 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
             )
         service.close()
         if db_path:
-            console.print(f"database kept at {db_path}; try: watcher --config {workdir / 'demo.toml'} queue")
-            _write_demo_config(workdir / "demo.toml", db_path)
+            demo_toml = db_path.with_suffix(".toml")
+            _write_demo_config(demo_toml, db_path)
+            first, last = posts[0].created_at.date(), posts[-1].created_at.date() + timedelta(days=1)
+            console.print(
+                f"database kept at {db_path}; try:\n  watcher --config {demo_toml} queue --priority urgent\n"
+                f"  watcher --config {demo_toml} digest --since {first} --until {last} --html demo-digest.html",
+                soft_wrap=True,
+            )
         return report
     finally:
-        if db_path is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _write_demo_config(path: Path, db_path: Path) -> None:
-    path.write_text(
-        '[brand]\nname = "Lumo"\nlanguages = ["en", "it", "ro", "es", "de", "fr", "pt"]\ntimezone = "Europe/Rome"\n\n'
-        f'[storage]\npath = "{db_path.resolve().as_posix()}"\n',
-        encoding="utf-8",
-    )
+    """A config for the kept demo database, so `watcher queue` and `watcher digest` know
+    the demo brand (its own names are left out of digest themes)."""
+
+    def toml_list(values: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+
+    brand = DEMO_BRAND
+    own = ", ".join(f"{platform} = {toml_list(ids)}" for platform, ids in brand["own_accounts"].items())
+    lines = [
+        "[brand]",
+        f"name = {json.dumps(brand['name'])}",
+        *(
+            f"{key} = {toml_list(brand[key])}"
+            for key in ("aliases", "handles", "staff_accounts", "competitors", "languages")
+        ),
+        f"own_accounts = {{ {own} }}",
+        f"timezone = {json.dumps(brand['timezone'])}",
+        "",
+        "[storage]",
+        f"path = {json.dumps(db_path.resolve().as_posix())}",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def _view(done: int, total: int, report: IngestReport, rows: list[dict[str, Any]]) -> Group:

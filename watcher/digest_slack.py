@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from watcher.config import Config
 from watcher.digest import Digest
 from watcher.digest_format import digest_text
+from watcher.slack.outbox import make_client
 
 CHART_TITLES = {
     "volume.png": "Mentions by sentiment",
@@ -38,7 +39,7 @@ def slack_client(config: Config, env: Mapping[str, str]) -> WebClient:
             f"{config.file}: slack.bot_token_env: environment variable {var} is not set; "
             "export the bot token in it to post digests"
         )
-    return WebClient(token=token, base_url=config.slack.api_base_url)
+    return make_client(config, env)
 
 
 def _slack_error(exc: SlackApiError) -> str:

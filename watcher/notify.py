@@ -8,12 +8,14 @@ deliver now raises `DeliveryRetry` and the row waits, nothing lost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from watcher.post import utc_now
@@ -88,8 +90,9 @@ class ConsoleNotifier:
     def deliver(self, row: dict[str, Any]) -> str:
         item = self.store.get_item(row["item_id"]) if row.get("item_id") else None
         post = self.store.get_post(row["payload"].get("post_key", "")) if row["payload"].get("post_key") else None
-        if item is None or post is None:
-            self.console.print(f"[dim]{row['kind']}[/dim] {row['payload']}")
+        if item is None or post is None:  # spike alerts, reminders: their text says it
+            text = row["payload"].get("text") or json.dumps(row["payload"], ensure_ascii=False)
+            self.console.print(f"[dim]{row['kind']}[/dim] {escape(str(text))}")
             return f"console:{row['id']}"
         triage = self.store.post_triage(post.key)
         reasons = "; ".join(triage.reasons) if triage else ""
