@@ -18,14 +18,13 @@ reason), in the same style as config.toml.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rules.intents import INTENTS
-from watcher.config import ConfigError, ConfigProblem
+from watcher.config import ConfigError, ConfigProblem, read_toml
 from watcher.config import _unknown as unknown_key
 
 BUILTIN_RULES_FILE = Path(__file__).resolve().parent / "builtin_rules.toml"
@@ -209,18 +208,8 @@ class RuleSet:
 
 def load_rule_file(path: str | Path) -> tuple[list[Rule], tuple[str, ...]]:
     """Parse one rules file; return its rules and the built-in names it disables."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ConfigProblem(file, "", "rules file not found; fix triage.rules_file")]) from None
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(file, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(file, "", f"not valid TOML: {exc}")]) from None
-    return parse_rules(data, file=file)
+    data = read_toml(path, missing="rules file not found; fix triage.rules_file")
+    return parse_rules(data, file=str(path))
 
 
 def load_ruleset(rules_file: str | Path | None = None, *, builtin: bool = True) -> RuleSet:

@@ -219,20 +219,26 @@ SOURCE_COMMON_KEYS = ("kind", "enabled", "interval_seconds", "jitter_seconds", "
 T = TypeVar("T")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file; raise ConfigError listing every problem."""
+def read_toml(path: str | Path, *, missing: str) -> dict[str, Any]:
+    """A TOML file as a dict, or a ConfigError naming the file and what to do
+    (`missing` says what to do when it does not exist)."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(file, "", "file not found; copy config.example.toml and edit it")]) from None
+        raise ConfigError([ConfigProblem(file, "", missing)]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(file, "", f"cannot read: {exc.strerror}")]) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigProblem(file, "", f"not valid TOML: {exc}")]) from None
-    return parse_config(data, file=file)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem."""
+    data = read_toml(path, missing="file not found; copy config.example.toml and edit it")
+    return parse_config(data, file=str(path))
 
 
 def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Config:
