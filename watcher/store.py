@@ -82,7 +82,6 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
     db.table("posts").create_index(["created_at"])
     db.table("posts").create_index(["author_key", "created_at"])
-    db.table("posts").create_index(["source", "created_at"])
     db.table("authors").create(
         {
             "key": str,
