@@ -1013,22 +1013,56 @@ _COMPILED: dict[str, dict[str, re.Pattern[str]]] = {
 }
 
 
+def _scanner(lang: str) -> re.Pattern[str]:
+    """Every intent of one language in one zero-width pass: at each word boundary the
+    first intent that matches there is captured; finditer then moves on one character,
+    so matches inside another match are still seen. One scan instead of one per intent."""
+    groups = [
+        f"(?P<{intent}>(?:{'|'.join(by_lang[lang])})\\b)" for intent, by_lang in PATTERNS.items() if lang in by_lang
+    ]
+    return re.compile(r"\b(?=" + "|".join(groups) + ")")
+
+
+_SCANNERS = {lang: _scanner(lang) for lang in LANGUAGES}
+
+
+def _first_matches(norm: str, lang: str) -> dict[str, str]:
+    """intent -> its leftmost match in one language (what `pattern.search` would give)."""
+    found: dict[str, str] = {}
+    for m in _SCANNERS[lang].finditer(norm):
+        intent = m.lastgroup
+        if intent is None:
+            continue
+        if intent not in found:
+            found[intent] = m.group(intent)
+        # Only the first alternative that matches at a position is captured; ask the
+        # others directly at this position (rare: a couple of hits per post).
+        pos = m.start()
+        for other, by_lang in _COMPILED.items():
+            if other != intent and other not in found:
+                pattern = by_lang.get(lang)
+                hit = pattern.match(norm, pos) if pattern is not None else None
+                if hit:
+                    found[other] = hit.group(0)
+    return found
+
+
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
     langs = LANGUAGES if lang not in LANGUAGES else ((lang,) if lang == "en" else (lang, "en"))
+    per_lang = [(code, _first_matches(norm, code)) for code in langs]
     hits: list[IntentHit] = []
-    for intent, by_lang in _COMPILED.items():
-        for code in langs:
-            pattern = by_lang.get(code)
-            match = pattern.search(norm) if pattern is not None else None
-            if match:
-                hits.append(IntentHit(intent, code, match.group(0)))
+    for intent in PATTERNS:
+        for code, found in per_lang:
+            match = found.get(intent)
+            if match is not None:
+                hits.append(IntentHit(intent, code, match))
                 break
         else:
             if intent == "question" and "?" in norm:
                 hits.append(IntentHit("question", lang, "?"))
-    found = {h.intent for h in hits}
-    if "double_charge" in found and "billing" not in found:
+    found_intents = {h.intent for h in hits}
+    if "double_charge" in found_intents and "billing" not in found_intents:
         hits.append(IntentHit("billing", lang, next(h.match for h in hits if h.intent == "double_charge")))
     return hits
 
