@@ -124,6 +124,14 @@ def test_short_text_uses_platform_hint(triager: Triager) -> None:
     assert triager.detector.detect("ok!!").lang == "unknown"
 
 
+def test_platform_tag_trusted_on_short_posts_only(triager: Triager) -> None:
+    english = "My order still has not arrived and nobody answers my emails, what is going on with this company?"
+    assert triager.detector.detect(english, hint="it").lang == "it"  # tweet-sized: the platform's word
+    long_post = " ".join([english] * 3)
+    assert triager.detector.detect(long_post, hint="it").lang == "en"  # long: the detector decides
+    assert triager.detector.detect(english, hint="nl").lang == "en"  # not a market language: detector
+
+
 def test_language_outside_the_market_is_unknown() -> None:
     from rules.language import LanguageDetector
 
