@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from re import _constants as _c
+from re import _parser
+from typing import Any
 
 INTENTS = (
     "question",
@@ -1013,44 +1016,114 @@ _COMPILED: dict[str, dict[str, re.Pattern[str]]] = {
 }
 
 
-def _scanner(lang: str) -> re.Pattern[str]:
-    """Every intent of one language in one zero-width pass: at each word boundary the
-    first intent that matches there is captured; finditer then moves on one character,
-    so matches inside another match are still seen. One scan instead of one per intent."""
-    groups = [
-        f"(?P<{intent}>(?:{'|'.join(by_lang[lang])})\\b)" for intent, by_lang in PATTERNS.items() if lang in by_lang
-    ]
-    return re.compile(r"\b(?=" + "|".join(groups) + ")")
+def _first_chars(items: Any) -> frozenset[str] | None:
+    """Characters a parsed regex can start with (a superset), or None for "any"."""
+    for i, (op, av) in enumerate(items):
+        if op is _c.AT or op is _c.ASSERT or op is _c.ASSERT_NOT:
+            continue  # zero-width: look at what follows
+        if op is _c.LITERAL:
+            return frozenset(chr(av))
+        if op is _c.IN:
+            if any(kind is not _c.LITERAL for kind, _ in av):
+                return None
+            return frozenset(chr(v) for _, v in av)
+        if op is _c.SUBPATTERN:
+            return _first_chars(list(av[-1]) + list(items[i + 1 :]))
+        if op is _c.BRANCH:
+            found: set[str] = set()
+            for branch in av[1]:
+                chars = _first_chars(list(branch) + list(items[i + 1 :]))
+                if chars is None:
+                    return None
+                found |= chars
+            return frozenset(found)
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            low, _, sub = av
+            chars = _first_chars(list(sub) + list(items[i + 1 :])) if low == 0 else _first_chars(sub)
+            if chars is None:
+                return None
+            if low == 0:
+                rest = _first_chars(items[i + 1 :])
+                return None if rest is None else chars | rest
+            return chars
+        return None
+    return None
 
 
-_SCANNERS = {lang: _scanner(lang) for lang in LANGUAGES}
+def _group(intent: str, alternatives: Iterable[str]) -> str:
+    return f"(?P<{intent}>(?:{'|'.join(alternatives)})\\b)"
 
 
-def _first_matches(norm: str, lang: str) -> dict[str, str]:
-    """intent -> its leftmost match in one language (what `pattern.search` would give)."""
-    found: dict[str, str] = {}
-    for m in _SCANNERS[lang].finditer(norm):
-        intent = m.lastgroup
-        if intent is None:
-            continue
-        if intent not in found:
-            found[intent] = m.group(intent)
-        # Only the first alternative that matches at a position is captured; ask the
-        # others directly at this position (rare: a couple of hits per post).
-        pos = m.start()
-        for other, by_lang in _COMPILED.items():
-            if other != intent and other not in found:
-                pattern = by_lang.get(lang)
-                hit = pattern.match(norm, pos) if pattern is not None else None
-                if hit:
-                    found[other] = hit.group(0)
-    return found
+_BOUNDARY = re.compile(r"\b")
+
+
+class _Scanner:
+    """Every intent of one language, looked for only where it can start.
+
+    At each word boundary a small regex holding just the alternatives that can begin
+    with the character found there is tried (one C call), instead of every
+    alternative of every intent; the first intent that matches there is captured,
+    and the others are asked at the same position directly (rare: a couple of hits
+    per post). Same hits as one `search` per intent, several times faster."""
+
+    def __init__(self, lang: str) -> None:
+        by_char: dict[str, dict[str, list[str]]] = {}
+        anywhere: dict[str, list[str]] = {}
+        for intent, by_lang in PATTERNS.items():
+            for alternative in by_lang.get(lang, ()):
+                chars = _first_chars(_parser.parse(alternative))
+                if chars is None:
+                    anywhere.setdefault(intent, []).append(alternative)
+                else:
+                    for ch in chars:
+                        by_char.setdefault(ch, {}).setdefault(intent, []).append(alternative)
+        self.lang = lang
+        self.anywhere = self._compile(anywhere) if anywhere else None
+        self.by_char = {ch: self._compile(by_char[ch], anywhere) for ch in by_char}
+        # where to try: every word boundary, or (the usual case) only the boundaries
+        # followed by a character some alternative starts with
+        chars = "".join(re.escape(ch) for ch in sorted(by_char))
+        self.starts = _BOUNDARY if anywhere or not chars else re.compile(rf"\b(?=[{chars}])")
+
+    @staticmethod
+    def _compile(*parts: dict[str, list[str]]) -> re.Pattern[str]:
+        # intent order and each intent's alternative order kept, as in PATTERNS
+        groups = []
+        for intent in PATTERNS:
+            alternatives = [a for part in parts for a in part.get(intent, ())]
+            if alternatives:
+                groups.append(_group(intent, alternatives))
+        return re.compile(r"\b(?:" + "|".join(groups) + ")")
+
+    def first_matches(self, norm: str) -> dict[str, str]:
+        """intent -> its leftmost match (what `pattern.search` would give)."""
+        found: dict[str, str] = {}
+        by_char, anywhere, lang = self.by_char, self.anywhere, self.lang
+        for boundary in self.starts.finditer(norm):
+            pos = boundary.start()
+            scanner = by_char.get(norm[pos : pos + 1], anywhere)
+            m = scanner.match(norm, pos) if scanner is not None else None
+            if m is None or m.lastgroup is None:
+                continue
+            intent = m.lastgroup
+            if intent not in found:
+                found[intent] = m.group(intent)
+            for other, other_by_lang in _COMPILED.items():
+                if other != intent and other not in found:
+                    pattern = other_by_lang.get(lang)
+                    hit = pattern.match(norm, pos) if pattern is not None else None
+                    if hit:
+                        found[other] = hit.group(0)
+        return found
+
+
+_SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
 
 
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
     langs = LANGUAGES if lang not in LANGUAGES else ((lang,) if lang == "en" else (lang, "en"))
-    per_lang = [(code, _first_matches(norm, code)) for code in langs]
+    per_lang = [(code, _SCANNERS[code].first_matches(norm)) for code in langs]
     hits: list[IntentHit] = []
     for intent in PATTERNS:
         for code, found in per_lang:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
 from rules.intents import URGENT_INTENTS, IntentHit, detect_intents, sarcasm
 from rules.language import LanguageDetector
-from rules.model import HashedText, LinearModel, ModelError, hash_text, load_models
+from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_text, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
 from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
 from watcher.post import Post
@@ -222,6 +222,15 @@ class Triager:
         self.sentiment = SentimentAnalyzer()
         self.rules = rules if rules is not None else load_ruleset()
         self.model = NeedsReplyModel.load(model_path)
+        self._stacks: dict[str, SparseStack] = {}
+
+    def stack(self, lang: str) -> SparseStack:
+        """The hashed weights of every model a post in `lang` meets, built once per language."""
+        found = self._stacks.get(lang)
+        if found is None:
+            models = [self.sentiment.models.get(lang), self.model.default, self.model.team]
+            found = self._stacks.setdefault(lang, SparseStack([m for m in models if m is not None]))
+        return found
 
     @classmethod
     def from_config(cls, config: Config) -> Triager:
@@ -244,6 +253,7 @@ class Triager:
     def signals(self, text: str, *, lang_hint: str | None = None) -> Signals:
         hashed = hash_text(text)
         detected = self.detector.detect(text, hint=lang_hint)
+        self.stack(detected.lang).fill(hashed)
         mood = self.sentiment.analyze(hashed, text, detected.lang)
         hits = tuple(detect_intents(hashed.norm, detected.lang))
         irony = sarcasm(hashed.norm, (h.intent for h in hits))
