@@ -11,11 +11,10 @@ parcel", "thanks for nothing") is flagged so praise is not read as praise.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from re import _constants as _c
-from re import _parser
 from typing import Any
 
 INTENTS = (
@@ -45,6 +44,11 @@ URGENT_INTENTS = (
     "churn",
     "press_threat",
 )
+# the stdlib's regex parser (no public API): used once at import to see which
+# character each intent alternative can start with
+_parser: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
+
 LANGUAGES = ("en", "it", "es", "de", "fr", "pt", "ro")
 
 # intent -> language -> alternatives (regex fragments joined with |, wrapped in \b...\b)
@@ -1082,8 +1086,8 @@ class _Scanner:
         self.by_char = {ch: self._compile(by_char[ch], anywhere) for ch in by_char}
         # where to try: every word boundary, or (the usual case) only the boundaries
         # followed by a character some alternative starts with
-        chars = "".join(re.escape(ch) for ch in sorted(by_char))
-        self.starts = _BOUNDARY if anywhere or not chars else re.compile(rf"\b(?=[{chars}])")
+        first = "".join(re.escape(ch) for ch in sorted(by_char))
+        self.starts = _BOUNDARY if anywhere or not first else re.compile(rf"\b(?=[{first}])")
 
     @staticmethod
     def _compile(*parts: dict[str, list[str]]) -> re.Pattern[str]:
