@@ -54,8 +54,19 @@ def tokens(norm: str) -> list[str]:
     return _TOKEN.findall(norm)
 
 
-def _crc(word: str) -> int:
-    return zlib.crc32(word.encode("utf-8"))
+_CRC_CACHE: dict[str, int] = {}
+CRC_CACHE_SIZE = 300_000
+
+
+def _crc_cached(word: str) -> int:
+    """crc32 of a word or word pair, remembered: the same few thousand words make up
+    most posts, and a dict lookup is a fraction of encoding and hashing again."""
+    found = _CRC_CACHE.get(word)
+    if found is None:
+        if len(_CRC_CACHE) >= CRC_CACHE_SIZE:
+            _CRC_CACHE.clear()
+        found = _CRC_CACHE[word] = zlib.crc32(word.encode("utf-8"))
+    return found
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,7 @@ def hash_text(text: str) -> HashedText:
     parts: list[np.ndarray] = []
     if words:
         grams = [*words, *(a + " " + b for a, b in zip(words, words[1:], strict=False))]
-        parts.append(np.fromiter(map(_crc, grams), dtype=np.uint64, count=len(grams)))
+        parts.append(np.fromiter(map(_crc_cached, grams), dtype=np.uint64, count=len(grams)))
     padded = " " + " ".join(norm.split()) + " \0\0\0"
     codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(codes) > 5:
