@@ -445,6 +445,9 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "account_takeover": {
         "en": (
             r"hack(ed|er|ers)",
+            r"(transfers?|payments?|transactions?|purchases?) (that )?i (didn'?t|did not|never) (make|made|authori[sz]e)",
+            r"(someone|somebody|they) (is |are |keeps? |keep on )?(still )?(got|get|getting) into my account",
+            r"new (device|phone) (logged|signed) in",
             r"hijack\w*",
             r"compromised",
             r"someone (logged|accessed|changed|used|is using)",
@@ -481,6 +484,9 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"jemand hat sich (eingeloggt|angemeldet)",
             r"nicht autorisiert\w*",
             r"unbefugt\w*",
+            r"neues gerat (angemeldet|hinzugefugt)",
+            r"(habe|hab) ich nicht (gemacht|veranlasst|autorisiert|angemeldet)",
+            r"nicht von mir",
             r"war ich nicht",
             r"betrug",
             r"konto (ubernommen|gestohlen)",
@@ -534,6 +540,8 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "es": (
             r"filtracion de datos",
             r"(mis )?datos (personales )?(filtrados|expuestos|robados|compartidos)",
+            r"(movimientos|datos|cuenta|pedido) de otra persona",
+            r"brecha de (datos|seguridad)",
             r"privacidad",
             r"rgpd",
             r"lopd",
@@ -804,6 +812,8 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"leaving (you|for)",
             r"last time i (use|order|buy|shop)",
             r"never (use|using|buy|buying|order|ordering|shop|shopping) (you|with you|from you|here) again",
+            r"moving (my|everything|all)( \w+)? (to|over to)",
+            r"thinking (of|about) (moving|switching|leaving)",
             r"taking my (business|money) elsewhere",
             r"unsubscrib\w*",
         ),
