@@ -798,8 +798,27 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "es": (r"periodist\w+", r"prensa", r"facua", r"organizacion de consumidores", r"reguladora?"),
         "de": (r"presse", r"journalist\w*", r"medien", r"bundesnetzagentur", r"bafin", r"aufsicht\w*"),
         "fr": (r"journalist\w+", r"presse", r"medias", r"arcep", r"dgccrf", r"que choisir", r"60 millions"),
-        "pt": (r"jornalist\w+", r"imprensa", r"reclame aqui", r"anatel", r"consumidor\.gov", r"midia"),
-        "ro": (r"jurnalist\w*", r"presa", r"ancom", r"protectia consumatorului", r"mass[- ]?media"),
+        "pt": (
+            r"jornalist\w+",
+            r"imprensa",
+            r"banco de portugal",
+            r"cnpd",
+            r"deco proteste",
+            r"reclame aqui",
+            r"anatel",
+            r"consumidor\.gov",
+            r"midia",
+        ),
+        "ro": (
+            r"jurnalist\w*",
+            r"presa",
+            r"ancom",
+            r"anspdcp",
+            r"bnr",
+            r"anpc",
+            r"protectia consumatorului",
+            r"mass[- ]?media",
+        ),
     },
     "churn": {
         "en": (
@@ -820,7 +839,7 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "it": (
             r"disdett\w+",
             r"annull\w+ (l'?|il |la )?(abbonamento|contratto|ordine)",
-            r"chiud\w+ (il )?(mio )?conto",
+            r"chiud\w+ (\w+ )?(il )?(mio )?conto",
             r"passo (a|ad) (un altro|altro operatore|la concorrenza)",
             r"passo alla concorrenza",
             r"cambio operatore",
@@ -850,6 +869,7 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"je change (d'?operateur|pour)",
             r"plus jamais",
             r"fermer mon compte",
+            r"clotur\w* (mon |le |ce )?compte",
         ),
         "pt": (
             r"cancel\w+ (meu |minha |a |o )?(conta|assinatura|contrato|pedido|plano)",
@@ -857,6 +877,7 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"nunca mais",
             r"portabilidade",
             r"encerrar (minha )?conta",
+            r"fechar (a )?(minha )?conta",
         ),
         "ro": (
             r"reziliez",
