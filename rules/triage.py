@@ -241,15 +241,19 @@ class Triager:
         self.sentiment = SentimentAnalyzer()
         self.rules = rules if rules is not None else load_ruleset()
         self.model = NeedsReplyModel.load(model_path)
-        self._stacks: dict[str, SparseStack] = {}
+        self._stacks: dict[tuple[str, int, int], SparseStack] = {}
 
     def stack(self, lang: str) -> SparseStack:
-        """The hashed weights of every model a post in `lang` meets, built once per language."""
-        found = self._stacks.get(lang)
+        """The hashed weights of every model a post in `lang` meets, built once per language
+        (and again if a model is swapped, as the benchmarks and training do)."""
+        key = (lang, id(self.model), id(self.sentiment.models))
+        found = self._stacks.get(key)
         if found is None:
             default = self.model.default if self.model.uses_text(lang) else None
             models = [self.sentiment.models.get(lang), default, self.model.team]
-            found = self._stacks.setdefault(lang, SparseStack([m for m in models if m is not None]))
+            if len(self._stacks) > 64:
+                self._stacks.clear()
+            found = self._stacks.setdefault(key, SparseStack([m for m in models if m is not None]))
         return found
 
     @classmethod
