@@ -205,3 +205,8 @@ def test_lexicon_negation_flips(triager: Triager, lang: str, positive: str, nega
 def test_emoji_vader_misses_count(triager: Triager, emoji: str, sign: int) -> None:
     _, _, score, _ = triager.sentiment.lexicons.features([emoji], "en")
     assert score * sign > 0
+
+
+def test_long_post_language_from_its_opening(triager: Triager) -> None:
+    opening = "Ho aperto il conto la settimana scorsa e la carta non è ancora arrivata, nessuno risponde. "
+    assert triager.detector.detect(opening * 40).lang == "it"
