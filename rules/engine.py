@@ -18,7 +18,7 @@ reason), in the same style as config.toml.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,9 @@ class Facts:
     sarcasm: bool = False
 
 
+Predicate = Callable[["Facts", float, Sequence[str]], bool]
+
+
 @dataclass(frozen=True)
 class Conditions:
     lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -88,30 +91,69 @@ class Conditions:
     flags: Mapping[str, bool] = field(default_factory=dict)
     keyword_re: re.Pattern[str] | None = None
 
+    def __post_init__(self) -> None:
+        # each key turned into one small function once, so a post costs a call per
+        # key rather than a generator and a string dispatch per key and rule
+        object.__setattr__(self, "_predicates", tuple(self._build()))
+
+    def _build(self) -> Iterator[Predicate]:
+        for key, values in self.lists.items():
+            yield _list_predicate(key, frozenset(values), self.keyword_re)
+        if self.regex is not None:
+            yield _regex_predicate(self.regex)
+        for key, rng in self.ranges.items():
+            yield _range_predicate(key, rng)
+        for key, flag in self.flags.items():
+            yield _flag_predicate(key, flag)
+
     def checks(self, facts: Facts, score: float, tags: Sequence[str]) -> Iterator[bool]:
         """One bool per key in this block, lazily (so all/any/none stop early)."""
-        for key, values in self.lists.items():
-            if key == "intent":
-                yield not facts.intents.isdisjoint(values)
-            elif key == "keywords":
-                assert self.keyword_re is not None
-                yield bool(self.keyword_re.search(facts.norm) or self.keyword_re.search(facts.text.casefold()))
-            elif key == "author_list":
-                yield not facts.author_lists.isdisjoint(values)
-            elif key == "tag":
-                yield any(t in values for t in tags)
-            else:
-                yield str(getattr(facts, "lang" if key == "language" else key)).casefold() in values
-        if self.regex is not None:
-            yield bool(self.regex.search(facts.text))
-        for key, rng in self.ranges.items():
-            yield rng.holds(score if key == "score" else float(getattr(facts, key)))
-        for key, flag in self.flags.items():
-            yield bool(getattr(facts, key)) is flag
+        return (p(facts, score, tags) for p in self._predicates)  # type: ignore[attr-defined]
+
+    def all_hold(self, facts: Facts, score: float, tags: Sequence[str]) -> bool:
+        for p in self._predicates:  # type: ignore[attr-defined]  # noqa: SIM110 (no generator per rule)
+            if not p(facts, score, tags):
+                return False
+        return True
+
+    def any_holds(self, facts: Facts, score: float, tags: Sequence[str]) -> bool:
+        for p in self._predicates:  # type: ignore[attr-defined]  # noqa: SIM110 (no generator per rule)
+            if p(facts, score, tags):
+                return True
+        return False
 
     @property
     def empty(self) -> bool:
         return not (self.lists or self.regex or self.ranges or self.flags)
+
+
+def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str] | None) -> Predicate:
+    if key == "intent":
+        return lambda f, s, t: not f.intents.isdisjoint(wanted)
+    if key == "keywords":
+        assert keyword_re is not None
+        search = keyword_re.search
+        return lambda f, s, t: bool(search(f.norm) or search(f.text.casefold()))
+    if key == "author_list":
+        return lambda f, s, t: not f.author_lists.isdisjoint(wanted)
+    if key == "tag":
+        return lambda f, s, t: any(tag in wanted for tag in t)
+    attr = "lang" if key == "language" else key
+    return lambda f, s, t: str(getattr(f, attr)).casefold() in wanted
+
+
+def _regex_predicate(regex: re.Pattern[str]) -> Predicate:
+    return lambda f, s, t: bool(regex.search(f.text))
+
+
+def _range_predicate(key: str, rng: Range) -> Predicate:
+    if key == "score":
+        return lambda f, s, t: rng.holds(s)
+    return lambda f, s, t: rng.holds(float(getattr(f, key)))
+
+
+def _flag_predicate(key: str, flag: bool) -> Predicate:
+    return lambda f, s, t: bool(getattr(f, key)) is flag
 
 
 @dataclass(frozen=True)
@@ -139,11 +181,11 @@ class Rule:
     file: str = ""
 
     def matches(self, facts: Facts, score: float, tags: Sequence[str]) -> bool:
-        if not all(self.all.checks(facts, score, tags)):
+        if not self.all.all_hold(facts, score, tags):
             return False
-        if not self.any.empty and not any(self.any.checks(facts, score, tags)):
+        if not self.any.empty and not self.any.any_holds(facts, score, tags):
             return False
-        return not any(self.none.checks(facts, score, tags))
+        return not self.none.any_holds(facts, score, tags)
 
 
 @dataclass

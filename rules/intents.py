@@ -11,9 +11,11 @@ parcel", "thanks for nothing") is flagged so praise is not read as praise.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 INTENTS = (
     "question",
@@ -42,6 +44,11 @@ URGENT_INTENTS = (
     "churn",
     "press_threat",
 )
+# the stdlib's regex parser (no public API): used once at import to see which
+# character each intent alternative can start with
+_parser: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
+
 LANGUAGES = ("en", "it", "es", "de", "fr", "pt", "ro")
 
 # intent -> language -> alternatives (regex fragments joined with |, wrapped in \b...\b)
@@ -438,6 +445,9 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "account_takeover": {
         "en": (
             r"hack(ed|er|ers)",
+            r"(transfers?|payments?|transactions?|purchases?) (that )?i (didn'?t|did not|never) (make|made|authori[sz]e)",
+            r"(someone|somebody|they) (is |are |keeps? |keep on )?(still )?(got|get|getting) into my account",
+            r"new (device|phone) (logged|signed) in",
             r"hijack\w*",
             r"compromised",
             r"someone (logged|accessed|changed|used|is using)",
@@ -474,6 +484,9 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"jemand hat sich (eingeloggt|angemeldet)",
             r"nicht autorisiert\w*",
             r"unbefugt\w*",
+            r"neues gerat (angemeldet|hinzugefugt)",
+            r"(habe|hab) ich nicht (gemacht|veranlasst|autorisiert|angemeldet)",
+            r"nicht von mir",
             r"war ich nicht",
             r"betrug",
             r"konto (ubernommen|gestohlen)",
@@ -527,6 +540,8 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "es": (
             r"filtracion de datos",
             r"(mis )?datos (personales )?(filtrados|expuestos|robados|compartidos)",
+            r"(movimientos|datos|cuenta|pedido) de otra persona",
+            r"brecha de (datos|seguridad)",
             r"privacidad",
             r"rgpd",
             r"lopd",
@@ -783,8 +798,27 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "es": (r"periodist\w+", r"prensa", r"facua", r"organizacion de consumidores", r"reguladora?"),
         "de": (r"presse", r"journalist\w*", r"medien", r"bundesnetzagentur", r"bafin", r"aufsicht\w*"),
         "fr": (r"journalist\w+", r"presse", r"medias", r"arcep", r"dgccrf", r"que choisir", r"60 millions"),
-        "pt": (r"jornalist\w+", r"imprensa", r"reclame aqui", r"anatel", r"consumidor\.gov", r"midia"),
-        "ro": (r"jurnalist\w*", r"presa", r"ancom", r"protectia consumatorului", r"mass[- ]?media"),
+        "pt": (
+            r"jornalist\w+",
+            r"imprensa",
+            r"banco de portugal",
+            r"cnpd",
+            r"deco proteste",
+            r"reclame aqui",
+            r"anatel",
+            r"consumidor\.gov",
+            r"midia",
+        ),
+        "ro": (
+            r"jurnalist\w*",
+            r"presa",
+            r"ancom",
+            r"anspdcp",
+            r"bnr",
+            r"anpc",
+            r"protectia consumatorului",
+            r"mass[- ]?media",
+        ),
     },
     "churn": {
         "en": (
@@ -797,13 +831,15 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"leaving (you|for)",
             r"last time i (use|order|buy|shop)",
             r"never (use|using|buy|buying|order|ordering|shop|shopping) (you|with you|from you|here) again",
+            r"moving (my|everything|all)( \w+)? (to|over to)",
+            r"thinking (of|about) (moving|switching|leaving)",
             r"taking my (business|money) elsewhere",
             r"unsubscrib\w*",
         ),
         "it": (
             r"disdett\w+",
             r"annull\w+ (l'?|il |la )?(abbonamento|contratto|ordine)",
-            r"chiud\w+ (il )?(mio )?conto",
+            r"chiud\w+ (\w+ )?(il )?(mio )?conto",
             r"passo (a|ad) (un altro|altro operatore|la concorrenza)",
             r"passo alla concorrenza",
             r"cambio operatore",
@@ -833,6 +869,7 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"je change (d'?operateur|pour)",
             r"plus jamais",
             r"fermer mon compte",
+            r"clotur\w* (mon |le |ce )?compte",
         ),
         "pt": (
             r"cancel\w+ (meu |minha |a |o )?(conta|assinatura|contrato|pedido|plano)",
@@ -840,6 +877,7 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"nunca mais",
             r"portabilidade",
             r"encerrar (minha )?conta",
+            r"fechar (a )?(minha )?conta",
         ),
         "ro": (
             r"reziliez",
@@ -1013,22 +1051,126 @@ _COMPILED: dict[str, dict[str, re.Pattern[str]]] = {
 }
 
 
+def _first_chars(items: Any) -> frozenset[str] | None:
+    """Characters a parsed regex can start with (a superset), or None for "any"."""
+    for i, (op, av) in enumerate(items):
+        if op is _c.AT or op is _c.ASSERT or op is _c.ASSERT_NOT:
+            continue  # zero-width: look at what follows
+        if op is _c.LITERAL:
+            return frozenset(chr(av))
+        if op is _c.IN:
+            if any(kind is not _c.LITERAL for kind, _ in av):
+                return None
+            return frozenset(chr(v) for _, v in av)
+        if op is _c.SUBPATTERN:
+            return _first_chars(list(av[-1]) + list(items[i + 1 :]))
+        if op is _c.BRANCH:
+            found: set[str] = set()
+            for branch in av[1]:
+                chars = _first_chars(list(branch) + list(items[i + 1 :]))
+                if chars is None:
+                    return None
+                found |= chars
+            return frozenset(found)
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            low, _, sub = av
+            chars = _first_chars(list(sub) + list(items[i + 1 :])) if low == 0 else _first_chars(sub)
+            if chars is None:
+                return None
+            if low == 0:
+                rest = _first_chars(items[i + 1 :])
+                return None if rest is None else chars | rest
+            return chars
+        return None
+    return None
+
+
+def _group(intent: str, alternatives: Iterable[str]) -> str:
+    return f"(?P<{intent}>(?:{'|'.join(alternatives)})\\b)"
+
+
+_BOUNDARY = re.compile(r"\b")
+
+
+class _Scanner:
+    """Every intent of one language, looked for only where it can start.
+
+    At each word boundary a small regex holding just the alternatives that can begin
+    with the character found there is tried (one C call), instead of every
+    alternative of every intent; the first intent that matches there is captured,
+    and the others are asked at the same position directly (rare: a couple of hits
+    per post). Same hits as one `search` per intent, several times faster."""
+
+    def __init__(self, lang: str) -> None:
+        by_char: dict[str, dict[str, list[str]]] = {}
+        anywhere: dict[str, list[str]] = {}
+        for intent, by_lang in PATTERNS.items():
+            for alternative in by_lang.get(lang, ()):
+                chars = _first_chars(_parser.parse(alternative))
+                if chars is None:
+                    anywhere.setdefault(intent, []).append(alternative)
+                else:
+                    for ch in chars:
+                        by_char.setdefault(ch, {}).setdefault(intent, []).append(alternative)
+        self.lang = lang
+        self.anywhere = self._compile(anywhere) if anywhere else None
+        self.by_char = {ch: self._compile(by_char[ch], anywhere) for ch in by_char}
+        # where to try: every word boundary, or (the usual case) only the boundaries
+        # followed by a character some alternative starts with
+        first = "".join(re.escape(ch) for ch in sorted(by_char))
+        self.starts = _BOUNDARY if anywhere or not first else re.compile(rf"\b(?=[{first}])")
+
+    @staticmethod
+    def _compile(*parts: dict[str, list[str]]) -> re.Pattern[str]:
+        # intent order and each intent's alternative order kept, as in PATTERNS
+        groups = []
+        for intent in PATTERNS:
+            alternatives = [a for part in parts for a in part.get(intent, ())]
+            if alternatives:
+                groups.append(_group(intent, alternatives))
+        return re.compile(r"\b(?:" + "|".join(groups) + ")")
+
+    def first_matches(self, norm: str) -> dict[str, str]:
+        """intent -> its leftmost match (what `pattern.search` would give)."""
+        found: dict[str, str] = {}
+        by_char, anywhere, lang = self.by_char, self.anywhere, self.lang
+        for boundary in self.starts.finditer(norm):
+            pos = boundary.start()
+            scanner = by_char.get(norm[pos : pos + 1], anywhere)
+            m = scanner.match(norm, pos) if scanner is not None else None
+            if m is None or m.lastgroup is None:
+                continue
+            intent = m.lastgroup
+            if intent not in found:
+                found[intent] = m.group(intent)
+            for other, other_by_lang in _COMPILED.items():
+                if other != intent and other not in found:
+                    pattern = other_by_lang.get(lang)
+                    hit = pattern.match(norm, pos) if pattern is not None else None
+                    if hit:
+                        found[other] = hit.group(0)
+        return found
+
+
+_SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
+
+
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
     langs = LANGUAGES if lang not in LANGUAGES else ((lang,) if lang == "en" else (lang, "en"))
+    per_lang = [(code, _SCANNERS[code].first_matches(norm)) for code in langs]
     hits: list[IntentHit] = []
-    for intent, by_lang in _COMPILED.items():
-        for code in langs:
-            pattern = by_lang.get(code)
-            match = pattern.search(norm) if pattern is not None else None
-            if match:
-                hits.append(IntentHit(intent, code, match.group(0)))
+    for intent in PATTERNS:
+        for code, found in per_lang:
+            match = found.get(intent)
+            if match is not None:
+                hits.append(IntentHit(intent, code, match))
                 break
         else:
             if intent == "question" and "?" in norm:
                 hits.append(IntentHit("question", lang, "?"))
-    found = {h.intent for h in hits}
-    if "double_charge" in found and "billing" not in found:
+    found_intents = {h.intent for h in hits}
+    if "double_charge" in found_intents and "billing" not in found_intents:
         hits.append(IntentHit("billing", lang, next(h.match for h in hits if h.intent == "double_charge")))
     return hits
 

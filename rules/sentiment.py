@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rules.model import HashedText, LinearModel, load_models
@@ -24,6 +24,8 @@ SENTIMENT_MODEL_FILE = DATA_DIR / "sentiment.npz"
 DENSE = ("lex_pos", "lex_neg", "emoji", "vader", "vader_neg", "vader_pos")
 NEGATION_SPAN = 3
 EMOJI_DECISIVE = 2.0
+CACHE_WORDS = 200_000
+PLAIN, EMOJI, NEGATOR, INTENSIFIER = range(4)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class LanguageLexicon:
 class Lexicons:
     languages: Mapping[str, LanguageLexicon]
     emoji: Mapping[str, float]
+    # word -> (kind, value) per language; filled as words are seen, cleared when large
+    _kinds: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path = LEXICON_FILE) -> Lexicons:
@@ -83,26 +87,31 @@ class Lexicons:
 
     def features(self, words: Sequence[str], lang: str) -> tuple[float, float, float, list[str]]:
         """(positive mass, negative mass, emoji score, words that counted), negation-aware."""
-        lex = self.languages.get(lang)
+        kinds = self._kinds.get(lang)
+        if kinds is None:
+            kinds = self._kinds.setdefault(lang, {})
         pos = neg = emoji = 0.0
         hits: list[str] = []
         negate_left = 0
         boost = 1.0
         for word in words:
-            e = self.emoji.get(word[0]) if word and not word[0].isalnum() else None
-            if e is not None:
-                emoji += e
+            kind = kinds.get(word)
+            if kind is None:
+                if len(kinds) > CACHE_WORDS:
+                    kinds.clear()
+                kind = kinds[word] = self._kind(word, lang)
+            what, value = kind
+            if what == EMOJI:
+                emoji += value
                 hits.append(word)
                 continue
-            if lex is None:
-                continue
-            if word in lex.negators:
+            if what == NEGATOR:
                 negate_left = NEGATION_SPAN
                 continue
-            if word in lex.intensifiers:
+            if what == INTENSIFIER:
                 boost = 1.5
                 continue
-            value = lex.score(word) * boost
+            value *= boost
             if value:
                 if negate_left:
                     value = -value * 0.75
@@ -116,6 +125,20 @@ class Lexicons:
             boost = 1.0
             negate_left = max(0, negate_left - 1)
         return pos, neg, emoji, hits
+
+    def _kind(self, word: str, lang: str) -> tuple[int, float]:
+        """What one token is to `features`, computed once per word and language."""
+        e = self.emoji.get(word[0]) if word and not word[0].isalnum() else None
+        if e is not None:
+            return EMOJI, e
+        lex = self.languages.get(lang)
+        if lex is None:
+            return PLAIN, 0.0
+        if word in lex.negators:
+            return NEGATOR, 0.0
+        if word in lex.intensifiers:
+            return INTENSIFIER, 0.0
+        return PLAIN, lex.score(word)
 
 
 class SentimentAnalyzer:

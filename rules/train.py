@@ -158,19 +158,21 @@ def fit_needs_reply(
     label_key: str = "complaint",
     c: float = 4.0,
     stack_default: bool = False,
+    use_text: bool = True,
     log: Any = print,
 ) -> tuple[LinearModel, dict[str, float]]:
     """Fit the needs-reply model on rows {text, <label_key>: 0/1, weight?, lang?}; if
     `held_back` is given, print and return its ranking metrics. With `stack_default`
-    the default model's logit is one more feature (a team model on top of ours)."""
-    from rules.triage import REPLY_DENSE
+    the default model's logit is one more feature (a team model on top of ours).
+    Without `use_text` the model sees the signals only, not the hashed n-grams."""
+    from rules.triage import NO_TEXT, REPLY_DENSE
 
     def features(batch: Sequence[dict[str, Any]]) -> tuple[list[Any], list[list[float]]]:
         signals = [triager.signals(r["text"], lang_hint=r.get("lang")) for r in batch]
         dense = [s.reply_dense() for s in signals]
         if stack_default:
             dense = [[*d, triager.model.base_logit(s)] for d, s in zip(dense, signals, strict=True)]
-        return [s.hashed for s in signals], dense
+        return [s.hashed if use_text else NO_TEXT for s in signals], dense
 
     hashed, dense = features(rows)
     names = (*REPLY_DENSE, "default_logit") if stack_default else REPLY_DENSE

@@ -23,10 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
 from rules.intents import URGENT_INTENTS, IntentHit, detect_intents, sarcasm
 from rules.language import LanguageDetector
-from rules.model import HashedText, LinearModel, ModelError, hash_text, load_models
+from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_text, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
 from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
 from watcher.post import Post
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage", "triager_for"]
 
 NEEDS_REPLY_MODEL_FILE = DATA_DIR / "needs_reply.npz"
+NO_TEXT = HashedText("", (), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
 REPLY_DENSE = (
     "sentiment",
@@ -164,25 +167,41 @@ def ordinal(n: int) -> str:
 class NeedsReplyModel:
     """The default model, optionally stacked under a team-trained one (`watcher train`):
     a team model takes the default's logit as one more feature, so a few hundred
-    outcomes correct the default instead of replacing it."""
+    outcomes correct the default instead of replacing it.
 
-    def __init__(self, default: LinearModel | None, team: LinearModel | None = None) -> None:
+    The default's word and character n-grams were learned from English posts, so on
+    any other language they say next to nothing and a plain Italian complaint scored
+    as "no reply needed". Posts not in English are scored by `signals_only`, a model
+    fitted on the same data over the language-independent signals alone (sentiment
+    from the post's own language model, intents from its own language's patterns)."""
+
+    def __init__(
+        self, default: LinearModel | None, team: LinearModel | None = None, *, signals_only: LinearModel | None = None
+    ) -> None:
         self.default = default
         self.team = team
+        self.signals_only = signals_only
 
     @classmethod
     def load(cls, path: Path | None = None) -> NeedsReplyModel:
-        default = None
+        default = signals_only = None
         if NEEDS_REPLY_MODEL_FILE.exists():
-            default = load_models(NEEDS_REPLY_MODEL_FILE, kind="needs_reply")[0]["default"]
+            shipped = load_models(NEEDS_REPLY_MODEL_FILE, kind="needs_reply")[0]
+            default, signals_only = shipped["default"], shipped.get("signals_only")
         team = None
         if path is not None:
             team = load_models(path, kind="needs_reply")[0]["default"]
-        return cls(default, team)
+        return cls(default, team, signals_only=signals_only)
+
+    def uses_text(self, lang: str) -> bool:
+        """Whether the default model reads the hashed text for a post in `lang`."""
+        return self.default is not None and (lang == "en" or self.signals_only is None)
 
     def base_logit(self, signals: Signals) -> float:
         if self.default is None:
             return _prior_logit(signals)
+        if not self.uses_text(signals.lang) and self.signals_only is not None:
+            return float(self.signals_only.logits(NO_TEXT, signals.reply_dense())[0])
         return float(self.default.logits(signals.hashed, signals.reply_dense())[0])
 
     def probability(self, signals: Signals) -> float:
@@ -222,6 +241,20 @@ class Triager:
         self.sentiment = SentimentAnalyzer()
         self.rules = rules if rules is not None else load_ruleset()
         self.model = NeedsReplyModel.load(model_path)
+        self._stacks: dict[tuple[str, int, int], SparseStack] = {}
+
+    def stack(self, lang: str) -> SparseStack:
+        """The hashed weights of every model a post in `lang` meets, built once per language
+        (and again if a model is swapped, as the benchmarks and training do)."""
+        key = (lang, id(self.model), id(self.sentiment.models))
+        found = self._stacks.get(key)
+        if found is None:
+            default = self.model.default if self.model.uses_text(lang) else None
+            models = [self.sentiment.models.get(lang), default, self.model.team]
+            if len(self._stacks) > 64:
+                self._stacks.clear()
+            found = self._stacks.setdefault(key, SparseStack([m for m in models if m is not None]))
+        return found
 
     @classmethod
     def from_config(cls, config: Config) -> Triager:
@@ -244,6 +277,7 @@ class Triager:
     def signals(self, text: str, *, lang_hint: str | None = None) -> Signals:
         hashed = hash_text(text)
         detected = self.detector.detect(text, hint=lang_hint)
+        self.stack(detected.lang).fill(hashed)
         mood = self.sentiment.analyze(hashed, text, detected.lang)
         hits = tuple(detect_intents(hashed.norm, detected.lang))
         irony = sarcasm(hashed.norm, (h.intent for h in hits))
@@ -344,24 +378,29 @@ def _word_in(word: str, text: str) -> bool:
 
 
 def train_default_needs_reply(data: Path, *, out: Path = NEEDS_REPLY_MODEL_FILE, log: Any = print) -> dict[str, float]:
-    """Fit the shipped default on complaints_dev (all of it); report figures for a
-    model fitted on the oldest 80% and scored on the newest 20%."""
+    """Fit the shipped default on complaints_dev (all of it), and beside it the
+    signals-only model used for posts not in English; report figures for models
+    fitted on the oldest 80% and scored on the newest 20%."""
     from rules.train import fit_needs_reply, read_jsonl, time_split
 
     rows = read_jsonl(data / "complaints_dev.jsonl")
     triager = Triager(rules=RuleSet())
     old, new = time_split(rows)
     _, metrics = fit_needs_reply(triager, old, held_back=new, log=log)
+    log("signals only (the model for posts not in English):")
+    _, signal_metrics = fit_needs_reply(triager, old, held_back=new, use_text=False, log=log)
     model, _ = fit_needs_reply(triager, rows, log=log)
+    signals_only, _ = fit_needs_reply(triager, rows, use_text=False, log=log)
     from rules.model import save_models
 
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": "complaints_dev.jsonl: Preotiuc-Pietro, Gaman, Aletras (ACL 2019), complaint = needs reply",
         "metrics_newest_20pct": metrics,
+        "signals_only_metrics_newest_20pct": signal_metrics,
         "rows": len(rows),
     }
-    save_models(out, {"default": model}, kind="needs_reply", meta=meta)
+    save_models(out, {"default": model, "signals_only": signals_only}, kind="needs_reply", meta=meta)
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return metrics
 

@@ -37,6 +37,18 @@ def intents_of(text: str, lang: str) -> set[str]:
         ("en", "my parcel hasn't arrived", "delivery"),
         ("es", "mi paquete no ha llegado", "delivery"),
         ("en", "Is the app down? can't log in", "outage"),
+        ("en", "now there's a €400 transfer I didn't make", "account_takeover"),
+        ("en", "someone is STILL getting into my account", "account_takeover"),
+        ("de", "Neues Gerät angemeldet – das habe ich nicht gemacht", "account_takeover"),
+        ("es", "en mi app aparecen los movimientos de otra persona", "privacy_breach"),
+        ("es", "esto es una brecha de datos", "privacy_breach"),
+        ("en", "I'm done, moving my salary to another bank on Friday", "churn"),
+        ("en", "honestly thinking of moving everything to a rival", "churn"),
+        ("it", "dopo questa settimana chiudo comunque il conto", "churn"),
+        ("pt", "depois de hoje vou fechar a conta", "churn"),
+        ("fr", "Bon ben je clôture mon compte", "churn"),
+        ("pt", "já fiz queixa à CNPD e ao Banco de Portugal", "press_threat"),
+        ("ro", "Am trimis sesizare la ANSPDCP și la BNR", "press_threat"),
         ("fr", "Le site est en panne", "outage"),
         ("pt", "o app está fora do ar", "outage"),
         ("en", "my account was hacked", "account_takeover"),
@@ -74,6 +86,8 @@ def test_intent_found(lang: str, text: str, intent: str) -> None:
         ("en", "the new campfire collection looks lovely", "safety"),
         ("en", "the courtyard of your store is lovely", "legal"),
         ("en", "order arrived, thanks", "churn"),
+        ("en", "finally got into my account after the reset, thanks", "account_takeover"),
+        ("en", "we are moving house next month", "churn"),
         ("it", "il pacco è arrivato, grazie", "complaint"),
         ("de", "Das Paket ist angekommen, danke", "outage"),
     ],
@@ -122,6 +136,14 @@ def test_language(triager: Triager, text: str, expected: str) -> None:
 def test_short_text_uses_platform_hint(triager: Triager) -> None:
     assert triager.detector.detect("ok!!", hint="it").lang == "it"
     assert triager.detector.detect("ok!!").lang == "unknown"
+
+
+def test_platform_tag_trusted_on_short_posts_only(triager: Triager) -> None:
+    english = "My order still has not arrived and nobody answers my emails, what is going on with this company?"
+    assert triager.detector.detect(english, hint="it").lang == "it"  # tweet-sized: the platform's word
+    long_post = " ".join([english] * 3)
+    assert triager.detector.detect(long_post, hint="it").lang == "en"  # long: the detector decides
+    assert triager.detector.detect(english, hint="nl").lang == "en"  # not a market language: detector
 
 
 def test_language_outside_the_market_is_unknown() -> None:
@@ -183,3 +205,8 @@ def test_lexicon_negation_flips(triager: Triager, lang: str, positive: str, nega
 def test_emoji_vader_misses_count(triager: Triager, emoji: str, sign: int) -> None:
     _, _, score, _ = triager.sentiment.lexicons.features([emoji], "en")
     assert score * sign > 0
+
+
+def test_long_post_language_from_its_opening(triager: Triager) -> None:
+    opening = "Ho aperto il conto la settimana scorsa e la carta non è ancora arrivata, nessuno risponde. "
+    assert triager.detector.detect(opening * 40).lang == "it"

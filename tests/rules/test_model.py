@@ -13,7 +13,7 @@ import pytest
 
 from rules.model import FORMAT_VERSION, ModelError, fit_linear, hash_text, load_models, normalize, save_models
 from rules.train import fit_needs_reply, held_back, ranking_metrics, time_split
-from rules.triage import NeedsReplyModel, Triager
+from rules.triage import NO_TEXT, NeedsReplyModel, Triager
 
 FIXTURE = Path(__file__).parent / "data" / "needs_reply_fixture.jsonl"
 
@@ -91,3 +91,15 @@ def test_time_split_and_metrics() -> None:
     assert [r["id"] for r in old] == ["1", "2", "3"] and [r["id"] for r in new] == ["4", "5"]
     m = ranking_metrics([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.2], k=2)
     assert m["ap"] == 1.0 and m["p@2"] == 1.0
+
+
+def test_signals_only_model_trains_without_text(triager: Triager) -> None:
+    rows = [{**r, "id": str(i)} for i, r in enumerate(fixture_rows())]
+    model, _ = fit_needs_reply(triager, rows, label_key="needs_reply", use_text=False, log=lambda *_: None)
+    assert not model.weights[:, : model.weights.shape[1] - len(model.dense)].any()  # no n-gram weight at all
+    both = NeedsReplyModel(triager.model.default, signals_only=model)
+    italian = triager.signals("Servizio pessimo, il pacco non è ancora arrivato", lang_hint="it")
+    english = triager.signals("Terrible service, my parcel still has not arrived", lang_hint="en")
+    assert not both.uses_text("it") and both.uses_text("en")
+    assert both.base_logit(italian) == pytest.approx(float(model.logits(NO_TEXT, italian.reply_dense())[0]))
+    assert both.base_logit(english) == NeedsReplyModel(triager.model.default).base_logit(english)

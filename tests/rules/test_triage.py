@@ -143,3 +143,17 @@ def test_from_config_reads_rules_and_model_and_caches(tmp_path: Path) -> None:
     broken = parse_config({**data, "triage": {"model_path": "missing.npz"}}, file=str(tmp_path / "config.toml"))
     with pytest.raises(ConfigError, match=r"triage.model_path: .*missing.npz: model file not found"):
         triager_for(broken)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("it", "Servizio pessimo, il pacco non è ancora arrivato e nessuno risponde"),
+        ("es", "Llevo una semana sin poder entrar en la app y nadie me responde, un desastre"),
+        ("pt", "A app fecha sozinha e ninguém responde, péssimo serviço"),
+    ],
+)
+def test_non_english_complaint_needs_a_reply(triager: Triager, ctx: TriageContext, lang: str, text: str) -> None:
+    """The shipped needs-reply n-grams are English; other languages are scored on their signals."""
+    result = triager.triage(make_post(text, lang=lang), ctx)
+    assert result.lang == lang and result.needs_reply, result.reasons
