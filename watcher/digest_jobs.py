@@ -47,7 +47,8 @@ def build_digest(
     return collect_digest(
         store,
         period_window(period, timezone=tz, now=now, since=since, until=until),
-        sla_targets=sla_targets(config.digest.sla_minutes),
+        # the team's SLA (slack.sla_minutes) unless the digest names its own targets
+        sla_targets=sla_targets({**config.slack.sla_minutes, **config.digest.sla_minutes}),
         now=now,
         brand=config.brand.name,
         brand_terms=(config.brand.name, *config.brand.aliases, *config.brand.handles),
