@@ -152,3 +152,21 @@ def test_digest_config_defaults_and_overrides(tmp_path: Path) -> None:
     config = make_config(tmp_path, digest={"sla_minutes": {"high": 30}, "spike_channel": "#alerts"})
     assert config.digest.sla_minutes == {"high": 30} and config.digest.schedules == ()
     assert parse_config({"brand": {"name": "x"}}).digest.top_posts == 10
+
+
+def test_sla_targets_follow_the_slack_sla_unless_the_digest_overrides(tmp_path: Path) -> None:
+    from datetime import UTC, timedelta
+
+    from watcher.digest_jobs import build_digest
+
+    config = make_config(
+        tmp_path,
+        slack={"sla_minutes": {"urgent": 30, "high": 90}},
+        digest={"sla_minutes": {"high": 45}},
+    )
+    with Store(tmp_path / "w.db") as store:
+        digest = build_digest(store, config, period="day", now=datetime(2026, 11, 20, 12, tzinfo=UTC))
+    targets = digest.responses.sla_targets
+    assert targets["urgent"] == timedelta(minutes=30)  # from slack.sla_minutes
+    assert targets["high"] == timedelta(minutes=45)  # digest.sla_minutes wins
+    assert targets["normal"] == timedelta(minutes=240)  # the default
