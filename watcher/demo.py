@@ -111,7 +111,8 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
         console.print(
             f"{report.stored} posts stored, {report.collapsed} near-duplicates collapsed, "
             f"{report.dropped_own} own posts and {report.dropped_reposts} reposts dropped, "
-            f"{report.queued} queued: "
+            f"{report.queued} queued, {report.answered_natively} of them closed as answered by the brand on the "
+            "platform; open now: "
             + ", ".join(f"{by_priority[p]} {p}" for p in ("urgent", "high", "normal", "low"))
             + f"; {notifier.delivered} notifications delivered."
         )

@@ -25,8 +25,9 @@ from connectors.base import (
 )
 from rules.triage import Triage, TriageContext, triager_for
 from watcher.config import Config, SourceConfig
-from watcher.post import Post, normalized_text, utc_now
-from watcher.store import NewItem, NewPost, RecentPost, Store, StoredTriage
+from watcher.post import Post, normalized_text, post_key, utc_now
+from watcher.queue import Queue
+from watcher.store import OPEN_STATES, NewItem, NewPost, RecentPost, Store, StoredTriage
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,21 @@ class IngestReport:
     dropped_own: int = 0
     dropped_reposts: int = 0
     queued: int = 0
+    answered_natively: int = 0
     queued_keys: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def add(self, other: IngestReport) -> None:
-        for name in ("fetched", "stored", "already_known", "collapsed", "dropped_own", "dropped_reposts", "queued"):
+        for name in (
+            "fetched",
+            "stored",
+            "already_known",
+            "collapsed",
+            "dropped_own",
+            "dropped_reposts",
+            "queued",
+            "answered_natively",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.queued_keys.extend(other.queued_keys)
         self.problems.extend(other.problems)
@@ -189,11 +200,28 @@ class Pipeline:
             created = self.store.create_queue_items(items, now=now, card_kind="card")
             report.queued += len(created)
             report.queued_keys.extend(created)
+            report.answered_natively += self._close_answered_natively(result.posts)
             if result.cursor is not None:
                 self.store.set_cursor(source, result.cursor, now=now)
             if self.before_commit is not None:
                 self.before_commit(report)
         return report
+
+    def _close_answered_natively(self, posts: tuple[Post, ...]) -> int:
+        """The brand's own replies seen in a fetch close the items of the posts they
+        answer: the team replied on the platform itself, not through the queue."""
+        closed = 0
+        queue = Queue(self.store, clock=self.clock)
+        for post in posts:
+            if not post.parent_id or not is_own_post(post, self.config):
+                continue
+            item = self.store.item_for_post(post_key(post.platform, post.parent_id))
+            if item is None or item["state"] not in OPEN_STATES or item["state"] == "sending":
+                continue  # none, closed already, or our own send in flight (it records itself)
+            actor = f"@{post.author.handle}" if post.author.handle else "brand"
+            if queue.answered_elsewhere(item["id"], url=post.url, actor=actor).changed:
+                closed += 1
+        return closed
 
     def _history_for(self, posts: list[Post]) -> AuthorHistory:
         dedupe = timedelta(hours=self.config.pipeline.dedupe_window_hours)

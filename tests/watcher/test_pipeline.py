@@ -294,3 +294,27 @@ def test_pages_are_fetched_until_caught_up_each_in_its_own_transaction(store: St
     assert (outcome.status, outcome.requests, outcome.report.stored) == ("ok", 2, 2)
     assert connector.cursors == [None, Cursor({"page": 1})]
     assert store.get_cursor("s") == Cursor({"page": 2})
+
+
+def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, config: Config) -> None:
+    pipeline = Pipeline(store, config, clock=lambda: T0)
+    pipeline.ingest("x", batch(make_post("my card was charged twice, help!", native_id="10")))
+    reply = make_post(
+        "Sorry! Refund is on its way.",
+        native_id="11",
+        author="LumoBank",
+        minutes=5,
+        parent_id="10",
+        url="https://x.com/LumoBank/status/11",
+    )
+    reply = replace(reply, author=replace(reply.author, id="900000001"))
+    other = make_post("where is my parcel?", native_id="12", author="cy")
+    report = pipeline.ingest("x", batch(other, reply))
+    assert report.answered_natively == 1 and report.dropped_own == 1
+    item = store.item_for_post("x:10")
+    assert item is not None and item["state"] == "answered_elsewhere"
+    assert item["reply_url"] == "https://x.com/LumoBank/status/11"
+    assert store.events_for_item(item["id"])[-1]["actor"] == "@LumoBank"
+    assert store.item_for_post("x:12")["state"] == "new"  # type: ignore[index]
+    again = pipeline.ingest("x", batch(replace(reply, native_id="13")))
+    assert again.answered_natively == 0  # already closed: no second event
