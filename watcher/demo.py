@@ -91,6 +91,7 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
             f"[bold]watcher demo[/bold]: replaying {total} sample posts (3 days of Lumo mentions on X and Reddit, "
             f"7 languages) {pace} into {db}"
         )
+        shown = 0
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             while True:
                 outcome = service.poll("demo")
@@ -100,8 +101,10 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
                 done = int(cursor.state.get("offset", 0)) if cursor else 0
                 if console.is_terminal:
                     live.update(_view(done, total, report, service.store.queue_rows(states=OPEN_STATES, limit=12)))
-                elif outcome.report.fetched:
+                elif outcome.report.fetched and (done >= total or done * 10 // total > shown * 10 // total):
+                    # not a terminal (a log, CI): a line per tenth instead of a live view
                     console.print(f"{done}/{total} posts replayed, {report.queued} queued")
+                    shown = done
                 if done >= total:
                     break
                 time.sleep(0.25)
