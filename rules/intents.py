@@ -962,6 +962,9 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             r"works now",
             r"got it,? thanks",
             r"received it",
+            r"(sorted|fixed|resolved) now",
+            r"thanks? (you )?for (sorting|fixing|resolving|getting back|replying)",
+            r"(gone|back to normal|dropped off|came back|arrived)\W+(\w+\W+){0,6}(thanks|thank you|cheers)",
         ),
         "it": (
             r"grazie (mille|per l'?aiuto|del supporto)",
