@@ -518,10 +518,6 @@ class Store:
         )
 
     @_locked
-    def update_triage(self, key: str, triage: StoredTriage) -> None:
-        self.db.table("posts").update(key, _triage_columns(triage))
-
-    @_locked
     def iter_posts(
         self, *, since: datetime | None = None, until: datetime | None = None, include_duplicates: bool = False
     ) -> list[Post]:
