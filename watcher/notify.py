@@ -22,6 +22,7 @@ from watcher.post import utc_now
 from watcher.store import Store
 
 MAX_ATTEMPTS = 20
+LEASE_SECONDS = 120  # longer than any one delivery takes, short enough to retry soon after a crash
 
 
 class DeliveryRetry(Exception):
@@ -52,11 +53,17 @@ class FlushReport:
 def flush_outbox(
     store: Store, notifier: Notifier, *, clock: Callable[[], datetime] = utc_now, limit: int = 100
 ) -> FlushReport:
+    """Deliver due rows. Each row is leased first, so two flushes (threads or processes,
+    `watcher run` beside `watcher poll`) never deliver the same row; a crash mid-delivery
+    frees the lease after LEASE_SECONDS and the row is delivered again."""
     sent = retrying = failed = 0
     for row in store.due_outbox(now=clock(), limit=limit):
-        store.mark_outbox_attempt(row["id"], now=clock())
+        now = clock()
+        if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
+            continue  # another flush took it first
+        store.mark_outbox_attempt(row["id"], now=now)
         try:
-            ref = notifier.deliver(row)
+            ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:
             if row["attempts"] + 1 >= MAX_ATTEMPTS:
                 store.mark_outbox_failed(row["id"], error=f"gave up after {MAX_ATTEMPTS} attempts: {exc}")

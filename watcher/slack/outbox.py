@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from watcher.config import Config
-from watcher.notify import DeliveryFailed, DeliveryRetry, FlushReport, flush_outbox
+from watcher.notify import LEASE_SECONDS, DeliveryFailed, DeliveryRetry, FlushReport, flush_outbox
 from watcher.post import Post, utc_now
 from watcher.slack.cards import (
     CardView,
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "watcher_outbox"
 # how long a row taken for delivery stays taken (another process skips it; a crash frees it)
-LEASE_SECONDS = 120
 # Slack errors that a person can fix (token, channel membership): keep the row and retry slowly
 FIXABLE_ERRORS = {
     "invalid_auth": "the bot token is invalid; check the environment variable named by slack.bot_token_env",
@@ -120,7 +119,10 @@ class SlackNotifier:
             if done is not None and done["status"] == "sent":
                 return str(done["ref"])
             now = self.clock()
-            if not self.store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
+            # flush_outbox leases before it calls; a direct delivery (a redraw) leases here
+            if not row.get("leased") and not self.store.lease_outbox(
+                row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)
+            ):
                 raise DeliveryRetry(f"outbox row {row['id']} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
             ref = self._deliver(handler, row)
             self._delivered[row["id"]] = ref
