@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.base import (
     AuthFailed,
@@ -291,6 +292,7 @@ class Poller:
             until = exc.until
             limits = {**state["rate_limits"], exc.endpoint or "default": until}
             self._record(
+                state,
                 healthy=True,
                 message=f"rate limited until {until:%H:%M:%S} UTC",
                 failures=0,
@@ -303,6 +305,7 @@ class Poller:
             failures = state["failures"] + 1
             retry_at = self.pipeline.clock() + timedelta(seconds=self.max_backoff)
             self._record(
+                state,
                 healthy=False,
                 message=exc.message,
                 failures=failures,
@@ -316,6 +319,7 @@ class Poller:
             failures = state["failures"] + 1
             retry_at = self.pipeline.clock() + timedelta(seconds=self.backoff_seconds(failures))
             self._record(
+                state,
                 healthy=True,
                 message=exc.message,
                 failures=failures,
@@ -325,7 +329,7 @@ class Poller:
             )
             log.warning("source %s failed (%s); retrying at %s", name, exc.message, retry_at)
             return PollOutcome(name, "failed", total, exc.message, requests, retry_at)
-        self._record(healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
+        self._record(state, healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
         return PollOutcome(name, "ok", total, "", requests)
 
     def backoff_seconds(self, failures: int) -> float:
@@ -335,6 +339,7 @@ class Poller:
 
     def _record(
         self,
+        state: dict[str, Any],
         *,
         healthy: bool,
         message: str,
@@ -344,7 +349,6 @@ class Poller:
         success: bool,
     ) -> None:
         now = self.pipeline.clock()
-        previous = self.store.source_state(self.source.name)["last_success_at"]
         self.store.save_source_state(
             self.source.name,
             healthy=healthy,
@@ -352,5 +356,5 @@ class Poller:
             failures=failures,
             backoff_until=backoff_until,
             rate_limits=rate_limits,
-            last_success_at=now if success else previous,
+            last_success_at=now if success else state["last_success_at"],
         )

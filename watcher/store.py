@@ -8,6 +8,7 @@ together or not at all. WAL lets the CLI read while the service writes.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -287,13 +288,12 @@ class RecentPost:
 
 
 def _locked(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         store = args[0]
         with store._lock:  # type: ignore[attr-defined]
             return method(*args, **kwargs)
 
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
     return wrapper
 
 
