@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -239,16 +240,36 @@ def queue(
     app: AppContext, priority: str | None, platform: str | None, states: tuple[str, ...], limit: int, as_json: bool
 ) -> None:
     """Show the ranked queue: urgent first, then by score, oldest first."""
+    config = app.config()
     with app.store() as store:
         rows = store.queue_rows(states=states or OPEN_STATES, platform=platform, priority=priority, limit=limit)
+    now = utc_now()
+    sla = sla_texts(rows, config, now=now)
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(json.dumps({**row, "sla": sla[row["id"]]}, ensure_ascii=False))
         return
     if not rows:
         Console().print("the queue is empty")
         return
-    Console().print(queue_table(rows, now=utc_now()))
+    Console().print(queue_table(rows, now=now, sla=sla))
+
+
+def sla_texts(rows: list[dict[str, Any]], config: Config, *, now: datetime) -> dict[int, str]:
+    """Each item's SLA clock in words ("claim within 40 min", "SLA missed by 1 h"), counted
+    like the Slack cards count it: slack.sla_minutes in business hours."""
+    from watcher.slack.sla import BusinessHours, sla_state
+
+    hours = BusinessHours.from_config(config.slack, config.brand.timezone)
+    return {
+        row["id"]: sla_state(
+            {"created_at": row["item_created_at"], "priority": row["priority"], "state": row["state"]},
+            slack=config.slack,
+            hours=hours,
+            now=now,
+        ).describe()
+        for row in rows
+    }
 
 
 # --- score --------------------------------------------------------------------

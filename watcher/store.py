@@ -755,7 +755,7 @@ class Store:
         sql = (
             "SELECT q.id, q.state, q.priority, q.score, q.assignee, q.repeat_count, q.sla_due_at, q.channel, "
             "q.escalated, p.key, p.platform, p.text, p.created_at, p.url, p.lang, p.reasons, p.intents, "
-            "p.sentiment, a.handle, a.followers "
+            "p.sentiment, a.handle, a.followers, q.created_at "
             "FROM queue_items q JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
             "WHERE " + " AND ".join(clauses) + " ORDER BY CASE q.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
             "WHEN 'normal' THEN 2 ELSE 3 END, q.score DESC, p.created_at ASC LIMIT ?"
@@ -782,6 +782,7 @@ class Store:
             "sentiment",
             "handle",
             "followers",
+            "item_created_at",
         ]
         rows = []
         for r in self.db.execute(sql, params).fetchall():

@@ -38,7 +38,9 @@ def headline_reasons(reasons: list[str], limit: int = 3) -> list[str]:
     return sorted(reasons, key=lambda reason: reason.startswith(_BACKGROUND))[:limit]
 
 
-def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -> Table:
+def queue_table(
+    rows: list[dict[str, Any]], *, now: datetime, title: str = "", sla: dict[int, str] | None = None
+) -> Table:
     """The ranked queue; each row shows the post excerpt with its triage reasons under it."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("#", "priority", "age"):
@@ -46,6 +48,8 @@ def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -
     table.add_column("from", max_width=18, overflow="ellipsis", no_wrap=True)
     table.add_column("lang", no_wrap=True)
     table.add_column("state", max_width=14, overflow="ellipsis", no_wrap=True)
+    if sla is not None:
+        table.add_column("SLA", max_width=16, overflow="fold")
     table.add_column("post / why", ratio=1, min_width=26, overflow="fold")
     for row in rows:
         style = PRIORITY_STYLE.get(row["priority"], "")
@@ -58,6 +62,7 @@ def queue_table(rows: list[dict[str, Any]], *, now: datetime, title: str = "") -
             f"{row['platform']} @{row['handle']}" if row["handle"] else row["platform"],
             row["lang"] or "",
             row["state"] + (f" ({row['assignee']})" if row["assignee"] else ""),
+            *([sla.get(row["id"], "")] if sla is not None else []),
             escape(excerpt(row["text"])) + repeats + (f"\n[dim]{escape(reasons)}[/dim]" if reasons else ""),
         )
     return table

@@ -210,3 +210,15 @@ def test_poll_once_delivers_cards_to_slack_when_enabled(tmp_path: Path, monkeypa
         assert again.exit_code == 0
         assert len([m for m in fake.channel_messages("CCARE") if "thread_ts" not in m]) == 3
     assert BOT_TOKEN not in result.output
+
+
+def test_queue_shows_each_items_sla_clock(tmp_path: Path) -> None:
+    config = write_config(tmp_path, write_export(tmp_path))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "poll", "--once"]).exit_code == 0
+    listed = runner.invoke(cli, ["--config", str(config), "queue", "--json"])
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    # the items were queued just now; urgent ones run around the clock on a 15-minute target
+    assert all(r["sla"].startswith("claim within") for r in rows if r["priority"] == "urgent")
+    table = runner.invoke(cli, ["--config", str(config), "queue"])
+    assert "SLA" in table.stdout and "claim within" in " ".join(table.stdout.split())
