@@ -221,6 +221,13 @@ class ReplayConnector:
     def total(self) -> int:
         return len(self._load())
 
+    def time_span(self) -> tuple[datetime, datetime]:
+        """The oldest and newest post times in the file (the demo paces its drip by them)."""
+        times = [r.post.created_at for r in self._load() if r.post is not None]
+        if not times:
+            raise SourceMisconfigured(f"{self.path} holds no readable posts")
+        return times[0], times[-1]
+
     def fetch(self, cursor: Cursor | None) -> FetchResult:
         records = self._load()
         offset = int(cursor.state.get("offset", 0)) if cursor else 0

@@ -75,14 +75,11 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
     sample = sample_path()
     try:
         config = demo_config(db, sample)
-        probe = ReplayConnector(sample, source="demo")
-        total = probe.total()
-        posts = [r.post for r in probe._load() if r.post is not None]
-        span = (posts[-1].created_at - posts[0].created_at).total_seconds() if posts else 0.0
+        connector = ReplayConnector(sample, source="demo", batch_size=100)
+        total, (first, last) = connector.total(), connector.time_span()
         drip = duration > 0
-        connector = ReplayConnector(
-            sample, source="demo", drip=drip, speed=max(1.0, span / duration) if drip else 1.0, batch_size=100
-        )
+        if drip:  # three days of posts in `duration` seconds
+            connector.drip, connector.speed = True, max(1.0, (last - first).total_seconds() / duration)
         notifier = DemoNotifier()
         service = Service.from_config(config, connectors={"demo": connector}, notifier=notifier)
         report = IngestReport(source="demo")
@@ -127,10 +124,10 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
         if db_path:
             demo_toml = db_path.with_suffix(".toml")
             _write_demo_config(demo_toml, db_path)
-            first, last = posts[0].created_at.date(), posts[-1].created_at.date() + timedelta(days=1)
+            first_day, last_day = first.date(), last.date() + timedelta(days=1)
             console.print(
                 f"database kept at {db_path}; try:\n  watcher --config {demo_toml} queue --priority urgent\n"
-                f"  watcher --config {demo_toml} digest --since {first} --until {last} --html demo-digest.html",
+                f"  watcher --config {demo_toml} digest --since {first_day} --until {last_day} --html demo-digest.html",
                 soft_wrap=True,
             )
         return report
