@@ -126,7 +126,7 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) 
     proc = subprocess.Popen(
         [sys.executable, "-c", "from watcher.cli import main; main()", "--config", str(config), "run"],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,  # the console cards; nothing here reads them while the service runs
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -142,7 +142,12 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) 
             except sqlite3.OperationalError:
                 pass
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never leave a stray service behind a failed assertion
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     assert "stopped cleanly" in err and "Traceback" not in err
     with sqlite3.connect(db) as conn:
