@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,23 +89,24 @@ def run_forever(
     """Run until SIGINT/SIGTERM (or `until()` is true): then stop taking new jobs,
     let the batch in flight finish and commit, flush the outbox and close the store."""
     scheduler = build_scheduler(service, extra_jobs=extra_jobs, deliver=deliver)
-    done = threading.Event()
+    signalled: list[int] = []
 
     def request_stop(signum: int, _frame: Any) -> None:
-        log.info("received signal %s; finishing the batch in flight", signum)
-        service.stopping.set()
-        done.set()
+        # only a plain append: a signal handler that takes a lock (Event.set, logging) can
+        # deadlock against the main thread it interrupted while that thread held the lock
+        signalled.append(signum)
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     scheduler.start()
     if on_started is not None:
         on_started(scheduler)
     try:
-        while not done.wait(0.2):
-            if until is not None and until():
-                service.stopping.set()
-                break
+        while not signalled and not (until is not None and until()):
+            time.sleep(0.2)
+        if signalled:
+            log.info("received signal %s; finishing the batch in flight", signalled[0])
     finally:
+        service.stopping.set()  # pollers stop paging after the page in hand
         scheduler.shutdown(wait=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
