@@ -328,6 +328,10 @@ class Triager:
             rules_fired=tuple(outcome.fired),
         )
 
+    def triage_many(self, posts: Sequence[Post], contexts: Sequence[TriageContext]) -> list[Triage]:
+        """One Triage per post, in order: what `triage` gives for each, computed for the batch at once."""
+        return [self.triage(post, ctx) for post, ctx in zip(posts, contexts, strict=True)]
+
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         brand = ctx.brand

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,8 @@ from watcher.store import OPEN_STATES, NewItem, NewPost, RecentPost, Store, Stor
 log = logging.getLogger(__name__)
 
 TriageFn = Callable[[Post, TriageContext], Triage]
+# a whole batch at once: the triage engine vectorizes its models over the batch
+TriageManyFn = Callable[[Sequence[Post], Sequence[TriageContext]], list[Triage]]
 
 
 @dataclass
@@ -125,6 +127,10 @@ class AuthorHistory:
         )
 
 
+def _one_by_one(triage_fn: TriageFn) -> TriageManyFn:
+    return lambda posts, contexts: [triage_fn(p, c) for p, c in zip(posts, contexts, strict=True)]
+
+
 class Pipeline:
     """Turns a connector's FetchResult into stored posts and queue items."""
 
@@ -139,7 +145,9 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.config = config
-        self.triage_fn = triage_fn or triager_for(config).triage
+        self.triage_many: TriageManyFn = (
+            triager_for(config).triage_many if triage_fn is None else _one_by_one(triage_fn)
+        )
         self.clock = clock
         self.before_commit = before_commit
 
@@ -165,22 +173,29 @@ class Pipeline:
                 known.add(post.key)
                 fresh.append(post)
         history = self._history_for(fresh)
-        planned: list[tuple[Post, str, Triage | None, str | None]] = []
+        seen: list[tuple[Post, str, str | None]] = []
+        to_triage: list[Post] = []
+        contexts: list[TriageContext] = []
         for post in fresh:
             norm = normalized_text(post.text)
             original = history.original_of(post, norm)
             if original is None:
-                ctx = TriageContext(
-                    brand=self.config.brand,
-                    thresholds=self.config.triage,
-                    author_recent_posts=history.recent_count(post),
-                    author_open_items=history.open_items.get(post.author_key, 0),
-                    now=now,
+                to_triage.append(post)
+                contexts.append(
+                    TriageContext(
+                        brand=self.config.brand,
+                        thresholds=self.config.triage,
+                        author_recent_posts=history.recent_count(post),
+                        author_open_items=history.open_items.get(post.author_key, 0),
+                        now=now,
+                    )
                 )
-                planned.append((post, norm, self.triage_fn(post, ctx), None))
-            else:
-                planned.append((post, norm, None, original))
+            seen.append((post, norm, original))
             history.add(post, norm, original)
+        triaged = iter(self.triage_many(to_triage, contexts))
+        planned: list[tuple[Post, str, Triage | None, str | None]] = [
+            (post, norm, next(triaged) if original is None else None, original) for post, norm, original in seen
+        ]
         with self.store.transaction():
             inserted = self.store.insert_posts(
                 [NewPost(post, to_stored(t) if t else None, original, norm) for post, norm, t, original in planned],
