@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rules.intents import INTENTS
 from watcher.config import ConfigError, ConfigProblem, read_toml
 from watcher.config import _unknown as unknown_key
@@ -80,7 +82,38 @@ class Facts:
     sarcasm: bool = False
 
 
-Predicate = Callable[["Facts", float, Sequence[str]], bool]
+class FactsBatch:
+    """The facts of a batch of posts, column by column (built on first use), so each
+    rule condition is one numpy operation over the posts still in question."""
+
+    def __init__(self, facts: Sequence[Facts]) -> None:
+        self.facts = facts
+        self._columns: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+    def column(self, name: str) -> np.ndarray:
+        found = self._columns.get(name)
+        if found is None:
+            if name == "intents":
+                bits = {intent: 1 << i for i, intent in enumerate(INTENTS)}
+                found = np.fromiter((sum(bits[i] for i in f.intents) for f in self.facts), np.int64, len(self.facts))
+            elif name == "author_lists":
+                bits = {name: 1 << i for i, name in enumerate(AUTHOR_LISTS)}
+                found = np.fromiter(
+                    (sum(bits[a] for a in f.author_lists) for f in self.facts), np.int64, len(self.facts)
+                )
+            elif name in ("lang", "platform", "source", "kind"):
+                found = np.asarray([str(getattr(f, name)).casefold() for f in self.facts], dtype=object)
+            else:
+                found = np.fromiter((float(getattr(f, name)) for f in self.facts), np.float64, len(self.facts))
+            self._columns[name] = found
+        return found
+
+
+# (facts, rows still in question, running scores, running tags) -> which of those rows hold
+Predicate = Callable[[FactsBatch, np.ndarray, np.ndarray, Sequence[list[str]]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -92,8 +125,7 @@ class Conditions:
     keyword_re: re.Pattern[str] | None = None
 
     def __post_init__(self) -> None:
-        # each key turned into one small function once, so a post costs a call per
-        # key rather than a generator and a string dispatch per key and rule
+        # each key turned into one small function once
         object.__setattr__(self, "_predicates", tuple(self._build()))
 
     def _build(self) -> Iterator[Predicate]:
@@ -106,54 +138,76 @@ class Conditions:
         for key, flag in self.flags.items():
             yield _flag_predicate(key, flag)
 
-    def checks(self, facts: Facts, score: float, tags: Sequence[str]) -> Iterator[bool]:
-        """One bool per key in this block, lazily (so all/any/none stop early)."""
-        return (p(facts, score, tags) for p in self._predicates)  # type: ignore[attr-defined]
+    def all_hold(self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[list[str]]) -> np.ndarray:
+        """The rows for which every key holds (later keys are only asked of the rows left)."""
+        for predicate in self._predicates:  # type: ignore[attr-defined]
+            if not len(rows):
+                break
+            rows = rows[predicate(facts, rows, score, tags)]
+        return rows
 
-    def all_hold(self, facts: Facts, score: float, tags: Sequence[str]) -> bool:
-        for p in self._predicates:  # type: ignore[attr-defined]  # noqa: SIM110 (no generator per rule)
-            if not p(facts, score, tags):
-                return False
-        return True
-
-    def any_holds(self, facts: Facts, score: float, tags: Sequence[str]) -> bool:
-        for p in self._predicates:  # type: ignore[attr-defined]  # noqa: SIM110 (no generator per rule)
-            if p(facts, score, tags):
-                return True
-        return False
+    def any_holds(
+        self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[list[str]]
+    ) -> np.ndarray:
+        """Per row: whether at least one key holds."""
+        hold = np.zeros(len(rows), dtype=bool)
+        for predicate in self._predicates:  # type: ignore[attr-defined]
+            if hold.all():
+                break
+            hold |= predicate(facts, rows, score, tags)
+        return hold
 
     @property
     def empty(self) -> bool:
         return not (self.lists or self.regex or self.ranges or self.flags)
 
 
+def _bits(values: frozenset[str], names: Sequence[str]) -> int:
+    return sum(1 << i for i, name in enumerate(names) if name in values)
+
+
 def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str] | None) -> Predicate:
-    if key == "intent":
-        return lambda f, s, t: not f.intents.isdisjoint(wanted)
+    if key in ("intent", "author_list"):
+        column, mask = (
+            ("intents", _bits(wanted, INTENTS)) if key == "intent" else ("author_lists", _bits(wanted, AUTHOR_LISTS))
+        )
+        return lambda f, rows, s, t: (f.column(column)[rows] & mask) != 0
     if key == "keywords":
         assert keyword_re is not None
         search = keyword_re.search
-        return lambda f, s, t: bool(search(f.norm) or search(f.text.casefold()))
-    if key == "author_list":
-        return lambda f, s, t: not f.author_lists.isdisjoint(wanted)
+
+        def keywords(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
+            found = (bool(search(f.facts[r].norm) or search(f.facts[r].text.casefold())) for r in rows.tolist())
+            return np.fromiter(found, dtype=bool, count=len(rows))
+
+        return keywords
     if key == "tag":
-        return lambda f, s, t: any(tag in wanted for tag in t)
-    attr = "lang" if key == "language" else key
-    return lambda f, s, t: str(getattr(f, attr)).casefold() in wanted
+        return lambda f, rows, s, t: np.fromiter(
+            (any(tag in wanted for tag in t[r]) for r in rows.tolist()), dtype=bool, count=len(rows)
+        )
+    column = "lang" if key == "language" else key
+    return lambda f, rows, s, t: np.isin(f.column(column)[rows], list(wanted))
 
 
 def _regex_predicate(regex: re.Pattern[str]) -> Predicate:
-    return lambda f, s, t: bool(regex.search(f.text))
+    return lambda f, rows, s, t: np.fromiter(
+        (bool(regex.search(f.facts[r].text)) for r in rows.tolist()), dtype=bool, count=len(rows)
+    )
 
 
 def _range_predicate(key: str, rng: Range) -> Predicate:
-    if key == "score":
-        return lambda f, s, t: rng.holds(s)
-    return lambda f, s, t: rng.holds(float(getattr(f, key)))
+    low = -np.inf if rng.low is None else rng.low
+    high = np.inf if rng.high is None else rng.high
+
+    def holds(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
+        values = s[rows] if key == "score" else f.column(key)[rows]
+        return np.asarray((values >= low) & (values <= high))
+
+    return holds
 
 
 def _flag_predicate(key: str, flag: bool) -> Predicate:
-    return lambda f, s, t: bool(getattr(f, key)) is flag
+    return lambda f, rows, s, t: (f.column(key)[rows] != 0) == flag
 
 
 @dataclass(frozen=True)
@@ -180,12 +234,14 @@ class Rule:
     description: str = ""
     file: str = ""
 
-    def matches(self, facts: Facts, score: float, tags: Sequence[str]) -> bool:
-        if not self.all.all_hold(facts, score, tags):
-            return False
-        if not self.any.empty and not self.any.any_holds(facts, score, tags):
-            return False
-        return not self.none.any_holds(facts, score, tags)
+    def matching(self, facts: FactsBatch, score: np.ndarray, tags: Sequence[list[str]]) -> np.ndarray:
+        """The rows (post positions in the batch) this rule fires on, given the running scores and tags."""
+        rows = self.all.all_hold(facts, np.arange(len(facts)), score, tags)
+        if len(rows) and not self.any.empty:
+            rows = rows[self.any.any_holds(facts, rows, score, tags)]
+        if len(rows) and not self.none.empty:
+            rows = rows[~self.none.any_holds(facts, rows, score, tags)]
+        return rows
 
 
 @dataclass
@@ -211,38 +267,52 @@ class RuleSet:
     files: tuple[str, ...] = ()
 
     def apply(self, facts: Facts, outcome: Outcome, *, band_floor: Mapping[str, int]) -> Outcome:
-        """Run every matching rule in order. Boosts alone stop below the urgent band:
-        only a rule that says priority/min_priority = "urgent" or allow_urgent = true
-        (repeat writers, large reach, VIPs) can lift a post into it."""
+        return self.apply_many([facts], [outcome], band_floor=band_floor)[0]
+
+    def apply_many(
+        self, facts: Sequence[Facts], outcomes: Sequence[Outcome], *, band_floor: Mapping[str, int]
+    ) -> Sequence[Outcome]:
+        """Run every matching rule in order, each over the whole batch at once. Boosts
+        alone stop below the urgent band: only a rule that says priority/min_priority =
+        "urgent" or allow_urgent = true (repeat writers, large reach, VIPs) can lift a
+        post into it."""
+        batch = FactsBatch(facts)
+        score = np.fromiter((o.score for o in outcomes), dtype=np.float64, count=len(outcomes))
+        tags = [o.tags for o in outcomes]
         for rule in self.rules:
-            if not rule.matches(facts, outcome.score, outcome.tags):
+            rows = rule.matching(batch, score, tags)
+            if not len(rows):
                 continue
             act = rule.then
-            outcome.fired.append(rule.name)
-            outcome.score += act.boost
+            score[rows] += act.boost
             if act.priority:
-                outcome.priority = act.priority
                 floor = band_floor[act.priority]
                 ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
-                outcome.score = min(max(outcome.score, floor), ceiling)
-            if act.min_priority and outcome.score < band_floor[act.min_priority]:
-                outcome.score = band_floor[act.min_priority]
-            outcome.channel = act.channel or outcome.channel
-            outcome.tags.extend(t for t in act.tags if t not in outcome.tags)
-            outcome.suppress = outcome.suppress or act.suppress
-            outcome.digest_only = outcome.digest_only or act.digest_only
-            if act.needs_reply is not None:
-                outcome.needs_reply = act.needs_reply
-            outcome.allow_urgent = (
-                outcome.allow_urgent or act.allow_urgent or "urgent" in (act.priority, act.min_priority)
-            )
+                score[rows] = np.clip(score[rows], floor, ceiling)
+            if act.min_priority:
+                score[rows] = np.maximum(score[rows], band_floor[act.min_priority])
             reason = act.reason or f"rule '{rule.name}'"
             if act.boost:
                 reason += f" ({act.boost:+d})"
-            outcome.reasons.append(reason)
-        if not outcome.allow_urgent and outcome.priority != "urgent":
-            outcome.score = min(outcome.score, band_floor["urgent"] - 1)
-        return outcome
+            lifts = act.allow_urgent or "urgent" in (act.priority, act.min_priority)
+            for r in rows.tolist():
+                outcome = outcomes[r]
+                outcome.fired.append(rule.name)
+                if act.priority:
+                    outcome.priority = act.priority
+                outcome.channel = act.channel or outcome.channel
+                outcome.tags.extend(t for t in act.tags if t not in outcome.tags)
+                outcome.suppress = outcome.suppress or act.suppress
+                outcome.digest_only = outcome.digest_only or act.digest_only
+                if act.needs_reply is not None:
+                    outcome.needs_reply = act.needs_reply
+                outcome.allow_urgent = outcome.allow_urgent or lifts
+                outcome.reasons.append(reason)
+        for outcome, value in zip(outcomes, score.tolist(), strict=True):
+            outcome.score = value
+            if not outcome.allow_urgent and outcome.priority != "urgent":
+                outcome.score = min(outcome.score, band_floor["urgent"] - 1)
+        return outcomes
 
     def names(self) -> list[str]:
         return [r.name for r in self.rules]

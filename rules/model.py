@@ -77,35 +77,79 @@ class HashedText:
     words: tuple[str, ...]
     idx: np.ndarray
     val: np.ndarray
-    # id(model) -> that model's hashed part of the logits, when a SparseStack
-    # gathered several models' columns at once for this post
-    partial: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class HashedBatch:
+    """Several posts' feature vectors as one CSR matrix (row i = post i), hashed at once:
+    numpy's per-call cost is paid once per batch instead of a dozen times per post."""
+
+    norms: list[str]
+    words: list[tuple[str, ...]]
+    indptr: np.ndarray
+    idx: np.ndarray
+    val: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.norms)
+
+    def row(self, i: int) -> HashedText:
+        a, b = self.indptr[i], self.indptr[i + 1]
+        return HashedText(self.norms[i], self.words[i], self.idx[a:b], self.val[a:b])
+
+    def matrix(self, rows: np.ndarray | None = None) -> Any:
+        """The scipy CSR matrix of all rows, or of the given rows (repeated ids are summed by products)."""
+        from scipy import sparse
+
+        m = sparse.csr_matrix((self.val, self.idx, self.indptr), shape=(len(self.norms), N_FEATURES))
+        return m if rows is None else m[rows]
 
 
 def hash_text(text: str) -> HashedText:
+    return hash_batch([text]).row(0)
+
+
+def hash_batch(texts: Sequence[str]) -> HashedBatch:
     """Word 1-2 grams (crc32) and character 2-5 grams (a vectorized polynomial hash),
-    each occurrence weighted 1/sqrt(number of grams). Deterministic across processes
-    and platforms; repeated ids are summed by the models (no per-post sort)."""
-    norm = normalize(text)
-    words = tokens(norm)
-    parts: list[np.ndarray] = []
-    if words:
-        grams = [*words, *(a + " " + b for a, b in zip(words, words[1:], strict=False))]
-        parts.append(np.fromiter(map(_crc_cached, grams), dtype=np.uint64, count=len(grams)))
-    padded = " " + " ".join(norm.split()) + " \0\0\0"
-    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(codes) > 5:
-        n = len(codes) - 4
-        h = codes[:n] * _P + codes[1 : n + 1]
-        parts.append(h ^ _SALT[2])
-        for k in (2, 3, 4):
-            h = h * _P + codes[k : n + k]
-            parts.append(h ^ _SALT[k + 1])
-    if not parts:
-        return HashedText(norm, tuple(words), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    cols = (np.concatenate(parts) & _MASK).astype(np.int64)
-    val = np.full(len(cols), 1.0 / np.sqrt(len(cols)), dtype=np.float32)
-    return HashedText(norm, tuple(words), cols, val)
+    each occurrence weighted 1/sqrt(number of grams in its post). Deterministic across
+    processes and platforms, and a post hashes the same alone or in any batch."""
+    norms = [normalize(t) for t in texts]
+    words = [tuple(_TOKEN.findall(n)) for n in norms]
+    # word grams: unigrams then bigrams, per post, flat over the batch
+    grams = [g for w in words for g in (*w, *map(" ".join, zip(w, w[1:], strict=False)))]
+    crcs = list(map(_CRC_CACHE.get, grams))
+    if None in crcs:
+        crcs = [c if c is not None else _crc_cached(g) for g, c in zip(grams, crcs, strict=True)]
+    word_counts = np.fromiter((max(2 * len(w) - 1, 0) for w in words), dtype=np.int64, count=len(words))
+    # character grams: every post padded, all posts in one code array
+    padded = [" " + " ".join(n.split()) + " \0\0\0" for n in norms]
+    lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+    windows = np.where(lengths > 5, lengths - 4, 0)
+    codes = np.frombuffer(("".join(padded) + "\0" * 4).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    offsets = np.cumsum(lengths) - lengths
+    n_windows = int(windows.sum())
+    # position of every window start: its post's offset plus 0..windows-1
+    first_window = np.cumsum(windows) - windows
+    pos = np.repeat(offsets - first_window, windows) + np.arange(n_windows)
+    counts = word_counts + 4 * windows
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    cols = np.empty(int(indptr[-1]), dtype=np.uint64)
+    row_start = indptr[:-1]
+    word_dest = np.repeat(row_start - (np.cumsum(word_counts) - word_counts), word_counts) + np.arange(
+        int(word_counts.sum())
+    )
+    cols[word_dest] = np.asarray(crcs, dtype=np.uint64)
+    char_base = np.repeat(row_start + word_counts - first_window, windows) + np.arange(n_windows)
+    step = np.repeat(windows, windows)
+    h = codes[pos] * _P + codes[pos + 1]
+    cols[char_base] = h ^ _SALT[2]
+    for k in (2, 3, 4):
+        h = h * _P + codes[pos + k]
+        cols[char_base + (k - 1) * step] = h ^ _SALT[k + 1]
+    idx = (cols & _MASK).astype(np.int64)
+    weight = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0).astype(np.float32)
+    return HashedBatch(norms, words, indptr, idx, np.repeat(weight, counts))
 
 
 @dataclass(frozen=True)
@@ -130,22 +174,29 @@ class LinearModel:
 
     def logits(self, x: HashedText, dense: Sequence[float] = ()) -> np.ndarray:
         by_feature: np.ndarray = self._by_feature  # type: ignore[attr-defined]
-        part = x.partial.get(id(self))
-        if part is None:
-            part = x.val @ by_feature[x.idx]
-        out = part + self.bias
+        hashed = x.val @ by_feature[x.idx]
+        return self.combine(hashed[None, :], np.asarray([dense], dtype=np.float32))[0]
+
+    def combine(self, hashed: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """Logits of n posts (n x classes) from their hashed part (n x classes, as
+        `SparseStack.logits` gives) and their dense features (n x len(self.dense))."""
+        by_feature: np.ndarray = self._by_feature  # type: ignore[attr-defined]
+        out = hashed + self.bias
         if self.dense:
-            out = out + np.asarray(dense, dtype=np.float32) @ by_feature[N_FEATURES:]
+            out = out + dense @ by_feature[N_FEATURES:]
         return np.asarray(out, dtype=np.float64)
 
     def proba(self, x: HashedText, dense: Sequence[float] = ()) -> dict[str, float]:
-        z = self.logits(x, dense)
-        if len(self.classes) == 2 and len(z) == 1:
-            p = 1.0 / (1.0 + float(np.exp(-z[0])))
-            return {self.classes[0]: 1.0 - p, self.classes[1]: p}
-        e = np.exp(z - z.max())
-        e /= e.sum()
-        return {c: float(v) for c, v in zip(self.classes, e, strict=True)}
+        p = self.probabilities(self.logits(x, dense)[None, :])[0]
+        return {c: float(v) for c, v in zip(self.classes, p, strict=True)}
+
+    def probabilities(self, z: np.ndarray) -> np.ndarray:
+        """Class probabilities (n x classes, in `self.classes` order) from logits (n x rows)."""
+        if len(self.classes) == 2 and z.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -30.0, 30.0)))
+            return np.stack([1.0 - p, p], axis=1)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
 class SparseStack:
@@ -160,13 +211,13 @@ class SparseStack:
         ends = np.cumsum([p.shape[1] for p in parts])
         self.spans = [(int(end - p.shape[1]), int(end)) for p, end in zip(parts, ends, strict=True)]
 
-    def fill(self, x: HashedText) -> None:
-        """Store each model's hashed logits on `x` (LinearModel.logits then uses them)."""
-        if not self.models or not len(x.idx):
-            return
-        total = x.val @ self.table[x.idx]
-        for model, (start, end) in zip(self.models, self.spans, strict=True):
-            x.partial[id(model)] = total[start:end]
+    def logits(self, matrix: Any) -> dict[int, np.ndarray]:
+        """id(model) -> that model's hashed part of the logits for every row of `matrix`
+        (a CSR batch from `HashedBatch.matrix`), from one sparse product for all models."""
+        if not self.models:
+            return {}
+        total = np.asarray(matrix @ self.table)
+        return {id(m): total[:, start:end] for m, (start, end) in zip(self.models, self.spans, strict=True)}
 
 
 def design_matrix(texts: Sequence[HashedText], dense: Sequence[Sequence[float]] | None = None) -> Any:

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from rules.model import HashedText, LinearModel, load_models
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -163,21 +165,47 @@ class SentimentAnalyzer:
         return squash, hits, emoji
 
     def analyze(self, x: HashedText, text: str, lang: str) -> Sentiment:
-        features, hits, emoji = self.dense(x, text, lang)
-        words = f" ({', '.join(hits[:3])})" if hits else ""
+        return self.analyze_many([x], [text], lang)[0]
+
+    def analyze_many(
+        self, rows: Sequence[HashedText], texts: Sequence[str], lang: str, hashed: np.ndarray | None = None
+    ) -> list[Sentiment]:
+        """Sentiment of several posts in one language; `hashed` is the model's hashed part of
+        the logits for these rows when the caller computed it for a whole batch at once."""
+        dense = [self.dense(x, text, lang) for x, text in zip(rows, texts, strict=True)]
         model = self.models.get(lang)
-        if model is not None:
-            probs = model.proba(x, features)
-            value = probs.get("positive", 0.0) - probs.get("negative", 0.0)
-            label = max(probs, key=lambda c: probs[c])
-            if len(model.classes) == 2 and abs(value) < 0.2:
+        if model is None:
+            return [self._lexicon_only(features, hits, emoji, lang) for features, hits, emoji in dense]
+        if hashed is None:
+            by_feature = model._by_feature  # type: ignore[attr-defined]
+            hashed = np.stack([x.val @ by_feature[x.idx] for x in rows]) if rows else np.zeros((0, 1))
+        features = np.asarray([d[0] for d in dense], dtype=np.float32).reshape(len(rows), -1)
+        probs = model.probabilities(model.combine(hashed, features))
+        classes = model.classes
+        pos = probs[:, classes.index("positive")] if "positive" in classes else np.zeros(len(rows))
+        neg = probs[:, classes.index("negative")] if "negative" in classes else np.zeros(len(rows))
+        values = (pos - neg).tolist()
+        best = probs.argmax(axis=1).tolist()
+        binary = len(classes) == 2
+        out = []
+        for value, top, (_, hits, emoji) in zip(values, best, dense, strict=True):
+            label = classes[top]
+            if binary and abs(value) < 0.2:
                 label = "neutral"
             if abs(emoji) >= EMOJI_DECISIVE and label == "neutral":
                 # Emoji are rare in the training tweets, so the model underweights
                 # them; an angry face or a thumbs down on an otherwise flat post decides.
                 value = max(-1.0, min(1.0, value + 0.5 * math.tanh(emoji / 3.0)))
                 label = "negative" if emoji < 0 else "positive"
-            return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{words}", emoji)
+            out.append(Sentiment(round(value, 3), label, f"{label} {value:+.2f}{_words(hits)}", emoji))
+        return out
+
+    @staticmethod
+    def _lexicon_only(features: list[float], hits: list[str], emoji: float, lang: str) -> Sentiment:
         value = features[3] if lang == "en" else math.tanh(features[0] - features[1] + features[2])
         label = "positive" if value >= 0.05 else "negative" if value <= -0.05 else "neutral"
-        return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{words}", emoji)
+        return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{_words(hits)}", emoji)
+
+
+def _words(hits: Sequence[str]) -> str:
+    return f" ({', '.join(hits[:3])})" if hits else ""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ import numpy as np
 from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
 from rules.intents import URGENT_INTENTS, IntentHit, detect_intents, sarcasm
 from rules.language import LanguageDetector
-from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_text, load_models
+from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_batch, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
 from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
 from watcher.post import Post
@@ -114,6 +114,8 @@ class Signals:
     sentiment: Sentiment
     hits: tuple[IntentHit, ...]
     sarcasm: str | None
+    # id(model) -> this post's hashed part of that model's logits, when computed for a batch
+    text_logits: Mapping[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -198,17 +200,42 @@ class NeedsReplyModel:
         return self.default is not None and (lang == "en" or self.signals_only is None)
 
     def base_logit(self, signals: Signals) -> float:
-        if self.default is None:
-            return _prior_logit(signals)
-        if not self.uses_text(signals.lang) and self.signals_only is not None:
-            return float(self.signals_only.logits(NO_TEXT, signals.reply_dense())[0])
-        return float(self.default.logits(signals.hashed, signals.reply_dense())[0])
+        return float(self._base_logits([signals], np.asarray([signals.reply_dense()], dtype=np.float32))[0])
 
     def probability(self, signals: Signals) -> float:
-        z = self.base_logit(signals)
+        return float(self.probabilities([signals])[0])
+
+    def probabilities(self, signals: Sequence[Signals]) -> np.ndarray:
+        """P(needs reply) for each post, the models applied to the whole batch at once."""
+        dense = np.asarray([s.reply_dense() for s in signals], dtype=np.float32).reshape(len(signals), len(REPLY_DENSE))
+        z = self._base_logits(signals, dense)
         if self.team is not None:
-            z = float(self.team.logits(signals.hashed, [*signals.reply_dense(), z])[0])
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            hashed = _text_part(self.team, signals)
+            z = self.team.combine(hashed, np.hstack([dense, z[:, None].astype(np.float32)]))[:, 0]
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
+
+    def _base_logits(self, signals: Sequence[Signals], dense: np.ndarray) -> np.ndarray:
+        if self.default is None:
+            return np.asarray([_prior_logit(s) for s in signals], dtype=np.float64)
+        z = np.zeros(len(signals))
+        text = np.asarray([self.uses_text(s.lang) for s in signals], dtype=bool)
+        if text.any():
+            rows = [s for s, t in zip(signals, text, strict=True) if t]
+            z[text] = self.default.combine(_text_part(self.default, rows), dense[text])[:, 0]
+        if not text.all() and self.signals_only is not None:
+            z[~text] = self.signals_only.combine(np.zeros((int((~text).sum()), 1)), dense[~text])[:, 0]
+        return z
+
+
+def _text_part(model: LinearModel, signals: Sequence[Signals]) -> np.ndarray:
+    """The hashed part of `model`'s logits for each post: from the batch product when
+    there was one, else from the post's own features."""
+    by_feature = model._by_feature  # type: ignore[attr-defined]
+    parts = []
+    for s in signals:
+        found = s.text_logits.get(id(model))
+        parts.append(found if found is not None else s.hashed.val @ by_feature[s.hashed.idx])
+    return np.stack(parts).reshape(len(signals), -1) if parts else np.zeros((0, 1))
 
 
 def _prior_logit(signals: Signals) -> float:
@@ -275,62 +302,79 @@ class Triager:
             raise ConfigError([ConfigProblem(config.file, "triage.model_path", str(exc))]) from None
 
     def signals(self, text: str, *, lang_hint: str | None = None) -> Signals:
-        hashed = hash_text(text)
-        detected = self.detector.detect(text, hint=lang_hint)
-        self.stack(detected.lang).fill(hashed)
-        mood = self.sentiment.analyze(hashed, text, detected.lang)
-        hits = tuple(detect_intents(hashed.norm, detected.lang))
-        irony = sarcasm(hashed.norm, (h.intent for h in hits))
-        if irony:
-            hits = tuple(h for h in hits if h.intent != "praise")
-            if mood.value > -0.3:
-                mood = Sentiment(-0.3 if mood.value >= 0 else mood.value, "negative", mood.why, mood.emoji)
-        return Signals(hashed, detected.lang, detected.why, mood, hits, irony)
+        return self.signals_many([text], [lang_hint])[0]
+
+    def signals_many(self, texts: Sequence[str], hints: Sequence[str | None]) -> list[Signals]:
+        """Everything read from the texts alone. The texts are hashed together and each
+        language's models are applied to all of its posts in one sparse product."""
+        detected = [self.detector.detect(text, hint=hint) for text, hint in zip(texts, hints, strict=True)]
+        batch = hash_batch(texts)
+        rows = [batch.row(i) for i in range(len(texts))]
+        by_lang: dict[str, list[int]] = {}
+        for i, d in enumerate(detected):
+            by_lang.setdefault(d.lang, []).append(i)
+        moods: list[Sentiment | None] = [None] * len(texts)
+        text_logits: list[dict[int, np.ndarray]] = [{} for _ in texts]
+        for lang, members in by_lang.items():
+            index = np.asarray(members)
+            parts = self.stack(lang).logits(batch.matrix(index))
+            for model_id, part in parts.items():
+                for row, i in enumerate(members):
+                    text_logits[i][model_id] = part[row]
+            sentiment_model = self.sentiment.models.get(lang)
+            found = self.sentiment.analyze_many(
+                [rows[i] for i in members],
+                [texts[i] for i in members],
+                lang,
+                parts.get(id(sentiment_model)) if sentiment_model is not None else None,
+            )
+            for i, mood in zip(members, found, strict=True):
+                moods[i] = mood
+        out = []
+        for x, d, found_mood, logits in zip(rows, detected, moods, text_logits, strict=True):
+            assert found_mood is not None
+            mood = found_mood
+            hits = tuple(detect_intents(x.norm, d.lang))
+            irony = sarcasm(x.norm, (h.intent for h in hits))
+            if irony:
+                hits = tuple(h for h in hits if h.intent != "praise")
+                if mood.value > -0.3:
+                    mood = Sentiment(-0.3 if mood.value >= 0 else mood.value, "negative", mood.why, mood.emoji)
+            out.append(Signals(x, d.lang, d.why, mood, hits, irony, logits))
+        return out
 
     def triage(self, post: Post, ctx: TriageContext) -> Triage:
-        sig = self.signals(post.text, lang_hint=post.lang)
-        probability = self.model.probability(sig)
-        reasons = [f"needs-reply model {probability:.2f}", sig.sentiment.why]
-        if sig.lang == "unknown":
-            reasons.append(sig.lang_why)
-        reasons.extend(f"{INTENT_LABELS[h.intent]}: '{h.match}'" for h in sig.hits)
-        if sig.sarcasm:
-            reasons.append(f"sarcasm: '{sig.sarcasm}'")
-        if ctx.author_recent_posts:
-            reasons.append(
-                f"{ordinal(ctx.author_recent_posts + 1)} message in {ctx.thresholds.repeat_window_days} days"
-            )
-        facts = self.facts(post, sig, ctx)
-        t = ctx.thresholds
-        floors = {"urgent": t.urgent_score, "high": t.high_score, "normal": t.normal_score, "low": 0}
-        # The model alone tops out below the urgent band: "urgent" is for what a rule
-        # names (safety, legal, takeover...) or a pile-up of context, not for a
-        # confidently ordinary complaint.
-        base = probability * (t.urgent_score - MODEL_HEADROOM)
-        outcome = self.rules.apply(facts, Outcome(score=base, reasons=reasons), band_floor=floors)
-        score = max(0, min(100, int(round(outcome.score))))
-        priority = outcome.priority or priority_for(score, t)
-        needs_reply = score >= t.reply_threshold if outcome.needs_reply is None else outcome.needs_reply
-        return Triage(
-            score=score,
-            priority=priority,
-            needs_reply=needs_reply and not outcome.suppress,
-            sentiment=sig.sentiment.value,
-            sentiment_label=sig.sentiment.label,
-            lang=sig.lang,
-            intents=tuple(dict.fromkeys(sig.intents)),
-            reasons=tuple(outcome.reasons),
-            tags=tuple(outcome.tags),
-            channel=outcome.channel,
-            suppress=outcome.suppress,
-            digest_only=outcome.digest_only,
-            model_probability=round(probability, 4),
-            rules_fired=tuple(outcome.fired),
-        )
+        return self.triage_many([post], [ctx])[0]
 
     def triage_many(self, posts: Sequence[Post], contexts: Sequence[TriageContext]) -> list[Triage]:
-        """One Triage per post, in order: what `triage` gives for each, computed for the batch at once."""
-        return [self.triage(post, ctx) for post, ctx in zip(posts, contexts, strict=True)]
+        """One Triage per post, in order: the same as `triage` for each, computed for the batch at once."""
+        if len(posts) != len(contexts):
+            raise ValueError(f"{len(posts)} posts but {len(contexts)} contexts")
+        if not posts:
+            return []
+        signals = self.signals_many([p.text for p in posts], [p.lang for p in posts])
+        probabilities = self.model.probabilities(signals).tolist()
+        facts = [self.facts(post, sig, ctx) for post, sig, ctx in zip(posts, signals, contexts, strict=True)]
+        outcomes = [
+            Outcome(
+                # The model alone tops out below the urgent band: "urgent" is for what a rule
+                # names (safety, legal, takeover...) or a pile-up of context, not for a
+                # confidently ordinary complaint.
+                score=probability * (ctx.thresholds.urgent_score - MODEL_HEADROOM),
+                reasons=_signal_reasons(sig, ctx, probability),
+            )
+            for sig, ctx, probability in zip(signals, contexts, probabilities, strict=True)
+        ]
+        by_thresholds: dict[TriageConfig, list[int]] = {}
+        for i, ctx in enumerate(contexts):
+            by_thresholds.setdefault(ctx.thresholds, []).append(i)
+        for t, members in by_thresholds.items():
+            floors = {"urgent": t.urgent_score, "high": t.high_score, "normal": t.normal_score, "low": 0}
+            self.rules.apply_many([facts[i] for i in members], [outcomes[i] for i in members], band_floor=floors)
+        return [
+            _result(sig, ctx.thresholds, outcome, probability)
+            for sig, ctx, outcome, probability in zip(signals, contexts, outcomes, probabilities, strict=True)
+        ]
 
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
@@ -379,6 +423,40 @@ def _word_in(word: str, text: str) -> bool:
             return True
         start = text.find(word, start + 1)
     return False
+
+
+def _signal_reasons(sig: Signals, ctx: TriageContext, probability: float) -> list[str]:
+    reasons = [f"needs-reply model {probability:.2f}", sig.sentiment.why]
+    if sig.lang == "unknown":
+        reasons.append(sig.lang_why)
+    reasons.extend(f"{INTENT_LABELS[h.intent]}: '{h.match}'" for h in sig.hits)
+    if sig.sarcasm:
+        reasons.append(f"sarcasm: '{sig.sarcasm}'")
+    if ctx.author_recent_posts:
+        reasons.append(f"{ordinal(ctx.author_recent_posts + 1)} message in {ctx.thresholds.repeat_window_days} days")
+    return reasons
+
+
+def _result(sig: Signals, t: TriageConfig, outcome: Outcome, probability: float) -> Triage:
+    score = max(0, min(100, int(round(outcome.score))))
+    priority = outcome.priority or priority_for(score, t)
+    needs_reply = score >= t.reply_threshold if outcome.needs_reply is None else outcome.needs_reply
+    return Triage(
+        score=score,
+        priority=priority,
+        needs_reply=needs_reply and not outcome.suppress,
+        sentiment=sig.sentiment.value,
+        sentiment_label=sig.sentiment.label,
+        lang=sig.lang,
+        intents=tuple(dict.fromkeys(sig.intents)),
+        reasons=tuple(outcome.reasons),
+        tags=tuple(outcome.tags),
+        channel=outcome.channel,
+        suppress=outcome.suppress,
+        digest_only=outcome.digest_only,
+        model_probability=round(probability, 4),
+        rules_fired=tuple(outcome.fired),
+    )
 
 
 def train_default_needs_reply(data: Path, *, out: Path = NEEDS_REPLY_MODEL_FILE, log: Any = print) -> dict[str, float]:

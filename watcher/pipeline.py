@@ -192,9 +192,9 @@ class Pipeline:
                 )
             seen.append((post, norm, original))
             history.add(post, norm, original)
-        triaged = iter(self.triage_many(to_triage, contexts))
+        results = iter(self.triage_many(to_triage, contexts))
         planned: list[tuple[Post, str, Triage | None, str | None]] = [
-            (post, norm, next(triaged) if original is None else None, original) for post, norm, original in seen
+            (post, norm, next(results) if original is None else None, original) for post, norm, original in seen
         ]
         with self.store.transaction():
             inserted = self.store.insert_posts(
