@@ -76,10 +76,15 @@ class Facts:
     engagement: int
     repeat: int
     open_items: int
-    words: int
+    tokens: tuple[str, ...] = ()
     author_lists: frozenset[str] = frozenset()
     mentions_competitor: bool = False
     sarcasm: bool = False
+
+    @property
+    def words(self) -> int:
+        """Words in the post (punctuation and emoji tokens not counted); counted only when a rule asks."""
+        return sum(1 for t in self.tokens if t[0].isalnum())
 
 
 class FactsBatch:
@@ -200,7 +205,12 @@ def _range_predicate(key: str, rng: Range) -> Predicate:
     high = np.inf if rng.high is None else rng.high
 
     def holds(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
-        values = s[rows] if key == "score" else f.column(key)[rows]
+        if key == "score":
+            values = s[rows]
+        elif key == "words":  # costly to count, so only for the rows still in question
+            values = np.fromiter((f.facts[r].words for r in rows.tolist()), dtype=np.float64, count=len(rows))
+        else:
+            values = f.column(key)[rows]
         return np.asarray((values >= low) & (values <= high))
 
     return holds

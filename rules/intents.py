@@ -1026,12 +1026,12 @@ PATTERNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 
 # Sarcasm: positive word + (negative event intent | sarcasm marker)
 _POSITIVE = r"great|brilliant|fantastic|amazing|awesome|perfect|lovely|wonderful|thanks|thank you|cheers|love|nice|genial|grazie|ottimo|perfetto|bravissimi|gracias|genial|perfecto|danke|toll|super|klasse|merci|parfait|genial|obrigad[oa]|otimo|perfeito|multumesc|perfect|minunat"
-_SARCASM_MARKERS = re.compile(
+_SARCASM_MARKERS_TEXT = (
     r"(thanks|thank you|cheers|grazie|gracias|danke|merci|obrigad[oa]|multumesc) (for nothing|per niente|por nada|fur nichts|pour rien|por nada|pentru nimic)"
     r"|\b(yeah right|oh great|just great|just what i needed|love (how|that|waiting)|another (delay|delayed|late|hour|day|week))\b"
-    r"|/s\b|🙄|🙃|😒",
+    r"|/s\b|🙄|🙃|😒"
 )
-_POSITIVE_RE = re.compile(rf"\b({_POSITIVE})\b")
+_POSITIVE_TEXT = rf"\b({_POSITIVE})\b"
 _NEGATIVE_EVENT_INTENTS = {"complaint", "delivery", "outage", "billing", "double_charge", "account_takeover", "safety"}
 _NEGATIVE_EVENT_WORDS = re.compile(
     r"\b(again|still|another|late|delay\w*|waiting|hours? on hold|cancel\w+|lost|broken|ritardo|ancora|otra vez|todavia|schon wieder|wieder|encore|toujours|de novo|outra vez|iar|din nou)\b"
@@ -1088,11 +1088,66 @@ def _first_chars(items: Any) -> frozenset[str] | None:
     return None
 
 
+_BOUNDARY = re.compile(r"\b")
+PREFIX_CHARS = 4  # how far the gate in front of the scanners looks
+
+
+def _prefixes(items: Any, n: int = PREFIX_CHARS) -> frozenset[str]:
+    """Strings of up to `n` characters that a match of a parsed regex must start with
+    (a superset); a string shorter than `n` means "then anything", "" means no constraint."""
+    if n == 0:
+        return frozenset({""})
+    for i, (op, av) in enumerate(items):
+        rest = list(items[i + 1 :])
+        if op is _c.AT or op is _c.ASSERT or op is _c.ASSERT_NOT:
+            continue  # zero-width: look at what follows
+        if op is _c.LITERAL:
+            return frozenset(chr(av) + p for p in _prefixes(rest, n - 1))
+        if op is _c.IN:
+            if any(kind is not _c.LITERAL for kind, _ in av):
+                return frozenset({""})
+            after = _prefixes(rest, n - 1)
+            return frozenset(chr(v) + p for _, v in av for p in after)
+        if op is _c.SUBPATTERN:
+            return _prefixes(list(av[-1]) + rest, n)
+        if op is _c.BRANCH:
+            return frozenset().union(*(_prefixes(list(branch) + rest, n) for branch in av[1]))
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            low, _, sub = av
+            # what follows one repetition is unknown (another one, or the rest): stop there
+            once = _prefixes(list(sub), n)
+            return once | _prefixes(rest, n) if low == 0 else once
+        return frozenset({""})
+    return frozenset({""})
+
+
+def _gate(prefixes: Iterable[str]) -> re.Pattern[str]:
+    """A regex matching at the word boundaries where one of `prefixes` starts: the C
+    regex engine then skips the word starts where no alternative can match."""
+    found = set(prefixes)
+    if "" in found:
+        return _BOUNDARY
+    return re.compile(r"\b(?=" + _trie(found) + ")")
+
+
+def _trie(strings: set[str]) -> str:
+    """One regex for a set of literal strings, branching on one character at a time
+    (the regex engine skips a branch on its first character without entering it).
+    A string that is a prefix of others stands for them all ("then anything")."""
+    by_first: dict[str, set[str]] = {}
+    for text in strings:
+        by_first.setdefault(text[0], set()).add(text[1:])
+    branches = []
+    for first, tails in sorted(by_first.items()):
+        if "" in tails:
+            branches.append(re.escape(first))
+        else:
+            branches.append(re.escape(first) + "(?:" + _trie(tails) + ")")
+    return "|".join(branches)
+
+
 def _group(intent: str, alternatives: Iterable[str]) -> str:
     return f"(?P<{intent}>(?:{'|'.join(alternatives)})\\b)"
-
-
-_BOUNDARY = re.compile(r"\b")
 
 
 class _Scanner:
@@ -1107,9 +1162,12 @@ class _Scanner:
     def __init__(self, lang: str) -> None:
         by_char: dict[str, dict[str, list[str]]] = {}
         anywhere: dict[str, list[str]] = {}
+        prefixes: set[str] = set()
         for intent, by_lang in PATTERNS.items():
             for alternative in by_lang.get(lang, ()):
-                chars = _first_chars(_parser.parse(alternative))
+                parsed = _parser.parse(alternative)
+                prefixes |= _prefixes(list(parsed))
+                chars = _first_chars(parsed)
                 if chars is None:
                     anywhere.setdefault(intent, []).append(alternative)
                 else:
@@ -1119,9 +1177,8 @@ class _Scanner:
         self.anywhere = self._compile(anywhere) if anywhere else None
         self.by_char = {ch: self._compile(by_char[ch], anywhere) for ch in by_char}
         # where to try: every word boundary, or (the usual case) only the boundaries
-        # followed by a character some alternative starts with
-        first = "".join(re.escape(ch) for ch in sorted(by_char))
-        self.starts = _BOUNDARY if anywhere or not first else re.compile(rf"\b(?=[{first}])")
+        # followed by two characters some alternative can start with
+        self.starts = _BOUNDARY if anywhere or not by_char else _gate(prefixes)
 
     @staticmethod
     def _compile(*parts: dict[str, list[str]]) -> re.Pattern[str]:
@@ -1158,10 +1215,25 @@ class _Scanner:
 _SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
 
 
+def _gated(pattern: str) -> re.Pattern[str]:
+    """`pattern` behind a lookahead for the few characters any match starts with, so
+    `search` passes over most positions without trying each alternative."""
+    prefixes = _prefixes(list(_parser.parse(pattern)))
+    if "" in prefixes:
+        return re.compile(pattern)
+    return re.compile(f"(?={_trie(set(prefixes))})(?:{pattern})")
+
+
+_SARCASM_MARKERS = _gated(_SARCASM_MARKERS_TEXT)
+_POSITIVE_RE = _gated(_POSITIVE_TEXT)
+
+
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
     langs = LANGUAGES if lang not in LANGUAGES else ((lang,) if lang == "en" else (lang, "en"))
-    per_lang = [(code, _SCANNERS[code].first_matches(norm)) for code in langs]
+    per_lang = [(code, found) for code in langs if (found := _SCANNERS[code].first_matches(norm))]
+    if not per_lang:  # the usual case: nothing but perhaps a question mark
+        return [IntentHit("question", lang, "?")] if "?" in norm else []
     hits: list[IntentHit] = []
     for intent in PATTERNS:
         for code, found in per_lang:

@@ -114,8 +114,8 @@ class Signals:
     sentiment: Sentiment
     hits: tuple[IntentHit, ...]
     sarcasm: str | None
-    # id(model) -> this post's hashed part of that model's logits, when computed for a batch
-    text_logits: Mapping[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    # (id(model) -> hashed part of that model's logits for a batch, this post's row in it)
+    text_logits: tuple[Mapping[int, np.ndarray], int] = field(default=({}, 0), compare=False, repr=False)
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -233,8 +233,9 @@ def _text_part(model: LinearModel, signals: Sequence[Signals]) -> np.ndarray:
     by_feature = model._by_feature  # type: ignore[attr-defined]
     parts = []
     for s in signals:
-        found = s.text_logits.get(id(model))
-        parts.append(found if found is not None else s.hashed.val @ by_feature[s.hashed.idx])
+        batch, row = s.text_logits
+        found = batch.get(id(model))
+        parts.append(found[row] if found is not None else s.hashed.val @ by_feature[s.hashed.idx])
     return np.stack(parts).reshape(len(signals), -1) if parts else np.zeros((0, 1))
 
 
@@ -314,13 +315,12 @@ class Triager:
         for i, d in enumerate(detected):
             by_lang.setdefault(d.lang, []).append(i)
         moods: list[Sentiment | None] = [None] * len(texts)
-        text_logits: list[dict[int, np.ndarray]] = [{} for _ in texts]
+        text_logits: list[tuple[Mapping[int, np.ndarray], int]] = [({}, 0)] * len(texts)
         for lang, members in by_lang.items():
             index = np.asarray(members)
             parts = self.stack(lang).logits(batch.matrix(index))
-            for model_id, part in parts.items():
-                for row, i in enumerate(members):
-                    text_logits[i][model_id] = part[row]
+            for row, i in enumerate(members):
+                text_logits[i] = (parts, row)
             sentiment_model = self.sentiment.models.get(lang)
             found = self.sentiment.analyze_many(
                 [rows[i] for i in members],
@@ -378,20 +378,13 @@ class Triager:
 
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
-        brand = ctx.brand
+        accounts = _brand_accounts(ctx.brand)
         who = {post.author.id.casefold(), post.author.handle.lstrip("@").casefold()} - {""}
-        lists = frozenset(
-            name
-            for name, accounts in (
-                ("vip", brand.vip_accounts),
-                ("staff", brand.staff_accounts),
-                ("competitor", brand.competitors),
-            )
-            if who.intersection(a.lstrip("@").casefold() for a in accounts)
-        )
-        rivals = [c.lstrip("@").casefold() for c in brand.competitors]
-        text = post.text.casefold()
-        mentions = any(_word_in(r, text) for r in rivals) and "competitor" not in lists
+        lists = frozenset(name for name, members in accounts.lists if not who.isdisjoint(members))
+        mentions = False
+        if accounts.rivals and "competitor" not in lists:
+            text = post.text.casefold()
+            mentions = any(_word_in(r, text) for r in accounts.rivals)
         return Facts(
             text=post.text,
             norm=sig.hashed.norm,
@@ -406,11 +399,44 @@ class Triager:
             engagement=post.metrics.engagement,
             repeat=ctx.author_recent_posts,
             open_items=ctx.author_open_items,
-            words=sum(w[0].isalnum() for w in sig.hashed.words),
+            tokens=sig.hashed.words,
             author_lists=lists,
             mentions_competitor=mentions,
             sarcasm=sig.sarcasm is not None,
         )
+
+
+@dataclass(frozen=True)
+class BrandAccounts:
+    """The brand's account lists, case-folded once rather than for every post."""
+
+    lists: tuple[tuple[str, frozenset[str]], ...]
+    rivals: tuple[str, ...]
+
+
+_accounts_cache: dict[int, tuple[BrandConfig, BrandAccounts]] = {}
+
+
+def _brand_accounts(brand: BrandConfig) -> BrandAccounts:
+    found = _accounts_cache.get(id(brand))
+    if found is not None and found[0] is brand:
+        return found[1]
+
+    def folded(accounts: Sequence[str]) -> frozenset[str]:
+        return frozenset(a.lstrip("@").casefold() for a in accounts)
+
+    made = BrandAccounts(
+        lists=(
+            ("vip", folded(brand.vip_accounts)),
+            ("staff", folded(brand.staff_accounts)),
+            ("competitor", folded(brand.competitors)),
+        ),
+        rivals=tuple(c.lstrip("@").casefold() for c in brand.competitors),
+    )
+    if len(_accounts_cache) > 64:
+        _accounts_cache.clear()
+    _accounts_cache[id(brand)] = (brand, made)
+    return made
 
 
 def _word_in(word: str, text: str) -> bool:
