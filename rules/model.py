@@ -69,7 +69,8 @@ def _crc_cached(word: str) -> int:
     return found
 
 
-@dataclass(frozen=True)
+# built for every post: plain slots, as a frozen dataclass pays a setattr call per field
+@dataclass(slots=True)
 class HashedText:
     """A post's sparse feature vector: column ids (may repeat) and their weights."""
 

@@ -28,9 +28,11 @@ NEGATION_SPAN = 3
 EMOJI_DECISIVE = 2.0
 CACHE_WORDS = 200_000
 PLAIN, EMOJI, NEGATOR, INTENSIFIER = range(4)
+_PLAIN_WORD = (PLAIN, 0.0)  # one shared object, so a post of plain words is found with list.count
 
 
-@dataclass(frozen=True)
+# built for every post: plain slots, as a frozen dataclass pays a setattr call per field
+@dataclass(slots=True)
 class Sentiment:
     value: float
     label: str
@@ -92,12 +94,14 @@ class Lexicons:
         kinds = self._kinds.get(lang)
         if kinds is None:
             kinds = self._kinds.setdefault(lang, {})
+        found = list(map(kinds.get, words))
+        if found.count(_PLAIN_WORD) == len(found):  # most posts: no word that counts
+            return 0.0, 0.0, 0.0, []
         pos = neg = emoji = 0.0
         hits: list[str] = []
         negate_left = 0
         boost = 1.0
-        for word in words:
-            kind = kinds.get(word)
+        for word, kind in zip(words, found, strict=True):
             if kind is None:
                 if len(kinds) > CACHE_WORDS:
                     kinds.clear()
@@ -135,12 +139,13 @@ class Lexicons:
             return EMOJI, e
         lex = self.languages.get(lang)
         if lex is None:
-            return PLAIN, 0.0
+            return _PLAIN_WORD
         if word in lex.negators:
             return NEGATOR, 0.0
         if word in lex.intensifiers:
             return INTENSIFIER, 0.0
-        return PLAIN, lex.score(word)
+        value = lex.score(word)
+        return (PLAIN, value) if value else _PLAIN_WORD
 
 
 class SentimentAnalyzer:

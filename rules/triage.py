@@ -104,7 +104,8 @@ class Triage:
     rules_fired: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+# built for every post: plain slots, as a frozen dataclass pays a setattr call per field
+@dataclass(slots=True)
 class Signals:
     """Everything read from the text alone; shared by scoring and training."""
 
@@ -379,8 +380,10 @@ class Triager:
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         accounts = _brand_accounts(ctx.brand)
-        who = {post.author.id.casefold(), post.author.handle.lstrip("@").casefold()} - {""}
-        lists = frozenset(name for name, members in accounts.lists if not who.isdisjoint(members))
+        lists: frozenset[str] = frozenset()
+        if accounts.lists:
+            who = {post.author.id.casefold(), post.author.handle.lstrip("@").casefold()} - {""}
+            lists = frozenset(name for name, members in accounts.lists if not who.isdisjoint(members))
         mentions = False
         if accounts.rivals and "competitor" not in lists:
             text = post.text.casefold()
@@ -425,12 +428,13 @@ def _brand_accounts(brand: BrandConfig) -> BrandAccounts:
     def folded(accounts: Sequence[str]) -> frozenset[str]:
         return frozenset(a.lstrip("@").casefold() for a in accounts)
 
+    lists = (
+        ("vip", folded(brand.vip_accounts)),
+        ("staff", folded(brand.staff_accounts)),
+        ("competitor", folded(brand.competitors)),
+    )
     made = BrandAccounts(
-        lists=(
-            ("vip", folded(brand.vip_accounts)),
-            ("staff", folded(brand.staff_accounts)),
-            ("competitor", folded(brand.competitors)),
-        ),
+        lists=tuple((name, members) for name, members in lists if members),
         rivals=tuple(c.lstrip("@").casefold() for c in brand.competitors),
     )
     if len(_accounts_cache) > 64:
