@@ -117,7 +117,10 @@ def hash_batch(texts: Sequence[str]) -> HashedBatch:
     norms = [normalize(t) for t in texts]
     words = [tuple(_TOKEN.findall(n)) for n in norms]
     # word grams: unigrams then bigrams, per post, flat over the batch
-    grams = [g for w in words for g in (*w, *map(" ".join, zip(w, w[1:], strict=False)))]
+    grams: list[str] = []
+    for w in words:
+        grams += w
+        grams += map(" ".join, zip(w, w[1:], strict=False))
     crcs = list(map(_CRC_CACHE.get, grams))
     if None in crcs:
         crcs = [c if c is not None else _crc_cached(g) for g, c in zip(grams, crcs, strict=True)]
