@@ -130,32 +130,37 @@ def _short_hint(hint: str | None) -> str | None:
     return (hint or "").lower().split("-")[0] or None
 
 
-# Bytes each row of the batch walk reads before the span it counts (see _BatchScorer).
-# py3langid's features are byte 1-4 grams, so 3 would do; a row whose warm-up did not
-# reach the true automaton state is detected and its text walked again exactly.
+# Bytes each row of the batch walk reads before the span it counts (see _BatchScorer):
+# no state of py3langid 0.4's automaton lies deeper than 6 bytes from its start, so 6
+# bytes of context put a row in the state a whole-text walk has there.
 WARMUP_BYTES = 6
 # Bytes each row counts: the walk takes WARMUP_BYTES + CHUNK_BYTES numpy steps per
 # batch whatever the texts' lengths; shorter rows mean more rows per step.
 CHUNK_BYTES = 32
+# Bytes no UTF-8 text contains; one that sends every state of the automaton back to
+# its start separates the texts of a batch.
+_NOT_UTF8 = (0xFF, 0xFE, 0xC0, 0xC1, *range(0xF5, 0xFE))
 
 
 class _BatchScorer:
     """py3langid's classify for many texts at once, from the identifier's own loaded model.
 
     py3langid finds a text's features (byte n-grams) by walking a byte automaton in
-    Python, one byte at a time, then scores them with a naive Bayes. Here every text
-    is cut into rows of CHUNK_BYTES bytes and all rows of the batch walk in lock-step,
-    one numpy gather per byte position, so a batch costs WARMUP_BYTES + CHUNK_BYTES
-    numpy steps in all. A row starts WARMUP_BYTES before the span it counts: the
-    automaton's state only depends on the last few bytes read, so the row reaches the
-    state the whole-text walk has there. That is checked (the previous row's last
-    state must match), and a text whose check fails is walked byte by byte instead,
-    so the counts are exactly py3langid's. The counts are then scored and normalised
-    as py3langid does with norm_probs=True. Reads only arrays fixed at load, so calls
-    need no lock.
+    Python, one byte at a time, then scores them with a naive Bayes. Here the texts of
+    a batch are joined by a byte that resets the automaton, the joined bytes are cut
+    into rows of CHUNK_BYTES, and all rows walk in lock-step, one numpy gather per
+    byte position: a batch costs WARMUP_BYTES + CHUNK_BYTES numpy steps in all. Each
+    row first reads the WARMUP_BYTES before its span, since the automaton's state only
+    depends on the last few bytes read. That is checked (a row's state after its
+    warm-up must be the previous row's last state); if a check ever fails, the batch
+    is walked byte by byte instead, so the counts are always exactly py3langid's.
+    The counts are then scored and normalised as py3langid does with norm_probs=True.
+    Reads only arrays fixed at load, so calls need no lock.
     """
 
-    def __init__(self, identifier: Any, *, warmup: int = WARMUP_BYTES, chunk: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self, identifier: Any, *, separator: int, warmup: int = WARMUP_BYTES, chunk: int = CHUNK_BYTES
+    ) -> None:
         if not 0 <= warmup <= chunk:
             raise ValueError(f"_BatchScorer: warmup ({warmup}) must be between 0 and chunk ({chunk})")
         nextmove = identifier.tk_nextmove
@@ -167,30 +172,30 @@ class _BatchScorer:
         self._pc = np.asarray(identifier.nb_pc, dtype=np.float32)
         self._classes = list(identifier.nb_classes)
         self._alias_pairs = list(identifier._alias_pairs)
-        self._identifier = identifier  # for the byte-by-byte walk of a text whose check failed
+        self._identifier = identifier  # for the byte-by-byte walk should a check fail
+        self._separator = bytes([separator])
         self.warmup = warmup
         self.chunk = chunk
-        self.rewalked = 0  # texts walked byte by byte after a failed check (the bench prints it)
+        self.rewalked = 0  # batches walked byte by byte after a failed check (the bench prints it)
 
     @classmethod
     def from_identifier(cls, identifier: Any, **options: int) -> _BatchScorer | None:
         """None for a py3langid whose model layout or scoring this does not reproduce
         (the detector then classifies text by text)."""
-        needed = (
-            "tk_nextmove",
-            "_rowbase",
-            "tk_output",
-            "nb_ptc",
-            "nb_pc",
-            "nb_classes",
-            "_alias_pairs",
-            "_norm_probs",
-        )
-        if not all(hasattr(identifier, name) for name in needed) or identifier._norm_probs is not True:
+        needed = ("tk_nextmove", "_rowbase", "tk_output", "nb_ptc", "nb_pc", "nb_classes", "_alias_pairs")
+        if (
+            not all(hasattr(identifier, name) for name in needed)
+            or getattr(identifier, "_norm_probs", None) is not True
+        ):
             return None
-        if getattr(identifier.tk_nextmove, "typecode", None) not in ("H", "I", "L"):
+        if getattr(identifier.tk_nextmove, "typecode", None) not in ("H", "I", "L") or identifier.tk_output[0] >= 0:
             return None
-        return cls(identifier, **options)
+        nextmove = np.frombuffer(identifier.tk_nextmove, dtype=np.dtype(identifier.tk_nextmove.typecode))
+        rowbase = np.asarray(identifier._rowbase, dtype=np.intp)
+        for byte in _NOT_UTF8:
+            if not nextmove[rowbase + byte].any():
+                return cls(identifier, separator=byte, **options)
+        return None
 
     def classify_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """(language, confidence) per text, as identifier.classify(text) gives them."""
@@ -205,72 +210,70 @@ class _BatchScorer:
         return [(self._classes[b], float(c)) for b, c in zip(best.tolist(), confidence.tolist(), strict=True)]
 
     def _feature_counts(self, data: list[bytes], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(text, feature, count) triples, sorted by text then feature."""
+        """(text, feature, count) triples, by text, then by where the feature first occurs."""
         warmup, chunk = self.warmup, self.chunk
         width = warmup + chunk
-        # text i gets rows j = 0.., row j reads bytes [j*chunk, j*chunk + width) of it and
-        # counts the features ending in its last `chunk` bytes (row 0: all `width` bytes)
-        rows_per_text = np.maximum(1, -(-(lengths - warmup) // chunk))
-        row_text = np.repeat(np.arange(len(data)), rows_per_text)
-        first_row = np.cumsum(rows_per_text) - rows_per_text
-        row_j = np.arange(len(row_text)) - first_row[row_text]
-        text_start = np.cumsum(lengths) - lengths
-        buffer = np.frombuffer(b"".join(data) + bytes(width), dtype=np.uint8)
-        column = np.arange(width)[:, None]
-        table = buffer[text_start[row_text] + row_j * chunk + column]  # (width, rows): one step's bytes contiguous
-        states = np.zeros((width + 1, len(row_text)), dtype=self._nextmove.dtype)
-        offset = np.empty(len(row_text), dtype=np.intp)
-        for t in range(width):  # states[t + 1] = automaton state after the row's byte t
+        stream = self._separator.join(data)
+        n_rows = max(1, -(-len(stream) // chunk))
+        # row r reads bytes [r*chunk - warmup, (r + 1)*chunk) of the stream and counts
+        # the features found in its last `chunk` bytes
+        buffer = self._separator * warmup + stream + self._separator * (n_rows * chunk - len(stream))
+        rows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buffer, dtype=np.uint8), width)[::chunk]
+        table = np.ascontiguousarray(rows.T)  # (width, rows): one step's bytes side by side
+        states = np.zeros((width + 1, n_rows), dtype=self._nextmove.dtype)
+        offset = np.empty(n_rows, dtype=np.intp)
+        for t in range(width):  # states[t + 1] = automaton state after each row's byte t
             np.take(self._rowbase, states[t], out=offset)
             offset += table[t]
             np.take(self._nextmove, offset, out=states[t + 1])
+        if np.any(states[warmup, 1:] != states[width, :-1]):
+            self.rewalked += 1
+            return self._walked_counts(data)
 
-        # a row is right if its state after the warm-up is the previous row's last state
-        wrong = (row_j[1:] > 0) & (states[warmup, 1:] != states[width, :-1])
-        rewalk = np.unique(row_text[1:][wrong])
-        features = self._output[states[1:]]
-        counted = (column >= np.where(row_j == 0, 0, warmup)) & (column < lengths[row_text] - row_j * chunk)
-        counted &= features >= 0
-        if len(rewalk):
-            counted &= ~np.isin(row_text, rewalk)
+        features = self._output[states[warmup + 1 :].T].ravel()  # by position in the stream
+        found = np.flatnonzero(features >= 0)
+        text_start = np.cumsum(lengths + 1) - (lengths + 1)
+        text = np.searchsorted(text_start, found, side="right") - 1
         n_features = self._ptc.shape[0]
         key_type = np.int32 if len(data) * n_features < 2**31 else np.int64  # int32 sorts faster
-        keys = (row_text.astype(key_type) * n_features)[None, :] + features.astype(key_type)
-        keys, counts = np.unique(keys[counted], return_counts=True)
-        if len(rewalk):
-            keys, counts = self._add_rewalked(keys, counts, rewalk.tolist(), data)
+        keys = text.astype(key_type) * n_features + features[found]
+        keys, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        # in the order py3langid sums them: by text, then by first occurrence
+        order = np.argsort(first)
+        keys, counts = keys[order], counts[order]
         return keys // n_features, keys % n_features, counts
 
-    def _add_rewalked(
-        self, keys: np.ndarray, counts: np.ndarray, texts: list[int], data: list[bytes]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _walked_counts(self, data: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """_feature_counts by py3langid's own byte-by-byte walk."""
         from py3langid.langid import visit_counts
 
-        self.rewalked += len(texts)
         ident = self._identifier
-        n_features = self._ptc.shape[0]
-        extra_keys: list[int] = []
-        extra_counts: list[int] = []
-        for i in texts:
-            visits = visit_counts(ident.tk_nextmove, ident._rowbase, ident.tk_output, data[i]) or {}
-            extra_keys += [i * n_features + feature for feature in visits]
-            extra_counts += list(visits.values())
-        keys = np.concatenate([keys, np.asarray(extra_keys, dtype=keys.dtype)])
-        counts = np.concatenate([counts, np.asarray(extra_counts, dtype=counts.dtype)])
-        order = np.argsort(keys, kind="stable")
-        return keys[order], counts[order]
+        text_of: list[int] = []
+        feature: list[int] = []
+        count: list[int] = []
+        for i, text in enumerate(data):
+            visits = visit_counts(ident.tk_nextmove, ident._rowbase, ident.tk_output, text) or {}
+            for f, c in visits.items():
+                text_of.append(i)
+                feature.append(f)
+                count.append(c)
+        return np.asarray(text_of, dtype=np.intp), np.asarray(feature, dtype=np.intp), np.asarray(count, dtype=np.intp)
 
     def _probabilities(
         self, text_of: np.ndarray, feature: np.ndarray, count: np.ndarray, lengths: np.ndarray
     ) -> np.ndarray:
         """py3langid's normalised scores: naive Bayes log-posterior (0 for a text with no
         feature), times 1/sqrt(bytes), softmax, then aliased columns folded into one."""
-        terms = self._ptc[feature]
-        terms *= np.log1p(count.astype(np.float32))[:, None]
         scores = np.zeros((len(lengths), len(self._classes)), dtype=np.float32)
-        if len(terms):
+        if len(feature):
+            # one product per text, in py3langid's order and dtypes, so the sums are
+            # bit for bit its own (one product over the batch would round differently)
+            weights = np.log1p(count.astype(np.float32))
+            terms = self._ptc[feature]
             scored, first = np.unique(text_of, return_index=True)
-            scores[scored] = np.add.reduceat(terms, first, axis=0) + self._pc
+            ends = [*first[1:].tolist(), len(feature)]
+            sums = [weights[a:b] @ terms[a:b] for a, b in zip(first.tolist(), ends, strict=True)]
+            scores[scored] = np.stack(sums) + self._pc
         scores *= (1.0 / np.sqrt(np.maximum(lengths, 1))).astype(np.float32)[:, None]
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         scores /= scores.sum(axis=1, keepdims=True)
