@@ -167,8 +167,9 @@ class _BatchScorer:
         self._nextmove = np.frombuffer(nextmove, dtype=np.dtype(nextmove.typecode))
         self._rowbase = np.asarray(identifier._rowbase, dtype=np.intp)
         self._output = np.asarray(identifier.tk_output, dtype=np.int32)
-        # float32 like py3langid's product (its table is float16, which widens exactly)
-        self._ptc = np.asarray(identifier.nb_ptc, dtype=np.float32)
+        # float32 as py3langid's product reads it (its table is float16, which widens
+        # exactly); row-major, as set_languages leaves it column-major: rows gather faster
+        self._ptc = np.ascontiguousarray(identifier.nb_ptc, dtype=np.float32)
         self._pc = np.asarray(identifier.nb_pc, dtype=np.float32)
         self._classes = list(identifier.nb_classes)
         self._alias_pairs = list(identifier._alias_pairs)
@@ -221,6 +222,7 @@ class _BatchScorer:
         rows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buffer, dtype=np.uint8), width)[::chunk]
         table = np.ascontiguousarray(rows.T)  # (width, rows): one step's bytes side by side
         states = np.zeros((width + 1, n_rows), dtype=self._nextmove.dtype)
+        table = table.astype(np.intp)  # adds without a cast in the loop
         offset = np.empty(n_rows, dtype=np.intp)
         for t in range(width):  # states[t + 1] = automaton state after each row's byte t
             np.take(self._rowbase, states[t], out=offset)
@@ -234,14 +236,22 @@ class _BatchScorer:
         found = np.flatnonzero(features >= 0)
         text_start = np.cumsum(lengths + 1) - (lengths + 1)
         text = np.searchsorted(text_start, found, side="right") - 1
-        n_features = self._ptc.shape[0]
-        key_type = np.int32 if len(data) * n_features < 2**31 else np.int64  # int32 sorts faster
-        keys = text.astype(key_type) * n_features + features[found]
-        keys, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        # in the order py3langid sums them: by text, then by first occurrence
-        order = np.argsort(first)
-        keys, counts = keys[order], counts[order]
-        return keys // n_features, keys % n_features, counts
+        feature = features[found]
+        n = len(found)
+        if n == 0:
+            return text, feature, np.zeros(0, dtype=np.intp)
+        # one sort of (text, feature, position) puts the hits of each (text, feature)
+        # side by side, the first one first
+        hits = (text.astype(np.int64) * self._ptc.shape[0] + feature) * n + np.arange(n)
+        hits.sort()
+        pair = hits // n
+        group = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        first = hits[group] % n
+        count = np.zeros(n, dtype=np.intp)
+        count[first] = np.diff(group, append=n)
+        # back in stream order: py3langid sums a text's features in order of first occurrence
+        firsts = np.flatnonzero(count)
+        return text[firsts], feature[firsts], count[firsts]
 
     def _walked_counts(self, data: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """_feature_counts by py3langid's own byte-by-byte walk."""
@@ -270,7 +280,8 @@ class _BatchScorer:
             # bit for bit its own (one product over the batch would round differently)
             weights = np.log1p(count.astype(np.float32))
             terms = self._ptc[feature]
-            scored, first = np.unique(text_of, return_index=True)
+            first = np.flatnonzero(np.concatenate(([True], text_of[1:] != text_of[:-1])))
+            scored = text_of[first]
             ends = [*first[1:].tolist(), len(feature)]
             sums = [weights[a:b] @ terms[a:b] for a, b in zip(first.tolist(), ends, strict=True)]
             scores[scored] = np.stack(sums) + self._pc
