@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -82,17 +82,10 @@ class LanguageDetector:
                 f"detect_many: {len(texts)} texts but {len(hints)} hints; pass one hint (or None) per text"
             )
         short_hints = [_short_hint(hint) for hint in hints]
-        results: list[Detected | None] = []
-        todo: list[int] = []
-        cleans: list[str] = []
-        for i, (text, hint) in enumerate(zip(texts, short_hints, strict=True)):
-            clean = self._before_detector(text, hint)
-            if isinstance(clean, Detected):
-                results.append(clean)
-            else:
-                results.append(None)
-                todo.append(i)
-                cleans.append(clean)
+        # an answer, or the text the detector must read
+        results = [self._before_detector(text, hint) for text, hint in zip(texts, short_hints, strict=True)]
+        todo = [i for i, result in enumerate(results) if isinstance(result, str)]
+        cleans = [str(results[i]) for i in todo]
         if self._batch is None:  # a py3langid whose model layout the batch scorer does not know
             with self._lock:
                 scored = [self._identifier.classify(clean) for clean in cleans]
@@ -100,7 +93,7 @@ class LanguageDetector:
             scored = self._batch.classify_many(cleans)
         for i, (lang, prob) in zip(todo, scored, strict=True):
             results[i] = self._verdict(str(lang), float(prob), short_hints[i])
-        return [r for r in results if r is not None]
+        return cast(list[Detected], results)  # every text now has its answer
 
     def _before_detector(self, text: str, hint: str | None) -> Detected | str:
         """The answer when the detector need not run, else the text it should read."""
@@ -220,9 +213,8 @@ class _BatchScorer:
         # the features found in its last `chunk` bytes
         buffer = self._separator * warmup + stream + self._separator * (n_rows * chunk - len(stream))
         rows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buffer, dtype=np.uint8), width)[::chunk]
-        table = np.ascontiguousarray(rows.T)  # (width, rows): one step's bytes side by side
-        states = np.zeros((width + 1, n_rows), dtype=self._nextmove.dtype)
-        table = table.astype(np.intp)  # adds without a cast in the loop
+        table = rows.T.astype(np.intp, order="C")  # (width, rows): one step's bytes side by side, added without a cast
+        states: np.ndarray = np.zeros((width + 1, n_rows), dtype=self._nextmove.dtype)
         offset = np.empty(n_rows, dtype=np.intp)
         for t in range(width):  # states[t + 1] = automaton state after each row's byte t
             np.take(self._rowbase, states[t], out=offset)
@@ -232,7 +224,7 @@ class _BatchScorer:
             self.rewalked += 1
             return self._walked_counts(data)
 
-        features = self._output[states[warmup + 1 :].T].ravel()  # by position in the stream
+        features = np.take(self._output, states[warmup + 1 :].T).ravel()  # by position in the stream
         found = np.flatnonzero(features >= 0)
         text_start = np.cumsum(lengths + 1) - (lengths + 1)
         text = np.searchsorted(text_start, found, side="right") - 1
