@@ -48,7 +48,8 @@ class Detected:
 
 class LanguageDetector:
     """Built once per Triager (the model takes ~0.3 s to load); `detect` is then cheap.
-    py3langid's identifier keeps mutable scratch state, so calls are serialized."""
+    py3langid's identifier keeps mutable scratch state, so `detect` calls are serialized;
+    `detect_many` only reads arrays fixed at load and needs no lock."""
 
     def __init__(self, languages: tuple[str, ...], *, floor: float = 0.5, trust_hint_chars: int = 200) -> None:
         from py3langid import langid
@@ -109,6 +110,7 @@ class LanguageDetector:
         return clean[:DETECT_CHARS]
 
     def _verdict(self, lang: str, prob: float, hint: str | None) -> Detected:
+        """The answer from the detector's best language and its confidence."""
         if lang in self.languages and prob >= self.floor:
             return Detected(lang, prob, f"{lang} {prob:.2f}")
         if hint in self.languages:
@@ -119,7 +121,7 @@ class LanguageDetector:
 
 
 def _short_hint(hint: str | None) -> str | None:
-    """ "pt-BR" -> "pt"; "" -> None."""
+    """A platform's language tag as a language code: pt-BR gives pt, no tag gives None."""
     return (hint or "").lower().split("-")[0] or None
 
 

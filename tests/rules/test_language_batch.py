@@ -171,3 +171,19 @@ def test_detect_many_needs_one_hint_per_text(detector: LanguageDetector) -> None
 def test_warm_up_must_fit_in_a_row(detector: LanguageDetector) -> None:
     with pytest.raises(ValueError, match="warmup"):
         _BatchScorer.from_identifier(detector._identifier, warmup=9, chunk=8)
+
+
+def test_a_language_with_two_model_columns_is_folded_as_py3langid_does() -> None:
+    """py3langid has two columns for Serbian (Cyrillic and Latin script) and adds them up."""
+    detector = LanguageDetector(("sr", "hr", "en"))
+    assert detector._identifier._alias_pairs  # the case under test
+    texts = [
+        "Моја поруџбина још није стигла и нико не одговара",
+        "Moja porudžbina još nije stigla i niko ne odgovara",
+        "Moja narudžba još nije stigla i nitko ne odgovara",
+        *CORPUS[::5],
+    ]
+    hints = list(itertools.islice(itertools.cycle([None, "sr", "hr-HR"]), len(texts)))
+    want = [detector.detect(text, hint=hint) for text, hint in zip(texts, hints, strict=True)]
+    _assert_same(detector.detect_many(texts, hints), want, texts)
+    assert {d.lang for d in want[:2]} == {"sr"}
