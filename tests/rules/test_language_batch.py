@@ -187,3 +187,14 @@ def test_a_language_with_two_model_columns_is_folded_as_py3langid_does() -> None
     want = [detector.detect(text, hint=hint) for text, hint in zip(texts, hints, strict=True)]
     _assert_same(detector.detect_many(texts, hints), want, texts)
     assert {d.lang for d in want[:2]} == {"sr"}
+
+
+def test_a_large_batch_goes_in_parts(detector: LanguageDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rules import language
+
+    monkeypatch.setattr(language, "MAX_BATCH_BYTES", 300)  # many parts, and texts longer than a part
+    scorer = detector._batch
+    assert scorer is not None
+    texts = [text for text in CORPUS if text.strip()]
+    assert max(len(text) for text in texts) > 300
+    assert scorer.classify_many(texts) == [detector._identifier.classify(text) for text in texts]
