@@ -237,14 +237,14 @@ class _BatchScorer:
         states: np.ndarray = np.zeros((width + 1, n_rows), dtype=self._nextmove.dtype)
         offset = np.empty(n_rows, dtype=np.intp)
         for t in range(width):  # states[t + 1] = automaton state after each row's byte t
-            np.take(self._rowbase, states[t], out=offset)
+            self._rowbase.take(states[t], out=offset)
             offset += table[t]
-            np.take(self._nextmove, offset, out=states[t + 1])
+            self._nextmove.take(offset, out=states[t + 1])
         if np.any(states[warmup, 1:] != states[width, :-1]):
             self.rewalked += 1
             return self._walked_counts(data)
 
-        features = np.take(self._output, states[warmup + 1 :].T).ravel()  # by position in the stream
+        features = self._output.take(states[warmup + 1 :].T).ravel()  # by position in the stream
         found = np.flatnonzero(features >= 0)
         text_start = np.cumsum(lengths + 1) - (lengths + 1)
         text = np.searchsorted(text_start, found, side="right") - 1
