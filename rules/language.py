@@ -185,10 +185,14 @@ class _BatchScorer:
     def from_identifier(cls, identifier: Any, **options: int) -> _BatchScorer | None:
         """None for a py3langid whose model layout or scoring this does not reproduce
         (the detector then classifies text by text)."""
+        from py3langid import langid
+
         needed = ("tk_nextmove", "_rowbase", "tk_output", "nb_ptc", "nb_pc", "nb_classes", "_alias_pairs")
         if (
             not all(hasattr(identifier, name) for name in needed)
+            or not hasattr(langid, "visit_counts")
             or getattr(identifier, "_norm_probs", None) is not True
+            or getattr(identifier, "min_confidence", None) is not None
         ):
             return None
         if getattr(identifier.tk_nextmove, "typecode", None) not in ("H", "I", "L") or identifier.tk_output[0] >= 0:
@@ -253,7 +257,8 @@ class _BatchScorer:
         if n == 0:
             return text, feature, np.zeros(0, dtype=np.intp)
         # one sort of (text, feature, position) puts the hits of each (text, feature)
-        # side by side, the first one first
+        # side by side, the first one first (fits in int64: a part has at most
+        # MAX_BATCH_BYTES bytes, or is one text)
         hits = (text.astype(np.int64) * self._ptc.shape[0] + feature) * n + np.arange(n)
         hits.sort()
         pair = hits // n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 
@@ -198,3 +199,13 @@ def test_a_large_batch_goes_in_parts(detector: LanguageDetector, monkeypatch: py
     texts = [text for text in CORPUS if text.strip()]
     assert max(len(text) for text in texts) > 300
     assert scorer.classify_many(texts) == [detector._identifier.classify(text) for text in texts]
+
+
+def test_py3langid_settings_it_does_not_reproduce_are_left_to_py3langid(detector: LanguageDetector) -> None:
+    """Raw scores (norm_probs=False) and an "und" threshold score differently: no batch scorer."""
+    ident = detector._identifier
+    names = ("tk_nextmove", "_rowbase", "tk_output", "nb_ptc", "nb_pc", "nb_classes", "_alias_pairs")
+    model = {name: getattr(ident, name) for name in names}
+    assert _BatchScorer.from_identifier(SimpleNamespace(**model, _norm_probs=True, min_confidence=None)) is not None
+    assert _BatchScorer.from_identifier(SimpleNamespace(**model, _norm_probs=False, min_confidence=None)) is None
+    assert _BatchScorer.from_identifier(SimpleNamespace(**model, _norm_probs=True, min_confidence=0.5)) is None
