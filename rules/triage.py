@@ -309,7 +309,7 @@ class Triager:
     def signals_many(self, texts: Sequence[str], hints: Sequence[str | None]) -> list[Signals]:
         """Everything read from the texts alone. The texts are hashed together and each
         language's models are applied to all of its posts in one sparse product."""
-        detected = [self.detector.detect(text, hint=hint) for text, hint in zip(texts, hints, strict=True)]
+        detected = self.detector.detect_many(texts, hints)
         batch = hash_batch(texts)
         rows = [batch.row(i) for i in range(len(texts))]
         by_lang: dict[str, list[int]] = {}
