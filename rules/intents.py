@@ -1033,9 +1033,7 @@ _SARCASM_MARKERS_TEXT = (
 )
 _POSITIVE_TEXT = rf"\b({_POSITIVE})\b"
 _NEGATIVE_EVENT_INTENTS = {"complaint", "delivery", "outage", "billing", "double_charge", "account_takeover", "safety"}
-_NEGATIVE_EVENT_WORDS = re.compile(
-    r"\b(again|still|another|late|delay\w*|waiting|hours? on hold|cancel\w+|lost|broken|ritardo|ancora|otra vez|todavia|schon wieder|wieder|encore|toujours|de novo|outra vez|iar|din nou)\b"
-)
+_NEGATIVE_EVENT_TEXT = r"\b(again|still|another|late|delay\w*|waiting|hours? on hold|cancel\w+|lost|broken|ritardo|ancora|otra vez|todavia|schon wieder|wieder|encore|toujours|de novo|outra vez|iar|din nou)\b"
 
 
 @dataclass(frozen=True)
@@ -1226,6 +1224,7 @@ def _gated(pattern: str) -> re.Pattern[str]:
 
 _SARCASM_MARKERS = _gated(_SARCASM_MARKERS_TEXT)
 _POSITIVE_RE = _gated(_POSITIVE_TEXT)
+_NEGATIVE_EVENT_WORDS = _gated(_NEGATIVE_EVENT_TEXT)
 
 
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
@@ -1255,11 +1254,10 @@ def sarcasm(norm: str, intents: Iterable[str]) -> str | None:
     marker = _SARCASM_MARKERS.search(norm)
     if marker:
         return marker.group(0)
+    if _NEGATIVE_EVENT_INTENTS.isdisjoint(intents):  # cheapest test first
+        return None
     positive = _POSITIVE_RE.search(norm)
     if positive is None:
         return None
-    if _NEGATIVE_EVENT_INTENTS & set(intents):
-        event = _NEGATIVE_EVENT_WORDS.search(norm)
-        if event:
-            return f"{positive.group(0)} ... {event.group(0)}"
-    return None
+    event = _NEGATIVE_EVENT_WORDS.search(norm)
+    return f"{positive.group(0)} ... {event.group(0)}" if event else None

@@ -15,7 +15,6 @@ How a score is made (each step adds a reason):
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
-from rules.intents import URGENT_INTENTS, IntentHit, detect_intents, sarcasm
+from rules.intents import INTENTS, URGENT_INTENTS, IntentHit, detect_intents, sarcasm
 from rules.language import LanguageDetector
 from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_batch, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
@@ -123,25 +122,37 @@ class Signals:
         return tuple(h.intent for h in self.hits)
 
     def reply_dense(self) -> list[float]:
-        found = set(self.intents)
-        s = self.sentiment
-        return [
-            s.value,
-            float(s.label == "negative"),
-            float(s.label == "positive"),
-            float("question" in found),
-            float("complaint" in found),
-            float("billing" in found),
-            float("delivery" in found),
-            float("outage" in found),
-            float(bool(found.intersection(URGENT_INTENTS))),
-            float("praise" in found),
-            float("thanks_close" in found),
-            float("spam" in found),
-            float(self.sarcasm is not None),
-            float(s.emoji < 0),
-            math.log1p(len(self.hashed.words)) / 4.0,
-        ]
+        return [float(v) for v in reply_dense_matrix([self])[0]]
+
+
+_REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
+_BIT = {intent: 1 << i for i, intent in enumerate(INTENTS)}
+
+
+def reply_dense_matrix(signals: Sequence[Signals]) -> np.ndarray:
+    """The needs-reply model's dense features (REPLY_DENSE, one row per post), built
+    column by column from each post's intents as one bit mask."""
+    n = len(signals)
+    bits = np.fromiter((sum(_BIT[h.intent] for h in s.hits) for s in signals), dtype=np.int64, count=n)
+    labels = [s.sentiment.label for s in signals]
+
+    def has(*intents: str) -> np.ndarray:
+        return (bits & sum(_BIT[i] for i in intents)) != 0
+
+    columns = [
+        np.fromiter((s.sentiment.value for s in signals), dtype=np.float64, count=n),
+        np.fromiter((label == "negative" for label in labels), dtype=bool, count=n),
+        np.fromiter((label == "positive" for label in labels), dtype=bool, count=n),
+        *(has(intent) for intent in _REPLY_INTENTS),
+        has(*URGENT_INTENTS),
+        has("praise"),
+        has("thanks_close"),
+        has("spam"),
+        np.fromiter((s.sarcasm is not None for s in signals), dtype=bool, count=n),
+        np.fromiter((s.sentiment.emoji < 0 for s in signals), dtype=bool, count=n),
+        np.log1p(np.fromiter((len(s.hashed.words) for s in signals), dtype=np.float64, count=n)) / 4.0,
+    ]
+    return np.stack(columns, axis=1).astype(np.float32).reshape(n, len(REPLY_DENSE))
 
 
 def priority_for(score: int, thresholds: TriageConfig) -> str:
@@ -201,14 +212,14 @@ class NeedsReplyModel:
         return self.default is not None and (lang == "en" or self.signals_only is None)
 
     def base_logit(self, signals: Signals) -> float:
-        return float(self._base_logits([signals], np.asarray([signals.reply_dense()], dtype=np.float32))[0])
+        return float(self._base_logits([signals], reply_dense_matrix([signals]))[0])
 
     def probability(self, signals: Signals) -> float:
         return float(self.probabilities([signals])[0])
 
     def probabilities(self, signals: Sequence[Signals]) -> np.ndarray:
         """P(needs reply) for each post, the models applied to the whole batch at once."""
-        dense = np.asarray([s.reply_dense() for s in signals], dtype=np.float32).reshape(len(signals), len(REPLY_DENSE))
+        dense = reply_dense_matrix(signals)
         z = self._base_logits(signals, dense)
         if self.team is not None:
             hashed = _text_part(self.team, signals)
