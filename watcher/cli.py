@@ -22,7 +22,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from connectors.base import CONNECTOR_MODULES, Connector, ConnectorError
-from rules.triage import TriageContext, Triager, default_triager, triager_for
+from rules.triage import Triage, TriageContext, Triager, default_triager, triager_for
 from watcher.config import (
     BrandConfig,
     Config,
@@ -314,9 +314,29 @@ def post_from_score_line(record: Any) -> Post:
     )
 
 
-def score_lines(lines: Iterator[str], *, triager: Triager, context: TriageContext, out: TextIO) -> int:
-    """Score JSONL lines to JSONL, one output line per input line, in order. Returns error count."""
+SCORE_BATCH = 100  # lines triaged at once (the engine is several times faster per post on a batch)
+
+
+def score_lines(
+    lines: Iterator[str], *, triager: Triager, context: TriageContext, out: TextIO, batch: int = SCORE_BATCH
+) -> int:
+    """Score JSONL lines to JSONL, one output line per input line, in order. Returns error count.
+    Lines are read `batch` at a time and triaged together; a bad line is answered in its place."""
     errors = 0
+    # each pending entry: (line number, id, the post to score or the error for that line)
+    pending: list[tuple[int, Any, Post | str]] = []
+
+    def flush() -> None:
+        posts = [entry for _, _, entry in pending if isinstance(entry, Post)]
+        results = iter(triager.triage_many(posts, [context] * len(posts)))
+        for number, ident, entry in pending:
+            if isinstance(entry, str):
+                out.write(json.dumps({"id": ident, "line": number, "error": f"line {number}: {entry}"}) + "\n")
+            else:
+                out.write(json.dumps(_score_output(ident, next(results)), ensure_ascii=False) + "\n")
+        out.flush()
+        pending.clear()
+
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -327,30 +347,28 @@ def score_lines(lines: Iterator[str], *, triager: Triager, context: TriageContex
             except json.JSONDecodeError as exc:
                 raise LineError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
             ident = record.get("id") if isinstance(record, dict) else None
-            post = post_from_score_line(record)
-            result = triager.triage(post, context)
+            pending.append((number, ident, post_from_score_line(record)))
         except LineError as exc:
             errors += 1
-            out.write(json.dumps({"id": ident, "line": number, "error": f"line {number}: {exc}"}) + "\n")
-            continue
-        out.write(
-            json.dumps(
-                {
-                    "id": record["id"],
-                    "score": result.score,
-                    "needs_reply": result.needs_reply,
-                    "priority": result.priority,
-                    "sentiment": round(result.sentiment, 4),
-                    "sentiment_label": result.sentiment_label,
-                    "lang": result.lang,
-                    "intents": list(result.intents),
-                    "reasons": list(result.reasons),
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
+            pending.append((number, ident, str(exc)))
+        if len(pending) >= batch:
+            flush()
+    flush()
     return errors
+
+
+def _score_output(ident: Any, result: Triage) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "score": result.score,
+        "needs_reply": result.needs_reply,
+        "priority": result.priority,
+        "sentiment": round(result.sentiment, 4),
+        "sentiment_label": result.sentiment_label,
+        "lang": result.lang,
+        "intents": list(result.intents),
+        "reasons": list(result.reasons),
+    }
 
 
 @cli.command()
@@ -369,7 +387,9 @@ def score(app: AppContext, source: TextIO) -> None:
         triager, context = triager_for(config), TriageContext(brand=config.brand, thresholds=config.triage)
     else:  # no config: the shipped rules and model, every language the watcher knows
         triager, context = default_triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
-    errors = score_lines(iter(source), triager=triager, context=context, out=sys.stdout)
+    # typed at a terminal: answer each line as it comes rather than a batch at a time
+    batch = 1 if source.isatty() else SCORE_BATCH
+    errors = score_lines(iter(source), triager=triager, context=context, out=sys.stdout, batch=batch)
     if errors:
         err.print(f"{errors} line(s) could not be scored; see the error lines in the output")
         raise SystemExit(1)

@@ -266,15 +266,22 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     by_author: dict[str, list[datetime]] = {}
     for post in history:
         by_author.setdefault(post.author_key, []).append(post.created_at)
-    changes = []
-    for post in posts:
-        earlier = sum(post.created_at - repeat <= t < post.created_at for t in by_author[post.author_key])
-        ctx = TriageContext(brand=config.brand, thresholds=config.triage, author_recent_posts=earlier, now=now)
-        triager.rules = before_rules
-        old = triager.triage(post, ctx)
-        triager.rules = after_rules
-        new = triager.triage(post, ctx)
-        changes.append((post, old, new))
+    contexts = [
+        TriageContext(
+            brand=config.brand,
+            thresholds=config.triage,
+            author_recent_posts=sum(
+                post.created_at - repeat <= t < post.created_at for t in by_author[post.author_key]
+            ),
+            now=now,
+        )
+        for post in posts
+    ]
+    triager.rules = before_rules
+    before = triager.triage_many(posts, contexts)
+    triager.rules = after_rules
+    after = triager.triage_many(posts, contexts)
+    changes = list(zip(posts, before, after, strict=True))
     _report(
         changes,
         before_name=str(current_file or "built-in rules"),
