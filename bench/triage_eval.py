@@ -32,7 +32,7 @@ from rules.train import (  # noqa: E402
     shared_data_dir,
     time_split,
 )
-from rules.triage import NO_TEXT, NeedsReplyModel, TriageContext, Triager  # noqa: E402
+from rules.triage import NO_TEXT, NeedsReplyModel, TriageContext, Triager, reply_dense_matrix  # noqa: E402
 from watcher.config import BrandConfig  # noqa: E402
 from watcher.post import Author, Post, PostKind  # noqa: E402
 
@@ -66,13 +66,13 @@ def complaints(data: Path) -> None:
     model, _ = fit_needs_reply(triager, old, log=lambda *_: None)
     triager.model = NeedsReplyModel(model)
     ctx = TriageContext(brand=BRAND)
-    results = [triager.triage(as_post(r["text"], i), ctx) for i, r in enumerate(new)]
+    results = triager.triage_many([as_post(r["text"], i) for i, r in enumerate(new)], [ctx] * len(new))
     # engine score is an integer 0-100; ties are broken by the model probability
     show("full engine (model + rules)", ranking_metrics(labels, [t.score + t.model_probability / 10 for t in results]))
     show("needs-reply model alone", ranking_metrics(labels, [t.model_probability for t in results]))
     # what posts not in English are scored with: the same data, signals only, no n-grams
     signals_only, _ = fit_needs_reply(triager, old, use_text=False, log=lambda *_: None)
-    dense = [triager.signals(r["text"]).reply_dense() for r in new]
+    dense = reply_dense_matrix(triager.signals_many([r["text"] for r in new], [None] * len(new)))
     show(
         "signals-only model (non-English)", ranking_metrics(labels, [signals_only.logits(NO_TEXT, d)[0] for d in dense])
     )

@@ -28,6 +28,8 @@ CHAR_NGRAMS = (2, 3, 4, 5)
 _P = np.uint64(1_000_003)
 _MASK = np.uint64(N_FEATURES - 1)
 _SALT = {n: np.uint64((n * 0x9E3779B97F4A7C15) % 2**64) for n in CHAR_NGRAMS}
+_P_WORD = np.uint64(0x100000001B3)
+_SALT_BIGRAM = np.uint64(0xC2B2AE3D27D4EB4F)
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _USER = re.compile(r"@\w+")
@@ -111,20 +113,29 @@ def hash_text(text: str) -> HashedText:
 
 
 def hash_batch(texts: Sequence[str]) -> HashedBatch:
-    """Word 1-2 grams (crc32) and character 2-5 grams (a vectorized polynomial hash),
+    """Word unigrams (crc32), word bigrams (the two words' crc32 mixed) and character
+    2-5 grams (a vectorized polynomial hash),
     each occurrence weighted 1/sqrt(number of grams in its post). Deterministic across
     processes and platforms, and a post hashes the same alone or in any batch."""
     norms = [normalize(t) for t in texts]
     words = [tuple(_TOKEN.findall(n)) for n in norms]
-    # word grams: unigrams then bigrams, per post, flat over the batch
-    grams: list[str] = []
+    # word unigrams: crc32 of each word (remembered), flat over the batch
+    flat: list[str] = []
     for w in words:
-        grams += w
-        grams += map(" ".join, zip(w, w[1:], strict=False))
-    crcs = list(map(_CRC_CACHE.get, grams))
+        flat += w
+    crcs = list(map(_CRC_CACHE.get, flat))
     if None in crcs:
-        crcs = [c if c is not None else _crc_cached(g) for g, c in zip(grams, crcs, strict=True)]
-    word_counts = np.fromiter((max(2 * len(w) - 1, 0) for w in words), dtype=np.int64, count=len(words))
+        crcs = [c if c is not None else _crc_cached(g) for g, c in zip(flat, crcs, strict=True)]
+    unigrams = np.asarray(crcs, dtype=np.uint64)
+    n_words = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    # word bigrams: each pair of neighbouring unigram hashes of the same post, mixed
+    ends = np.cumsum(n_words)
+    pair_ok = np.ones(max(len(unigrams) - 1, 0), dtype=bool)
+    last = ends[n_words > 0] - 1
+    pair_ok[last[last < len(pair_ok)]] = False
+    bigrams = ((unigrams[:-1] * _P_WORD) ^ unigrams[1:] ^ _SALT_BIGRAM)[pair_ok]
+    n_bigrams = np.maximum(n_words - 1, 0)
+    word_counts = n_words + n_bigrams
     # character grams: every post padded, all posts in one code array
     padded = [" " + " ".join(n.split()) + " \0\0\0" for n in norms]
     lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
@@ -140,10 +151,9 @@ def hash_batch(texts: Sequence[str]) -> HashedBatch:
     np.cumsum(counts, out=indptr[1:])
     cols = np.empty(int(indptr[-1]), dtype=np.uint64)
     row_start = indptr[:-1]
-    word_dest = np.repeat(row_start - (np.cumsum(word_counts) - word_counts), word_counts) + np.arange(
-        int(word_counts.sum())
-    )
-    cols[word_dest] = np.asarray(crcs, dtype=np.uint64)
+    cols[np.repeat(row_start - (ends - n_words), n_words) + np.arange(len(unigrams))] = unigrams
+    bigram_start = np.cumsum(n_bigrams) - n_bigrams
+    cols[np.repeat(row_start + n_words - bigram_start, n_bigrams) + np.arange(len(bigrams))] = bigrams
     char_base = np.repeat(row_start + word_counts - first_window, windows) + np.arange(n_windows)
     step = np.repeat(windows, windows)
     h = codes[pos] * _P + codes[pos + 1]

@@ -165,11 +165,11 @@ def fit_needs_reply(
     `held_back` is given, print and return its ranking metrics. With `stack_default`
     the default model's logit is one more feature (a team model on top of ours).
     Without `use_text` the model sees the signals only, not the hashed n-grams."""
-    from rules.triage import NO_TEXT, REPLY_DENSE
+    from rules.triage import NO_TEXT, REPLY_DENSE, reply_dense_matrix
 
     def features(batch: Sequence[dict[str, Any]]) -> tuple[list[Any], list[list[float]]]:
-        signals = [triager.signals(r["text"], lang_hint=r.get("lang")) for r in batch]
-        dense = [s.reply_dense() for s in signals]
+        signals = triager.signals_many([r["text"] for r in batch], [r.get("lang") for r in batch])
+        dense = reply_dense_matrix(signals).tolist()
         if stack_default:
             dense = [[*d, triager.model.base_logit(s)] for d, s in zip(dense, signals, strict=True)]
         return [s.hashed if use_text else NO_TEXT for s in signals], dense
