@@ -11,6 +11,7 @@ Features are computed once per post (`HashedText`) and shared by every model
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -100,12 +101,17 @@ class HashedBatch:
         a, b = self.indptr[i], self.indptr[i + 1]
         return HashedText(self.norms[i], self.words[i], self.idx[a:b], self.val[a:b])
 
-    def matrix(self, rows: np.ndarray | None = None) -> Any:
-        """The scipy CSR matrix of all rows, or of the given rows (repeated ids are summed by products)."""
+    @functools.cached_property
+    def _matrix(self) -> Any:
         from scipy import sparse
 
-        m = sparse.csr_matrix((self.val, self.idx, self.indptr), shape=(len(self.norms), N_FEATURES))
-        return m if rows is None else m[rows]
+        return sparse.csr_matrix((self.val, self.idx, self.indptr), shape=(len(self.norms), N_FEATURES))
+
+    def matrix(self, rows: np.ndarray | None = None) -> Any:
+        """The scipy CSR matrix of all rows, or of the given rows (repeated ids are summed by products)."""
+        if rows is None:
+            return self._matrix
+        return self._matrix[rows]
 
 
 def hash_text(text: str) -> HashedText:

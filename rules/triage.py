@@ -330,7 +330,7 @@ class Triager:
         text_logits: list[tuple[Mapping[int, np.ndarray], int]] = [({}, 0)] * len(texts)
         for lang, members in by_lang.items():
             index = np.asarray(members)
-            parts = self.stack(lang).logits(batch.matrix(index))
+            parts = self.stack(lang).logits(batch.matrix(None if len(by_lang) == 1 else index))
             for row, i in enumerate(members):
                 text_logits[i] = (parts, row)
             sentiment_model = self.sentiment.models.get(lang)
