@@ -36,7 +36,9 @@ DETECT_CHARS = 600
 OTHERS = ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "ro", "tr")
 
 _TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.DOTALL)
-_NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\d+")
+# links, user names, hashtags and numbers; the lookahead lets the regex engine pass over
+# the characters none of them can start with without trying each alternative
+_NOISE = re.compile(r"(?=[hw@#\d])(?:https?://\S+|www\.\S+|[@#]\w+|\d+)")
 
 
 @dataclass(frozen=True)
