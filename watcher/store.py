@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from connectors.base import Cursor
-from watcher.post import Author, Metrics, Post, PostKind, normalized_text
+from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -381,8 +381,10 @@ class Store:
 
     @_locked
     def set_cursor(self, source: str, cursor: Cursor, *, now: datetime) -> None:
-        self.db.table("cursors").upsert(
-            {"source": source, "cursor": cursor.to_json(), "updated_at": iso(now)}, pk="source"
+        self.db.execute(
+            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            [source, cursor.to_json(), iso(now)],
         )
 
     # --- posts and authors --------------------------------------------------
@@ -420,7 +422,9 @@ class Store:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self.db.execute(
-                f"SELECT p.author_key, COUNT(*) FROM queue_items q JOIN posts p ON p.key = q.post_key "
+                # CROSS JOIN keeps posts (by the author index) as the outer loop: the other order
+                # reads every open item of the queue for each batch
+                f"SELECT p.author_key, COUNT(*) FROM posts p CROSS JOIN queue_items q ON q.post_key = p.key "
                 f"WHERE p.author_key IN ({','.join('?' * len(chunk))}) "
                 f"AND q.state IN ({','.join('?' * len(OPEN_STATES))}) GROUP BY p.author_key",
                 [*chunk, *OPEN_STATES],
@@ -457,15 +461,9 @@ class Store:
                     fresh.append(entry)
             if not fresh:
                 return set()
-            rows = [
-                _post_row(e.post, e.triage, fetched_at=fetched_at, duplicate_of=e.duplicate_of, norm_text=e.norm_text)
-                for e in fresh
-            ]
-            columns = list(rows[0])
-            self.db.conn.executemany(
-                f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [[row[c] for c in columns] for row in rows],
-            )
+            fetched = iso(fetched_at)
+            rows = [_post_values(e, fetched_at=fetched) for e in fresh]
+            self.db.conn.executemany(_INSERT_POST, rows)
             self.db.conn.executemany(
                 "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
                 "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
@@ -474,7 +472,7 @@ class Store:
                 "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
                 "post_count = post_count + 1",
                 [
-                    [
+                    (
                         e.post.author_key,
                         e.post.platform,
                         e.post.author.id,
@@ -482,9 +480,9 @@ class Store:
                         e.post.author.display_name,
                         e.post.author.followers,
                         int(e.post.author.verified),
-                        row["created_at"],
-                        row["created_at"],
-                    ]
+                        row[_CREATED_AT],
+                        row[_CREATED_AT],
+                    )
                     for e, row in zip(fresh, rows, strict=True)
                 ],
             )
@@ -1355,51 +1353,84 @@ def _json_list(values: tuple[str, ...]) -> str:
     return _JSON.encode(list(values)) if values else "[]"
 
 
-def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
-    if triage is None:
-        return dict.fromkeys(TRIAGE_COLUMNS)
-    return {
-        "score": triage.score,
-        "priority": triage.priority,
-        "needs_reply": int(triage.needs_reply),
-        "sentiment": triage.sentiment,
-        "sentiment_label": triage.sentiment_label,
-        "lang": triage.lang,
-        "intents": _json_list(triage.intents),
-        "reasons": _json_list(triage.reasons),
-        "tags": _json_list(triage.tags),
-        "channel": triage.channel,
-    }
+_POST_COLUMNS = (
+    "key",
+    "platform",
+    "native_id",
+    "source",
+    "kind",
+    "url",
+    "text",
+    "norm_text",
+    "lang",
+    "created_at",
+    "fetched_at",
+    "author_key",
+    "parent_id",
+    "conversation_id",
+    "parent_text",
+    "likes",
+    "reposts",
+    "replies",
+    "is_own",
+    "is_repost",
+    "duplicate_of",
+    *(c for c in TRIAGE_COLUMNS if c != "lang"),
+    "raw",
+)
+_INSERT_POST = f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))})"
+_CREATED_AT = _POST_COLUMNS.index("created_at")
+_NO_TRIAGE = (None,) * (len(TRIAGE_COLUMNS) - 1)
 
 
-def _post_row(
-    post: Post, triage: StoredTriage | None, *, fetched_at: datetime, duplicate_of: str | None, norm_text: str | None
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "key": post.key,
-        "platform": post.platform,
-        "native_id": post.native_id,
-        "source": post.source,
-        "kind": post.kind.value,
-        "url": post.url,
-        "text": post.text,
-        "norm_text": normalized_text(post.text) if norm_text is None else norm_text,
-        "lang": post.lang,
-        "created_at": iso(post.created_at),
-        "fetched_at": iso(fetched_at),
-        "author_key": post.author_key,
-        "parent_id": post.parent_id,
-        "conversation_id": post.conversation_id,
-        "parent_text": post.parent_text,
-        "likes": post.metrics.likes,
-        "reposts": post.metrics.reposts,
-        "replies": post.metrics.replies,
-        "is_own": int(post.is_own),
-        "is_repost": int(post.is_repost),
-        "duplicate_of": duplicate_of,
-        "raw": _JSON.encode(post.raw if isinstance(post.raw, dict) else dict(post.raw)),
-    }
-    row.update(_triage_columns(triage))
+def _post_values(entry: NewPost, *, fetched_at: str) -> tuple[Any, ...]:
+    """A post's row for _INSERT_POST, in _POST_COLUMNS order (built once per post on ingest)."""
+    post, triage = entry.post, entry.triage
+    metrics = post.metrics
+    triaged: tuple[Any, ...]
     if triage is None:  # the detected language replaces the platform's hint only when triaged
-        row["lang"] = post.lang
-    return row
+        lang, triaged = post.lang, _NO_TRIAGE
+    else:
+        lang = triage.lang
+        triaged = (
+            triage.score,
+            triage.priority,
+            int(triage.needs_reply),
+            triage.sentiment,
+            triage.sentiment_label,
+            _json_list(triage.intents),
+            _json_list(triage.reasons),
+            _json_list(triage.tags),
+            triage.channel,
+        )
+    return (
+        post.key,
+        post.platform,
+        post.native_id,
+        post.source,
+        post.kind.value,
+        post.url,
+        post.text,
+        normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
+        lang,
+        iso(post.created_at),
+        fetched_at,
+        post.author_key,
+        post.parent_id,
+        post.conversation_id,
+        post.parent_text,
+        metrics.likes,
+        metrics.reposts,
+        metrics.replies,
+        int(post.is_own),
+        int(post.is_repost),
+        entry.duplicate_of,
+        *triaged,
+        _raw_text(post.raw),
+    )
+
+
+def _raw_text(raw: Mapping[str, Any]) -> str:
+    if isinstance(raw, RawJson):
+        return raw.text  # already JSON (a replayed line): not encoded again
+    return _JSON.encode(raw if isinstance(raw, dict) else dict(raw))
