@@ -240,6 +240,10 @@ def _migration_digest(db: sqlite_utils.Database) -> None:
     db.table("digest_runs").create({"key": str, "started_at": str, "ref": str}, pk="key")
 
 
+# SQLite picks new rowids at random once the largest reaches 2**63 - 1; far below that
+# a new row's rowid is the largest + 1 (see Store._rowid_mark)
+_ROWID_ROOM = 2**62
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_slack, _migration_digest]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -453,7 +457,9 @@ class Store:
         if not entries:
             return set()
         with self.transaction():
-            known = self.existing_keys([e.post.key for e in entries])
+            mark = self._rowid_mark("posts")
+            # with a mark, stored keys are skipped by ON CONFLICT and found after the insert
+            known = self.existing_keys([e.post.key for e in entries]) if mark is None else set()
             fresh: list[NewPost] = []
             for entry in entries:
                 if entry.post.key not in known:
@@ -464,6 +470,10 @@ class Store:
             fetched = iso(fetched_at)
             rows = [_post_values(e, fetched_at=fetched) for e in fresh]
             self.db.conn.executemany(_INSERT_POST, rows)
+            if mark is None:
+                inserted = {e.post.key for e in fresh}
+            else:
+                inserted = {r[0] for r in self.db.execute("SELECT key FROM posts WHERE rowid > ?", [mark])}
             self.db.conn.executemany(
                 "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
                 "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
@@ -484,9 +494,18 @@ class Store:
                         row[_CREATED_AT],
                     )
                     for e, row in zip(fresh, rows, strict=True)
+                    if e.post.key in inserted
                 ],
             )
-            return {e.post.key for e in fresh}
+            return inserted
+
+    def _rowid_mark(self, table: str) -> int | None:
+        """The table's largest rowid, read inside a write transaction: the rows an insert then
+        adds are exactly those above it (SQLite gives a new row the largest rowid + 1), so
+        they are found without looking each key up. None near SQLite's largest rowid, where
+        new rowids are picked at random: callers then check keys one by one."""
+        last = int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+        return last if last < _ROWID_ROOM else None
 
     @_locked
     def get_post(self, key: str) -> Post | None:
@@ -592,27 +611,39 @@ class Store:
             return {}
         stamp = iso(now)
         with self.transaction():
-            keys = [i.post_key for i in items]
-            marks = ",".join("?" * len(keys))
-            existing = {
-                r[0] for r in self.db.execute(f"SELECT post_key FROM queue_items WHERE post_key IN ({marks})", keys)
-            }
-            fresh = [i for i in items if i.post_key not in existing]
-            if not fresh:
-                return {}
+            mark = self._rowid_mark("queue_items")
+            if mark is None:
+                keys = [i.post_key for i in items]
+                existing = {
+                    r[0]
+                    for r in self.db.execute(
+                        f"SELECT post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
+                    )
+                }
+                items = [i for i in items if i.post_key not in existing]
+                if not items:
+                    return {}
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
                 "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
-                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in fresh],
+                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in items],
             )
-            fresh_keys = [i.post_key for i in fresh]
-            ids = {
-                r[1]: int(r[0])
-                for r in self.db.execute(
-                    f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(fresh_keys))})",
-                    fresh_keys,
+            if mark is None:
+                keys = [i.post_key for i in items]
+                added = self.db.execute(
+                    f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
                 )
-            }
+            else:
+                added = self.db.execute("SELECT id, post_key FROM queue_items WHERE id > ?", [mark])
+            ids = {r[1]: int(r[0]) for r in added}
+            if not ids:
+                return {}
+            fresh: list[NewItem] = []
+            taken: set[str] = set()
+            for item in items:  # the first item of a post is the one stored
+                if item.post_key in ids and item.post_key not in taken:
+                    taken.add(item.post_key)
+                    fresh.append(item)
             self.db.conn.executemany(
                 "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
                 "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
@@ -1378,7 +1409,11 @@ _POST_COLUMNS = (
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
     "raw",
 )
-_INSERT_POST = f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))})"
+# ON CONFLICT (not OR IGNORE): a stored key is skipped, a missing required field still fails
+_INSERT_POST = (
+    f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))}) "
+    "ON CONFLICT(key) DO NOTHING"
+)
 _CREATED_AT = _POST_COLUMNS.index("created_at")
 _NO_TRIAGE = (None,) * (len(TRIAGE_COLUMNS) - 1)
 

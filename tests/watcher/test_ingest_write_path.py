@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import sys
+from dataclasses import replace
 
 import pytest
 
 from bench import ingest
 from connectors.base import Cursor, FetchResult
 from tests.helpers import T0, make_post
+from watcher import store as store_module
 from watcher.config import Config
 from watcher.pipeline import Pipeline
 from watcher.post import RawJson
-from watcher.store import NewPost, Store, StoredTriage
+from watcher.store import NewItem, NewPost, Store, StoredTriage
 
 TRIAGED = StoredTriage(
     score=71,
@@ -112,3 +115,53 @@ def test_the_bench_times_the_pipeline_alone_beside_vader(
     stored, queued, collapsed = map(int, counts.groups())
     # the constant result needs a reply: every stored post but the collapsed repeats is queued
     assert stored > 300 and queued == stored - collapsed
+
+
+@pytest.fixture(params=["rowid mark", "key lookups"])
+def any_path_store(request: pytest.FixtureRequest, store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """Both ways the store finds what an insert added: above the largest rowid, or (near
+    SQLite's largest rowid, where new ones are random) by looking each key up."""
+    if request.param == "key lookups":
+        monkeypatch.setattr(store_module, "_ROWID_ROOM", 0)
+    return store
+
+
+def test_stored_keys_are_skipped_and_their_authors_not_counted_again(any_path_store: Store) -> None:
+    store = any_path_store
+    first, second = make_post("one", native_id="1"), make_post("two", native_id="2", minutes=1)
+    assert store.insert_posts([NewPost(first, TRIAGED)], fetched_at=T0) == {"x:1"}
+    repeat = make_post("two, again", native_id="2", minutes=2)
+    added = store.insert_posts([NewPost(first, None), NewPost(second, None), NewPost(repeat, None)], fetched_at=T0)
+    assert added == {"x:2"}
+    assert store.get_post("x:2") == second  # the first of a key in a batch wins
+    assert store.db.execute("SELECT post_count FROM authors WHERE key = 'x:id-ann'").fetchone()[0] == 2
+    assert store.insert_posts([NewPost(first, None)], fetched_at=T0) == set()
+
+
+def test_queue_items_are_created_once_per_post_with_their_audit_and_card(any_path_store: Store) -> None:
+    store = any_path_store
+    for n in ("1", "2", "3"):
+        store.insert_post(make_post(f"help {n}", native_id=n), TRIAGED, fetched_at=T0)
+    first = store.create_queue_items([NewItem("x:1", "high", 70, "#care")], now=T0, card_kind="card")
+    items = [
+        NewItem("x:1", "high", 70),
+        NewItem("x:2", "low", 10),
+        NewItem("x:2", "urgent", 99),
+        NewItem("x:3", "normal", 50, notify=False),
+    ]
+    created = store.create_queue_items(items, now=T0, card_kind="card")
+    assert set(created) == {"x:2", "x:3"} and first["x:1"] not in created.values()
+    assert store.get_item(created["x:2"])["priority"] == "low"  # type: ignore[index]
+    events = store.db.execute("SELECT item_id, action FROM events ORDER BY id").fetchall()
+    assert events == [(first["x:1"], "created"), (created["x:2"], "created"), (created["x:3"], "created")]
+    cards = store.db.execute("SELECT dedupe_key, payload FROM outbox ORDER BY id").fetchall()
+    assert [c[0] for c in cards] == ["card:x:1", "card:x:2"]
+    assert json.loads(cards[1][1]) == {"item_id": created["x:2"], "post_key": "x:2"}
+    assert store.create_queue_items(items, now=T0, card_kind="card") == {}
+
+
+def test_a_post_missing_a_required_field_still_fails_the_batch(store: Store) -> None:
+    broken = replace(make_post(native_id="5"), native_id=None)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert_posts([NewPost(make_post(native_id="4"), None), NewPost(broken, None)], fetched_at=T0)
+    assert store.count_posts() == 0
