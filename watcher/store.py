@@ -1380,8 +1380,16 @@ TRIAGE_COLUMNS = (
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
+_JSON_STR = json.encoder.encode_basestring  # how _JSON writes a str (ensure_ascii=False)
+
+
 def _json_list(values: tuple[str, ...]) -> str:
-    return _JSON.encode(list(values)) if values else "[]"
+    """_JSON.encode(list(values)), spelled out for the usual all-text case (three per post)."""
+    if not values:
+        return "[]"
+    if all(type(v) is str for v in values):
+        return "[" + ", ".join(map(_JSON_STR, values)) + "]"
+    return _JSON.encode(list(values))
 
 
 _POST_COLUMNS = (

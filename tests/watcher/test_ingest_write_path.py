@@ -165,3 +165,11 @@ def test_a_post_missing_a_required_field_still_fails_the_batch(store: Store) -> 
     with pytest.raises(sqlite3.IntegrityError):
         store.insert_posts([NewPost(make_post(native_id="4"), None), NewPost(broken, None)], fetched_at=T0)
     assert store.count_posts() == 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(), ("a",), ("complaint", "refund"), ('q"uo\\te', "\x00\x1f\n\t", "è中😡", "\ud800"), ("x", 3, None)],
+)
+def test_text_lists_are_written_as_the_json_encoder_writes_them(values: tuple[str, ...]) -> None:
+    assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)
