@@ -73,7 +73,7 @@ def record_to_post(
     except (ValueError, TypeError) as exc:
         raise RecordError(f"created_at: {exc}") from None
     raw_author = get("author")
-    if isinstance(raw_author, Mapping):
+    if type(raw_author) is dict or isinstance(raw_author, Mapping):  # a dict is checked without the ABC
         author_fields = raw_author
     else:
         author_fields = {
@@ -92,7 +92,9 @@ def record_to_post(
         verified=_flag(author_fields.get("verified")),
     )
     raw_metrics = get("metrics")
-    metric_fields: Mapping[str, Any] = raw_metrics if isinstance(raw_metrics, Mapping) else record
+    metric_fields: Mapping[str, Any] = record
+    if type(raw_metrics) is dict or isinstance(raw_metrics, Mapping):
+        metric_fields = raw_metrics
     kind_text = str(get("kind") or "post")
     kind = _KINDS.get(kind_text)
     if kind is None:
