@@ -105,7 +105,8 @@ def post_key(platform: str, native_id: str) -> str:
 
 
 _URL = re.compile(r"https?://\S+")
-_MENTION = re.compile(r"[@#](\w+)")
+# drops the @ or # of a mention or hashtag: what [@#](\w+) -> \1 did, without a template to expand
+_MENTION = re.compile(r"[@#](?=\w)")
 _WORD = re.compile(r"[^\W_]+")  # a run of letters or digits
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -119,7 +120,7 @@ def normalized_text(text: str) -> str:
     if "http" in text:
         text = _URL.sub(" ", text)
     if "@" in text or "#" in text:
-        text = _MENTION.sub(r"\1", text)
+        text = _MENTION.sub("", text)
     # ASCII: casefold is lower, NFKD changes nothing and there are no combining marks
     text = text.lower() if text.isascii() else _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
     return " ".join(_WORD.findall(text))
