@@ -96,7 +96,7 @@ class Post:
                 raise ValueError(f"post {self.platform}:{self.native_id}: created_at must be timezone-aware")
             if self.created_at.utcoffset() != UTC.utcoffset(None):
                 object.__setattr__(self, "created_at", self.created_at.astimezone(UTC))
-        object.__setattr__(self, "key", f"{self.platform}:{self.native_id}")  # post_key(), inlined
+        object.__setattr__(self, "key", post_key(self.platform, self.native_id))
         object.__setattr__(self, "author_key", f"{self.platform}:{self.author.id}")
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import random
 import re
 import unicodedata
@@ -72,3 +73,10 @@ def test_raw_json_reads_like_the_payload_it_came_from() -> None:
     assert make_post(native_id="9", raw=raw) == make_post(native_id="9", raw=dict(data))
     with pytest.raises(TypeError):
         raw["id"] = "2"  # type: ignore[index]
+
+
+def test_a_post_with_a_json_payload_crosses_processes_whole() -> None:
+    post = make_post(native_id="9", raw=RawJson({"a": {"b": 1}}, '{"a": {"b": 1}}'))
+    copied = pickle.loads(pickle.dumps(post))
+    assert copied == post and copied.key == "x:9" and copied.author_key == post.author_key
+    assert isinstance(copied.raw, RawJson) and copied.raw.text == '{"a": {"b": 1}}'
