@@ -62,7 +62,7 @@ def record_to_post(
     record: Mapping[str, Any], *, default_platform: str = "import", source: str = "", json_text: str | None = None
 ) -> Post:
     """One exported record (JSONL object or CSV row) -> Post. Pure. `json_text` is the
-    JSON the record was parsed from: kept as the raw payload's text, so it is stored
+    JSON object the record was parsed from: it becomes the raw payload as is, stored
     without being encoded again."""
     get = record.get
     for required in ("id", "text", "created_at"):
@@ -119,7 +119,7 @@ def record_to_post(
         is_own=_flag(get("is_own")),
         is_repost=_flag(get("is_repost")),
         source=str(get("source") or source),
-        raw=dict(record) if json_text is None else RawJson(dict(record), json_text),
+        raw=dict(record) if json_text is None else RawJson(json_text),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -40,26 +41,35 @@ class Metrics:
 
 
 class RawJson(Mapping[str, Any]):
-    """A read-only payload that keeps the JSON text it was parsed from, so the store
-    writes that text instead of encoding the same object again."""
+    """A read-only payload kept as the JSON object text it came in: the store writes the
+    text as is, and the object is parsed only if something reads it (rarely), so a
+    replayed file does not hold every record twice in memory."""
 
     __slots__ = ("_data", "text")
 
-    def __init__(self, data: Mapping[str, Any], text: str) -> None:
-        self._data = data
+    def __init__(self, text: str) -> None:
         self.text = text
+        self._data: dict[str, Any] | None = None
+
+    def _object(self) -> dict[str, Any]:
+        if self._data is None:
+            data = json.loads(self.text)
+            if not isinstance(data, dict):
+                raise ValueError(f"raw payload is not a JSON object: {self.text[:60]!r}")
+            self._data = data
+        return self._data
 
     def __getitem__(self, name: str) -> Any:
-        return self._data[name]
+        return self._object()[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
+        return iter(self._object())
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._object())
 
     def __repr__(self) -> str:
-        return repr(self._data)
+        return f"RawJson({self.text!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def test_an_untriaged_duplicate_keeps_the_platform_language(store: Store) -> Non
 
 def test_a_payload_parsed_from_json_is_stored_as_that_text(store: Store) -> None:
     text = '{"id":"3","text":"ciao \\u00e8","nested":{"a":[1,2.5,null]}}'
-    raw = RawJson(json.loads(text), text)
+    raw = RawJson(text)
     store.insert_post(make_post("ciao è", native_id="3", raw=raw), None, fetched_at=T0)
     assert store.db.execute("SELECT raw FROM posts WHERE key = 'x:3'").fetchone()[0] == text
     stored = store.get_post("x:3")

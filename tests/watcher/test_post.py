@@ -67,16 +67,21 @@ def test_keys_are_derived_from_the_fields_and_follow_a_replace() -> None:
 
 def test_raw_json_reads_like_the_payload_it_came_from() -> None:
     data = {"id": "1", "nested": {"a": [1, 2]}}
-    raw = RawJson(data, '{"id": "1", "nested": {"a": [1, 2]}}')
+    raw = RawJson('{"id": "1", "nested": {"a": [1, 2]}}')
     assert raw == data and data == raw
-    assert dict(raw) == data and raw["nested"] == {"a": [1, 2]} and len(raw) == 2
+    assert dict(raw) == data and raw["nested"] == {"a": [1, 2]} and len(raw) == 2 and raw.get("x") is None
     assert make_post(native_id="9", raw=raw) == make_post(native_id="9", raw=dict(data))
     with pytest.raises(TypeError):
         raw["id"] = "2"  # type: ignore[index]
 
 
+def test_raw_json_that_is_not_an_object_says_so_when_read() -> None:
+    with pytest.raises(ValueError, match="raw payload is not a JSON object: '\\[1, 2\\]'"):
+        RawJson("[1, 2]")["id"]
+
+
 def test_a_post_with_a_json_payload_crosses_processes_whole() -> None:
-    post = make_post(native_id="9", raw=RawJson({"a": {"b": 1}}, '{"a": {"b": 1}}'))
+    post = make_post(native_id="9", raw=RawJson('{"a": {"b": 1}}'))
     copied = pickle.loads(pickle.dumps(post))
     assert copied == post and copied.key == "x:9" and copied.author_key == post.author_key
     assert isinstance(copied.raw, RawJson) and copied.raw.text == '{"a": {"b": 1}}'
