@@ -499,14 +499,6 @@ class Store:
             )
             return inserted
 
-    def _rowid_mark(self, table: str) -> int | None:
-        """The table's largest rowid, read inside a write transaction: the rows an insert then
-        adds are exactly those above it (SQLite gives a new row the largest rowid + 1), so
-        they are found without looking each key up. None near SQLite's largest rowid, where
-        new rowids are picked at random: callers then check keys one by one."""
-        last = int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
-        return last if last < _ROWID_ROOM else None
-
     @_locked
     def get_post(self, key: str) -> Post | None:
         row = self._post_rows("WHERE p.key = ?", [key])
@@ -1361,6 +1353,16 @@ class Store:
             self.db.execute("DELETE FROM digest_runs WHERE key = ?", [key])
         else:
             self.db.execute("UPDATE digest_runs SET ref = ? WHERE key = ?", [ref, key])
+
+    # --- ingest speed ---
+
+    def _rowid_mark(self, table: str) -> int | None:
+        """The table's largest rowid, read inside a write transaction: the rows an insert then
+        adds are exactly those above it (SQLite gives a new row the largest rowid + 1), so
+        they are found without looking each key up. None near SQLite's largest rowid, where
+        new rowids are picked at random: callers then check keys one by one."""
+        last = int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+        return last if last < _ROWID_ROOM else None
 
 
 TRIAGE_COLUMNS = (
