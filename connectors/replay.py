@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Self
 
 from connectors.base import Cursor, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
 from watcher.config import SourceConfig, SourceOptions
-from watcher.post import Author, Metrics, Post, PostKind, parse_timestamp
+from watcher.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
 
 TRUE_WORDS = {"1", "true", "yes", "y", "t"}
 
@@ -35,12 +35,14 @@ class RecordError(ValueError):
 
 
 def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
+    if value is True or value is False:
         return value
     return str(value or "").strip().lower() in TRUE_WORDS
 
 
 def _count(value: Any, name: str) -> int:
+    if type(value) is int:  # the usual case in JSONL, checked first (ingest maps every record)
+        return value if value > 0 else 0
     if value in (None, ""):
         return 0
     try:
@@ -49,25 +51,37 @@ def _count(value: Any, name: str) -> int:
         raise RecordError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def record_to_post(record: Mapping[str, Any], *, default_platform: str = "import", source: str = "") -> Post:
-    """One exported record (JSONL object or CSV row) -> Post. Pure."""
+def _optional(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+_KINDS = {kind.value: kind for kind in PostKind}
+
+
+def record_to_post(
+    record: Mapping[str, Any], *, default_platform: str = "import", source: str = "", json_text: str | None = None
+) -> Post:
+    """One exported record (JSONL object or CSV row) -> Post. Pure. `json_text` is the
+    JSON object the record was parsed from: it becomes the raw payload as is, stored
+    without being encoded again."""
+    get = record.get
     for required in ("id", "text", "created_at"):
-        if record.get(required) in (None, ""):
+        if get(required) in (None, ""):
             raise RecordError(f"missing required field {required!r}")
     try:
         created = parse_timestamp(record["created_at"])
     except (ValueError, TypeError) as exc:
         raise RecordError(f"created_at: {exc}") from None
-    raw_author = record.get("author")
-    if isinstance(raw_author, Mapping):
+    raw_author = get("author")
+    if type(raw_author) is dict or isinstance(raw_author, Mapping):  # a dict is checked without the ABC
         author_fields = raw_author
     else:
         author_fields = {
-            "id": record.get("author_id"),
-            "handle": record.get("author_handle"),
-            "name": record.get("author_name"),
-            "followers": record.get("followers"),
-            "verified": record.get("verified"),
+            "id": get("author_id"),
+            "handle": get("author_handle"),
+            "name": get("author_name"),
+            "followers": get("followers"),
+            "verified": get("verified"),
         }
     handle = str(author_fields.get("handle") or author_fields.get("id") or "unknown")
     author = Author(
@@ -77,34 +91,35 @@ def record_to_post(record: Mapping[str, Any], *, default_platform: str = "import
         followers=_count(author_fields.get("followers"), "followers"),
         verified=_flag(author_fields.get("verified")),
     )
-    raw_metrics = record.get("metrics")
-    metric_fields: Mapping[str, Any] = raw_metrics if isinstance(raw_metrics, Mapping) else record
-    kind_text = str(record.get("kind") or "post")
-    try:
-        kind = PostKind(kind_text)
-    except ValueError:
-        raise RecordError(f"kind {kind_text!r} is not one of {', '.join(k.value for k in PostKind)}") from None
+    raw_metrics = get("metrics")
+    metric_fields: Mapping[str, Any] = record
+    if type(raw_metrics) is dict or isinstance(raw_metrics, Mapping):
+        metric_fields = raw_metrics
+    kind_text = str(get("kind") or "post")
+    kind = _KINDS.get(kind_text)
+    if kind is None:
+        raise RecordError(f"kind {kind_text!r} is not one of {', '.join(k.value for k in PostKind)}")
     return Post(
-        platform=str(record.get("platform") or default_platform),
+        platform=str(get("platform") or default_platform),
         native_id=str(record["id"]),
         kind=kind,
         text=str(record["text"]),
         created_at=created,
         author=author,
-        url=str(record.get("url") or ""),
-        lang=str(record["lang"]) if record.get("lang") else None,
-        parent_id=str(record["parent_id"]) if record.get("parent_id") else None,
-        conversation_id=str(record["conversation_id"]) if record.get("conversation_id") else None,
-        parent_text=str(record["parent_text"]) if record.get("parent_text") else None,
+        url=str(get("url") or ""),
+        lang=_optional(get("lang")),
+        parent_id=_optional(get("parent_id")),
+        conversation_id=_optional(get("conversation_id")),
+        parent_text=_optional(get("parent_text")),
         metrics=Metrics(
             likes=_count(metric_fields.get("likes"), "likes"),
             reposts=_count(metric_fields.get("reposts"), "reposts"),
             replies=_count(metric_fields.get("replies"), "replies"),
         ),
-        is_own=_flag(record.get("is_own")),
-        is_repost=_flag(record.get("is_repost")),
-        source=str(record.get("source") or source),
-        raw=dict(record),
+        is_own=_flag(get("is_own")),
+        is_repost=_flag(get("is_repost")),
+        source=str(get("source") or source),
+        raw=dict(record) if json_text is None else RawJson(json_text),
     )
 
 
@@ -140,12 +155,17 @@ def read_records(path: Path, *, default_platform: str = "import", source: str = 
             if not isinstance(record, dict):
                 yield LoadedRecord(number, None, f"{path}:{number}: expected a JSON object per line")
                 continue
-            yield _load(record, path, number, default_platform, source)
+            # the JSON text exactly: json.loads accepted the line, so only JSON whitespace surrounds it
+            yield _load(record, path, number, default_platform, source, json_text=line.strip(" \t\n\r"))
 
 
-def _load(record: Mapping[str, Any], path: Path, number: int, platform: str, source: str) -> LoadedRecord:
+def _load(
+    record: Mapping[str, Any], path: Path, number: int, platform: str, source: str, *, json_text: str | None = None
+) -> LoadedRecord:
     try:
-        return LoadedRecord(number, record_to_post(record, default_platform=platform, source=source))
+        return LoadedRecord(
+            number, record_to_post(record, default_platform=platform, source=source, json_text=json_text)
+        )
     except RecordError as exc:
         ident = record.get("id") or "?"
         return LoadedRecord(number, None, f"{path}:{number}: record {ident}: {exc}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,12 +82,33 @@ def to_stored(result: Triage) -> StoredTriage:
     )
 
 
+@dataclass(frozen=True)
+class OwnAccounts:
+    """The brand's own account ids and handles per platform, folded once: every
+    fetched post is checked against them."""
+
+    ids: Mapping[str, frozenset[str]]
+    handles: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, config: Config) -> OwnAccounts:
+        own = config.brand.own_accounts
+        return cls(
+            ids={platform: frozenset(names) for platform, names in own.items()},
+            handles={platform: frozenset(n.lstrip("@").casefold() for n in names) for platform, names in own.items()},
+        )
+
+    def owns(self, post: Post) -> bool:
+        if post.is_own:
+            return True
+        ids = self.ids.get(post.platform)
+        if not ids:
+            return False
+        return post.author.id in ids or post.author.handle.lstrip("@").casefold() in self.handles[post.platform]
+
+
 def is_own_post(post: Post, config: Config) -> bool:
-    if post.is_own:
-        return True
-    own = config.brand.own_accounts.get(post.platform, ())
-    handle = post.author.handle.lstrip("@").casefold()
-    return post.author.id in own or any(handle == o.lstrip("@").casefold() for o in own)
+    return OwnAccounts.of(config).owns(post)
 
 
 @dataclass
@@ -150,6 +171,7 @@ class Pipeline:
         )
         self.clock = clock
         self.before_commit = before_commit
+        self.own = OwnAccounts.of(config)
 
     def ingest(self, source: str, result: FetchResult) -> IngestReport:
         now = self.clock()
@@ -157,10 +179,11 @@ class Pipeline:
         for problem in result.problems:
             log.warning("source %s: %s", source, problem)
         keep: list[Post] = []
+        drop_own, drop_reposts = self.config.pipeline.drop_own_posts, self.config.pipeline.drop_reposts
         for post in result.posts:
-            if self.config.pipeline.drop_own_posts and is_own_post(post, self.config):
+            if drop_own and self.own.owns(post):
                 report.dropped_own += 1
-            elif self.config.pipeline.drop_reposts and post.is_repost:
+            elif drop_reposts and post.is_repost:
                 report.dropped_reposts += 1
             else:
                 keep.append(post if post.source else replace(post, source=source))
@@ -176,6 +199,7 @@ class Pipeline:
         seen: list[tuple[Post, str, str | None]] = []
         to_triage: list[Post] = []
         contexts: list[TriageContext] = []
+        brand, thresholds = self.config.brand, self.config.triage
         for post in fresh:
             norm = normalized_text(post.text)
             original = history.original_of(post, norm)
@@ -183,8 +207,8 @@ class Pipeline:
                 to_triage.append(post)
                 contexts.append(
                     TriageContext(
-                        brand=self.config.brand,
-                        thresholds=self.config.triage,
+                        brand=brand,
+                        thresholds=thresholds,
                         author_recent_posts=history.recent_count(post),
                         author_open_items=history.open_items.get(post.author_key, 0),
                         now=now,
@@ -229,7 +253,7 @@ class Pipeline:
         closed = 0
         queue = Queue(self.store, clock=self.clock)
         for post in posts:
-            if not post.parent_id or not is_own_post(post, self.config):
+            if not post.parent_id or not self.own.owns(post):
                 continue
             item = self.store.item_for_post(post_key(post.platform, post.parent_id))
             if item is None or item["state"] not in OPEN_STATES or item["state"] == "sending":

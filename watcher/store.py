@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from connectors.base import Cursor
-from watcher.post import Author, Metrics, Post, PostKind, normalized_text
+from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -240,6 +240,10 @@ def _migration_digest(db: sqlite_utils.Database) -> None:
     db.table("digest_runs").create({"key": str, "started_at": str, "ref": str}, pk="key")
 
 
+# SQLite picks new rowids at random once the largest reaches 2**63 - 1; far below that
+# a new row's rowid is the largest + 1 (see Store._rowid_mark)
+_ROWID_ROOM = 2**62
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_slack, _migration_digest]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -381,8 +385,10 @@ class Store:
 
     @_locked
     def set_cursor(self, source: str, cursor: Cursor, *, now: datetime) -> None:
-        self.db.table("cursors").upsert(
-            {"source": source, "cursor": cursor.to_json(), "updated_at": iso(now)}, pk="source"
+        self.db.execute(
+            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            [source, cursor.to_json(), iso(now)],
         )
 
     # --- posts and authors --------------------------------------------------
@@ -420,7 +426,9 @@ class Store:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self.db.execute(
-                f"SELECT p.author_key, COUNT(*) FROM queue_items q JOIN posts p ON p.key = q.post_key "
+                # CROSS JOIN keeps posts (by the author index) as the outer loop: the other order
+                # reads every open item of the queue for each batch
+                f"SELECT p.author_key, COUNT(*) FROM posts p CROSS JOIN queue_items q ON q.post_key = p.key "
                 f"WHERE p.author_key IN ({','.join('?' * len(chunk))}) "
                 f"AND q.state IN ({','.join('?' * len(OPEN_STATES))}) GROUP BY p.author_key",
                 [*chunk, *OPEN_STATES],
@@ -449,7 +457,9 @@ class Store:
         if not entries:
             return set()
         with self.transaction():
-            known = self.existing_keys([e.post.key for e in entries])
+            mark = self._rowid_mark("posts")
+            # with a mark, stored keys are skipped by ON CONFLICT and found after the insert
+            known = self.existing_keys([e.post.key for e in entries]) if mark is None else set()
             fresh: list[NewPost] = []
             for entry in entries:
                 if entry.post.key not in known:
@@ -457,15 +467,13 @@ class Store:
                     fresh.append(entry)
             if not fresh:
                 return set()
-            rows = [
-                _post_row(e.post, e.triage, fetched_at=fetched_at, duplicate_of=e.duplicate_of, norm_text=e.norm_text)
-                for e in fresh
-            ]
-            columns = list(rows[0])
-            self.db.conn.executemany(
-                f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [[row[c] for c in columns] for row in rows],
-            )
+            fetched = iso(fetched_at)
+            rows = [_post_values(e, fetched_at=fetched) for e in fresh]
+            self.db.conn.executemany(_INSERT_POST, rows)
+            if mark is None:
+                inserted = {e.post.key for e in fresh}
+            else:
+                inserted = {r[0] for r in self.db.execute("SELECT key FROM posts WHERE rowid > ?", [mark])}
             self.db.conn.executemany(
                 "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
                 "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
@@ -474,7 +482,7 @@ class Store:
                 "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
                 "post_count = post_count + 1",
                 [
-                    [
+                    (
                         e.post.author_key,
                         e.post.platform,
                         e.post.author.id,
@@ -482,13 +490,14 @@ class Store:
                         e.post.author.display_name,
                         e.post.author.followers,
                         int(e.post.author.verified),
-                        row["created_at"],
-                        row["created_at"],
-                    ]
+                        row[_CREATED_AT],
+                        row[_CREATED_AT],
+                    )
                     for e, row in zip(fresh, rows, strict=True)
+                    if e.post.key in inserted
                 ],
             )
-            return {e.post.key for e in fresh}
+            return inserted
 
     @_locked
     def get_post(self, key: str) -> Post | None:
@@ -594,27 +603,39 @@ class Store:
             return {}
         stamp = iso(now)
         with self.transaction():
-            keys = [i.post_key for i in items]
-            marks = ",".join("?" * len(keys))
-            existing = {
-                r[0] for r in self.db.execute(f"SELECT post_key FROM queue_items WHERE post_key IN ({marks})", keys)
-            }
-            fresh = [i for i in items if i.post_key not in existing]
-            if not fresh:
-                return {}
+            mark = self._rowid_mark("queue_items")
+            if mark is None:
+                keys = [i.post_key for i in items]
+                existing = {
+                    r[0]
+                    for r in self.db.execute(
+                        f"SELECT post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
+                    )
+                }
+                items = [i for i in items if i.post_key not in existing]
+                if not items:
+                    return {}
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
                 "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
-                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in fresh],
+                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in items],
             )
-            fresh_keys = [i.post_key for i in fresh]
-            ids = {
-                r[1]: int(r[0])
-                for r in self.db.execute(
-                    f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(fresh_keys))})",
-                    fresh_keys,
+            if mark is None:
+                keys = [i.post_key for i in items]
+                added = self.db.execute(
+                    f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
                 )
-            }
+            else:
+                added = self.db.execute("SELECT id, post_key FROM queue_items WHERE id > ?", [mark])
+            ids = {r[1]: int(r[0]) for r in added}
+            if not ids:
+                return {}
+            fresh: list[NewItem] = []
+            taken: set[str] = set()
+            for item in items:  # the first item of a post is the one stored
+                if item.post_key in ids and item.post_key not in taken:
+                    taken.add(item.post_key)
+                    fresh.append(item)
             self.db.conn.executemany(
                 "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
                 "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
@@ -1333,6 +1354,16 @@ class Store:
         else:
             self.db.execute("UPDATE digest_runs SET ref = ? WHERE key = ?", [ref, key])
 
+    # --- ingest speed ---
+
+    def _rowid_mark(self, table: str) -> int | None:
+        """The table's largest rowid, read inside a write transaction: the rows an insert then
+        adds are exactly those above it (SQLite gives a new row the largest rowid + 1), so
+        they are found without looking each key up. None near SQLite's largest rowid, where
+        new rowids are picked at random: callers then check keys one by one."""
+        last = int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+        return last if last < _ROWID_ROOM else None
+
 
 TRIAGE_COLUMNS = (
     "score",
@@ -1351,55 +1382,100 @@ TRIAGE_COLUMNS = (
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
+_JSON_STR = json.encoder.encode_basestring  # how _JSON writes a str (ensure_ascii=False)
+
+
 def _json_list(values: tuple[str, ...]) -> str:
-    return _JSON.encode(list(values)) if values else "[]"
+    """_JSON.encode(list(values)), spelled out for the usual all-text case (three per post)."""
+    if not values:
+        return "[]"
+    if all(type(v) is str for v in values):
+        return "[" + ", ".join(map(_JSON_STR, values)) + "]"
+    return _JSON.encode(list(values))
 
 
-def _triage_columns(triage: StoredTriage | None) -> dict[str, Any]:
-    if triage is None:
-        return dict.fromkeys(TRIAGE_COLUMNS)
-    return {
-        "score": triage.score,
-        "priority": triage.priority,
-        "needs_reply": int(triage.needs_reply),
-        "sentiment": triage.sentiment,
-        "sentiment_label": triage.sentiment_label,
-        "lang": triage.lang,
-        "intents": _json_list(triage.intents),
-        "reasons": _json_list(triage.reasons),
-        "tags": _json_list(triage.tags),
-        "channel": triage.channel,
-    }
+_POST_COLUMNS = (
+    "key",
+    "platform",
+    "native_id",
+    "source",
+    "kind",
+    "url",
+    "text",
+    "norm_text",
+    "lang",
+    "created_at",
+    "fetched_at",
+    "author_key",
+    "parent_id",
+    "conversation_id",
+    "parent_text",
+    "likes",
+    "reposts",
+    "replies",
+    "is_own",
+    "is_repost",
+    "duplicate_of",
+    *(c for c in TRIAGE_COLUMNS if c != "lang"),
+    "raw",
+)
+# ON CONFLICT (not OR IGNORE): a stored key is skipped, a missing required field still fails
+_INSERT_POST = (
+    f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))}) "
+    "ON CONFLICT(key) DO NOTHING"
+)
+_CREATED_AT = _POST_COLUMNS.index("created_at")
+_NO_TRIAGE = (None,) * (len(TRIAGE_COLUMNS) - 1)
 
 
-def _post_row(
-    post: Post, triage: StoredTriage | None, *, fetched_at: datetime, duplicate_of: str | None, norm_text: str | None
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "key": post.key,
-        "platform": post.platform,
-        "native_id": post.native_id,
-        "source": post.source,
-        "kind": post.kind.value,
-        "url": post.url,
-        "text": post.text,
-        "norm_text": normalized_text(post.text) if norm_text is None else norm_text,
-        "lang": post.lang,
-        "created_at": iso(post.created_at),
-        "fetched_at": iso(fetched_at),
-        "author_key": post.author_key,
-        "parent_id": post.parent_id,
-        "conversation_id": post.conversation_id,
-        "parent_text": post.parent_text,
-        "likes": post.metrics.likes,
-        "reposts": post.metrics.reposts,
-        "replies": post.metrics.replies,
-        "is_own": int(post.is_own),
-        "is_repost": int(post.is_repost),
-        "duplicate_of": duplicate_of,
-        "raw": _JSON.encode(post.raw if isinstance(post.raw, dict) else dict(post.raw)),
-    }
-    row.update(_triage_columns(triage))
+def _post_values(entry: NewPost, *, fetched_at: str) -> tuple[Any, ...]:
+    """A post's row for _INSERT_POST, in _POST_COLUMNS order (built once per post on ingest)."""
+    post, triage = entry.post, entry.triage
+    metrics = post.metrics
+    triaged: tuple[Any, ...]
     if triage is None:  # the detected language replaces the platform's hint only when triaged
-        row["lang"] = post.lang
-    return row
+        lang, triaged = post.lang, _NO_TRIAGE
+    else:
+        lang = triage.lang
+        triaged = (
+            triage.score,
+            triage.priority,
+            int(triage.needs_reply),
+            triage.sentiment,
+            triage.sentiment_label,
+            _json_list(triage.intents),
+            _json_list(triage.reasons),
+            _json_list(triage.tags),
+            triage.channel,
+        )
+    return (
+        post.key,
+        post.platform,
+        post.native_id,
+        post.source,
+        post.kind.value,
+        post.url,
+        post.text,
+        normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
+        lang,
+        iso(post.created_at),
+        fetched_at,
+        post.author_key,
+        post.parent_id,
+        post.conversation_id,
+        post.parent_text,
+        metrics.likes,
+        metrics.reposts,
+        metrics.replies,
+        int(post.is_own),
+        int(post.is_repost),
+        entry.duplicate_of,
+        *triaged,
+        _raw_text(post.raw),
+    )
+
+
+def _raw_text(raw: Mapping[str, Any]) -> str:
+    if isinstance(raw, RawJson):
+        return raw.text  # already JSON (a replayed line): not encoded again
+    return _JSON.encode(raw if isinstance(raw, dict) else dict(raw))

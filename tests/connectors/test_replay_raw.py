@@ -1,0 +1,74 @@
+"""A replayed record keeps the JSON line it came from as its raw payload, and the
+faster mapping gives the same Post as the field-by-field rules say."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.replay import RecordError, ReplayConnector, record_to_post
+from tests.helpers import T0
+from watcher.post import Author, Metrics, Post, PostKind, RawJson
+from watcher.store import Store
+
+LINE = (
+    '{"id": "x-1", "platform": "x", "kind": "mention", "text": "@LumoBank refund?", '
+    '"created_at": "2026-11-20T10:00:00+01:00", "lang": "en", "url": "https://x.com/a/status/1", '
+    '"author": {"id": "42", "handle": "ann", "name": "Ann", "followers": 12, "verified": true}, '
+    '"parent_id": null, "conversation_id": "x-1", "metrics": {"likes": 3, "reposts": -1, "replies": "2"}, '
+    '"is_own": false, "is_repost": "no", "extra": {"nested": [1, "\\u00e8"]}}'
+)
+
+
+def test_a_jsonl_record_maps_field_by_field_and_keeps_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n  " + LINE + " \t\r\n\n", encoding="utf-8")
+    (post,) = ReplayConnector(path, source="hist").fetch(None).posts
+    assert post == Post(
+        platform="x",
+        native_id="x-1",
+        kind=PostKind.MENTION,
+        text="@LumoBank refund?",
+        created_at=T0,
+        author=Author(id="42", handle="ann", display_name="Ann", followers=12, verified=True),
+        url="https://x.com/a/status/1",
+        lang="en",
+        conversation_id="x-1",
+        metrics=Metrics(likes=3, reposts=0, replies=2),
+        source="hist",
+        raw=json.loads(LINE),
+    )
+    assert post.created_at.tzinfo is UTC and post.key == "x:x-1" and post.author_key == "x:42"
+    assert isinstance(post.raw, RawJson) and post.raw.text == LINE  # only JSON whitespace trimmed
+
+
+def test_the_stored_raw_payload_is_the_line_itself(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text(LINE + "\n", encoding="utf-8")
+    (post,) = ReplayConnector(path).fetch(None).posts
+    with Store(tmp_path / "w.db") as store:
+        store.insert_post(post, None, fetched_at=datetime(2026, 11, 20, tzinfo=UTC))
+        assert store.db.execute("SELECT raw FROM posts").fetchone()[0] == LINE
+        stored = store.get_post(post.key)
+        assert stored is not None and stored.raw == json.loads(LINE)
+
+
+def test_a_mapping_record_gets_a_plain_payload() -> None:
+    post = record_to_post({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "likes": 4})
+    assert type(post.raw) is dict and post.metrics.likes == 4 and post.kind is PostKind.POST
+
+
+@pytest.mark.parametrize(
+    ("value", "count"), [(7, 7), (0, 0), (-3, 0), ("5", 5), (None, 0), ("", 0), (2.9, 2), (True, 1)]
+)
+def test_counts_accept_numbers_and_numeric_text(value: object, count: int) -> None:
+    post = record_to_post({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "followers": value})
+    assert post.author.followers == count
+
+
+def test_an_unknown_kind_still_names_the_choices() -> None:
+    with pytest.raises(RecordError, match="kind 'dm' is not one of post, comment, reply, mention, review"):
+        record_to_post({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "kind": "dm"})

@@ -1,0 +1,175 @@
+"""The cheaper ingest write path stores exactly what the slower one did."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import sys
+from dataclasses import replace
+
+import pytest
+
+from bench import ingest
+from connectors.base import Cursor, FetchResult
+from tests.helpers import T0, make_post
+from watcher import store as store_module
+from watcher.config import Config
+from watcher.pipeline import Pipeline
+from watcher.post import RawJson
+from watcher.store import NewItem, NewPost, Store, StoredTriage
+
+TRIAGED = StoredTriage(
+    score=71,
+    priority="high",
+    needs_reply=True,
+    sentiment=-0.62,
+    sentiment_label="negative",
+    lang="it",
+    intents=("complaint", "refund"),
+    reasons=('mentions "rimborso"',),
+    tags=("vip",),
+    channel="#care-it",
+)
+
+
+def test_a_triaged_post_is_stored_column_by_column(store: Store) -> None:
+    post = make_post("voglio il rimborso", native_id="1", lang="en", raw={"when": T0})
+    store.insert_posts([NewPost(post, TRIAGED, None, "voglio il rimborso")], fetched_at=T0)
+    assert store.post_triage("x:1") == TRIAGED
+    row = store.db.execute(
+        "SELECT lang, norm_text, fetched_at, created_at, author_key, raw, duplicate_of FROM posts WHERE key = 'x:1'"
+    ).fetchone()
+    # the detected language replaces the platform's hint; raw is encoded as before (default=str)
+    assert row == (
+        "it",
+        "voglio il rimborso",
+        "2026-11-20T09:00:00.000000+00:00",
+        "2026-11-20T09:00:00.000000+00:00",
+        "x:id-ann",
+        json.dumps({"when": str(T0)}, ensure_ascii=False),
+        None,
+    )
+
+
+def test_an_untriaged_duplicate_keeps_the_platform_language(store: Store) -> None:
+    post = make_post("Help!!", native_id="2", lang="en")
+    store.insert_posts([NewPost(post, None, "x:1")], fetched_at=T0)
+    row = store.db.execute(
+        "SELECT lang, norm_text, duplicate_of, score, intents FROM posts WHERE key = 'x:2'"
+    ).fetchone()
+    assert row == ("en", "help", "x:1", None, None)
+    assert store.post_triage("x:2") is None
+
+
+def test_a_payload_parsed_from_json_is_stored_as_that_text(store: Store) -> None:
+    text = '{"id":"3","text":"ciao \\u00e8","nested":{"a":[1,2.5,null]}}'
+    raw = RawJson(text)
+    store.insert_post(make_post("ciao è", native_id="3", raw=raw), None, fetched_at=T0)
+    assert store.db.execute("SELECT raw FROM posts WHERE key = 'x:3'").fetchone()[0] == text
+    stored = store.get_post("x:3")
+    assert stored is not None and stored.raw == {"id": "3", "text": "ciao è", "nested": {"a": [1, 2.5, None]}}
+
+
+def test_the_cursor_is_replaced_not_added(store: Store) -> None:
+    store.set_cursor("x", Cursor({"n": 1}), now=T0)
+    store.set_cursor("x", Cursor({"n": 2}), now=T0)
+    assert store.get_cursor("x") == Cursor({"n": 2})
+    assert store.db.execute("SELECT COUNT(*) FROM cursors").fetchone()[0] == 1
+
+
+def test_open_items_per_author_are_read_through_the_author_index(store: Store, config: Config) -> None:
+    """Driving the join from queue_items read every open item of the queue for each batch."""
+    pipeline = Pipeline(store, config, clock=lambda: T0)
+    posts = tuple(make_post(f"app down, order {n} lost", native_id=str(n), author=f"a{n % 3}") for n in range(9))
+    pipeline.ingest("x", FetchResult(posts=posts, cursor=Cursor({"n": 9})))
+    assert store.open_items_by_author(["x:id-a0", "x:id-a1", "x:id-zz"]) == {"x:id-a0": 3, "x:id-a1": 3}
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    store.open_items_by_author(["x:id-a0", "x:id-a1"])
+    store.db.conn.set_trace_callback(None)
+    (sql,) = [s for s in statements if "COUNT(*)" in s]
+    plan = [row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+    assert plan[0].startswith("SEARCH p USING INDEX idx_posts_author_key_created_at"), plan
+    assert not any(step.startswith("SCAN") for step in plan), plan
+
+
+def test_queue_audit_and_outbox_rows_keep_their_json(store: Store) -> None:
+    post = make_post("refund me", native_id="4")
+    store.insert_post(post, TRIAGED, fetched_at=T0)
+    pipeline_items = store.create_queue_item("x:4", priority="high", score=71, channel="#care", now=T0)
+    assert pipeline_items is not None
+    detail = store.db.execute("SELECT detail FROM events WHERE item_id = ?", [pipeline_items]).fetchone()[0]
+    assert detail == json.dumps({"priority": "high", "score": 71})
+
+
+def test_the_bench_times_the_pipeline_alone_beside_vader(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["ingest.py", "--copies", "1", "--triage", "constant"])
+    ingest.main()
+    out = capsys.readouterr().out
+    assert "pipeline only:" in out and "x VADER's time" in out
+    counts = re.search(r"posts: 352 \((\d+) stored, (\d+) queued, (\d+) collapsed\)", out)
+    assert counts is not None, out
+    stored, queued, collapsed = map(int, counts.groups())
+    # the constant result needs a reply: every stored post but the collapsed repeats is queued
+    assert stored > 300 and queued == stored - collapsed
+
+
+@pytest.fixture(params=["rowid mark", "key lookups"])
+def any_path_store(request: pytest.FixtureRequest, store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """Both ways the store finds what an insert added: above the largest rowid, or (near
+    SQLite's largest rowid, where new ones are random) by looking each key up."""
+    if request.param == "key lookups":
+        monkeypatch.setattr(store_module, "_ROWID_ROOM", 0)
+    return store
+
+
+def test_stored_keys_are_skipped_and_their_authors_not_counted_again(any_path_store: Store) -> None:
+    store = any_path_store
+    first, second = make_post("one", native_id="1"), make_post("two", native_id="2", minutes=1)
+    assert store.insert_posts([NewPost(first, TRIAGED)], fetched_at=T0) == {"x:1"}
+    repeat = make_post("two, again", native_id="2", minutes=2)
+    added = store.insert_posts([NewPost(first, None), NewPost(second, None), NewPost(repeat, None)], fetched_at=T0)
+    assert added == {"x:2"}
+    assert store.get_post("x:2") == second  # the first of a key in a batch wins
+    assert store.db.execute("SELECT post_count FROM authors WHERE key = 'x:id-ann'").fetchone()[0] == 2
+    assert store.insert_posts([NewPost(first, None)], fetched_at=T0) == set()
+
+
+def test_queue_items_are_created_once_per_post_with_their_audit_and_card(any_path_store: Store) -> None:
+    store = any_path_store
+    for n in ("1", "2", "3"):
+        store.insert_post(make_post(f"help {n}", native_id=n), TRIAGED, fetched_at=T0)
+    first = store.create_queue_items([NewItem("x:1", "high", 70, "#care")], now=T0, card_kind="card")
+    items = [
+        NewItem("x:1", "high", 70),
+        NewItem("x:2", "low", 10),
+        NewItem("x:2", "urgent", 99),
+        NewItem("x:3", "normal", 50, notify=False),
+    ]
+    created = store.create_queue_items(items, now=T0, card_kind="card")
+    assert set(created) == {"x:2", "x:3"} and first["x:1"] not in created.values()
+    assert store.get_item(created["x:2"])["priority"] == "low"  # type: ignore[index]
+    events = store.db.execute("SELECT item_id, action FROM events ORDER BY id").fetchall()
+    assert events == [(first["x:1"], "created"), (created["x:2"], "created"), (created["x:3"], "created")]
+    cards = store.db.execute("SELECT dedupe_key, payload FROM outbox ORDER BY id").fetchall()
+    assert [c[0] for c in cards] == ["card:x:1", "card:x:2"]
+    assert json.loads(cards[1][1]) == {"item_id": created["x:2"], "post_key": "x:2"}
+    assert store.create_queue_items(items, now=T0, card_kind="card") == {}
+
+
+def test_a_post_missing_a_required_field_still_fails_the_batch(store: Store) -> None:
+    broken = replace(make_post(native_id="5"), native_id=None)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert_posts([NewPost(make_post(native_id="4"), None), NewPost(broken, None)], fetched_at=T0)
+    assert store.count_posts() == 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(), ("a",), ("complaint", "refund"), ('q"uo\\te', "\x00\x1f\n\t", "è中😡", "\ud800"), ("x", 3, None)],
+)
+def test_text_lists_are_written_as_the_json_encoder_writes_them(values: tuple[str, ...]) -> None:
+    assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pickle
+import random
+import re
+import unicodedata
+from dataclasses import replace
+
+import pytest
+
+from tests.helpers import make_post
+from watcher.post import RawJson, normalized_text
+
+_URL = re.compile(r"https?://\S+")
+_MENTION = re.compile(r"[@#](\w+)")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def reference_normalized_text(text: str) -> str:
+    """normalized_text as first written: stored norm_text must stay comparable with it."""
+    text = _URL.sub(" ", text)
+    text = _MENTION.sub(r"\1", text)
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "My card was DECLINED twice, help??? 😡",
+        "see https://t.co/x1 and http://a.b/c?d=e now",
+        "HTTP://CAPS.example is not a link to the pattern",
+        "@LumoBank #fail @@double ##tag a@b c#d email@lumo.com",
+        "snake_case_words and __dunder__",
+        "Caf\u00e9 cafe\u0301 na\u00efve \u00c5ngstr\u00f6m",
+        "e\u0301@lumo decomposed accent before a mention",
+        "\u2121@lumo a compatibility character before a mention",
+        "ﬁnance ﬁle \u2460 \u00bd \uff21\uff22\uff23 full width",
+        "Straße STRASSE ǅ ΣΊΣΥΦΟΣ",
+        "дякую за допомогу! 谢谢 ありがとう مرحبا",
+        "tabs\tand\nnewlines\r\nand\u00a0nbsp\u2003em space",
+        "l'app è ferma 🙃🙃 #down",
+    ],
+)
+def test_normalized_text_is_unchanged_from_the_first_version(text: str) -> None:
+    assert normalized_text(text) == reference_normalized_text(text)
+
+
+def test_normalized_text_matches_the_first_version_on_random_text() -> None:
+    pool = "aZ09_ @#:/.-'\u00e9e\u0301\u00df\u2121\ufb01\u00bd\u03a3\u0416\u4e2d😡\t\n" + "https://x.co/ "
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 40)))
+        assert normalized_text(text) == reference_normalized_text(text), repr(text)
+
+
+def test_keys_are_derived_from_the_fields_and_follow_a_replace() -> None:
+    post = make_post(native_id="5", author="ann")
+    assert (post.key, post.author_key) == ("x:5", "x:id-ann")
+    moved = replace(post, platform="reddit", native_id="t3_9")
+    assert (moved.key, moved.author_key) == ("reddit:t3_9", "reddit:id-ann")
+    assert "key=" not in repr(post)
+
+
+def test_raw_json_reads_like_the_payload_it_came_from() -> None:
+    data = {"id": "1", "nested": {"a": [1, 2]}}
+    raw = RawJson('{"id": "1", "nested": {"a": [1, 2]}}')
+    assert raw == data and data == raw
+    assert dict(raw) == data and raw["nested"] == {"a": [1, 2]} and len(raw) == 2 and raw.get("x") is None
+    assert make_post(native_id="9", raw=raw) == make_post(native_id="9", raw=dict(data))
+    with pytest.raises(TypeError):
+        raw["id"] = "2"  # type: ignore[index]
+
+
+def test_raw_json_that_is_not_an_object_says_so_when_read() -> None:
+    with pytest.raises(ValueError, match="raw payload is not a JSON object: '\\[1, 2\\]'"):
+        RawJson("[1, 2]")["id"]
+
+
+def test_a_post_with_a_json_payload_crosses_processes_whole() -> None:
+    post = make_post(native_id="9", raw=RawJson('{"a": {"b": 1}}'))
+    copied = pickle.loads(pickle.dumps(post))
+    assert copied == post and copied.key == "x:9" and copied.author_key == post.author_key
+    assert isinstance(copied.raw, RawJson) and copied.raw.text == '{"a": {"b": 1}}'
