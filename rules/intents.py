@@ -45,7 +45,7 @@ URGENT_INTENTS = (
     "press_threat",
 )
 # the stdlib's regex parser (no public API): used once at import to see which
-# character each intent alternative can start with
+# characters each intent alternative can start with
 _parser: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
 
@@ -1047,45 +1047,6 @@ def _compile(parts: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
 
 
-_COMPILED: dict[str, dict[str, re.Pattern[str]]] = {
-    intent: {lang: _compile(parts) for lang, parts in by_lang.items()} for intent, by_lang in PATTERNS.items()
-}
-
-
-def _first_chars(items: Any) -> frozenset[str] | None:
-    """Characters a parsed regex can start with (a superset), or None for "any"."""
-    for i, (op, av) in enumerate(items):
-        if op is _c.AT or op is _c.ASSERT or op is _c.ASSERT_NOT:
-            continue  # zero-width: look at what follows
-        if op is _c.LITERAL:
-            return frozenset(chr(av))
-        if op is _c.IN:
-            if any(kind is not _c.LITERAL for kind, _ in av):
-                return None
-            return frozenset(chr(v) for _, v in av)
-        if op is _c.SUBPATTERN:
-            return _first_chars(list(av[-1]) + list(items[i + 1 :]))
-        if op is _c.BRANCH:
-            found: set[str] = set()
-            for branch in av[1]:
-                chars = _first_chars(list(branch) + list(items[i + 1 :]))
-                if chars is None:
-                    return None
-                found |= chars
-            return frozenset(found)
-        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
-            low, _, sub = av
-            chars = _first_chars(list(sub) + list(items[i + 1 :])) if low == 0 else _first_chars(sub)
-            if chars is None:
-                return None
-            if low == 0:
-                rest = _first_chars(items[i + 1 :])
-                return None if rest is None else chars | rest
-            return chars
-        return None
-    return None
-
-
 _BOUNDARY = re.compile(r"\b")
 PREFIX_CHARS = 4  # how far the gate in front of the scanners looks
 
@@ -1151,60 +1112,61 @@ def _group(intent: str, alternatives: Iterable[str]) -> str:
 class _Scanner:
     """Every intent of one language, looked for only where it can start.
 
-    At each word boundary a small regex holding just the alternatives that can begin
-    with the character found there is tried (one C call), instead of every
-    alternative of every intent; the first intent that matches there is captured,
-    and the others are asked at the same position directly (rare: a couple of hits
-    per post). Same hits as one `search` per intent, several times faster."""
+    A gate regex (C) finds the word boundaries followed by the first characters of
+    some alternative (see `_prefixes`). There, the next few characters pick, from a
+    cache, one small regex holding just the alternatives that can start with them,
+    grouped by intent in PATTERNS order: the first intent matching there is captured,
+    and the other candidate intents are asked at the same position directly (rare:
+    a couple of hits per post). Same hits as one `search` per intent, many times faster."""
 
     def __init__(self, lang: str) -> None:
-        by_char: dict[str, dict[str, list[str]]] = {}
-        anywhere: dict[str, list[str]] = {}
-        prefixes: set[str] = set()
+        self.lang = lang
+        # (intent, alternative) in PATTERNS order, and which of them each prefix allows
+        self.alternatives: list[tuple[str, str]] = []
+        self.by_prefix: dict[str, list[int]] = {}
         for intent, by_lang in PATTERNS.items():
             for alternative in by_lang.get(lang, ()):
-                parsed = _parser.parse(alternative)
-                prefixes |= _prefixes(list(parsed))
-                chars = _first_chars(parsed)
-                if chars is None:
-                    anywhere.setdefault(intent, []).append(alternative)
-                else:
-                    for ch in chars:
-                        by_char.setdefault(ch, {}).setdefault(intent, []).append(alternative)
-        self.lang = lang
-        self.anywhere = self._compile(anywhere) if anywhere else None
-        self.by_char = {ch: self._compile(by_char[ch], anywhere) for ch in by_char}
-        # where to try: every word boundary, or (the usual case) only the boundaries
-        # followed by two characters some alternative can start with
-        self.starts = _BOUNDARY if anywhere or not by_char else _gate(prefixes)
+                for prefix in _prefixes(list(_parser.parse(alternative))):
+                    self.by_prefix.setdefault(prefix, []).append(len(self.alternatives))
+                self.alternatives.append((intent, alternative))
+        self.starts = _gate(self.by_prefix) if self.alternatives else re.compile(r"(?!)")
+        self._at: dict[str, tuple[re.Pattern[str] | None, dict[str, re.Pattern[str]]]] = {}
 
-    @staticmethod
-    def _compile(*parts: dict[str, list[str]]) -> re.Pattern[str]:
-        # intent order and each intent's alternative order kept, as in PATTERNS
-        groups = []
-        for intent in PATTERNS:
-            alternatives = [a for part in parts for a in part.get(intent, ())]
-            if alternatives:
-                groups.append(_group(intent, alternatives))
-        return re.compile(r"\b(?:" + "|".join(groups) + ")")
+    def _candidates(self, ahead: str) -> tuple[re.Pattern[str] | None, dict[str, re.Pattern[str]]]:
+        """The regexes for a position followed by `ahead`: every intent's alternatives
+        together (first intent wins), and each intent's own."""
+        found = self._at.get(ahead)
+        if found is not None:
+            return found
+        ids = sorted({i for k in range(len(ahead) + 1) for i in self.by_prefix.get(ahead[:k], ())})
+        by_intent: dict[str, list[str]] = {}
+        for i in ids:
+            intent, alternative = self.alternatives[i]
+            by_intent.setdefault(intent, []).append(alternative)
+        together = (
+            re.compile(r"\b(?:" + "|".join(_group(i, alts) for i, alts in by_intent.items()) + ")") if ids else None
+        )
+        found = (together, {intent: _compile(alts) for intent, alts in by_intent.items()})
+        if len(self._at) > 50_000:
+            self._at.clear()
+        self._at[ahead] = found
+        return found
 
     def first_matches(self, norm: str) -> dict[str, str]:
         """intent -> its leftmost match (what `pattern.search` would give)."""
         found: dict[str, str] = {}
-        by_char, anywhere, lang = self.by_char, self.anywhere, self.lang
         for boundary in self.starts.finditer(norm):
             pos = boundary.start()
-            scanner = by_char.get(norm[pos : pos + 1], anywhere)
-            m = scanner.match(norm, pos) if scanner is not None else None
+            together, each = self._candidates(norm[pos : pos + PREFIX_CHARS])
+            m = together.match(norm, pos) if together is not None else None
             if m is None or m.lastgroup is None:
                 continue
             intent = m.lastgroup
             if intent not in found:
                 found[intent] = m.group(intent)
-            for other, other_by_lang in _COMPILED.items():
+            for other, pattern in each.items():
                 if other != intent and other not in found:
-                    pattern = other_by_lang.get(lang)
-                    hit = pattern.match(norm, pos) if pattern is not None else None
+                    hit = pattern.match(norm, pos)
                     if hit:
                         found[other] = hit.group(0)
         return found
