@@ -1,14 +1,13 @@
 """Build the shipped default models from ../shared/data: `python -m rules.train`.
 
 - rules/data/sentiment.npz: one logistic regression per language over hashed
-  n-grams + lexicon/emoji (+ VADER for en) features, fitted by the per-language
-  `Recipe` in SENTIMENT_RECIPES (chosen by cross-validation on train rows only:
-  `python -m rules.train sentiment-cv` shows the check). en, it, es, fr, de, pt:
-  UMSAB train splits (cardiffnlp/xlm-t); it and pt also the other UMSAB train
-  splits at a lower weight; en also TweetEval val rows not in UMSAB
-  (cardiffnlp/tweeteval) and VADER's rated tweets (cjhutto/vaderSentiment).
+  n-grams (NB-scaled while fitting, the scale folded into the weights) + lexicon/emoji
+  (+ VADER for en) features, fitted by the per-language `Recipe` in SENTIMENT_RECIPES
+  (chosen by cross-validation on train rows only: `python -m rules.train sentiment-cv`
+  shows the check). en, it, es, fr, de, pt: UMSAB train splits (cardiffnlp/xlm-t).
   ro: RoSent (katakonst/sentiment-analysis-tensorflow), the 80% of rows whose id
-  hashes outside the held-back 20%, with NB-scaled n-grams.
+  hashes outside the held-back 20%. A recipe can add other sources (the other UMSAB
+  languages, TweetEval, VADER's rated tweets); the shipped ones do not (no CV gain).
 - rules/data/needs_reply.npz: the needs-reply model over hashed n-grams + the
   engine's signals (sentiment, intents), trained on complaints_dev (Preotiuc-Pietro
   et al. 2019) complaint = needs reply, plus tweet_acts (Saha et al. 2019)
