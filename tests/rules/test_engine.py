@@ -146,8 +146,9 @@ then = { suppress = true }
     custom.rules = load_ruleset(path)
     legal = custom.triage(make_post("my lawyer will contact you"), ctx)
     assert legal.channel == "#care-legal" and "legal-team" in legal.tags and legal.priority == "urgent"
-    base = triager.triage(make_post("La bolletta è sbagliata, rimborso?"), ctx)
-    boosted = custom.triage(make_post("La bolletta è sbagliata, rimborso?"), ctx)
+    # a post well below the non-urgent cap (79), so the boost has room to show
+    base = triager.triage(make_post("La bolletta è sbagliata"), ctx)
+    boosted = custom.triage(make_post("La bolletta è sbagliata"), ctx)
     assert boosted.score > base.score and "it-billing" in boosted.tags
     assert custom.triage(make_post("where is my order?", platform="reddit"), ctx).digest_only
     muted = custom.triage(make_post("any coupon for my next order?"), ctx)
