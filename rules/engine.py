@@ -192,7 +192,9 @@ def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str
             (any(tag in wanted for tag in t[r]) for r in rows.tolist()), dtype=bool, count=len(rows)
         )
     column = "lang" if key == "language" else key
-    return lambda f, rows, s, t: np.isin(f.column(column)[rows], list(wanted))
+    return lambda f, rows, s, t: np.fromiter(
+        (v in wanted for v in f.column(column)[rows].tolist()), dtype=bool, count=len(rows)
+    )
 
 
 def _regex_predicate(regex: re.Pattern[str]) -> Predicate:

@@ -85,7 +85,9 @@ class TriageContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-@dataclass(frozen=True)
+# one per post: slots rather than frozen (a frozen dataclass pays a setattr call per field);
+# nothing changes a Triage once made
+@dataclass(slots=True)
 class Triage:
     score: int
     priority: str
