@@ -11,7 +11,6 @@ Features are computed once per post (`HashedText`) and shared by every model
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import unicodedata
@@ -101,17 +100,15 @@ class HashedBatch:
         a, b = self.indptr[i], self.indptr[i + 1]
         return HashedText(self.norms[i], self.words[i], self.idx[a:b], self.val[a:b])
 
-    @functools.cached_property
-    def _matrix(self) -> Any:
+    def matrix(self, start: int = 0, stop: int | None = None) -> Any:
+        """The scipy CSR matrix of rows start..stop (all by default), built on the batch's own
+        arrays without copying; repeated ids in a row are summed by products."""
         from scipy import sparse
 
-        return sparse.csr_matrix((self.val, self.idx, self.indptr), shape=(len(self.norms), N_FEATURES))
-
-    def matrix(self, rows: np.ndarray | None = None) -> Any:
-        """The scipy CSR matrix of all rows, or of the given rows (repeated ids are summed by products)."""
-        if rows is None:
-            return self._matrix
-        return self._matrix[rows]
+        stop = len(self.norms) if stop is None else stop
+        a, b = int(self.indptr[start]), int(self.indptr[stop])
+        indptr = self.indptr[start : stop + 1] - a
+        return sparse.csr_matrix((self.val[a:b], self.idx[a:b], indptr), shape=(stop - start, N_FEATURES))
 
 
 def hash_text(text: str) -> HashedText:

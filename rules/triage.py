@@ -323,17 +323,22 @@ class Triager:
         """Everything read from the texts alone. The texts are hashed together and each
         language's models are applied to all of its posts in one sparse product."""
         detected = self.detector.detect_many(texts, hints)
-        batch = hash_batch(texts)
-        rows = [batch.row(i) for i in range(len(texts))]
-        by_lang: dict[str, list[int]] = {}
-        for i, d in enumerate(detected):
-            by_lang.setdefault(d.lang, []).append(i)
+        # hashed in language order, so each language's posts are one run of rows
+        order = sorted(range(len(texts)), key=lambda i: detected[i].lang)
+        batch = hash_batch([texts[i] for i in order])
+        rows: list[HashedText] = [NO_TEXT] * len(texts)
         moods: list[Sentiment | None] = [None] * len(texts)
         text_logits: list[tuple[Mapping[int, np.ndarray], int]] = [({}, 0)] * len(texts)
-        for lang, members in by_lang.items():
-            index = np.asarray(members)
-            parts = self.stack(lang).logits(batch.matrix(None if len(by_lang) == 1 else index))
+        start = 0
+        while start < len(order):
+            lang = detected[order[start]].lang
+            stop = start
+            while stop < len(order) and detected[order[stop]].lang == lang:
+                stop += 1
+            members = order[start:stop]
+            parts = self.stack(lang).logits(batch.matrix(start, stop))
             for row, i in enumerate(members):
+                rows[i] = batch.row(start + row)
                 text_logits[i] = (parts, row)
             sentiment_model = self.sentiment.models.get(lang)
             found = self.sentiment.analyze_many(
@@ -344,6 +349,7 @@ class Triager:
             )
             for i, mood in zip(members, found, strict=True):
                 moods[i] = mood
+            start = stop
         out = []
         for x, d, found_mood, logits in zip(rows, detected, moods, text_logits, strict=True):
             assert found_mood is not None
