@@ -385,11 +385,12 @@ class Triager:
             )
             for sig, ctx, probability in zip(signals, contexts, probabilities, strict=True)
         ]
-        by_thresholds: dict[TriageConfig, list[int]] = {}
+        by_bands: dict[tuple[int, int, int], list[int]] = {}  # posts with the same priority bands
         for i, ctx in enumerate(contexts):
-            by_thresholds.setdefault(ctx.thresholds, []).append(i)
-        for t, members in by_thresholds.items():
-            floors = {"urgent": t.urgent_score, "high": t.high_score, "normal": t.normal_score, "low": 0}
+            t = ctx.thresholds
+            by_bands.setdefault((t.urgent_score, t.high_score, t.normal_score), []).append(i)
+        for (urgent, high, normal), members in by_bands.items():
+            floors = {"urgent": urgent, "high": high, "normal": normal, "low": 0}
             self.rules.apply_many([facts[i] for i in members], [outcomes[i] for i in members], band_floor=floors)
         return [
             _result(sig, ctx.thresholds, outcome, probability)
