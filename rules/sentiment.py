@@ -101,7 +101,15 @@ class Lexicons:
         hits: list[str] = []
         negate_left = 0
         boost = 1.0
-        for word, kind in zip(words, found, strict=True):
+        previous = -1
+        # only the words that are not plain are visited; the plain words between two of
+        # them count down the negation span and cancel an intensifier, as one at a time would
+        for i in [i for i, kind in enumerate(found) if kind is not _PLAIN_WORD]:
+            if i - previous > 1:
+                negate_left = max(0, negate_left - (i - previous - 1))
+                boost = 1.0
+            previous = i
+            word, kind = words[i], found[i]
             if kind is None:
                 if len(kinds) > CACHE_WORDS:
                     kinds.clear()
