@@ -15,6 +15,7 @@ How a score is made (each step adds a reason):
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -330,12 +331,9 @@ class Triager:
         moods: list[Sentiment | None] = [None] * len(texts)
         text_logits: list[tuple[Mapping[int, np.ndarray], int]] = [({}, 0)] * len(texts)
         start = 0
-        while start < len(order):
-            lang = detected[order[start]].lang
-            stop = start
-            while stop < len(order) and detected[order[stop]].lang == lang:
-                stop += 1
-            members = order[start:stop]
+        for lang, group in itertools.groupby(order, key=lambda i: detected[i].lang):
+            members = list(group)
+            stop = start + len(members)
             parts = self.stack(lang).logits(batch.matrix(start, stop))
             for row, i in enumerate(members):
                 rows[i] = batch.row(start + row)
