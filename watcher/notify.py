@@ -61,7 +61,7 @@ def flush_outbox(
         now = clock()
         if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
             continue  # another flush took it first
-        store.mark_outbox_attempt(row["id"], now=now)
+        store.mark_outbox_attempt(row["id"])
         try:
             ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:

@@ -867,7 +867,7 @@ class Store:
         ]
 
     @_locked
-    def mark_outbox_attempt(self, outbox_id: int, *, now: datetime) -> None:
+    def mark_outbox_attempt(self, outbox_id: int) -> None:
         """Record that a send is about to happen, before it happens (crash forensics)."""
         self.db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
 
