@@ -24,6 +24,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 LEXICON_FILE = DATA_DIR / "lexicons.toml"
 SENTIMENT_MODEL_FILE = DATA_DIR / "sentiment.npz"
 DENSE = ("lex_pos", "lex_neg", "emoji", "vader", "vader_neg", "vader_pos")
+QUICK = ":quick"  # suffix of a language's model without VADER's features (see analyze_many)
 NEGATION_SPAN = 3
 EMOJI_DECISIVE = 2.0
 CACHE_WORDS = 200_000
@@ -169,34 +170,74 @@ class SentimentAnalyzer:
             self.models, _ = load_models(model_file, kind="sentiment")
 
     def dense(self, x: HashedText, text: str, lang: str) -> tuple[list[float], list[str], float]:
-        pos, neg, emoji, hits = self.lexicons.features(x.words, lang)
-        vader = (0.0, 0.0, 0.0)
+        """The DENSE features of a post (VADER's for English), the words that counted, the emoji score."""
+        squash, hits, emoji = self._lexicon_dense(x, lang)
         if lang == "en":
-            scores = self.vader.polarity_scores(text)
-            vader = (float(scores["compound"]), float(scores["neg"]), float(scores["pos"]))
-        squash = [math.log1p(pos), math.log1p(neg), math.tanh(emoji / 3.0), *vader]
+            squash[3:] = self._vader(text)
         return squash, hits, emoji
+
+    def _lexicon_dense(self, x: HashedText, lang: str) -> tuple[list[float], list[str], float]:
+        pos, neg, emoji, hits = self.lexicons.features(x.words, lang)
+        return [math.log1p(pos), math.log1p(neg), math.tanh(emoji / 3.0), 0.0, 0.0, 0.0], hits, emoji
+
+    def _vader(self, text: str) -> list[float]:
+        scores = self.vader.polarity_scores(text)
+        return [float(scores["compound"]), float(scores["neg"]), float(scores["pos"])]
+
+    def quick_model(self, lang: str) -> LinearModel | None:
+        """The model without VADER's features that answers first for `lang`, if there is one."""
+        return self.models.get(lang + QUICK)
 
     def analyze(self, x: HashedText, text: str, lang: str) -> Sentiment:
         return self.analyze_many([x], [text], lang)[0]
 
     def analyze_many(
-        self, rows: Sequence[HashedText], texts: Sequence[str], lang: str, hashed: np.ndarray | None = None
+        self,
+        rows: Sequence[HashedText],
+        texts: Sequence[str],
+        lang: str,
+        hashed: Mapping[int, np.ndarray] | None = None,
     ) -> list[Sentiment]:
-        """Sentiment of several posts in one language; `hashed` is the model's hashed part of
-        the logits for these rows when the caller computed it for a whole batch at once."""
-        dense = [self.dense(x, text, lang) for x, text in zip(rows, texts, strict=True)]
+        """Sentiment of several posts in one language. `hashed` holds each model's hashed part
+        of the logits for these rows (id(model) -> rows x classes) when the caller computed it
+        for a whole batch at once.
+
+        English has two models: a quick one without VADER's features answers for the posts
+        it is sure of (top class probability >= its `cascade_threshold`, chosen by
+        cross-validation so the pair loses no macro-F1), and VADER is run only for the rest,
+        scored by the full model. VADER is most of the cost of an English post."""
         model = self.models.get(lang)
         if model is None:
-            return [self._lexicon_only(features, hits, emoji, lang) for features, hits, emoji in dense]
-        if hashed is None:
-            by_feature = model._by_feature  # type: ignore[attr-defined]
-            hashed = np.stack([x.val @ by_feature[x.idx] for x in rows]) if rows else np.zeros((0, 1))
-        features = np.asarray([d[0] for d in dense], dtype=np.float32).reshape(len(rows), -1)
-        probs = model.probabilities(model.combine(hashed, features))
+            found = [self._lexicon_dense(x, lang) for x in rows]
+            for (squash, _, _), text in zip(found, texts, strict=True):
+                if lang == "en":
+                    squash[3:] = self._vader(text)
+            return [self._lexicon_only(features, hits, emoji, lang) for features, hits, emoji in found]
+        dense = [self._lexicon_dense(x, lang) for x in rows]
+        features = np.asarray([d[0] for d in dense], dtype=np.float32).reshape(len(rows), len(DENSE))
+        probs = np.zeros((len(rows), len(model.classes)))
+        pending = np.ones(len(rows), dtype=bool)
+        quick = self.quick_model(lang) if lang == "en" else None
+        if quick is not None:
+            quick_probs = quick.probabilities(quick.combine(_hashed(quick, rows, hashed), features))
+            sure = quick_probs.max(axis=1) >= float(quick.meta.get("cascade_threshold", 1.01))
+            probs[sure] = quick_probs[sure]
+            pending = ~sure
+        if pending.any():
+            index = np.flatnonzero(pending)
+            if lang == "en":
+                for i in index.tolist():
+                    features[i, 3:] = self._vader(texts[i])
+            full = model.combine(_hashed(model, rows, hashed)[index], features[index])
+            probs[index] = model.probabilities(full)
+        return self._labelled(model, probs, dense)
+
+    def _labelled(
+        self, model: LinearModel, probs: np.ndarray, dense: Sequence[tuple[list[float], list[str], float]]
+    ) -> list[Sentiment]:
         classes = model.classes
-        pos = probs[:, classes.index("positive")] if "positive" in classes else np.zeros(len(rows))
-        neg = probs[:, classes.index("negative")] if "negative" in classes else np.zeros(len(rows))
+        pos = probs[:, classes.index("positive")] if "positive" in classes else np.zeros(len(probs))
+        neg = probs[:, classes.index("negative")] if "negative" in classes else np.zeros(len(probs))
         values = (pos - neg).tolist()
         best = probs.argmax(axis=1).tolist()
         binary = len(classes) == 2
@@ -218,6 +259,16 @@ class SentimentAnalyzer:
         value = features[3] if lang == "en" else math.tanh(features[0] - features[1] + features[2])
         label = "positive" if value >= 0.05 else "negative" if value <= -0.05 else "neutral"
         return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{_words(hits)}", emoji)
+
+
+def _hashed(model: LinearModel, rows: Sequence[HashedText], batch: Mapping[int, np.ndarray] | None) -> np.ndarray:
+    """`model`'s hashed part of the logits for each row: from the batch product if the
+    caller made one, else from each row's own features."""
+    found = batch.get(id(model)) if batch is not None else None
+    if found is not None:
+        return found
+    by_feature = model._by_feature  # type: ignore[attr-defined]
+    return np.stack([x.val @ by_feature[x.idx] for x in rows]) if rows else np.zeros((0, len(model.bias)))
 
 
 def _words(hits: Sequence[str]) -> str:

@@ -293,7 +293,7 @@ class Triager:
         found = self._stacks.get(key)
         if found is None:
             default = self.model.default if self.model.uses_text(lang) else None
-            models = [self.sentiment.models.get(lang), default, self.model.team]
+            models = [self.sentiment.models.get(lang), self.sentiment.quick_model(lang), default, self.model.team]
             if len(self._stacks) > 64:
                 self._stacks.clear()
             found = self._stacks.setdefault(key, SparseStack([m for m in models if m is not None]))
@@ -338,13 +338,7 @@ class Triager:
             for row, i in enumerate(members):
                 rows[i] = batch.row(start + row)
                 text_logits[i] = (parts, row)
-            sentiment_model = self.sentiment.models.get(lang)
-            found = self.sentiment.analyze_many(
-                [rows[i] for i in members],
-                [texts[i] for i in members],
-                lang,
-                parts.get(id(sentiment_model)) if sentiment_model is not None else None,
-            )
+            found = self.sentiment.analyze_many([rows[i] for i in members], [texts[i] for i in members], lang, parts)
             for i, mood in zip(members, found, strict=True):
                 moods[i] = mood
             start = stop

@@ -12,11 +12,15 @@ import numpy as np
 import pytest
 
 from rules.model import N_FEATURES, hash_text, load_models
-from rules.sentiment import DENSE, SENTIMENT_MODEL_FILE, SentimentAnalyzer
+from rules.sentiment import DENSE, QUICK, SENTIMENT_MODEL_FILE, SentimentAnalyzer
 from rules.train import (
+    CASCADE_GRID,
+    CASCADE_LANGS,
+    CASCADE_TOLERANCE,
     SENTIMENT_LANGS,
     SENTIMENT_RECIPES,
     Recipe,
+    cascade_threshold,
     cross_validate,
     extra_rows,
     featurize,
@@ -26,6 +30,7 @@ from rules.train import (
     sentiment_rows,
     train_sentiment,
     vader_label,
+    without_vader,
 )
 
 # a few words per language and class; sentences are built from them with filler
@@ -183,7 +188,9 @@ def test_train_sentiment_writes_every_language_with_its_recipe(
     }
     metrics = train_sentiment(data_dir, out=out, recipes=recipes, log=logs.append)
     models, header = load_models(out, kind="sentiment")
-    assert set(models) == {*SENTIMENT_LANGS, "ro"} == set(metrics)
+    assert set(metrics) == {*SENTIMENT_LANGS, "ro"}
+    assert set(models) == {*SENTIMENT_LANGS, "ro", "en" + QUICK}
+    assert models["en" + QUICK].meta["cascade_threshold"] in (*CASCADE_GRID, 1.01)
     assert models["ro"].classes == ("negative", "positive")
     assert models["it"].classes == ("negative", "neutral", "positive")
     assert models["it"].meta["recipe"]["cross_lingual"] == 0.25
@@ -197,8 +204,62 @@ def test_train_sentiment_writes_every_language_with_its_recipe(
 
 def test_shipped_sentiment_file_follows_the_recipes() -> None:
     models, header = load_models(SENTIMENT_MODEL_FILE, kind="sentiment")
-    assert set(models) == set(SENTIMENT_RECIPES)
-    for lang, model in models.items():
+    assert set(models) == set(SENTIMENT_RECIPES) | {lang + QUICK for lang in CASCADE_LANGS}
+    for name, model in models.items():
         assert model.dense == DENSE
-        assert model.meta["recipe"] == asdict(SENTIMENT_RECIPES[lang])
+        assert model.meta["recipe"] == asdict(SENTIMENT_RECIPES[name.removesuffix(QUICK)])
+    quick = models["en" + QUICK]
+    assert 0.5 <= quick.meta["cascade_threshold"] <= 0.95
+    assert quick.meta["cv_macro_f1_pair"] >= quick.meta["cv_macro_f1_full"] - CASCADE_TOLERANCE
+    # the quick model never sees VADER's columns
+    vader_columns = [N_FEATURES + DENSE.index(name) for name in ("vader", "vader_neg", "vader_pos")]
+    assert not quick.weights[:, vader_columns].any()
     assert header["metrics_held_back"]["ro"]["n"] > 1000
+
+
+def test_cascade_threshold_keeps_the_full_models_figure(data_dir: Path, analyzer: SentimentAnalyzer) -> None:
+    batch = featurize(analyzer, sentiment_rows(data_dir, "en", "train"), "en")
+    threshold, cv = cascade_threshold(batch, SENTIMENT_RECIPES["en"])
+    assert threshold in CASCADE_GRID
+    assert cv["cv_macro_f1_pair"] >= cv["cv_macro_f1_full"] - CASCADE_TOLERANCE
+    assert 0.0 < cv["cv_share_without_vader"] <= 1.0
+    quick = without_vader(batch)
+    vader_columns = [N_FEATURES + DENSE.index(name) for name in ("vader", "vader_neg", "vader_pos")]
+    assert not quick.x[:, vader_columns].count_nonzero() and batch.x[:, vader_columns].count_nonzero()
+
+
+def test_english_runs_vader_only_for_posts_the_quick_model_is_unsure_of() -> None:
+    analyzer = SentimentAnalyzer()
+    quick = analyzer.quick_model("en")
+    assert quick is not None
+    texts = [
+        "I love this, thank you so much, best service ever!",
+        "worst company ever, broken again and nobody answers, awful",
+        "the parcel arrived on tuesday",
+        "hmm not sure what to think about the new app",
+    ]
+    rows = [hash_text(t) for t in texts]
+    vader_texts: list[str] = []
+    score = analyzer.vader.polarity_scores
+    analyzer.vader.polarity_scores = lambda text: vader_texts.append(text) or score(text)  # type: ignore[method-assign]
+    found = analyzer.analyze_many(rows, texts, "en")
+    assert len(vader_texts) < len(texts)
+    seen = list(vader_texts)
+    # what the quick model sees: the dense features with VADER's left at zero
+    features = np.asarray([analyzer.dense(x, t, "en")[0] for x, t in zip(rows, texts, strict=True)], np.float32)
+    features[:, 3:] = 0.0
+    probs = quick.probabilities(np.stack([quick.logits(x, f) for x, f in zip(rows, features, strict=True)]))
+    sure = probs.max(axis=1) >= quick.meta["cascade_threshold"]
+    assert 0 < sure.sum() < len(texts)  # this set has both kinds
+    assert seen == [t for t, s in zip(texts, sure, strict=True) if not s]
+    for mood, p, s in zip(found, probs, sure, strict=True):
+        if s:  # answered by the quick model: its own top class
+            assert mood.label == quick.classes[int(p.argmax())]
+    # the full model alone (no quick one) runs VADER for every post
+    full_only = SentimentAnalyzer()
+    del full_only.models["en" + QUICK]
+    calls: list[str] = []
+    full_score = full_only.vader.polarity_scores
+    full_only.vader.polarity_scores = lambda text: calls.append(text) or full_score(text)  # type: ignore[method-assign]
+    labels = [m.label for m in full_only.analyze_many(rows, texts, "en")]
+    assert calls == texts and labels[0] == "positive" and labels[1] == "negative"
