@@ -11,7 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rules.model import FORMAT_VERSION, ModelError, fit_linear, hash_text, load_models, normalize, save_models
+from rules.model import (
+    FORMAT_VERSION,
+    N_FEATURES,
+    ModelError,
+    fit_linear,
+    hash_batch,
+    hash_text,
+    load_models,
+    normalize,
+    save_models,
+)
 from rules.train import fit_needs_reply, held_back, ranking_metrics, time_split
 from rules.triage import NO_TEXT, NeedsReplyModel, Triager
 
@@ -103,3 +113,18 @@ def test_signals_only_model_trains_without_text(triager: Triager) -> None:
     assert not both.uses_text("it") and both.uses_text("en")
     assert both.base_logit(italian) == pytest.approx(float(model.logits(NO_TEXT, italian.reply_dense())[0]))
     assert both.base_logit(english) == NeedsReplyModel(triager.model.default).base_logit(english)
+
+
+def test_a_post_hashes_the_same_alone_or_in_any_batch() -> None:
+    texts = ["", " ", "a", "ok!", "Great service, thanks! 🙏", "Ça ne marche pas… @lumo http://x.y/z", "x" * 700]
+    batch = hash_batch(texts)
+    for i, text in enumerate(texts):
+        alone = hash_text(text)
+        row = batch.row(i)
+        assert row.words == alone.words and row.norm == alone.norm
+        assert np.array_equal(row.idx, alone.idx) and np.array_equal(row.val, alone.val)
+    # "ok!": words "ok" and "!", one bigram, and 2-5 grams from each of the 4 window starts of " ok! " + padding
+    assert len(batch.row(3).idx) == 2 + 1 + 4 * (len(" ok! \0\0\0") - 4)
+    assert batch.matrix(2, 4).shape == (2, N_FEATURES) and batch.matrix(2, 4).nnz == len(batch.row(2).idx) + len(
+        batch.row(3).idx
+    )

@@ -157,3 +157,32 @@ def test_non_english_complaint_needs_a_reply(triager: Triager, ctx: TriageContex
     """The shipped needs-reply n-grams are English; other languages are scored on their signals."""
     result = triager.triage(make_post(text, lang=lang), ctx)
     assert result.lang == lang and result.needs_reply, result.reasons
+
+
+def test_a_batch_triages_like_one_post_at_a_time(triager: Triager, ctx: TriageContext) -> None:
+    """triage_many is what the pipeline calls; each post must come out as it would alone,
+    whatever else is in the batch (languages, tags, authors, contexts, thresholds)."""
+    strict = replace(ctx.thresholds, urgent_score=90, high_score=70)
+    cases = [
+        (make_post("my card was charged twice, refund now or I call my lawyer"), ctx),
+        (make_post("Il pacco non è ancora arrivato, pessimo servizio", lang="it"), ctx),
+        (make_post("Il pacco non è ancora arrivato, pessimo servizio"), replace(ctx, author_recent_posts=2)),
+        (make_post("¿Cuándo llega mi pedido? Llevo una semana esperando"), ctx),
+        (make_post("Mijn bestelling is nog steeds niet aangekomen, wat is er aan de hand"), ctx),
+        (make_post("great, another delayed parcel 🙄", followers=50_000), replace(ctx, thresholds=strict)),
+        (make_post("thanks, all sorted now!", handle="BigCustomer"), ctx),
+        (make_post("our new plan beats lumo", handle="rivalco", lang="en"), ctx),
+        (make_post("WIN A FREE PHONE!!! follow and retweet", platform="reddit"), ctx),
+        (make_post("Die App stürzt ständig ab, seit Tagen kein Login möglich", lang="de"), ctx),
+        (make_post("Aplicatia nu functioneaza de doua zile", lang="ro"), replace(ctx, author_open_items=1)),
+        (make_post("😡😡😡"), ctx),
+        (make_post(""), ctx),
+        (make_post("ok", lang="pt"), ctx),
+    ]
+    one_by_one = [triager.triage(post, c) for post, c in cases]
+    assert triager.triage_many([p for p, _ in cases], [c for _, c in cases]) == one_by_one
+    reordered = list(reversed(cases))
+    assert triager.triage_many([p for p, _ in reordered], [c for _, c in reordered]) == one_by_one[::-1]
+    assert triager.triage_many([], []) == []
+    with pytest.raises(ValueError, match="2 posts but 1 contexts"):
+        triager.triage_many([cases[0][0], cases[1][0]], [ctx])
