@@ -68,10 +68,14 @@ PLAIN = Recipe()
 # en + TweetEval / VADER tweets at 0.5/1 (no gain with NB); per-class bias offsets picked
 # on the other folds (no steady gain: classes are already balanced); lexicon/VADER
 # columns regularized less (no gain).
+# After the it/es/pt lexicons were curated (22 Nov 2026, same CV, mean of seeds 0/1/2,
+# old lexicon -> new lexicon + recipe): it 0.637 -> 0.652 (C 4 -> 2), es 0.554 -> 0.585
+# (C 2 -> 1), pt 0.618 -> 0.643 (C 1/2/4 and NB alpha 0.02/0.05/0.1 flat: kept);
+# the other UMSAB languages at 0.25 still add nothing (pt 0.637 vs 0.638).
 SENTIMENT_RECIPES = {
     "en": Recipe(c=4.0, nb_alpha=0.05),
-    "it": Recipe(c=4.0, nb_alpha=0.05),
-    "es": Recipe(c=2.0, nb_alpha=0.05),
+    "it": Recipe(c=2.0, nb_alpha=0.05),
+    "es": Recipe(c=1.0, nb_alpha=0.05),
     "fr": Recipe(c=8.0, nb_alpha=0.05),
     "de": Recipe(c=8.0, nb_alpha=0.05),
     "pt": Recipe(c=2.0, nb_alpha=0.05),
