@@ -5,8 +5,9 @@ run code when loaded. Here a model is its weights plus a small JSON header (form
 version, feature settings, classes, metadata), saved with `numpy.savez_compressed`
 and loaded with `allow_pickle=False`. sklearn is only used to *fit* the weights.
 
-Features are computed once per post (`HashedText`) and shared by every model
-(sentiment per language, needs-reply), so one post costs one tokenization.
+Features are computed once per post and shared by every model (sentiment per
+language, needs-reply): `hash_batch` hashes a page of posts at once into one sparse
+matrix (`HashedBatch`, a `HashedText` per row), so one post costs one tokenization.
 """
 
 from __future__ import annotations
@@ -117,11 +118,11 @@ def hash_text(text: str) -> HashedText:
 
 def hash_batch(texts: Sequence[str]) -> HashedBatch:
     """Word unigrams (crc32), word bigrams (the two words' crc32 mixed) and character
-    2-5 grams (a vectorized polynomial hash),
-    each occurrence weighted 1/sqrt(number of grams in its post). Deterministic across
-    processes and platforms, and a post hashes the same alone or in any batch."""
+    2-5 grams (a vectorized polynomial hash), each occurrence weighted 1/sqrt(number of
+    grams in its post). Deterministic across processes and platforms, and a post
+    hashes the same alone or in any batch."""
     norms = [normalize(t) for t in texts]
-    words = [tuple(_TOKEN.findall(n)) for n in norms]
+    words = [tuple(tokens(n)) for n in norms]
     # word unigrams: crc32 of each word (remembered), flat over the batch
     flat: list[str] = []
     for w in words:
