@@ -2,9 +2,9 @@
 
 English: VADER, plus the emoji it misses, fed with hashed n-grams into a small
 logistic regression trained on labelled tweets; a second model without VADER's
-features answers first, and VADER runs only for the posts it is unsure of. it, es, fr, de, pt, ro: a curated
-lexicon (rules/data/lexicons.toml, with negation and intensifiers) and hashed
-n-grams into a per-language logistic regression (rules/data/sentiment.npz, built
+features answers first, and VADER runs only for the posts it is unsure of.
+it, es, fr, de, pt, ro: a curated lexicon (rules/data/lexicons.toml, with negation
+and intensifiers) and hashed n-grams into a per-language logistic regression (rules/data/sentiment.npz, built
 by `python -m rules.train`). No English lexicon is applied to another language.
 A language without a model falls back to its lexicon alone.
 """
