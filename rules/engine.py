@@ -279,9 +279,6 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     files: tuple[str, ...] = ()
 
-    def apply(self, facts: Facts, outcome: Outcome, *, band_floor: Mapping[str, int]) -> Outcome:
-        return self.apply_many([facts], [outcome], band_floor=band_floor)[0]
-
     def apply_many(
         self, facts: Sequence[Facts], outcomes: Sequence[Outcome], *, band_floor: Mapping[str, int]
     ) -> Sequence[Outcome]:
@@ -326,9 +323,6 @@ class RuleSet:
             if not outcome.allow_urgent and outcome.priority != "urgent":
                 outcome.score = min(outcome.score, band_floor["urgent"] - 1)
         return outcomes
-
-    def names(self) -> list[str]:
-        return [r.name for r in self.rules]
 
 
 def load_rule_file(path: str | Path) -> tuple[list[Rule], tuple[str, ...]]:

@@ -94,9 +94,6 @@ class HashedBatch:
     idx: np.ndarray
     val: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.norms)
-
     def row(self, i: int) -> HashedText:
         a, b = self.indptr[i], self.indptr[i + 1]
         return HashedText(self.norms[i], self.words[i], self.idx[a:b], self.val[a:b])
