@@ -686,7 +686,10 @@ class XConnector:
         return page
 
     def _call(self, endpoint: str, call: Callable[[], Any]) -> requests.Response:
-        """Run one tweepy call; turn tweepy and requests failures into our typed errors."""
+        """Run one tweepy call; turn tweepy and requests failures into our typed errors.
+        Nothing is sent to an endpoint inside its rate-limit window, whoever asks
+        (polling, or looking up the brand's own replies)."""
+        self._check_window(endpoint, self.clock())
         try:
             response = call()
         except tweepy.TooManyRequests as exc:

@@ -260,3 +260,15 @@ def test_the_posting_limit_is_a_rate_limit_with_its_reset(fake: FakeX, clock: Cl
 
     assert caught.value.until == reset and caught.value.endpoint == "create_tweet"
     assert "send again after" in caught.value.message
+
+
+def test_find_own_reply_sends_nothing_inside_a_rate_limit_window(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="mentions")
+    fake.fail("search_recent", 429, reset=int((clock.now + timedelta(minutes=15)).timestamp()))
+    with pytest.raises(RateLimited):
+        connector.find_own_reply(post)
+    sent = fake.count()
+    with pytest.raises(RateLimited, match="search_recent"):
+        connector.find_own_reply(post)
+    assert fake.count() == sent  # the window is honoured before the request, not after another 429
