@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.digest import SENTIMENTS, Change, Digest, ResponseStats
+from watcher.slack.cards import escape, link
 
 
 def duration(seconds: float | None) -> str:
@@ -53,19 +54,14 @@ def _change_text(item: Change) -> str:
     return f"{item.name} {item.count:,} ({change(item.change_pct) if item.previous or item.count else '='})"
 
 
-def slack_escape(text: str) -> str:
-    """Post text inside a Slack message: &, < and > would start markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def top_post_line(post: Mapping[str, Any]) -> str:
     """reach 5,000, x @ann: "the text..." with a link to the post when it has one."""
     body = " ".join(str(post["text"]).split())
     body = body if len(body) <= 100 else body[:97] + "..."
     who = f"{post['platform']} @{post['handle']}" if post.get("handle") else str(post["platform"])
     url = str(post.get("url") or "")
-    where = f"<{url}|{slack_escape(who)}>" if url.startswith(("https://", "http://")) else slack_escape(who)
-    return f"reach {int(post['reach']):,}, {where}: \u201c{slack_escape(body)}\u201d"
+    where = link(url, who) if url.startswith(("https://", "http://")) else escape(who)
+    return f"reach {int(post['reach']):,}, {where}: \u201c{escape(body)}\u201d"
 
 
 def sentiment_text(digest: Digest, label: str) -> str:

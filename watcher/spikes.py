@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from watcher.digest import quarter_start
 from watcher.digest_format import percent
 from watcher.post import utc_now
+from watcher.slack.cards import escape, link
 from watcher.store import Store
 
 HOUR = timedelta(hours=1)
@@ -190,8 +191,12 @@ def alert_payload(spike: Spike, examples: Sequence[Mapping[str, object]], *, tim
         body = str(post["text"]).replace("\n", " ")
         body = body if len(body) <= 200 else body[:197] + "..."
         url = str(post.get("url") or "")
-        link = f"<{url}|{post['platform']}>" if url.startswith(("https://", "http://")) else str(post["platform"])
-        lines.append(f"> {body}\n> — @{post['handle']} on {link}, reach {int(str(post['reach'])):,}")
+        platform = str(post["platform"])
+        where = link(url, platform) if url.startswith(("https://", "http://")) else escape(platform)
+        # the customer's words are escaped: "<!channel>" in a post must not ping anyone
+        lines.append(
+            f"> {escape(body)}\n> — @{escape(str(post['handle']))} on {where}, reach {int(str(post['reach'])):,}"
+        )
     blocks: list[dict[str, object]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     if lines:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})

@@ -15,6 +15,7 @@ from watcher.spikes import (
     Hour,
     Spike,
     SpikeRule,
+    alert_payload,
     check_spikes,
     detect_spikes,
     evaluate,
@@ -151,3 +152,19 @@ def test_the_same_local_hour_is_found_across_the_dst_change() -> None:
     # compared by UTC hour instead, the usual 09:00 peak would look like a spike
     assert list(evaluate(series, monday_nine, RULE, timezone="UTC")) == ["volume"]
     assert same_local_hour(series, monday_nine, 2, ZoneInfo("Europe/Rome")) == monday_nine - 49
+
+
+def test_alert_examples_are_escaped_for_slack() -> None:
+    hour = at("2026-11-18T10:00")
+    spike = Spike("volume", hour, hour, 40.0, 5.0, 6.2, 40, 12)
+    example = {
+        "text": "<!channel> look <https://evil.example|here> & there",
+        "handle": "mallory<!here>",
+        "platform": "x",
+        "url": "https://x.com/m/status/1?a=1|b",
+        "reach": 10,
+    }
+    examples_block = alert_payload(spike, [example], timezone="UTC")["blocks"][1]["text"]["text"]
+    assert "<!channel>" not in examples_block and "<!here>" not in examples_block
+    assert "&lt;!channel&gt; look &lt;https://evil.example|here&gt; &amp; there" in examples_block
+    assert "<https://x.com/m/status/1?a=1%7Cb|x>" in examples_block
