@@ -21,6 +21,7 @@ from watcher.store import Store, StoreError
 
 BOT_SCOPES = (
     "chat:write",  # post cards, threads and reminders; update cards; ephemeral refusals
+    "files:write",  # digest charts (files_upload_v2)
     "channels:history",  # find a card posted before a crash (message metadata) in public channels
     "groups:history",  # ... and in private channels
     "usergroups:read",  # moderators and approvers given as user groups
