@@ -40,6 +40,13 @@ class Sentiment:
     label: str
     why: str
     emoji: float = 0.0
+    words: tuple[str, ...] = ()  # the words that counted, as the reason names them
+
+    def read_as_negative(self, *, floor: float = -0.3) -> Sentiment:
+        """The same post read as a complaint (sarcasm): labelled negative, a positive
+        value replaced by `floor`, with a reason that says so."""
+        value = floor if self.value >= 0 else self.value
+        return Sentiment(value, "negative", describe("negative", value, self.words), self.emoji, self.words)
 
 
 @dataclass(frozen=True)
@@ -253,14 +260,14 @@ class SentimentAnalyzer:
                 # them; an angry face or a thumbs down on an otherwise flat post decides.
                 value = max(-1.0, min(1.0, value + 0.5 * math.tanh(emoji / 3.0)))
                 label = "negative" if emoji < 0 else "positive"
-            out.append(Sentiment(round(value, 3), label, f"{label} {value:+.2f}{_words(hits)}", emoji))
+            out.append(Sentiment(round(value, 3), label, describe(label, value, hits), emoji, tuple(hits)))
         return out
 
     @staticmethod
     def _lexicon_only(features: list[float], hits: list[str], emoji: float, lang: str) -> Sentiment:
         value = features[3] if lang == "en" else math.tanh(features[0] - features[1] + features[2])
         label = "positive" if value >= 0.05 else "negative" if value <= -0.05 else "neutral"
-        return Sentiment(round(value, 3), label, f"{label} {value:+.2f}{_words(hits)}", emoji)
+        return Sentiment(round(value, 3), label, describe(label, value, hits), emoji, tuple(hits))
 
 
 def _hashed(model: LinearModel, rows: Sequence[HashedText], batch: Mapping[int, np.ndarray] | None) -> np.ndarray:
@@ -271,6 +278,11 @@ def _hashed(model: LinearModel, rows: Sequence[HashedText], batch: Mapping[int, 
         return found
     by_feature = model._by_feature  # type: ignore[attr-defined]
     return np.stack([x.val @ by_feature[x.idx] for x in rows]) if rows else np.zeros((0, len(model.bias)))
+
+
+def describe(label: str, value: float, hits: Sequence[str]) -> str:
+    """The reason text: "negative -0.81 (awful, broken, not good)"."""
+    return f"{label} {value:+.2f}{_words(hits)}"
 
 
 def _words(hits: Sequence[str]) -> str:

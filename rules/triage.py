@@ -351,7 +351,7 @@ class Triager:
             if irony:
                 hits = tuple(h for h in hits if h.intent != "praise")
                 if mood.value > -0.3:
-                    mood = Sentiment(-0.3 if mood.value >= 0 else mood.value, "negative", mood.why, mood.emoji)
+                    mood = mood.read_as_negative(floor=-0.3)
             out.append(Signals(x, d.lang, d.why, mood, hits, irony, logits))
         return out
 

@@ -55,6 +55,8 @@ def test_sarcasm_is_not_praise(triager: Triager, ctx: TriageContext) -> None:
     result = triager.triage(make_post("great, another delayed parcel. thanks for nothing"), ctx)
     assert "praise" not in result.intents and result.sentiment_label == "negative"
     assert any(r.startswith("sarcasm") for r in result.reasons)
+    # the sentiment reason says what the label says
+    assert result.reasons[1].startswith(f"negative {result.sentiment:+.2f}")
 
 
 def test_spam_is_suppressed(triager: Triager, ctx: TriageContext) -> None:
