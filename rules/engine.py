@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rules.intents import INTENTS
+from rules.model import strip_accents
 from watcher.config import ConfigError, ConfigProblem, read_toml
 from watcher.config import _unknown as unknown_key
 
@@ -450,8 +451,11 @@ def _parse_conditions(raw: Any, file: str, where: str, problems: list[ConfigProb
                         )
             lists[key] = values
             if key == "keywords":
+                # each keyword as written and without its accents: the post's normalized
+                # text has none, so "perché" must also be looked for as "perche"
+                forms = {form for v in values for form in (v, strip_accents(v))}
                 keyword_re = re.compile(
-                    r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)) + r")(?!\w)"
+                    r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True)) + r")(?!\w)"
                 )
         elif key == "regex":
             if not isinstance(value, str) or not value:

@@ -47,7 +47,11 @@ def normalize(text: str) -> str:
     Accents go because customers often type without them (and RoSent has none)."""
     text = _URL.sub(" http ", text)
     text = _USER.sub(" @user ", text)
-    text = text.casefold()
+    return strip_accents(text.casefold())
+
+
+def strip_accents(text: str) -> str:
+    """ "perché" -> "perche": accents as customers often leave them out."""
     if text.isascii():
         return text
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text))

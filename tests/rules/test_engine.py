@@ -165,3 +165,16 @@ def test_set_priority_moves_score_into_band(tmp_path: Path, triager: Triager, ct
     custom.rules = load_ruleset(path)
     result = custom.triage(make_post("Lumo where is my parcel?? still waiting after 3 weeks"), ctx)
     assert result.priority == "low" and result.score < ctx.thresholds.normal_score
+
+
+def test_keywords_match_with_or_without_accents(tmp_path: Path, triager: Triager, ctx: TriageContext) -> None:
+    path = write(
+        tmp_path,
+        "[[rules]]\nname = 'why'\nall = { keywords = ['perché', '@lumo_help'] }\nthen = { tag = ['why'] }\n",
+    )
+    custom = triager.__class__.__new__(triager.__class__)
+    custom.__dict__.update(triager.__dict__)
+    custom.rules = load_ruleset(path)
+    for text in ("ma perché non arriva?", "ma perche non arriva?", "ask @lumo_help please"):
+        assert "why" in custom.triage(make_post(text), ctx).tags, text
+    assert "why" not in custom.triage(make_post("perchessia"), ctx).tags
