@@ -46,6 +46,7 @@ ACTION_KEYS = (
     "suppress",
     "digest_only",
     "needs_reply",
+    "allow_urgent",
     "reason",
 )
 RULE_KEYS = ("name", "description", "enabled", "all", "any", "none", "then")
