@@ -260,9 +260,13 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     if not posts:
         click.echo(f"no stored posts in the last {since}; nothing to replay")
         return
-    triager = Triager(
-        languages=config.brand.languages, language_floor=config.triage.language_confidence_floor, rules=before_rules
-    )
+    try:
+        # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
+        triager = Triager.from_config(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"config error: {problem}", err=True)
+        raise SystemExit(2) from None
     by_author: dict[str, list[datetime]] = {}
     for post in history:
         by_author.setdefault(post.author_key, []).append(post.created_at)
