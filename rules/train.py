@@ -10,8 +10,7 @@
   languages, TweetEval, VADER's rated tweets); the shipped ones do not (no CV gain).
 - rules/data/needs_reply.npz: the needs-reply model over hashed n-grams + the
   engine's signals (sentiment, intents), trained on complaints_dev (Preotiuc-Pietro
-  et al. 2019) complaint = needs reply, plus tweet_acts (Saha et al. 2019)
-  questions and requests (QUE, REQ) as needs reply and statements as not.
+  et al. 2019), complaint = needs reply.
 
 Each file records its sources and held-back metrics in its header.
 """
@@ -93,7 +92,7 @@ def shared_data_dir() -> Path:
     if not path.is_dir():
         raise DataMissing(
             f"{path}: labelled data not found; clone the shared data beside the repository "
-            "(see docs/triage.md) to train or benchmark"
+            "(README: Shipped models and the data they were built from) to train or benchmark"
         )
     return path
 

@@ -1,6 +1,6 @@
 """`watcher digest`: mention summary and response-time report for a day or a week.
 
-The lead wires it into the CLI with `main.add_command(digest)`.
+Added to the CLI by `watcher.cli._add_feature_commands`.
 """
 
 from __future__ import annotations

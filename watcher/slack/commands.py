@@ -1,6 +1,6 @@
 """`watcher slack ...`: print the app manifest, run the Slack app, run one Slack tick.
 
-The lead's CLI adds the group with `main.add_command(slack)`.
+Added to the CLI by `watcher.cli._add_feature_commands`.
 """
 
 from __future__ import annotations
