@@ -1,22 +1,6 @@
 """The contract every platform connector keeps, its errors, and the registry.
 
-Adding a connector (the README has the full checklist):
-
-1. Create `connectors/<kind>.py` with a class that has `name = "<kind>"` and the
-   methods of `Connector` below. Build the SDK client only in `from_config`;
-   take it as a constructor argument everywhere else, so tests inject one that
-   talks to a fake server on 127.0.0.1.
-2. Map each platform payload to `watcher.post.Post` in a pure function.
-3. `fetch(cursor)` returns posts oldest -> newest and the cursor that covers
-   them. The pipeline stores the posts and the cursor in one transaction, so a
-   crash re-fetches and never skips; return `has_more=True` while a backlog remains.
-4. Raise the typed errors below, never the SDK's own: the scheduler backs off on
-   them, marks the source unhealthy, and shows the message to the team.
-5. Add `"<kind>": "connectors.<kind>"` to `CONNECTOR_MODULES`, a `[sources.*]`
-   example to config.example.toml and a section to the README.
-6. If the platform has a request budget, give the module a pure
-   `plan_budget(sources) -> list[line]` (each line has `.ok` and `.describe()`) and
-   `budget_problems(sources) -> list[ConfigProblem]`; `watcher check` shows them.
+Adding a connector: the numbered checklist is in the README ("Adding a connector").
 """
 
 from __future__ import annotations
