@@ -258,18 +258,10 @@ def queue(
 def sla_texts(rows: list[dict[str, Any]], config: Config, *, now: datetime) -> dict[int, str]:
     """Each item's SLA clock in words ("claim within 40 min", "SLA missed by 1 h"), counted
     like the Slack cards count it: slack.sla_minutes in business hours."""
-    from watcher.slack.sla import BusinessHours, sla_state
+    from watcher.slack.sla import BusinessHours, row_sla_state
 
     hours = BusinessHours.from_config(config.slack, config.brand.timezone)
-    return {
-        row["id"]: sla_state(
-            {"created_at": row["item_created_at"], "priority": row["priority"], "state": row["state"]},
-            slack=config.slack,
-            hours=hours,
-            now=now,
-        ).describe()
-        for row in rows
-    }
+    return {row["id"]: row_sla_state(row, slack=config.slack, hours=hours, now=now).describe() for row in rows}
 
 
 # --- score --------------------------------------------------------------------

@@ -115,6 +115,12 @@ def sla_state(item: Mapping[str, Any], *, slack: SlackConfig, hours: BusinessHou
     return SlaState(due, "met", 0)
 
 
+def row_sla_state(row: Mapping[str, Any], *, slack: SlackConfig, hours: BusinessHours, now: datetime) -> SlaState:
+    """SLA of a `Store.queue_rows` row (its item's creation is `item_created_at`)."""
+    item = {"created_at": row["item_created_at"], "priority": row["priority"], "state": row["state"]}
+    return sla_state(item, slack=slack, hours=hours, now=now)
+
+
 def human_minutes(minutes: float) -> str:
     minutes = int(minutes)
     if minutes < 60:
@@ -149,31 +155,19 @@ def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000)
     hours = BusinessHours.from_config(slack, config.brand.timezone)
     reminded = []
     for row in store.queue_rows(states=UNCLAIMED_STATES, limit=limit):
-        item = store.get_item(row["id"])
-        if item is None:
-            continue
-        state = sla_state(item, slack=slack, hours=hours, now=now)
-        if item["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
-            store.set_sla_due(item["id"], state.due_at)
+        state = row_sla_state(row, slack=slack, hours=hours, now=now)
+        if row["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
+            store.set_sla_due(row["id"], state.due_at)
         if state.status != "breached":
             continue
         new = store.enqueue_outbox(
             "reminder",
-            f"reminder:{item['id']}:{item['priority']}",
-            {"item_id": item["id"], "post_key": item["post_key"], "late_minutes": state.minutes},
+            f"reminder:{row['id']}:{row['priority']}",
+            {"item_id": row["id"], "post_key": row["post_key"], "late_minutes": state.minutes},
             now=now,
-            channel=item["channel"] or slack.channel,
-            item_id=item["id"],
+            channel=row["channel"] or slack.channel,
+            item_id=row["id"],
         )
         if new is not None:
-            reminded.append(item["id"])
+            reminded.append(row["id"])
     return SweepReport(reminded=tuple(reminded))
-
-
-def describe_sla(store: Store, config: Config, item_id: int, *, now: datetime) -> str:
-    """SLA in words for `watcher queue` ("claim within 40 min", "SLA missed by 1 h")."""
-    item = store.get_item(item_id)
-    if item is None:
-        return ""
-    hours = BusinessHours.from_config(config.slack, config.brand.timezone)
-    return sla_state(item, slack=config.slack, hours=hours, now=now).describe()
