@@ -38,7 +38,6 @@ class RequestMeter:
         self.clock = clock
         self.count = 0
         self.remaining: float | None = None
-        self.used: int | None = None
         self.reset_at: datetime | None = None
 
     def record(self, headers: Mapping[str, str]) -> None:
@@ -46,7 +45,6 @@ class RequestMeter:
             return
         try:
             self.remaining = float(headers["x-ratelimit-remaining"])
-            self.used = int(float(headers.get("x-ratelimit-used", "0")))
             self.reset_at = self.clock() + timedelta(seconds=float(headers.get("x-ratelimit-reset", "60")))
         except ValueError:
             return

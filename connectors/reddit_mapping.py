@@ -111,7 +111,7 @@ def submission_to_post(
         is_own=is_own(data, brand_account),
         is_repost=bool(data.get("crosspost_parent")),
         source=source,
-        raw=_raw(data, SUBMISSION_RAW_KEYS, kind="t3", author_karma=author_karma, gone=is_gone(data) or None),
+        raw=_raw(data, SUBMISSION_RAW_KEYS, kind="t3", author_karma=author_karma),
     )
 
 
@@ -146,7 +146,7 @@ def comment_to_post(
         metrics=Metrics(likes=max(0, int(data.get("score") or 0))),
         is_own=is_own(data, brand_account),
         source=source,
-        raw=_raw(data, COMMENT_RAW_KEYS, kind="t1", author_karma=author_karma, gone=is_gone(data) or None),
+        raw=_raw(data, COMMENT_RAW_KEYS, kind="t1", author_karma=author_karma),
     )
 
 

@@ -82,10 +82,6 @@ class BudgetLine:
     def ok(self) -> bool:
         return self.planned_per_window <= self.allowed_per_window
 
-    @property
-    def share(self) -> float:
-        return self.planned_per_window / self.allowed_per_window if self.allowed_per_window else math.inf
-
     def describe(self) -> str:
         window = _window_text(self.window_seconds)
         if self.endpoint == "create_tweet":

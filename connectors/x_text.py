@@ -33,11 +33,6 @@ _VARIATION_SELECTORS = (0xFE0E, 0xFE0F)
 _KEYCAP = 0x20E3
 
 
-def find_urls(text: str) -> list[str]:
-    """Links as X would detect them (with or without a scheme), trailing punctuation excluded."""
-    return [match.rstrip(_TRAILING_PUNCTUATION) for match in _URL.findall(text)]
-
-
 def weighted_length(text: str) -> int:
     """The length X checks against 280: links count 23, wide characters and emoji 2."""
     text = unicodedata.normalize("NFC", text)

@@ -57,9 +57,6 @@ class Range:
     low: float | None = None
     high: float | None = None
 
-    def holds(self, value: float) -> bool:
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-
 
 # built for every post: plain slots, as a frozen dataclass pays a setattr call per field
 @dataclass(slots=True)
@@ -265,7 +262,6 @@ class Outcome:
 
     score: float
     priority: str = ""
-    min_priority: str = ""
     channel: str = ""
     tags: list[str] = field(default_factory=list)
     suppress: bool = False

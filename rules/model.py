@@ -205,10 +205,6 @@ class LinearModel:
             out = out + dense @ by_feature[N_FEATURES:]
         return np.asarray(out, dtype=np.float64)
 
-    def proba(self, x: HashedText, dense: Sequence[float] = ()) -> dict[str, float]:
-        p = self.probabilities(self.logits(x, dense)[None, :])[0]
-        return {c: float(v) for c, v in zip(self.classes, p, strict=True)}
-
     def probabilities(self, z: np.ndarray) -> np.ndarray:
         """Class probabilities (n x classes, in `self.classes` order) from logits (n x rows)."""
         if len(self.classes) == 2 and z.shape[1] == 1:

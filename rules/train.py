@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -467,10 +467,6 @@ def fit_needs_reply(
             f"AP {metrics['ap']:.3f}  ROC-AUC {metrics['roc_auc']:.3f}  precision@50 {metrics['p@50']:.3f}"
         )
     return model, metrics
-
-
-def iter_sources(data: Path) -> Iterator[str]:
-    yield from (p.name for p in sorted(data.glob("*.jsonl")))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

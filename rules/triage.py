@@ -168,14 +168,6 @@ def priority_for(score: int, thresholds: TriageConfig) -> str:
     return "low"
 
 
-def sentiment_label(value: float) -> str:
-    if value >= 0.05:
-        return "positive"
-    if value <= -0.05:
-        return "negative"
-    return "neutral"
-
-
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"

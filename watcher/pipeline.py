@@ -107,10 +107,6 @@ class OwnAccounts:
         return post.author.id in ids or post.author.handle.lstrip("@").casefold() in self.handles[post.platform]
 
 
-def is_own_post(post: Post, config: Config) -> bool:
-    return OwnAccounts.of(config).owns(post)
-
-
 @dataclass
 class AuthorHistory:
     """The recent posts of a batch's authors, loaded once per batch and extended as

@@ -7,7 +7,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -114,7 +114,3 @@ def run_forever(
             (deliver or service.flush)()
         finally:
             service.close()
-
-
-def next_runs(scheduler: BackgroundScheduler) -> dict[str, datetime | None]:
-    return {job.id: job.next_run_time for job in scheduler.get_jobs()}

@@ -97,9 +97,6 @@ class Service:
             log.warning("source %s: %s (%s)", source, outcome.status, outcome.message)
         return outcome
 
-    def poll_all(self) -> list[PollOutcome]:
-        return [self.poll(name) for name in self.pollers]
-
     def flush(self, *, batch: int = 100) -> FlushReport:
         """Deliver every due notification, in batches, until none is due or the
         notifier asks to wait."""

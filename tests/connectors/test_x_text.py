@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.x_text import comparable_reply_text, find_urls, reply_length_problem, weighted_length
+from connectors.x_text import comparable_reply_text, reply_length_problem, weighted_length
 
 
 @pytest.mark.parametrize(
@@ -36,8 +36,9 @@ def test_weighted_length(text: str, expected: int) -> None:
     assert weighted_length(text) == expected
 
 
-def test_urls_are_found_without_trailing_punctuation() -> None:
-    assert find_urls("go to https://acme.com/help). or acme.io!") == ["https://acme.com/help", "acme.io"]
+def test_links_count_23_without_their_trailing_punctuation() -> None:
+    # "go to " 6 + link 23 + ")." 2 + " or " 4 + link 23 + "!" 1
+    assert weighted_length("go to https://acme.com/help). or acme.io!") == 6 + 23 + 2 + 4 + 23 + 1
 
 
 def test_limit_is_280_weighted() -> None:
