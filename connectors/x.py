@@ -58,7 +58,7 @@ from connectors.x_budget import MODE_ENDPOINT, source_limits
 from connectors.x_budget import budget_problems as budget_problems  # shown by `watcher check`
 from connectors.x_budget import plan_budget as plan_budget
 from connectors.x_text import comparable_reply_text, reply_length_problem
-from watcher.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions
+from watcher.config import ConfigProblem, SourceConfig, SourceOptions
 from watcher.post import Author, Metrics, Post, PostKind, parse_timestamp, utc_now
 
 log = logging.getLogger(__name__)
@@ -542,9 +542,7 @@ class XConnector:
             source_limits(cfg)
         except ValueError as exc:
             problem("rate_limits" if str(exc).startswith("rate_limits") else "tier", str(exc))
-        opts.finish()
-        if problems:
-            raise ConfigError(problems)
+        opts.finish()  # raises ConfigError with every problem above
         client = build_client(
             bearer_token=bearer,
             api_base_url=api_base_url,
