@@ -192,9 +192,15 @@ class LinearModel:
         object.__setattr__(self, "_by_feature", np.ascontiguousarray(self.weights.T))
 
     def logits(self, x: HashedText, dense: Sequence[float] = ()) -> np.ndarray:
+        return self.combine(self.hashed_logits([x]), np.asarray([dense], dtype=np.float32))[0]
+
+    def hashed_logits(self, rows: Sequence[HashedText]) -> np.ndarray:
+        """The hashed part of the logits (n x classes) from each row's own features; a
+        batch gets it from `SparseStack.logits` in one product instead."""
         by_feature: np.ndarray = self._by_feature  # type: ignore[attr-defined]
-        hashed = x.val @ by_feature[x.idx]
-        return self.combine(hashed[None, :], np.asarray([dense], dtype=np.float32))[0]
+        if not rows:
+            return np.zeros((0, len(self.bias)))
+        return np.stack([x.val @ by_feature[x.idx] for x in rows])
 
     def combine(self, hashed: np.ndarray, dense: np.ndarray) -> np.ndarray:
         """Logits of n posts (n x classes) from their hashed part (n x classes, as

@@ -274,10 +274,7 @@ def _hashed(model: LinearModel, rows: Sequence[HashedText], batch: Mapping[int, 
     """`model`'s hashed part of the logits for each row: from the batch product if the
     caller made one, else from each row's own features."""
     found = batch.get(id(model)) if batch is not None else None
-    if found is not None:
-        return found
-    by_feature = model._by_feature  # type: ignore[attr-defined]
-    return np.stack([x.val @ by_feature[x.idx] for x in rows]) if rows else np.zeros((0, len(model.bias)))
+    return found if found is not None else model.hashed_logits(rows)
 
 
 def describe(label: str, value: float, hits: Sequence[str]) -> str:

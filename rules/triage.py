@@ -237,13 +237,12 @@ class NeedsReplyModel:
 def _text_part(model: LinearModel, signals: Sequence[Signals]) -> np.ndarray:
     """The hashed part of `model`'s logits for each post: from the batch product when
     there was one, else from the post's own features."""
-    by_feature = model._by_feature  # type: ignore[attr-defined]
     parts = []
     for s in signals:
         batch, row = s.text_logits
         found = batch.get(id(model))
-        parts.append(found[row] if found is not None else s.hashed.val @ by_feature[s.hashed.idx])
-    return np.stack(parts).reshape(len(signals), -1) if parts else np.zeros((0, 1))
+        parts.append(found[row] if found is not None else model.hashed_logits([s.hashed])[0])
+    return np.stack(parts) if parts else np.zeros((0, len(model.bias)))
 
 
 def _prior_logit(signals: Signals) -> float:
