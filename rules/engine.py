@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rules.intents import INTENTS
+from rules.intents import INTENTS, bit_mask
 from rules.model import strip_accents
 from watcher.config import ConfigError, ConfigProblem, read_toml
 from watcher.config import _unknown as unknown_key
@@ -102,12 +102,10 @@ class FactsBatch:
         found = self._columns.get(name)
         if found is None:
             if name == "intents":
-                bits = {intent: 1 << i for i, intent in enumerate(INTENTS)}
-                found = np.fromiter((sum(bits[i] for i in f.intents) for f in self.facts), np.int64, len(self.facts))
+                found = np.fromiter((bit_mask(f.intents) for f in self.facts), np.int64, len(self.facts))
             elif name == "author_lists":
-                bits = {name: 1 << i for i, name in enumerate(AUTHOR_LISTS)}
                 found = np.fromiter(
-                    (sum(bits[a] for a in f.author_lists) for f in self.facts), np.int64, len(self.facts)
+                    (bit_mask(f.author_lists, AUTHOR_LISTS) for f in self.facts), np.int64, len(self.facts)
                 )
             elif name in ("lang", "platform", "source", "kind"):
                 found = np.asarray([str(getattr(f, name)).casefold() for f in self.facts], dtype=object)
@@ -167,14 +165,10 @@ class Conditions:
         return not (self.lists or self.regex or self.ranges or self.flags)
 
 
-def _bits(values: frozenset[str], names: Sequence[str]) -> int:
-    return sum(1 << i for i, name in enumerate(names) if name in values)
-
-
 def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str] | None) -> Predicate:
     if key in ("intent", "author_list"):
         column, mask = (
-            ("intents", _bits(wanted, INTENTS)) if key == "intent" else ("author_lists", _bits(wanted, AUTHOR_LISTS))
+            ("intents", bit_mask(wanted)) if key == "intent" else ("author_lists", bit_mask(wanted, AUTHOR_LISTS))
         )
         return lambda f, rows, s, t: (f.column(column)[rows] & mask) != 0
     if key == "keywords":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,15 @@ URGENT_INTENTS = (
     "churn",
     "press_threat",
 )
+
+
+def bit_mask(names: Iterable[str], order: Sequence[str] = INTENTS) -> int:
+    """A set of names (intents by default) as one int, bit i for `order[i]`: what the
+    model features and the rules test with a single `&` per post."""
+    found = set(names)
+    return sum(1 << i for i, name in enumerate(order) if name in found)
+
+
 # the stdlib's regex parser (no public API): used once at import to see which
 # characters each intent alternative can start with
 _parser: Any = importlib.import_module("re._parser")

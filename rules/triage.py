@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
-from rules.intents import INTENTS, URGENT_INTENTS, IntentHit, detect_intents, sarcasm
+from rules.intents import URGENT_INTENTS, IntentHit, bit_mask, detect_intents, sarcasm
 from rules.language import LanguageDetector
 from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_batch, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
@@ -129,18 +129,17 @@ class Signals:
 
 
 _REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
-_BIT = {intent: 1 << i for i, intent in enumerate(INTENTS)}
 
 
 def reply_dense_matrix(signals: Sequence[Signals]) -> np.ndarray:
     """The needs-reply model's dense features (REPLY_DENSE, one row per post), built
     column by column from each post's intents as one bit mask."""
     n = len(signals)
-    bits = np.fromiter((sum(_BIT[h.intent] for h in s.hits) for s in signals), dtype=np.int64, count=n)
+    bits = np.fromiter((bit_mask(h.intent for h in s.hits) for s in signals), dtype=np.int64, count=n)
     labels = [s.sentiment.label for s in signals]
 
     def has(*intents: str) -> np.ndarray:
-        return (bits & sum(_BIT[i] for i in intents)) != 0
+        return (bits & bit_mask(intents)) != 0
 
     columns = [
         np.fromiter((s.sentiment.value for s in signals), dtype=np.float64, count=n),
