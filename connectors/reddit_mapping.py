@@ -7,6 +7,7 @@ serializable for the store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +163,13 @@ def is_gone(data: Mapping[str, Any]) -> bool:
 def matches_terms(text: str, terms: Iterable[str]) -> bool:
     """Whole-word match of any term, ignoring case, accents and punctuation."""
     words = f" {normalized_text(text)} "
-    return any(f" {normalized_text(t)} " in words for t in terms if normalized_text(t))
+    return any(f" {n} " in words for n in map(_normalized_term, terms) if n)
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized_term(term: str) -> str:
+    """A source's few terms, normalized once rather than for every item of every fetch."""
+    return normalized_text(term)
 
 
 def search_query(terms: Iterable[str]) -> str:

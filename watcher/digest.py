@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from watcher.config import DEFAULT_SLA_MINUTES
 from watcher.digest_themes import Theme, find_themes
 from watcher.store import PRIORITY_RANK, Store
 
@@ -28,12 +29,7 @@ PERIODS = ("day", "week")
 PRIORITIES = tuple(PRIORITY_RANK)
 SENTIMENTS = ("negative", "neutral", "positive")
 # First-response targets per priority; config [digest].sla_minutes overrides them.
-SLA_DEFAULTS: Mapping[str, timedelta] = {
-    "urgent": timedelta(minutes=15),
-    "high": timedelta(hours=1),
-    "normal": timedelta(hours=4),
-    "low": timedelta(hours=24),
-}
+SLA_DEFAULTS: Mapping[str, timedelta] = {p: timedelta(minutes=m) for p, m in DEFAULT_SLA_MINUTES.items()}
 HANDLED_STATES = ("replied", "answered_elsewhere")
 HOURLY_UP_TO = timedelta(days=3)  # custom windows up to this long chart per hour, longer ones per day
 
