@@ -313,6 +313,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}; check storage.path") from None
         self._lock = threading.RLock()
+        self._item_columns: frozenset[str] | None = None
         self.db = sqlite_utils.Database(conn)
         try:
             if self.path != ":memory:":
@@ -688,22 +689,24 @@ class Store:
 
     @_locked
     def get_item(self, item_id: int) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT * FROM queue_items WHERE id = ?", [item_id]).fetchone()
-        if row is None:
-            return None
-        names = [d[0] for d in self.db.execute("SELECT * FROM queue_items LIMIT 0").description]
-        return dict(zip(names, row, strict=True))
+        return self._one_item("id = ?", item_id)
 
     @_locked
     def item_for_post(self, post_key: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT id FROM queue_items WHERE post_key = ?", [post_key]).fetchone()
-        return self.get_item(row[0]) if row else None
+        return self._one_item("post_key = ?", post_key)
+
+    def _one_item(self, where: str, value: Any) -> dict[str, Any] | None:
+        cur = self.db.execute(f"SELECT * FROM queue_items WHERE {where}", [value])
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
     @_locked
     def update_item(self, item_id: int, *, expected_version: int, changes: Mapping[str, Any], now: datetime) -> bool:
         """Compare-and-set on `version`: False if someone else changed the item first."""
-        allowed = set(self.db.table("queue_items").columns_dict) - {"id", "post_key", "version", "created_at"}
-        unknown = set(changes) - allowed
+        if self._item_columns is None:  # the schema is fixed once migrated: read it once
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(queue_items)").fetchall()}
+            self._item_columns = frozenset(columns - {"id", "post_key", "version", "created_at"})
+        unknown = set(changes) - self._item_columns
         if unknown:
             raise StoreError(f"unknown queue item columns: {sorted(unknown)}")
         values = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in changes.items()}
