@@ -25,7 +25,7 @@ from typing import Any
 
 from connectors.base import Connector, ConnectorError, ReplyOutcomeUnknown, ReplyRejected
 from watcher.post import Post, utc_now
-from watcher.store import OPEN_STATES, Store, from_iso
+from watcher.store import OPEN_STATES, Store
 
 DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
 FINAL_STATES = ("replied", "dismissed", "answered_elsewhere")
@@ -184,13 +184,10 @@ class Queue:
 
     def wake_due(self) -> list[int]:
         """Snoozed items whose time has come go back to new (called by the scheduler)."""
-        now = self.clock()
         woken = []
-        for row in self.store.queue_rows(states=("snoozed",), limit=1000):
-            item = self.item(row["id"])
-            if item["snoozed_until"] and from_iso(item["snoozed_until"]) <= now:
-                self._move(item, "wake", "watcher", "new", {"snoozed_until": None})
-                woken.append(item["id"])
+        for item_id in self.store.snoozed_due(now=self.clock()):
+            self._move(self.item(item_id), "wake", "watcher", "new", {"snoozed_until": None})
+            woken.append(item_id)
         return woken
 
     def answered_elsewhere(self, item_id: int, *, url: str, actor: str = "watcher") -> Transition:

@@ -701,6 +701,14 @@ class Store:
         return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
     @_locked
+    def snoozed_due(self, *, now: datetime) -> list[int]:
+        """Snoozed items whose snooze has run out (timestamps compare as text: see `iso`)."""
+        rows = self.db.execute(
+            "SELECT id FROM queue_items WHERE state = 'snoozed' AND snoozed_until <= ? ORDER BY id", [iso(now)]
+        )
+        return [row[0] for row in rows.fetchall()]
+
+    @_locked
     def update_item(self, item_id: int, *, expected_version: int, changes: Mapping[str, Any], now: datetime) -> bool:
         """Compare-and-set on `version`: False if someone else changed the item first."""
         if self._item_columns is None:  # the schema is fixed once migrated: read it once
