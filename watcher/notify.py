@@ -61,7 +61,6 @@ def flush_outbox(
         now = clock()
         if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
             continue  # another flush took it first
-        store.mark_outbox_attempt(row["id"])
         try:
             ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:

@@ -878,11 +878,6 @@ class Store:
         ]
 
     @_locked
-    def mark_outbox_attempt(self, outbox_id: int) -> None:
-        """Record that a send is about to happen, before it happens (crash forensics)."""
-        self.db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
-
-    @_locked
     def mark_outbox_sent(self, outbox_id: int, *, ref: str, now: datetime) -> None:
         self.db.execute(
             "UPDATE outbox SET status = 'sent', ref = ?, sent_at = ?, last_error = NULL WHERE id = ?",
@@ -1074,9 +1069,11 @@ class Store:
     @_locked
     def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime) -> bool:
         """Take a due, pending row for delivery until `until`; False when another
-        process or thread took it first. A crash mid-delivery frees it at `until`."""
+        process or thread took it first. A crash mid-delivery frees it at `until`. Taking
+        it counts as an attempt, recorded before the send (crash forensics)."""
         cur = self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
+            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
             [iso(until), outbox_id, iso(now)],
         )
         return cur.rowcount == 1

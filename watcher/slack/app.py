@@ -154,7 +154,6 @@ class SlackRuntime:
         with self._lock_for(self._redraw_locks, item_id):
             row = {"id": row_id, "kind": "card_update", "attempts": 0, "channel": "", "item_id": item_id}
             row["payload"] = {"item_id": item_id}
-            self.store.mark_outbox_attempt(row_id)
             try:
                 ref = self.notifier.deliver(row)
             except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox

@@ -63,7 +63,6 @@ def test_crash_between_post_and_mark_sent_is_found_by_metadata(store, config, cl
     ingest(store, config, clock, make_post("1"))
     slack = notifier(store, client, config, clock)
     row = store.due_outbox(now=clock())[0]
-    store.mark_outbox_attempt(row["id"])
     ts = slack.deliver(row)  # posted, then the process "dies" before mark_outbox_sent
     with store.transaction():  # ... and before the card's address and follow-ups were committed
         store.db.execute("DELETE FROM slack_messages")
