@@ -187,9 +187,12 @@ class LinearModel:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # feature-major copy: one post's few hundred columns are then few hundred
-        # cache lines, not few hundred per class (the weights are megabytes).
-        object.__setattr__(self, "_by_feature", np.ascontiguousarray(self.weights.T))
+        # feature-major layout: one post's few hundred columns are then few hundred
+        # cache lines, not few hundred per class (the weights are megabytes). `weights`
+        # becomes a view of it, so the model is held once, not twice.
+        by_feature = np.ascontiguousarray(self.weights.T)
+        object.__setattr__(self, "_by_feature", by_feature)
+        object.__setattr__(self, "weights", by_feature.T)
 
     def logits(self, x: HashedText, dense: Sequence[float] = ()) -> np.ndarray:
         return self.combine(self.hashed_logits([x]), np.asarray([dense], dtype=np.float32))[0]
