@@ -446,10 +446,10 @@ def fit_needs_reply(
 
     def features(batch: Sequence[dict[str, Any]]) -> tuple[list[Any], list[list[float]]]:
         signals = triager.signals_many([r["text"] for r in batch], [r.get("lang") for r in batch])
-        dense = reply_dense_matrix(signals).tolist()
+        matrix = reply_dense_matrix(signals)
         if stack_default:
-            dense = [[*d, triager.model.base_logit(s)] for d, s in zip(dense, signals, strict=True)]
-        return [s.hashed if use_text else NO_TEXT for s in signals], dense
+            matrix = np.hstack([matrix, triager.model.base_logits(signals, matrix)[:, None]])
+        return [s.hashed if use_text else NO_TEXT for s in signals], matrix.tolist()
 
     hashed, dense = features(rows)
     names = (*REPLY_DENSE, "default_logit") if stack_default else REPLY_DENSE

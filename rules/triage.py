@@ -206,7 +206,7 @@ class NeedsReplyModel:
         return self.default is not None and (lang == "en" or self.signals_only is None)
 
     def base_logit(self, signals: Signals) -> float:
-        return float(self._base_logits([signals], reply_dense_matrix([signals]))[0])
+        return float(self.base_logits([signals], reply_dense_matrix([signals]))[0])
 
     def probability(self, signals: Signals) -> float:
         return float(self.probabilities([signals])[0])
@@ -214,13 +214,14 @@ class NeedsReplyModel:
     def probabilities(self, signals: Sequence[Signals]) -> np.ndarray:
         """P(needs reply) for each post, the models applied to the whole batch at once."""
         dense = reply_dense_matrix(signals)
-        z = self._base_logits(signals, dense)
+        z = self.base_logits(signals, dense)
         if self.team is not None:
             hashed = _text_part(self.team, signals)
             z = self.team.combine(hashed, np.hstack([dense, z[:, None].astype(np.float32)]))[:, 0]
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
 
-    def _base_logits(self, signals: Sequence[Signals], dense: np.ndarray) -> np.ndarray:
+    def base_logits(self, signals: Sequence[Signals], dense: np.ndarray) -> np.ndarray:
+        """The default (or signals-only) model's logit per post; `dense` is `reply_dense_matrix(signals)`."""
         if self.default is None:
             return np.asarray([_prior_logit(s) for s in signals], dtype=np.float64)
         z = np.zeros(len(signals))
