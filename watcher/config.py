@@ -602,6 +602,8 @@ def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -
     def bad(key: str, reason: str) -> None:
         problems.append(ConfigProblem(file, f"slack.{key}", reason))
 
+    if slack.enabled and not slack.channel:
+        bad("channel", "missing: the channel (id or #name) where cards are posted")
     member_hint = "use member ids (U...) or user-group ids (S...): in Slack, Profile > More > Copy member ID"
     for key in ("moderators", "approvers"):
         for who in getattr(slack, key):

@@ -5,7 +5,6 @@ Added to the CLI by `watcher.cli._add_feature_commands`.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -13,7 +12,7 @@ from collections.abc import Mapping
 import click
 
 from connectors.base import Connector, connector_class
-from watcher.config import Config, ConfigError, ConfigProblem, load_config, slack_env_problems
+from watcher.config import Config, ConfigError, load_config, slack_env_problems
 from watcher.post import Post
 from watcher.slack.app import ConnectorFor, SlackRuntime, run_slack_jobs, start
 from watcher.slack.outbox import make_client
@@ -88,13 +87,6 @@ def connector_for_config(config: Config, env: Mapping[str, str]) -> ConnectorFor
     return connector_for
 
 
-def slack_setup_problems(config: Config) -> list[ConfigProblem]:
-    """What stops the Slack app from working although the file is valid (for `watcher check` too)."""
-    if not config.slack.enabled or config.slack.channel:
-        return []
-    return [ConfigProblem(config.file, "slack.channel", "missing: the channel (id or #name) where cards are posted")]
-
-
 def _runtime(config_path: str | None) -> SlackRuntime:
     if config_path is None:  # `watcher --config X slack serve` and `watcher slack serve --config X` both work
         config_path = click.get_current_context().find_root().params.get("config_path") or "config.toml"
@@ -104,7 +96,7 @@ def _runtime(config_path: str | None) -> SlackRuntime:
         raise click.ClickException(str(exc)) from None
     if not config.slack.enabled:
         raise click.ClickException(f"{config_path}: slack.enabled is false; set it to true and fill in [slack]")
-    problems = slack_env_problems(config, os.environ) + slack_setup_problems(config)
+    problems = slack_env_problems(config, os.environ)
     if problems:
         raise click.ClickException("\n".join(str(p) for p in problems))
     try:
@@ -145,7 +137,6 @@ def manifest(mode: str, request_url: str, name: str) -> None:
 )
 def serve(config_path: str | None, jobs: bool) -> None:
     """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime(config_path)
     try:
         start(runtime, os.environ, with_jobs=jobs)

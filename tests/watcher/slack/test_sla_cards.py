@@ -125,6 +125,7 @@ def test_links_cannot_break_out_of_their_brackets():
     [
         ({"moderators": ["@ana"]}, "slack.moderators", "not a member or user-group id"),
         ({"channel": "care"}, "slack.channel", "nor a name like #care"),
+        ({"channel": ""}, "slack.channel", "missing: the channel"),
         ({"escalation_group": "care-leads"}, "slack.escalation_group", "not a user-group id"),
         ({"sla_minutes": {"critical": 5}}, "slack.sla_minutes.critical", "not a priority"),
         ({"sla_minutes": {"high": 0}}, "slack.sla_minutes.high", "at least 1 minute"),
