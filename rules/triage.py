@@ -522,7 +522,7 @@ def train_default_needs_reply(data: Path, *, out: Path = NEEDS_REPLY_MODEL_FILE,
 
 _default: Triager | None = None
 _default_lock = threading.Lock()
-_by_settings: dict[tuple[object, ...], Triager] = {}
+_by_settings: dict[tuple[object, ...], tuple[tuple[object, ...], Triager]] = {}
 
 
 def default_triager() -> Triager:
@@ -534,19 +534,23 @@ def default_triager() -> Triager:
 
 
 def triager_for(config: Config) -> Triager:
-    """One Triager per distinct triage setup (languages, floor, rules file and model
-    file, with their modification times): a service and its pipelines share it, and
-    an edited rules or model file is picked up by the next one built."""
+    """One Triager per triage setup (languages, floor, rules file, model file): a service
+    and its pipelines share it. When the rules or model file changes on disk (its
+    modification time), the next call builds a new one, which replaces the old."""
     t = config.triage
     files = [config.resolve_path(v) if v else None for v in (t.rules_file, t.model_path)]
     stamps = tuple((str(f), f.stat().st_mtime_ns if f.exists() else None) for f in files if f is not None)
-    key = (tuple(config.brand.languages), t.language_confidence_floor, t.rules_file, t.model_path, stamps)
+    setup = (tuple(config.brand.languages), t.language_confidence_floor, t.rules_file, t.model_path)
     with _default_lock:
-        found = _by_settings.get(key)
-    if found is None:
+        stamped, found = _by_settings.get(setup, ((), None))
+    if found is None or stamped != stamps:
         found = Triager.from_config(config)
         with _default_lock:
-            found = _by_settings.setdefault(key, found)
+            # one Triager per setup: an edited file replaces the one built from its old version
+            stamped, kept = _by_settings.get(setup, ((), None))
+            if kept is not None and stamped == stamps:
+                return kept
+            _by_settings[setup] = (stamps, found)
     return found
 
 
