@@ -83,7 +83,8 @@ class TriageConfig:
     model_path: str = ""
 
 
-SLACK_PRIORITIES = ("urgent", "high", "normal", "low")
+PRIORITIES = ("urgent", "high", "normal", "low")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SLA_MINUTES = {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
 TEMPLATE_PLACEHOLDERS = ("handle", "name", "brand", "platform", "agent")
 
@@ -316,10 +317,6 @@ def _parse_sources(table: Any, file: str, problems: list[ConfigProblem]) -> tupl
     return tuple(result)
 
 
-DIGEST_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DIGEST_PRIORITIES = ("urgent", "high", "normal", "low")
-
-
 def _parse_digest(table: Mapping[str, Any], file: str, problems: list[ConfigProblem]) -> DigestConfig | None:
     """[digest] and its [digest.schedules.NAME] tables."""
     start = len(problems)
@@ -340,9 +337,9 @@ def _parse_digest(table: Mapping[str, Any], file: str, problems: list[ConfigProb
             continue
         if built.period not in ("day", "week"):
             problems.append(ConfigProblem(file, f"{where}.period", f'{built.period!r} is not "day" or "week"'))
-        if built.weekday not in DIGEST_WEEKDAYS:
+        if built.weekday not in WEEKDAYS:
             problems.append(
-                ConfigProblem(file, f"{where}.weekday", f"{built.weekday!r} is not one of {', '.join(DIGEST_WEEKDAYS)}")
+                ConfigProblem(file, f"{where}.weekday", f"{built.weekday!r} is not one of {', '.join(WEEKDAYS)}")
             )
         hour, _, minute = built.at.partition(":")
         if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2):
@@ -354,10 +351,10 @@ def _parse_digest(table: Mapping[str, Any], file: str, problems: list[ConfigProb
     digest = build_dataclass(DigestConfig, rest, file=file, where="digest", problems=problems)
     if digest is not None:
         for priority, minutes in digest.sla_minutes.items():
-            if priority not in DIGEST_PRIORITIES:
+            if priority not in PRIORITIES:
                 problems.append(
                     ConfigProblem(
-                        file, f"digest.sla_minutes.{priority}", f"unknown priority; use {', '.join(DIGEST_PRIORITIES)}"
+                        file, f"digest.sla_minutes.{priority}", f"unknown priority; use {', '.join(PRIORITIES)}"
                     )
                 )
             elif minutes <= 0:
@@ -593,7 +590,6 @@ def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProble
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL = re.compile(r"^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79})$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -> None:
@@ -623,11 +619,11 @@ def _check_slack(slack: SlackConfig, file: str, problems: list[ConfigProblem]) -
         bad("api_base_url", 'must be a URL ending in "/", like "https://slack.com/api/"')
     for key in ("approval_required", "sla_around_the_clock"):
         for priority in getattr(slack, key):
-            if priority not in SLACK_PRIORITIES:
-                bad(key, f"{priority!r} is not a priority; use {', '.join(SLACK_PRIORITIES)}")
+            if priority not in PRIORITIES:
+                bad(key, f"{priority!r} is not a priority; use {', '.join(PRIORITIES)}")
     for priority, minutes in slack.sla_minutes.items():
-        if priority not in SLACK_PRIORITIES:
-            bad(f"sla_minutes.{priority}", f"not a priority; use {', '.join(SLACK_PRIORITIES)}")
+        if priority not in PRIORITIES:
+            bad(f"sla_minutes.{priority}", f"not a priority; use {', '.join(PRIORITIES)}")
         elif minutes < 1:
             bad(f"sla_minutes.{priority}", "must be at least 1 minute")
     for day in slack.business_days:

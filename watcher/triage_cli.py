@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from watcher.config import Config, ConfigError, load_config
+from watcher.store import PRIORITY_RANK
 
 POSITIVE_LABELS = {"replied": 1.0, "escalated": 2.0}
 # watcher/queue.py DISMISS_REASONS: these three say the post did not need a reply;
@@ -32,7 +33,6 @@ NEGATIVE_REASONS = {"not_relevant", "spam", "no_reply_needed"}
 CSV_TRUE = {"1", "yes", "true", "needs_reply", "reply", "replied", "escalated"}
 CSV_FALSE = {"0", "no", "false", "no_reply", "dismissed", "spam", "not_relevant"}
 MIN_EXAMPLES = 20
-PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 
 
 class TrainingDataError(Exception):
