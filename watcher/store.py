@@ -1129,13 +1129,20 @@ class Store:
         if me is None:
             return []
         author_key, created_at, handle = me
+        # the author's accounts first (few rows), then their posts through the posts'
+        # author index: an OR on the joined handle made SQLite walk every earlier post
+        authors = {author_key}
+        if handle:
+            found = self.db.execute("SELECT key FROM authors WHERE LOWER(handle) = ?", [handle]).fetchall()
+            authors.update(row[0] for row in found)
+        marks = ", ".join("?" * len(authors))
         rows = self.db.execute(
             "SELECT p.key, p.platform, p.text, p.created_at, p.url, q.id, q.state, q.assignee, q.drafted_by, "
             "q.approved_by, q.reply_url, q.dismiss_reason FROM posts p "
-            "LEFT JOIN authors a ON a.key = p.author_key LEFT JOIN queue_items q ON q.post_key = p.key "
-            "WHERE p.key != ? AND p.created_at <= ? AND p.duplicate_of IS NULL AND p.is_own = 0 "
-            "AND (p.author_key = ? OR (? != '' AND LOWER(a.handle) = ?)) ORDER BY p.created_at DESC LIMIT ?",
-            [post_key, created_at, author_key, handle, handle, limit],
+            "LEFT JOIN queue_items q ON q.post_key = p.key "
+            f"WHERE p.author_key IN ({marks}) AND p.key != ? AND p.created_at <= ? AND p.duplicate_of IS NULL "
+            "AND p.is_own = 0 ORDER BY p.created_at DESC LIMIT ?",
+            [*sorted(authors), post_key, created_at, limit],
         ).fetchall()
         names = [
             "post_key",
