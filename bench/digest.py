@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from watcher.config import DigestConfig  # noqa: E402
 from watcher.digest import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
 from watcher.post import normalized_text  # noqa: E402
 from watcher.spikes import SpikeRule, check_spikes  # noqa: E402
@@ -219,7 +220,9 @@ def main() -> None:
         )
         print(f"weekly digest over {weekly.volume.total:,} posts: {week_s:.2f} s = {week_s / base_s:.1f}x the baseline")
         t0 = time.perf_counter()
-        spikes = check_spikes(store, rule=SpikeRule(), channel="C0BENCH", timezone=tz, clock=lambda: END)
+        spikes = check_spikes(
+            store, rule=SpikeRule.from_digest(DigestConfig()), channel="C0BENCH", timezone=tz, clock=lambda: END
+        )
         spike_s = time.perf_counter() - t0
         print(f"hourly spike check over the last 8 days: {spike_s:.2f} s = {spike_s / base_s:.1f}x the baseline")
         print(

@@ -85,13 +85,7 @@ def run_scheduled_digest(
 
 
 def spike_rule(config: Config) -> SpikeRule:
-    d = config.digest
-    return SpikeRule(
-        threshold=d.spike_threshold,
-        volume_ratio=d.spike_volume_ratio,
-        min_posts=d.spike_min_posts,
-        min_share_rise=d.spike_min_share_rise,
-    )
+    return SpikeRule.from_digest(config.digest)
 
 
 def cron_trigger(schedule: DigestScheduleConfig, timezone: str) -> CronTrigger:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from watcher.config import DigestConfig
 from watcher.digest import quarter_start
 from watcher.digest_format import percent
 from watcher.post import utc_now
@@ -43,10 +44,17 @@ LOOKBACK_HOURS = 3
 
 @dataclass(frozen=True)
 class SpikeRule:
-    threshold: float = 4.0
-    volume_ratio: float = 2.0
-    min_posts: int = 20
-    min_share_rise: float = 0.15
+    threshold: float
+    volume_ratio: float
+    min_posts: int
+    min_share_rise: float
+
+    @classmethod
+    def from_digest(cls, digest: DigestConfig) -> SpikeRule:
+        """The `[digest]` spike_* keys (their defaults live there, once)."""
+        return cls(
+            digest.spike_threshold, digest.spike_volume_ratio, digest.spike_min_posts, digest.spike_min_share_rise
+        )
 
 
 @dataclass(frozen=True)
