@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -490,34 +490,6 @@ def _result(sig: Signals, t: TriageConfig, outcome: Outcome, probability: float)
         model_probability=round(probability, 4),
         rules_fired=tuple(outcome.fired),
     )
-
-
-def train_default_needs_reply(data: Path, *, out: Path = NEEDS_REPLY_MODEL_FILE, log: Any = print) -> dict[str, float]:
-    """Fit the shipped default on complaints_dev (all of it), and beside it the
-    signals-only model used for posts not in English; report figures for models
-    fitted on the oldest 80% and scored on the newest 20%."""
-    from rules.train import fit_needs_reply, read_jsonl, time_split
-
-    rows = read_jsonl(data / "complaints_dev.jsonl")
-    triager = Triager(rules=RuleSet())
-    old, new = time_split(rows)
-    _, metrics = fit_needs_reply(triager, old, held_back=new, log=log)
-    log("signals only (the model for posts not in English):")
-    _, signal_metrics = fit_needs_reply(triager, old, held_back=new, use_text=False, log=log)
-    model, _ = fit_needs_reply(triager, rows, log=log)
-    signals_only, _ = fit_needs_reply(triager, rows, use_text=False, log=log)
-    from rules.model import save_models
-
-    meta = {
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sources": "complaints_dev.jsonl: Preotiuc-Pietro, Gaman, Aletras (ACL 2019), complaint = needs reply",
-        "metrics_newest_20pct": metrics,
-        "signals_only_metrics_newest_20pct": signal_metrics,
-        "rows": len(rows),
-    }
-    save_models(out, {"default": model, "signals_only": signals_only}, kind="needs_reply", meta=meta)
-    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    return metrics
 
 
 _default: Triager | None = None
