@@ -481,7 +481,7 @@ def _result(sig: Signals, t: TriageConfig, outcome: Outcome, probability: float)
         sentiment=sig.sentiment.value,
         sentiment_label=sig.sentiment.label,
         lang=sig.lang,
-        intents=tuple(dict.fromkeys(sig.intents)),
+        intents=sig.intents,
         reasons=tuple(outcome.reasons),
         tags=tuple(outcome.tags),
         channel=outcome.channel,
