@@ -126,8 +126,9 @@ def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> 
     """Per endpoint, the idle-poll requests of every enabled X source against the
     allowance of its tier (one request per poll; a backlog adds pages, which the
     connector stops taking when x-rate-limit-remaining reaches 0). `tier`
-    overrides what the sources declare. Pure: reads only the configs."""
-    by_endpoint: dict[str, list[tuple[SourceConfig, str, EndpointLimit]]] = {}
+    overrides what the sources declare. X counts per app (bearer token), so sources
+    on different apps are planned apart. Pure: reads only the configs."""
+    by_endpoint: dict[tuple[str, str], list[tuple[SourceConfig, str, EndpointLimit]]] = {}
     tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
     for cfg in sources:
         if cfg.kind != "x" or not cfg.enabled:
@@ -135,9 +136,10 @@ def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> 
         tier_name, limits = source_limits(cfg, tier=tier)
         tiers.append((tier_name, limits))
         endpoint = MODE_ENDPOINT.get(str(cfg.options.get("mode", "mentions")), "users_mentions")
-        by_endpoint.setdefault(endpoint, []).append((cfg, tier_name, limits[endpoint]))
+        app = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
+        by_endpoint.setdefault((app, endpoint), []).append((cfg, tier_name, limits[endpoint]))
     lines = []
-    for endpoint, users in by_endpoint.items():
+    for (_, endpoint), users in by_endpoint.items():
         limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
         per_window = sum(polls_per_window(cfg.interval_seconds, limit.window_seconds) for cfg, _, _ in users)
         per_day = sum(DAY_SECONDS // cfg.interval_seconds for cfg, _, _ in users)

@@ -79,3 +79,24 @@ def test_non_x_sources_are_ignored(tmp_path: Path) -> None:
     replay = make_config(tmp_path, {"demo": {"kind": "replay", "path": "x.jsonl"}}).sources
 
     assert plan_budget(replay) == []
+
+
+def test_sources_on_different_apps_are_planned_apart(tmp_path: Path) -> None:
+    same_app = sources(
+        tmp_path,
+        a={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
+        b={"mode": "mentions", "user_id": "2", "interval_seconds": 120},
+    )
+    [shared] = [line for line in plan_budget(same_app) if line.endpoint == "users_mentions"]
+    assert shared.planned_per_window == 16 and not shared.ok  # one app: 8 + 8 against 10
+
+    two_apps = sources(
+        tmp_path,
+        a={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
+        b={"mode": "mentions", "user_id": "2", "interval_seconds": 120, "bearer_token_env": "X_OTHER_APP_TOKEN"},
+    )
+    lines = [line for line in plan_budget(two_apps) if line.endpoint == "users_mentions"]
+    assert [(line.sources, line.planned_per_window, line.ok) for line in lines] == [
+        (("a",), 8, True),
+        (("b",), 8, True),
+    ]
