@@ -11,6 +11,7 @@ parcel", "thanks for nothing") is flagged so praise is not read as praise.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,8 +50,13 @@ URGENT_INTENTS = (
 def bit_mask(names: Iterable[str], order: Sequence[str] = INTENTS) -> int:
     """A set of names (intents by default) as one int, bit i for `order[i]`: what the
     model features and the rules test with a single `&` per post."""
-    found = set(names)
-    return sum(1 << i for i, name in enumerate(order) if name in found)
+    bits = _bits_of(tuple(order))
+    return sum(bits.get(name, 0) for name in set(names))
+
+
+@functools.lru_cache(maxsize=8)
+def _bits_of(order: tuple[str, ...]) -> dict[str, int]:
+    return {name: 1 << i for i, name in enumerate(order)}
 
 
 # the stdlib's regex parser (no public API): used once at import to see which
