@@ -3,7 +3,6 @@ sees says what, where and what to do, and exits non-zero without a traceback."""
 
 from __future__ import annotations
 
-import functools
 import importlib
 import json
 import logging
@@ -14,15 +13,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from connectors.base import CONNECTOR_MODULES, Connector, ConnectorError
+from connectors.base import CONNECTOR_MODULES, Connector
 from rules.triage import Triage, TriageContext, Triager, default_triager, triager_for
+from watcher.cli_errors import EXIT_CONFIG, err, friendly_errors, report_problems
 from watcher.config import (
     BrandConfig,
     Config,
@@ -37,12 +37,7 @@ from watcher.service import Service
 from watcher.store import OPEN_STATES, Store, StoreError
 from watcher.views import queue_table
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CONFIG = 2
 ALL_LANGUAGES = ("en", "it", "ro", "es", "de", "fr", "pt")
-
-err = Console(stderr=True)
 
 
 @dataclass
@@ -61,27 +56,6 @@ class AppContext:
     def store(self) -> Store:
         config = self.config()
         return Store(config.resolve_path(config.storage.path))
-
-
-def friendly_errors(func: F) -> F:
-    """Turn the errors we expect into a clear message and an exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                err.print(f"[red]config error[/red] {problem}", highlight=False, soft_wrap=True)
-            raise SystemExit(EXIT_CONFIG) from None
-        except StoreError as exc:
-            err.print(f"[red]database error[/red] {exc}", highlight=False, soft_wrap=True)
-            raise SystemExit(EXIT_CONFIG) from None
-        except ConnectorError as exc:
-            err.print(f"[red]source error[/red] {exc}", highlight=False, soft_wrap=True)
-            raise SystemExit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -446,9 +420,9 @@ def check(app: AppContext) -> None:
         db_ok = False
         table.add_row("database", f"[red]{exc}[/red]")
     console.print(table)
-    for problem in problems:
-        err.print(f"[red]config error[/red] {problem}", highlight=False, soft_wrap=True)
-    if problems or not db_ok:
+    if problems:
+        report_problems(problems)
+    if not db_ok:
         raise SystemExit(EXIT_CONFIG)
 
 

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from rich.console import Console
 
-from watcher.config import Config, ConfigError, load_config
+from watcher.cli_errors import fail, load_config_or_exit, open_store_or_exit
+from watcher.config import Config
 from watcher.digest import DigestError, collect_digest, parse_moment, period_window, sla_targets
 from watcher.digest_charts import render_charts
 from watcher.digest_format import digest_text, write_csv
@@ -36,13 +37,8 @@ def terminal_text(mrkdwn: str) -> str:
 
 def _open_store(path: Path) -> Store:
     if not path.exists():
-        raise click.ClickException(
-            f"no database at {path}; run `watcher run` (or `watcher demo`) first, or pass --db PATH"
-        )
-    try:
-        return Store(path)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        fail("database error", f"no database at {path}; run `watcher run` (or `watcher demo`) first, or pass --db PATH")
+    return open_store_or_exit(path)
 
 
 @click.command("digest")
@@ -109,10 +105,7 @@ def digest(
     config: Config | None = None
     if config_path is not None or db_path is None:
         path = config_path or Path("config.toml")
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            raise click.ClickException(f"{exc}\n(or read a database directly with --db PATH)") from None
+        config = load_config_or_exit(path, hint="(or read a database directly with --db PATH)")
     if post_to_slack and config is None:
         raise click.ClickException("--post needs a config with a [slack] section; pass --config PATH")
     try:  # a missing token is found before the work, not after
@@ -146,7 +139,7 @@ def digest(
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        fail("database error", str(exc))
     console.print(terminal_text(digest_text(report)), highlight=False)
     charts = render_charts(report) if (html_path or post_to_slack) else {}
     if html_path is not None:

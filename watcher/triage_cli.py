@@ -23,8 +23,9 @@ from typing import Any
 
 import click
 
-from watcher.config import Config, ConfigError, load_config
-from watcher.store import PRIORITY_RANK
+from watcher.cli_errors import fail, load_config_or_exit, open_store_or_exit, report_problems
+from watcher.config import Config, ConfigError
+from watcher.store import PRIORITY_RANK, Store
 
 POSITIVE_LABELS = {"replied": 1.0, "escalated": 2.0}
 # watcher/queue.py DISMISS_REASONS: these three say the post did not need a reply;
@@ -104,23 +105,8 @@ def parse_since(value: str) -> timedelta:
     return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
 
 
-def _load(config_path: str) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"config error: {problem}", err=True)
-        raise SystemExit(2) from None
-
-
-def _open_store(config: Config) -> Any:
-    from watcher.store import Store, StoreError
-
-    try:
-        return Store(config.resolve_path(config.storage.path))
-    except StoreError as exc:
-        click.echo(f"database error: {exc}", err=True)
-        raise SystemExit(2) from None
+def _open_store(config: Config) -> Store:
+    return open_store_or_exit(config.resolve_path(config.storage.path))
 
 
 config_option = click.option(
@@ -158,7 +144,7 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     from rules.train import fit_needs_reply
     from rules.triage import Triager
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     store = _open_store(config)
     try:
         examples, skipped = feedback_examples(store.feedback_rows())
@@ -167,8 +153,7 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     try:
         extra = csv_examples(csv_path) if csv_path else []
     except TrainingDataError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+        fail("training data error", str(exc))
     click.echo(f"{len(examples)} examples from feedback, {len(extra)} from CSV")
     if skipped:
         click.echo("skipped labels: " + ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items())))
@@ -177,12 +162,12 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     ]
     labels = {e.label for e in [*examples, *extra]}
     if len(rows) < min_examples or labels != {0, 1}:
-        click.echo(
-            f"error: need at least {min_examples} examples with both outcomes (have {len(rows)}, "
+        fail(
+            "not enough examples",
+            f"need at least {min_examples} examples with both outcomes (have {len(rows)}, "
             f"labels {sorted(labels)}); keep replying and dismissing in Slack, or pass --csv",
-            err=True,
+            code=1,
         )
-        raise SystemExit(1)
     triager = Triager(
         languages=config.brand.languages, language_floor=config.triage.language_confidence_floor, rules=RuleSet()
     )
@@ -237,7 +222,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     from rules.engine import load_ruleset
     from rules.triage import TriageContext, Triager
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     window = parse_since(since)
     current_file = config.resolve_path(config.triage.rules_file) if config.triage.rules_file else None
     candidate_file = rules_path or current_file
@@ -245,9 +230,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
         before_rules = load_ruleset(current_file)
         after_rules = load_ruleset(candidate_file)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"rules error: {problem}", err=True)
-        raise SystemExit(2) from None
+        report_problems(exc.problems, kind="rules error")
     store = _open_store(config)
     try:
         now = datetime.now(UTC)
@@ -264,9 +247,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
         # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
         triager = Triager.from_config(config)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"config error: {problem}", err=True)
-        raise SystemExit(2) from None
+        report_problems(exc.problems)
     by_author: dict[str, list[datetime]] = {}
     for post in history:
         by_author.setdefault(post.author_key, []).append(post.created_at)

@@ -159,7 +159,7 @@ def test_usage_errors_are_one_line_messages(
 def test_a_broken_config_names_file_and_key(tmp_path: Path, db: Path) -> None:
     config = write_config(tmp_path, db, extra="[digest]\nsla_minutes = { soon = 5 }\n")
     result = CliRunner().invoke(digest, ["--config", str(config)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a config problem, as for every watcher command
     assert "digest.sla_minutes.soon: unknown priority" in result.output
 
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 import click
 
 from connectors.base import Connector, connector_class
-from watcher.config import Config, ConfigError, load_config, slack_env_problems
+from watcher.cli_errors import load_config_or_exit, open_store_or_exit, report_problems
+from watcher.config import Config, ConfigProblem, slack_env_problems
 from watcher.post import Post
 from watcher.slack.app import ConnectorFor, SlackRuntime, run_slack_jobs, start
 from watcher.slack.outbox import make_client
-from watcher.store import Store, StoreError
 
 BOT_SCOPES = (
     "chat:write",  # post cards, threads and reminders; update cards; ephemeral refusals
@@ -90,19 +90,13 @@ def connector_for_config(config: Config, env: Mapping[str, str]) -> ConnectorFor
 def _runtime(config_path: str | None) -> SlackRuntime:
     if config_path is None:  # `watcher --config X slack serve` and `watcher slack serve --config X` both work
         config_path = click.get_current_context().find_root().params.get("config_path") or "config.toml"
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load_config_or_exit(config_path)
     if not config.slack.enabled:
-        raise click.ClickException(f"{config_path}: slack.enabled is false; set it to true and fill in [slack]")
+        report_problems([ConfigProblem(config.file, "slack.enabled", "is false; set it to true and fill in [slack]")])
     problems = slack_env_problems(config, os.environ)
     if problems:
-        raise click.ClickException("\n".join(str(p) for p in problems))
-    try:
-        store = Store(config.resolve_path(config.storage.path))
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        report_problems(problems)
+    store = open_store_or_exit(config.resolve_path(config.storage.path))
     return SlackRuntime(
         config=config,
         store=store,

@@ -77,7 +77,7 @@ def test_flush_without_tokens_says_which_variable(tmp_path, fake):
         slack, ["flush", "--config", str(path)], env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": ""}
     )
     assert (
-        result.exit_code == 1
+        result.exit_code == 2  # a missing env var is a config problem, as for every watcher command
         and "slack.bot_token_env: environment variable SLACK_BOT_TOKEN is not set" in result.output
     )
     assert fake.calls == []
@@ -112,4 +112,14 @@ def test_serve_and_flush_refuse_without_a_channel(tmp_path, fake):
     path.write_text(path.read_text().replace('channel = "CCARE"\n', ""), encoding="utf-8")
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-test"}
     result = CliRunner().invoke(slack, ["flush", "--config", str(path)], env=env)
-    assert result.exit_code == 1 and "slack.channel: missing: the channel (id or #name)" in result.output
+    assert result.exit_code == 2 and "slack.channel: missing: the channel (id or #name)" in result.output
+
+
+def test_serve_and_flush_refuse_when_slack_is_disabled(tmp_path, fake):
+    path = write_config(tmp_path, fake.base_url)
+    path.write_text(path.read_text().replace("enabled = true", "enabled = false", 1), encoding="utf-8")
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-test"}
+    result = CliRunner().invoke(slack, ["flush", "--config", str(path)], env=env)
+    assert result.exit_code == 2
+    assert f"{path}: slack.enabled: is false; set it to true" in result.output
+    assert "Traceback" not in result.output and fake.calls == []
