@@ -84,39 +84,56 @@ class Facts:
     @property
     def words(self) -> int:
         """Words in the post (punctuation and emoji tokens not counted); counted only when a rule asks."""
-        return sum(1 for t in self.tokens if t[0].isalnum())
+        return count_words(self.tokens)
+
+
+def count_words(tokens: Sequence[str]) -> int:
+    """Words among a post's tokens: punctuation and emoji tokens do not count."""
+    return sum(1 for t in tokens if t[0].isalnum())
+
+
+STRING_COLUMNS = ("lang", "platform", "source", "kind")
+TEXT_COLUMNS = ("text", "norm", "tokens")  # plain lists: only the rows a rule asks about are read
 
 
 class FactsBatch:
-    """The facts of a batch of posts, column by column (built on first use), so each
-    rule condition is one numpy operation over the posts still in question."""
+    """The facts of a batch of posts, column by column (each built on first use), so each
+    rule condition is one numpy operation over the posts still in question.
 
-    def __init__(self, facts: Sequence[Facts]) -> None:
+    Columns: "intents" and "author_lists" as bit masks (int64), the STRING_COLUMNS case-folded
+    (object arrays), the TEXT_COLUMNS as lists, every other Facts field as float64. This class
+    reads them from Facts objects; rules/triage.py builds them straight from posts and signals."""
+
+    def __init__(self, facts: Sequence[Facts] = (), *, size: int | None = None) -> None:
         self.facts = facts
-        self._columns: dict[str, np.ndarray] = {}
+        self.size = len(facts) if size is None else size
+        self._columns: dict[str, Any] = {}
 
     def __len__(self) -> int:
-        return len(self.facts)
+        return self.size
 
-    def column(self, name: str) -> np.ndarray:
+    def column(self, name: str) -> Any:
         found = self._columns.get(name)
         if found is None:
-            if name == "intents":
-                found = np.fromiter((bit_mask(f.intents) for f in self.facts), np.int64, len(self.facts))
-            elif name == "author_lists":
-                found = np.fromiter(
-                    (bit_mask(f.author_lists, AUTHOR_LISTS) for f in self.facts), np.int64, len(self.facts)
-                )
-            elif name in ("lang", "platform", "source", "kind"):
-                found = np.asarray([str(getattr(f, name)).casefold() for f in self.facts], dtype=object)
-            else:
-                found = np.fromiter((float(getattr(f, name)) for f in self.facts), np.float64, len(self.facts))
-            self._columns[name] = found
+            found = self._columns[name] = self.build(name)
         return found
+
+    def build(self, name: str) -> Any:
+        """Column `name` for every post in the batch."""
+        facts = self.facts
+        if name == "intents":
+            return np.fromiter((bit_mask(f.intents) for f in facts), np.int64, len(facts))
+        if name == "author_lists":
+            return np.fromiter((bit_mask(f.author_lists, AUTHOR_LISTS) for f in facts), np.int64, len(facts))
+        if name in STRING_COLUMNS:
+            return np.asarray([str(getattr(f, name)).casefold() for f in facts], dtype=object)
+        if name in TEXT_COLUMNS:
+            return [getattr(f, name) for f in facts]
+        return np.fromiter((float(getattr(f, name)) for f in facts), np.float64, len(facts))
 
 
 # (facts, rows still in question, running scores, running tags) -> which of those rows hold
-Predicate = Callable[[FactsBatch, np.ndarray, np.ndarray, Sequence[list[str]]], np.ndarray]
+Predicate = Callable[[FactsBatch, np.ndarray, np.ndarray, Sequence[Sequence[str]]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -141,7 +158,9 @@ class Conditions:
         for key, flag in self.flags.items():
             yield _flag_predicate(key, flag)
 
-    def all_hold(self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[list[str]]) -> np.ndarray:
+    def all_hold(
+        self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[Sequence[str]]
+    ) -> np.ndarray:
         """The rows for which every key holds (later keys are only asked of the rows left)."""
         for predicate in self._predicates:  # type: ignore[attr-defined]
             if not len(rows):
@@ -150,7 +169,7 @@ class Conditions:
         return rows
 
     def any_holds(
-        self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[list[str]]
+        self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[Sequence[str]]
     ) -> np.ndarray:
         """Per row: whether at least one key holds."""
         hold = np.zeros(len(rows), dtype=bool)
@@ -175,8 +194,9 @@ def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str
         assert keyword_re is not None
         search = keyword_re.search
 
-        def keywords(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
-            found = (bool(search(f.facts[r].norm) or search(f.facts[r].text.casefold())) for r in rows.tolist())
+        def keywords(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[Sequence[str]]) -> np.ndarray:
+            norm, text = f.column("norm"), f.column("text")
+            found = (bool(search(norm[r]) or search(text[r].casefold())) for r in rows.tolist())
             return np.fromiter(found, dtype=bool, count=len(rows))
 
         return keywords
@@ -191,20 +211,25 @@ def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str
 
 
 def _regex_predicate(regex: re.Pattern[str]) -> Predicate:
-    return lambda f, rows, s, t: np.fromiter(
-        (bool(regex.search(f.facts[r].text)) for r in rows.tolist()), dtype=bool, count=len(rows)
-    )
+    search = regex.search
+
+    def holds(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[Sequence[str]]) -> np.ndarray:
+        text = f.column("text")
+        return np.fromiter((bool(search(text[r])) for r in rows.tolist()), dtype=bool, count=len(rows))
+
+    return holds
 
 
 def _range_predicate(key: str, rng: Range) -> Predicate:
     low = -np.inf if rng.low is None else rng.low
     high = np.inf if rng.high is None else rng.high
 
-    def holds(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
+    def holds(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[Sequence[str]]) -> np.ndarray:
         if key == "score":
             values = s[rows]
         elif key == "words":  # costly to count, so only for the rows still in question
-            values = np.fromiter((f.facts[r].words for r in rows.tolist()), dtype=np.float64, count=len(rows))
+            tokens = f.column("tokens")
+            values = np.fromiter((count_words(tokens[r]) for r in rows.tolist()), dtype=np.float64, count=len(rows))
         else:
             values = f.column(key)[rows]
         return np.asarray((values >= low) & (values <= high))
@@ -240,14 +265,23 @@ class Rule:
     description: str = ""
     file: str = ""
 
-    def matching(self, facts: FactsBatch, score: np.ndarray, tags: Sequence[list[str]]) -> np.ndarray:
-        """The rows (post positions in the batch) this rule fires on, given the running scores and tags."""
-        rows = self.all.all_hold(facts, np.arange(len(facts)), score, tags)
+    def matching(
+        self, facts: FactsBatch, score: np.ndarray, tags: Sequence[Sequence[str]], rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The rows (post positions in the batch; all of them unless `rows` is given) this
+        rule fires on, given the running scores and tags."""
+        rows = self.all.all_hold(facts, np.arange(len(facts)) if rows is None else rows, score, tags)
         if len(rows) and not self.any.empty:
             rows = rows[self.any.any_holds(facts, rows, score, tags)]
         if len(rows) and not self.none.empty:
             rows = rows[~self.none.any_holds(facts, rows, score, tags)]
         return rows
+
+    @property
+    def reason(self) -> str:
+        """What the rule's firing adds to a post's reasons."""
+        reason = self.then.reason or f"rule '{self.name}'"
+        return reason + f" ({self.then.boost:+d})" if self.then.boost else reason
 
 
 @dataclass
@@ -265,11 +299,54 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
 
+    def act(self, rule: Rule, reason: str) -> None:
+        """Everything but the score that `rule` firing does to this post."""
+        act = rule.then
+        self.fired.append(rule.name)
+        if act.priority:
+            self.priority = act.priority
+        self.channel = act.channel or self.channel
+        self.tags.extend(t for t in act.tags if t not in self.tags)
+        self.suppress = self.suppress or act.suppress
+        self.digest_only = self.digest_only or act.digest_only
+        if act.needs_reply is not None:
+            self.needs_reply = act.needs_reply
+        self.allow_urgent = self.allow_urgent or act.allow_urgent or "urgent" in (act.priority, act.min_priority)
+        self.reasons.append(reason)
+
+
+# one per distinct set of fired rules, shared by every post that fired exactly those
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a run of fired rules, in order, does to a post besides its score: the same
+    for every post that fired the same rules, so worked out once (`RuleSet.effect`)."""
+
+    fired: tuple[str, ...]
+    reasons: tuple[str, ...]
+    tags: tuple[str, ...]
+    priority: str
+    channel: str
+    suppress: bool
+    digest_only: bool
+    needs_reply: bool | None
+    allow_urgent: bool
+
+
+EFFECTS_KEPT = 4096  # distinct fired-rule runs remembered per rule set
+
 
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...] = ()
     files: tuple[str, ...] = ()
+    _effects: dict[tuple[int, ...], Effect] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    @property
+    def reads_tags(self) -> bool:
+        """Whether a rule looks at the tags earlier rules gave."""
+        return any("tag" in c.lists for rule in self.rules for c in (rule.all, rule.any, rule.none))
 
     def apply_many(
         self, facts: Sequence[Facts], outcomes: Sequence[Outcome], *, band_floor: Mapping[str, int]
@@ -278,43 +355,68 @@ class RuleSet:
         alone stop below the urgent band: only a rule that says priority/min_priority =
         "urgent" or allow_urgent = true (repeat writers, large reach, VIPs) can lift a
         post into it."""
-        batch = FactsBatch(facts)
         score = np.fromiter((o.score for o in outcomes), dtype=np.float64, count=len(outcomes))
-        tags = [o.tags for o in outcomes]
-        for rule in self.rules:
-            rows = rule.matching(batch, score, tags)
-            if not len(rows):
-                continue
-            act = rule.then
-            score[rows] += act.boost
-            if act.priority:
-                floor = band_floor[act.priority]
-                ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
-                score[rows] = np.clip(score[rows], floor, ceiling)
-            if act.min_priority:
-                score[rows] = np.maximum(score[rows], band_floor[act.min_priority])
-            reason = act.reason or f"rule '{rule.name}'"
-            if act.boost:
-                reason += f" ({act.boost:+d})"
-            lifts = act.allow_urgent or "urgent" in (act.priority, act.min_priority)
+        for k, rows in self.fire(FactsBatch(facts), score, [o.tags for o in outcomes], band_floor=band_floor):
+            rule = self.rules[k]
+            reason = rule.reason
             for r in rows.tolist():
-                outcome = outcomes[r]
-                outcome.fired.append(rule.name)
-                if act.priority:
-                    outcome.priority = act.priority
-                outcome.channel = act.channel or outcome.channel
-                outcome.tags.extend(t for t in act.tags if t not in outcome.tags)
-                outcome.suppress = outcome.suppress or act.suppress
-                outcome.digest_only = outcome.digest_only or act.digest_only
-                if act.needs_reply is not None:
-                    outcome.needs_reply = act.needs_reply
-                outcome.allow_urgent = outcome.allow_urgent or lifts
-                outcome.reasons.append(reason)
+                outcomes[r].act(rule, reason)
         for outcome, value in zip(outcomes, score.tolist(), strict=True):
             outcome.score = value
             if not outcome.allow_urgent and outcome.priority != "urgent":
                 outcome.score = min(outcome.score, band_floor["urgent"] - 1)
         return outcomes
+
+    def fire(
+        self,
+        facts: FactsBatch,
+        score: np.ndarray,
+        tags: Sequence[Sequence[str]],
+        *,
+        band_floor: Mapping[str, int],
+        rows: np.ndarray | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Each rule that fires, in order, as (its index, the rows it fires on), over all
+        posts or the given `rows`. `score` is updated in place as each rule fires (boost,
+        priority band, minimum priority); the urgent cap is left to the caller. Before the
+        next rule is asked, the caller applies the rest of the rule to its posts: `tags`
+        (running tags per row) must then include the rule's tags."""
+        for k, rule in enumerate(self.rules):
+            hit = rule.matching(facts, score, tags, rows)
+            if not len(hit):
+                continue
+            act = rule.then
+            score[hit] += act.boost
+            if act.priority:
+                floor = band_floor[act.priority]
+                ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
+                score[hit] = np.clip(score[hit], floor, ceiling)
+            if act.min_priority:
+                score[hit] = np.maximum(score[hit], band_floor[act.min_priority])
+            yield k, hit
+
+    def effect(self, fired: tuple[int, ...]) -> Effect:
+        """What firing these rules (indices into `rules`, in order) does to a fresh post."""
+        found = self._effects.get(fired)
+        if found is None:
+            outcome = Outcome(score=0.0)
+            for k in fired:
+                outcome.act(self.rules[k], self.rules[k].reason)
+            found = Effect(
+                fired=tuple(outcome.fired),
+                reasons=tuple(outcome.reasons),
+                tags=tuple(outcome.tags),
+                priority=outcome.priority,
+                channel=outcome.channel,
+                suppress=outcome.suppress,
+                digest_only=outcome.digest_only,
+                needs_reply=outcome.needs_reply,
+                allow_urgent=outcome.allow_urgent,
+            )
+            if len(self._effects) >= EFFECTS_KEPT:
+                self._effects.clear()
+            self._effects[fired] = found
+        return found
 
 
 def load_rule_file(path: str | Path) -> tuple[list[Rule], tuple[str, ...]]:
