@@ -202,6 +202,46 @@ def priority_for(score: int, thresholds: TriageConfig) -> str:
     return "low"
 
 
+@functools.lru_cache(maxsize=64)
+def _priorities(urgent: int, high: int, normal: int) -> tuple[str, ...]:
+    """The priority of each score 0-100 for these bands: looked up rather than worked out per post."""
+    t = TriageConfig(urgent_score=urgent, high_score=high, normal_score=normal)
+    return tuple(priority_for(score, t) for score in range(101))
+
+
+def rounded(values: np.ndarray, digits: int) -> list[float]:
+    """`round(v, digits)` of each value in [0, 1] (Python's: correctly rounded, half to even)
+    without a Python call per value. Scaling first and rounding in numpy gives the same
+    whole number except within a hair of a half-way point, where Python's round decides."""
+    whole, unsure = _scaled_round(values, digits)
+    out = (whole / 10.0**digits).tolist()
+    for i in np.flatnonzero(unsure).tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
+
+
+_MODEL_REASONS = tuple(f"needs-reply model {k // 100}.{k % 100:02d}" for k in range(101))
+
+
+def model_reasons(probabilities: np.ndarray) -> list[str]:
+    """f"needs-reply model {p:.2f}" for each probability, from a table of the 101 possible texts."""
+    whole, unsure = _scaled_round(probabilities, 2)
+    out = [_MODEL_REASONS[k] for k in np.clip(np.nan_to_num(whole), 0, 100).astype(np.int64).tolist()]
+    for i in np.flatnonzero(unsure).tolist():
+        out[i] = f"needs-reply model {probabilities[i]:.2f}"
+    return out
+
+
+def _scaled_round(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values x 10**digits rounded half to even, where that may not be the exact decimal
+    rounding): a product is off by at most 1e-12 for values in [0, 1], so only one that
+    lands within 1e-6 of a half-way point (or outside [0, 1]) is unsure."""
+    scaled = values * 10.0**digits
+    whole = np.rint(scaled)
+    unsure = (np.abs(np.abs(scaled - whole) - 0.5) < 1e-6) | ~((values >= 0.0) & (values <= 1.0))
+    return whole, unsure
+
+
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -435,8 +475,16 @@ class Triager:
         fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), score, thresholds)
         effect = self.rules.effect
         out = []
-        for sig, ctx, t, intents, probability, value, rules_fired in zip(
-            signals, contexts, thresholds, columns.intents, probabilities.tolist(), score.tolist(), fired, strict=True
+        for sig, ctx, t, intents, model_reason, probability, value, rules_fired in zip(
+            signals,
+            contexts,
+            thresholds,
+            columns.intents,
+            model_reasons(probabilities),
+            rounded(probabilities, 4),
+            score.tolist(),
+            fired,
+            strict=True,
         ):
             e = effect(tuple(rules_fired))
             if not e.allow_urgent and e.priority != "urgent":
@@ -444,22 +492,31 @@ class Triager:
             points = max(0, min(100, int(round(value))))
             needs_reply = points >= t.reply_threshold if e.needs_reply is None else e.needs_reply
             mood = sig.sentiment
+            reasons = [model_reason, mood.why]
+            if sig.lang == "unknown":
+                reasons.append(sig.lang_why)
+            for h in sig.hits:
+                reasons.append(f"{INTENT_LABELS[h.intent]}: '{h.match}'")
+            if sig.sarcasm:
+                reasons.append(f"sarcasm: '{sig.sarcasm}'")
+            if ctx.author_recent_posts:
+                reasons.append(_repeat_reason(ctx.author_recent_posts, t.repeat_window_days))
             out.append(
-                Triage(
-                    score=points,
-                    priority=e.priority or priority_for(points, t),
-                    needs_reply=needs_reply and not e.suppress,
-                    sentiment=mood.value,
-                    sentiment_label=mood.label,
-                    lang=sig.lang,
-                    intents=intents,
-                    reasons=_signal_reasons(sig, ctx, probability) + e.reasons,
-                    tags=e.tags,
-                    channel=e.channel,
-                    suppress=e.suppress,
-                    digest_only=e.digest_only,
-                    model_probability=round(probability, 4),
-                    rules_fired=e.fired,
+                Triage(  # positional, in field order: a Triage per post, and keywords cost twice as much
+                    points,  # score
+                    e.priority or _priorities(t.urgent_score, t.high_score, t.normal_score)[points],  # priority
+                    needs_reply and not e.suppress,  # needs_reply
+                    mood.value,  # sentiment
+                    mood.label,  # sentiment_label
+                    sig.lang,  # lang
+                    intents,  # intents
+                    (*reasons, *e.reasons),  # reasons: the signals', then each fired rule's
+                    e.tags,  # tags
+                    e.channel,  # channel
+                    e.suppress,  # suppress
+                    e.digest_only,  # digest_only
+                    probability,  # model_probability
+                    e.fired,  # rules_fired
                 )
             )
         return out
@@ -477,9 +534,9 @@ class Triager:
         reads_tags = rules.reads_tags
         for (urgent, high, normal), members in by_bands.items():
             floors = {"urgent": urgent, "high": high, "normal": normal, "low": 0}
-            rows = None if len(by_bands) == 1 else np.asarray(members)
+            rows = None if len(by_bands) == 1 else members
             for k, hit in rules.fire(facts, score, tags, band_floor=floors, rows=rows):
-                for r in hit.tolist():
+                for r in hit:
                     fired[r].append(k)
                     if reads_tags:
                         tags[r] = rules.effect(tuple(fired[r])).tags
@@ -635,19 +692,6 @@ def _word_in(word: str, text: str) -> bool:
             return True
         start = text.find(word, start + 1)
     return False
-
-
-def _signal_reasons(sig: Signals, ctx: TriageContext, probability: float) -> tuple[str, ...]:
-    reasons = [f"needs-reply model {probability:.2f}", sig.sentiment.why]
-    if sig.lang == "unknown":
-        reasons.append(sig.lang_why)
-    for h in sig.hits:
-        reasons.append(f"{INTENT_LABELS[h.intent]}: '{h.match}'")
-    if sig.sarcasm:
-        reasons.append(f"sarcasm: '{sig.sarcasm}'")
-    if ctx.author_recent_posts:
-        reasons.append(_repeat_reason(ctx.author_recent_posts, ctx.thresholds.repeat_window_days))
-    return tuple(reasons)
 
 
 @functools.lru_cache(maxsize=256)
