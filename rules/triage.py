@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet, load_ruleset
-from rules.intents import INTENTS, URGENT_INTENTS, IntentHit, bit_mask, detect_intents, sarcasm
+from rules.intents import URGENT_INTENTS, IntentHit, bit_mask, detect_intents, sarcasm
 from rules.language import LanguageDetector
 from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_batch, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
@@ -130,7 +130,7 @@ class Signals:
 
 
 _REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
-_INTENT_BIT = {name: bit_mask((name,)) for name in INTENTS}
+_INTENT_BITS: dict[tuple[str, ...], int] = {}  # a post's intents -> their bit_mask, for the few combinations seen
 
 
 @dataclass(frozen=True)
@@ -149,12 +149,13 @@ class SignalColumns:
         intents: list[tuple[str, ...]] = []
         bits: list[int] = []
         flat: list[float | bool] = []  # sentiment, negative, positive, sarcasm, emoji < 0, words: per post
-        bit = _INTENT_BIT
         for s in signals:
-            names = tuple(h.intent for h in s.hits)
-            b = 0
-            for name in names:
-                b |= bit[name]
+            names = tuple([h.intent for h in s.hits]) if s.hits else ()
+            b = _INTENT_BITS.get(names)
+            if b is None:
+                b = bit_mask(names)
+                if len(_INTENT_BITS) < 4096:
+                    _INTENT_BITS[names] = b
             intents.append(names)
             bits.append(b)
             mood = s.sentiment
@@ -226,7 +227,7 @@ _MODEL_REASONS = tuple(f"needs-reply model {k // 100}.{k % 100:02d}" for k in ra
 def model_reasons(probabilities: np.ndarray) -> list[str]:
     """f"needs-reply model {p:.2f}" for each probability, from a table of the 101 possible texts."""
     whole, unsure = _scaled_round(probabilities, 2)
-    out = [_MODEL_REASONS[k] for k in np.clip(np.nan_to_num(whole), 0, 100).astype(np.int64).tolist()]
+    out = [_MODEL_REASONS[k] for k in np.where(unsure, 0.0, whole).astype(np.int64).tolist()]
     for i in np.flatnonzero(unsure).tolist():
         out[i] = f"needs-reply model {probabilities[i]:.2f}"
     return out
@@ -474,6 +475,7 @@ class Triager:
         )
         fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), score, thresholds)
         effect = self.rules.effect
+        bands: dict[int, tuple[str, ...]] = {}  # id(thresholds) -> priority of each score 0-100
         out = []
         for sig, ctx, t, intents, model_reason, probability, value, rules_fired in zip(
             signals,
@@ -491,6 +493,12 @@ class Triager:
                 value = min(value, t.urgent_score - 1)
             points = max(0, min(100, int(round(value))))
             needs_reply = points >= t.reply_threshold if e.needs_reply is None else e.needs_reply
+            priority = e.priority
+            if not priority:
+                table = bands.get(id(t))
+                if table is None:
+                    table = bands[id(t)] = _priorities(t.urgent_score, t.high_score, t.normal_score)
+                priority = table[points]
             mood = sig.sentiment
             reasons = [model_reason, mood.why]
             if sig.lang == "unknown":
@@ -504,7 +512,7 @@ class Triager:
             out.append(
                 Triage(  # positional, in field order: a Triage per post, and keywords cost twice as much
                     points,  # score
-                    e.priority or _priorities(t.urgent_score, t.high_score, t.normal_score)[points],  # priority
+                    priority,  # priority
                     needs_reply and not e.suppress,  # needs_reply
                     mood.value,  # sentiment
                     mood.label,  # sentiment_label
@@ -605,26 +613,27 @@ class PostFacts(FactsBatch):
         if name == "sarcasm":
             return self._sarcasm.astype(np.float64)
         if name == "followers":
-            return np.fromiter((float(p.author.followers) for p in posts), np.float64, n)
+            return np.array([p.author.followers for p in posts], dtype=np.float64).reshape(n)
         if name == "verified":
-            return np.fromiter((float(p.author.verified) for p in posts), np.float64, n)
+            return np.array([p.author.verified for p in posts], dtype=np.float64).reshape(n)
         if name == "engagement":
-            return np.fromiter((float(p.metrics.engagement) for p in posts), np.float64, n)
+            return np.array([p.metrics.engagement for p in posts], dtype=np.float64).reshape(n)
         if name == "repeat":
-            return np.fromiter((float(c.author_recent_posts) for c in self.contexts), np.float64, n)
+            return np.array([c.author_recent_posts for c in self.contexts], dtype=np.float64).reshape(n)
         if name == "open_items":
-            return np.fromiter((float(c.author_open_items) for c in self.contexts), np.float64, n)
+            return np.array([c.author_open_items for c in self.contexts], dtype=np.float64).reshape(n)
         raise KeyError(f"no rule fact named {name!r}")
 
     def _author_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """The author's lists (bit mask over AUTHOR_LISTS) and whether the post names a competitor."""
         bits = [0] * self.size
         mentions = [0.0] * self.size
-        brands: dict[int, BrandAccounts] = {}  # the contexts hold their brands for the whole batch
+        # the contexts hold their brands for the whole batch, so their ids stay theirs
+        brands = {id(brand): _brand_accounts(brand) for brand in {id(c.brand): c.brand for c in self.contexts}.values()}
+        if not any(accounts.lists or accounts.rivals for accounts in brands.values()):
+            return np.zeros(self.size, dtype=np.int64), np.zeros(self.size)
         for i, (post, ctx) in enumerate(zip(self.posts, self.contexts, strict=True)):
-            accounts = brands.get(id(ctx.brand))
-            if accounts is None:
-                accounts = brands[id(ctx.brand)] = _brand_accounts(ctx.brand)
+            accounts = brands[id(ctx.brand)]
             if accounts.lists or accounts.rivals:
                 lists = _author_lists(accounts, post.author)
                 bits[i] = bit_mask(lists, AUTHOR_LISTS)
