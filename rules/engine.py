@@ -442,15 +442,19 @@ class RuleSet:
             if not found:
                 continue
             fired = row_list(found)
-            hit = np.asarray(fired)
             act = rule.then
-            score[hit] += act.boost
-            if act.priority:
-                floor = band_floor[act.priority]
-                ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
-                score[hit] = np.clip(score[hit], floor, ceiling)
-            if act.min_priority:
-                score[hit] = np.maximum(score[hit], band_floor[act.min_priority])
+            if act.boost or act.priority or act.min_priority:
+                hit = np.asarray(fired)
+                values = score[hit]
+                if act.boost:
+                    values += act.boost
+                if act.priority:
+                    floor = band_floor[act.priority]
+                    ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
+                    values = np.clip(values, floor, ceiling)
+                if act.min_priority:
+                    values = np.maximum(values, band_floor[act.min_priority])
+                score[hit] = values
             yield k, fired
 
     def effect(self, fired: tuple[int, ...]) -> Effect:
