@@ -553,7 +553,7 @@ class Triager:
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         accounts = _brand_accounts(ctx.brand)
-        lists = _author_lists(accounts, post.author)
+        on_lists = _author_bits(accounts, post.author)
         return Facts(
             text=post.text,
             norm=sig.hashed.norm,
@@ -569,8 +569,8 @@ class Triager:
             repeat=ctx.author_recent_posts,
             open_items=ctx.author_open_items,
             tokens=sig.hashed.words,
-            author_lists=lists,
-            mentions_competitor=_mentions_competitor(accounts, lists, post.text),
+            author_lists=frozenset(name for name in AUTHOR_LISTS if on_lists & _LIST_BIT[name]),
+            mentions_competitor=_mentions_competitor(accounts, on_lists, post.text),
             sarcasm=sig.sarcasm is not None,
         )
 
@@ -635,9 +635,8 @@ class PostFacts(FactsBatch):
         for i, (post, ctx) in enumerate(zip(self.posts, self.contexts, strict=True)):
             accounts = brands[id(ctx.brand)]
             if accounts.lists or accounts.rivals:
-                lists = _author_lists(accounts, post.author)
-                bits[i] = bit_mask(lists, AUTHOR_LISTS)
-                mentions[i] = float(_mentions_competitor(accounts, lists, post.text))
+                bits[i] = on_lists = _author_bits(accounts, post.author)
+                mentions[i] = float(_mentions_competitor(accounts, on_lists, post.text))
         return np.asarray(bits, dtype=np.int64), np.asarray(mentions, dtype=np.float64)
 
 
@@ -675,17 +674,25 @@ def _brand_accounts(brand: BrandConfig) -> BrandAccounts:
     return made
 
 
-def _author_lists(accounts: BrandAccounts, author: Author) -> frozenset[str]:
-    """The brand's lists (vip, staff, competitor) the author is on, by id or handle."""
-    if not accounts.lists:
-        return frozenset()
-    who = {author.id.casefold(), author.handle.lstrip("@").casefold()} - {""}
-    return frozenset(name for name, members in accounts.lists if not who.isdisjoint(members))
+_LIST_BIT = {name: bit_mask((name,), AUTHOR_LISTS) for name in AUTHOR_LISTS}
 
 
-def _mentions_competitor(accounts: BrandAccounts, lists: frozenset[str], text: str) -> bool:
+def _author_bits(accounts: BrandAccounts, author: Author) -> int:
+    """The brand's lists (vip, staff, competitor) the author is on, by id or handle, as a
+    bit mask over AUTHOR_LISTS."""
+    bits = 0
+    if accounts.lists:
+        user_id = author.id.casefold()
+        handle = author.handle.lstrip("@").casefold()
+        for name, members in accounts.lists:
+            if (user_id and user_id in members) or (handle and handle in members):
+                bits |= _LIST_BIT[name]
+    return bits
+
+
+def _mentions_competitor(accounts: BrandAccounts, author_bits: int, text: str) -> bool:
     """Whether a post not written by a competitor names one as a word."""
-    if not accounts.rivals or "competitor" in lists:
+    if not accounts.rivals or author_bits & _LIST_BIT["competitor"]:
         return False
     folded = text.casefold()
     return any(_word_in(r, folded) for r in accounts.rivals)

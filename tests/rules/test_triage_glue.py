@@ -306,3 +306,26 @@ def test_reply_dense_matrix_reads_each_post_alone(triager: Triager) -> None:
         assert bool(row[3]) == ("question" in sig.intents)
         assert row[0] == np.float32(sig.sentiment.value)
     assert re.fullmatch(r"needs-reply model \d\.\d\d", model_reasons(np.array([0.3]))[0])
+
+
+@pytest.mark.parametrize(
+    ("handle", "text", "lists", "mentions"),
+    [
+        ("@BigCustomer", "hello", {"vip"}, False),
+        ("LUMO_ANNA", "rivalco does it better", {"staff"}, True),
+        ("RivalCo", "rivalco is here", {"competitor"}, False),  # a competitor's own post does not "mention" one
+        ("ann", "RivalCo_support said no", set(), True),  # "_" is not part of a word here, as before
+        ("ann", "rivalcos are everywhere", set(), False),
+        ("", "nothing", set(), False),
+    ],
+)
+def test_author_lists_and_competitor_mentions(
+    triager: Triager, ctx: TriageContext, handle: str, text: str, lists: set[str], mentions: bool
+) -> None:
+    post = make_post(text, handle=handle)
+    sig = triager.signals(text)
+    facts = Triager.facts(post, sig, ctx)
+    assert facts.author_lists == lists and facts.mentions_competitor is mentions
+    batch = PostFacts([post], [sig], [ctx], SignalColumns.of([sig]))
+    assert batch.column("author_lists").tolist() == FactsBatch([facts]).column("author_lists").tolist()
+    assert batch.column("mentions_competitor").tolist() == [float(mentions)]
