@@ -17,6 +17,7 @@ reason), in the same style as config.toml.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -398,7 +399,7 @@ class RuleSet:
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
-    @property
+    @functools.cached_property
     def reads_tags(self) -> bool:
         """Whether a rule looks at the tags earlier rules gave."""
         return any("tag" in c.lists for rule in self.rules for c in (rule.all, rule.any, rule.none))

@@ -302,16 +302,14 @@ class NeedsReplyModel:
         """The default (or signals-only) model's logit per post; `dense` is `reply_dense_matrix(signals)`."""
         if self.default is None:
             return _prior_logits(dense)
-        if self.signals_only is None:  # every post is read with its text (uses_text)
+        text = np.fromiter((self.uses_text(s.lang) for s in signals), dtype=bool, count=len(signals))
+        if text.all():
             return self.default.combine(_text_part(self.default, signals), dense)[:, 0]
         z = np.zeros(len(signals))
-        text = np.fromiter((s.lang == "en" for s in signals), dtype=bool, count=len(signals))
-        if text.all():
-            z[:] = self.default.combine(_text_part(self.default, signals), dense)[:, 0]
-        elif text.any():
+        if text.any():
             rows = [s for s, t in zip(signals, text.tolist(), strict=True) if t]
             z[text] = self.default.combine(_text_part(self.default, rows), dense[text])[:, 0]
-        if not text.all():
+        if self.signals_only is not None:
             z[~text] = self.signals_only.combine(np.zeros((int((~text).sum()), 1)), dense[~text])[:, 0]
         return z
 
@@ -341,9 +339,9 @@ def _text_part(model: LinearModel, signals: Sequence[Signals]) -> np.ndarray:
         parts.append((model.hashed_logits([signals[i].hashed for i in alone]), alone))
     if not parts:
         return np.zeros((0, len(model.bias)))
-    out = np.empty((len(signals), parts[0][0].shape[1]), dtype=np.result_type(*(part for part, _ in parts)))
-    for part, posts in parts:
-        out[posts] = part
+    stacked = np.concatenate([part for part, _ in parts])
+    out = np.empty_like(stacked)
+    out[[i for _, posts in parts for i in posts]] = stacked
     return out
 
 
@@ -364,7 +362,7 @@ def _prior_logits(dense: np.ndarray) -> np.ndarray:
     z = np.full(len(d), -1.0)
     for name, weight in _PRIOR:
         column = d[:, REPLY_DENSE.index(name)]
-        z = z - abs(weight) * column if weight < 0 else z + weight * column
+        z = z + weight * column  # the same float as subtracting |weight| * column
     return z
 
 
