@@ -693,7 +693,7 @@ def _mentions_competitor(accounts: BrandAccounts, author_bits: int, text: str) -
     if not accounts.rivals or author_bits & _LIST_BIT["competitor"]:
         return False
     folded = text.casefold()
-    return any(_word_in(r, folded) for r in accounts.rivals)
+    return any(_word_in(r, folded) for r in accounts.rivals if r in folded)  # `in` first: most posts name none
 
 
 def _word_in(word: str, text: str) -> bool:
