@@ -17,6 +17,7 @@ reason), in the same style as config.toml.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,39 +85,102 @@ class Facts:
     @property
     def words(self) -> int:
         """Words in the post (punctuation and emoji tokens not counted); counted only when a rule asks."""
-        return sum(1 for t in self.tokens if t[0].isalnum())
+        return count_words(self.tokens)
+
+
+def count_words(tokens: Sequence[str]) -> int:
+    """Words among a post's tokens: punctuation and emoji tokens do not count."""
+    return sum(1 for t in tokens if t[0].isalnum())
+
+
+STRING_COLUMNS = ("lang", "platform", "source", "kind")
+TEXT_COLUMNS = ("text", "norm", "tokens")  # plain lists: only the rows a rule asks about are read
 
 
 class FactsBatch:
-    """The facts of a batch of posts, column by column (built on first use), so each
-    rule condition is one numpy operation over the posts still in question."""
+    """The facts of a batch of posts, column by column (each built on first use).
 
-    def __init__(self, facts: Sequence[Facts]) -> None:
+    Rules ask which posts still in question hold a condition. A set of posts ("rows") is
+    a Python int with bit r for row r: for a page of a hundred posts, intersecting such
+    sets costs far less than a numpy call, and the row sets a condition needs (posts with
+    an intent, in a language, with a flag, in a range) are worked out once per batch.
+
+    Columns: "intents" and "author_lists" as bit masks (int64), the STRING_COLUMNS case-folded
+    (object arrays), the TEXT_COLUMNS as lists, every other Facts field as float64. This class
+    reads them from Facts objects; rules/triage.py builds them straight from posts and signals."""
+
+    def __init__(self, facts: Sequence[Facts] = (), *, size: int | None = None) -> None:
         self.facts = facts
-        self._columns: dict[str, np.ndarray] = {}
+        self.size = len(facts) if size is None else size
+        self.all_rows = (1 << self.size) - 1
+        self._columns: dict[str, Any] = {}
+        self._row_sets: dict[tuple[str, Any], Any] = {}
 
     def __len__(self) -> int:
-        return len(self.facts)
+        return self.size
 
-    def column(self, name: str) -> np.ndarray:
+    def column(self, name: str) -> Any:
         found = self._columns.get(name)
         if found is None:
-            if name == "intents":
-                found = np.fromiter((bit_mask(f.intents) for f in self.facts), np.int64, len(self.facts))
-            elif name == "author_lists":
-                found = np.fromiter(
-                    (bit_mask(f.author_lists, AUTHOR_LISTS) for f in self.facts), np.int64, len(self.facts)
-                )
-            elif name in ("lang", "platform", "source", "kind"):
-                found = np.asarray([str(getattr(f, name)).casefold() for f in self.facts], dtype=object)
-            else:
-                found = np.fromiter((float(getattr(f, name)) for f in self.facts), np.float64, len(self.facts))
-            self._columns[name] = found
+            found = self._columns[name] = self.build(name)
+        return found
+
+    def build(self, name: str) -> Any:
+        """Column `name` for every post in the batch."""
+        facts = self.facts
+        if name == "intents":
+            return np.fromiter((bit_mask(f.intents) for f in facts), np.int64, len(facts))
+        if name == "author_lists":
+            return np.fromiter((bit_mask(f.author_lists, AUTHOR_LISTS) for f in facts), np.int64, len(facts))
+        if name in STRING_COLUMNS:
+            return np.asarray([str(getattr(f, name)).casefold() for f in facts], dtype=object)
+        if name in TEXT_COLUMNS:
+            return [getattr(f, name) for f in facts]
+        return np.fromiter((float(getattr(f, name)) for f in facts), np.float64, len(facts))
+
+    def rows_by_value(self, name: str) -> dict[Any, int]:
+        """For a bit-mask column, each bit -> the rows with it; for a string column, each
+        value -> the rows with it."""
+        key = ("values", name)
+        found = self._row_sets.get(key)
+        if found is None:
+            found = {}
+            for r, value in enumerate(self.column(name).tolist()):
+                if name in BIT_COLUMNS:
+                    while value:
+                        bit = value & -value
+                        found[bit] = found.get(bit, 0) | 1 << r
+                        value ^= bit
+                else:
+                    found[value] = found.get(value, 0) | 1 << r
+            self._row_sets[key] = found
+        return found
+
+    def rows_where(self, name: str, low: float, high: float) -> int:
+        """The rows whose numeric column `name` is within [low, high]."""
+        key = ("range", (name, low, high))
+        found: int | None = self._row_sets.get(key)
+        if found is None:
+            values = self.column(name)
+            found = self._row_sets[key] = row_set((values >= low) & (values <= high))
         return found
 
 
-# (facts, rows still in question, running scores, running tags) -> which of those rows hold
-Predicate = Callable[[FactsBatch, np.ndarray, np.ndarray, Sequence[list[str]]], np.ndarray]
+BIT_COLUMNS = ("intents", "author_lists")
+
+
+def row_set(hold: np.ndarray) -> int:
+    """The rows where a boolean array is true, as a row set (bit r for row r)."""
+    return int.from_bytes(np.packbits(hold, bitorder="little").tobytes(), "little")
+
+
+def row_list(rows: int) -> list[int]:
+    """The rows of a row set, in order."""
+    return [r for r, bit in enumerate(bin(rows)[:1:-1]) if bit == "1"]
+
+
+# (facts, rows still in question, running scores, running tags) -> those of the rows that hold
+Predicate = Callable[[FactsBatch, int, np.ndarray, Sequence[Sequence[str]]], int]
 
 
 @dataclass(frozen=True)
@@ -141,23 +205,22 @@ class Conditions:
         for key, flag in self.flags.items():
             yield _flag_predicate(key, flag)
 
-    def all_hold(self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[list[str]]) -> np.ndarray:
-        """The rows for which every key holds (later keys are only asked of the rows left)."""
+    def all_hold(self, facts: FactsBatch, rows: int, score: np.ndarray, tags: Sequence[Sequence[str]]) -> int:
+        """Those of `rows` for which every key holds (later keys are only asked of the rows left)."""
         for predicate in self._predicates:  # type: ignore[attr-defined]
-            if not len(rows):
+            if not rows:
                 break
-            rows = rows[predicate(facts, rows, score, tags)]
+            rows = predicate(facts, rows, score, tags)
         return rows
 
-    def any_holds(
-        self, facts: FactsBatch, rows: np.ndarray, score: np.ndarray, tags: Sequence[list[str]]
-    ) -> np.ndarray:
-        """Per row: whether at least one key holds."""
-        hold = np.zeros(len(rows), dtype=bool)
+    def any_holds(self, facts: FactsBatch, rows: int, score: np.ndarray, tags: Sequence[Sequence[str]]) -> int:
+        """Those of `rows` for which at least one key holds."""
+        hold = 0
         for predicate in self._predicates:  # type: ignore[attr-defined]
-            if hold.all():
+            left = rows & ~hold
+            if not left:
                 break
-            hold |= predicate(facts, rows, score, tags)
+            hold |= predicate(facts, left, score, tags)
         return hold
 
     @property
@@ -166,54 +229,75 @@ class Conditions:
 
 
 def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str] | None) -> Predicate:
-    if key in ("intent", "author_list"):
-        column, mask = (
-            ("intents", bit_mask(wanted)) if key == "intent" else ("author_lists", bit_mask(wanted, AUTHOR_LISTS))
-        )
-        return lambda f, rows, s, t: (f.column(column)[rows] & mask) != 0
     if key == "keywords":
         assert keyword_re is not None
         search = keyword_re.search
 
-        def keywords(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
-            found = (bool(search(f.facts[r].norm) or search(f.facts[r].text.casefold())) for r in rows.tolist())
-            return np.fromiter(found, dtype=bool, count=len(rows))
+        def keywords(f: FactsBatch, rows: int, s: np.ndarray, t: Sequence[Sequence[str]]) -> int:
+            norm, text = f.column("norm"), f.column("text")
+            return _rows_holding(rows, lambda r: bool(search(norm[r]) or search(text[r].casefold())))
 
         return keywords
     if key == "tag":
-        return lambda f, rows, s, t: np.fromiter(
-            (any(tag in wanted for tag in t[r]) for r in rows.tolist()), dtype=bool, count=len(rows)
+        return lambda f, rows, s, t: _rows_holding(rows, lambda r: any(tag in wanted for tag in t[r]))
+    if key in ("intent", "author_list"):
+        column, mask = (
+            ("intents", bit_mask(wanted)) if key == "intent" else ("author_lists", bit_mask(wanted, AUTHOR_LISTS))
         )
-    column = "lang" if key == "language" else key
-    return lambda f, rows, s, t: np.fromiter(
-        (v in wanted for v in f.column(column)[rows].tolist()), dtype=bool, count=len(rows)
-    )
+        values: tuple[Any, ...] = tuple(1 << i for i in range(mask.bit_length()) if mask >> i & 1)
+    else:
+        column, values = ("lang" if key == "language" else key), tuple(wanted)
+
+    def holds(f: FactsBatch, rows: int, s: np.ndarray, t: Sequence[Sequence[str]]) -> int:
+        by_value = f.rows_by_value(column)
+        found = 0
+        for value in values:
+            found |= by_value.get(value, 0)
+        return rows & found
+
+    return holds
+
+
+def _rows_holding(rows: int, test: Callable[[int], bool]) -> int:
+    """Those of `rows` that pass a per-post test (for what has to be read post by post)."""
+    found = 0
+    for r in row_list(rows):
+        if test(r):
+            found |= 1 << r
+    return found
 
 
 def _regex_predicate(regex: re.Pattern[str]) -> Predicate:
-    return lambda f, rows, s, t: np.fromiter(
-        (bool(regex.search(f.facts[r].text)) for r in rows.tolist()), dtype=bool, count=len(rows)
-    )
+    search = regex.search
+
+    def holds(f: FactsBatch, rows: int, s: np.ndarray, t: Sequence[Sequence[str]]) -> int:
+        text = f.column("text")
+        return _rows_holding(rows, lambda r: bool(search(text[r])))
+
+    return holds
 
 
 def _range_predicate(key: str, rng: Range) -> Predicate:
     low = -np.inf if rng.low is None else rng.low
     high = np.inf if rng.high is None else rng.high
 
-    def holds(f: FactsBatch, rows: np.ndarray, s: np.ndarray, t: Sequence[list[str]]) -> np.ndarray:
-        if key == "score":
-            values = s[rows]
-        elif key == "words":  # costly to count, so only for the rows still in question
-            values = np.fromiter((f.facts[r].words for r in rows.tolist()), dtype=np.float64, count=len(rows))
-        else:
-            values = f.column(key)[rows]
-        return np.asarray((values >= low) & (values <= high))
+    def holds(f: FactsBatch, rows: int, s: np.ndarray, t: Sequence[Sequence[str]]) -> int:
+        if key == "score":  # the running score: changes as rules fire
+            return rows & row_set((s >= low) & (s <= high))
+        if key == "words":  # costly to count, so only for the rows still in question
+            tokens = f.column("tokens")
+            return _rows_holding(rows, lambda r: low <= count_words(tokens[r]) <= high)
+        return rows & f.rows_where(key, low, high)
 
     return holds
 
 
 def _flag_predicate(key: str, flag: bool) -> Predicate:
-    return lambda f, rows, s, t: (f.column(key)[rows] != 0) == flag
+    def holds(f: FactsBatch, rows: int, s: np.ndarray, t: Sequence[Sequence[str]]) -> int:
+        zero = f.rows_where(key, 0.0, 0.0)
+        return rows & ~zero if flag else rows & zero
+
+    return holds
 
 
 @dataclass(frozen=True)
@@ -240,14 +324,20 @@ class Rule:
     description: str = ""
     file: str = ""
 
-    def matching(self, facts: FactsBatch, score: np.ndarray, tags: Sequence[list[str]]) -> np.ndarray:
-        """The rows (post positions in the batch) this rule fires on, given the running scores and tags."""
-        rows = self.all.all_hold(facts, np.arange(len(facts)), score, tags)
-        if len(rows) and not self.any.empty:
-            rows = rows[self.any.any_holds(facts, rows, score, tags)]
-        if len(rows) and not self.none.empty:
-            rows = rows[~self.none.any_holds(facts, rows, score, tags)]
+    def matching(self, facts: FactsBatch, score: np.ndarray, tags: Sequence[Sequence[str]], rows: int) -> int:
+        """Those of `rows` (a row set over the batch) this rule fires on, given the running scores and tags."""
+        rows = self.all.all_hold(facts, rows, score, tags)
+        if rows and not self.any.empty:
+            rows = self.any.any_holds(facts, rows, score, tags)
+        if rows and not self.none.empty:
+            rows &= ~self.none.any_holds(facts, rows, score, tags)
         return rows
+
+    @property
+    def reason(self) -> str:
+        """What the rule's firing adds to a post's reasons."""
+        reason = self.then.reason or f"rule '{self.name}'"
+        return reason + f" ({self.then.boost:+d})" if self.then.boost else reason
 
 
 @dataclass
@@ -265,11 +355,54 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
 
+    def act(self, rule: Rule, reason: str) -> None:
+        """Everything but the score that `rule` firing does to this post."""
+        act = rule.then
+        self.fired.append(rule.name)
+        if act.priority:
+            self.priority = act.priority
+        self.channel = act.channel or self.channel
+        self.tags.extend(t for t in act.tags if t not in self.tags)
+        self.suppress = self.suppress or act.suppress
+        self.digest_only = self.digest_only or act.digest_only
+        if act.needs_reply is not None:
+            self.needs_reply = act.needs_reply
+        self.allow_urgent = self.allow_urgent or act.allow_urgent or "urgent" in (act.priority, act.min_priority)
+        self.reasons.append(reason)
+
+
+# one per distinct set of fired rules, shared by every post that fired exactly those
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a run of fired rules, in order, does to a post besides its score: the same
+    for every post that fired the same rules, so worked out once (`RuleSet.effect`)."""
+
+    fired: tuple[str, ...]
+    reasons: tuple[str, ...]
+    tags: tuple[str, ...]
+    priority: str
+    channel: str
+    suppress: bool
+    digest_only: bool
+    needs_reply: bool | None
+    allow_urgent: bool
+
+
+EFFECTS_KEPT = 4096  # distinct fired-rule runs remembered per rule set
+
 
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...] = ()
     files: tuple[str, ...] = ()
+    _effects: dict[tuple[int, ...], Effect] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    @functools.cached_property
+    def reads_tags(self) -> bool:
+        """Whether a rule looks at the tags earlier rules gave."""
+        return any("tag" in c.lists for rule in self.rules for c in (rule.all, rule.any, rule.none))
 
     def apply_many(
         self, facts: Sequence[Facts], outcomes: Sequence[Outcome], *, band_floor: Mapping[str, int]
@@ -278,43 +411,75 @@ class RuleSet:
         alone stop below the urgent band: only a rule that says priority/min_priority =
         "urgent" or allow_urgent = true (repeat writers, large reach, VIPs) can lift a
         post into it."""
-        batch = FactsBatch(facts)
         score = np.fromiter((o.score for o in outcomes), dtype=np.float64, count=len(outcomes))
-        tags = [o.tags for o in outcomes]
-        for rule in self.rules:
-            rows = rule.matching(batch, score, tags)
-            if not len(rows):
-                continue
-            act = rule.then
-            score[rows] += act.boost
-            if act.priority:
-                floor = band_floor[act.priority]
-                ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
-                score[rows] = np.clip(score[rows], floor, ceiling)
-            if act.min_priority:
-                score[rows] = np.maximum(score[rows], band_floor[act.min_priority])
-            reason = act.reason or f"rule '{rule.name}'"
-            if act.boost:
-                reason += f" ({act.boost:+d})"
-            lifts = act.allow_urgent or "urgent" in (act.priority, act.min_priority)
-            for r in rows.tolist():
-                outcome = outcomes[r]
-                outcome.fired.append(rule.name)
-                if act.priority:
-                    outcome.priority = act.priority
-                outcome.channel = act.channel or outcome.channel
-                outcome.tags.extend(t for t in act.tags if t not in outcome.tags)
-                outcome.suppress = outcome.suppress or act.suppress
-                outcome.digest_only = outcome.digest_only or act.digest_only
-                if act.needs_reply is not None:
-                    outcome.needs_reply = act.needs_reply
-                outcome.allow_urgent = outcome.allow_urgent or lifts
-                outcome.reasons.append(reason)
+        for k, rows in self.fire(FactsBatch(facts), score, [o.tags for o in outcomes], band_floor=band_floor):
+            rule = self.rules[k]
+            reason = rule.reason
+            for r in rows:
+                outcomes[r].act(rule, reason)
         for outcome, value in zip(outcomes, score.tolist(), strict=True):
             outcome.score = value
             if not outcome.allow_urgent and outcome.priority != "urgent":
                 outcome.score = min(outcome.score, band_floor["urgent"] - 1)
         return outcomes
+
+    def fire(
+        self,
+        facts: FactsBatch,
+        score: np.ndarray,
+        tags: Sequence[Sequence[str]],
+        *,
+        band_floor: Mapping[str, int],
+        rows: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, list[int]]]:
+        """Each rule that fires, in order, as (its index, the rows it fires on), over all
+        posts or the given `rows`. `score` is updated in place as each rule fires (boost,
+        priority band, minimum priority); the urgent cap is left to the caller. Before the
+        next rule is asked, the caller applies the rest of the rule to its posts: `tags`
+        (running tags per row) must then include the rule's tags."""
+        start = facts.all_rows if rows is None else sum(1 << r for r in rows)
+        for k, rule in enumerate(self.rules):
+            found = rule.matching(facts, score, tags, start)
+            if not found:
+                continue
+            fired = row_list(found)
+            act = rule.then
+            if act.boost or act.priority or act.min_priority:
+                hit = np.asarray(fired)
+                values = score[hit]
+                if act.boost:
+                    values += act.boost
+                if act.priority:
+                    floor = band_floor[act.priority]
+                    ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
+                    values = np.clip(values, floor, ceiling)
+                if act.min_priority:
+                    values = np.maximum(values, band_floor[act.min_priority])
+                score[hit] = values
+            yield k, fired
+
+    def effect(self, fired: tuple[int, ...]) -> Effect:
+        """What firing these rules (indices into `rules`, in order) does to a fresh post."""
+        found = self._effects.get(fired)
+        if found is None:
+            outcome = Outcome(score=0.0)
+            for k in fired:
+                outcome.act(self.rules[k], self.rules[k].reason)
+            found = Effect(
+                fired=tuple(outcome.fired),
+                reasons=tuple(outcome.reasons),
+                tags=tuple(outcome.tags),
+                priority=outcome.priority,
+                channel=outcome.channel,
+                suppress=outcome.suppress,
+                digest_only=outcome.digest_only,
+                needs_reply=outcome.needs_reply,
+                allow_urgent=outcome.allow_urgent,
+            )
+            if len(self._effects) >= EFFECTS_KEPT:
+                self._effects.clear()
+            self._effects[fired] = found
+        return found
 
 
 def load_rule_file(path: str | Path) -> tuple[list[Rule], tuple[str, ...]]:

@@ -15,23 +15,24 @@ How a score is made (each step adds a reason):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rules.engine import PRIORITIES, Facts, Outcome, RuleSet, load_ruleset
+from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet, load_ruleset
 from rules.intents import URGENT_INTENTS, IntentHit, bit_mask, detect_intents, sarcasm
 from rules.language import LanguageDetector
 from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_batch, load_models
 from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
 from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
-from watcher.post import Post
+from watcher.post import Author, Post
 
 if TYPE_CHECKING:
     from watcher.config import Config
@@ -129,32 +130,67 @@ class Signals:
 
 
 _REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
+_INTENT_BITS: dict[tuple[str, ...], int] = {}  # a post's intents -> their bit_mask, for the few combinations seen
+
+
+@dataclass(frozen=True)
+class SignalColumns:
+    """What scoring and the rules read from a batch's signals, gathered in one pass."""
+
+    intents: list[tuple[str, ...]]
+    intent_bits: np.ndarray  # int64, bit_mask of each post's intents
+    sentiment: np.ndarray  # float64
+    sarcasm: np.ndarray  # bool
+    dense: np.ndarray  # float32, the needs-reply model's REPLY_DENSE features
+
+    @classmethod
+    def of(cls, signals: Sequence[Signals]) -> SignalColumns:
+        n = len(signals)
+        intents: list[tuple[str, ...]] = []
+        bits: list[int] = []
+        flat: list[float | bool] = []  # sentiment, negative, positive, sarcasm, emoji < 0, words: per post
+        for s in signals:
+            names = tuple([h.intent for h in s.hits]) if s.hits else ()
+            b = _INTENT_BITS.get(names)
+            if b is None:
+                b = bit_mask(names)
+                if len(_INTENT_BITS) < 4096:
+                    _INTENT_BITS[names] = b
+            intents.append(names)
+            bits.append(b)
+            mood = s.sentiment
+            label = mood.label
+            flat += (
+                mood.value,
+                label == "negative",
+                label == "positive",
+                s.sarcasm is not None,
+                mood.emoji < 0,
+                len(s.hashed.words),
+            )
+        intent_bits = np.array(bits, dtype=np.int64).reshape(n)
+        per_post = np.array(flat, dtype=np.float64).reshape(n, 6)
+        sentiment = per_post[:, 0].copy()
+
+        def has(*names: str) -> np.ndarray:
+            return (intent_bits & bit_mask(names)) != 0
+
+        dense = np.empty((n, len(REPLY_DENSE)))
+        dense[:, 0:3] = per_post[:, 0:3]
+        for j, intent in enumerate(_REPLY_INTENTS, start=3):
+            dense[:, j] = has(intent)
+        dense[:, 8] = has(*URGENT_INTENTS)
+        dense[:, 9] = has("praise")
+        dense[:, 10] = has("thanks_close")
+        dense[:, 11] = has("spam")
+        dense[:, 12:14] = per_post[:, 3:5]
+        dense[:, 14] = np.log1p(np.ascontiguousarray(per_post[:, 5])) / 4.0
+        return cls(intents, intent_bits, sentiment, per_post[:, 3] != 0, dense.astype(np.float32))
 
 
 def reply_dense_matrix(signals: Sequence[Signals]) -> np.ndarray:
-    """The needs-reply model's dense features (REPLY_DENSE, one row per post), built
-    column by column from each post's intents as one bit mask."""
-    n = len(signals)
-    bits = np.fromiter((bit_mask(h.intent for h in s.hits) for s in signals), dtype=np.int64, count=n)
-    labels = [s.sentiment.label for s in signals]
-
-    def has(*intents: str) -> np.ndarray:
-        return (bits & bit_mask(intents)) != 0
-
-    columns = [
-        np.fromiter((s.sentiment.value for s in signals), dtype=np.float64, count=n),
-        np.fromiter((label == "negative" for label in labels), dtype=bool, count=n),
-        np.fromiter((label == "positive" for label in labels), dtype=bool, count=n),
-        *(has(intent) for intent in _REPLY_INTENTS),
-        has(*URGENT_INTENTS),
-        has("praise"),
-        has("thanks_close"),
-        has("spam"),
-        np.fromiter((s.sarcasm is not None for s in signals), dtype=bool, count=n),
-        np.fromiter((s.sentiment.emoji < 0 for s in signals), dtype=bool, count=n),
-        np.log1p(np.fromiter((len(s.hashed.words) for s in signals), dtype=np.float64, count=n)) / 4.0,
-    ]
-    return np.stack(columns, axis=1).astype(np.float32).reshape(n, len(REPLY_DENSE))
+    """The needs-reply model's dense features (REPLY_DENSE, one row per post)."""
+    return SignalColumns.of(signals).dense
 
 
 def priority_for(score: int, thresholds: TriageConfig) -> str:
@@ -165,6 +201,46 @@ def priority_for(score: int, thresholds: TriageConfig) -> str:
     if score >= thresholds.normal_score:
         return "normal"
     return "low"
+
+
+@functools.lru_cache(maxsize=64)
+def _priorities(urgent: int, high: int, normal: int) -> tuple[str, ...]:
+    """The priority of each score 0-100 for these bands: looked up rather than worked out per post."""
+    t = TriageConfig(urgent_score=urgent, high_score=high, normal_score=normal)
+    return tuple(priority_for(score, t) for score in range(101))
+
+
+def rounded(values: np.ndarray, digits: int) -> list[float]:
+    """`round(v, digits)` of each value in [0, 1] (Python's: correctly rounded, half to even)
+    without a Python call per value. Scaling first and rounding in numpy gives the same
+    whole number except within a hair of a half-way point, where Python's round decides."""
+    whole, unsure = _scaled_round(values, digits)
+    out = (whole / 10.0**digits).tolist()
+    for i in np.flatnonzero(unsure).tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
+
+
+_MODEL_REASONS = tuple(f"needs-reply model {k // 100}.{k % 100:02d}" for k in range(101))
+
+
+def model_reasons(probabilities: np.ndarray) -> list[str]:
+    """f"needs-reply model {p:.2f}" for each probability, from a table of the 101 possible texts."""
+    whole, unsure = _scaled_round(probabilities, 2)
+    out = [_MODEL_REASONS[k] for k in np.where(unsure, 0.0, whole).astype(np.int64).tolist()]
+    for i in np.flatnonzero(unsure).tolist():
+        out[i] = f"needs-reply model {probabilities[i]:.2f}"
+    return out
+
+
+def _scaled_round(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values x 10**digits rounded half to even, where that may not be the exact decimal
+    rounding): a product is off by at most 1e-12 for values in [0, 1], so only one that
+    lands within 1e-6 of a half-way point (or outside [0, 1]) is unsure."""
+    scaled = values * 10.0**digits
+    whole = np.rint(scaled)
+    unsure = (np.abs(np.abs(scaled - whole) - 0.5) < 1e-6) | ~((values >= 0.0) & (values <= 1.0))
+    return whole, unsure
 
 
 def ordinal(n: int) -> str:
@@ -211,9 +287,11 @@ class NeedsReplyModel:
     def probability(self, signals: Signals) -> float:
         return float(self.probabilities([signals])[0])
 
-    def probabilities(self, signals: Sequence[Signals]) -> np.ndarray:
-        """P(needs reply) for each post, the models applied to the whole batch at once."""
-        dense = reply_dense_matrix(signals)
+    def probabilities(self, signals: Sequence[Signals], *, dense: np.ndarray | None = None) -> np.ndarray:
+        """P(needs reply) for each post, the models applied to the whole batch at once;
+        `dense` is `reply_dense_matrix(signals)` if the caller has it already."""
+        if dense is None:
+            dense = reply_dense_matrix(signals)
         z = self.base_logits(signals, dense)
         if self.team is not None:
             hashed = _text_part(self.team, signals)
@@ -223,41 +301,69 @@ class NeedsReplyModel:
     def base_logits(self, signals: Sequence[Signals], dense: np.ndarray) -> np.ndarray:
         """The default (or signals-only) model's logit per post; `dense` is `reply_dense_matrix(signals)`."""
         if self.default is None:
-            return np.asarray([_prior_logit(s) for s in signals], dtype=np.float64)
+            return _prior_logits(dense)
+        text = np.fromiter((self.uses_text(s.lang) for s in signals), dtype=bool, count=len(signals))
+        if text.all():
+            return self.default.combine(_text_part(self.default, signals), dense)[:, 0]
         z = np.zeros(len(signals))
-        text = np.asarray([self.uses_text(s.lang) for s in signals], dtype=bool)
         if text.any():
-            rows = [s for s, t in zip(signals, text, strict=True) if t]
+            rows = [s for s, t in zip(signals, text.tolist(), strict=True) if t]
             z[text] = self.default.combine(_text_part(self.default, rows), dense[text])[:, 0]
-        if not text.all() and self.signals_only is not None:
+        if self.signals_only is not None:
             z[~text] = self.signals_only.combine(np.zeros((int((~text).sum()), 1)), dense[~text])[:, 0]
         return z
 
 
 def _text_part(model: LinearModel, signals: Sequence[Signals]) -> np.ndarray:
     """The hashed part of `model`'s logits for each post: from the batch product when
-    there was one, else from the post's own features."""
-    parts = []
-    for s in signals:
+    there was one (one row pick per product), else from the post's own features."""
+    key = id(model)
+    picks: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}  # product -> (it, posts, its rows)
+    alone: list[int] = []
+    for i, s in enumerate(signals):
         batch, row = s.text_logits
-        found = batch.get(id(model))
-        parts.append(found[row] if found is not None else model.hashed_logits([s.hashed])[0])
-    return np.stack(parts) if parts else np.zeros((0, len(model.bias)))
+        found = batch.get(key)
+        if found is None:
+            alone.append(i)
+            continue
+        pick = picks.get(id(found))
+        if pick is None:
+            pick = picks[id(found)] = (found, [], [])
+        pick[1].append(i)
+        pick[2].append(row)
+    if not alone and len(picks) == 1:
+        found, _, rows = next(iter(picks.values()))
+        return found[rows]
+    parts = [(found[rows], posts) for found, posts, rows in picks.values()]
+    if alone:
+        parts.append((model.hashed_logits([signals[i].hashed for i in alone]), alone))
+    if not parts:
+        return np.zeros((0, len(model.bias)))
+    stacked = np.concatenate([part for part, _ in parts])
+    out = np.empty_like(stacked)
+    out[[i for _, posts in parts for i in posts]] = stacked
+    return out
 
 
-def _prior_logit(signals: Signals) -> float:
+_PRIOR = (  # REPLY_DENSE feature -> weight in the prior blend
+    ("sentiment", -1.5),
+    ("question", 1.2),
+    ("complaint", 1.2),
+    ("delivery", 0.8),
+    ("urgent", 1.0),
+    ("spam", -1.5),
+    ("thanks_close", -1.0),
+)
+
+
+def _prior_logits(dense: np.ndarray) -> np.ndarray:
     """Without a trained model file: a transparent hand-set blend of the signals."""
-    d = dict(zip(REPLY_DENSE, signals.reply_dense(), strict=True))
-    return (
-        -1.0
-        - 1.5 * d["sentiment"]
-        + 1.2 * d["question"]
-        + 1.2 * d["complaint"]
-        + 0.8 * d["delivery"]
-        + 1.0 * d["urgent"]
-        - 1.5 * d["spam"]
-        - 1.0 * d["thanks_close"]
-    )
+    d = dense.astype(np.float64)
+    z = np.full(len(d), -1.0)
+    for name, weight in _PRIOR:
+        column = d[:, REPLY_DENSE.index(name)]
+        z = z + weight * column  # the same float as subtracting |weight| * column
+    return z
 
 
 class Triager:
@@ -356,41 +462,96 @@ class Triager:
         if not posts:
             return []
         signals = self.signals_many([p.text for p in posts], [p.lang for p in posts])
-        probabilities = self.model.probabilities(signals).tolist()
-        facts = [self.facts(post, sig, ctx) for post, sig, ctx in zip(posts, signals, contexts, strict=True)]
-        outcomes = [
-            Outcome(
-                # The model alone tops out below the urgent band: "urgent" is for what a rule
-                # names (safety, legal, takeover...) or a pile-up of context, not for a
-                # confidently ordinary complaint.
-                score=probability * (ctx.thresholds.urgent_score - MODEL_HEADROOM),
-                reasons=_signal_reasons(sig, ctx, probability),
+        columns = SignalColumns.of(signals)
+        probabilities = self.model.probabilities(signals, dense=columns.dense)
+        thresholds = [ctx.thresholds for ctx in contexts]
+        # The model alone tops out below the urgent band: "urgent" is for what a rule
+        # names (safety, legal, takeover...) or a pile-up of context, not for a
+        # confidently ordinary complaint.
+        score = probabilities * np.fromiter(
+            (t.urgent_score - MODEL_HEADROOM for t in thresholds), dtype=np.float64, count=len(posts)
+        )
+        fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), score, thresholds)
+        effect = self.rules.effect
+        bands: dict[int, tuple[str, ...]] = {}  # id(thresholds) -> priority of each score 0-100
+        out = []
+        for sig, ctx, t, intents, model_reason, probability, value, rules_fired in zip(
+            signals,
+            contexts,
+            thresholds,
+            columns.intents,
+            model_reasons(probabilities),
+            rounded(probabilities, 4),
+            score.tolist(),
+            fired,
+            strict=True,
+        ):
+            e = effect(tuple(rules_fired))
+            if not e.allow_urgent and e.priority != "urgent":
+                value = min(value, t.urgent_score - 1)
+            points = max(0, min(100, int(round(value))))
+            needs_reply = points >= t.reply_threshold if e.needs_reply is None else e.needs_reply
+            priority = e.priority
+            if not priority:
+                table = bands.get(id(t))
+                if table is None:
+                    table = bands[id(t)] = _priorities(t.urgent_score, t.high_score, t.normal_score)
+                priority = table[points]
+            mood = sig.sentiment
+            reasons = [model_reason, mood.why]
+            if sig.lang == "unknown":
+                reasons.append(sig.lang_why)
+            for h in sig.hits:
+                reasons.append(f"{INTENT_LABELS[h.intent]}: '{h.match}'")
+            if sig.sarcasm:
+                reasons.append(f"sarcasm: '{sig.sarcasm}'")
+            if ctx.author_recent_posts:
+                reasons.append(_repeat_reason(ctx.author_recent_posts, t.repeat_window_days))
+            out.append(
+                Triage(  # positional, in field order: a Triage per post, and keywords cost twice as much
+                    points,  # score
+                    priority,  # priority
+                    needs_reply and not e.suppress,  # needs_reply
+                    mood.value,  # sentiment
+                    mood.label,  # sentiment_label
+                    sig.lang,  # lang
+                    intents,  # intents
+                    (*reasons, *e.reasons),  # reasons: the signals', then each fired rule's
+                    e.tags,  # tags
+                    e.channel,  # channel
+                    e.suppress,  # suppress
+                    e.digest_only,  # digest_only
+                    probability,  # model_probability
+                    e.fired,  # rules_fired
+                )
             )
-            for sig, ctx, probability in zip(signals, contexts, probabilities, strict=True)
-        ]
-        by_bands: dict[tuple[int, int, int], list[int]] = {}  # posts with the same priority bands
-        for i, ctx in enumerate(contexts):
-            t = ctx.thresholds
+        return out
+
+    def _fire_rules(self, facts: PostFacts, score: np.ndarray, thresholds: Sequence[TriageConfig]) -> list[list[int]]:
+        """Run the rules over the batch, updating `score`; per post, the rules that fired
+        (indices into self.rules, in order). Posts are grouped by their priority bands."""
+        rules = self.rules
+        by_bands: dict[tuple[int, int, int], list[int]] = {}
+        for i, t in enumerate(thresholds):
             by_bands.setdefault((t.urgent_score, t.high_score, t.normal_score), []).append(i)
+        fired: list[list[int]] = [[] for _ in thresholds]
+        # a rule asking for tags sees those of the rules fired before it; none do by default
+        tags: list[tuple[str, ...]] = [()] * len(thresholds)
+        reads_tags = rules.reads_tags
         for (urgent, high, normal), members in by_bands.items():
             floors = {"urgent": urgent, "high": high, "normal": normal, "low": 0}
-            self.rules.apply_many([facts[i] for i in members], [outcomes[i] for i in members], band_floor=floors)
-        return [
-            _result(sig, ctx.thresholds, outcome, probability)
-            for sig, ctx, outcome, probability in zip(signals, contexts, outcomes, probabilities, strict=True)
-        ]
+            rows = None if len(by_bands) == 1 else members
+            for k, hit in rules.fire(facts, score, tags, band_floor=floors, rows=rows):
+                for r in hit:
+                    fired[r].append(k)
+                    if reads_tags:
+                        tags[r] = rules.effect(tuple(fired[r])).tags
+        return fired
 
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         accounts = _brand_accounts(ctx.brand)
-        lists: frozenset[str] = frozenset()
-        if accounts.lists:
-            who = {post.author.id.casefold(), post.author.handle.lstrip("@").casefold()} - {""}
-            lists = frozenset(name for name, members in accounts.lists if not who.isdisjoint(members))
-        mentions = False
-        if accounts.rivals and "competitor" not in lists:
-            text = post.text.casefold()
-            mentions = any(_word_in(r, text) for r in accounts.rivals)
+        on_lists = _author_bits(accounts, post.author)
         return Facts(
             text=post.text,
             norm=sig.hashed.norm,
@@ -406,10 +567,75 @@ class Triager:
             repeat=ctx.author_recent_posts,
             open_items=ctx.author_open_items,
             tokens=sig.hashed.words,
-            author_lists=lists,
-            mentions_competitor=mentions,
+            author_lists=frozenset(name for name in AUTHOR_LISTS if on_lists & _LIST_BIT[name]),
+            mentions_competitor=_mentions_competitor(accounts, on_lists, post.text),
             sarcasm=sig.sarcasm is not None,
         )
+
+
+class PostFacts(FactsBatch):
+    """A batch's rule facts (the same as `Triager.facts` gives one post) built column by
+    column straight from the posts, their signals and contexts, each on first use: no
+    Facts object per post."""
+
+    def __init__(
+        self,
+        posts: Sequence[Post],
+        signals: Sequence[Signals],
+        contexts: Sequence[TriageContext],
+        columns: SignalColumns,
+    ) -> None:
+        super().__init__(size=len(posts))
+        self.posts = posts
+        self.signals = signals
+        self.contexts = contexts
+        self._columns.update(intents=columns.intent_bits, sentiment=columns.sentiment)
+        self._sarcasm = columns.sarcasm
+
+    def build(self, name: str) -> Any:
+        posts, signals, n = self.posts, self.signals, self.size
+        if name == "text":
+            return [p.text for p in posts]
+        if name == "norm":
+            return [s.hashed.norm for s in signals]
+        if name == "tokens":
+            return [s.hashed.words for s in signals]
+        if name == "lang":
+            return np.asarray([s.lang.casefold() for s in signals], dtype=object)
+        if name in ("platform", "source", "kind"):
+            return np.asarray([str(getattr(p, name)).casefold() for p in posts], dtype=object)
+        if name in ("author_lists", "mentions_competitor"):
+            bits, mentions = self._author_columns()
+            self._columns["author_lists"], self._columns["mentions_competitor"] = bits, mentions
+            return bits if name == "author_lists" else mentions
+        if name == "sarcasm":
+            return self._sarcasm.astype(np.float64)
+        if name == "followers":
+            return np.array([p.author.followers for p in posts], dtype=np.float64).reshape(n)
+        if name == "verified":
+            return np.array([p.author.verified for p in posts], dtype=np.float64).reshape(n)
+        if name == "engagement":
+            return np.array([p.metrics.engagement for p in posts], dtype=np.float64).reshape(n)
+        if name == "repeat":
+            return np.array([c.author_recent_posts for c in self.contexts], dtype=np.float64).reshape(n)
+        if name == "open_items":
+            return np.array([c.author_open_items for c in self.contexts], dtype=np.float64).reshape(n)
+        raise KeyError(f"no rule fact named {name!r}")
+
+    def _author_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The author's lists (bit mask over AUTHOR_LISTS) and whether the post names a competitor."""
+        bits = [0] * self.size
+        mentions = [0.0] * self.size
+        # the contexts hold their brands for the whole batch, so their ids stay theirs
+        brands = {id(brand): _brand_accounts(brand) for brand in {id(c.brand): c.brand for c in self.contexts}.values()}
+        if not any(accounts.lists or accounts.rivals for accounts in brands.values()):
+            return np.zeros(self.size, dtype=np.int64), np.zeros(self.size)
+        for i, (post, ctx) in enumerate(zip(self.posts, self.contexts, strict=True)):
+            accounts = brands[id(ctx.brand)]
+            if accounts.lists or accounts.rivals:
+                bits[i] = on_lists = _author_bits(accounts, post.author)
+                mentions[i] = float(_mentions_competitor(accounts, on_lists, post.text))
+        return np.asarray(bits, dtype=np.int64), np.asarray(mentions, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -446,6 +672,30 @@ def _brand_accounts(brand: BrandConfig) -> BrandAccounts:
     return made
 
 
+_LIST_BIT = {name: bit_mask((name,), AUTHOR_LISTS) for name in AUTHOR_LISTS}
+
+
+def _author_bits(accounts: BrandAccounts, author: Author) -> int:
+    """The brand's lists (vip, staff, competitor) the author is on, by id or handle, as a
+    bit mask over AUTHOR_LISTS."""
+    bits = 0
+    if accounts.lists:
+        user_id = author.id.casefold()
+        handle = author.handle.lstrip("@").casefold()
+        for name, members in accounts.lists:
+            if (user_id and user_id in members) or (handle and handle in members):
+                bits |= _LIST_BIT[name]
+    return bits
+
+
+def _mentions_competitor(accounts: BrandAccounts, author_bits: int, text: str) -> bool:
+    """Whether a post not written by a competitor names one as a word."""
+    if not accounts.rivals or author_bits & _LIST_BIT["competitor"]:
+        return False
+    folded = text.casefold()
+    return any(_word_in(r, folded) for r in accounts.rivals if r in folded)  # `in` first: most posts name none
+
+
 def _word_in(word: str, text: str) -> bool:
     start = text.find(word)
     while start >= 0:
@@ -458,38 +708,9 @@ def _word_in(word: str, text: str) -> bool:
     return False
 
 
-def _signal_reasons(sig: Signals, ctx: TriageContext, probability: float) -> list[str]:
-    reasons = [f"needs-reply model {probability:.2f}", sig.sentiment.why]
-    if sig.lang == "unknown":
-        reasons.append(sig.lang_why)
-    reasons.extend(f"{INTENT_LABELS[h.intent]}: '{h.match}'" for h in sig.hits)
-    if sig.sarcasm:
-        reasons.append(f"sarcasm: '{sig.sarcasm}'")
-    if ctx.author_recent_posts:
-        reasons.append(f"{ordinal(ctx.author_recent_posts + 1)} message in {ctx.thresholds.repeat_window_days} days")
-    return reasons
-
-
-def _result(sig: Signals, t: TriageConfig, outcome: Outcome, probability: float) -> Triage:
-    score = max(0, min(100, int(round(outcome.score))))
-    priority = outcome.priority or priority_for(score, t)
-    needs_reply = score >= t.reply_threshold if outcome.needs_reply is None else outcome.needs_reply
-    return Triage(
-        score=score,
-        priority=priority,
-        needs_reply=needs_reply and not outcome.suppress,
-        sentiment=sig.sentiment.value,
-        sentiment_label=sig.sentiment.label,
-        lang=sig.lang,
-        intents=sig.intents,
-        reasons=tuple(outcome.reasons),
-        tags=tuple(outcome.tags),
-        channel=outcome.channel,
-        suppress=outcome.suppress,
-        digest_only=outcome.digest_only,
-        model_probability=round(probability, 4),
-        rules_fired=tuple(outcome.fired),
-    )
+@functools.lru_cache(maxsize=256)
+def _repeat_reason(recent_posts: int, window_days: int) -> str:
+    return f"{ordinal(recent_posts + 1)} message in {window_days} days"
 
 
 _default: Triager | None = None
