@@ -84,12 +84,14 @@ def record_to_post(
             "verified": get("verified"),
         }
     handle = str(author_fields.get("handle") or author_fields.get("id") or "unknown")
-    author = Author(
-        id=str(author_fields.get("id") or handle),
-        handle=handle,
-        display_name=str(author_fields.get("name") or ""),
-        followers=_count(author_fields.get("followers"), "followers"),
-        verified=_flag(author_fields.get("verified")),
+    # trusted constructors: every field is given here with its type (Post/Author/Metrics
+    # otherwise pay a frozen setattr call per field, most of the cost of reading a record)
+    author = Author.trusted(
+        str(author_fields.get("id") or handle),
+        handle,
+        str(author_fields.get("name") or ""),
+        _count(author_fields.get("followers"), "followers"),
+        _flag(author_fields.get("verified")),
     )
     raw_metrics = get("metrics")
     metric_fields: Mapping[str, Any] = record
@@ -99,7 +101,7 @@ def record_to_post(
     kind = _KINDS.get(kind_text)
     if kind is None:
         raise RecordError(f"kind {kind_text!r} is not one of {', '.join(k.value for k in PostKind)}")
-    return Post(
+    return Post.trusted(
         platform=str(get("platform") or default_platform),
         native_id=str(record["id"]),
         kind=kind,
@@ -111,10 +113,10 @@ def record_to_post(
         parent_id=_optional(get("parent_id")),
         conversation_id=_optional(get("conversation_id")),
         parent_text=_optional(get("parent_text")),
-        metrics=Metrics(
-            likes=_count(metric_fields.get("likes"), "likes"),
-            reposts=_count(metric_fields.get("reposts"), "reposts"),
-            replies=_count(metric_fields.get("replies"), "replies"),
+        metrics=Metrics.trusted(
+            _count(metric_fields.get("likes"), "likes"),
+            _count(metric_fields.get("reposts"), "reposts"),
+            _count(metric_fields.get("replies"), "replies"),
         ),
         is_own=_flag(get("is_own")),
         is_repost=_flag(get("is_repost")),
@@ -123,7 +125,9 @@ def record_to_post(
     )
 
 
-@dataclass(frozen=True)
+# one per record: slots rather than frozen (a frozen dataclass pays a setattr call per
+# field); nothing changes a LoadedRecord once made
+@dataclass(slots=True)
 class LoadedRecord:
     line: int
     post: Post | None
@@ -145,18 +149,19 @@ def read_records(path: Path, *, default_platform: str = "import", source: str = 
                 yield _load(row, path, number, default_platform, source)
             return
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
+            # the JSON text exactly: only JSON whitespace can surround an accepted object
+            text = line.strip(" \t\n\r")
+            if not text or text.isspace():  # a blank line (any Unicode whitespace)
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield LoadedRecord(number, None, f"{path}:{number}: not valid JSON ({exc.msg}); fix or remove the line")
                 continue
             if not isinstance(record, dict):
                 yield LoadedRecord(number, None, f"{path}:{number}: expected a JSON object per line")
                 continue
-            # the JSON text exactly: json.loads accepted the line, so only JSON whitespace surrounds it
-            yield _load(record, path, number, default_platform, source, json_text=line.strip(" \t\n\r"))
+            yield _load(record, path, number, default_platform, source, json_text=text)
 
 
 def _load(
