@@ -1415,9 +1415,10 @@ def _json_list(values: tuple[str, ...]) -> str:
     """_JSON.encode(list(values)), spelled out for the usual all-text case (three per post)."""
     if not values:
         return "[]"
-    if all(type(v) is str for v in values):
+    try:
         return "[" + ", ".join(map(_JSON_STR, values)) + "]"
-    return _JSON.encode(list(values))
+    except TypeError:  # not all text (_JSON_STR takes only str): the encoder writes it
+        return _JSON.encode(list(values))
 
 
 _POST_COLUMNS = (
