@@ -101,27 +101,27 @@ def record_to_post(
     kind = _KINDS.get(kind_text)
     if kind is None:
         raise RecordError(f"kind {kind_text!r} is not one of {', '.join(k.value for k in PostKind)}")
-    return Post.trusted(
-        platform=str(get("platform") or default_platform),
-        native_id=str(record["id"]),
-        kind=kind,
-        text=str(record["text"]),
-        created_at=created,
-        author=author,
-        url=str(get("url") or ""),
-        lang=_optional(get("lang")),
-        parent_id=_optional(get("parent_id")),
-        conversation_id=_optional(get("conversation_id")),
-        parent_text=_optional(get("parent_text")),
-        metrics=Metrics.trusted(
+    return Post.trusted(  # positional, in Post's field order
+        str(get("platform") or default_platform),  # platform
+        str(record["id"]),  # native_id
+        kind,
+        str(record["text"]),  # text
+        created,  # created_at
+        author,
+        str(get("url") or ""),  # url
+        _optional(get("lang")),  # lang
+        _optional(get("parent_id")),  # parent_id
+        _optional(get("conversation_id")),  # conversation_id
+        _optional(get("parent_text")),  # parent_text
+        Metrics.trusted(
             _count(metric_fields.get("likes"), "likes"),
             _count(metric_fields.get("reposts"), "reposts"),
             _count(metric_fields.get("replies"), "replies"),
         ),
-        is_own=_flag(get("is_own")),
-        is_repost=_flag(get("is_repost")),
-        source=str(get("source") or source),
-        raw=dict(record) if json_text is None else RawJson(json_text),
+        _flag(get("is_own")),  # is_own
+        _flag(get("is_repost")),  # is_repost
+        str(get("source") or source),  # source
+        dict(record) if json_text is None else RawJson(json_text),  # raw
     )
 
 

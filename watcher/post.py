@@ -130,7 +130,6 @@ class Post:
     @classmethod
     def trusted(
         cls,
-        *,
         platform: str,
         native_id: str,
         kind: PostKind,
@@ -147,28 +146,30 @@ class Post:
         is_repost: bool,
         source: str,
         raw: Mapping[str, Any],
+        /,
     ) -> Post:
-        """Post(...) for a connector's hot path, where every field is given with the right
-        type: the same frozen Post, built without a setattr call per field (a frozen
-        dataclass's __init__ makes 18, the largest cost of reading a post; see `_filler`)."""
+        """Post(...) for a connector's hot path, every field given in Post's field order with
+        the right type: the same frozen Post, built without a setattr call per field (a
+        frozen dataclass's __init__ makes 18, the largest cost of reading a post; see
+        `_filler`). Positional only: CPython 3.11 takes microseconds to match 16 keywords."""
         if created_at.tzinfo is not UTC:  # Post() converts it or says what is wrong
             return cls(
-                platform=platform,
-                native_id=native_id,
-                kind=kind,
-                text=text,
-                created_at=created_at,
-                author=author,
-                url=url,
-                lang=lang,
-                parent_id=parent_id,
-                conversation_id=conversation_id,
-                parent_text=parent_text,
-                metrics=metrics,
-                is_own=is_own,
-                is_repost=is_repost,
-                source=source,
-                raw=raw,
+                platform,
+                native_id,
+                kind,
+                text,
+                created_at,
+                author,
+                url,
+                lang,
+                parent_id,
+                conversation_id,
+                parent_text,
+                metrics,
+                is_own,
+                is_repost,
+                source,
+                raw,
             )
         post: Any = _POST_FILL()
         post.platform, post.native_id, post.kind, post.text = platform, native_id, kind, text
