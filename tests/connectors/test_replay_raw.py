@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors import replay as replay_module
 from connectors.replay import RecordError, ReplayConnector, record_to_post
 from tests.helpers import T0
 from watcher.post import Author, Metrics, Post, PostKind, RawJson
@@ -107,3 +108,30 @@ def test_a_replayed_post_is_the_post_of_its_fields() -> None:
     )
     assert post == expected and (post.key, post.author_key) == (expected.key, expected.author_key)
     assert (type(post), type(post.author), type(post.metrics)) == (Post, Author, Metrics)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LINE,
+        '{"a": NaN, "b": -Infinity, "big": 123456789012345678901234567890, "f": 1e400, "s": "\\ud800"}',
+        '{"a": 1, "a": 2}',
+        '{"a": 1} {"b": 2}',
+        '{"a": 1}x',
+        "\ufeff{}",
+        '{"a": [1, 2',
+        "{'a': 1}",
+        "[1, 2]",
+        '"text"',
+        "",
+    ],
+)
+def test_lines_parse_as_json_loads_parses_them(text: str) -> None:
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError as exc:
+        with pytest.raises(json.JSONDecodeError) as got:
+            replay_module._parse_json(text)
+        assert (got.value.msg, got.value.pos) == (exc.msg, exc.pos)
+    else:
+        assert repr(replay_module._parse_json(text)) == repr(expected)

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,17 @@ def test_audit_details_are_written_as_json_dumps_writes_them(priority: str, scor
 @pytest.mark.parametrize(("item_id", "post_key"), [(1, "x:1"), (2**40, 'x:"è中😡\\\n'), (True, "x:3")])
 def test_card_payloads_are_written_as_json_dumps_writes_them(item_id: int, post_key: str) -> None:
     assert store_module._card_payload(item_id, post_key) == json.dumps({"item_id": item_id, "post_key": post_key})
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        T0,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 11, 20, 9, 0, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ],
+)
+def test_times_are_written_as_isoformat_writes_them(moment: datetime) -> None:
+    assert store_module.iso(moment) == moment.astimezone(UTC).isoformat(timespec="microseconds")
