@@ -170,3 +170,13 @@ def test_bad_timestamps_fail_as_before_the_fast_path(value: str) -> None:
     with pytest.raises(ValueError) as got:
         parse_timestamp(value)
     assert str(got.value) == str(expected.value)
+
+
+def test_normalized_text_matches_the_first_version_on_every_code_point() -> None:
+    """Words are taken token by token: whitespace of every kind, letters, digits, marks and
+    underscores of every script must split and join as the first version's regex did."""
+    chars = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for start in range(0, len(chars), 999):
+        chunk = chars[start : start + 999]
+        tokens = " ".join(chunk[i : i + 3] for i in range(0, len(chunk), 3))
+        assert normalized_text(tokens) == reference_normalized_text(tokens), hex(ord(chunk[0]))
