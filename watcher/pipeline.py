@@ -120,23 +120,20 @@ class AuthorHistory:
 
     def original_of(self, post: Post, norm: str) -> str | None:
         """Key of the earlier post by the same author with the same words, if any."""
-        if not norm:
+        recent = self.by_author.get(post.author_key)
+        if not norm or not recent:  # most posts: the author's first in the window
             return None
         since = post.created_at - self.dedupe_window
-        matches = [
-            r
-            for r in self.by_author.get(post.author_key, ())
-            if r.norm_text == norm and r.duplicate_of is None and r.created_at >= since
-        ]
+        matches = [r for r in recent if r.norm_text == norm and r.duplicate_of is None and r.created_at >= since]
         return min(matches, key=lambda r: r.created_at).key if matches else None
 
     def recent_count(self, post: Post) -> int:
-        since = post.created_at - self.repeat_window
-        return sum(
-            1
-            for r in self.by_author.get(post.author_key, ())
-            if r.duplicate_of is None and since <= r.created_at < post.created_at
-        )
+        recent = self.by_author.get(post.author_key)
+        if not recent:
+            return 0
+        created = post.created_at
+        since = created - self.repeat_window
+        return sum(1 for r in recent if r.duplicate_of is None and since <= r.created_at < created)
 
     def add(self, post: Post, norm: str, duplicate_of: str | None) -> None:
         self.by_author.setdefault(post.author_key, []).append(
@@ -195,21 +192,25 @@ class Pipeline:
         seen: list[tuple[Post, str, str | None]] = []
         to_triage: list[Post] = []
         contexts: list[TriageContext] = []
-        brand, thresholds = self.config.brand, self.config.triage
+        # contexts differ only in the two counts: posts with the same counts share one (frozen)
+        shared: dict[tuple[int, int], TriageContext] = {}
+        brand, thresholds, open_items = self.config.brand, self.config.triage, history.open_items
         for post in fresh:
             norm = normalized_text(post.text)
             original = history.original_of(post, norm)
             if original is None:
                 to_triage.append(post)
-                contexts.append(
-                    TriageContext(
+                counts = (history.recent_count(post), open_items.get(post.author_key, 0))
+                context = shared.get(counts)
+                if context is None:
+                    context = shared[counts] = TriageContext(
                         brand=brand,
                         thresholds=thresholds,
-                        author_recent_posts=history.recent_count(post),
-                        author_open_items=history.open_items.get(post.author_key, 0),
+                        author_recent_posts=counts[0],
+                        author_open_items=counts[1],
                         now=now,
                     )
-                )
+                contexts.append(context)
             seen.append((post, norm, original))
             history.add(post, norm, original)
         results = iter(self.triage_many(to_triage, contexts))
@@ -218,7 +219,8 @@ class Pipeline:
         ]
         with self.store.transaction():
             inserted = self.store.insert_posts(
-                [NewPost(post, to_stored(t) if t else None, original, norm) for post, norm, t, original in planned],
+                # the Triage itself is written (to_stored would only copy its fields)
+                [NewPost(post, t, original, norm) for post, norm, t, original in planned],
                 fetched_at=now,
             )
             report.stored = len(inserted)

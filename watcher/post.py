@@ -28,6 +28,16 @@ class Author:
     followers: int = 0
     verified: bool = False
 
+    @classmethod
+    def trusted(cls, id: str, handle: str, display_name: str, followers: int, verified: bool) -> Author:
+        """Author(...) for a connector's hot path (every field given, types already right):
+        the same frozen Author, built without a setattr call per field (see `_filler`)."""
+        author: Any = _AUTHOR_FILL()
+        author.id, author.handle, author.display_name = id, handle, display_name
+        author.followers, author.verified = followers, verified
+        author.__class__ = cls
+        return author
+
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
@@ -38,6 +48,14 @@ class Metrics:
     @property
     def engagement(self) -> int:
         return self.likes + self.reposts + self.replies
+
+    @classmethod
+    def trusted(cls, likes: int, reposts: int, replies: int) -> Metrics:
+        """Metrics(...) without a setattr call per field (see `_filler`)."""
+        metrics: Any = _METRICS_FILL()
+        metrics.likes, metrics.reposts, metrics.replies = likes, reposts, replies
+        metrics.__class__ = cls
+        return metrics
 
 
 class RawJson(Mapping[str, Any]):
@@ -109,6 +127,70 @@ class Post:
         object.__setattr__(self, "key", post_key(self.platform, self.native_id))
         object.__setattr__(self, "author_key", f"{self.platform}:{self.author.id}")
 
+    @classmethod
+    def trusted(
+        cls,
+        platform: str,
+        native_id: str,
+        kind: PostKind,
+        text: str,
+        created_at: datetime,
+        author: Author,
+        url: str,
+        lang: str | None,
+        parent_id: str | None,
+        conversation_id: str | None,
+        parent_text: str | None,
+        metrics: Metrics,
+        is_own: bool,
+        is_repost: bool,
+        source: str,
+        raw: Mapping[str, Any],
+        /,
+    ) -> Post:
+        """Post(...) for a connector's hot path, every field given in Post's field order with
+        the right type: the same frozen Post, built without a setattr call per field (a
+        frozen dataclass's __init__ makes 18, the largest cost of reading a post; see
+        `_filler`). Positional only: CPython 3.11 takes microseconds to match 16 keywords."""
+        if created_at.tzinfo is not UTC:  # Post() converts it or says what is wrong
+            return cls(
+                platform,
+                native_id,
+                kind,
+                text,
+                created_at,
+                author,
+                url,
+                lang,
+                parent_id,
+                conversation_id,
+                parent_text,
+                metrics,
+                is_own,
+                is_repost,
+                source,
+                raw,
+            )
+        post: Any = _POST_FILL()
+        post.platform, post.native_id, post.kind, post.text = platform, native_id, kind, text
+        post.created_at, post.author, post.url, post.lang = created_at, author, url, lang
+        post.parent_id, post.conversation_id, post.parent_text = parent_id, conversation_id, parent_text
+        post.metrics, post.is_own, post.is_repost, post.source, post.raw = metrics, is_own, is_repost, source, raw
+        post.key, post.author_key = post_key(platform, native_id), f"{platform}:{author.id}"
+        post.__class__ = cls
+        return post
+
+
+def _filler(cls: type) -> type:
+    """An empty class with `cls`'s slots and none of its methods. `trusted` constructors
+    fill one with plain attribute stores and then make it a `cls`: the object layout is the
+    same, so CPython allows the __class__ change, and the result is an ordinary frozen
+    instance (equal to, and as immutable as, one made by `cls(...)`)."""
+    return type(f"_{cls.__name__}Fill", (), {"__slots__": cls.__dict__["__slots__"]})
+
+
+_AUTHOR_FILL, _METRICS_FILL, _POST_FILL = _filler(Author), _filler(Metrics), _filler(Post)
+
 
 def post_key(platform: str, native_id: str) -> str:
     return f"{platform}:{native_id}"
@@ -133,11 +215,26 @@ def normalized_text(text: str) -> str:
         text = _MENTION.sub("", text)
     # ASCII: casefold is lower, NFKD changes nothing and there are no combining marks
     text = text.lower() if text.isascii() else _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
-    return " ".join(_WORD.findall(text))
+    # the words are _WORD's runs of letters and digits (str.isalnum, char by char, is what
+    # [^\W_] matches); whitespace never joins two, and most whitespace-separated tokens are
+    # one run already, so only the others go through the regex (16% fewer instructions)
+    words: list[str] = []
+    for token in text.split():
+        if token.isalnum():
+            words.append(token)
+        else:
+            words += _WORD.findall(token)
+    return " ".join(words)
 
 
 def parse_timestamp(value: str | int | float | datetime) -> datetime:
     """ISO 8601 (a trailing Z allowed) or epoch seconds -> aware UTC datetime."""
+    if type(value) is str and len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        # the usual "2026-11-18T00:04:46Z": fromisoformat reads the Z as UTC itself
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass  # the general path below says what is wrong
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors import replay as replay_module
 from connectors.replay import RecordError, ReplayConnector, record_to_post
 from tests.helpers import T0
 from watcher.post import Author, Metrics, Post, PostKind, RawJson
@@ -72,3 +73,65 @@ def test_counts_accept_numbers_and_numeric_text(value: object, count: int) -> No
 def test_an_unknown_kind_still_names_the_choices() -> None:
     with pytest.raises(RecordError, match="kind 'dm' is not one of post, comment, reply, mention, review"):
         record_to_post({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "kind": "dm"})
+
+
+def test_blank_lines_of_any_whitespace_are_skipped_and_bad_lines_keep_their_number(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    lines = ["\u00a0\u2003", "\x0c", LINE, "   ", "\x0b" + LINE, " {oops", "[1]", LINE.replace('"x-1"', '"x-2"', 1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = ReplayConnector(path).fetch(None)
+    assert [p.native_id for p in result.posts] == ["x-1", "x-2"]
+    assert result.problems == (
+        f"{path}:5: not valid JSON (Expecting value); fix or remove the line",
+        f"{path}:6: not valid JSON (Expecting property name enclosed in double quotes); fix or remove the line",
+        f"{path}:7: expected a JSON object per line",
+    )
+
+
+def test_a_replayed_post_is_the_post_of_its_fields() -> None:
+    """record_to_post builds Post, Author and Metrics with their trusted constructors."""
+    record = json.loads(LINE)
+    post = record_to_post(record, source="hist", json_text=LINE)
+    expected = Post(
+        platform="x",
+        native_id="x-1",
+        kind=PostKind.MENTION,
+        text="@LumoBank refund?",
+        created_at=T0,
+        author=Author(id="42", handle="ann", display_name="Ann", followers=12, verified=True),
+        url="https://x.com/a/status/1",
+        lang="en",
+        conversation_id="x-1",
+        metrics=Metrics(likes=3, reposts=0, replies=2),
+        source="hist",
+        raw=record,
+    )
+    assert post == expected and (post.key, post.author_key) == (expected.key, expected.author_key)
+    assert (type(post), type(post.author), type(post.metrics)) == (Post, Author, Metrics)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LINE,
+        '{"a": NaN, "b": -Infinity, "big": 123456789012345678901234567890, "f": 1e400, "s": "\\ud800"}',
+        '{"a": 1, "a": 2}',
+        '{"a": 1} {"b": 2}',
+        '{"a": 1}x',
+        "\ufeff{}",
+        '{"a": [1, 2',
+        "{'a': 1}",
+        "[1, 2]",
+        '"text"',
+        "",
+    ],
+)
+def test_lines_parse_as_json_loads_parses_them(text: str) -> None:
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError as exc:
+        with pytest.raises(json.JSONDecodeError) as got:
+            replay_module._parse_json(text)
+        assert (got.value.msg, got.value.pos) == (exc.msg, exc.pos)
+    else:
+        assert repr(replay_module._parse_json(text)) == repr(expected)

@@ -7,6 +7,8 @@ import re
 import sqlite3
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,7 @@ from tests.helpers import T0, make_post
 from watcher import store as store_module
 from watcher.config import Config
 from watcher.pipeline import Pipeline
-from watcher.post import RawJson
+from watcher.post import Post, RawJson
 from watcher.store import NewItem, NewPost, Store, StoredTriage
 
 TRIAGED = StoredTriage(
@@ -173,3 +175,63 @@ def test_a_post_missing_a_required_field_still_fails_the_batch(store: Store) -> 
 )
 def test_text_lists_are_written_as_the_json_encoder_writes_them(values: tuple[str, ...]) -> None:
     assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)
+
+
+def _authors(store: Store) -> list[tuple[object, ...]]:
+    return store.db.execute("SELECT rowid, * FROM authors ORDER BY rowid").fetchall()
+
+
+def test_a_batch_upserts_each_author_once_as_one_upsert_per_post_did(tmp_path: Path) -> None:
+    def post(native_id: str, minutes: float, handle: str, author: str = "ann", followers: int = 10) -> Post:
+        made = make_post(native_id=native_id, minutes=minutes, author=author, followers=followers)
+        return replace(made, author=replace(made.author, handle=handle, display_name=handle.title()))
+
+    known = [post("0", 30, "ann_old"), post("b0", 5, "bob", author="bob")]
+    batch = [
+        post("1", 10, "ann1", followers=11),
+        post("2", -5, "ann2", followers=12),  # earlier than every stored post: first_seen moves
+        post("b1", 1, "bob1", author="bob"),
+        post("3", 60, "ann3", followers=13),  # later: last_seen moves, the last profile wins
+        post("1", 99, "dup"),  # a key twice in a batch: the first wins, no second count
+        post("c1", 2, "cy", author="cy"),  # a new author between known ones keeps its rowid order
+        post("4", 20, "ann4", followers=14),
+    ]
+    one_call, per_post = Store(tmp_path / "one.db"), Store(tmp_path / "per.db")
+    for store in (one_call, per_post):
+        store.insert_posts([NewPost(p, None) for p in known], fetched_at=T0)
+    one_call.insert_posts([NewPost(p, None) for p in batch], fetched_at=T0)
+    for p in batch:
+        per_post.insert_posts([NewPost(p, None)], fetched_at=T0)
+    assert _authors(one_call) == _authors(per_post)
+    ann = one_call.db.execute(
+        "SELECT handle, followers, first_seen, last_seen, post_count FROM authors WHERE key = 'x:id-ann'"
+    ).fetchone()
+    assert ann == ("ann4", 14, "2026-11-20T08:55:00.000000+00:00", "2026-11-20T10:00:00.000000+00:00", 5)
+    one_call.close()
+    per_post.close()
+
+
+@pytest.mark.parametrize(
+    ("priority", "score"), [("high", 71), ("urgent", 0), ('è中😡"\\', -3), ("normal", 2.5), ("low", True)]
+)
+def test_audit_details_are_written_as_json_dumps_writes_them(priority: str, score: int) -> None:
+    assert store_module._created_detail(priority, score) == json.dumps({"priority": priority, "score": score})
+
+
+@pytest.mark.parametrize(("item_id", "post_key"), [(1, "x:1"), (2**40, 'x:"è中😡\\\n'), (True, "x:3")])
+def test_card_payloads_are_written_as_json_dumps_writes_them(item_id: int, post_key: str) -> None:
+    assert store_module._card_payload(item_id, post_key) == json.dumps({"item_id": item_id, "post_key": post_key})
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        T0,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 11, 20, 9, 0, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ],
+)
+def test_times_are_written_as_isoformat_writes_them(moment: datetime) -> None:
+    assert store_module.iso(moment) == moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -4,12 +4,13 @@ import pickle
 import random
 import re
 import unicodedata
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from tests.helpers import make_post
-from watcher.post import RawJson, normalized_text
+from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, parse_timestamp
 
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"[@#](\w+)")
@@ -85,3 +86,97 @@ def test_a_post_with_a_json_payload_crosses_processes_whole() -> None:
     copied = pickle.loads(pickle.dumps(post))
     assert copied == post and copied.key == "x:9" and copied.author_key == post.author_key
     assert isinstance(copied.raw, RawJson) and copied.raw.text == '{"a": {"b": 1}}'
+
+
+POST_FIELDS = {
+    "platform": "x",
+    "native_id": "77",
+    "kind": PostKind.REPLY,
+    "text": "still waiting",
+    "created_at": datetime(2026, 11, 20, 9, 0, 1, 5, tzinfo=UTC),
+    "author": Author(id="42", handle="ann", display_name="Ann", followers=12, verified=True),
+    "url": "https://x.com/ann/status/77",
+    "lang": "en",
+    "parent_id": "76",
+    "conversation_id": "70",
+    "parent_text": "how can we help?",
+    "metrics": Metrics(likes=1, reposts=2, replies=3),
+    "is_own": False,
+    "is_repost": True,
+    "source": "x_search",
+    "raw": {"id": "77"},
+}
+
+
+def test_trusted_constructors_make_the_same_frozen_objects() -> None:
+    author = Author.trusted("42", "ann", "Ann", 12, True)
+    metrics = Metrics.trusted(1, 2, 3)
+    post = Post.trusted(*POST_FIELDS.values())  # type: ignore[arg-type]
+    expected = Post(**POST_FIELDS)  # type: ignore[arg-type]
+    assert (author, metrics, post) == (POST_FIELDS["author"], POST_FIELDS["metrics"], expected)
+    assert type(author) is Author and type(metrics) is Metrics and type(post) is Post
+    for name in [f.name for f in fields(Post)]:  # every slot filled, the derived keys too
+        assert getattr(post, name) == getattr(expected, name), name
+    assert (post.key, post.author_key) == ("x:77", "x:42")
+    assert pickle.loads(pickle.dumps(post)) == post and replace(post, text="x").key == "x:77"
+    for thing, name in ((post, "text"), (post, "key"), (author, "handle"), (metrics, "likes")):
+        with pytest.raises(FrozenInstanceError):
+            setattr(thing, name, "changed")
+
+
+def test_a_trusted_post_converts_or_refuses_a_time_as_post_does() -> None:
+    rome = timezone(timedelta(hours=1))
+    post = Post.trusted(*{**POST_FIELDS, "created_at": datetime(2026, 11, 20, 10, 0, tzinfo=rome)}.values())  # type: ignore[arg-type]
+    assert post.created_at == datetime(2026, 11, 20, 9, 0, tzinfo=UTC) and post.created_at.tzinfo is UTC
+    with pytest.raises(ValueError, match="post x:77: created_at must be timezone-aware"):
+        Post.trusted(*{**POST_FIELDS, "created_at": datetime(2026, 11, 20, 10, 0)}.values())  # type: ignore[arg-type]
+
+
+def reference_parse_timestamp(value: str) -> datetime:
+    """parse_timestamp for text before its fast path."""
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no timezone; add Z or +00:00")
+    return moment.astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-18T00:04:46Z",
+        "2026-11-18T23:59:59Z",
+        "2026-W47-2T00:04:46Z",
+        "2026-11-18T00:04:46.5Z",
+        "2026-11-18T00:04:46.123456Z",
+        "2026-11-18T00:04:46+00:00",
+        "2026-11-18T02:04:46+02:00",
+        "2026-11-18 00:04:46Z",
+        " 2026-11-18T00:04:46Z ",
+        "2026-11-18T00:04Z",
+        "20261118T000446Z",
+    ],
+)
+def test_timestamps_parse_as_before_the_fast_path(value: str) -> None:
+    parsed = parse_timestamp(value)
+    assert parsed == reference_parse_timestamp(value) and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-13-18T00:04:46Z", "2026-11-18T25:04:46Z", "2026-11-18TZZ:04:46Z", "2026-11-18T00:04:46"]
+)
+def test_bad_timestamps_fail_as_before_the_fast_path(value: str) -> None:
+    with pytest.raises(ValueError) as expected:
+        reference_parse_timestamp(value)
+    with pytest.raises(ValueError) as got:
+        parse_timestamp(value)
+    assert str(got.value) == str(expected.value)
+
+
+def test_normalized_text_matches_the_first_version_on_every_code_point() -> None:
+    """Words are taken token by token: whitespace of every kind, letters, digits, marks and
+    underscores of every script must split and join as the first version's regex did."""
+    chars = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for start in range(0, len(chars), 999):
+        chunk = chars[start : start + 999]
+        tokens = " ".join(chunk[i : i + 3] for i in range(0, len(chunk), 3))
+        assert normalized_text(tokens) == reference_normalized_text(tokens), hex(ord(chunk[0]))
