@@ -176,13 +176,13 @@ def hash_batch(texts: Sequence[str]) -> HashedBatch:
     run_length[:, 0] = n_words
     run_length[:, 1] = n_bigrams
     run_length[:, 2:] = windows[:, None]
-    run_start, run_length = run_start.ravel(), run_length.ravel()
+    starts, run_lengths = run_start.ravel(), run_length.ravel()
     counts = n_words + n_bigrams + len(CHAR_NGRAMS) * windows
     indptr = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     total = int(indptr[-1])
-    out_start = np.cumsum(run_length) - run_length
-    take = np.repeat(run_start - out_start, run_length) + np.arange(total)
+    out_start = np.cumsum(run_lengths) - run_lengths
+    take = np.repeat(starts - out_start, run_lengths) + np.arange(total)
     idx = source.take(take).astype(np.int64)
     weight = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0).astype(np.float32)
     return HashedBatch(norms, words, indptr, idx, np.repeat(weight, counts))
