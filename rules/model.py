@@ -117,8 +117,10 @@ class HashedBatch:
 
         stop = len(self.norms) if stop is None else stop
         a, b = int(self.indptr[start]), int(self.indptr[stop])
-        indptr = self.indptr[start : stop + 1] - a
-        return sparse.csr_matrix((self.val[a:b], self.idx[a:b], indptr), shape=(stop - start, N_FEATURES))
+        # int32 indices, as scipy would otherwise check and convert them itself
+        indptr = (self.indptr[start : stop + 1] - a).astype(np.int32)
+        idx = self.idx[a:b].astype(np.int32)
+        return sparse.csr_matrix((self.val[a:b], idx, indptr), shape=(stop - start, N_FEATURES))
 
 
 def hash_text(text: str) -> HashedText:
@@ -248,9 +250,11 @@ class SparseStack:
     def __init__(self, models: Sequence[LinearModel]) -> None:
         self.models = tuple(models)
         parts = [m._by_feature[:N_FEATURES] for m in self.models]  # type: ignore[attr-defined]
-        self.table = np.ascontiguousarray(np.hstack(parts)) if parts else np.zeros((N_FEATURES, 0), np.float32)
-        ends = np.cumsum([p.shape[1] for p in parts])
+        ends = np.cumsum([p.shape[1] for p in parts], dtype=np.int64)
         self.spans = [(int(end - p.shape[1]), int(end)) for p, end in zip(parts, ends, strict=True)]
+        self.table = _aligned_rows(N_FEATURES, int(ends[-1]) if parts else 0)
+        for part, (start, end) in zip(parts, self.spans, strict=True):
+            self.table[:, start:end] = part
 
     def logits(self, matrix: Any) -> dict[int, np.ndarray]:
         """id(model) -> that model's hashed part of the logits for every row of `matrix`
@@ -259,6 +263,17 @@ class SparseStack:
             return {}
         total = np.asarray(matrix @ self.table)
         return {id(m): total[:, start:end] for m, (start, end) in zip(self.models, self.spans, strict=True)}
+
+
+def _aligned_rows(rows: int, width: int) -> np.ndarray:
+    """A zeroed float32 table of `rows` x `width` columns, padded to 4 or a multiple of 8
+    columns (16 or 32k bytes) and starting on a 64-byte boundary: then no row straddles
+    two cache lines, and a product gathering rows at random runs about twice as fast.
+    The padding columns are zero and read by no one."""
+    padded = 0 if width == 0 else 4 if width <= 4 else -(-width // 8) * 8
+    buffer = np.zeros(rows * padded + 16, dtype=np.float32)
+    skip = (-buffer.ctypes.data % 64) // 4
+    return buffer[skip : skip + rows * padded].reshape(rows, padded)
 
 
 def design_matrix(texts: Sequence[HashedText], dense: Sequence[Sequence[float]] | None = None) -> Any:

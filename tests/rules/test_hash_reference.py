@@ -9,7 +9,20 @@ import zlib
 
 import numpy as np
 
-from rules.model import _P, _P_WORD, _SALT, _SALT_BIGRAM, _TOKEN, CHAR_NGRAMS, N_FEATURES, hash_batch, normalize, tokens
+from rules.model import (
+    _P,
+    _P_WORD,
+    _SALT,
+    _SALT_BIGRAM,
+    _TOKEN,
+    CHAR_NGRAMS,
+    N_FEATURES,
+    LinearModel,
+    SparseStack,
+    hash_batch,
+    normalize,
+    tokens,
+)
 
 WORD = 2**64
 
@@ -81,3 +94,22 @@ def test_ascii_tokenizer_agrees_with_the_unicode_one_on_every_ascii_pair() -> No
             text = f"{a}{b}x{a}_{b} {b}"
             assert tokens(text) == _TOKEN.findall(text), repr(text)
     assert tokens("perché\x1cno_1 ok!") == ["perché", "no_1", "ok", "!"]
+
+
+def test_sparse_stack_gives_each_model_its_own_logits_from_an_aligned_table() -> None:
+    rng = np.random.default_rng(3)
+    models = [
+        LinearModel(classes, rng.normal(size=(rows, N_FEATURES)).astype(np.float32), np.zeros(rows, np.float32))
+        for classes, rows in ((("neg", "neu", "pos"), 3), (("0", "1"), 1), (("a", "b", "c"), 3))
+    ]
+    batch = hash_batch(EDGE_TEXTS)
+    for chosen in (models[:1], models[1:2], models):
+        stack = SparseStack(chosen)
+        width = sum(len(m.bias) for m in chosen)
+        assert stack.table.ctypes.data % 64 == 0 and stack.table.shape[1] in (4, 8)
+        assert not stack.table[:, width:].any()
+        parts = stack.logits(batch.matrix())
+        for model in chosen:
+            own = model.hashed_logits([batch.row(i) for i in range(len(EDGE_TEXTS))])
+            assert parts[id(model)].shape == own.shape
+            assert np.allclose(parts[id(model)], own, atol=1e-4)
