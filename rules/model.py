@@ -110,6 +110,18 @@ class HashedBatch:
         a, b = self.indptr[i], self.indptr[i + 1]
         return HashedText(self.norms[i], self.words[i], self.idx[a:b], self.val[a:b])
 
+    def rows(self, start: int = 0, stop: int | None = None) -> list[HashedText]:
+        """`[self.row(i) for i in range(start, stop)]`, with the bounds read as ints once."""
+        stop = len(self.norms) if stop is None else stop
+        bounds = self.indptr[start : stop + 1].tolist()
+        idx, val = self.idx, self.val
+        return [
+            HashedText(norm, words, idx[a:b], val[a:b])
+            for norm, words, a, b in zip(
+                self.norms[start:stop], self.words[start:stop], bounds[:-1], bounds[1:], strict=True
+            )
+        ]
+
     def matrix(self, start: int = 0, stop: int | None = None) -> Any:
         """The scipy CSR matrix of rows start..stop (all by default), built on the batch's own
         arrays without copying; repeated ids in a row are summed by products."""
