@@ -1172,22 +1172,51 @@ class _Scanner:
         found: dict[str, str] = {}
         for boundary in self.starts.finditer(norm):
             pos = boundary.start()
-            together, each = self._candidates(norm[pos : pos + PREFIX_CHARS])
-            m = together.match(norm, pos) if together is not None else None
-            if m is None or m.lastgroup is None:
-                continue
-            intent = m.lastgroup
-            if intent not in found:
-                found[intent] = m.group(intent)
-            for other, pattern in each.items():
-                if other != intent and other not in found:
-                    hit = pattern.match(norm, pos)
-                    if hit:
-                        found[other] = hit.group(0)
+            self.match_at(norm, pos, found)
         return found
+
+    def match_at(self, norm: str, pos: int, found: dict[str, str]) -> None:
+        """Add to `found` the intents not in it yet that match at `pos`."""
+        together, each = self._candidates(norm[pos : pos + PREFIX_CHARS])
+        m = together.match(norm, pos) if together is not None else None
+        if m is None or m.lastgroup is None:
+            return
+        intent = m.lastgroup
+        if intent not in found:
+            found[intent] = m.group(intent)
+        for other, pattern in each.items():
+            if other != intent and other not in found:
+                hit = pattern.match(norm, pos)
+                if hit:
+                    found[other] = hit.group(0)
+
+
+class _Scanners:
+    """Several languages' scanners behind one gate (a post's language and English, or
+    all of them): the text is scanned once, and where some language's alternative can
+    start, each scanner looks for its own there. Same hits as each scanner on its own."""
+
+    def __init__(self, scanners: Sequence[_Scanner]) -> None:
+        self.scanners = tuple(scanners)
+        prefixes = set().union(*(s.by_prefix for s in self.scanners))
+        self.starts = _gate(prefixes) if prefixes else re.compile(r"(?!)")
+
+    def first_matches(self, norm: str) -> list[dict[str, str]]:
+        """Each scanner's `first_matches(norm)`, in order."""
+        founds: list[dict[str, str]] = [{} for _ in self.scanners]
+        for boundary in self.starts.finditer(norm):
+            pos = boundary.start()
+            for scanner, found in zip(self.scanners, founds, strict=True):
+                scanner.match_at(norm, pos, found)
+        return founds
 
 
 _SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
+# the languages a post is matched against -> their scanners behind one gate
+_TOGETHER = {
+    langs: _Scanners([_SCANNERS[code] for code in langs])
+    for langs in (LANGUAGES, *((lang, "en") for lang in LANGUAGES if lang != "en"))
+}
 
 
 def _gated(pattern: str) -> re.Pattern[str]:
@@ -1212,8 +1241,13 @@ _NEGATIVE_EVENT_WORDS = _gated(_NEGATIVE_EVENT_TEXT)
 
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
-    langs = LANGUAGES if lang not in LANGUAGES else ((lang,) if lang == "en" else (lang, "en"))
-    per_lang = [(code, found) for code in langs if (found := _SCANNERS[code].first_matches(norm))]
+    if lang == "en":
+        founds = [_SCANNERS["en"].first_matches(norm)]
+        langs: tuple[str, ...] = ("en",)
+    else:
+        langs = LANGUAGES if lang not in LANGUAGES else (lang, "en")
+        founds = _TOGETHER[langs].first_matches(norm)
+    per_lang = [(code, found) for code, found in zip(langs, founds, strict=True) if found]
     if not per_lang:  # the usual case: nothing but perhaps a question mark
         return [IntentHit("question", lang, "?")] if "?" in norm else []
     hits: list[IntentHit] = []

@@ -68,6 +68,8 @@ class LanguageDetector:
         self._identifier.set_languages(list(dict.fromkeys(candidates)))
         self._lock = threading.Lock()
         self._batch = _BatchScorer.from_identifier(self._identifier)
+        # the answer for every short tagged post, made once per language (it is immutable)
+        self._taken_at_platforms_word = {lang: Detected(lang, 1.0, f"platform says {lang}") for lang in self.languages}
 
     def detect(self, text: str, *, hint: str | None = None) -> Detected:
         hint = _short_hint(hint)
@@ -103,7 +105,7 @@ class LanguageDetector:
     def _before_detector(self, text: str, hint: str | None) -> Detected | str:
         """The answer when the detector need not run, else the text it should read."""
         if hint in self.languages and len(text) <= self.trust_hint_chars:
-            return Detected(hint, 1.0, f"platform says {hint}")
+            return self._taken_at_platforms_word[hint]
         clean = " ".join(_NOISE.sub(" ", text).split())
         if not _TWO_LETTERS.search(clean):
             if hint in self.languages:
