@@ -83,7 +83,7 @@ def _crc_cached(word: str) -> int:
     if found is None:
         if len(_CRC_CACHE) >= CRC_CACHE_SIZE:
             _CRC_CACHE.clear()
-        found = _CRC_CACHE[word] = zlib.crc32(word.encode("utf-8"))
+        found = _CRC_CACHE[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"))
     return found
 
 
@@ -166,7 +166,7 @@ def hash_batch(texts: Sequence[str]) -> HashedBatch:
     # character grams: every post padded, all posts in one code array; h[k - 2, j] is
     # the hash of the k-gram starting at code j (a post uses the windows inside it)
     padded = [" " + " ".join(n.split()) + " \0\0\0" for n in norms]
-    codes = np.frombuffer(("".join(padded) + "\0" * 4).encode("utf-32-le"), dtype=np.uint32)
+    codes = np.frombuffer(("".join(padded) + "\0" * 4).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     size = len(codes) - 4
     h = np.empty((len(CHAR_NGRAMS), size), dtype=np.uint32)
     np.multiply(codes[:size], _P32, out=h[0])

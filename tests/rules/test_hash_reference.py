@@ -23,6 +23,8 @@ from rules.model import (
     normalize,
     tokens,
 )
+from rules.triage import TriageContext, Triager
+from tests.rules.conftest import make_post
 
 WORD = 2**64
 
@@ -31,7 +33,7 @@ def reference(text: str) -> tuple[list[str], list[int], float]:
     """(words, feature ids in order, weight of each) for one post, as defined."""
     norm = normalize(text)
     words = _TOKEN.findall(norm)
-    unigrams = [zlib.crc32(w.encode("utf-8")) for w in words]
+    unigrams = [zlib.crc32(w.encode("utf-8", "surrogatepass")) for w in words]
     bigrams = [(a * int(_P_WORD) % WORD) ^ b ^ int(_SALT_BIGRAM) for a, b in zip(unigrams, unigrams[1:], strict=False)]
     padded = " " + " ".join(norm.split()) + " \0\0\0"
     windows = len(padded) - 4 if len(padded) > 5 else 0
@@ -57,6 +59,7 @@ EDGE_TEXTS = [
     "👍🏽👍🏽 ok",
     "ﬁne Ⅳ ٣ İstanbul straße",
     "non\u00a0breaking\u2028line",
+    "a lone surrogate \ud800 from a JSON escape",
 ]
 
 
@@ -113,3 +116,15 @@ def test_sparse_stack_gives_each_model_its_own_logits_from_an_aligned_table() ->
             own = model.hashed_logits([batch.row(i) for i in range(len(EDGE_TEXTS))])
             assert parts[id(model)].shape == own.shape
             assert np.allclose(parts[id(model)], own, atol=1e-4)
+
+
+def test_a_post_with_a_lone_surrogate_is_triaged(triager: Triager, ctx: TriageContext) -> None:
+    # json.loads turns an unpaired "\ud83d" escape into a lone surrogate; hashing it once
+    # raised UnicodeEncodeError and lost the whole page of posts
+    for lang in (None, "en"):
+        posts = [
+            make_post("still waiting, parcel broken \ud83d again", lang=lang),
+            make_post("thank you so much, all sorted now", lang=lang),
+        ]
+        results = triager.triage_many(posts, [ctx, ctx])
+        assert "complaint" in results[0].intents and "thanks_close" in results[1].intents
