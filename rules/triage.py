@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -318,7 +318,7 @@ class Triager:
         # hashed in language order, so each language's posts are one run of rows
         order = sorted(range(len(texts)), key=lambda i: detected[i].lang)
         batch = hash_batch([texts[i] for i in order])
-        out: list[Signals | None] = [None] * len(texts)
+        found: dict[int, Signals] = {}  # post index -> its signals, filled language by language
         start = 0
         for lang, group in itertools.groupby(order, key=lambda i: detected[i].lang):
             members = list(group)
@@ -333,9 +333,9 @@ class Triager:
                     hits = tuple(h for h in hits if h.intent != "praise")
                     if mood.value > -0.3:
                         mood = mood.read_as_negative(floor=-0.3)
-                out[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row))
+                found[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row))
             start = stop
-        return cast(list[Signals], out)  # every post is in one language's group
+        return [found[i] for i in range(len(texts))]
 
     def triage(self, post: Post, ctx: TriageContext) -> Triage:
         return self.triage_many([post], [ctx])[0]
