@@ -1172,22 +1172,51 @@ class _Scanner:
         found: dict[str, str] = {}
         for boundary in self.starts.finditer(norm):
             pos = boundary.start()
-            together, each = self._candidates(norm[pos : pos + PREFIX_CHARS])
-            m = together.match(norm, pos) if together is not None else None
-            if m is None or m.lastgroup is None:
-                continue
-            intent = m.lastgroup
-            if intent not in found:
-                found[intent] = m.group(intent)
-            for other, pattern in each.items():
-                if other != intent and other not in found:
-                    hit = pattern.match(norm, pos)
-                    if hit:
-                        found[other] = hit.group(0)
+            self.match_at(norm, pos, found)
         return found
+
+    def match_at(self, norm: str, pos: int, found: dict[str, str]) -> None:
+        """Add to `found` the intents not in it yet that match at `pos`."""
+        together, each = self._candidates(norm[pos : pos + PREFIX_CHARS])
+        m = together.match(norm, pos) if together is not None else None
+        if m is None or m.lastgroup is None:
+            return
+        intent = m.lastgroup
+        if intent not in found:
+            found[intent] = m.group(intent)
+        for other, pattern in each.items():
+            if other != intent and other not in found:
+                hit = pattern.match(norm, pos)
+                if hit:
+                    found[other] = hit.group(0)
+
+
+class _Scanners:
+    """Several languages' scanners behind one gate (a post's language and English, or
+    all of them): the text is scanned once, and where some language's alternative can
+    start, each scanner looks for its own there. Same hits as each scanner on its own."""
+
+    def __init__(self, scanners: Sequence[_Scanner]) -> None:
+        self.scanners = tuple(scanners)
+        prefixes = set().union(*(s.by_prefix for s in self.scanners))
+        self.starts = _gate(prefixes) if prefixes else re.compile(r"(?!)")
+
+    def first_matches(self, norm: str) -> list[dict[str, str]]:
+        """Each scanner's `first_matches(norm)`, in order."""
+        founds: list[dict[str, str]] = [{} for _ in self.scanners]
+        for boundary in self.starts.finditer(norm):
+            pos = boundary.start()
+            for scanner, found in zip(self.scanners, founds, strict=True):
+                scanner.match_at(norm, pos, found)
+        return founds
 
 
 _SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
+# the languages a post is matched against -> their scanners behind one gate
+_TOGETHER = {
+    langs: _Scanners([_SCANNERS[code] for code in langs])
+    for langs in (LANGUAGES, *((lang, "en") for lang in LANGUAGES if lang != "en"))
+}
 
 
 def _gated(pattern: str) -> re.Pattern[str]:
@@ -1200,14 +1229,25 @@ def _gated(pattern: str) -> re.Pattern[str]:
 
 
 _SARCASM_MARKERS = _gated(_SARCASM_MARKERS_TEXT)
+# Every text _SARCASM_MARKERS can match contains one of these (a test expands the pattern
+# to check): most posts have none, and a few substring tests cost less than the search.
+MARKER_CLUES = (
+    *("nothing", "niente", "nada", "nichts", "rien", "nimic", "right", "great", "needed", "love", "another"),
+    *("/s", "🙄", "🙃", "😒"),
+)
 _POSITIVE_RE = _gated(_POSITIVE_TEXT)
 _NEGATIVE_EVENT_WORDS = _gated(_NEGATIVE_EVENT_TEXT)
 
 
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
-    langs = LANGUAGES if lang not in LANGUAGES else ((lang,) if lang == "en" else (lang, "en"))
-    per_lang = [(code, found) for code in langs if (found := _SCANNERS[code].first_matches(norm))]
+    if lang == "en":
+        founds = [_SCANNERS["en"].first_matches(norm)]
+        langs: tuple[str, ...] = ("en",)
+    else:
+        langs = LANGUAGES if lang not in LANGUAGES else (lang, "en")
+        founds = _TOGETHER[langs].first_matches(norm)
+    per_lang = [(code, found) for code, found in zip(langs, founds, strict=True) if found]
     if not per_lang:  # the usual case: nothing but perhaps a question mark
         return [IntentHit("question", lang, "?")] if "?" in norm else []
     hits: list[IntentHit] = []
@@ -1228,9 +1268,10 @@ def detect_intents(norm: str, lang: str) -> list[IntentHit]:
 
 def sarcasm(norm: str, intents: Iterable[str]) -> str | None:
     """The words that make a positive phrase read as sarcastic, or None."""
-    marker = _SARCASM_MARKERS.search(norm)
-    if marker:
-        return marker.group(0)
+    if any(map(norm.__contains__, MARKER_CLUES)):
+        marker = _SARCASM_MARKERS.search(norm)
+        if marker:
+            return marker.group(0)
     if _NEGATIVE_EVENT_INTENTS.isdisjoint(intents):  # cheapest test first
         return None
     positive = _POSITIVE_RE.search(norm)

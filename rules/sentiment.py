@@ -186,6 +186,8 @@ class SentimentAnalyzer:
 
     def _lexicon_dense(self, x: HashedText, lang: str) -> tuple[list[float], list[str], float]:
         pos, neg, emoji, hits = self.lexicons.features(x.words, lang)
+        if not hits:  # no word counted (most posts): log1p(0) and tanh(0) are 0
+            return [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], hits, emoji
         return [math.log1p(pos), math.log1p(neg), math.tanh(emoji / 3.0), 0.0, 0.0, 0.0], hits, emoji
 
     def _vader(self, text: str) -> list[float]:
@@ -235,8 +237,7 @@ class SentimentAnalyzer:
         if pending.any():
             index = np.flatnonzero(pending)
             if lang == "en":
-                for i in index.tolist():
-                    features[i, 3:] = self._vader(texts[i])
+                features[index, 3:] = np.asarray([self._vader(texts[i]) for i in index.tolist()], dtype=np.float32)
             full = model.combine(_hashed(model, rows, hashed)[index], features[index])
             probs[index] = model.probabilities(full)
         return self._labelled(model, probs, dense)

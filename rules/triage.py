@@ -424,33 +424,24 @@ class Triager:
         # hashed in language order, so each language's posts are one run of rows
         order = sorted(range(len(texts)), key=lambda i: detected[i].lang)
         batch = hash_batch([texts[i] for i in order])
-        rows: list[HashedText] = [NO_TEXT] * len(texts)
-        moods: list[Sentiment | None] = [None] * len(texts)
-        text_logits: list[tuple[Mapping[int, np.ndarray], int]] = [({}, 0)] * len(texts)
+        found: dict[int, Signals] = {}  # post index -> its signals, filled language by language
         start = 0
         for lang, group in itertools.groupby(order, key=lambda i: detected[i].lang):
             members = list(group)
             stop = start + len(members)
             parts = self.stack(lang).logits(batch.matrix(start, stop))
-            for row, i in enumerate(members):
-                rows[i] = batch.row(start + row)
-                text_logits[i] = (parts, row)
-            found = self.sentiment.analyze_many([rows[i] for i in members], [texts[i] for i in members], lang, parts)
-            for i, mood in zip(members, found, strict=True):
-                moods[i] = mood
+            rows = batch.rows(start, stop)
+            moods = self.sentiment.analyze_many(rows, [texts[i] for i in members], lang, parts)
+            for row, (i, x, mood) in enumerate(zip(members, rows, moods, strict=True)):
+                hits = tuple(detect_intents(x.norm, lang))
+                irony = sarcasm(x.norm, (h.intent for h in hits))
+                if irony:
+                    hits = tuple(h for h in hits if h.intent != "praise")
+                    if mood.value > -0.3:
+                        mood = mood.read_as_negative(floor=-0.3)
+                found[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row))
             start = stop
-        out = []
-        for x, d, found_mood, logits in zip(rows, detected, moods, text_logits, strict=True):
-            assert found_mood is not None
-            mood = found_mood
-            hits = tuple(detect_intents(x.norm, d.lang))
-            irony = sarcasm(x.norm, (h.intent for h in hits))
-            if irony:
-                hits = tuple(h for h in hits if h.intent != "praise")
-                if mood.value > -0.3:
-                    mood = mood.read_as_negative(floor=-0.3)
-            out.append(Signals(x, d.lang, d.why, mood, hits, irony, logits))
-        return out
+        return [found[i] for i in range(len(texts))]
 
     def triage(self, post: Post, ctx: TriageContext) -> Triage:
         return self.triage_many([post], [ctx])[0]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import random
+import re
 from types import SimpleNamespace
 
 import pytest
 
-from rules.language import DETECT_CHARS, Detected, LanguageDetector, _BatchScorer
+from rules.language import _NOISE, DETECT_CHARS, Detected, LanguageDetector, _BatchScorer
 
 BRAND_LANGS = ("en", "it", "es", "de", "fr", "pt", "ro")
 
@@ -209,3 +211,30 @@ def test_py3langid_settings_it_does_not_reproduce_are_left_to_py3langid(detector
     assert _BatchScorer.from_identifier(SimpleNamespace(**model, _norm_probs=True, min_confidence=None)) is not None
     assert _BatchScorer.from_identifier(SimpleNamespace(**model, _norm_probs=False, min_confidence=None)) is None
     assert _BatchScorer.from_identifier(SimpleNamespace(**model, _norm_probs=True, min_confidence=0.5)) is None
+
+
+def test_noise_pattern_removes_what_the_plain_alternation_does() -> None:
+    plain = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\d+")
+    rng = random.Random(4)
+    pieces = [
+        "h",
+        "http",
+        "https://a.b/c",
+        "www.",
+        "www.x.y",
+        "w",
+        "@",
+        "@bob",
+        "#",
+        "#tag",
+        "12",
+        "٣4",
+        " ",
+        "x",
+        "é",
+        "\n",
+    ]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    texts += ["see https://x.co/a @Lumo #fail 2024 www.lumo.it ok", "hhttps://x", "wwww.x", "@@x", "##", "a1b22"]
+    for text in texts:
+        assert _NOISE.sub(" ", text) == plain.sub(" ", text), repr(text)

@@ -1,0 +1,42 @@
+"""Scanning a post once for several languages finds what each language's scanner finds alone."""
+
+from __future__ import annotations
+
+import random
+
+from rules.intents import _SCANNERS, _TOGETHER, PATTERNS
+from rules.model import normalize
+
+PHRASES = [
+    "still waiting for my refund",
+    "il pacco non e arrivato",
+    "charged me twice",
+    "doble cobro",
+    "ne fonctionne pas",
+    "kann ich",
+    "nao chegou",
+    "nu a ajuns",
+    "great service",
+    "hilfe",
+    "help!",
+    "cancel my account",
+    "niente",
+    "?",
+    "ok",
+    "l'app",
+]
+
+
+def test_one_scan_for_several_languages_finds_what_each_scanner_finds() -> None:
+    rng = random.Random(9)
+    texts = [" ".join(rng.choice(PHRASES) for _ in range(rng.randint(0, 6))) for _ in range(400)]
+    # every alternative's own words, so each language's patterns are met at least once
+    words = [alt.replace("\\", " ") for by_lang in PATTERNS.values() for alts in by_lang.values() for alt in alts]
+    texts += [" ".join(rng.sample(words, 3)) for _ in range(400)]
+    for text in texts:
+        norm = normalize(text)
+        for langs, together in _TOGETHER.items():
+            assert together.first_matches(norm) == [_SCANNERS[code].first_matches(norm) for code in langs], (
+                langs,
+                norm,
+            )
