@@ -27,6 +27,7 @@ from rules.train import (
     fit_sentiment,
     held_back,
     nb_scale,
+    sentiment_cv,
     sentiment_rows,
     train_sentiment,
     vader_label,
@@ -174,6 +175,17 @@ def test_cross_validation_scores_every_train_row_once(data_dir: Path, analyzer: 
     result = cross_validate(analyzer, rows, extra, "it", Recipe(c=2.0, cross_lingual=0.25))
     assert result["n"] == len(rows)
     assert result["macro_f1"] > 0.8  # the generated classes are separable by their words
+
+
+def test_sentiment_cv_averages_over_the_seeds_of_the_fold_split(data_dir: Path) -> None:
+    logs: list[str] = []
+    out = sentiment_cv(data_dir, ["es"], seeds=(0, 1), log=logs.append)
+    found = out["es"]
+    assert len(found["chosen_by_seed"]) == 2
+    assert found["chosen"] == round(float(np.mean(found["chosen_by_seed"])), 4)
+    assert found["chosen_sd"] == round(float(np.std(found["chosen_by_seed"])), 4)
+    assert found["chosen"] > 0.8 and found["plain"] > 0.8  # the generated classes are separable
+    assert logs == [logs[0]] and logs[0].startswith("sentiment es: 5-fold CV macro_f1") and "seeds [0, 1]" in logs[0]
 
 
 def test_train_sentiment_writes_every_language_with_its_recipe(
