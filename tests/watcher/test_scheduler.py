@@ -131,9 +131,11 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) 
         text=True,
     )
     db = tmp_path / "w.db"
-    deadline = time.monotonic() + 30
+    # generous: on a loaded machine starting Python and loading the models alone can take
+    # half a minute, and a SIGTERM before the service is up ends it with no handler (-15)
+    deadline = time.monotonic() + 120
     stored = 0
-    while time.monotonic() < deadline and stored == 0:
+    while time.monotonic() < deadline and stored == 0 and proc.poll() is None:
         time.sleep(0.2)
         if db.exists():
             try:
@@ -141,6 +143,10 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) 
                     stored = conn.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
             except sqlite3.OperationalError:
                 pass
+    if stored == 0:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the service stored nothing within 120 s; stderr:\n{err}")
     proc.send_signal(signal.SIGTERM)
     try:
         _, err = proc.communicate(timeout=60)
