@@ -21,7 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules.model import fit_linear, hash_text  # noqa: E402
+from rules.needs_reply import NeedsReplyModel  # noqa: E402
 from rules.sentiment import SentimentAnalyzer  # noqa: E402
+from rules.signals import NO_TEXT, reply_dense_matrix  # noqa: E402
 from rules.train import (  # noqa: E402
     DataMissing,
     evaluate_sentiment,
@@ -32,7 +34,7 @@ from rules.train import (  # noqa: E402
     shared_data_dir,
     time_split,
 )
-from rules.triage import NO_TEXT, NeedsReplyModel, TriageContext, Triager, reply_dense_matrix  # noqa: E402
+from rules.triage import TriageContext, Triager  # noqa: E402
 from watcher.config import BrandConfig  # noqa: E402
 from watcher.post import Author, Post, PostKind  # noqa: E402
 

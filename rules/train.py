@@ -477,7 +477,7 @@ def fit_needs_reply(
     `held_back` is given, print and return its ranking metrics. With `stack_default`
     the default model's logit is one more feature (a team model on top of ours).
     Without `use_text` the model sees the signals only, not the hashed n-grams."""
-    from rules.triage import NO_TEXT, REPLY_DENSE, reply_dense_matrix
+    from rules.signals import NO_TEXT, REPLY_DENSE, reply_dense_matrix
 
     def features(batch: Sequence[dict[str, Any]]) -> tuple[list[Any], list[list[float]]]:
         signals = triager.signals_many([r["text"] for r in batch], [r.get("lang") for r in batch])
@@ -509,7 +509,8 @@ def train_default_needs_reply(data: Path, *, out: Path | None = None, log: Any =
     signals-only model used for posts not in English; report figures for models
     fitted on the oldest 80% and scored on the newest 20%."""
     from rules.engine import RuleSet
-    from rules.triage import NEEDS_REPLY_MODEL_FILE, Triager
+    from rules.needs_reply import NEEDS_REPLY_MODEL_FILE
+    from rules.triage import Triager
 
     out = out or NEEDS_REPLY_MODEL_FILE
     rows = read_jsonl(data / "complaints_dev.jsonl")

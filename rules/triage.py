@@ -7,8 +7,9 @@ return a score with the reasons behind it.
 How a score is made (each step adds a reason):
 1. signals: language (rules/language.py), sentiment (rules/sentiment.py), intents
    and sarcasm (rules/intents.py), all from one hashed view of the text;
-2. the learned needs-reply model (rules/model.py) turns text + signals into a
-   probability: the base score is 100 x that probability;
+2. the learned needs-reply model (rules/needs_reply.py over rules/signals.py's
+   columns) turns text + signals into a probability: the base score is 100 x that
+   probability;
 3. rules (rules/engine.py: built-in, then the team's file) boost or lower it,
    set a priority floor, route, tag, suppress or send to the digest only.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet, load_ruleset
-from rules.intents import URGENT_INTENTS, IntentHit, bit_mask, detect_intents, sarcasm
+from rules.intents import bit_mask, detect_intents, sarcasm
 from rules.language import LanguageDetector
-from rules.model import HashedText, LinearModel, ModelError, SparseStack, hash_batch, load_models
-from rules.sentiment import DATA_DIR, Sentiment, SentimentAnalyzer
+from rules.model import ModelError, SparseStack, hash_batch
+from rules.needs_reply import NeedsReplyModel
+from rules.sentiment import SentimentAnalyzer
+from rules.signals import SignalColumns, Signals
 from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
 from watcher.post import Author, Post
 
@@ -39,26 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage", "triager_for"]
 
-NEEDS_REPLY_MODEL_FILE = DATA_DIR / "needs_reply.npz"
-NO_TEXT = HashedText("", (), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
-REPLY_DENSE = (
-    "sentiment",
-    "negative",
-    "positive",
-    "question",
-    "complaint",
-    "billing",
-    "delivery",
-    "outage",
-    "urgent",
-    "praise",
-    "thanks_close",
-    "spam",
-    "sarcasm",
-    "emoji_negative",
-    "log_words",
-)
 INTENT_LABELS = {
     "question": "question or request",
     "complaint": "complaint",
@@ -105,92 +89,6 @@ class Triage:
     digest_only: bool = False
     model_probability: float = 0.0
     rules_fired: tuple[str, ...] = ()
-
-
-# built for every post: plain slots, as a frozen dataclass pays a setattr call per field
-@dataclass(slots=True)
-class Signals:
-    """Everything read from the text alone; shared by scoring and training."""
-
-    hashed: HashedText
-    lang: str
-    lang_why: str
-    sentiment: Sentiment
-    hits: tuple[IntentHit, ...]
-    sarcasm: str | None
-    # (id(model) -> hashed part of that model's logits for a batch, this post's row in it)
-    text_logits: tuple[Mapping[int, np.ndarray], int] = field(default=({}, 0), compare=False, repr=False)
-
-    @property
-    def intents(self) -> tuple[str, ...]:
-        return tuple(h.intent for h in self.hits)
-
-    def reply_dense(self) -> list[float]:
-        return [float(v) for v in reply_dense_matrix([self])[0]]
-
-
-_REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
-_INTENT_BITS: dict[tuple[str, ...], int] = {}  # a post's intents -> their bit_mask, for the few combinations seen
-
-
-@dataclass(frozen=True)
-class SignalColumns:
-    """What scoring and the rules read from a batch's signals, gathered in one pass."""
-
-    intents: list[tuple[str, ...]]
-    intent_bits: np.ndarray  # int64, bit_mask of each post's intents
-    sentiment: np.ndarray  # float64
-    sarcasm: np.ndarray  # bool
-    dense: np.ndarray  # float32, the needs-reply model's REPLY_DENSE features
-
-    @classmethod
-    def of(cls, signals: Sequence[Signals]) -> SignalColumns:
-        n = len(signals)
-        intents: list[tuple[str, ...]] = []
-        bits: list[int] = []
-        flat: list[float | bool] = []  # sentiment, negative, positive, sarcasm, emoji < 0, words: per post
-        for s in signals:
-            names = tuple([h.intent for h in s.hits]) if s.hits else ()
-            b = _INTENT_BITS.get(names)
-            if b is None:
-                b = bit_mask(names)
-                if len(_INTENT_BITS) < 4096:
-                    _INTENT_BITS[names] = b
-            intents.append(names)
-            bits.append(b)
-            mood = s.sentiment
-            label = mood.label
-            flat += (
-                mood.value,
-                label == "negative",
-                label == "positive",
-                s.sarcasm is not None,
-                mood.emoji < 0,
-                len(s.hashed.words),
-            )
-        intent_bits = np.array(bits, dtype=np.int64).reshape(n)
-        per_post = np.array(flat, dtype=np.float64).reshape(n, 6)
-        sentiment = per_post[:, 0].copy()
-
-        def has(*names: str) -> np.ndarray:
-            return (intent_bits & bit_mask(names)) != 0
-
-        dense = np.empty((n, len(REPLY_DENSE)))
-        dense[:, 0:3] = per_post[:, 0:3]
-        for j, intent in enumerate(_REPLY_INTENTS, start=3):
-            dense[:, j] = has(intent)
-        dense[:, 8] = has(*URGENT_INTENTS)
-        dense[:, 9] = has("praise")
-        dense[:, 10] = has("thanks_close")
-        dense[:, 11] = has("spam")
-        dense[:, 12:14] = per_post[:, 3:5]
-        dense[:, 14] = np.log1p(np.ascontiguousarray(per_post[:, 5])) / 4.0
-        return cls(intents, intent_bits, sentiment, per_post[:, 3] != 0, dense.astype(np.float32))
-
-
-def reply_dense_matrix(signals: Sequence[Signals]) -> np.ndarray:
-    """The needs-reply model's dense features (REPLY_DENSE, one row per post)."""
-    return SignalColumns.of(signals).dense
 
 
 def priority_for(score: int, thresholds: TriageConfig) -> str:
@@ -246,124 +144,6 @@ def _scaled_round(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarr
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-class NeedsReplyModel:
-    """The default model, optionally stacked under a team-trained one (`watcher train`):
-    a team model takes the default's logit as one more feature, so a few hundred
-    outcomes correct the default instead of replacing it.
-
-    The default's word and character n-grams were learned from English posts, so on
-    any other language they say next to nothing and a plain Italian complaint scored
-    as "no reply needed". Posts not in English are scored by `signals_only`, a model
-    fitted on the same data over the language-independent signals alone (sentiment
-    from the post's own language model, intents from its own language's patterns)."""
-
-    def __init__(
-        self, default: LinearModel | None, team: LinearModel | None = None, *, signals_only: LinearModel | None = None
-    ) -> None:
-        self.default = default
-        self.team = team
-        self.signals_only = signals_only
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> NeedsReplyModel:
-        default = signals_only = None
-        if NEEDS_REPLY_MODEL_FILE.exists():
-            shipped = load_models(NEEDS_REPLY_MODEL_FILE, kind="needs_reply")[0]
-            default, signals_only = shipped["default"], shipped.get("signals_only")
-        team = None
-        if path is not None:
-            team = load_models(path, kind="needs_reply")[0]["default"]
-        return cls(default, team, signals_only=signals_only)
-
-    def uses_text(self, lang: str) -> bool:
-        """Whether the default model reads the hashed text for a post in `lang`."""
-        return self.default is not None and (lang == "en" or self.signals_only is None)
-
-    def base_logit(self, signals: Signals) -> float:
-        return float(self.base_logits([signals], reply_dense_matrix([signals]))[0])
-
-    def probability(self, signals: Signals) -> float:
-        return float(self.probabilities([signals])[0])
-
-    def probabilities(self, signals: Sequence[Signals], *, dense: np.ndarray | None = None) -> np.ndarray:
-        """P(needs reply) for each post, the models applied to the whole batch at once;
-        `dense` is `reply_dense_matrix(signals)` if the caller has it already."""
-        if dense is None:
-            dense = reply_dense_matrix(signals)
-        z = self.base_logits(signals, dense)
-        if self.team is not None:
-            hashed = _text_part(self.team, signals)
-            z = self.team.combine(hashed, np.hstack([dense, z[:, None].astype(np.float32)]))[:, 0]
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
-
-    def base_logits(self, signals: Sequence[Signals], dense: np.ndarray) -> np.ndarray:
-        """The default (or signals-only) model's logit per post; `dense` is `reply_dense_matrix(signals)`."""
-        if self.default is None:
-            return _prior_logits(dense)
-        text = np.fromiter((self.uses_text(s.lang) for s in signals), dtype=bool, count=len(signals))
-        if text.all():
-            return self.default.combine(_text_part(self.default, signals), dense)[:, 0]
-        z = np.zeros(len(signals))
-        if text.any():
-            rows = [s for s, t in zip(signals, text.tolist(), strict=True) if t]
-            z[text] = self.default.combine(_text_part(self.default, rows), dense[text])[:, 0]
-        if self.signals_only is not None:
-            z[~text] = self.signals_only.combine(np.zeros((int((~text).sum()), 1)), dense[~text])[:, 0]
-        return z
-
-
-def _text_part(model: LinearModel, signals: Sequence[Signals]) -> np.ndarray:
-    """The hashed part of `model`'s logits for each post: from the batch product when
-    there was one (one row pick per product), else from the post's own features."""
-    key = id(model)
-    picks: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}  # product -> (it, posts, its rows)
-    alone: list[int] = []
-    for i, s in enumerate(signals):
-        batch, row = s.text_logits
-        found = batch.get(key)
-        if found is None:
-            alone.append(i)
-            continue
-        pick = picks.get(id(found))
-        if pick is None:
-            pick = picks[id(found)] = (found, [], [])
-        pick[1].append(i)
-        pick[2].append(row)
-    if not alone and len(picks) == 1:
-        found, _, rows = next(iter(picks.values()))
-        return found[rows]
-    parts = [(found[rows], posts) for found, posts, rows in picks.values()]
-    if alone:
-        parts.append((model.hashed_logits([signals[i].hashed for i in alone]), alone))
-    if not parts:
-        return np.zeros((0, len(model.bias)))
-    stacked = np.concatenate([part for part, _ in parts])
-    out = np.empty_like(stacked)
-    out[[i for _, posts in parts for i in posts]] = stacked
-    return out
-
-
-_PRIOR = (  # REPLY_DENSE feature -> weight in the prior blend
-    ("sentiment", -1.5),
-    ("question", 1.2),
-    ("complaint", 1.2),
-    ("delivery", 0.8),
-    ("urgent", 1.0),
-    ("spam", -1.5),
-    ("thanks_close", -1.0),
-)
-
-
-def _prior_logits(dense: np.ndarray) -> np.ndarray:
-    """Without a trained model file: a transparent hand-set blend of the signals."""
-    d = dense.astype(np.float64)
-    z = np.full(len(d), -1.0)
-    for name, weight in _PRIOR:
-        column = d[:, REPLY_DENSE.index(name)]
-        z = z + weight * column  # the same float as subtracting |weight| * column
-    return z
 
 
 class Triager:

@@ -22,8 +22,10 @@ from rules.model import (
     normalize,
     save_models,
 )
+from rules.needs_reply import NeedsReplyModel
+from rules.signals import NO_TEXT
 from rules.train import fit_needs_reply, held_back, ranking_metrics, time_split
-from rules.triage import NO_TEXT, NeedsReplyModel, Triager
+from rules.triage import Triager
 
 FIXTURE = Path(__file__).parent / "data" / "needs_reply_fixture.jsonl"
 

@@ -24,18 +24,17 @@ from rules.engine import (
     row_list,
     row_set,
 )
+from rules.signals import SignalColumns, reply_dense_matrix
 from rules.triage import (
     INTENT_LABELS,
     MODEL_HEADROOM,
     PostFacts,
-    SignalColumns,
     Triage,
     TriageContext,
     Triager,
     model_reasons,
     ordinal,
     priority_for,
-    reply_dense_matrix,
     rounded,
 )
 from tests.rules.conftest import BRAND, make_post

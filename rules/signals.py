@@ -1,0 +1,119 @@
+"""What the engine reads from a post's text alone (language, sentiment, intents, sarcasm,
+the hashed n-grams), and those signals gathered column by column for a batch: what
+the needs-reply model and the rules see."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rules.intents import URGENT_INTENTS, IntentHit, bit_mask
+from rules.model import HashedText
+from rules.sentiment import Sentiment
+
+NO_TEXT = HashedText("", (), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+REPLY_DENSE = (
+    "sentiment",
+    "negative",
+    "positive",
+    "question",
+    "complaint",
+    "billing",
+    "delivery",
+    "outage",
+    "urgent",
+    "praise",
+    "thanks_close",
+    "spam",
+    "sarcasm",
+    "emoji_negative",
+    "log_words",
+)
+
+
+# built for every post: plain slots, as a frozen dataclass pays a setattr call per field
+@dataclass(slots=True)
+class Signals:
+    """Everything read from the text alone; shared by scoring and training."""
+
+    hashed: HashedText
+    lang: str
+    lang_why: str
+    sentiment: Sentiment
+    hits: tuple[IntentHit, ...]
+    sarcasm: str | None
+    # (id(model) -> hashed part of that model's logits for a batch, this post's row in it)
+    text_logits: tuple[Mapping[int, np.ndarray], int] = field(default=({}, 0), compare=False, repr=False)
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        return tuple(h.intent for h in self.hits)
+
+    def reply_dense(self) -> list[float]:
+        return [float(v) for v in reply_dense_matrix([self])[0]]
+
+
+_REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
+_INTENT_BITS: dict[tuple[str, ...], int] = {}  # a post's intents -> their bit_mask, for the few combinations seen
+
+
+@dataclass(frozen=True)
+class SignalColumns:
+    """What scoring and the rules read from a batch's signals, gathered in one pass."""
+
+    intents: list[tuple[str, ...]]
+    intent_bits: np.ndarray  # int64, bit_mask of each post's intents
+    sentiment: np.ndarray  # float64
+    sarcasm: np.ndarray  # bool
+    dense: np.ndarray  # float32, the needs-reply model's REPLY_DENSE features
+
+    @classmethod
+    def of(cls, signals: Sequence[Signals]) -> SignalColumns:
+        n = len(signals)
+        intents: list[tuple[str, ...]] = []
+        bits: list[int] = []
+        flat: list[float | bool] = []  # sentiment, negative, positive, sarcasm, emoji < 0, words: per post
+        for s in signals:
+            names = tuple([h.intent for h in s.hits]) if s.hits else ()
+            b = _INTENT_BITS.get(names)
+            if b is None:
+                b = bit_mask(names)
+                if len(_INTENT_BITS) < 4096:
+                    _INTENT_BITS[names] = b
+            intents.append(names)
+            bits.append(b)
+            mood = s.sentiment
+            label = mood.label
+            flat += (
+                mood.value,
+                label == "negative",
+                label == "positive",
+                s.sarcasm is not None,
+                mood.emoji < 0,
+                len(s.hashed.words),
+            )
+        intent_bits = np.array(bits, dtype=np.int64).reshape(n)
+        per_post = np.array(flat, dtype=np.float64).reshape(n, 6)
+        sentiment = per_post[:, 0].copy()
+
+        def has(*names: str) -> np.ndarray:
+            return (intent_bits & bit_mask(names)) != 0
+
+        dense = np.empty((n, len(REPLY_DENSE)))
+        dense[:, 0:3] = per_post[:, 0:3]
+        for j, intent in enumerate(_REPLY_INTENTS, start=3):
+            dense[:, j] = has(intent)
+        dense[:, 8] = has(*URGENT_INTENTS)
+        dense[:, 9] = has("praise")
+        dense[:, 10] = has("thanks_close")
+        dense[:, 11] = has("spam")
+        dense[:, 12:14] = per_post[:, 3:5]
+        dense[:, 14] = np.log1p(np.ascontiguousarray(per_post[:, 5])) / 4.0
+        return cls(intents, intent_bits, sentiment, per_post[:, 3] != 0, dense.astype(np.float32))
+
+
+def reply_dense_matrix(signals: Sequence[Signals]) -> np.ndarray:
+    """The needs-reply model's dense features (REPLY_DENSE, one row per post)."""
+    return SignalColumns.of(signals).dense
