@@ -10,8 +10,9 @@ How a score is made (each step adds a reason):
 2. the learned needs-reply model (rules/needs_reply.py over rules/signals.py's
    columns) turns text + signals into a probability: the base score is 100 x that
    probability;
-3. rules (rules/engine.py: built-in, then the team's file) boost or lower it,
-   set a priority floor, route, tag, suppress or send to the digest only.
+3. rules (rules/engine.py; loaded by rules/rule_file.py: built-in, then the team's
+   file) boost or lower it, set a priority floor, route, tag, suppress or send to the
+   digest only.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet, load_ruleset
+from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet
 from rules.intents import bit_mask, detect_intents, sarcasm
 from rules.language import LanguageDetector
 from rules.model import ModelError, SparseStack, hash_batch
 from rules.needs_reply import NeedsReplyModel
+from rules.rule_file import load_ruleset
 from rules.sentiment import SentimentAnalyzer
 from rules.signals import SignalColumns, Signals
 from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig

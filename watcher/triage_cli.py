@@ -219,7 +219,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     --rules FILE, on the same posts and models; an author's earlier stored posts
     count as repeats (open cases are not replayed). Nothing is written.
     """
-    from rules.engine import load_ruleset
+    from rules.rule_file import load_ruleset
     from rules.triage import TriageContext, Triager
 
     config = load_config_or_exit(config_path)

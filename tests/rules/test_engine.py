@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.engine import BUILTIN_RULES_FILE, load_rule_file, load_ruleset
+from rules.rule_file import BUILTIN_RULES_FILE, load_rule_file, load_ruleset
 from rules.triage import TriageContext, Triager
 from tests.rules.conftest import make_post
 from watcher.config import ConfigError

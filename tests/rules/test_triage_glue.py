@@ -20,10 +20,10 @@ from rules.engine import (
     FactsBatch,
     Outcome,
     RuleSet,
-    load_ruleset,
     row_list,
     row_set,
 )
+from rules.rule_file import load_ruleset
 from rules.signals import SignalColumns, reply_dense_matrix
 from rules.triage import (
     INTENT_LABELS,
