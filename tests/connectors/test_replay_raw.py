@@ -24,11 +24,9 @@ LINE = (
 )
 
 
-def test_a_jsonl_record_maps_field_by_field_and_keeps_its_line(tmp_path: Path) -> None:
-    path = tmp_path / "e.jsonl"
-    path.write_text("\n  " + LINE + " \t\r\n\n", encoding="utf-8")
-    (post,) = ReplayConnector(path, source="hist").fetch(None).posts
-    assert post == Post(
+def line_post(raw: dict[str, object]) -> Post:
+    """The Post that LINE stands for, built the ordinary way."""
+    return Post(
         platform="x",
         native_id="x-1",
         kind=PostKind.MENTION,
@@ -40,8 +38,15 @@ def test_a_jsonl_record_maps_field_by_field_and_keeps_its_line(tmp_path: Path) -
         conversation_id="x-1",
         metrics=Metrics(likes=3, reposts=0, replies=2),
         source="hist",
-        raw=json.loads(LINE),
+        raw=raw,
     )
+
+
+def test_a_jsonl_record_maps_field_by_field_and_keeps_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n  " + LINE + " \t\r\n\n", encoding="utf-8")
+    (post,) = ReplayConnector(path, source="hist").fetch(None).posts
+    assert post == line_post(json.loads(LINE))
     assert post.created_at.tzinfo is UTC and post.key == "x:x-1" and post.author_key == "x:42"
     assert isinstance(post.raw, RawJson) and post.raw.text == LINE  # only JSON whitespace trimmed
 
@@ -92,20 +97,7 @@ def test_a_replayed_post_is_the_post_of_its_fields() -> None:
     """record_to_post builds Post, Author and Metrics with their trusted constructors."""
     record = json.loads(LINE)
     post = record_to_post(record, source="hist", json_text=LINE)
-    expected = Post(
-        platform="x",
-        native_id="x-1",
-        kind=PostKind.MENTION,
-        text="@LumoBank refund?",
-        created_at=T0,
-        author=Author(id="42", handle="ann", display_name="Ann", followers=12, verified=True),
-        url="https://x.com/a/status/1",
-        lang="en",
-        conversation_id="x-1",
-        metrics=Metrics(likes=3, reposts=0, replies=2),
-        source="hist",
-        raw=record,
-    )
+    expected = line_post(record)
     assert post == expected and (post.key, post.author_key) == (expected.key, expected.author_key)
     assert (type(post), type(post.author), type(post.metrics)) == (Post, Author, Metrics)
 
