@@ -28,7 +28,7 @@ from rules.triage import Triage, TriageContext, triager_for
 from watcher.config import Config, SourceConfig
 from watcher.post import Post, normalized_text, post_key, utc_now
 from watcher.queue import Queue
-from watcher.store import OPEN_STATES, NewItem, NewPost, RecentPost, Store, StoredTriage
+from watcher.store import OPEN_STATES, NewItem, NewPost, RecentPost, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +65,6 @@ class IngestReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.queued_keys.extend(other.queued_keys)
         self.problems.extend(other.problems)
-
-
-def to_stored(result: Triage) -> StoredTriage:
-    return StoredTriage(
-        score=result.score,
-        priority=result.priority,
-        needs_reply=result.needs_reply,
-        sentiment=result.sentiment,
-        sentiment_label=result.sentiment_label,
-        lang=result.lang,
-        intents=result.intents,
-        reasons=result.reasons,
-        tags=result.tags,
-        channel=result.channel,
-    )
 
 
 @dataclass(frozen=True)
@@ -219,7 +204,7 @@ class Pipeline:
         ]
         with self.store.transaction():
             inserted = self.store.insert_posts(
-                # the Triage itself is written (to_stored would only copy its fields)
+                # the Triage itself is written (store.TriageColumns): copying its fields would only cost time
                 [NewPost(post, t, original, norm) for post, norm, t, original in planned],
                 fetched_at=now,
             )

@@ -479,7 +479,7 @@ class Store:
     def insert_post(
         self,
         post: Post,
-        triage: StoredTriage | None,
+        triage: TriageColumns | None,
         *,
         fetched_at: datetime,
         duplicate_of: str | None = None,

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from rules.triage import TriageContext, Triager
 from tests.rules.conftest import BRAND, make_post
-from watcher.pipeline import to_stored
 from watcher.store import Store
 from watcher.triage_cli import rules, train
 
@@ -62,7 +61,7 @@ def setup(tmp_path: Path, triager: Triager, *, feedback: bool = True, days_ago: 
         for i, text in enumerate(mixed):
             post = replace(make_post(text, handle=f"user{i}"), created_at=now - timedelta(days=days_ago, minutes=i))
             result = triager.triage(post, TriageContext(brand=BRAND))
-            store.insert_post(post, to_stored(result), fetched_at=now)
+            store.insert_post(post, result, fetched_at=now)
             if feedback:
                 label = (
                     "replied"
