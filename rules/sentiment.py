@@ -214,15 +214,13 @@ class SentimentAnalyzer:
 
         English has two models: a quick one without VADER's features answers for the posts
         it is sure of (top class probability >= its `cascade_threshold`, chosen by
-        cross-validation so the pair loses at most 0.002 macro-F1 against the full model),
+        cross-validation so the pair loses at most CASCADE_TOLERANCE macro-F1 against the full
+        model, rules/train.py),
         and VADER is run only for the rest, scored by the full model. VADER is most of the
         cost of an English post."""
         model = self.models.get(lang)
         if model is None:
-            found = [self._lexicon_dense(x, lang) for x in rows]
-            for (squash, _, _), text in zip(found, texts, strict=True):
-                if lang == "en":
-                    squash[3:] = self._vader(text)
+            found = [self.dense(x, text, lang) for x, text in zip(rows, texts, strict=True)]
             return [self._lexicon_only(features, hits, emoji, lang) for features, hits, emoji in found]
         dense = [self._lexicon_dense(x, lang) for x in rows]
         features = np.asarray([d[0] for d in dense], dtype=np.float32).reshape(len(rows), len(DENSE))

@@ -55,7 +55,12 @@ class Signals:
         return [float(v) for v in reply_dense_matrix([self])[0]]
 
 
-_REPLY_INTENTS = ("question", "complaint", "billing", "delivery", "outage")
+# where each REPLY_DENSE column comes from: a per-post value (its position in SignalColumns.of's
+# `flat` rows), an intent flag, any urgent intent, or the word count
+_COLUMN = {name: j for j, name in enumerate(REPLY_DENSE)}
+_PER_POST_COLUMNS = (("sentiment", 0), ("negative", 1), ("positive", 2), ("sarcasm", 3), ("emoji_negative", 4))
+_INTENT_COLUMNS = ("question", "complaint", "billing", "delivery", "outage", "praise", "thanks_close", "spam")
+assert {n for n, _ in _PER_POST_COLUMNS} | set(_INTENT_COLUMNS) | {"urgent", "log_words"} == set(REPLY_DENSE)
 _INTENT_BITS: dict[tuple[str, ...], int] = {}  # a post's intents -> their bit_mask, for the few combinations seen
 
 
@@ -102,15 +107,12 @@ class SignalColumns:
             return (intent_bits & bit_mask(names)) != 0
 
         dense = np.empty((n, len(REPLY_DENSE)))
-        dense[:, 0:3] = per_post[:, 0:3]
-        for j, intent in enumerate(_REPLY_INTENTS, start=3):
-            dense[:, j] = has(intent)
-        dense[:, 8] = has(*URGENT_INTENTS)
-        dense[:, 9] = has("praise")
-        dense[:, 10] = has("thanks_close")
-        dense[:, 11] = has("spam")
-        dense[:, 12:14] = per_post[:, 3:5]
-        dense[:, 14] = np.log1p(np.ascontiguousarray(per_post[:, 5])) / 4.0
+        for name, j in _PER_POST_COLUMNS:
+            dense[:, _COLUMN[name]] = per_post[:, j]
+        for intent in _INTENT_COLUMNS:
+            dense[:, _COLUMN[intent]] = has(intent)
+        dense[:, _COLUMN["urgent"]] = has(*URGENT_INTENTS)
+        dense[:, _COLUMN["log_words"]] = np.log1p(np.ascontiguousarray(per_post[:, 5])) / 4.0
         return cls(intents, intent_bits, sentiment, per_post[:, 3] != 0, dense.astype(np.float32))
 
 
