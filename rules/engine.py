@@ -52,6 +52,11 @@ class Facts:
     mentions_competitor: bool = False
     sarcasm: bool = False
 
+    @property
+    def words(self) -> int:
+        """Words in the post (punctuation and emoji tokens not counted); counted only when a rule asks."""
+        return count_words(self.tokens)
+
 
 def count_words(tokens: Sequence[str]) -> int:
     """Words among a post's tokens: punctuation and emoji tokens do not count."""
