@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from rich.console import Console
 
-from watcher.cli_errors import fail, load_config_or_exit, open_store_or_exit
+from watcher.cli_errors import fail, friendly_errors, load_config_or_exit, open_store_or_exit
 from watcher.config import Config
 from watcher.digest import DigestError, collect_digest, parse_moment, period_window, sla_targets
 from watcher.digest_charts import render_charts
@@ -22,7 +22,7 @@ from watcher.digest_html import render_html
 from watcher.digest_jobs import build_digest
 from watcher.digest_slack import DigestPostError, post_digest, slack_client
 from watcher.post import utc_now
-from watcher.store import Store, StoreError
+from watcher.store import Store
 
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
@@ -81,6 +81,7 @@ def _open_store(path: Path) -> Store:
 )
 @click.option("--timezone", help="Time zone for periods (default: brand.timezone, else UTC).")
 @click.option("--now", "now_text", hidden=True, help="Pretend it is this UTC time (reproducible reports).")
+@friendly_errors
 def digest(
     period: str,
     since: str | None,
@@ -138,8 +139,6 @@ def digest(
                 )
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
-    except StoreError as exc:
-        fail("database error", str(exc))
     console.print(terminal_text(digest_text(report)), highlight=False)
     charts = render_charts(report) if (html_path or post_to_slack) else {}
     if html_path is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from watcher.cli_errors import fail, load_config_or_exit, open_store_or_exit, report_problems
+from watcher.cli_errors import fail, friendly_errors, load_config_or_exit, open_store_or_exit, report_problems
 from watcher.config import Config, ConfigError
 from watcher.store import PRIORITY_RANK, Store
 
@@ -130,6 +130,7 @@ config_option = click.option(
     help="Where to write the model (default: triage.model_path, or triage_model.npz beside the config).",
 )
 @click.option("--min-examples", default=MIN_EXAMPLES, show_default=True, help="Refuse to train on fewer examples.")
+@friendly_errors
 def train(config_path: str, csv_path: Path | None, out: Path | None, min_examples: int) -> None:
     """Retrain the needs-reply model from the team's outcomes (and a CSV).
 
@@ -212,6 +213,7 @@ def rules() -> None:
 )
 @click.option("--since", default="7d", show_default=True, help="How far back to replay: 30m, 24h, 7d, 2w.")
 @click.option("--examples", default=5, show_default=True, help="Examples to show per direction.")
+@friendly_errors
 def test_rules(config_path: str, rules_path: Path | None, since: str, examples: int) -> None:
     """Replay stored posts through a rules file and print what would change.
 
@@ -243,11 +245,8 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     if not posts:
         click.echo(f"no stored posts in the last {since}; nothing to replay")
         return
-    try:
-        # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
-        triager = Triager.from_config(config)
-    except ConfigError as exc:
-        report_problems(exc.problems)
+    # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
+    triager = Triager.from_config(config)
     by_author: dict[str, list[datetime]] = {}
     for post in history:
         by_author.setdefault(post.author_key, []).append(post.created_at)

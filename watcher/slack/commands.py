@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import click
 
 from connectors.base import Connector, connector_class
-from watcher.cli_errors import load_config_or_exit, open_store_or_exit, report_problems
+from watcher.cli_errors import friendly_errors, load_config_or_exit, open_store_or_exit, report_problems
 from watcher.config import Config, ConfigProblem, slack_env_problems
 from watcher.post import Post
 from watcher.slack.app import ConnectorFor, SlackRuntime, run_slack_jobs, start
@@ -129,6 +129,7 @@ def manifest(mode: str, request_url: str, name: str) -> None:
     show_default=True,
     help="Also deliver cards, updates and SLA reminders (off when `watcher run` already does).",
 )
+@friendly_errors
 def serve(config_path: str | None, jobs: bool) -> None:
     """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
     runtime = _runtime(config_path)
@@ -142,6 +143,7 @@ def serve(config_path: str | None, jobs: bool) -> None:
 @click.option(
     "--config", "config_path", default=None, type=click.Path(), help="Config file (default: watcher --config)."
 )
+@friendly_errors
 def flush(config_path: str | None) -> None:
     """Run one Slack tick now: wake snoozed items, SLA reminders, deliver the outbox."""
     runtime = _runtime(config_path)
