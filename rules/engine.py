@@ -209,7 +209,8 @@ def _list_predicate(key: str, wanted: frozenset[str], keyword_re: re.Pattern[str
 
         return keywords
     if key == "tag":
-        return lambda f, rows, s, t: _rows_holding(rows, lambda r: any(tag in wanted for tag in t[r]))
+        # `wanted` is case-folded, as every list condition is; a rule's tag action keeps the case it was written in
+        return lambda f, rows, s, t: _rows_holding(rows, lambda r: any(tag.casefold() in wanted for tag in t[r]))
     if key in ("intent", "author_list"):
         column, mask = (
             ("intents", bit_mask(wanted)) if key == "intent" else ("author_lists", bit_mask(wanted, AUTHOR_LISTS))

@@ -178,3 +178,27 @@ def test_keywords_match_with_or_without_accents(tmp_path: Path, triager: Triager
     for text in ("ma perché non arriva?", "ma perche non arriva?", "ask @lumo_help please"):
         assert "why" in custom.triage(make_post(text), ctx).tags, text
     assert "why" not in custom.triage(make_post("perchessia"), ctx).tags
+
+
+def test_a_tag_condition_matches_a_tag_written_in_another_case(
+    tmp_path: Path, triager: Triager, ctx: TriageContext
+) -> None:
+    path = write(
+        tmp_path,
+        """
+[[rules]]
+name = "legal to the Legal tag"
+all = { intent = ["legal"] }
+then = { tag = ["Legal"] }
+
+[[rules]]
+name = "tagged Legal to its channel"
+all = { tag = ["Legal"] }
+then = { channel = "#care-legal" }
+""",
+    )
+    custom = triager.__class__.__new__(triager.__class__)
+    custom.__dict__.update(triager.__dict__)
+    custom.rules = load_ruleset(path)
+    result = custom.triage(make_post("my lawyer will contact you"), ctx)
+    assert "Legal" in result.tags and result.channel == "#care-legal"

@@ -184,7 +184,7 @@ def _holds(conditions: Conditions, facts: Facts, score: float, tags: list[str], 
                 bool(conditions.keyword_re.search(facts.norm) or conditions.keyword_re.search(facts.text.casefold()))
             )
         elif key == "tag":
-            found.append(any(t in values for t in tags))
+            found.append(any(t.casefold() in values for t in tags))
         elif key == "intent":
             found.append(not facts.intents.isdisjoint(values))
         elif key == "author_list":
