@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
@@ -113,10 +113,28 @@ class Connector(Protocol):
         made by us or natively on the platform; None when there is none."""
         ...
 
+    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
+        """The brand's replies to any of `posts` (post key -> reply): the periodic check
+        for items the team answered natively on the platform. A platform whose budget is
+        counted per endpoint answers it with as few requests as it can; the others may
+        ask post by post (`own_replies_one_by_one`)."""
+        ...
+
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
         """Build the real SDK client from a source table and the environment."""
         ...
+
+
+def own_replies_one_by_one(connector: Connector, posts: Sequence[Post]) -> dict[str, PostedReply]:
+    """`find_own_replies` for a platform that has no cheaper way than one lookup per post;
+    the first error stops the batch (what was found so far is found again next time)."""
+    found = {}
+    for post in posts:
+        reply = connector.find_own_reply(post, None)
+        if reply is not None:
+            found[post.key] = reply
+    return found
 
 
 CONNECTOR_MODULES: dict[str, str] = {

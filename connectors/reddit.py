@@ -24,7 +24,7 @@ persisted back-off takes over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -45,6 +45,7 @@ from connectors.base import (
     ReplyRejected,
     SourceMisconfigured,
     SourceUnavailable,
+    own_replies_one_by_one,
 )
 from connectors.reddit_http import RequestMeter, TransportFailure, WatcherRequestor, make_reddit
 from connectors.reddit_mapping import (
@@ -633,6 +634,9 @@ class RedditConnector:
                 posted_at=parse_timestamp(float(data["created_utc"])),
             )
         return None
+
+    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
+        return own_replies_one_by_one(self, posts)
 
     def _brand(self) -> str | None:
         if self.brand_account is None and self.can_reply:

@@ -17,13 +17,20 @@ import csv
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from connectors.base import Cursor, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
+from connectors.base import (
+    Cursor,
+    FetchResult,
+    PostedReply,
+    ReplyRejected,
+    SourceMisconfigured,
+    own_replies_one_by_one,
+)
 from watcher.config import SourceConfig, SourceOptions
 from watcher.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
 
@@ -332,3 +339,6 @@ class ReplayConnector:
             if row["in_reply_to"] == post.key and (text is None or row["text"] == text):
                 return PostedReply(post.platform, row["id"], "", parse_timestamp(row["posted_at"]))
         return None
+
+    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
+        return own_replies_one_by_one(self, posts)

@@ -54,7 +54,7 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
-from connectors.x_budget import MODE_ENDPOINT, source_limits
+from connectors.x_budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, source_limits
 from connectors.x_budget import budget_problems as budget_problems  # shown by `watcher check`
 from connectors.x_budget import plan_budget as plan_budget
 from connectors.x_text import comparable_reply_text, reply_length_problem
@@ -67,6 +67,8 @@ X_API_BASE_URL = "https://api.x.com"
 TWEEPY_HOST = "https://api.twitter.com"
 WEB_URL = "https://x.com"
 MODES = ("mentions", "search", "conversations")
+# what finding the brand's own replies reads of each post
+OWN_REPLY_FIELDS = ("created_at", "referenced_tweets", "conversation_id", "author_id")
 
 TWEET_FIELDS = (
     "author_id",
@@ -908,27 +910,60 @@ class XConnector:
             lambda: self.client.search_recent_tweets(
                 f"conversation_id:{conversation} from:{self.user_id}",
                 max_results=100,
-                tweet_fields=["created_at", "referenced_tweets", "conversation_id", "author_id"],
+                tweet_fields=list(OWN_REPLY_FIELDS),
             ),
         )
-        found = self._matching_reply(parse_page(_json(search), search.headers), post, text)
-        if found is not None:
-            return found
+        found = self._own_replies(parse_page(_json(search), search.headers), [post], text)
+        if found:
+            return found[post.key]
         timeline = self._call(
             "users_tweets",
             lambda: self.client.get_users_tweets(
                 self.user_id,
                 since_id=post.native_id,
                 max_results=100,
-                tweet_fields=["created_at", "referenced_tweets", "conversation_id", "author_id"],
+                tweet_fields=list(OWN_REPLY_FIELDS),
             ),
         )
-        return self._matching_reply(parse_page(_json(timeline), timeline.headers), post, text)
+        return self._own_replies(parse_page(_json(timeline), timeline.headers), [post], text).get(post.key)
 
-    def _matching_reply(self, page: Page, post: Post, text: str | None) -> PostedReply | None:
+    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
+        """The brand's replies to any of `posts` (post key -> reply), read from the
+        brand's own timeline since the oldest of them: one request for the whole batch
+        (up to NATIVE_CHECK_PAGES of 100 posts), where asking post by post would spend
+        two each and empty users_tweets' small allowance (10 per 15 min on basic)
+        within one check. A reply older than the brand's newest 200 posts is not seen."""
+        wanted = [p for p in posts if p.native_id.isdigit()]
+        if not self.user_id or not wanted:
+            return {}
+        since_id = min(wanted, key=lambda p: int(p.native_id)).native_id
+        found: dict[str, PostedReply] = {}
+        token: str | None = None
+        for _ in range(NATIVE_CHECK_PAGES):
+            call = partial(
+                self.client.get_users_tweets,
+                self.user_id,
+                since_id=since_id,
+                max_results=100,
+                pagination_token=token,
+                tweet_fields=list(OWN_REPLY_FIELDS),
+            )
+            response = self._call("users_tweets", call)
+            page = parse_page(_json(response), response.headers)
+            found |= {k: v for k, v in self._own_replies(page, wanted, None).items() if k not in found}
+            token = page.next_token
+            if not token:
+                break
+        return found
+
+    def _own_replies(self, page: Page, posts: Sequence[Post], text: str | None) -> dict[str, PostedReply]:
+        """post key -> the brand's earliest reply to it on `page` (with this text, when given)."""
         wanted = comparable_reply_text(text) if text is not None else None
+        by_id = {p.native_id: p for p in posts}
+        found: dict[str, PostedReply] = {}
         for tweet in sorted(page.tweets, key=lambda t: int(t.get("id", 0))):
-            if _referenced(tweet, "replied_to") != post.native_id:
+            post = by_id.get(_referenced(tweet, "replied_to") or "")
+            if post is None or post.key in found:
                 continue
             if str(tweet.get("author_id") or self.user_id) != self.user_id:
                 continue
@@ -936,10 +971,10 @@ class XConnector:
                 continue
             reply_id = str(tweet["id"])
             posted = parse_timestamp(tweet["created_at"]) if tweet.get("created_at") else snowflake_time(reply_id)
-            return PostedReply(
+            found[post.key] = PostedReply(
                 platform="x", native_id=reply_id, url=tweet_url(reply_id, self.username), posted_at=posted
             )
-        return None
+        return found
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from watcher.config import ConfigProblem, SourceConfig
 
 DAY_SECONDS = 86_400
 READ_WINDOW_SECONDS = 900
+# brand timeline pages one native-reply check may read per source (one request each)
+NATIVE_CHECK_PAGES = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class BudgetLine:
     planned_per_day: int
     allowed_per_day: int
     min_interval_seconds: int
+    # > 0: the line plans the Slack job's native-reply checks (run this often), not polling
+    check_minutes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -90,7 +94,12 @@ class BudgetLine:
             f"{self.planned_per_window} of {self.allowed_per_window} requests per {window} "
             f"({self.planned_per_day}/day of {self.allowed_per_day}) by {', '.join(self.sources)}"
         )
-        verdict = "ok" if self.ok else f"OVER BUDGET: raise interval_seconds to at least {self.min_interval_seconds}"
+        if self.check_minutes:
+            spent += f" (native-reply checks every {self.check_minutes} min)"
+            fix = f"raise slack.native_reply_check_minutes to at least {self.min_interval_seconds // 60}"
+        else:
+            fix = f"raise interval_seconds to at least {self.min_interval_seconds}"
+        verdict = "ok" if self.ok else f"OVER BUDGET: {fix}"
         return f"x {ENDPOINTS[self.endpoint]} [{self.tier}]: {spent}; {verdict}"
 
 
@@ -122,13 +131,26 @@ def polls_per_window(interval_seconds: int, window_seconds: int) -> int:
     return max(1, math.ceil(window_seconds / max(1, interval_seconds)))
 
 
-def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> list[BudgetLine]:
+def shortest_interval(limit: EndpointLimit, per_run: int) -> int:
+    """The shortest interval (seconds) at which runs spending `per_run` requests each
+    stay within `limit` in any window (`polls_per_window` of it times per_run); the
+    window itself when even one run a window is too many (only a higher tier helps)."""
+    runs = limit.requests // max(1, per_run)
+    return math.ceil(limit.window_seconds / runs) if runs else limit.window_seconds
+
+
+def plan_budget(
+    sources: Iterable[SourceConfig], *, tier: str | None = None, native_check_minutes: int = 0
+) -> list[BudgetLine]:
     """Per endpoint, the idle-poll requests of every enabled X source against the
     allowance of its tier (one request per poll; a backlog adds pages, which the
     connector stops taking when x-rate-limit-remaining reaches 0). `tier`
     overrides what the sources declare. X counts per app (bearer token), so sources
-    on different apps are planned apart. Pure: reads only the configs."""
+    on different apps are planned apart. With Slack's native-reply check on (every
+    `native_check_minutes`), each source with a user_id also reads the brand's
+    timeline, up to NATIVE_CHECK_PAGES requests a check. Pure: reads only the configs."""
     by_endpoint: dict[tuple[str, str], list[tuple[SourceConfig, str, EndpointLimit]]] = {}
+    checks: dict[str, list[tuple[SourceConfig, str, EndpointLimit]]] = {}
     tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
     for cfg in sources:
         if cfg.kind != "x" or not cfg.enabled:
@@ -138,13 +160,31 @@ def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> 
         endpoint = MODE_ENDPOINT.get(str(cfg.options.get("mode", "mentions")), "users_mentions")
         app = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
         by_endpoint.setdefault((app, endpoint), []).append((cfg, tier_name, limits[endpoint]))
+        if native_check_minutes and cfg.options.get("user_id"):
+            checks.setdefault(app, []).append((cfg, tier_name, limits["users_tweets"]))
     lines = []
+    for users in checks.values():
+        limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
+        per_check = NATIVE_CHECK_PAGES * len(users)
+        lines.append(
+            BudgetLine(
+                endpoint="users_tweets",
+                sources=tuple(cfg.name for cfg, _, _ in users),
+                tier=users[0][1],
+                allowed_per_window=limit.requests,
+                window_seconds=limit.window_seconds,
+                planned_per_window=per_check * polls_per_window(native_check_minutes * 60, limit.window_seconds),
+                planned_per_day=per_check * (DAY_SECONDS // (native_check_minutes * 60)),
+                allowed_per_day=limit.per_day,
+                min_interval_seconds=60 * math.ceil(shortest_interval(limit, per_check) / 60),
+                check_minutes=native_check_minutes,
+            )
+        )
     for (_, endpoint), users in by_endpoint.items():
         limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
         per_window = sum(polls_per_window(cfg.interval_seconds, limit.window_seconds) for cfg, _, _ in users)
         per_day = sum(DAY_SECONDS // cfg.interval_seconds for cfg, _, _ in users)
         # equal intervals for all sources on this endpoint that keep the window within budget
-        min_interval = math.ceil(limit.window_seconds * len(users) / limit.requests) if limit.requests else 0
         lines.append(
             BudgetLine(
                 endpoint=endpoint,
@@ -155,7 +195,7 @@ def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> 
                 planned_per_window=per_window,
                 planned_per_day=per_day,
                 allowed_per_day=limit.per_day,
-                min_interval_seconds=min_interval,
+                min_interval_seconds=shortest_interval(limit, len(users)),
             )
         )
     if tiers:
@@ -177,22 +217,25 @@ def plan_budget(sources: Iterable[SourceConfig], *, tier: str | None = None) -> 
     return sorted(lines, key=lambda line: list(ENDPOINTS).index(line.endpoint))
 
 
-def budget_problems(sources: Iterable[SourceConfig], *, tier: str | None = None) -> list[ConfigProblem]:
+def budget_problems(
+    sources: Iterable[SourceConfig], *, tier: str | None = None, native_check_minutes: int = 0
+) -> list[ConfigProblem]:
     """Over-budget endpoints as config problems naming the sources to slow down."""
     sources = list(sources)
     files = {cfg.name: cfg.file for cfg in sources}
     problems = []
-    for line in plan_budget(sources, tier=tier):
+    for line in plan_budget(sources, tier=tier, native_check_minutes=native_check_minutes):
         if line.ok:
             continue
-        where = ", ".join(f"sources.{name}.interval_seconds" for name in line.sources)
-        problems.append(
-            ConfigProblem(
-                files[line.sources[0]],
-                where,
-                f"{line.planned_per_window} requests per {_window_text(line.window_seconds)} to "
-                f"{ENDPOINTS[line.endpoint]} but tier {line.tier} allows {line.allowed_per_window}; "
-                f"set interval_seconds to at least {line.min_interval_seconds} or declare a higher tier",
-            )
+        spent = (
+            f"{line.planned_per_window} requests per {_window_text(line.window_seconds)} to "
+            f"{ENDPOINTS[line.endpoint]} but tier {line.tier} allows {line.allowed_per_window}"
         )
+        if line.check_minutes:
+            where = "slack.native_reply_check_minutes"
+            fix = f"native-reply checks for {', '.join(line.sources)}; set it to at least {line.min_interval_seconds // 60}"
+        else:
+            where = ", ".join(f"sources.{name}.interval_seconds" for name in line.sources)
+            fix = f"set interval_seconds to at least {line.min_interval_seconds}"
+        problems.append(ConfigProblem(files[line.sources[0]], where, f"{spent}; {fix} or declare a higher tier"))
     return problems

@@ -374,12 +374,25 @@ def _budget_modules(sources: list[SourceConfig]) -> list[tuple[Any, list[SourceC
     return found
 
 
-def budget_lines(sources: list[SourceConfig]) -> list[tuple[str, bool]]:
-    return [(line.describe(), line.ok) for module, own in _budget_modules(sources) for line in module.plan_budget(own)]
+def native_check_minutes(config: Config) -> int:
+    """How often the Slack job looks for replies made natively (0: it does not run)."""
+    return config.slack.native_reply_check_minutes if config.slack.enabled else 0
 
 
-def budget_config_problems(sources: list[SourceConfig]) -> list[ConfigProblem]:
-    return [p for module, own in _budget_modules(sources) for p in module.budget_problems(own)]
+def budget_lines(config: Config, sources: list[SourceConfig]) -> list[tuple[str, bool]]:
+    minutes = native_check_minutes(config)
+    return [
+        (line.describe(), line.ok)
+        for module, own in _budget_modules(sources)
+        for line in module.plan_budget(own, native_check_minutes=minutes)
+    ]
+
+
+def budget_config_problems(config: Config, sources: list[SourceConfig]) -> list[ConfigProblem]:
+    minutes = native_check_minutes(config)
+    return [
+        p for module, own in _budget_modules(sources) for p in module.budget_problems(own, native_check_minutes=minutes)
+    ]
 
 
 @cli.command()
@@ -400,9 +413,9 @@ def check(app: AppContext) -> None:
     table.add_row("config file", f"[green]ok[/green] {config.file}")
     enabled = [s for s in config.sources if s.enabled]
     table.add_row("sources", f"{len(enabled)} enabled: " + ", ".join(f"{s.name} ({s.kind})" for s in enabled))
-    for line, ok in budget_lines(enabled):
+    for line, ok in budget_lines(config, enabled):
         table.add_row("request budget", line if ok else f"[red]{line}[/red]")
-    problems.extend(budget_config_problems(enabled))
+    problems.extend(budget_config_problems(config, enabled))
     table.add_row("environment", "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]")
     db_ok = True
     try:

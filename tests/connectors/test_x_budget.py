@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.x_budget import budget_problems, plan_budget, polls_per_window
+from connectors.x_budget import EndpointLimit, budget_problems, plan_budget, polls_per_window, shortest_interval
 from tests.connectors.x_support import make_config
 from watcher.config import SourceConfig
 
@@ -100,3 +100,40 @@ def test_sources_on_different_apps_are_planned_apart(tmp_path: Path) -> None:
         (("a",), 8, True),
         (("b",), 8, True),
     ]
+
+
+def test_native_reply_checks_are_planned_on_the_brand_timeline(tmp_path: Path) -> None:
+    configured = sources(
+        tmp_path,
+        mentions={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
+        search={"mode": "search", "query": "acme", "interval_seconds": 60},  # no user_id: never checked
+        threads={"mode": "conversations", "user_id": "1", "interval_seconds": 300},
+    )
+    assert "users_tweets" not in {line.endpoint for line in plan_budget(configured)}  # Slack off
+
+    [line] = [line for line in plan_budget(configured, native_check_minutes=10) if line.endpoint == "users_tweets"]
+    # two sources, up to 2 pages each, at most 2 checks in any 15 minutes: 8 of basic's 10
+    assert (line.sources, line.planned_per_window, line.allowed_per_window, line.ok) == (
+        ("mentions", "threads"),
+        8,
+        10,
+        True,
+    )
+    assert line.planned_per_day == 4 * 144
+    assert "native-reply checks every 10 min" in line.describe()
+
+    [line] = [line for line in plan_budget(configured, native_check_minutes=5) if line.endpoint == "users_tweets"]
+    assert (line.planned_per_window, line.ok) == (12, False)
+    assert "raise slack.native_reply_check_minutes to at least 8" in line.describe()  # 7.5 min: 2 a window
+    [problem] = budget_problems(configured, native_check_minutes=5)
+    assert problem.key == "slack.native_reply_check_minutes"
+    assert "mentions, threads" in problem.reason and "at least 8" in problem.reason
+
+
+@pytest.mark.parametrize(("sources_on_app", "requests"), [(1, 10), (2, 10), (3, 10), (4, 60), (7, 450), (3, 1)])
+def test_the_suggested_interval_fits_the_allowance(sources_on_app: int, requests: int) -> None:
+    limit = EndpointLimit(requests, 900)
+    interval = shortest_interval(limit, sources_on_app)
+    within = polls_per_window(interval, 900) * sources_on_app <= requests
+    assert within or sources_on_app > requests  # three sources on one request a window: no interval fits
+    assert interval == 900 or polls_per_window(interval - 1, 900) * sources_on_app > requests  # and it is the shortest

@@ -272,3 +272,37 @@ def test_find_own_reply_sends_nothing_inside_a_rate_limit_window(fake: FakeX, cl
     with pytest.raises(RateLimited, match="search_recent"):
         connector.find_own_reply(post)
     assert fake.count() == sent  # the window is honoured before the request, not after another 429
+
+
+def test_find_own_replies_reads_the_brand_timeline_once_for_a_batch(fake: FakeX, clock: Clock) -> None:
+    ids = [
+        fake.add_tweet("2001", f"@acme problem number {n}", at=clock.now - timedelta(minutes=30 - n)) for n in range(3)
+    ]
+    posts = sorted(
+        (p for p in make_connector(fake, clock, mode="mentions").fetch(None).posts if p.native_id in ids),
+        key=lambda p: int(p.native_id),
+    )
+    fake.requests.clear()
+    first = fake.add_tweet(BRAND_ID, "@alice sorted, thanks", at=clock.now, reply_to=ids[0])
+    fake.add_tweet(BRAND_ID, "@alice a second answer", at=clock.now + timedelta(seconds=1), reply_to=ids[0])
+    fake.add_tweet("2001", "@acme still waiting", at=clock.now, reply_to=ids[1])  # not the brand
+    for n in range(120):  # the brand's own news pushes the last answer to a second page
+        fake.add_tweet(BRAND_ID, f"news {n}", at=clock.now + timedelta(seconds=2 + n))
+    last = fake.add_tweet(BRAND_ID, "@alice DM us", at=clock.now - timedelta(seconds=1), reply_to=ids[2])
+
+    found = make_connector(fake, clock, mode="mentions").find_own_replies(posts)
+
+    assert {key: reply.native_id for key, reply in found.items()} == {posts[0].key: first, posts[2].key: last}
+    assert [r.endpoint for r in fake.requests] == ["users_tweets", "users_tweets"]
+    assert fake.requests[0].params["since_id"] == ids[0]
+
+
+def test_find_own_replies_spends_nothing_inside_the_timeline_rate_limit_window(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    connector = make_connector(fake, clock, mode="mentions")
+    fake.fail("users_tweets", 429, reset=int((clock.now + timedelta(minutes=15)).timestamp()))
+    with pytest.raises(RateLimited):
+        connector.find_own_replies([post])
+    with pytest.raises(RateLimited):
+        connector.find_own_replies([post])
+    assert fake.count("users_tweets") == 1

@@ -189,6 +189,26 @@ def test_check_shows_the_x_request_budget_and_flags_an_overspend(tmp_path: Path,
     assert "sources.mentions.interval_seconds" in over.output
 
 
+def test_check_counts_slacks_native_reply_checks_in_the_x_budget(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path)
+    for name in ("X_BEARER_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.setenv(name, "test-secret")
+    base = config.read_text(encoding="utf-8") + "".join(
+        f'\n[sources.{name}]\nkind = "x"\nmode = "{mode}"\nuser_id = "900000001"\ninterval_seconds = 300\n'
+        for name, mode in (("mentions", "mentions"), ("threads", "conversations"))
+    )
+    slack = '\n[slack]\nenabled = true\nchannel = "C0123ABCD"\nmoderators = ["U0123ABCD"]\nnative_reply_check_minutes = {}\n'
+    config.write_text(base + slack.format(10), encoding="utf-8")
+    ok = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "/2/users/:id/tweets" in ok.stdout  # the brand timeline the checks read
+    config.write_text(base + slack.format(5), encoding="utf-8")
+    over = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert over.exit_code == 2
+    assert "slack.native_reply_check_minutes" in over.output and "at least 8" in over.output
+    assert "test-secret" not in over.output
+
+
 def test_poll_once_delivers_cards_to_slack_when_enabled(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes.slack_api import BOT_TOKEN, running_fake_slack
 

@@ -150,6 +150,7 @@ class RecordingConnector:
         self.fail_with: Exception | None = None
         self.posted_anyway = False
         self.native: dict[str, Any] = {}
+        self.batches: list[list[str]] = []  # the posts of each find_own_replies call
 
     def fetch(self, cursor: Any) -> FetchResult:
         return FetchResult(posts=(), cursor=cursor)
@@ -173,6 +174,12 @@ class RecordingConnector:
             if key == post.key and (text is None or said == text):
                 return self._posted(post, number)
         return self.native.get(post.key)
+
+    def find_own_replies(self, posts: Any) -> dict[str, Any]:
+        from connectors.base import own_replies_one_by_one
+
+        self.batches.append([p.key for p in posts])
+        return own_replies_one_by_one(self, posts)
 
     @classmethod
     def from_config(cls, cfg: Any, env: Any) -> RecordingConnector:

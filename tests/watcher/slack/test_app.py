@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected, SourceUnavailable
 from connectors.replay import ReplayConnector
 from watcher.pipeline import Pipeline
 from watcher.slack.app import SlackRuntime, run_slack_jobs
@@ -262,6 +262,27 @@ def test_brand_reply_made_natively_closes_the_item(harness, runtime, fake, clock
     assert run_slack_jobs(runtime).answered_elsewhere == 1
     assert runtime.store.get_item(item_id)["state"] == "answered_elsewhere"
     assert "replied natively" in blocks_text(posted_card(runtime, fake, item_id))
+
+
+def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing_one(
+    harness, runtime, fake, clock, connector
+):
+    first, second = queued(runtime, clock, make_post("1"), make_post("2", "My card was charged twice", handle="dan"))
+    connector.native["x:2"] = PostedReply("x", "n2", "https://x.com/acme/status/n2", START)
+    clock.advance(minutes=10)  # the first tick posted the cards; the next check is due now
+
+    assert run_slack_jobs(runtime).answered_elsewhere == 1
+    assert connector.batches == [["x:1", "x:2"]]  # one call for the batch, not one per item
+    assert runtime.store.get_item(second)["state"] == "answered_elsewhere"
+    assert runtime.store.get_item(first)["state"] == "new"
+
+    def unavailable(posts):
+        raise SourceUnavailable("X answered 503", source="x-mentions")
+
+    connector.find_own_replies = unavailable
+    clock.advance(minutes=10)
+    assert run_slack_jobs(runtime).answered_elsewhere == 0  # logged and skipped until the next check
+    assert runtime.store.get_item(first)["state"] == "new"
 
 
 def test_unclaimed_item_past_its_sla_gets_one_reminder_in_its_thread(harness, runtime, fake, clock):
