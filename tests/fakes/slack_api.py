@@ -1,7 +1,9 @@
 """A fake Slack Web API on 127.0.0.1 for the real slack-sdk WebClient.
 
 Speaks Slack's JSON shapes for the methods the watcher uses, keeps the posted
-messages (with their metadata) per channel, records every call, and can be told
+messages (with their metadata) per channel and the files shared through the
+external upload flow (files.getUploadURLExternal, a POST of the bytes to the URL it
+hands out, files.completeUploadExternal), records every call, and can be told
 to fail the next calls of a method: 429 with Retry-After, 500, or "post then 500"
 (the message is stored but the client sees an error, like a crash mid-request).
 """
@@ -44,12 +46,18 @@ class FakeSlack:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> {filename, length, data}
+    shared: list[dict[str, Any]] = field(default_factory=list)  # completed uploads
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     port: int = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
+
+    def all_messages(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for messages in self.messages.values() for m in messages]
 
     def fail(
         self,
@@ -106,6 +114,8 @@ class FakeSlack:
             if channel[1:] not in self.channels:
                 return {"ok": False, "error": "channel_not_found"}
             channel = self.channels[channel[1:]]
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
         number = next(self._ts)
         message = {
             "type": "message",
@@ -182,6 +192,43 @@ class FakeSlack:
         view = _maybe_json(params.get("view")) or {}
         return {"ok": True, "view": {**view, "id": params.get("view_id", "V0"), "hash": "h2"}}
 
+    def m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("filename") or not str(params.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):06d}"
+        self.pending[file_id] = {"filename": params["filename"], "length": int(params["length"])}
+        return {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}"}
+
+    def upload(self, file_id: str, data: bytes) -> bool:
+        """The bytes POSTed to an upload URL (no token: the URL is the credential)."""
+        pending = self.pending.get(file_id)
+        if pending is None or len(data) != pending["length"]:
+            return False
+        pending["data"] = data
+        return True
+
+    def m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = _maybe_json(params.get("files")) or []
+        channel = params.get("channel_id")
+        if channel and channel not in self.channels.values():
+            return {"ok": False, "error": "channel_not_found"}
+        if any("data" not in self.pending.get(item.get("id", ""), {}) for item in files):
+            return {"ok": False, "error": "file_not_found"}
+        done = []
+        for item in files:
+            pending = self.pending.pop(item["id"])
+            done.append({"id": item["id"], "title": item.get("title"), "name": pending["filename"]})
+            self.shared.append(
+                {
+                    **done[-1],
+                    "channel": channel,
+                    "thread_ts": params.get("thread_ts"),
+                    "initial_comment": params.get("initial_comment"),
+                    "data": pending["data"],
+                }
+            )
+        return {"ok": True, "files": done}
+
     def m_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         group = params.get("usergroup", "")
         if group not in self.usergroups:
@@ -212,6 +259,12 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, raw: bytes) -> None:
             url = urlparse(self.path)
+            if url.path.startswith("/upload/"):
+                with fake.lock:
+                    fake.calls.append(Call("upload", {"file_id": url.path.rsplit("/", 1)[-1]}, ""))
+                    ok = fake.upload(url.path.rsplit("/", 1)[-1], raw)
+                self._plain(200 if ok else 400, f"OK - {len(raw)}" if ok else "bad upload")
+                return
             method = url.path.removeprefix("/api/")
             params: dict[str, Any] = dict(parse_qsl(url.query))
             if raw:
@@ -243,6 +296,14 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _plain(self, status: int, text: str) -> None:
+            body = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     return Handler
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.fakes.slack_files_api import FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from tests.watcher.digest_fixture import build
 from watcher.digest_cli import digest
 from watcher.store import Store
@@ -30,7 +30,7 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(channels={"#marketing": "C0MKT", "C0MKT": "C0MKT"}) as fake:
+    with running_fake_slack(channels={"marketing": "C0MKT"}) as fake:
         yield fake
 
 
@@ -96,23 +96,22 @@ def test_post_sends_the_summary_then_the_charts(
     tmp_path: Path, db: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = write_config(tmp_path, db, slack)
-    result = CliRunner(env={"TEST_DIGEST_TOKEN": "xoxb-test"}).invoke(
+    result = CliRunner(env={"TEST_DIGEST_TOKEN": BOT_TOKEN}).invoke(
         digest, ["--config", str(config), *SUNDAY_ARGS, "--post", "--channel", "#marketing"]
     )
     assert result.exit_code == 0, result.output
     assert "Posted to Slack #marketing" in result.output  # a name works: chat.postMessage resolves it
-    state = slack.state
-    assert state.calls[0] == "/api/chat.postMessage"
-    (message,) = state.messages
+    assert slack.calls[0].method == "chat.postMessage"
+    (message,) = slack.all_messages()
     assert message["channel"] == "C0MKT" and "*Lumo mention digest: Sun 25 Oct 2026*" in message["text"]
     assert (
         "reach 5,000, <https://example.invalid/x/p2|x @user_p2>: "
         "\u201cstill waiting for my refund &lt;script&gt;alert(1)&lt;/script&gt;\u201d" in message["text"]
     )
-    assert [f["name"] for f in state.shared] == ["volume.png", "response_times.png", "themes.png"]
-    assert all(f["channel"] == "C0MKT" and f["data"].startswith(PNG) for f in state.shared)
-    assert state.shared[0]["initial_comment"] == "Charts for Sun 25 Oct 2026"
-    assert state.pending == {}
+    assert [f["name"] for f in slack.shared] == ["volume.png", "response_times.png", "themes.png"]
+    assert all(f["channel"] == "C0MKT" and f["data"].startswith(PNG) for f in slack.shared)
+    assert slack.shared[0]["initial_comment"] == "Charts for Sun 25 Oct 2026"
+    assert slack.pending == {}
 
 
 @pytest.mark.parametrize(
@@ -120,7 +119,7 @@ def test_post_sends_the_summary_then_the_charts(
     [
         ({}, [], "environment variable TEST_DIGEST_TOKEN is not set"),
         ({"TEST_DIGEST_TOKEN": "xoxb-wrong"}, [], "invalid_auth; check the bot token"),
-        ({"TEST_DIGEST_TOKEN": "xoxb-test"}, ["--channel", "#nowhere"], "channel #nowhere: channel_not_found"),
+        ({"TEST_DIGEST_TOKEN": BOT_TOKEN}, ["--channel", "#nowhere"], "channel #nowhere: channel_not_found"),
     ],
 )
 def test_post_failures_say_what_to_do(
@@ -133,7 +132,7 @@ def test_post_failures_say_what_to_do(
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
-    assert slack.state.shared == []
+    assert slack.shared == []
 
 
 @pytest.mark.parametrize(

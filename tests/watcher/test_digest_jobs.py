@@ -13,7 +13,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
-from tests.fakes.slack_files_api import FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, running_fake_slack
 from tests.watcher.digest_fixture import at, build
 from watcher.config import Config, DigestScheduleConfig, parse_config
 from watcher.digest_jobs import cron_trigger, register_digest_jobs, run_scheduled_digest, schedule_digests
@@ -100,13 +100,13 @@ def test_without_slack_only_the_spike_check_runs(
 
 def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     monday = at("2026-10-26T08:00:00")
-    with FakeSlack(channels={"C0CARE01": "C0CARE01"}) as slack, Store(tmp_path / "w.db") as store:
+    with running_fake_slack(channels={"care": "C0CARE01"}) as slack, Store(tmp_path / "w.db") as store:
         build(store)
         config = make_config(tmp_path, slack={"api_base_url": slack.base_url})
         schedule = config.digest.schedules[0]
 
         def client() -> WebClient:
-            return WebClient(token="xoxb-test", base_url=slack.base_url)
+            return WebClient(token=BOT_TOKEN, base_url=slack.base_url)
 
         def clock() -> datetime:
             return monday
@@ -114,8 +114,8 @@ def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.Log
         ts = run_scheduled_digest(store, config, schedule, client, clock=clock)
         assert ts is not None
         assert run_scheduled_digest(store, config, schedule, client, clock=clock) is None  # a second firing
-        assert len(slack.state.messages) == 1 and len(slack.state.shared) == 3
-        assert "Sun 25 Oct 2026" in slack.state.messages[0]["text"]
+        assert len(slack.all_messages()) == 1 and len(slack.shared) == 3
+        assert "Sun 25 Oct 2026" in slack.all_messages()[0]["text"]
 
         lost = DigestScheduleConfig("lost", "#gone")
         with caplog.at_level(logging.ERROR):
