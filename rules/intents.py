@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -1095,13 +1095,33 @@ def _prefixes(items: Any, n: int = PREFIX_CHARS) -> frozenset[str]:
     return frozenset({""})
 
 
-def _gate(prefixes: Iterable[str]) -> re.Pattern[str]:
-    """A regex matching at the word boundaries where one of `prefixes` starts: the C
-    regex engine then skips the word starts where no alternative can match."""
-    found = set(prefixes)
-    if "" in found:
-        return _BOUNDARY
-    return re.compile(r"\b(?=" + _trie(found) + ")")
+class _Gate:
+    """Finds the word boundaries where one of `prefixes` starts: the C regex engine then
+    skips the word starts where no alternative can match.
+
+    When every prefix starts with a word character (all of PATTERNS' do), such a boundary
+    is a position just after a non-word character or at the start, so the scan runs over
+    " " + text with a regex starting with \\W: the engine then jumps from one non-word
+    character to the next in C instead of trying every position. A match there at index
+    i is position i of the text itself."""
+
+    def __init__(self, prefixes: Iterable[str]) -> None:
+        found = set(prefixes)
+        if not found:
+            self.regex, self.pad = re.compile(r"(?!)"), ""
+        elif "" in found:
+            self.regex, self.pad = _BOUNDARY, ""
+        elif all(_WORD_CHAR.match(p) for p in found):
+            self.regex, self.pad = re.compile(r"\W(?=" + _trie(found) + ")"), " "
+        else:
+            self.regex, self.pad = re.compile(r"\b(?=" + _trie(found) + ")"), ""
+
+    def positions(self, text: str) -> Iterator[re.Match[str]]:
+        """One match per position found, at that position (`.start()`)."""
+        return self.regex.finditer(self.pad + text)
+
+
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _trie(strings: set[str]) -> str:
@@ -1144,10 +1164,10 @@ class _Scanner:
                 for prefix in _prefixes(list(_parser.parse(alternative))):
                     self.by_prefix.setdefault(prefix, []).append(len(self.alternatives))
                 self.alternatives.append((intent, alternative))
-        self.starts = _gate(self.by_prefix) if self.alternatives else re.compile(r"(?!)")
-        self._at: dict[str, tuple[re.Pattern[str] | None, dict[str, re.Pattern[str]]]] = {}
+        self.gate = _Gate(self.by_prefix)
+        self._at: dict[str, _Candidates] = {}
 
-    def _candidates(self, ahead: str) -> tuple[re.Pattern[str] | None, dict[str, re.Pattern[str]]]:
+    def _candidates(self, ahead: str) -> _Candidates:
         """The regexes for a position followed by `ahead`: every intent's alternatives
         together (first intent wins), and each intent's own."""
         found = self._at.get(ahead)
@@ -1170,20 +1190,34 @@ class _Scanner:
     def first_matches(self, norm: str) -> dict[str, str]:
         """intent -> its leftmost match (what `pattern.search` would give)."""
         found: dict[str, str] = {}
-        for boundary in self.starts.finditer(norm):
+        at = self._at
+        for boundary in self.gate.positions(norm):
             pos = boundary.start()
-            self.match_at(norm, pos, found)
+            ahead = norm[pos : pos + PREFIX_CHARS]
+            candidates = at.get(ahead)
+            _match_at(norm, pos, found, candidates if candidates is not None else self._candidates(ahead))
         return found
 
     def match_at(self, norm: str, pos: int, found: dict[str, str]) -> None:
         """Add to `found` the intents not in it yet that match at `pos`."""
-        together, each = self._candidates(norm[pos : pos + PREFIX_CHARS])
-        m = together.match(norm, pos) if together is not None else None
-        if m is None or m.lastgroup is None:
-            return
-        intent = m.lastgroup
-        if intent not in found:
-            found[intent] = m.group(intent)
+        _match_at(norm, pos, found, self._candidates(norm[pos : pos + PREFIX_CHARS]))
+
+
+# a position's candidate regexes: all intents together (None: no alternative can start
+# there), and each intent's own
+_Candidates = tuple[re.Pattern[str] | None, dict[str, re.Pattern[str]]]
+
+
+def _match_at(norm: str, pos: int, found: dict[str, str], candidates: _Candidates) -> None:
+    """Add to `found` the intents not in it yet that match at `pos`, given its candidates."""
+    together, each = candidates
+    m = together.match(norm, pos) if together is not None else None
+    if m is None or m.lastgroup is None:
+        return
+    intent = m.lastgroup
+    if intent not in found:
+        found[intent] = m.group(intent)
+    if len(each) > 1:
         for other, pattern in each.items():
             if other != intent and other not in found:
                 hit = pattern.match(norm, pos)
@@ -1198,16 +1232,29 @@ class _Scanners:
 
     def __init__(self, scanners: Sequence[_Scanner]) -> None:
         self.scanners = tuple(scanners)
-        prefixes = set().union(*(s.by_prefix for s in self.scanners))
-        self.starts = _gate(prefixes) if prefixes else re.compile(r"(?!)")
+        self.gate = _Gate(set().union(*(s.by_prefix for s in self.scanners)))
+        # the text ahead of a position -> (scanner number, its candidates) for the scanners
+        # with some alternative that can start there
+        self._at: dict[str, list[tuple[int, _Candidates]]] = {}
+
+    def _candidates(self, ahead: str) -> list[tuple[int, _Candidates]]:
+        found = [(k, s._candidates(ahead)) for k, s in enumerate(self.scanners)]
+        found = [(k, c) for k, c in found if c[0] is not None]
+        if len(self._at) > 50_000:
+            self._at.clear()
+        self._at[ahead] = found
+        return found
 
     def first_matches(self, norm: str) -> list[dict[str, str]]:
         """Each scanner's `first_matches(norm)`, in order."""
         founds: list[dict[str, str]] = [{} for _ in self.scanners]
-        for boundary in self.starts.finditer(norm):
+        at = self._at
+        for boundary in self.gate.positions(norm):
             pos = boundary.start()
-            for scanner, found in zip(self.scanners, founds, strict=True):
-                scanner.match_at(norm, pos, found)
+            ahead = norm[pos : pos + PREFIX_CHARS]
+            candidates = at.get(ahead)
+            for k, c in candidates if candidates is not None else self._candidates(ahead):
+                _match_at(norm, pos, founds[k], c)
         return founds
 
 
@@ -1219,50 +1266,81 @@ _TOGETHER = {
 }
 
 
-def _gated(pattern: str) -> re.Pattern[str]:
-    """`pattern` behind a lookahead for the few characters any match starts with, so
-    `search` passes over most positions without trying each alternative."""
-    prefixes = _prefixes(list(_parser.parse(pattern)))
-    if "" in prefixes:
-        return re.compile(pattern)
-    return re.compile(f"(?={_trie(set(prefixes))})(?:{pattern})")
+class _Gated:
+    """`pattern`'s `search`, behind a lookahead for the few characters any match starts
+    with, so the search passes over most positions without trying each alternative.
+    A pattern starting with \\b before a word character is searched for in " " + text
+    behind a \\W (see _Gate): the engine then only stops after non-word characters."""
+
+    def __init__(self, pattern: str) -> None:
+        items = list(_parser.parse(pattern))
+        prefixes = _prefixes(items)
+        self.pad = ""
+        if "" in prefixes:
+            self.regex = re.compile(pattern)
+        elif items[0] == (_c.AT, _c.AT_BOUNDARY) and all(_WORD_CHAR.match(p) for p in prefixes):
+            self.regex, self.pad = re.compile(f"\\W(?={_trie(set(prefixes))})(?:{pattern})"), " "
+        else:
+            self.regex = re.compile(f"(?={_trie(set(prefixes))})(?:{pattern})")
+
+    def search(self, text: str) -> str | None:
+        """The text of `re.search(pattern, text)`'s match, or None."""
+        m = self.regex.search(self.pad + text)
+        if m is None:
+            return None
+        return m.group(0)[len(self.pad) :]
 
 
-_SARCASM_MARKERS = _gated(_SARCASM_MARKERS_TEXT)
+_SARCASM_MARKERS = _Gated(_SARCASM_MARKERS_TEXT)
 # Every text _SARCASM_MARKERS can match contains one of these (a test expands the pattern
 # to check): most posts have none, and a few substring tests cost less than the search.
 MARKER_CLUES = (
     *("nothing", "niente", "nada", "nichts", "rien", "nimic", "right", "great", "needed", "love", "another"),
     *("/s", "🙄", "🙃", "😒"),
 )
-_POSITIVE_RE = _gated(_POSITIVE_TEXT)
-_NEGATIVE_EVENT_WORDS = _gated(_NEGATIVE_EVENT_TEXT)
+_POSITIVE_RE = _Gated(_POSITIVE_TEXT)
+_NEGATIVE_EVENT_WORDS = _Gated(_NEGATIVE_EVENT_TEXT)
+
+_RANK = {intent: i for i, intent in enumerate(PATTERNS)}  # detect_intents lists hits in PATTERNS order
+assert next(iter(PATTERNS)) == "question"  # a '?' question goes first
+_HITS: dict[tuple[str, str, str], IntentHit] = {}
+
+
+def _hit(intent: str, lang: str, match: str) -> IntentHit:
+    """IntentHit(intent, lang, match), made once per distinct hit (it is immutable): the
+    same few keywords make most hits, and a frozen dataclass costs a setattr call per field."""
+    key = (intent, lang, match)
+    found = _HITS.get(key)
+    if found is None:
+        if len(_HITS) > 50_000:
+            _HITS.clear()
+        found = _HITS[key] = IntentHit(intent, lang, match)
+    return found
 
 
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
     if lang == "en":
-        founds = [_SCANNERS["en"].first_matches(norm)]
-        langs: tuple[str, ...] = ("en",)
+        found = _SCANNERS["en"].first_matches(norm)
+        if not found:  # the usual case: nothing but perhaps a question mark
+            return [_hit("question", lang, "?")] if "?" in norm else []
+        hits = [_hit(intent, "en", found[intent]) for intent in sorted(found, key=_RANK.__getitem__)]
     else:
         langs = LANGUAGES if lang not in LANGUAGES else (lang, "en")
         founds = _TOGETHER[langs].first_matches(norm)
-    per_lang = [(code, found) for code, found in zip(langs, founds, strict=True) if found]
-    if not per_lang:  # the usual case: nothing but perhaps a question mark
-        return [IntentHit("question", lang, "?")] if "?" in norm else []
-    hits: list[IntentHit] = []
-    for intent in PATTERNS:
-        for code, found in per_lang:
-            match = found.get(intent)
-            if match is not None:
-                hits.append(IntentHit(intent, code, match))
-                break
-        else:
-            if intent == "question" and "?" in norm:
-                hits.append(IntentHit("question", lang, "?"))
-    found_intents = {h.intent for h in hits}
-    if "double_charge" in found_intents and "billing" not in found_intents:
-        hits.append(IntentHit("billing", lang, next(h.match for h in hits if h.intent == "double_charge")))
+        per_lang = [(code, found) for code, found in zip(langs, founds, strict=True) if found]
+        if not per_lang:
+            return [_hit("question", lang, "?")] if "?" in norm else []
+        found = per_lang[0][1] if len(per_lang) == 1 else {}
+        if not found:  # each intent's match from the first language that has one
+            for _, theirs in reversed(per_lang):
+                found.update(theirs)
+        codes = {intent: code for code, theirs in reversed(per_lang) for intent in theirs}
+        hits = [_hit(intent, codes[intent], found[intent]) for intent in sorted(found, key=_RANK.__getitem__)]
+    if "question" not in found and "?" in norm:
+        hits.insert(0, _hit("question", lang, "?"))
+    if "double_charge" in found and "billing" not in found:
+        hits.append(_hit("billing", lang, found["double_charge"]))
     return hits
 
 
@@ -1271,11 +1349,11 @@ def sarcasm(norm: str, intents: Iterable[str]) -> str | None:
     if any(map(norm.__contains__, MARKER_CLUES)):
         marker = _SARCASM_MARKERS.search(norm)
         if marker:
-            return marker.group(0)
+            return marker
     if _NEGATIVE_EVENT_INTENTS.isdisjoint(intents):  # cheapest test first
         return None
     positive = _POSITIVE_RE.search(norm)
     if positive is None:
         return None
     event = _NEGATIVE_EVENT_WORDS.search(norm)
-    return f"{positive.group(0)} ... {event.group(0)}" if event else None
+    return f"{positive} ... {event}" if event is not None else None
