@@ -508,12 +508,7 @@ class Store:
                 return set()
             fetched = iso(fetched_at)
             rows = [_post_values(e, fetched_at=fetched) for e in fresh]
-            omit = 0  # trailing columns NULL in every row
-            while omit < _SPARSE_TAIL and all(row[-1 - omit] is None for row in rows):
-                omit += 1
-            added = self.db.conn.executemany(
-                _INSERT_POSTS[omit], [row[:-omit] for row in rows] if omit else rows
-            ).rowcount
+            added = self.db.conn.executemany(_INSERT_POST, rows).rowcount
             if mark is None or added == len(fresh):  # the usual case: none was stored already
                 inserted = {e.post.key for e in fresh}
             else:
@@ -1467,37 +1462,27 @@ _POST_COLUMNS = (
     "author_key",
     "parent_id",
     "conversation_id",
+    "parent_text",
     "likes",
     "reposts",
     "replies",
     "is_own",
     "is_repost",
+    "duplicate_of",
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
     "raw",
-    # last: NULL in most posts, so a batch where every row has NULL there leaves them out of
-    # the INSERT (they default to NULL), saving a bound None per row (costly: binding None
-    # goes through sqlite3's adapter lookup, which raises and clears an AttributeError)
-    "duplicate_of",
-    "parent_text",
 )
-_SPARSE_TAIL = 2
-
-
-def _insert_post_sql(columns: Sequence[str]) -> str:
-    # ON CONFLICT (not OR IGNORE): a stored key is skipped, a missing required field still fails
-    return (
-        f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT(key) DO NOTHING"
-    )
-
-
-# _INSERT_POSTS[n]: the INSERT without the last n columns
-_INSERT_POSTS = tuple(_insert_post_sql(_POST_COLUMNS[: len(_POST_COLUMNS) - n]) for n in range(_SPARSE_TAIL + 1))
+# ON CONFLICT (not OR IGNORE): a stored key is skipped, a missing required field still fails
+_INSERT_POST = (
+    f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))}) "
+    "ON CONFLICT(key) DO NOTHING"
+)
 _CREATED_AT = _POST_COLUMNS.index("created_at")
 _NO_TRIAGE = (None,) * (len(TRIAGE_COLUMNS) - 1)
 
 
 def _post_values(entry: NewPost, *, fetched_at: str) -> tuple[Any, ...]:
-    """A post's row for _INSERT_POSTS, in _POST_COLUMNS order (built once per post on ingest)."""
+    """A post's row for _INSERT_POST, in _POST_COLUMNS order (built once per post on ingest)."""
     post, triage = entry.post, entry.triage
     metrics = post.metrics
     triaged: tuple[Any, ...]
@@ -1531,15 +1516,15 @@ def _post_values(entry: NewPost, *, fetched_at: str) -> tuple[Any, ...]:
         post.author_key,
         post.parent_id,
         post.conversation_id,
+        post.parent_text,
         metrics.likes,
         metrics.reposts,
         metrics.replies,
         int(post.is_own),
         int(post.is_repost),
+        entry.duplicate_of,
         *triaged,
         _raw_text(post.raw),
-        entry.duplicate_of,
-        post.parent_text,
     )
 
 

@@ -304,7 +304,7 @@ def test_sql_writes_the_json_only_when_it_is_plain(
     assert store_module._plain_json_text(items) is plain
 
 
-def test_usually_null_columns_are_stored_whether_or_not_the_batch_has_them(store: Store) -> None:
+def test_parent_and_duplicate_columns_are_stored_as_given(store: Store) -> None:
     none = [make_post(f"plain {n}", native_id=f"n{n}") for n in range(3)]
     some = [
         make_post("reply", native_id="r1", parent_id="n0", parent_text="plain 0"),
