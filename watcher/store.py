@@ -647,9 +647,9 @@ class Store:
             ).rowcount
             fresh: list[NewItem]
             in_order = mark is not None and count == len(items)
-            if in_order:
+            if mark is not None and in_order:
                 # the usual case: every item went in, in order, each row the largest rowid + 1
-                ids = {i.post_key: int(mark or 0) + n for n, i in enumerate(items, 1)}
+                ids = {i.post_key: mark + n for n, i in enumerate(items, 1)}
                 fresh = list(items)
             else:
                 if mark is None:
