@@ -324,3 +324,8 @@ def test_parent_and_duplicate_columns_are_stored_as_given(store: Store) -> None:
         ("x:d1", None, None, "x:n1", None),
     ]
     assert store.get_post("x:r1") == replace(some[0], lang="it")  # the triaged language
+
+
+@pytest.mark.parametrize("values", [("complaint",), ('"\\\n',), ("è中😡",), (3,), (None,), (2.5,)])
+def test_a_one_item_list_is_written_as_the_json_encoder_writes_it(values: tuple[str, ...]) -> None:
+    assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)
