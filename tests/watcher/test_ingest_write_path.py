@@ -235,3 +235,97 @@ def test_card_payloads_are_written_as_json_dumps_writes_them(item_id: int, post_
 )
 def test_times_are_written_as_isoformat_writes_them(moment: datetime) -> None:
     assert store_module.iso(moment) == moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _rows(store: Store, table: str) -> list[tuple[object, ...]]:
+    return store.db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+
+
+@pytest.mark.parametrize(
+    "post_keys",
+    [
+        ["x:1", "x:2", "x:3"],  # plain keys: SQL writes the audit rows and cards
+        ["x:1", 'x:"2', "x:3è"],  # keys JSON escapes: written row by row
+    ],
+)
+def test_audit_rows_and_cards_are_the_same_whichever_way_they_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, post_keys: list[str]
+) -> None:
+    by_sql, per_row = Store(tmp_path / "sql.db"), Store(tmp_path / "rows.db")
+    items = [NewItem(key, ("high", "low", "urgent")[n], 70 - n, f"#care-{n}") for n, key in enumerate(post_keys)]
+    first = [NewItem("x:0", "normal", 50, "#care")]
+    by_sql.create_queue_items(first, now=T0, card_kind="card")
+    statements: list[str] = []
+    by_sql.db.conn.set_trace_callback(statements.append)
+    created = by_sql.create_queue_items(items, now=T0 + timedelta(minutes=1), card_kind="card")
+    by_sql.db.conn.set_trace_callback(None)
+    selects = [
+        s for s in statements if s.startswith(("INSERT INTO events", "INSERT OR IGNORE INTO outbox")) and "SELECT" in s
+    ]
+    assert len(selects) == (2 if store_module._plain_json_text(items) else 0)
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "_plain_json_text", lambda items: False)
+        per_row.create_queue_items(first, now=T0, card_kind="card")
+        expected = per_row.create_queue_items(items, now=T0 + timedelta(minutes=1), card_kind="card")
+    assert created == expected == {key: n for n, key in enumerate(post_keys, 2)}
+    for table in ("queue_items", "events", "outbox"):
+        assert _rows(by_sql, table) == _rows(per_row, table), table
+    payloads = [json.loads(r[0]) for r in by_sql.db.execute("SELECT payload FROM outbox ORDER BY id")]
+    assert payloads[1:] == [{"item_id": created[key], "post_key": key} for key in post_keys]
+    by_sql.close()
+    per_row.close()
+
+
+def test_an_item_without_a_card_leaves_the_batch_to_the_row_by_row_path(store: Store) -> None:
+    items = [NewItem("x:1", "high", 70), NewItem("x:2", "low", 10, notify=False), NewItem("x:3", "normal", 40)]
+    created = store.create_queue_items(items, now=T0, card_kind="card")
+    assert created == {"x:1": 1, "x:2": 2, "x:3": 3}
+    assert [r[0] for r in store.db.execute("SELECT dedupe_key FROM outbox ORDER BY id")] == ["card:x:1", "card:x:3"]
+    assert store.db.execute("SELECT COUNT(*) FROM events WHERE action = 'created'").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize(
+    ("keys", "priorities", "scores", "plain"),
+    [
+        (["x:1", "reddit:t3_abc"], ["high", "low"], [70, 0], True),
+        (["x:1"], ["high"], [True], False),  # json.dumps writes true
+        (["x:1"], ["high"], [2.5], False),
+        (['x:"1'], ["high"], [1], False),
+        (["x:1\\"], ["high"], [1], False),
+        (["x:1\n"], ["high"], [1], False),
+        (["x:è"], ["high"], [1], False),
+        (["x:1"], ["hïgh"], [1], False),
+    ],
+)
+def test_sql_writes_the_json_only_when_it_is_plain(
+    keys: list[str], priorities: list[str], scores: list[int], plain: bool
+) -> None:
+    items = [NewItem(k, p, s) for k, p, s in zip(keys, priorities, scores, strict=True)]
+    assert store_module._plain_json_text(items) is plain
+
+
+def test_parent_and_duplicate_columns_are_stored_as_given(store: Store) -> None:
+    none = [make_post(f"plain {n}", native_id=f"n{n}") for n in range(3)]
+    some = [
+        make_post("reply", native_id="r1", parent_id="n0", parent_text="plain 0"),
+        make_post("plain again", native_id="r2"),
+    ]
+    duplicate = [make_post("plain 1!", native_id="d1")]
+    store.insert_posts([NewPost(p, TRIAGED) for p in none], fetched_at=T0)
+    store.insert_posts([NewPost(p, TRIAGED) for p in some], fetched_at=T0)
+    store.insert_posts([NewPost(p, None, "x:n1") for p in duplicate], fetched_at=T0)
+    rows = store.db.execute("SELECT key, parent_id, parent_text, duplicate_of, score FROM posts ORDER BY rowid")
+    assert rows.fetchall() == [
+        ("x:n0", None, None, None, 71),
+        ("x:n1", None, None, None, 71),
+        ("x:n2", None, None, None, 71),
+        ("x:r1", "n0", "plain 0", None, 71),
+        ("x:r2", None, None, None, 71),
+        ("x:d1", None, None, "x:n1", None),
+    ]
+    assert store.get_post("x:r1") == replace(some[0], lang="it")  # the triaged language
+
+
+@pytest.mark.parametrize("values", [("complaint",), ('"\\\n',), ("è中😡",), (3,), (None,), (2.5,)])
+def test_a_one_item_list_is_written_as_the_json_encoder_writes_it(values: tuple[str, ...]) -> None:
+    assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)
