@@ -1116,10 +1116,12 @@ class _Gate:
             self.regex, self.pad = re.compile(r"\W(?=" + _trie(found) + ")"), " "
         else:
             self.regex, self.pad = re.compile(r"\b(?=" + _trie(found) + ")"), ""
+        # on ASCII text, ASCII classes are the same classes, tested by a table lookup
+        self.ascii = re.compile(self.regex.pattern, re.ASCII)
 
     def positions(self, text: str) -> Iterator[re.Match[str]]:
         """One match per position found, at that position (`.start()`)."""
-        return self.regex.finditer(self.pad + text)
+        return (self.ascii if text.isascii() else self.regex).finditer(self.pad + text)
 
 
 _WORD_CHAR = re.compile(r"\w")
