@@ -1204,10 +1204,6 @@ class _Scanner:
             _match_at(norm, pos, found, candidates if candidates is not None else self._candidates(ahead))
         return found
 
-    def match_at(self, norm: str, pos: int, found: dict[str, str]) -> None:
-        """Add to `found` the intents not in it yet that match at `pos`."""
-        _match_at(norm, pos, found, self._candidates(norm[pos : pos + PREFIX_CHARS]))
-
 
 # a position's candidate regexes: all intents together (None: no alternative can start
 # there), and each intent's own
