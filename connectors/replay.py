@@ -197,6 +197,14 @@ def _load(
         return LoadedRecord(number, None, f"{path}:{number}: record {ident}: {exc}")
 
 
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def _sort_key(record: LoadedRecord) -> datetime:
+    post = record.post
+    return _NO_TIME if post is None else post.created_at
+
+
 class ReplayConnector:
     """A connector over an export file. Replies go to a local JSONL file when
     `replies_path` is set (a dry-run outbox for demos and training)."""
@@ -259,9 +267,8 @@ class ReplayConnector:
         if self._records is None:
             records = list(read_records(self.path, default_platform=self.platform, source=self.source))
             # oldest -> newest, stable for equal times; bad records keep their place
-            self._records = sorted(
-                records, key=lambda r: (r.post.created_at if r.post else datetime.min.replace(tzinfo=UTC), r.line)
-            )
+            # (records come in line order and sorted() is stable: equal times keep it)
+            self._records = sorted(records, key=_sort_key)
         return self._records
 
     def total(self) -> int:

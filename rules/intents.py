@@ -1063,7 +1063,8 @@ def _compile(parts: Iterable[str]) -> re.Pattern[str]:
 
 
 _BOUNDARY = re.compile(r"\b")
-PREFIX_CHARS = 4  # how far the gate in front of the scanners looks
+PREFIX_CHARS = 4  # how far ahead of a position its candidate alternatives are picked
+GATE_CHARS = 6  # how far the gate in front of the scanners looks (a longer look lets fewer positions through)
 
 
 def _prefixes(items: Any, n: int = PREFIX_CHARS) -> frozenset[str]:
@@ -1115,10 +1116,12 @@ class _Gate:
             self.regex, self.pad = re.compile(r"\W(?=" + _trie(found) + ")"), " "
         else:
             self.regex, self.pad = re.compile(r"\b(?=" + _trie(found) + ")"), ""
+        # on ASCII text, ASCII classes are the same classes, tested by a table lookup
+        self.ascii = re.compile(self.regex.pattern, re.ASCII)
 
     def positions(self, text: str) -> Iterator[re.Match[str]]:
         """One match per position found, at that position (`.start()`)."""
-        return self.regex.finditer(self.pad + text)
+        return (self.ascii if text.isascii() else self.regex).finditer(self.pad + text)
 
 
 _WORD_CHAR = re.compile(r"\w")
@@ -1159,12 +1162,15 @@ class _Scanner:
         # (intent, alternative) in PATTERNS order, and which of them each prefix allows
         self.alternatives: list[tuple[str, str]] = []
         self.by_prefix: dict[str, list[int]] = {}
+        self.gate_prefixes: set[str] = set()
         for intent, by_lang in PATTERNS.items():
             for alternative in by_lang.get(lang, ()):
-                for prefix in _prefixes(list(_parser.parse(alternative))):
+                parsed = list(_parser.parse(alternative))
+                for prefix in _prefixes(parsed):
                     self.by_prefix.setdefault(prefix, []).append(len(self.alternatives))
+                self.gate_prefixes |= _prefixes(parsed, GATE_CHARS)
                 self.alternatives.append((intent, alternative))
-        self.gate = _Gate(self.by_prefix)
+        self.gate = _Gate(self.gate_prefixes)
         self._at: dict[str, _Candidates] = {}
 
     def _candidates(self, ahead: str) -> _Candidates:
@@ -1198,10 +1204,6 @@ class _Scanner:
             _match_at(norm, pos, found, candidates if candidates is not None else self._candidates(ahead))
         return found
 
-    def match_at(self, norm: str, pos: int, found: dict[str, str]) -> None:
-        """Add to `found` the intents not in it yet that match at `pos`."""
-        _match_at(norm, pos, found, self._candidates(norm[pos : pos + PREFIX_CHARS]))
-
 
 # a position's candidate regexes: all intents together (None: no alternative can start
 # there), and each intent's own
@@ -1232,7 +1234,7 @@ class _Scanners:
 
     def __init__(self, scanners: Sequence[_Scanner]) -> None:
         self.scanners = tuple(scanners)
-        self.gate = _Gate(set().union(*(s.by_prefix for s in self.scanners)))
+        self.gate = _Gate(set().union(*(s.gate_prefixes for s in self.scanners)))
         # the text ahead of a position -> (scanner number, its candidates) for the scanners
         # with some alternative that can start there
         self._at: dict[str, list[tuple[int, _Candidates]]] = {}
