@@ -249,27 +249,18 @@ class SentimentAnalyzer:
         values = (pos - neg).tolist()
         best = probs.argmax(axis=1).tolist()
         binary = len(classes) == 2
-        labels = []
-        for i, (value, top, (_, _, emoji)) in enumerate(zip(values, best, dense, strict=True)):
+        out = []
+        for value, top, (_, hits, emoji) in zip(values, best, dense, strict=True):
             label = classes[top]
             if binary and abs(value) < 0.2:
                 label = "neutral"
             if abs(emoji) >= EMOJI_DECISIVE and label == "neutral":
                 # Emoji are rare in the training tweets, so the model underweights
                 # them; an angry face or a thumbs down on an otherwise flat post decides.
-                values[i] = max(-1.0, min(1.0, value + 0.5 * math.tanh(emoji / 3.0)))
+                value = max(-1.0, min(1.0, value + 0.5 * math.tanh(emoji / 3.0)))
                 label = "negative" if emoji < 0 else "positive"
-            labels.append(label)
-        # round(value, 3) and the reason's f"{value:+.2f}" for the whole batch at once
-        final = np.asarray(values, dtype=np.float64)
-        return [
-            Sentiment(
-                value, label, f"{label} {number}{_words(hits)}" if hits else f"{label} {number}", emoji, tuple(hits)
-            )
-            for value, number, label, (_, hits, emoji) in zip(
-                rounded_signed(final, 3), two_places(final), labels, dense, strict=True
-            )
-        ]
+            out.append(Sentiment(round(value, 3), label, describe(label, value, hits), emoji, tuple(hits)))
+        return out
 
     @staticmethod
     def _lexicon_only(features: list[float], hits: list[str], emoji: float, lang: str) -> Sentiment:
@@ -283,45 +274,6 @@ def _hashed(model: LinearModel, rows: Sequence[HashedText], batch: Mapping[int, 
     caller made one, else from each row's own features."""
     found = batch.get(id(model)) if batch is not None else None
     return found if found is not None else model.hashed_logits(rows)
-
-
-def rounded_signed(values: np.ndarray, digits: int) -> list[float]:
-    """`round(v, digits)` of each value in [-1, 1] (Python's: correctly rounded, half to
-    even, sign kept) without a Python call per value. The magnitude scaled and rounded in
-    numpy gives the same whole number except within a hair of a half-way point (a product
-    is off by at most 1e-12 here), where Python's round decides, as it does outside [-1, 1]."""
-    magnitude = np.abs(values)
-    scaled = magnitude * 10.0**digits
-    whole = np.rint(scaled)
-    out = np.copysign(whole / 10.0**digits, values).tolist()
-    for i in np.flatnonzero(_unsure(magnitude, scaled, whole)).tolist():
-        out[i] = round(float(values[i]), digits)
-    return out
-
-
-# f"{v:+.2f}" for the 101 magnitudes in [0, 1]: positive (and +0.0), then negative (and -0.0)
-_TWO_PLACES = tuple(tuple(f"{sign}{k // 100}.{k % 100:02d}" for k in range(101)) for sign in "+-")
-
-
-def two_places(values: np.ndarray) -> list[str]:
-    """f"{v:+.2f}" of each value, from _TWO_PLACES (see rounded_signed)."""
-    magnitude = np.abs(values)
-    scaled = magnitude * 100.0
-    whole = np.rint(scaled)
-    unsure = _unsure(magnitude, scaled, whole)
-    negative = np.signbit(values).tolist()
-    index = np.where(unsure, 0.0, whole).astype(np.int64).tolist()
-    out = [_TWO_PLACES[minus][k] for minus, k in zip(negative, index, strict=True)]
-    for i in np.flatnonzero(unsure).tolist():
-        out[i] = f"{values[i]:+.2f}"
-    return out
-
-
-def _unsure(magnitude: np.ndarray, scaled: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """Where rounding the scaled magnitude may differ from rounding the exact decimal:
-    within 1e-6 of a half-way point, or a magnitude outside [0, 1] (or NaN)."""
-    with np.errstate(invalid="ignore"):  # inf - inf: flagged by the range test anyway
-        return (np.abs(np.abs(scaled - whole) - 0.5) < 1e-6) | ~(magnitude <= 1.0)
 
 
 def describe(label: str, value: float, hits: Sequence[str]) -> str:
