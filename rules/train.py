@@ -56,6 +56,20 @@ class Recipe:
     # > 0: NBSVM-style scaling, each hashed column multiplied by its largest
     # |log-count ratio| (smoothing alpha) while fitting, the scale folded into the weights
     nb_alpha: float = 0.0
+    # "it,es,fr,pt": fitted jointly with those languages' train rows by feature
+    # augmentation (rules/train_joint.py), folded into this language's own model;
+    # "" = fitted alone. The three knobs below only apply to a joint fit.
+    joint: str = ""
+    # the shared copy's values are multiplied by this: larger pulls the languages together
+    shared_scale: float = 1.0
+    # NB scale of a language's own copy from its own rows (else the pooled rows' scale)
+    nb_per_copy: bool = True
+    # the lexicon/emoji/VADER columns get a shared copy too (else only the language's own)
+    share_dense: bool = True
+
+    @property
+    def pool(self) -> tuple[str, ...]:
+        return tuple(self.joint.split(",")) if self.joint else ()
 
 
 PLAIN = Recipe()
@@ -293,7 +307,12 @@ def cross_validate(
 
 
 def sentiment_cv(
-    data: Path, langs: Sequence[str], *, seeds: Sequence[int] = CV_SEEDS, log: Any = print
+    data: Path,
+    langs: Sequence[str],
+    *,
+    seeds: Sequence[int] = CV_SEEDS,
+    recipes: Mapping[str, Recipe] = SENTIMENT_RECIPES,
+    log: Any = print,
 ) -> dict[str, dict[str, Any]]:
     """The check behind SENTIMENT_RECIPES: CV on train rows, plain recipe vs chosen, once
     per seed of the fold split; mean and standard deviation over the seeds."""
@@ -301,11 +320,16 @@ def sentiment_cv(
     out: dict[str, dict[str, Any]] = {}
     for lang in langs:
         rows = sentiment_rows(data, lang, "train")
-        recipe = SENTIMENT_RECIPES[lang]
+        recipe = recipes[lang]
         extra = extra_rows(data, lang, recipe)
         what = "accuracy" if lang == "ro" else "macro_f1"
         plain = [cross_validate(analyzer, rows, [], lang, PLAIN, seed=s)[what] for s in seeds]
-        chosen = [cross_validate(analyzer, rows, extra, lang, recipe, seed=s)[what] for s in seeds]
+        if recipe.joint:
+            from rules.train_joint import joint_cv  # it builds on this module
+
+            chosen = joint_cv(data, recipe, seeds=seeds, log=lambda _: None)[lang]
+        else:
+            chosen = [cross_validate(analyzer, rows, extra, lang, recipe, seed=s)[what] for s in seeds]
         out[lang] = {
             "plain": round(float(np.mean(plain)), 4),
             "chosen": round(float(np.mean(chosen)), 4),
@@ -326,6 +350,12 @@ def source_names(lang: str, recipe: Recipe) -> str:
         else f"UMSAB sentiment_{lang}_train (cardiffnlp/xlm-t)"
     )
     parts = [own]
+    if recipe.joint:
+        others = ", ".join(other for other in recipe.pool if other != lang)
+        parts.append(
+            f"fitted jointly with the UMSAB train splits of {others} by feature augmentation "
+            f"(shared copy x{recipe.shared_scale}), folded into this language's own model"
+        )
     if recipe.cross_lingual:
         parts.append(f"the other UMSAB train splits at weight {recipe.cross_lingual}")
     if recipe.tweeteval:
@@ -400,6 +430,14 @@ def cascade_threshold(
     return 1.01, {"cv_macro_f1_full": round(best, 4)}  # never sure: VADER for every post
 
 
+def fit_joint_language(analyzer: SentimentAnalyzer, data: Path, lang: str, recipe: Recipe) -> LinearModel:
+    """`lang`'s model from a joint fit over its recipe's pool (own train rows of each)."""
+    from rules.train_joint import fit_joint  # it builds on this module
+
+    batches = {other: featurize(analyzer, sentiment_rows(data, other, "train"), other) for other in recipe.pool}
+    return fit_joint(batches, recipe).fold(lang, meta={"recipe": asdict(recipe)})
+
+
 def train_sentiment(
     data: Path,
     *,
@@ -411,6 +449,11 @@ def train_sentiment(
     models: dict[str, LinearModel] = {}
     for lang in (*SENTIMENT_LANGS, "ro"):
         recipe = recipes[lang]
+        if recipe.joint:
+            if lang in CASCADE_LANGS:
+                raise ValueError(f"{lang}: a joint recipe has no quick model for the cascade; fit {lang} alone")
+            models[lang] = fit_joint_language(analyzer, data, lang, recipe)
+            continue
         batch = featurize(analyzer, sentiment_rows(data, lang, "train"), lang)
         extra = extra_rows(data, lang, recipe)
         if extra:
