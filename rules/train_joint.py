@@ -193,7 +193,8 @@ def joint_cv(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m rules.train_joint cv joint=it,es,fr,pt [c=2 shared_scale=1 nb_alpha=0.05
-    nb_per_copy=1 share_dense=1]`: the CV figures of one joint recipe, per pooled language."""
+    nb_per_copy=1 share_dense=1]`: the CV figures of one joint recipe, per pooled language.
+    Unnamed options keep Recipe's defaults (c 4, no NB scaling)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "cv":
         print(main.__doc__, file=sys.stderr)
