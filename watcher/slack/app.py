@@ -575,7 +575,11 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
         post = runtime.store.get_post(row["post_key"])
         if post is None:
             continue
-        connector = runtime.connector_for(post)
+        try:
+            connector = runtime.connector_for(post)
+        except Exception as exc:  # e.g. no source of its platform is configured any more
+            log.info("native reply check skipped for item %s: %s", row["id"], exc)
+            continue
         by_connector.setdefault(id(connector), (connector, []))[1].append((row["id"], post))
     for connector, items in by_connector.values():
         try:

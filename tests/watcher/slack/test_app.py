@@ -284,6 +284,13 @@ def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing
     assert run_slack_jobs(runtime).answered_elsewhere == 0  # logged and skipped until the next check
     assert runtime.store.get_item(first)["state"] == "new"
 
+    def no_source(post):
+        raise LookupError(f"no source fetched {post.key}")
+
+    runtime.connector_for = no_source
+    clock.advance(minutes=10)
+    assert run_slack_jobs(runtime).answered_elsewhere == 0  # the item is skipped, the tick goes on
+
 
 def test_unclaimed_item_past_its_sla_gets_one_reminder_in_its_thread(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1", priority="high"))
