@@ -19,7 +19,8 @@ from watcher.config import ConfigProblem, SourceConfig
 
 DAY_SECONDS = 86_400
 READ_WINDOW_SECONDS = 900
-# brand timeline pages one native-reply check may read per source (one request each)
+# what one native-reply check reads per source: the brand's timeline, up to 2 pages (a request each)
+NATIVE_CHECK_ENDPOINT = "users_tweets"
 NATIVE_CHECK_PAGES = 2
 
 
@@ -149,8 +150,8 @@ def plan_budget(
     on different apps are planned apart. With Slack's native-reply check on (every
     `native_check_minutes`), each source with a user_id also reads the brand's
     timeline, up to NATIVE_CHECK_PAGES requests a check. Pure: reads only the configs."""
-    by_endpoint: dict[tuple[str, str], list[tuple[SourceConfig, str, EndpointLimit]]] = {}
-    checks: dict[str, list[tuple[SourceConfig, str, EndpointLimit]]] = {}
+    # (app, endpoint) -> who spends it: (source, tier, limit, seconds between runs, requests a run)
+    by_endpoint: dict[tuple[str, str], list[tuple[SourceConfig, str, EndpointLimit, int, int]]] = {}
     tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
     for cfg in sources:
         if cfg.kind != "x" or not cfg.enabled:
@@ -159,43 +160,29 @@ def plan_budget(
         tiers.append((tier_name, limits))
         endpoint = MODE_ENDPOINT.get(str(cfg.options.get("mode", "mentions")), "users_mentions")
         app = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
-        by_endpoint.setdefault((app, endpoint), []).append((cfg, tier_name, limits[endpoint]))
+        by_endpoint.setdefault((app, endpoint), []).append((cfg, tier_name, limits[endpoint], cfg.interval_seconds, 1))
         if native_check_minutes and cfg.options.get("user_id"):
-            checks.setdefault(app, []).append((cfg, tier_name, limits["users_tweets"]))
-    lines = []
-    for users in checks.values():
-        limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
-        per_check = NATIVE_CHECK_PAGES * len(users)
-        lines.append(
-            BudgetLine(
-                endpoint="users_tweets",
-                sources=tuple(cfg.name for cfg, _, _ in users),
-                tier=users[0][1],
-                allowed_per_window=limit.requests,
-                window_seconds=limit.window_seconds,
-                planned_per_window=per_check * polls_per_window(native_check_minutes * 60, limit.window_seconds),
-                planned_per_day=per_check * (DAY_SECONDS // (native_check_minutes * 60)),
-                allowed_per_day=limit.per_day,
-                min_interval_seconds=60 * math.ceil(shortest_interval(limit, per_check) / 60),
-                check_minutes=native_check_minutes,
+            by_endpoint.setdefault((app, NATIVE_CHECK_ENDPOINT), []).append(
+                (cfg, tier_name, limits[NATIVE_CHECK_ENDPOINT], native_check_minutes * 60, NATIVE_CHECK_PAGES)
             )
-        )
+    lines = []
     for (_, endpoint), users in by_endpoint.items():
         limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
-        per_window = sum(polls_per_window(cfg.interval_seconds, limit.window_seconds) for cfg, _, _ in users)
-        per_day = sum(DAY_SECONDS // cfg.interval_seconds for cfg, _, _ in users)
-        # equal intervals for all sources on this endpoint that keep the window within budget
+        # the shortest equal interval for all of them that keeps every window within budget
+        shortest = shortest_interval(limit, sum(u[4] for u in users))
+        checks = native_check_minutes if endpoint == NATIVE_CHECK_ENDPOINT else 0
         lines.append(
             BudgetLine(
                 endpoint=endpoint,
-                sources=tuple(cfg.name for cfg, _, _ in users),
+                sources=tuple(u[0].name for u in users),
                 tier=users[0][1],
                 allowed_per_window=limit.requests,
                 window_seconds=limit.window_seconds,
-                planned_per_window=per_window,
-                planned_per_day=per_day,
+                planned_per_window=sum(n * polls_per_window(every, limit.window_seconds) for *_, every, n in users),
+                planned_per_day=sum(n * (DAY_SECONDS // every) for *_, every, n in users),
                 allowed_per_day=limit.per_day,
-                min_interval_seconds=shortest_interval(limit, len(users)),
+                min_interval_seconds=60 * math.ceil(shortest / 60) if checks else shortest,
+                check_minutes=checks,
             )
         )
     if tiers:
