@@ -28,21 +28,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
-
-
 def iso(moment: datetime) -> str:
     """The one timestamp format in the database: UTC, microseconds, sortable as text."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    # moment.isoformat(timespec="microseconds") spelled out, once per stored post: two-digit
-    # fields from a table and one f-string take half the instructions of %-formatting seven
-    # fields (callgrind), which took 40% fewer than isoformat
-    year, micro = moment.year, moment.microsecond
-    return (
-        f"{year if year >= 1000 else f'{year:04d}'}-{_TWO_DIGITS[moment.month]}-{_TWO_DIGITS[moment.day]}"
-        f"T{_TWO_DIGITS[moment.hour]}:{_TWO_DIGITS[moment.minute]}:{_TWO_DIGITS[moment.second]}"
-        f".{f'{micro:06d}' if micro else '000000'}+00:00"
+    # moment.isoformat(timespec="microseconds") spelled out: 40% fewer instructions (callgrind), one
+    # per stored post; % is cheaper here than an f-string with seven format specs
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
     )
 
 
