@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,8 @@ from watcher.post import Post
 
 if TYPE_CHECKING:
     from watcher.config import SourceConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,18 @@ class Connector(Protocol):
 
 
 def own_replies_one_by_one(connector: Connector, posts: Sequence[Post]) -> dict[str, PostedReply]:
-    """`find_own_replies` for a platform that has no cheaper way than one lookup per post;
-    the first error stops the batch (what was found so far is found again next time)."""
-    found = {}
-    for post in posts:
-        reply = connector.find_own_reply(post, None)
+    """`find_own_replies` for a platform that has no cheaper way than one lookup per post.
+    An error stops the batch but keeps what was found before it (the rest wait for their
+    next turn); an error on the first post is raised, for the caller to report."""
+    found: dict[str, PostedReply] = {}
+    for number, post in enumerate(posts):
+        try:
+            reply = connector.find_own_reply(post, None)
+        except ConnectorError as exc:
+            if number == 0:
+                raise
+            log.info("native reply check stopped after %d of %d posts: %s", number, len(posts), exc)
+            break
         if reply is not None:
             found[post.key] = reply
     return found

@@ -939,7 +939,7 @@ class XConnector:
         since_id = min(wanted, key=lambda p: int(p.native_id)).native_id
         found: dict[str, PostedReply] = {}
         token: str | None = None
-        for _ in range(NATIVE_CHECK_PAGES):
+        for number in range(NATIVE_CHECK_PAGES):
             call = partial(
                 self.client.get_users_tweets,
                 self.user_id,
@@ -948,10 +948,18 @@ class XConnector:
                 pagination_token=token,
                 tweet_fields=list(OWN_REPLY_FIELDS),
             )
-            response = self._call("users_tweets", call)
+            try:
+                response = self._call("users_tweets", call)
+            except ConnectorError:
+                if number == 0:
+                    raise
+                break  # what the first page found still counts
             page = parse_page(_json(response), response.headers)
             found |= {k: v for k, v in self._own_replies(page, wanted, None).items() if k not in found}
             token = page.next_token
+            if page.remaining == 0:  # the allowance is spent: no request before the reset, as polling does
+                self._block("users_tweets", page.reset_at or self.clock() + DEFAULT_RESET)
+                break
             if not token:
                 break
         return found

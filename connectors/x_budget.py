@@ -87,6 +87,14 @@ class BudgetLine:
     def ok(self) -> bool:
         return self.planned_per_window <= self.allowed_per_window
 
+    def fix(self) -> str:
+        """What to change when the line is over budget."""
+        if not self.min_interval_seconds:
+            return "no interval fits this tier; declare a higher tier or spread the sources over more apps"
+        if self.check_minutes:
+            return f"raise slack.native_reply_check_minutes to at least {self.min_interval_seconds // 60}"
+        return f"raise interval_seconds to at least {self.min_interval_seconds}"
+
     def describe(self) -> str:
         window = _window_text(self.window_seconds)
         if self.endpoint == "create_tweet":
@@ -97,10 +105,7 @@ class BudgetLine:
         )
         if self.check_minutes:
             spent += f" (native-reply checks every {self.check_minutes} min)"
-            fix = f"raise slack.native_reply_check_minutes to at least {self.min_interval_seconds // 60}"
-        else:
-            fix = f"raise interval_seconds to at least {self.min_interval_seconds}"
-        verdict = "ok" if self.ok else f"OVER BUDGET: {fix}"
+        verdict = "ok" if self.ok else f"OVER BUDGET: {self.fix()}"
         return f"x {ENDPOINTS[self.endpoint]} [{self.tier}]: {spent}; {verdict}"
 
 
@@ -134,10 +139,11 @@ def polls_per_window(interval_seconds: int, window_seconds: int) -> int:
 
 def shortest_interval(limit: EndpointLimit, per_run: int) -> int:
     """The shortest interval (seconds) at which runs spending `per_run` requests each
-    stay within `limit` in any window (`polls_per_window` of it times per_run); the
-    window itself when even one run a window is too many (only a higher tier helps)."""
+    stay within `limit` in any window (`polls_per_window` of it times per_run); 0 when
+    even one run a window is too many: no interval fits (only a higher tier, or spreading
+    the sources over more apps, helps)."""
     runs = limit.requests // max(1, per_run)
-    return math.ceil(limit.window_seconds / runs) if runs else limit.window_seconds
+    return math.ceil(limit.window_seconds / runs) if runs else 0
 
 
 def plan_budget(
@@ -220,9 +226,8 @@ def budget_problems(
         )
         if line.check_minutes:
             where = "slack.native_reply_check_minutes"
-            fix = f"native-reply checks for {', '.join(line.sources)}; set it to at least {line.min_interval_seconds // 60}"
+            spent += f" by the native-reply checks for {', '.join(line.sources)}"
         else:
             where = ", ".join(f"sources.{name}.interval_seconds" for name in line.sources)
-            fix = f"set interval_seconds to at least {line.min_interval_seconds}"
-        problems.append(ConfigProblem(files[line.sources[0]], where, f"{spent}; {fix} or declare a higher tier"))
+        problems.append(ConfigProblem(files[line.sources[0]], where, f"{spent}; {line.fix()}"))
     return problems

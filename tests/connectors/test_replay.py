@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, ReplyRejected, connector_class
+from connectors.base import Cursor, PostedReply, ReplyRejected, SourceUnavailable, connector_class
 from connectors.replay import RecordError, ReplayConnector, record_to_post
 from tests.helpers import T0, make_post
-from watcher.post import PostKind
+from watcher.post import Post, PostKind
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,22 @@ def test_registry_finds_the_replay_connector() -> None:
     assert connector_class("replay") is ReplayConnector
     with pytest.raises(KeyError, match="unknown connector kind 'fax'"):
         connector_class("fax")
+
+
+def test_own_replies_one_by_one_keeps_what_it_found_before_an_error(tmp_path: Path) -> None:
+    connector = ReplayConnector(tmp_path / "e.jsonl", replies_path=tmp_path / "replies.jsonl")
+    answered, broken, later = make_post(native_id="1"), make_post(native_id="2"), make_post(native_id="3")
+    connector.reply(answered, "Thanks!")
+    connector.reply(later, "On it")
+    ask = connector.find_own_reply
+
+    def flaky(post: Post, text: str | None = None) -> PostedReply | None:
+        if post is broken:
+            raise SourceUnavailable("the platform answered 503")
+        return ask(post, text)
+
+    connector.find_own_reply = flaky  # type: ignore[method-assign]
+
+    assert list(connector.find_own_replies([answered, broken, later])) == [answered.key]  # "later" waits its turn
+    with pytest.raises(SourceUnavailable):
+        connector.find_own_replies([broken, answered])  # nothing found yet: the caller reports it

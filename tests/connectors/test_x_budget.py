@@ -137,3 +137,16 @@ def test_the_suggested_interval_fits_the_allowance(sources_on_app: int, requests
     within = polls_per_window(interval, 900) * sources_on_app <= requests
     assert within or sources_on_app > requests  # three sources on one request a window: no interval fits
     assert interval == 900 or polls_per_window(interval - 1, 900) * sources_on_app > requests  # and it is the shortest
+
+
+def test_when_no_interval_fits_the_fix_is_a_higher_tier(tmp_path: Path) -> None:
+    six = sources(
+        tmp_path,
+        **{f"s{n}": {"mode": "mentions", "user_id": "1", "interval_seconds": 1800} for n in range(6)},
+    )
+    [line] = [line for line in plan_budget(six, native_check_minutes=60) if line.endpoint == "users_tweets"]
+    assert (line.planned_per_window, line.ok, line.min_interval_seconds) == (12, False, 0)  # one check is 12 of 10
+    assert "no interval fits this tier" in line.describe()
+    [problem] = budget_problems(six, native_check_minutes=60)
+    assert problem.key == "slack.native_reply_check_minutes" and "higher tier" in problem.reason
+    assert shortest_interval(EndpointLimit(1, 900), 3) == 0

@@ -306,3 +306,21 @@ def test_find_own_replies_spends_nothing_inside_the_timeline_rate_limit_window(f
     with pytest.raises(RateLimited):
         connector.find_own_replies([post])
     assert fake.count("users_tweets") == 1
+
+
+def test_find_own_replies_stops_when_the_timeline_allowance_is_spent(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    first = fake.add_tweet(BRAND_ID, "@alice sorted", at=clock.now, reply_to=post.native_id)
+    for n in range(120):  # a second page exists
+        fake.add_tweet(BRAND_ID, f"news {n}", at=clock.now + timedelta(seconds=1 + n))
+    fake.set_limit("users_tweets", limit=10, remaining=1, reset=clock.now + timedelta(minutes=15))
+    connector = make_connector(fake, clock, mode="mentions")
+
+    found = connector.find_own_replies([post])  # page 1 leaves 0: no page 2, no 429
+
+    assert found == {} and fake.count("users_tweets") == 1  # the answer was on page 2, read at the next check
+    with pytest.raises(RateLimited):
+        connector.find_own_replies([post])  # inside the window: nothing is sent
+    assert fake.count("users_tweets") == 1
+    clock.advance(minutes=16)
+    assert connector.find_own_replies([post])[post.key].native_id == first
