@@ -28,12 +28,16 @@ class Author:
     followers: int = 0
     verified: bool = False
 
+    def __post_init__(self) -> None:
+        if self.display_name is not (clean := storable_text(self.display_name)):
+            object.__setattr__(self, "display_name", clean)
+
     @classmethod
     def trusted(cls, id: str, handle: str, display_name: str, followers: int, verified: bool) -> Author:
         """Author(...) for a connector's hot path (every field given, types already right):
         the same frozen Author, built without a setattr call per field (see `_filler`)."""
         author: Any = _AUTHOR_FILL()
-        author.id, author.handle, author.display_name = id, handle, display_name
+        author.id, author.handle, author.display_name = id, handle, storable_text(display_name)
         author.followers, author.verified = followers, verified
         author.__class__ = cls
         return author
@@ -119,6 +123,10 @@ class Post:
     author_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("text", "parent_text"):
+            value = getattr(self, name)
+            if value is not None and value is not (clean := storable_text(value)):
+                object.__setattr__(self, name, clean)
         if self.created_at.tzinfo is not UTC:
             if self.created_at.tzinfo is None:
                 raise ValueError(f"post {self.platform}:{self.native_id}: created_at must be timezone-aware")
@@ -172,6 +180,8 @@ class Post:
                 raw,
             )
         post: Any = _POST_FILL()
+        text = storable_text(text)
+        parent_text = None if parent_text is None else storable_text(parent_text)
         post.platform, post.native_id, post.kind, post.text = platform, native_id, kind, text
         post.created_at, post.author, post.url, post.lang = created_at, author, url, lang
         post.parent_id, post.conversation_id, post.parent_text = parent_id, conversation_id, parent_text
@@ -190,6 +200,19 @@ def _filler(cls: type) -> type:
 
 
 _AUTHOR_FILL, _METRICS_FILL, _POST_FILL = _filler(Author), _filler(Metrics), _filler(Post)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` with lone UTF-16 surrogates (a JSON "\\ud83d" escape without its pair, as a
+    cut-off emoji leaves) replaced by U+FFFD. SQLite, like every UTF-8 writer, refuses
+    them, and one such post used to fail its whole page at the store; the same text
+    object comes back when there is nothing to replace."""
+    if text.isascii() or not _LONE_SURROGATE.search(text):
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def post_key(platform: str, native_id: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 import sqlite_utils
 
 from connectors.base import Cursor
-from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text
+from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -1611,4 +1611,7 @@ def _plain_json_text(items: Sequence[NewItem]) -> bool:
 def _raw_text(raw: Mapping[str, Any]) -> str:
     if isinstance(raw, RawJson):
         return raw.text  # already JSON (a replayed line): not encoded again
-    return _JSON.encode(raw if isinstance(raw, dict) else dict(raw))
+    text = _JSON.encode(raw if isinstance(raw, dict) else dict(raw))
+    if storable_text(text) is not text:  # a lone surrogate SQLite refuses: \u-escaped, kept exactly
+        return json.dumps(raw, default=str)
+    return text

@@ -180,3 +180,30 @@ def test_normalized_text_matches_the_first_version_on_every_code_point() -> None
         chunk = chars[start : start + 999]
         tokens = " ".join(chunk[i : i + 3] for i in range(0, len(chunk), 3))
         assert normalized_text(tokens) == reference_normalized_text(tokens), hex(ord(chunk[0]))
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character_so_the_post_can_be_stored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from connectors.replay import record_to_post
+    from watcher.store import Store
+
+    cut = "my card is broken \ud83d again"  # half an emoji, as a JSON "\ud83d" escape gives
+    record = {
+        "id": "1",
+        "platform": "x",
+        "text": cut,
+        "parent_text": cut,
+        "created_at": "2026-11-18T00:04:46Z",
+        "author": {"id": "a1", "handle": "al", "name": "Al \ude00"},
+    }
+    for post in (record_to_post(record, default_platform="x"), make_post(cut)):
+        assert "\ud83d" not in post.text and post.text == "my card is broken \ufffd again"
+    mapped = record_to_post(record, default_platform="x")
+    assert mapped.parent_text == mapped.text and mapped.author.display_name == "Al \ufffd"
+    assert Author(id="a", handle="h", display_name="\ud83d").display_name == "\ufffd"
+    plain = make_post("café ☕ ok")
+    assert plain.text == "café ☕ ok"
+    with Store(tmp_path / "w.db") as store:
+        store.insert_post(mapped, None, fetched_at=datetime(2026, 11, 18, tzinfo=UTC))
+        stored = store.get_post(mapped.key)
+        assert stored is not None and stored.text == mapped.text
+        assert stored.raw["text"] == cut  # the payload is kept exactly, \u-escaped in the database
