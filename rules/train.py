@@ -68,6 +68,12 @@ class Recipe:
     # the lexicon/emoji/VADER columns get a shared copy too (else only the language's own)
     share_dense: bool = True
 
+    def __post_init__(self) -> None:
+        if self.joint and (self.cross_lingual or self.tweeteval or self.vader_tweets):
+            raise ValueError(
+                "a joint recipe pools the other languages itself: leave cross_lingual, tweeteval and vader_tweets at 0"
+            )
+
     @property
     def pool(self) -> tuple[str, ...]:
         return tuple(self.joint.split(",")) if self.joint else ()

@@ -97,3 +97,12 @@ def test_train_sentiment_folds_a_joint_recipe_into_the_languages_model(
     assert metrics["it"]["macro_f1"] > 0.5 and metrics["es"]["macro_f1"] > 0.5  # chance: 0.33, as fitted alone
     with pytest.raises(ValueError, match="en: a joint recipe has no quick model"):
         train_sentiment(data_dir, out=out, recipes={**recipes, "en": replace(POOL, joint="en,it")})
+
+
+def test_a_joint_recipe_refuses_extra_data_it_would_ignore() -> None:
+    import pytest
+
+    from rules.train import Recipe
+
+    with pytest.raises(ValueError, match="pools the other languages itself"):
+        Recipe(joint="it,es", cross_lingual=0.25)
