@@ -100,9 +100,5 @@ def test_train_sentiment_folds_a_joint_recipe_into_the_languages_model(
 
 
 def test_a_joint_recipe_refuses_extra_data_it_would_ignore() -> None:
-    import pytest
-
-    from rules.train import Recipe
-
     with pytest.raises(ValueError, match="pools the other languages itself"):
         Recipe(joint="it,es", cross_lingual=0.25)
