@@ -1172,6 +1172,16 @@ class _Scanner:
                 self.alternatives.append((intent, alternative))
         self.gate = _Gate(self.gate_prefixes)
         self._at: dict[str, _Candidates] = {}
+        # the candidates of each set of alternatives: many texts ahead share one set
+        self._by_ids: dict[tuple[int, ...], _Candidates] = {}
+
+    def prepare(self) -> None:
+        """Compile every set of candidates a position can meet, now rather than when a
+        post first needs it (loading, not scoring: a first poll used to pay for hundreds
+        of regex compilations). Each set is that of a prefix in `by_prefix` (the longest
+        one a text ahead starts with), or the empty one."""
+        for prefix in ("", *self.by_prefix):
+            self._candidates(prefix)
 
     def _candidates(self, ahead: str) -> _Candidates:
         """The regexes for a position followed by `ahead`: every intent's alternatives
@@ -1179,7 +1189,16 @@ class _Scanner:
         found = self._at.get(ahead)
         if found is not None:
             return found
-        ids = sorted({i for k in range(len(ahead) + 1) for i in self.by_prefix.get(ahead[:k], ())})
+        ids = tuple(sorted({i for k in range(len(ahead) + 1) for i in self.by_prefix.get(ahead[:k], ())}))
+        found = self._by_ids.get(ids)
+        if found is None:
+            found = self._by_ids[ids] = self._compile_candidates(ids)
+        if len(self._at) > 50_000:
+            self._at.clear()
+        self._at[ahead] = found
+        return found
+
+    def _compile_candidates(self, ids: tuple[int, ...]) -> _Candidates:
         by_intent: dict[str, list[str]] = {}
         for i in ids:
             intent, alternative = self.alternatives[i]
@@ -1187,11 +1206,7 @@ class _Scanner:
         together = (
             re.compile(r"\b(?:" + "|".join(_group(i, alts) for i, alts in by_intent.items()) + ")") if ids else None
         )
-        found = (together, {intent: _compile(alts) for intent, alts in by_intent.items()})
-        if len(self._at) > 50_000:
-            self._at.clear()
-        self._at[ahead] = found
-        return found
+        return together, {intent: _compile(alts) for intent, alts in by_intent.items()}
 
     def first_matches(self, norm: str) -> dict[str, str]:
         """intent -> its leftmost match (what `pattern.search` would give)."""
@@ -1261,6 +1276,16 @@ class _Scanners:
 
 
 _SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
+
+
+def prepare_scanners() -> None:
+    """Compile every language's intent regexes ahead of the first post (a post of an
+    unknown language meets them all); see _Scanner.prepare. Once per process: later
+    calls find them compiled."""
+    for scanner in _SCANNERS.values():
+        scanner.prepare()
+
+
 # the languages a post is matched against -> their scanners behind one gate
 _TOGETHER = {
     langs: _Scanners([_SCANNERS[code] for code in langs])

@@ -263,6 +263,8 @@ class SparseStack:
     misses on megabytes of weights, and one 16-byte row beats several scattered ones."""
 
     def __init__(self, models: Sequence[LinearModel]) -> None:
+        import scipy.sparse  # noqa: F401  (the products need it: loaded with the weights, not by a first page)
+
         self.models = tuple(models)
         parts = [m._by_feature[:N_FEATURES] for m in self.models]  # type: ignore[attr-defined]
         ends = np.cumsum([p.shape[1] for p in parts], dtype=np.int64)

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet
-from rules.intents import bit_mask, detect_intents, sarcasm
-from rules.language import LanguageDetector
+from rules.intents import bit_mask, detect_intents, prepare_scanners, sarcasm
+from rules.language import UNKNOWN, LanguageDetector
 from rules.model import ModelError, SparseStack, hash_batch
 from rules.needs_reply import NeedsReplyModel
 from rules.rule_file import load_ruleset
@@ -164,6 +164,11 @@ class Triager:
         self.rules = rules if rules is not None else load_ruleset()
         self.model = NeedsReplyModel.load(model_path)
         self._stacks: dict[tuple[str, int, int], SparseStack] = {}
+        # all a post can need is made here, so that no poll pays for loading: each
+        # language's weights stacked, the intent regexes compiled
+        for lang in (*self.detector.languages, UNKNOWN):
+            self.stack(lang)
+        prepare_scanners()
 
     def stack(self, lang: str) -> SparseStack:
         """The hashed weights of every model a post in `lang` meets, built once per language

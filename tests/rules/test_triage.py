@@ -188,3 +188,34 @@ def test_a_batch_triages_like_one_post_at_a_time(triager: Triager, ctx: TriageCo
     assert triager.triage_many([], []) == []
     with pytest.raises(ValueError, match="2 posts but 1 contexts"):
         triager.triage_many([cases[0][0], cases[1][0]], [ctx])
+
+
+def test_triage_loads_nothing_after_construction(
+    triager: Triager, ctx: TriageContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everything is loaded when the Triager is made: a first poll used to import
+    scipy.sparse, stack each language's weights and compile hundreds of intent regexes."""
+    import re
+
+    import rules.model
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded while scoring")
+
+    texts = [
+        "Ho pagato due volte, rimborso subito!",
+        "Mi abogado se pondrá en contacto con ustedes",
+        "Mein Konto wurde gehackt",
+        "Vous m'avez prélevé deux fois",
+        "O aplicativo está fora do ar",
+        "Vreau să reziliez contractul",
+        "my order never arrived, refund please?",
+        "zxq vbn wrt plk",  # no language the brand serves: every language's intents are asked
+        "great, another delayed parcel. thanks for nothing",
+    ]
+    # new words: never seen by a scanner, so their positions look for candidates afresh
+    texts += [f"qq{n}refu{n} canc{n}ellation unsub{n} fraude{n}" for n in range(5)]
+    monkeypatch.setattr(re, "compile", refuse)
+    monkeypatch.setattr(rules.model.SparseStack, "__init__", refuse)
+    results = triager.triage_many([make_post(t) for t in texts], [ctx] * len(texts))
+    assert {r.lang for r in results} >= {"it", "es", "de", "fr", "pt", "ro", "en", "unknown"}
