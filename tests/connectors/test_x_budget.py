@@ -107,12 +107,12 @@ def test_native_reply_checks_are_planned_on_the_brand_timeline(tmp_path: Path) -
         tmp_path,
         mentions={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
         search={"mode": "search", "query": "acme", "interval_seconds": 60},  # no user_id: never checked
-        threads={"mode": "conversations", "user_id": "1", "interval_seconds": 300},
+        threads={"mode": "conversations", "user_id": "2", "interval_seconds": 300},  # a second brand account
     )
     assert "users_tweets" not in {line.endpoint for line in plan_budget(configured)}  # Slack off
 
     [line] = [line for line in plan_budget(configured, native_check_minutes=10) if line.endpoint == "users_tweets"]
-    # two sources, up to 2 pages each, at most 2 checks in any 15 minutes: 8 of basic's 10
+    # two brand timelines, up to 2 pages each, at most 2 checks in any 15 minutes: 8 of basic's 10
     assert (line.sources, line.planned_per_window, line.allowed_per_window, line.ok) == (
         ("mentions", "threads"),
         8,
@@ -142,7 +142,7 @@ def test_the_suggested_interval_fits_the_allowance(sources_on_app: int, requests
 def test_when_no_interval_fits_the_fix_is_a_higher_tier(tmp_path: Path) -> None:
     six = sources(
         tmp_path,
-        **{f"s{n}": {"mode": "mentions", "user_id": "1", "interval_seconds": 1800} for n in range(6)},
+        **{f"s{n}": {"mode": "mentions", "user_id": str(n + 1), "interval_seconds": 1800} for n in range(6)},
     )
     [line] = [line for line in plan_budget(six, native_check_minutes=60) if line.endpoint == "users_tweets"]
     assert (line.planned_per_window, line.ok, line.min_interval_seconds) == (12, False, 0)  # one check is 12 of 10

@@ -194,8 +194,8 @@ def test_check_counts_slacks_native_reply_checks_in_the_x_budget(tmp_path: Path,
     for name in ("X_BEARER_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
         monkeypatch.setenv(name, "test-secret")
     base = config.read_text(encoding="utf-8") + "".join(
-        f'\n[sources.{name}]\nkind = "x"\nmode = "{mode}"\nuser_id = "900000001"\ninterval_seconds = 300\n'
-        for name, mode in (("mentions", "mentions"), ("threads", "conversations"))
+        f'\n[sources.{name}]\nkind = "x"\nmode = "{mode}"\nuser_id = "{user}"\ninterval_seconds = 300\n'
+        for name, mode, user in (("mentions", "mentions", "900000001"), ("threads", "conversations", "900000002"))
     )
     slack = '\n[slack]\nenabled = true\nchannel = "C0123ABCD"\nmoderators = ["U0123ABCD"]\nnative_reply_check_minutes = {}\n'
     config.write_text(base + slack.format(10), encoding="utf-8")
