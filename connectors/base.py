@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
@@ -101,6 +101,13 @@ class ReplyOutcomeUnknown(ConnectorError):
 
 @runtime_checkable
 class Connector(Protocol):
+    """One configured source on one platform.
+
+    Optional: a `reply_scope` property (hashable), for a platform where several sources
+    read the brand's own replies from one place (on X: one app and one brand account).
+    The native-reply check asks one connector of a scope for the posts of all of them;
+    without it, each connector is its own scope (see `reply_scope`)."""
+
     name: ClassVar[str]
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
@@ -127,6 +134,16 @@ class Connector(Protocol):
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
         """Build the real SDK client from a source table and the environment."""
         ...
+
+
+def reply_scope(connector: Connector) -> Hashable:
+    """Where `connector` reads the brand's own replies from: connectors with equal scopes
+    see the same replies, so one `find_own_replies` call answers for all their posts.
+    The connector's own `reply_scope` when it has one, else the connector itself."""
+    scope = getattr(connector, "reply_scope", None)
+    if scope is None:
+        return ("connector", id(connector))
+    return (getattr(connector, "name", ""), scope)
 
 
 def own_replies_one_by_one(connector: Connector, posts: Sequence[Post]) -> dict[str, PostedReply]:

@@ -573,6 +573,13 @@ class XConnector:
             reply_credentials_hint="environment variables " + ", ".join(reply_vars),
         )
 
+    @property
+    def reply_scope(self) -> tuple[str, str]:
+        """The brand timeline `find_own_replies` reads: the app's credentials at this base
+        URL (as the rate windows key them) and the brand's user_id. Sources with equal
+        scopes see the same replies, so one timeline read answers for all of them."""
+        return (self._window_prefix, self.user_id)
+
     # --- fetch ---------------------------------------------------------------
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:

@@ -82,6 +82,10 @@ class BudgetLine:
     min_interval_seconds: int
     # > 0: the line plans the Slack job's native-reply checks (run this often), not polling
     check_minutes: int = 0
+    # native checks: sources of one app and brand account, whose items one timeline read checks
+    shared: tuple[tuple[str, ...], ...] = ()
+    # native checks: disabled sources, planned because their open items are still checked
+    disabled: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -95,6 +99,13 @@ class BudgetLine:
             return f"raise slack.native_reply_check_minutes to at least {self.min_interval_seconds // 60}"
         return f"raise interval_seconds to at least {self.min_interval_seconds}"
 
+    def sharing(self) -> str:
+        """Which sources' checks are one timeline read, and which are disabled ("" when none)."""
+        notes = [f"{_and(group)} share one read (same app and user_id)" for group in self.shared]
+        if self.disabled:
+            notes.append(f"{_and(self.disabled)} disabled but still checked for open items")
+        return "".join(f"; {note}" for note in notes)
+
     def describe(self) -> str:
         window = _window_text(self.window_seconds)
         if self.endpoint == "create_tweet":
@@ -104,9 +115,13 @@ class BudgetLine:
             f"({self.planned_per_day}/day of {self.allowed_per_day}) by {', '.join(self.sources)}"
         )
         if self.check_minutes:
-            spent += f" (native-reply checks every {self.check_minutes} min)"
+            spent += f" (native-reply checks every {self.check_minutes} min{self.sharing()})"
         verdict = "ok" if self.ok else f"OVER BUDGET: {self.fix()}"
         return f"x {ENDPOINTS[self.endpoint]} [{self.tier}]: {spent}; {verdict}"
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _window_text(seconds: int) -> str:
@@ -154,23 +169,37 @@ def plan_budget(
     connector stops taking when x-rate-limit-remaining reaches 0). `tier`
     overrides what the sources declare. X counts per app (bearer token), so sources
     on different apps are planned apart. With Slack's native-reply check on (every
-    `native_check_minutes`), each source with a user_id also reads the brand's
-    timeline, up to NATIVE_CHECK_PAGES requests a check. Pure: reads only the configs."""
-    # (app, endpoint) -> who spends it: (source, tier, limit, seconds between runs, requests a run)
-    by_endpoint: dict[tuple[str, str], list[tuple[SourceConfig, str, EndpointLimit, int, int]]] = {}
+    `native_check_minutes`), each brand account (user_id) of an app has its timeline
+    read once a check, up to NATIVE_CHECK_PAGES requests, however many sources watch
+    it; a disabled source counts there too, since its open items are still checked.
+    Pure: reads only the configs."""
+    # (app, endpoint) -> who spends it: (sources, tier, limit, seconds between runs, requests a run)
+    by_endpoint: dict[tuple[str, str], list[tuple[tuple[SourceConfig, ...], str, EndpointLimit, int, int]]] = {}
+    # (app, user_id) -> the sources whose items one timeline read checks, with their tiers
+    scopes: dict[tuple[str, str], list[tuple[SourceConfig, str, dict[str, EndpointLimit]]]] = {}
     tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
     for cfg in sources:
-        if cfg.kind != "x" or not cfg.enabled:
+        if cfg.kind != "x":
             continue
-        tier_name, limits = source_limits(cfg, tier=tier)
+        try:
+            tier_name, limits = source_limits(cfg, tier=tier)
+        except ValueError:
+            continue  # the source's own validation (from_config) reports it; it never runs
+        app = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
+        if native_check_minutes and cfg.options.get("user_id"):
+            scopes.setdefault((app, str(cfg.options["user_id"])), []).append((cfg, tier_name, limits))
+        if not cfg.enabled:
+            continue
         tiers.append((tier_name, limits))
         endpoint = MODE_ENDPOINT.get(str(cfg.options.get("mode", "mentions")), "users_mentions")
-        app = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
-        by_endpoint.setdefault((app, endpoint), []).append((cfg, tier_name, limits[endpoint], cfg.interval_seconds, 1))
-        if native_check_minutes and cfg.options.get("user_id"):
-            by_endpoint.setdefault((app, NATIVE_CHECK_ENDPOINT), []).append(
-                (cfg, tier_name, limits[NATIVE_CHECK_ENDPOINT], native_check_minutes * 60, NATIVE_CHECK_PAGES)
-            )
+        by_endpoint.setdefault((app, endpoint), []).append(
+            ((cfg,), tier_name, limits[endpoint], cfg.interval_seconds, 1)
+        )
+    for (app, _), members in scopes.items():
+        limit = min((m[2][NATIVE_CHECK_ENDPOINT] for m in members), key=lambda lim: lim.requests / lim.window_seconds)
+        by_endpoint.setdefault((app, NATIVE_CHECK_ENDPOINT), []).append(
+            (tuple(m[0] for m in members), members[0][1], limit, native_check_minutes * 60, NATIVE_CHECK_PAGES)
+        )
     lines = []
     for (_, endpoint), users in by_endpoint.items():
         limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
@@ -180,7 +209,9 @@ def plan_budget(
         lines.append(
             BudgetLine(
                 endpoint=endpoint,
-                sources=tuple(u[0].name for u in users),
+                sources=tuple(cfg.name for u in users for cfg in u[0]),
+                shared=tuple(tuple(cfg.name for cfg in u[0]) for u in users if len(u[0]) > 1),
+                disabled=tuple(cfg.name for u in users for cfg in u[0] if not cfg.enabled),
                 tier=users[0][1],
                 allowed_per_window=limit.requests,
                 window_seconds=limit.window_seconds,
@@ -226,7 +257,7 @@ def budget_problems(
         )
         if line.check_minutes:
             where = "slack.native_reply_check_minutes"
-            spent += f" by the native-reply checks for {', '.join(line.sources)}"
+            spent += f" by the native-reply checks for {', '.join(line.sources)}{line.sharing()}"
         else:
             where = ", ".join(f"sources.{name}.interval_seconds" for name in line.sources)
         problems.append(ConfigProblem(files[line.sources[0]], where, f"{spent}; {line.fix()}"))

@@ -107,12 +107,12 @@ def test_native_reply_checks_are_planned_on_the_brand_timeline(tmp_path: Path) -
         tmp_path,
         mentions={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
         search={"mode": "search", "query": "acme", "interval_seconds": 60},  # no user_id: never checked
-        threads={"mode": "conversations", "user_id": "1", "interval_seconds": 300},
+        threads={"mode": "conversations", "user_id": "2", "interval_seconds": 300},  # a second brand account
     )
     assert "users_tweets" not in {line.endpoint for line in plan_budget(configured)}  # Slack off
 
     [line] = [line for line in plan_budget(configured, native_check_minutes=10) if line.endpoint == "users_tweets"]
-    # two sources, up to 2 pages each, at most 2 checks in any 15 minutes: 8 of basic's 10
+    # two brand timelines, up to 2 pages each, at most 2 checks in any 15 minutes: 8 of basic's 10
     assert (line.sources, line.planned_per_window, line.allowed_per_window, line.ok) == (
         ("mentions", "threads"),
         8,
@@ -142,7 +142,7 @@ def test_the_suggested_interval_fits_the_allowance(sources_on_app: int, requests
 def test_when_no_interval_fits_the_fix_is_a_higher_tier(tmp_path: Path) -> None:
     six = sources(
         tmp_path,
-        **{f"s{n}": {"mode": "mentions", "user_id": "1", "interval_seconds": 1800} for n in range(6)},
+        **{f"s{n}": {"mode": "mentions", "user_id": str(n + 1), "interval_seconds": 1800} for n in range(6)},
     )
     [line] = [line for line in plan_budget(six, native_check_minutes=60) if line.endpoint == "users_tweets"]
     assert (line.planned_per_window, line.ok, line.min_interval_seconds) == (12, False, 0)  # one check is 12 of 10
@@ -150,3 +150,62 @@ def test_when_no_interval_fits_the_fix_is_a_higher_tier(tmp_path: Path) -> None:
     [problem] = budget_problems(six, native_check_minutes=60)
     assert problem.key == "slack.native_reply_check_minutes" and "higher tier" in problem.reason
     assert shortest_interval(EndpointLimit(1, 900), 3) == 0
+
+
+def test_sources_of_one_brand_account_share_one_native_check(tmp_path: Path) -> None:
+    configured = sources(
+        tmp_path,
+        mentions={"mode": "mentions", "user_id": "1", "interval_seconds": 300},
+        search={"mode": "search", "query": "acme", "user_id": "1", "interval_seconds": 300},
+        threads={"mode": "conversations", "user_id": "1", "interval_seconds": 300},
+        second={"mode": "mentions", "user_id": "2", "interval_seconds": 300},
+        elsewhere={"mode": "mentions", "user_id": "1", "interval_seconds": 300, "bearer_token_env": "X_OTHER"},
+    )
+
+    lines = [line for line in plan_budget(configured, native_check_minutes=10) if line.endpoint == "users_tweets"]
+
+    # app X_BEARER_TOKEN: account 1 (three sources, one read) and account 2; app X_OTHER: account 1 again
+    assert [(line.sources, line.shared, line.planned_per_window) for line in lines] == [
+        (("mentions", "search", "threads", "second"), (("mentions", "search", "threads"),), 8),
+        (("elsewhere",), (), 4),
+    ]
+    assert lines[0].planned_per_day == 2 * 2 * 144
+    assert "mentions, search and threads share one read (same app and user_id)" in lines[0].describe()
+    assert "share" not in lines[1].describe()
+
+    [line] = [line for line in plan_budget(configured[:3], native_check_minutes=2) if line.endpoint == "users_tweets"]
+    assert (line.planned_per_window, line.min_interval_seconds) == (16, 180)  # one check of 2 pages, 8 a window
+    [problem] = budget_problems(configured[:3], native_check_minutes=2)
+    assert problem.key == "slack.native_reply_check_minutes"
+    assert "16 requests per 15 min" in problem.reason and "share one read" in problem.reason
+    assert "at least 3" in problem.reason
+
+
+def test_disabled_sources_are_planned_for_their_native_checks_only(tmp_path: Path) -> None:
+    configured = sources(
+        tmp_path,
+        mentions={"mode": "mentions", "user_id": "1", "interval_seconds": 300},
+        old_search={"mode": "search", "query": "acme", "user_id": "1", "interval_seconds": 60, "enabled": False},
+        old_brand={"mode": "mentions", "user_id": "2", "interval_seconds": 60, "enabled": False},
+        broken={"mode": "mentions", "user_id": "3", "enabled": False, "tier": "gold"},  # never built: never checked
+    )
+
+    assert {line.endpoint: line.sources for line in plan_budget(configured)} == {
+        "users_mentions": ("mentions",),  # disabled sources are not polled
+        "create_tweet": (),
+    }
+    [line] = [line for line in plan_budget(configured, native_check_minutes=10) if line.endpoint == "users_tweets"]
+    # account 1: one read for mentions and the disabled old_search; account 2: old_brand's open items
+    assert (line.sources, line.disabled, line.planned_per_window) == (
+        ("mentions", "old_search", "old_brand"),
+        ("old_search", "old_brand"),
+        8,
+    )
+    assert "old_search and old_brand disabled but still checked for open items" in line.describe()
+
+
+def test_a_source_with_an_unknown_tier_is_left_to_its_own_validation(tmp_path: Path) -> None:
+    configured = sources(tmp_path, a={"mode": "mentions", "user_id": "1", "tier": "gold"})
+
+    assert plan_budget(configured, native_check_minutes=10) == []  # from_config reports sources.a.tier
+    assert budget_problems(configured, native_check_minutes=10) == []

@@ -38,6 +38,7 @@ class Recorded:
     params: dict[str, str]
     auth: str  # "bearer", "oauth" or ""
     body: dict[str, Any] | None = None
+    bearer: str = ""  # the app token of a bearer request: which app asked
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Limit:
 @dataclass
 class FakeX:
     bearer_token: str = "test-bearer"
+    # tokens of further apps the fake also accepts (one X, several apps)
+    other_bearer_tokens: tuple[str, ...] = ()
     consumer_key: str = "test-consumer-key"
     brand_id: str = "1000"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -225,8 +228,9 @@ class FakeX:
         endpoint, arg = _route(method, parts.path)
         header = handler.headers.get("Authorization") or ""
         auth = "bearer" if header.startswith("Bearer ") else "oauth" if header.startswith("OAuth ") else ""
+        bearer = header.removeprefix("Bearer ") if auth == "bearer" else ""
         with self._lock:
-            self.requests.append(Recorded(method, endpoint, parts.path, params, auth, body))
+            self.requests.append(Recorded(method, endpoint, parts.path, params, auth, body, bearer))
         if endpoint == "unknown":
             return _send(handler, 404, {"title": "Not Found Error", "detail": "no such route", "status": 404}, {})
         if not self._authorized(endpoint, header):
@@ -251,7 +255,8 @@ class FakeX:
     def _authorized(self, endpoint: str, header: str) -> bool:
         if endpoint == "create_tweet":
             return header.startswith("OAuth ") and f'oauth_consumer_key="{self.consumer_key}"' in header
-        return header == f"Bearer {self.bearer_token}" or header.startswith("OAuth ")
+        apps = (self.bearer_token, *self.other_bearer_tokens)
+        return header in {f"Bearer {token}" for token in apps} or header.startswith("OAuth ")
 
     def _rate(self, endpoint: str) -> tuple[dict[str, str], bool]:
         with self._lock:

@@ -194,8 +194,8 @@ def test_check_counts_slacks_native_reply_checks_in_the_x_budget(tmp_path: Path,
     for name in ("X_BEARER_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
         monkeypatch.setenv(name, "test-secret")
     base = config.read_text(encoding="utf-8") + "".join(
-        f'\n[sources.{name}]\nkind = "x"\nmode = "{mode}"\nuser_id = "900000001"\ninterval_seconds = 300\n'
-        for name, mode in (("mentions", "mentions"), ("threads", "conversations"))
+        f'\n[sources.{name}]\nkind = "x"\nmode = "{mode}"\nuser_id = "{user}"\ninterval_seconds = 300\n'
+        for name, mode, user in (("mentions", "mentions", "900000001"), ("threads", "conversations", "900000002"))
     )
     slack = '\n[slack]\nenabled = true\nchannel = "C0123ABCD"\nmoderators = ["U0123ABCD"]\nnative_reply_check_minutes = {}\n'
     config.write_text(base + slack.format(10), encoding="utf-8")
@@ -242,3 +242,31 @@ def test_queue_shows_each_items_sla_clock(tmp_path: Path) -> None:
     assert all(r["sla"].startswith("claim within") for r in rows if r["priority"] == "urgent")
     table = runner.invoke(cli, ["--config", str(config), "queue"])
     assert "SLA" in table.stdout and "claim within" in " ".join(table.stdout.split())
+
+
+def test_check_plans_one_native_check_per_brand_account_and_names_who_shares_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path)
+    for name in ("X_BEARER_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.setenv(name, "test-secret")
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per budget line
+    sources = "".join(
+        f'\n[sources.{name}]\nkind = "x"\nmode = "{mode}"\nuser_id = "900000001"\n{extra}'
+        for name, mode, extra in (
+            ("mentions", "mentions", ""),
+            ("threads", "conversations", ""),
+            ("old_search", "search", 'query = "lumo"\nenabled = false\n'),
+        )
+    )
+    slack = (
+        '\n[slack]\nenabled = true\nchannel = "C0123ABCD"\nmoderators = ["U0123ABCD"]\nnative_reply_check_minutes = 5\n'
+    )
+    config.write_text(config.read_text(encoding="utf-8") + sources + slack, encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+
+    assert result.exit_code == 0, result.output  # one timeline, 2 pages, 3 checks: 6 of 10
+    [line] = [line for line in result.stdout.splitlines() if "/2/users/:id/tweets" in line]
+    assert "6 of 10 requests per 15 min" in line and "by mentions, threads, old_search" in line
+    assert "mentions, threads and old_search share one read (same app and user_id)" in line
+    assert "old_search disabled but still checked for open items" in line
+    assert "1 enabled" not in result.stdout and "2 enabled: mentions (x), threads (x)" in result.stdout

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +23,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from connectors.base import Connector
+from connectors.base import Connector, reply_scope
 from watcher.config import Config
 from watcher.notify import DeliveryFailed, DeliveryRetry
 from watcher.post import Post, utc_now
@@ -559,8 +559,10 @@ def _run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
 
 def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PER_RUN) -> int:
     """An open item the brand already answered on the platform itself is closed,
-    and its card says so. Each source is asked once for its share of the batch
-    (`find_own_replies`), so a check costs X one timeline request, not two per item."""
+    and its card says so. Each reply scope is asked once for its share of the batch
+    (`find_own_replies`): two X sources of one brand account on one app read its
+    timeline once a check, not once each, and never two requests per item. Items of a
+    disabled source are checked too (their cards are still open in the team's queue)."""
     closed = 0
     states = tuple(s for s in OPEN_STATES if s not in ("sending", "approved"))
     rows = [
@@ -570,7 +572,7 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
         runtime.native_offset = 0
     batch = rows[runtime.native_offset : runtime.native_offset + limit]  # rotate: every item gets its turn
     runtime.native_offset += limit
-    by_connector: dict[int, tuple[Connector, list[tuple[int, Post]]]] = {}
+    by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
     for row in batch:
         post = runtime.store.get_post(row["post_key"])
         if post is None:
@@ -580,12 +582,14 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
         except Exception as exc:  # e.g. no source of its platform is configured any more
             log.info("native reply check skipped for item %s: %s", row["id"], exc)
             continue
-        by_connector.setdefault(id(connector), (connector, []))[1].append((row["id"], post))
-    for connector, items in by_connector.values():
+        # any connector of a scope answers for all of it: the first one met is asked
+        by_scope.setdefault(reply_scope(connector), (connector, []))[1].append((row["id"], post))
+    for connector, items in by_scope.values():
         try:
             found = connector.find_own_replies([post for _, post in items])
         except Exception as exc:
-            log.info("native reply check skipped for %d item(s) of %s: %s", len(items), items[0][1].source, exc)
+            sources = ", ".join(sorted({post.source for _, post in items}))
+            log.info("native reply check skipped for %d item(s) of %s: %s", len(items), sources, exc)
             continue
         for item_id, post in items:
             reply = found.get(post.key)

@@ -37,7 +37,7 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
-def make_config(tmp_path: Path, base_url: str, **slack: Any) -> Config:
+def make_config(tmp_path: Path, base_url: str, *, sources: dict[str, Any] | None = None, **slack: Any) -> Config:
     table: dict[str, Any] = {
         "enabled": True,
         "api_base_url": base_url,
@@ -56,6 +56,7 @@ def make_config(tmp_path: Path, base_url: str, **slack: Any) -> Config:
             "brand": {"name": "Acme", "timezone": "Europe/Rome"},
             "storage": {"path": str(tmp_path / "w.db")},
             "slack": table,
+            "sources": sources or {},
         },
         file=str(tmp_path / "config.toml"),
     )
