@@ -1,0 +1,42 @@
+"""SQLite through sqlite-utils: schema, migrations and every query the watcher runs.
+
+All SQL lives in this package; see core.py.
+"""
+
+from __future__ import annotations
+
+from watcher.store.core import (
+    MIGRATIONS,
+    OPEN_STATES,
+    PRIORITY_RANK,
+    QUARTER_SQL,
+    SCHEMA_VERSION,
+    TRIAGE_COLUMNS,
+    NewItem,
+    NewPost,
+    RecentPost,
+    Store,
+    StoredTriage,
+    StoreError,
+    TriageColumns,
+    from_iso,
+    iso,
+)
+
+__all__ = [
+    "MIGRATIONS",
+    "NewItem",
+    "NewPost",
+    "OPEN_STATES",
+    "PRIORITY_RANK",
+    "QUARTER_SQL",
+    "RecentPost",
+    "SCHEMA_VERSION",
+    "Store",
+    "StoreError",
+    "StoredTriage",
+    "TRIAGE_COLUMNS",
+    "TriageColumns",
+    "from_iso",
+    "iso",
+]
