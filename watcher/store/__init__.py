@@ -5,23 +5,19 @@ All SQL lives in this package; see core.py.
 
 from __future__ import annotations
 
+from watcher.store.base import StoreError, from_iso, iso
 from watcher.store.core import (
-    MIGRATIONS,
     OPEN_STATES,
     PRIORITY_RANK,
-    QUARTER_SQL,
-    SCHEMA_VERSION,
     TRIAGE_COLUMNS,
     NewItem,
     NewPost,
     RecentPost,
     Store,
     StoredTriage,
-    StoreError,
     TriageColumns,
-    from_iso,
-    iso,
 )
+from watcher.store.schema import MIGRATIONS, QUARTER_SQL, SCHEMA_VERSION
 
 __all__ = [
     "MIGRATIONS",
