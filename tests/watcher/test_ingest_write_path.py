@@ -21,7 +21,7 @@ from watcher.pipeline import Pipeline
 from watcher.post import Post, RawJson
 from watcher.store import NewItem, NewPost, Store, StoredTriage
 from watcher.store import base as store_base
-from watcher.store import core as store_posts
+from watcher.store import posts as store_posts
 from watcher.store import queue as store_queue
 
 TRIAGED = StoredTriage(
