@@ -8,7 +8,6 @@ together or not at all. WAL lets the CLI read while the service writes.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -20,7 +19,8 @@ import sqlite_utils
 
 from connectors.base import Cursor
 from watcher.post import Post
-from watcher.store.base import StoreError, _locked, from_iso, iso
+from watcher.store.base import StoreError, _locked, iso
+from watcher.store.delivery import DeliveryTables
 from watcher.store.posts import (
     PostTables,
 )
@@ -31,9 +31,10 @@ from watcher.store.schema import (
     QUARTER_SQL,
     Migrations,
 )
+from watcher.store.sources import SourceTables
 
 
-class Store(Migrations, PostTables, QueueTables):
+class Store(Migrations, PostTables, QueueTables, DeliveryTables, SourceTables):
     """The watcher's database. Safe to share across the scheduler's threads."""
 
     def __init__(self, path: str | Path) -> None:
@@ -85,167 +86,6 @@ class Store(Migrations, PostTables, QueueTables):
             "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
             [source, cursor.to_json(), iso(now)],
-        )
-
-    # --- outbox -------------------------------------------------------------
-
-    @_locked
-    def enqueue_outbox(
-        self,
-        kind: str,
-        dedupe_key: str,
-        payload: Mapping[str, Any],
-        *,
-        now: datetime,
-        channel: str = "",
-        item_id: int | None = None,
-    ) -> int | None:
-        """Add a notification unless one with this dedupe key exists (never alert twice)."""
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
-            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-            [kind, dedupe_key, channel, item_id, json.dumps(dict(payload)), iso(now), iso(now)],
-        )
-        return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
-
-    @_locked
-    def due_outbox(self, *, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT id, kind, dedupe_key, channel, item_id, payload, attempts, ref FROM outbox "
-            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-            [iso(now), limit],
-        ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "kind": r[1],
-                "dedupe_key": r[2],
-                "channel": r[3],
-                "item_id": r[4],
-                "payload": json.loads(r[5]),
-                "attempts": r[6],
-                "ref": r[7],
-            }
-            for r in rows
-        ]
-
-    @_locked
-    def mark_outbox_sent(self, outbox_id: int, *, ref: str, now: datetime) -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'sent', ref = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-            [ref, iso(now), outbox_id],
-        )
-
-    @_locked
-    def mark_outbox_retry(self, outbox_id: int, *, next_attempt_at: datetime, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
-            [iso(next_attempt_at), error[:500], outbox_id],
-        )
-
-    @_locked
-    def mark_outbox_failed(self, outbox_id: int, *, error: str) -> None:
-        self.db.execute("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", [error[:500], outbox_id])
-
-    @_locked
-    def outbox_counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
-
-    # --- source health and rate limits --------------------------------------
-
-    @_locked
-    def source_state(self, source: str) -> dict[str, Any]:
-        row = self.db.execute(
-            "SELECT healthy, message, failures, backoff_until, rate_limits, last_success_at FROM source_state "
-            "WHERE source = ?",
-            [source],
-        ).fetchone()
-        if row is None:
-            return {
-                "healthy": True,
-                "message": "",
-                "failures": 0,
-                "backoff_until": None,
-                "rate_limits": {},
-                "last_success_at": None,
-            }
-        return {
-            "healthy": bool(row[0]),
-            "message": row[1] or "",
-            "failures": row[2] or 0,
-            "backoff_until": from_iso(row[3]) if row[3] else None,
-            "rate_limits": {k: from_iso(v) for k, v in json.loads(row[4] or "{}").items()},
-            "last_success_at": from_iso(row[5]) if row[5] else None,
-        }
-
-    @_locked
-    def save_source_state(
-        self,
-        source: str,
-        *,
-        healthy: bool,
-        message: str,
-        failures: int,
-        backoff_until: datetime | None,
-        rate_limits: Mapping[str, datetime],
-        last_success_at: datetime | None,
-    ) -> None:
-        self.db.table("source_state").upsert(
-            {
-                "source": source,
-                "healthy": int(healthy),
-                "message": message,
-                "failures": failures,
-                "backoff_until": iso(backoff_until) if backoff_until else None,
-                "rate_limits": json.dumps({k: iso(v) for k, v in rate_limits.items()}),
-                "last_success_at": iso(last_success_at) if last_success_at else None,
-            },
-            pk="source",
-        )
-
-    # --- replies (idempotency) ----------------------------------------------
-
-    @_locked
-    def reserve_reply(self, key: str, *, item_id: int, post_key: str, text: str, now: datetime) -> dict[str, Any]:
-        """Store the reply's idempotency key before calling the platform; return the row
-        (an existing one if this key was reserved before); `fresh` says which."""
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO replies (key, item_id, post_key, text, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            [key, item_id, post_key, text, iso(now), iso(now)],
-        )
-        return {**(self.get_reply(key) or {}), "fresh": cur.rowcount == 1}
-
-    @_locked
-    def get_reply(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT key, item_id, post_key, text, status, platform_reply_id, url, error, created_at, updated_at "
-            "FROM replies WHERE key = ?",
-            [key],
-        ).fetchone()
-        if row is None:
-            return None
-        names = [
-            "key",
-            "item_id",
-            "post_key",
-            "text",
-            "status",
-            "platform_reply_id",
-            "url",
-            "error",
-            "created_at",
-            "updated_at",
-        ]
-        return dict(zip(names, row, strict=True))
-
-    @_locked
-    def finish_reply(
-        self, key: str, *, status: str, now: datetime, platform_reply_id: str = "", url: str = "", error: str = ""
-    ) -> None:
-        self.db.execute(
-            "UPDATE replies SET status = ?, platform_reply_id = ?, url = ?, error = ?, updated_at = ? WHERE key = ?",
-            [status, platform_reply_id, url, error[:500], iso(now), key],
         )
 
     # --- slack ---
