@@ -1,7 +1,7 @@
 """Mention summaries and response-time reports: the figures of a digest.
 
-Everything here is a pure function over rows the store returns (watcher/store.py,
-the `# --- digest ---` block), except `collect_digest`, which asks the store for
+Everything here is a pure function over rows the store returns (watcher/store/digest.py,
+the DigestQueries mixin), except `collect_digest`, which asks the store for
 those rows. Periods are calendar days and weeks in the team's time zone, DST-correct:
 a day is 23, 24 or 25 hours long, and a week starts on Monday at local midnight.
 

@@ -20,6 +20,9 @@ from watcher.config import Config
 from watcher.pipeline import Pipeline
 from watcher.post import Post, RawJson
 from watcher.store import NewItem, NewPost, Store, StoredTriage
+from watcher.store import base as store_base
+from watcher.store import posts as store_posts
+from watcher.store import queue as store_queue
 
 TRIAGED = StoredTriage(
     score=71,
@@ -124,7 +127,7 @@ def any_path_store(request: pytest.FixtureRequest, store: Store, monkeypatch: py
     """Both ways the store finds what an insert added: above the largest rowid, or (near
     SQLite's largest rowid, where new ones are random) by looking each key up."""
     if request.param == "key lookups":
-        monkeypatch.setattr(store_module, "_ROWID_ROOM", 0)
+        monkeypatch.setattr(store_base, "_ROWID_ROOM", 0)
     return store
 
 
@@ -174,7 +177,7 @@ def test_a_post_missing_a_required_field_still_fails_the_batch(store: Store) -> 
     [(), ("a",), ("complaint", "refund"), ('q"uo\\te', "\x00\x1f\n\t", "è中😡", "\ud800"), ("x", 3, None)],
 )
 def test_text_lists_are_written_as_the_json_encoder_writes_them(values: tuple[str, ...]) -> None:
-    assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)
+    assert store_posts._json_list(values) == json.dumps(list(values), ensure_ascii=False)
 
 
 def _authors(store: Store) -> list[tuple[object, ...]]:
@@ -215,12 +218,12 @@ def test_a_batch_upserts_each_author_once_as_one_upsert_per_post_did(tmp_path: P
     ("priority", "score"), [("high", 71), ("urgent", 0), ('è中😡"\\', -3), ("normal", 2.5), ("low", True)]
 )
 def test_audit_details_are_written_as_json_dumps_writes_them(priority: str, score: int) -> None:
-    assert store_module._created_detail(priority, score) == json.dumps({"priority": priority, "score": score})
+    assert store_queue._created_detail(priority, score) == json.dumps({"priority": priority, "score": score})
 
 
 @pytest.mark.parametrize(("item_id", "post_key"), [(1, "x:1"), (2**40, 'x:"è中😡\\\n'), (True, "x:3")])
 def test_card_payloads_are_written_as_json_dumps_writes_them(item_id: int, post_key: str) -> None:
-    assert store_module._card_payload(item_id, post_key) == json.dumps({"item_id": item_id, "post_key": post_key})
+    assert store_queue._card_payload(item_id, post_key) == json.dumps({"item_id": item_id, "post_key": post_key})
 
 
 @pytest.mark.parametrize(
@@ -262,9 +265,9 @@ def test_audit_rows_and_cards_are_the_same_whichever_way_they_are_written(
     selects = [
         s for s in statements if s.startswith(("INSERT INTO events", "INSERT OR IGNORE INTO outbox")) and "SELECT" in s
     ]
-    assert len(selects) == (2 if store_module._plain_json_text(items) else 0)
+    assert len(selects) == (2 if store_queue._plain_json_text(items) else 0)
     with monkeypatch.context() as patch:
-        patch.setattr(store_module, "_plain_json_text", lambda items: False)
+        patch.setattr(store_queue, "_plain_json_text", lambda items: False)
         per_row.create_queue_items(first, now=T0, card_kind="card")
         expected = per_row.create_queue_items(items, now=T0 + timedelta(minutes=1), card_kind="card")
     assert created == expected == {key: n for n, key in enumerate(post_keys, 2)}
@@ -301,7 +304,7 @@ def test_sql_writes_the_json_only_when_it_is_plain(
     keys: list[str], priorities: list[str], scores: list[int], plain: bool
 ) -> None:
     items = [NewItem(k, p, s) for k, p, s in zip(keys, priorities, scores, strict=True)]
-    assert store_module._plain_json_text(items) is plain
+    assert store_queue._plain_json_text(items) is plain
 
 
 def test_parent_and_duplicate_columns_are_stored_as_given(store: Store) -> None:
@@ -328,4 +331,4 @@ def test_parent_and_duplicate_columns_are_stored_as_given(store: Store) -> None:
 
 @pytest.mark.parametrize("values", [("complaint",), ('"\\\n',), ("è中😡",), (3,), (None,), (2.5,)])
 def test_a_one_item_list_is_written_as_the_json_encoder_writes_it(values: tuple[str, ...]) -> None:
-    assert store_module._json_list(values) == json.dumps(list(values), ensure_ascii=False)
+    assert store_posts._json_list(values) == json.dumps(list(values), ensure_ascii=False)

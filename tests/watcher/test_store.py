@@ -8,8 +8,8 @@ import pytest
 
 from connectors.base import Cursor
 from tests.helpers import T0, make_post
-from watcher import store as store_module
 from watcher.store import SCHEMA_VERSION, Store, StoreError
+from watcher.store import schema as store_module
 
 
 def test_fresh_database_is_migrated_to_the_current_version(tmp_path: Path) -> None:

@@ -1,0 +1,124 @@
+"""The outbox (notifications, never sent twice) and the replies table (a reply's
+idempotency key, stored before the platform is called)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from watcher.store.base import StoreBase, _locked, iso
+
+
+class DeliveryTables(StoreBase):
+    """Outbox rows and reply keys: what makes notifications and replies exactly-once."""
+
+    # --- outbox -------------------------------------------------------------
+
+    @_locked
+    def enqueue_outbox(
+        self,
+        kind: str,
+        dedupe_key: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        channel: str = "",
+        item_id: int | None = None,
+    ) -> int | None:
+        """Add a notification unless one with this dedupe key exists (never alert twice)."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
+            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            [kind, dedupe_key, channel, item_id, json.dumps(dict(payload)), iso(now), iso(now)],
+        )
+        return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
+
+    @_locked
+    def due_outbox(self, *, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, kind, dedupe_key, channel, item_id, payload, attempts, ref FROM outbox "
+            "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            [iso(now), limit],
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "dedupe_key": r[2],
+                "channel": r[3],
+                "item_id": r[4],
+                "payload": json.loads(r[5]),
+                "attempts": r[6],
+                "ref": r[7],
+            }
+            for r in rows
+        ]
+
+    @_locked
+    def mark_outbox_sent(self, outbox_id: int, *, ref: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', ref = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+            [ref, iso(now), outbox_id],
+        )
+
+    @_locked
+    def mark_outbox_retry(self, outbox_id: int, *, next_attempt_at: datetime, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+            [iso(next_attempt_at), error[:500], outbox_id],
+        )
+
+    @_locked
+    def mark_outbox_failed(self, outbox_id: int, *, error: str) -> None:
+        self.db.execute("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", [error[:500], outbox_id])
+
+    @_locked
+    def outbox_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+
+    # --- replies (idempotency) ----------------------------------------------
+
+    @_locked
+    def reserve_reply(self, key: str, *, item_id: int, post_key: str, text: str, now: datetime) -> dict[str, Any]:
+        """Store the reply's idempotency key before calling the platform; return the row
+        (an existing one if this key was reserved before); `fresh` says which."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO replies (key, item_id, post_key, text, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            [key, item_id, post_key, text, iso(now), iso(now)],
+        )
+        return {**(self.get_reply(key) or {}), "fresh": cur.rowcount == 1}
+
+    @_locked
+    def get_reply(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT key, item_id, post_key, text, status, platform_reply_id, url, error, created_at, updated_at "
+            "FROM replies WHERE key = ?",
+            [key],
+        ).fetchone()
+        if row is None:
+            return None
+        names = [
+            "key",
+            "item_id",
+            "post_key",
+            "text",
+            "status",
+            "platform_reply_id",
+            "url",
+            "error",
+            "created_at",
+            "updated_at",
+        ]
+        return dict(zip(names, row, strict=True))
+
+    @_locked
+    def finish_reply(
+        self, key: str, *, status: str, now: datetime, platform_reply_id: str = "", url: str = "", error: str = ""
+    ) -> None:
+        self.db.execute(
+            "UPDATE replies SET status = ?, platform_reply_id = ?, url = ?, error = ?, updated_at = ? WHERE key = ?",
+            [status, platform_reply_id, url, error[:500], iso(now), key],
+        )

@@ -1,0 +1,412 @@
+"""Posts and their authors: the ingest write path (one executemany per batch) and
+the reads that rebuild Post objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
+from watcher.store.base import StoreBase, _locked, from_iso, iso
+from watcher.store.queue import OPEN_STATES
+
+
+@dataclass(frozen=True)
+class StoredTriage:
+    score: int
+    priority: str
+    needs_reply: bool
+    sentiment: float
+    sentiment_label: str
+    lang: str
+    intents: tuple[str, ...]
+    reasons: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    channel: str = ""
+
+
+class TriageColumns(Protocol):
+    """What a post's triage columns are written from: a StoredTriage, or the triage
+    engine's own result as is (ingest does not copy it field by field first)."""
+
+    @property
+    def score(self) -> int: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def needs_reply(self) -> bool: ...
+    @property
+    def sentiment(self) -> float: ...
+    @property
+    def sentiment_label(self) -> str: ...
+    @property
+    def lang(self) -> str: ...
+    @property
+    def intents(self) -> tuple[str, ...]: ...
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def channel(self) -> str: ...
+
+
+# NewPost, RecentPost: one or more per post on ingest, so slots rather than frozen
+# (a frozen dataclass pays a setattr call per field); nothing changes one once made
+@dataclass(slots=True)
+class NewPost:
+    post: Post
+    triage: TriageColumns | None
+    duplicate_of: str | None = None
+    norm_text: str | None = None
+
+
+@dataclass(slots=True)
+class RecentPost:
+    author_key: str
+    key: str
+    created_at: datetime
+    norm_text: str
+    duplicate_of: str | None
+
+
+class PostTables(StoreBase):
+    """Posts and authors: the ingest write path and the reads that rebuild Post objects."""
+
+    # --- posts and authors --------------------------------------------------
+
+    @_locked
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT key FROM posts WHERE key IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    @_locked
+    def recent_by_authors(self, author_keys: Sequence[str], *, since: datetime) -> list[RecentPost]:
+        """Customer posts by these authors since `since`: one query for a whole batch's
+        de-duplication and history context."""
+        found: list[RecentPost] = []
+        keys = list(author_keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT author_key, key, created_at, norm_text, duplicate_of FROM posts "
+                f"WHERE author_key IN ({','.join('?' * len(chunk))}) AND created_at >= ? AND is_own = 0",
+                [*chunk, iso(since)],
+            ).fetchall()
+            found.extend(RecentPost(r[0], r[1], from_iso(r[2]), r[3] or "", r[4]) for r in rows)
+        return found
+
+    @_locked
+    def open_items_by_author(self, author_keys: Sequence[str]) -> dict[str, int]:
+        keys = list(author_keys)
+        counts: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self.db.execute(
+                # CROSS JOIN keeps posts (by the author index) as the outer loop: the other order
+                # reads every open item of the queue for each batch
+                f"SELECT p.author_key, COUNT(*) FROM posts p CROSS JOIN queue_items q ON q.post_key = p.key "
+                f"WHERE p.author_key IN ({','.join('?' * len(chunk))}) "
+                f"AND q.state IN ({','.join('?' * len(OPEN_STATES))}) GROUP BY p.author_key",
+                [*chunk, *OPEN_STATES],
+            ).fetchall()
+            counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
+
+    @_locked
+    def insert_post(
+        self,
+        post: Post,
+        triage: TriageColumns | None,
+        *,
+        fetched_at: datetime,
+        duplicate_of: str | None = None,
+        norm_text: str | None = None,
+    ) -> bool:
+        """Insert one post (ignored if its key exists); True if it was new."""
+        return bool(self.insert_posts([NewPost(post, triage, duplicate_of, norm_text)], fetched_at=fetched_at))
+
+    @_locked
+    def insert_posts(self, entries: Sequence[NewPost], *, fetched_at: datetime) -> set[str]:
+        """Insert a batch of posts and upsert their authors in one transaction; posts
+        whose key is already stored (another source fetched them) are skipped. Returns
+        the keys actually inserted."""
+        if not entries:
+            return set()
+        with self.transaction():
+            mark = self._rowid_mark("posts")
+            # with a mark, stored keys are skipped by ON CONFLICT and found after the insert
+            known = self.existing_keys([e.post.key for e in entries]) if mark is None else set()
+            fresh: list[NewPost] = []
+            for entry in entries:
+                if entry.post.key not in known:
+                    known.add(entry.post.key)
+                    fresh.append(entry)
+            if not fresh:
+                return set()
+            fetched = iso(fetched_at)
+            rows = [_post_values(e, fetched_at=fetched) for e in fresh]
+            added = self.db.conn.executemany(_INSERT_POST, rows).rowcount
+            if mark is None or added == len(fresh):  # the usual case: none was stored already
+                inserted = {e.post.key for e in fresh}
+            else:
+                inserted = {r[0] for r in self.db.execute("SELECT key FROM posts WHERE rowid > ?", [mark])}
+            self.db.conn.executemany(
+                "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
+                "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name, "
+                "followers = excluded.followers, verified = excluded.verified, "
+                "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
+                "post_count = post_count + excluded.post_count",
+                _author_rows(fresh, rows, inserted),
+            )
+            return inserted
+
+    @_locked
+    def get_post(self, key: str) -> Post | None:
+        row = self._post_rows("WHERE p.key = ?", [key])
+        return row[0] if row else None
+
+    @_locked
+    def post_triage(self, key: str) -> StoredTriage | None:
+        row = self.db.execute(
+            "SELECT score, priority, needs_reply, sentiment, sentiment_label, lang, intents, reasons, "
+            "tags, channel FROM posts WHERE key = ?",
+            [key],
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return StoredTriage(
+            score=row[0],
+            priority=row[1],
+            needs_reply=bool(row[2]),
+            sentiment=row[3] or 0.0,
+            sentiment_label=row[4] or "",
+            lang=row[5] or "",
+            intents=tuple(json.loads(row[6] or "[]")),
+            reasons=tuple(json.loads(row[7] or "[]")),
+            tags=tuple(json.loads(row[8] or "[]")),
+            channel=row[9] or "",
+        )
+
+    @_locked
+    def iter_posts(
+        self, *, since: datetime | None = None, until: datetime | None = None, include_duplicates: bool = False
+    ) -> list[Post]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("p.created_at >= ?")
+            params.append(iso(since))
+        if until is not None:
+            clauses.append("p.created_at < ?")
+            params.append(iso(until))
+        if not include_duplicates:
+            clauses.append("p.duplicate_of IS NULL")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._post_rows(where + " ORDER BY p.created_at", params)
+
+    def _post_rows(self, tail: str, params: list[Any]) -> list[Post]:
+        sql = (
+            "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
+            "p.conversation_id, p.parent_text, p.likes, p.reposts, p.replies, p.is_own, p.is_repost, "
+            "p.source, p.raw, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key "
+            "FROM posts p LEFT JOIN authors a ON a.key = p.author_key " + tail
+        )
+        posts = []
+        for r in self.db.execute(sql, params).fetchall():
+            author_id = r[17] if r[17] is not None else r[22].split(":", 1)[-1]
+            posts.append(
+                Post(
+                    platform=r[0],
+                    native_id=r[1],
+                    kind=PostKind(r[2]),
+                    text=r[3],
+                    created_at=from_iso(r[4]),
+                    url=r[5] or "",
+                    lang=r[6],
+                    parent_id=r[7],
+                    conversation_id=r[8],
+                    parent_text=r[9],
+                    metrics=Metrics(likes=r[10] or 0, reposts=r[11] or 0, replies=r[12] or 0),
+                    is_own=bool(r[13]),
+                    is_repost=bool(r[14]),
+                    source=r[15] or "",
+                    raw=json.loads(r[16] or "{}"),
+                    author=Author(
+                        id=author_id,
+                        handle=r[18] or "",
+                        display_name=r[19] or "",
+                        followers=r[20] or 0,
+                        verified=bool(r[21]),
+                    ),
+                )
+            )
+        return posts
+
+    @_locked
+    def count_posts(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0])
+
+
+TRIAGE_COLUMNS = (
+    "score",
+    "priority",
+    "needs_reply",
+    "sentiment",
+    "sentiment_label",
+    "lang",
+    "intents",
+    "reasons",
+    "tags",
+    "channel",
+)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+_JSON_STR = json.encoder.encode_basestring  # how _JSON writes a str (ensure_ascii=False)
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    """_JSON.encode(list(values)), spelled out for the usual all-text case (three per post)."""
+    if not values:
+        return "[]"
+    try:
+        if len(values) == 1:  # most intents and reasons: half the instructions of join(map(...))
+            return f"[{_JSON_STR(values[0])}]"
+        return f"[{', '.join(map(_JSON_STR, values))}]"
+    except TypeError:  # not all text (_JSON_STR takes only str): the encoder writes it
+        return _JSON.encode(list(values))
+
+
+_POST_COLUMNS = (
+    "key",
+    "platform",
+    "native_id",
+    "source",
+    "kind",
+    "url",
+    "text",
+    "norm_text",
+    "lang",
+    "created_at",
+    "fetched_at",
+    "author_key",
+    "parent_id",
+    "conversation_id",
+    "parent_text",
+    "likes",
+    "reposts",
+    "replies",
+    "is_own",
+    "is_repost",
+    "duplicate_of",
+    *(c for c in TRIAGE_COLUMNS if c != "lang"),
+    "raw",
+)
+# ON CONFLICT (not OR IGNORE): a stored key is skipped, a missing required field still fails
+_INSERT_POST = (
+    f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))}) "
+    "ON CONFLICT(key) DO NOTHING"
+)
+_CREATED_AT = _POST_COLUMNS.index("created_at")
+_NO_TRIAGE = (None,) * (len(TRIAGE_COLUMNS) - 1)
+
+
+def _post_values(entry: NewPost, *, fetched_at: str) -> tuple[Any, ...]:
+    """A post's row for _INSERT_POST, in _POST_COLUMNS order (built once per post on ingest)."""
+    post, triage = entry.post, entry.triage
+    metrics = post.metrics
+    triaged: tuple[Any, ...]
+    if triage is None:  # the detected language replaces the platform's hint only when triaged
+        lang, triaged = post.lang, _NO_TRIAGE
+    else:
+        lang = triage.lang
+        triaged = (
+            triage.score,
+            triage.priority,
+            int(triage.needs_reply),
+            triage.sentiment,
+            triage.sentiment_label,
+            _json_list(triage.intents),
+            _json_list(triage.reasons),
+            _json_list(triage.tags),
+            triage.channel,
+        )
+    return (
+        post.key,
+        post.platform,
+        post.native_id,
+        post.source,
+        str(post.kind),  # a StrEnum's text, without Enum.value's Python-level property
+        post.url,
+        post.text,
+        normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
+        lang,
+        iso(post.created_at),
+        fetched_at,
+        post.author_key,
+        post.parent_id,
+        post.conversation_id,
+        post.parent_text,
+        metrics.likes,
+        metrics.reposts,
+        metrics.replies,
+        int(post.is_own),
+        int(post.is_repost),
+        entry.duplicate_of,
+        *triaged,
+        _raw_text(post.raw),
+    )
+
+
+def _author_rows(fresh: Sequence[NewPost], rows: Sequence[tuple[Any, ...]], inserted: set[str]) -> list[list[Any]]:
+    """One authors upsert row per author of the inserted posts, folding the author's posts
+    in batch order: what one upsert per post leaves (the last post's profile, the earliest
+    and latest post times, the count), in one statement per author instead of per post."""
+    authors: dict[str, list[Any]] = {}
+    for entry, row in zip(fresh, rows, strict=True):
+        post = entry.post
+        if post.key not in inserted:
+            continue
+        author, created = post.author, row[_CREATED_AT]
+        folded = authors.get(post.author_key)
+        if folded is None:
+            authors[post.author_key] = [
+                post.author_key,
+                post.platform,
+                author.id,
+                author.handle,
+                author.display_name,
+                author.followers,
+                int(author.verified),
+                created,
+                created,
+                1,
+            ]
+            continue
+        folded[3:7] = author.handle, author.display_name, author.followers, int(author.verified)
+        if created < folded[7]:  # iso() text sorts as time, as MIN/MAX compare it in SQL
+            folded[7] = created
+        if created > folded[8]:
+            folded[8] = created
+        folded[9] += 1
+    return list(authors.values())
+
+
+def _raw_text(raw: Mapping[str, Any]) -> str:
+    if isinstance(raw, RawJson):
+        return raw.text  # already JSON (a replayed line): not encoded again
+    text = _JSON.encode(raw if isinstance(raw, dict) else dict(raw))
+    if storable_text(text) is not text:  # a lone surrogate SQLite refuses: \u-escaped, kept exactly
+        return json.dumps(raw, default=str)
+    return text

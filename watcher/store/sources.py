@@ -1,0 +1,66 @@
+"""Each source's health, back-off and persisted rate-limit windows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from watcher.store.base import StoreBase, _locked, from_iso, iso
+
+
+class SourceTables(StoreBase):
+    """Per-source health, back-off and rate-limit windows, kept across restarts."""
+
+    # --- source health and rate limits --------------------------------------
+
+    @_locked
+    def source_state(self, source: str) -> dict[str, Any]:
+        row = self.db.execute(
+            "SELECT healthy, message, failures, backoff_until, rate_limits, last_success_at FROM source_state "
+            "WHERE source = ?",
+            [source],
+        ).fetchone()
+        if row is None:
+            return {
+                "healthy": True,
+                "message": "",
+                "failures": 0,
+                "backoff_until": None,
+                "rate_limits": {},
+                "last_success_at": None,
+            }
+        return {
+            "healthy": bool(row[0]),
+            "message": row[1] or "",
+            "failures": row[2] or 0,
+            "backoff_until": from_iso(row[3]) if row[3] else None,
+            "rate_limits": {k: from_iso(v) for k, v in json.loads(row[4] or "{}").items()},
+            "last_success_at": from_iso(row[5]) if row[5] else None,
+        }
+
+    @_locked
+    def save_source_state(
+        self,
+        source: str,
+        *,
+        healthy: bool,
+        message: str,
+        failures: int,
+        backoff_until: datetime | None,
+        rate_limits: Mapping[str, datetime],
+        last_success_at: datetime | None,
+    ) -> None:
+        self.db.table("source_state").upsert(
+            {
+                "source": source,
+                "healthy": int(healthy),
+                "message": message,
+                "failures": failures,
+                "backoff_until": iso(backoff_until) if backoff_until else None,
+                "rate_limits": json.dumps({k: iso(v) for k, v in rate_limits.items()}),
+                "last_success_at": iso(last_success_at) if last_success_at else None,
+            },
+            pk="source",
+        )
