@@ -1275,22 +1275,26 @@ class _Scanners:
         return founds
 
 
-_SCANNERS = {lang: _Scanner(lang) for lang in LANGUAGES}
+@functools.cache
+def _scanners() -> tuple[dict[str, _Scanner], dict[tuple[str, ...], _Scanners]]:
+    """Each language's scanner, and for the languages a post is matched against (its own
+    and English, or all of them) their scanners behind one gate. Made on first use:
+    parsing every pattern takes about 0.4 s, which commands that score nothing
+    (`watcher queue`, `watcher --help`) need not pay."""
+    by_lang = {lang: _Scanner(lang) for lang in LANGUAGES}
+    together = {
+        langs: _Scanners([by_lang[code] for code in langs])
+        for langs in (LANGUAGES, *((lang, "en") for lang in LANGUAGES if lang != "en"))
+    }
+    return by_lang, together
 
 
 def prepare_scanners() -> None:
-    """Compile every language's intent regexes ahead of the first post (a post of an
-    unknown language meets them all); see _Scanner.prepare. Once per process: later
-    calls find them compiled."""
-    for scanner in _SCANNERS.values():
+    """Make every language's scanner and compile its intent regexes ahead of the first
+    post (a post of an unknown language meets them all); see _Scanner.prepare. Once per
+    process: later calls find them compiled."""
+    for scanner in _scanners()[0].values():
         scanner.prepare()
-
-
-# the languages a post is matched against -> their scanners behind one gate
-_TOGETHER = {
-    langs: _Scanners([_SCANNERS[code] for code in langs])
-    for langs in (LANGUAGES, *((lang, "en") for lang in LANGUAGES if lang != "en"))
-}
 
 
 class _Gated:
@@ -1347,14 +1351,15 @@ def _hit(intent: str, lang: str, match: str) -> IntentHit:
 
 def detect_intents(norm: str, lang: str) -> list[IntentHit]:
     """Every intent found in normalized text, first match per intent; '?' is a question."""
+    by_lang, together = _scanners()
     if lang == "en":
-        found = _SCANNERS["en"].first_matches(norm)
+        found = by_lang["en"].first_matches(norm)
         if not found:  # the usual case: nothing but perhaps a question mark
             return [_hit("question", lang, "?")] if "?" in norm else []
         hits = [_hit(intent, "en", found[intent]) for intent in sorted(found, key=_RANK.__getitem__)]
     else:
         langs = LANGUAGES if lang not in LANGUAGES else (lang, "en")
-        founds = _TOGETHER[langs].first_matches(norm)
+        founds = together[langs].first_matches(norm)
         per_lang = [(code, found) for code, found in zip(langs, founds, strict=True) if found]
         if not per_lang:
             return [_hit("question", lang, "?")] if "?" in norm else []

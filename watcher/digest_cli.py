@@ -16,7 +16,6 @@ from rich.console import Console
 from watcher.cli_errors import fail, friendly_errors, load_config_or_exit, open_store_or_exit
 from watcher.config import Config
 from watcher.digest import DigestError, collect_digest, parse_moment, period_window, sla_targets
-from watcher.digest_charts import render_charts
 from watcher.digest_format import digest_text, write_csv
 from watcher.digest_html import render_html
 from watcher.digest_jobs import build_digest
@@ -140,7 +139,11 @@ def digest(
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(terminal_text(digest_text(report)), highlight=False)
-    charts = render_charts(report) if (html_path or post_to_slack) else {}
+    charts: dict[str, bytes] = {}
+    if html_path or post_to_slack:
+        from watcher.digest_charts import render_charts  # matplotlib: 0.6 s to import, paid only for charts
+
+        charts = render_charts(report)
     if html_path is not None:
         _write(html_path, render_html(report, charts), "HTML report")
         console.print(f"HTML report written to {html_path}")

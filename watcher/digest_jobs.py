@@ -21,7 +21,6 @@ from slack_sdk import WebClient
 
 from watcher.config import Config, DigestScheduleConfig
 from watcher.digest import Digest, collect_digest, period_window, sla_targets
-from watcher.digest_charts import render_charts
 from watcher.digest_slack import DigestPostError, post_digest, slack_client
 from watcher.post import utc_now
 from watcher.spikes import SpikeRule, check_spikes
@@ -73,6 +72,8 @@ def run_scheduled_digest(
     if not store.claim_digest_run(key, now=now):
         log.info("digest %s for %s was already posted", schedule.name, digest.window.label())
         return None
+    from watcher.digest_charts import render_charts  # matplotlib: 0.6 s to import, paid only when a digest posts
+
     try:
         ts = post_digest(client_factory(), schedule.channel, digest, render_charts(digest))
     except DigestPostError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from rules.intents import _SCANNERS, _TOGETHER, PATTERNS
+from rules.intents import PATTERNS, _scanners
 from rules.model import normalize
 
 PHRASES = [
@@ -33,10 +33,11 @@ def test_one_scan_for_several_languages_finds_what_each_scanner_finds() -> None:
     # every alternative's own words, so each language's patterns are met at least once
     words = [alt.replace("\\", " ") for by_lang in PATTERNS.values() for alts in by_lang.values() for alt in alts]
     texts += [" ".join(rng.sample(words, 3)) for _ in range(400)]
+    by_lang, all_together = _scanners()
     for text in texts:
         norm = normalize(text)
-        for langs, together in _TOGETHER.items():
-            assert together.first_matches(norm) == [_SCANNERS[code].first_matches(norm) for code in langs], (
+        for langs, together in all_together.items():
+            assert together.first_matches(norm) == [by_lang[code].first_matches(norm) for code in langs], (
                 langs,
                 norm,
             )
