@@ -72,10 +72,15 @@ def run_scheduled_digest(
     if not store.claim_digest_run(key, now=now):
         log.info("digest %s for %s was already posted", schedule.name, digest.window.label())
         return None
-    from watcher.digest_charts import render_charts  # matplotlib: 0.6 s to import, paid only when a digest posts
-
+    charts: Mapping[str, bytes] = {}
     try:
-        ts = post_digest(client_factory(), schedule.channel, digest, render_charts(digest))
+        from watcher.digest_charts import render_charts  # matplotlib: 0.6 s to import, paid only when a digest posts
+
+        charts = render_charts(digest)
+    except Exception as exc:  # a broken matplotlib or font cache costs the charts, not the digest
+        log.error("digest.schedules.%s: the charts could not be drawn (%s); posting the text alone", schedule.name, exc)
+    try:
+        ts = post_digest(client_factory(), schedule.channel, digest, charts)
     except DigestPostError as exc:
         store.finish_digest_run(key, ref=None)
         log.error("digest.schedules.%s: %s", schedule.name, exc)

@@ -125,6 +125,34 @@ def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.Log
         assert store.claim_digest_run("digest:lost:2026-10-24T22:00:00+00:00", now=monday)
 
 
+def test_a_digest_whose_charts_fail_is_posted_without_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawing runs after the run is claimed: a chart failure must not leave it claimed and unposted."""
+    import watcher.digest_charts
+
+    def broken(digest: object) -> dict[str, bytes]:
+        raise RuntimeError("no font cache")
+
+    monkeypatch.setattr(watcher.digest_charts, "render_charts", broken)
+    monday = at("2026-10-26T08:00:00")
+    with running_fake_slack(channels={"care": "C0CARE01"}) as slack, Store(tmp_path / "w.db") as store:
+        build(store)
+        config = make_config(tmp_path, slack={"api_base_url": slack.base_url})
+        with caplog.at_level(logging.ERROR):
+            ts = run_scheduled_digest(
+                store,
+                config,
+                config.digest.schedules[0],
+                lambda: WebClient(token=BOT_TOKEN, base_url=slack.base_url),
+                clock=lambda: monday,
+            )
+        assert ts is not None
+        assert len(slack.all_messages()) == 1 and not slack.shared  # the text, no charts
+        assert "digest.schedules.care_daily: the charts could not be drawn (no font cache)" in caplog.text
+        assert not store.claim_digest_run("digest:care_daily:2026-10-24T22:00:00+00:00", now=monday)  # posted
+
+
 @pytest.mark.parametrize(
     ("digest", "problem"),
     [
