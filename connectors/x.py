@@ -54,7 +54,7 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
-from connectors.x_budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, source_limits
+from connectors.x_budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, X_API_BASE_URL, source_limits
 from connectors.x_budget import budget_problems as budget_problems  # shown by `watcher check`
 from connectors.x_budget import plan_budget as plan_budget
 from connectors.x_text import comparable_reply_text, reply_length_problem
@@ -63,7 +63,6 @@ from watcher.post import Author, Metrics, Post, PostKind, parse_timestamp, utc_n
 
 log = logging.getLogger(__name__)
 
-X_API_BASE_URL = "https://api.x.com"
 TWEEPY_HOST = "https://api.twitter.com"
 WEB_URL = "https://x.com"
 MODES = ("mentions", "search", "conversations")

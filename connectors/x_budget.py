@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from watcher.config import ConfigProblem, SourceConfig
 
+X_API_BASE_URL = "https://api.x.com"
+
 DAY_SECONDS = 86_400
 READ_WINDOW_SECONDS = 900
 # what one native-reply check reads per source: the brand's timeline, up to 2 pages (a request each)
@@ -168,7 +170,7 @@ def plan_budget(
     allowance of its tier (one request per poll; a backlog adds pages, which the
     connector stops taking when x-rate-limit-remaining reaches 0). `tier`
     overrides what the sources declare. X counts per app (bearer token), so sources
-    on different apps are planned apart. With Slack's native-reply check on (every
+    on different apps (or hosts: `api_base_url`) are planned apart. With Slack's native-reply check on (every
     `native_check_minutes`), each brand account (user_id) of an app has its timeline
     read once a check, up to NATIVE_CHECK_PAGES requests, however many sources watch
     it; a disabled source counts there too, since its open items are still checked.
@@ -184,8 +186,11 @@ def plan_budget(
         try:
             tier_name, limits = source_limits(cfg, tier=tier)
         except ValueError:
-            continue  # the source's own validation (from_config) reports it; it never runs
-        app = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
+            continue  # watcher check reports it (a problem if enabled, a warning if disabled); it never runs
+        # an app's requests are counted per host, as the connector's rate windows are
+        app = (
+            f"{cfg.options.get('api_base_url', X_API_BASE_URL)}|{cfg.options.get('bearer_token_env', 'X_BEARER_TOKEN')}"
+        )
         if native_check_minutes and cfg.options.get("user_id"):
             scopes.setdefault((app, str(cfg.options["user_id"])), []).append((cfg, tier_name, limits))
         if not cfg.enabled:

@@ -401,7 +401,7 @@ def budget_config_problems(config: Config, sources: list[SourceConfig]) -> list[
 @friendly_errors
 def check(app: AppContext) -> None:
     """Validate the config file, the environment variables it names, and the database."""
-    from watcher.service import build_connectors
+    from watcher.service import build_connector, build_connectors
 
     config = app.config()
     console = Console()
@@ -414,6 +414,18 @@ def check(app: AppContext) -> None:
     table.add_row("config file", f"[green]ok[/green] {config.file}")
     enabled = [s for s in config.sources if s.enabled]
     table.add_row("sources", f"{len(enabled)} enabled: " + ", ".join(f"{s.name} ({s.kind})" for s in enabled))
+    if native_check_minutes(config):
+        # never polled, but the Slack job still asks them about their open items' native replies
+        for source in (s for s in config.sources if not s.enabled):
+            try:
+                build_connector(source, os.environ)
+            except ConfigError as exc:
+                reasons = "; ".join(f"{p.key}: {p.reason}" for p in exc.problems)
+                table.add_row(
+                    f"disabled {source.name}",
+                    f"[yellow]its open items cannot be checked for native replies ({reasons}); "
+                    "fix that, or answer or dismiss them in Slack[/yellow]",
+                )
     # all sources: the Slack job still checks the open items of a disabled one for native replies
     for line, ok in budget_lines(config, list(config.sources)):
         table.add_row("request budget", line if ok else f"[red]{line}[/red]")

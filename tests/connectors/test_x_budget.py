@@ -101,6 +101,17 @@ def test_sources_on_different_apps_are_planned_apart(tmp_path: Path) -> None:
         (("b",), 8, True),
     ]
 
+    # another host (a gateway or proxy) counts apart too, as the connector's rate windows do;
+    # the public host spelled out is the same host as the default
+    two_hosts = sources(
+        tmp_path,
+        a={"mode": "mentions", "user_id": "1", "interval_seconds": 120},
+        b={"mode": "mentions", "user_id": "2", "interval_seconds": 120, "api_base_url": "https://x-gateway.example"},
+        c={"mode": "mentions", "user_id": "3", "interval_seconds": 120, "api_base_url": "https://api.x.com"},
+    )
+    lines = [line for line in plan_budget(two_hosts) if line.endpoint == "users_mentions"]
+    assert sorted((line.sources, line.planned_per_window) for line in lines) == [(("a", "c"), 16), (("b",), 8)]
+
 
 def test_native_reply_checks_are_planned_on_the_brand_timeline(tmp_path: Path) -> None:
     configured = sources(

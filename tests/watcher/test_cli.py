@@ -270,3 +270,31 @@ def test_check_plans_one_native_check_per_brand_account_and_names_who_shares_it(
     assert "mentions, threads and old_search share one read (same app and user_id)" in line
     assert "old_search disabled but still checked for open items" in line
     assert "1 enabled" not in result.stdout and "2 enabled: mentions (x), threads (x)" in result.stdout
+
+
+def test_check_warns_of_a_disabled_source_whose_open_items_cannot_be_checked(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path)
+    for name in ("X_BEARER_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.setenv(name, "test-secret")
+    monkeypatch.delenv("X_OLD_BEARER", raising=False)
+    monkeypatch.setenv("COLUMNS", "400")
+    sources = (
+        '\n[sources.mentions]\nkind = "x"\nmode = "mentions"\nuser_id = "900000001"\n'
+        '\n[sources.old_app]\nkind = "x"\nmode = "search"\nquery = "lumo"\nuser_id = "900000001"\n'
+        'bearer_token_env = "X_OLD_BEARER"\nenabled = false\n'
+    )
+    slack = '\n[slack]\nenabled = true\nchannel = "C0123ABCD"\nmoderators = ["U0123ABCD"]\n'
+    config.write_text(config.read_text(encoding="utf-8") + sources + slack, encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+
+    assert result.exit_code == 0, result.output  # never polled: a warning, not a config problem
+    [row] = [line for line in result.stdout.splitlines() if "disabled old_app" in line]
+    assert "its open items cannot be checked for native replies" in row and "X_OLD_BEARER" in row
+    assert "answer or dismiss them in Slack" in row
+    assert "test-secret" not in result.output
+
+    quiet = config.read_text(encoding="utf-8") + "native_reply_check_minutes = 0\n"
+    config.write_text(quiet, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert result.exit_code == 0 and "disabled old_app" not in result.stdout  # nothing asks it then
