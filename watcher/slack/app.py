@@ -573,17 +573,25 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     batch = rows[runtime.native_offset : runtime.native_offset + limit]  # rotate: every item gets its turn
     runtime.native_offset += limit
     by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
+    unreachable: dict[tuple[str, str], list[int]] = {}  # (source, why) -> its items skipped
     for row in batch:
         post = runtime.store.get_post(row["post_key"])
         if post is None:
             continue
         try:
             connector = runtime.connector_for(post)
-        except Exception as exc:  # e.g. no source of its platform is configured any more
-            log.info("native reply check skipped for item %s: %s", row["id"], exc)
+        except Exception as exc:  # e.g. its source is gone, or disabled with its credentials unset
+            unreachable.setdefault((post.source, str(exc)), []).append(row["id"])
             continue
         # any connector of a scope answers for all of it: the first one met is asked
         by_scope.setdefault(reply_scope(connector), (connector, []))[1].append((row["id"], post))
+    for (source, why), ids in unreachable.items():
+        log.warning(
+            "native reply check cannot ask source %s for item(s) %s: %s; they stay open until answered in Slack",
+            source,
+            ", ".join(map(str, ids)),
+            why,
+        )
     for connector, items in by_scope.values():
         try:
             found = connector.find_own_replies([post for _, post in items])

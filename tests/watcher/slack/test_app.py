@@ -4,6 +4,7 @@ WebClient to the fake Slack API, replies through a connector."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -265,7 +266,7 @@ def test_brand_reply_made_natively_closes_the_item(harness, runtime, fake, clock
 
 
 def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing_one(
-    harness, runtime, fake, clock, connector
+    harness, runtime, fake, clock, connector, caplog
 ):
     first, second = queued(runtime, clock, make_post("1"), make_post("2", "My card was charged twice", handle="dan"))
     connector.native["x:2"] = PostedReply("x", "n2", "https://x.com/acme/status/n2", START)
@@ -289,7 +290,11 @@ def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing
 
     runtime.connector_for = no_source
     clock.advance(minutes=10)
-    assert run_slack_jobs(runtime).answered_elsewhere == 0  # the item is skipped, the tick goes on
+    with caplog.at_level(logging.WARNING, logger="watcher.slack.app"):
+        assert run_slack_jobs(runtime).answered_elsewhere == 0  # the item is skipped, the tick goes on
+    # one warning per source and reason, naming the items that stay open
+    [warning] = [r.getMessage() for r in caplog.records if "native reply check cannot ask" in r.getMessage()]
+    assert f"for item(s) {first}: no source fetched x:1" in warning
 
 
 def test_unclaimed_item_past_its_sla_gets_one_reminder_in_its_thread(harness, runtime, fake, clock):
