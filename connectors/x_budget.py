@@ -163,6 +163,22 @@ def shortest_interval(limit: EndpointLimit, per_run: int) -> int:
     return math.ceil(limit.window_seconds / runs) if runs else 0
 
 
+def _rate(limit: EndpointLimit) -> float:
+    """Requests a second: of several limits, the tightest has the lowest."""
+    return limit.requests / limit.window_seconds
+
+
+@dataclass(frozen=True)
+class _Spender:
+    """Sources that spend one endpoint of one app together: `per_run` requests every `every` seconds."""
+
+    sources: tuple[SourceConfig, ...]
+    tier: str
+    limit: EndpointLimit
+    every: int
+    per_run: int
+
+
 def plan_budget(
     sources: Iterable[SourceConfig], *, tier: str | None = None, native_check_minutes: int = 0
 ) -> list[BudgetLine]:
@@ -170,14 +186,13 @@ def plan_budget(
     allowance of its tier (one request per poll; a backlog adds pages, which the
     connector stops taking when x-rate-limit-remaining reaches 0). `tier`
     overrides what the sources declare. X counts per app (bearer token), so sources
-    on different apps (or hosts: `api_base_url`) are planned apart. With Slack's native-reply check on (every
-    `native_check_minutes`), each brand account (user_id) of an app has its timeline
-    read once a check, up to NATIVE_CHECK_PAGES requests, however many sources watch
-    it; a disabled source counts there too, since its open items are still checked.
-    Pure: reads only the configs."""
-    # (app, endpoint) -> who spends it: (sources, tier, limit, seconds between runs, requests a run)
-    by_endpoint: dict[tuple[str, str], list[tuple[tuple[SourceConfig, ...], str, EndpointLimit, int, int]]] = {}
-    # (app, user_id) -> the sources whose items one timeline read checks, with their tiers
+    on different apps (or hosts: `api_base_url`) are planned apart. With Slack's
+    native-reply check on (every `native_check_minutes`), each brand account
+    (user_id) of an app has its timeline read once a check, up to NATIVE_CHECK_PAGES
+    requests, however many sources watch it; a disabled source counts there too,
+    since its open items are still checked. Pure: reads only the configs."""
+    by_endpoint: dict[tuple[str, str], list[_Spender]] = {}  # (app, endpoint) -> who spends it
+    # (app, user_id) -> the sources whose items one timeline read checks, each with its tier and limits
     scopes: dict[tuple[str, str], list[tuple[SourceConfig, str, dict[str, EndpointLimit]]]] = {}
     tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
     for cfg in sources:
@@ -188,9 +203,8 @@ def plan_budget(
         except ValueError:
             continue  # watcher check reports it (a problem if enabled, a warning if disabled); it never runs
         # an app's requests are counted per host, as the connector's rate windows are
-        app = (
-            f"{cfg.options.get('api_base_url', X_API_BASE_URL)}|{cfg.options.get('bearer_token_env', 'X_BEARER_TOKEN')}"
-        )
+        host, token_env = cfg.options.get("api_base_url", X_API_BASE_URL), cfg.options.get("bearer_token_env")
+        app = f"{host}|{token_env or 'X_BEARER_TOKEN'}"
         if native_check_minutes and cfg.options.get("user_id"):
             scopes.setdefault((app, str(cfg.options["user_id"])), []).append((cfg, tier_name, limits))
         if not cfg.enabled:
@@ -198,30 +212,31 @@ def plan_budget(
         tiers.append((tier_name, limits))
         endpoint = MODE_ENDPOINT.get(str(cfg.options.get("mode", "mentions")), "users_mentions")
         by_endpoint.setdefault((app, endpoint), []).append(
-            ((cfg,), tier_name, limits[endpoint], cfg.interval_seconds, 1)
+            _Spender((cfg,), tier_name, limits[endpoint], cfg.interval_seconds, 1)
         )
     for (app, _), members in scopes.items():
-        limit = min((m[2][NATIVE_CHECK_ENDPOINT] for m in members), key=lambda lim: lim.requests / lim.window_seconds)
+        limit = min((lim[NATIVE_CHECK_ENDPOINT] for _, _, lim in members), key=_rate)
+        checked = tuple(cfg for cfg, _, _ in members)
         by_endpoint.setdefault((app, NATIVE_CHECK_ENDPOINT), []).append(
-            (tuple(m[0] for m in members), members[0][1], limit, native_check_minutes * 60, NATIVE_CHECK_PAGES)
+            _Spender(checked, members[0][1], limit, native_check_minutes * 60, NATIVE_CHECK_PAGES)
         )
     lines = []
     for (_, endpoint), users in by_endpoint.items():
-        limit = min((u[2] for u in users), key=lambda lim: lim.requests / lim.window_seconds)
+        limit = min((u.limit for u in users), key=_rate)
         # the shortest equal interval for all of them that keeps every window within budget
-        shortest = shortest_interval(limit, sum(u[4] for u in users))
+        shortest = shortest_interval(limit, sum(u.per_run for u in users))
         checks = native_check_minutes if endpoint == NATIVE_CHECK_ENDPOINT else 0
         lines.append(
             BudgetLine(
                 endpoint=endpoint,
-                sources=tuple(cfg.name for u in users for cfg in u[0]),
-                shared=tuple(tuple(cfg.name for cfg in u[0]) for u in users if len(u[0]) > 1),
-                disabled=tuple(cfg.name for u in users for cfg in u[0] if not cfg.enabled),
-                tier=users[0][1],
+                sources=tuple(cfg.name for u in users for cfg in u.sources),
+                shared=tuple(tuple(cfg.name for cfg in u.sources) for u in users if len(u.sources) > 1),
+                disabled=tuple(cfg.name for u in users for cfg in u.sources if not cfg.enabled),
+                tier=users[0].tier,
                 allowed_per_window=limit.requests,
                 window_seconds=limit.window_seconds,
-                planned_per_window=sum(n * polls_per_window(every, limit.window_seconds) for *_, every, n in users),
-                planned_per_day=sum(n * (DAY_SECONDS // every) for *_, every, n in users),
+                planned_per_window=sum(u.per_run * polls_per_window(u.every, limit.window_seconds) for u in users),
+                planned_per_day=sum(u.per_run * (DAY_SECONDS // u.every) for u in users),
                 allowed_per_day=limit.per_day,
                 min_interval_seconds=60 * math.ceil(shortest / 60) if checks else shortest,
                 check_minutes=checks,
