@@ -110,39 +110,6 @@ def _priorities(urgent: int, high: int, normal: int) -> tuple[str, ...]:
     return tuple(priority_for(score, t) for score in range(101))
 
 
-def rounded(values: np.ndarray, digits: int) -> list[float]:
-    """`round(v, digits)` of each value in [0, 1] (Python's: correctly rounded, half to even)
-    without a Python call per value. Scaling first and rounding in numpy gives the same
-    whole number except within a hair of a half-way point, where Python's round decides."""
-    whole, unsure = _scaled_round(values, digits)
-    out = (whole / 10.0**digits).tolist()
-    for i in np.flatnonzero(unsure).tolist():
-        out[i] = round(float(values[i]), digits)
-    return out
-
-
-_MODEL_REASONS = tuple(f"needs-reply model {k // 100}.{k % 100:02d}" for k in range(101))
-
-
-def model_reasons(probabilities: np.ndarray) -> list[str]:
-    """f"needs-reply model {p:.2f}" for each probability, from a table of the 101 possible texts."""
-    whole, unsure = _scaled_round(probabilities, 2)
-    out = [_MODEL_REASONS[k] for k in np.where(unsure, 0.0, whole).astype(np.int64).tolist()]
-    for i in np.flatnonzero(unsure).tolist():
-        out[i] = f"needs-reply model {probabilities[i]:.2f}"
-    return out
-
-
-def _scaled_round(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(values x 10**digits rounded half to even, where that may not be the exact decimal
-    rounding): a product is off by at most 1e-12 for values in [0, 1], so only one that
-    lands within 1e-6 of a half-way point (or outside [0, 1]) is unsure."""
-    scaled = values * 10.0**digits
-    whole = np.rint(scaled)
-    unsure = (np.abs(np.abs(scaled - whole) - 0.5) < 1e-6) | ~((values >= 0.0) & (values <= 1.0))
-    return whole, unsure
-
-
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -253,13 +220,12 @@ class Triager:
         effect = self.rules.effect
         bands: dict[int, tuple[str, ...]] = {}  # id(thresholds) -> priority of each score 0-100
         out = []
-        for sig, ctx, t, intents, model_reason, probability, value, rules_fired in zip(
+        for sig, ctx, t, intents, probability, value, rules_fired in zip(
             signals,
             contexts,
             thresholds,
             columns.intents,
-            model_reasons(probabilities),
-            rounded(probabilities, 4),
+            probabilities.tolist(),
             score.tolist(),
             fired,
             strict=True,
@@ -276,7 +242,7 @@ class Triager:
                     table = bands[id(t)] = _priorities(t.urgent_score, t.high_score, t.normal_score)
                 priority = table[points]
             mood = sig.sentiment
-            reasons = [model_reason, mood.why]
+            reasons = [f"needs-reply model {probability:.2f}", mood.why]
             if sig.lang == "unknown":
                 reasons.append(sig.lang_why)
             for h in sig.hits:
@@ -299,7 +265,7 @@ class Triager:
                     e.channel,  # channel
                     e.suppress,  # suppress
                     e.digest_only,  # digest_only
-                    probability,  # model_probability
+                    round(probability, 4),  # model_probability
                     e.fired,  # rules_fired
                 )
             )
