@@ -1062,7 +1062,6 @@ def _compile(parts: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
 
 
-_BOUNDARY = re.compile(r"\b")
 PREFIX_CHARS = 4  # how far ahead of a position its candidate alternatives are picked
 GATE_CHARS = 6  # how far the gate in front of the scanners looks (a longer look lets fewer positions through)
 
@@ -1100,22 +1099,19 @@ class _Gate:
     """Finds the word boundaries where one of `prefixes` starts: the C regex engine then
     skips the word starts where no alternative can match.
 
-    When every prefix starts with a word character (all of PATTERNS' do), such a boundary
-    is a position just after a non-word character or at the start, so the scan runs over
-    " " + text with a regex starting with \\W: the engine then jumps from one non-word
-    character to the next in C instead of trying every position. A match there at index
-    i is position i of the text itself."""
+    Every prefix starts with a word character (all of PATTERNS' alternatives do, and
+    a new one that does not is refused here), so such a boundary is a position just
+    after a non-word character or at the start: the scan runs over " " + text with a
+    regex starting with \\W, and the engine jumps from one non-word character to the
+    next in C instead of trying every position. A match there at index i is position i
+    of the text itself."""
 
     def __init__(self, prefixes: Iterable[str]) -> None:
         found = set(prefixes)
-        if not found:
-            self.regex, self.pad = re.compile(r"(?!)"), ""
-        elif "" in found:
-            self.regex, self.pad = _BOUNDARY, ""
-        elif all(_WORD_CHAR.match(p) for p in found):
-            self.regex, self.pad = re.compile(r"\W(?=" + _trie(found) + ")"), " "
-        else:
-            self.regex, self.pad = re.compile(r"\b(?=" + _trie(found) + ")"), ""
+        odd = sorted(p for p in found if not _WORD_CHAR.match(p))  # "" too: an alternative that can start anywhere
+        if odd or not found:
+            raise ValueError(f"intent alternatives must start with a word character, not as {odd!r} (or be none)")
+        self.regex, self.pad = re.compile(r"\W(?=" + _trie(found) + ")"), " "
         # on ASCII text, ASCII classes are the same classes, tested by a table lookup
         self.ascii = re.compile(self.regex.pattern, re.ASCII)
 

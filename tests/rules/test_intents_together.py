@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from rules.intents import PATTERNS, _scanners
 from rules.model import normalize
 
@@ -41,3 +43,12 @@ def test_one_scan_for_several_languages_finds_what_each_scanner_finds() -> None:
                 langs,
                 norm,
             )
+
+
+def test_the_gate_refuses_an_alternative_that_need_not_start_with_a_word_character() -> None:
+    from rules.intents import _Gate
+
+    assert [m.start() for m in _Gate({"refu", "cancel"}).positions("a refund, then cancel")] == [2, 15]
+    for prefixes in ({"refu", ""}, {"refu", "€"}, set()):
+        with pytest.raises(ValueError, match="must start with a word character"):
+            _Gate(prefixes)
