@@ -207,6 +207,12 @@ class Page:
     reset_at: datetime | None = None
 
 
+def _reset_at(headers: Mapping[str, str]) -> datetime | None:
+    """When the endpoint's rate-limit window resets (x-rate-limit-reset), if X said."""
+    reset = _header_int(headers, "x-rate-limit-reset")
+    return datetime.fromtimestamp(reset, UTC) if reset is not None else None
+
+
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     try:
@@ -224,7 +230,6 @@ def parse_page(body: Mapping[str, Any], headers: Mapping[str, str]) -> Page:
     included = {str(t["id"]): t for t in includes.get("tweets") or [] if isinstance(t, Mapping) and "id" in t}
     meta = body.get("meta") or {}
     ids = [str(t["id"]) for t in tweets if "id" in t]
-    reset = _header_int(headers, "x-rate-limit-reset")
     return Page(
         tweets=tweets,
         users=users,
@@ -234,7 +239,7 @@ def parse_page(body: Mapping[str, Any], headers: Mapping[str, str]) -> Page:
         oldest_id=str(meta["oldest_id"]) if meta.get("oldest_id") else min(ids, key=int, default=None),
         errors=tuple(e for e in body.get("errors") or [] if isinstance(e, Mapping)),
         remaining=_header_int(headers, "x-rate-limit-remaining"),
-        reset_at=datetime.fromtimestamp(reset, UTC) if reset is not None else None,
+        reset_at=_reset_at(headers),
     )
 
 
@@ -639,8 +644,7 @@ class XConnector:
             newest = _newer(newest, page.newest_id)
             oldest = _older(oldest, page.oldest_id)
             token = page.next_token
-            if page.remaining == 0:
-                self._block(self.endpoint, page.reset_at or self.clock() + DEFAULT_RESET)
+            if page.remaining == 0:  # _call has blocked the endpoint until the reset
                 run.stopped = True
             if token is None:
                 return _SpanOutcome(newest=newest, gap=None)
@@ -741,6 +745,9 @@ class XConnector:
             raise SourceUnavailable(
                 f"cannot reach X ({type(exc).__name__}); check api_base_url and the network", source=self.source
             ) from None
+        if _header_int(response.headers, "x-rate-limit-remaining") == 0:
+            # the allowance is spent: nothing more is sent to this endpoint before the reset
+            self._block(endpoint, _reset_at(response.headers) or self.clock() + DEFAULT_RESET)
         return response
 
     def _reset_time(self, exc: tweepy.TooManyRequests) -> datetime:
@@ -961,10 +968,9 @@ class XConnector:
                     raise
                 break  # what the first page found still counts
             page = parse_page(_json(response), response.headers)
-            found |= {k: v for k, v in self._own_replies(page, wanted, None).items() if k not in found}
+            found = self._own_replies(page, wanted, None) | found  # a newer page's find stands
             token = page.next_token
-            if page.remaining == 0:  # the allowance is spent: no request before the reset, as polling does
-                self._block("users_tweets", page.reset_at or self.clock() + DEFAULT_RESET)
+            if page.remaining == 0:  # the allowance is spent (_call has blocked the endpoint until the reset)
                 break
             if not token:
                 break

@@ -324,3 +324,20 @@ def test_find_own_replies_stops_when_the_timeline_allowance_is_spent(fake: FakeX
     assert fake.count("users_tweets") == 1
     clock.advance(minutes=16)
     assert connector.find_own_replies([post])[post.key].native_id == first
+
+
+def test_find_own_reply_leaves_a_spent_allowance_alone_until_its_reset(fake: FakeX, clock: Clock) -> None:
+    """Every caller of X sees x-rate-limit-remaining: 0 the same way (the send path's
+    look-up too), so the next request waits for the reset instead of meeting a 429."""
+    post = customer_post(fake, clock)
+    fake.set_limit("search_recent", limit=60, remaining=1, reset=clock.now + timedelta(minutes=15))
+    connector = make_connector(fake, clock, mode="mentions")
+
+    assert connector.find_own_reply(post) is None  # search leaves 0, then the timeline is asked
+
+    with pytest.raises(RateLimited):
+        connector.find_own_reply(post)  # search's window is blocked: nothing is sent
+    assert fake.count("search_recent") == 1
+    clock.advance(minutes=16)
+    assert connector.find_own_reply(post) is None
+    assert fake.count("search_recent") == 2
