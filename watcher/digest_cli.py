@@ -18,7 +18,7 @@ from watcher.config import Config
 from watcher.digest import DigestError, collect_digest, parse_moment, period_window, sla_targets
 from watcher.digest_format import digest_text, write_csv
 from watcher.digest_html import render_html
-from watcher.digest_jobs import build_digest
+from watcher.digest_jobs import build_digest, draw_charts
 from watcher.digest_slack import DigestPostError, post_digest, slack_client
 from watcher.post import utc_now
 from watcher.store import Store
@@ -139,11 +139,7 @@ def digest(
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(terminal_text(digest_text(report)), highlight=False)
-    charts: dict[str, bytes] = {}
-    if html_path or post_to_slack:
-        from watcher.digest_charts import render_charts  # matplotlib: 0.6 s to import, paid only for charts
-
-        charts = render_charts(report)
+    charts = draw_charts(report, where="watcher digest") if (html_path or post_to_slack) else {}
     if html_path is not None:
         _write(html_path, render_html(report, charts), "HTML report")
         console.print(f"HTML report written to {html_path}")

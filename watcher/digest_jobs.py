@@ -56,6 +56,19 @@ def build_digest(
     )
 
 
+def draw_charts(digest: Digest, *, where: str) -> Mapping[str, bytes]:
+    """The digest's charts, or none (logged, naming `where`) when they cannot be drawn: a
+    broken matplotlib or font cache costs the charts, not the digest. matplotlib takes
+    0.6 s to import, so only a digest that draws charts pays for it."""
+    try:
+        from watcher.digest_charts import render_charts
+
+        return render_charts(digest)
+    except Exception as exc:
+        log.error("%s: the charts could not be drawn (%s); the digest goes without them", where, exc)
+        return {}
+
+
 def run_scheduled_digest(
     store: Store,
     config: Config,
@@ -72,13 +85,7 @@ def run_scheduled_digest(
     if not store.claim_digest_run(key, now=now):
         log.info("digest %s for %s was already posted", schedule.name, digest.window.label())
         return None
-    charts: Mapping[str, bytes] = {}
-    try:
-        from watcher.digest_charts import render_charts  # matplotlib: 0.6 s to import, paid only when a digest posts
-
-        charts = render_charts(digest)
-    except Exception as exc:  # a broken matplotlib or font cache costs the charts, not the digest
-        log.error("digest.schedules.%s: the charts could not be drawn (%s); posting the text alone", schedule.name, exc)
+    charts = draw_charts(digest, where=f"digest.schedules.{schedule.name}")
     try:
         ts = post_digest(client_factory(), schedule.channel, digest, charts)
     except DigestPostError as exc:

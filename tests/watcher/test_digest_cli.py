@@ -178,3 +178,23 @@ def test_an_empty_database_gives_an_empty_digest(tmp_path: Path) -> None:
     assert "No mentions in this period" in result.output
     assert "no queue items" in result.output
     assert "No phrase recurred" in html.read_text(encoding="utf-8")
+
+
+def test_charts_that_cannot_be_drawn_leave_the_report_without_them(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import watcher.digest_charts
+
+    def broken(report: object) -> dict[str, bytes]:
+        raise RuntimeError("no font cache")
+
+    monkeypatch.setattr(watcher.digest_charts, "render_charts", broken)
+    html = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        digest, ["--db", str(db), "--timezone", "Europe/Rome", *SUNDAY_ARGS, "--html", str(html)]
+    )
+    assert result.exit_code == 0, result.output
+    page = html.read_text(encoding="utf-8")
+    assert "mention digest" in result.output and "Recurring themes in negative posts" in page
+    assert not re.findall(r'src="data:image/png;base64,', page)  # the report, without its charts
+    assert "watcher digest: the charts could not be drawn (no font cache)" in caplog.text
