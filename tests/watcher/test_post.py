@@ -6,11 +6,15 @@ import re
 import unicodedata
 from dataclasses import FrozenInstanceError, fields, replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
+from connectors.replay import record_to_post
 from tests.helpers import make_post
 from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, parse_timestamp
+from watcher.store import Store
 
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"[@#](\w+)")
@@ -182,10 +186,7 @@ def test_normalized_text_matches_the_first_version_on_every_code_point() -> None
         assert normalized_text(tokens) == reference_normalized_text(tokens), hex(ord(chunk[0]))
 
 
-def test_a_lone_surrogate_becomes_a_replacement_character_so_the_post_can_be_stored(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from connectors.replay import record_to_post
-    from watcher.store import Store
-
+def test_a_lone_surrogate_becomes_a_replacement_character_so_the_post_can_be_stored(tmp_path: Path) -> None:
     cut = "my card is broken \ud83d again"  # half an emoji, as a JSON "\ud83d" escape gives
     record = {
         "id": "1",
@@ -207,3 +208,8 @@ def test_a_lone_surrogate_becomes_a_replacement_character_so_the_post_can_be_sto
         stored = store.get_post(mapped.key)
         assert stored is not None and stored.text == mapped.text
         assert stored.raw["text"] == cut  # the payload is kept exactly, \u-escaped in the database
+        # a payload given as another kind of mapping is kept as the same JSON object
+        proxied = replace(mapped, native_id="2", raw=MappingProxyType({"text": cut, "n": 1}))
+        store.insert_post(proxied, None, fetched_at=datetime(2026, 11, 18, tzinfo=UTC))
+        again = store.get_post(proxied.key)
+        assert again is not None and again.raw == {"text": cut, "n": 1}

@@ -406,7 +406,8 @@ def _author_rows(fresh: Sequence[NewPost], rows: Sequence[tuple[Any, ...]], inse
 def _raw_text(raw: Mapping[str, Any]) -> str:
     if isinstance(raw, RawJson):
         return raw.text  # already JSON (a replayed line): not encoded again
-    text = _JSON.encode(raw if isinstance(raw, dict) else dict(raw))
+    payload = raw if isinstance(raw, dict) else dict(raw)
+    text = _JSON.encode(payload)
     if storable_text(text) is not text:  # a lone surrogate SQLite refuses: \u-escaped, kept exactly
-        return json.dumps(raw, default=str)
+        return json.dumps(payload, default=str)
     return text
