@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
 
-from connectors.base import Cursor
-from watcher.store.base import StoreError, _locked, iso
+from watcher.store.base import StoreError
 from watcher.store.delivery import DeliveryTables
 from watcher.store.digest import DigestQueries
 from watcher.store.posts import PostTables
@@ -58,18 +56,3 @@ class Store(Migrations, PostTables, QueueTables, DeliveryTables, SourceTables, S
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # --- cursors ------------------------------------------------------------
-
-    @_locked
-    def get_cursor(self, source: str) -> Cursor | None:
-        row = self.db.execute("SELECT cursor FROM cursors WHERE source = ?", [source]).fetchone()
-        return Cursor.from_json(row[0]) if row else None
-
-    @_locked
-    def set_cursor(self, source: str, cursor: Cursor, *, now: datetime) -> None:
-        self.db.execute(
-            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            [source, cursor.to_json(), iso(now)],
-        )

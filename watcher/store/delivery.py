@@ -78,6 +78,24 @@ class DeliveryTables(StoreBase):
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
 
+    @_locked
+    def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
+        """Status and ref of one outbox row, read fresh (has another flush delivered it?)."""
+        row = self.db.execute("SELECT status, ref, attempts FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        return {"status": row[0], "ref": row[1], "attempts": row[2]} if row else None
+
+    @_locked
+    def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due, pending row for delivery until `until`; False when another
+        process or thread took it first. A crash mid-delivery frees it at `until`. Taking
+        it counts as an attempt, recorded before the send (crash forensics)."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
+            [iso(until), outbox_id, iso(now)],
+        )
+        return cur.rowcount == 1
+
     # --- replies (idempotency) ----------------------------------------------
 
     @_locked

@@ -255,6 +255,20 @@ class PostTables(StoreBase):
     def count_posts(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0])
 
+    @_locked
+    def conversation_posts(self, post: Post, *, limit: int = 5) -> list[Post]:
+        """The stored posts this one answers: its parent, then earlier posts of its
+        conversation (oldest first), for the context under a card."""
+        ids = [i for i in (post.parent_id, post.conversation_id) if i]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self._post_rows(
+            f"WHERE p.platform = ? AND p.key != ? AND p.created_at <= ? AND "
+            f"(p.native_id IN ({marks}) OR p.conversation_id IN ({marks})) ORDER BY p.created_at DESC LIMIT ?",
+            [post.platform, post.key, iso(post.created_at), *ids, *ids, limit],
+        )[::-1]
+
 
 TRIAGE_COLUMNS = (
     "score",

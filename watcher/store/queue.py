@@ -291,6 +291,11 @@ class QueueTables(StoreBase):
             ).fetchone()[0]
         )
 
+    @_locked
+    def set_sla_due(self, item_id: int, due: datetime) -> None:
+        """Derived from config, so no version bump: it never races a moderator's click."""
+        self.db.execute("UPDATE queue_items SET sla_due_at = ? WHERE id = ?", [iso(due), item_id])
+
     # --- feedback -----------------------------------------------------------
 
     @_locked

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from watcher.post import Post
 from watcher.store.base import StoreBase, _locked, iso
 
 
 class SlackTables(StoreBase):
     """Slack message refs (cards are updated in place, never posted twice) and what a card shows."""
-
-    if TYPE_CHECKING:  # PostTables' reader of post rows (Store has both): declared for mypy
-
-        def _post_rows(self, tail: str, params: list[Any]) -> list[Post]: ...
 
     # --- slack ---
 
@@ -51,38 +46,6 @@ class SlackTables(StoreBase):
         )
 
     @_locked
-    def conversation_posts(self, post: Post, *, limit: int = 5) -> list[Post]:
-        """The stored posts this one answers: its parent, then earlier posts of its
-        conversation (oldest first), for the context under a card."""
-        ids = [i for i in (post.parent_id, post.conversation_id) if i]
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return self._post_rows(
-            f"WHERE p.platform = ? AND p.key != ? AND p.created_at <= ? AND "
-            f"(p.native_id IN ({marks}) OR p.conversation_id IN ({marks})) ORDER BY p.created_at DESC LIMIT ?",
-            [post.platform, post.key, iso(post.created_at), *ids, *ids, limit],
-        )[::-1]
-
-    @_locked
-    def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
-        """Status and ref of one outbox row, read fresh (has another flush delivered it?)."""
-        row = self.db.execute("SELECT status, ref, attempts FROM outbox WHERE id = ?", [outbox_id]).fetchone()
-        return {"status": row[0], "ref": row[1], "attempts": row[2]} if row else None
-
-    @_locked
-    def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime) -> bool:
-        """Take a due, pending row for delivery until `until`; False when another
-        process or thread took it first. A crash mid-delivery frees it at `until`. Taking
-        it counts as an attempt, recorded before the send (crash forensics)."""
-        cur = self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 "
-            "WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
-            [iso(until), outbox_id, iso(now)],
-        )
-        return cur.rowcount == 1
-
-    @_locked
     def touch_slack_message(self, key: str, *, now: datetime) -> None:
         """Record that a message was redrawn now (see `slack_stale_cards`)."""
         self.db.execute("UPDATE slack_messages SET updated_at = ? WHERE key = ?", [iso(now), key])
@@ -115,11 +78,6 @@ class SlackTables(StoreBase):
             [limit],
         ).fetchall()
         return [int(r[0]) for r in rows]
-
-    @_locked
-    def set_sla_due(self, item_id: int, due: datetime) -> None:
-        """Derived from config, so no version bump: it never races a moderator's click."""
-        self.db.execute("UPDATE queue_items SET sla_due_at = ? WHERE id = ?", [iso(due), item_id])
 
     @_locked
     def customer_history(self, post_key: str, *, limit: int = 10) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Each source's health, back-off and persisted rate-limit windows."""
+"""Each source's health, back-off, persisted rate-limit windows and cursor."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from connectors.base import Cursor
 from watcher.store.base import StoreBase, _locked, from_iso, iso
 
 
 class SourceTables(StoreBase):
-    """Per-source health, back-off and rate-limit windows, kept across restarts."""
+    """Per-source health, back-off, rate-limit windows and cursor, kept across restarts."""
 
     # --- source health and rate limits --------------------------------------
 
@@ -63,4 +64,19 @@ class SourceTables(StoreBase):
                 "last_success_at": iso(last_success_at) if last_success_at else None,
             },
             pk="source",
+        )
+
+    # --- cursors ------------------------------------------------------------
+
+    @_locked
+    def get_cursor(self, source: str) -> Cursor | None:
+        row = self.db.execute("SELECT cursor FROM cursors WHERE source = ?", [source]).fetchone()
+        return Cursor.from_json(row[0]) if row else None
+
+    @_locked
+    def set_cursor(self, source: str, cursor: Cursor, *, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            [source, cursor.to_json(), iso(now)],
         )
