@@ -279,7 +279,7 @@ def test_audit_rows_and_cards_are_the_same_whichever_way_they_are_written(
     per_row.close()
 
 
-def test_an_item_without_a_card_leaves_the_batch_to_the_row_by_row_path(store: Store) -> None:
+def test_an_item_without_a_card_leaves_the_batchs_cards_to_the_row_by_row_path(store: Store) -> None:
     items = [NewItem("x:1", "high", 70), NewItem("x:2", "low", 10, notify=False), NewItem("x:3", "normal", 40)]
     created = store.create_queue_items(items, now=T0, card_kind="card")
     assert created == {"x:1": 1, "x:2": 2, "x:3": 3}

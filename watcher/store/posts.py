@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -270,18 +270,7 @@ class PostTables(StoreBase):
         )[::-1]
 
 
-TRIAGE_COLUMNS = (
-    "score",
-    "priority",
-    "needs_reply",
-    "sentiment",
-    "sentiment_label",
-    "lang",
-    "intents",
-    "reasons",
-    "tags",
-    "channel",
-)
+TRIAGE_COLUMNS = tuple(f.name for f in fields(StoredTriage))  # the posts columns a triage fills, in order
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
