@@ -139,11 +139,12 @@ class Connector(Protocol):
 def reply_scope(connector: Connector) -> Hashable:
     """Where `connector` reads the brand's own replies from: connectors with equal scopes
     see the same replies, so one `find_own_replies` call answers for all their posts.
-    The connector's own `reply_scope` when it has one, else the connector itself."""
+    The connector's own `reply_scope` (with its platform) when it has one, else a scope of
+    its own, by identity (a connector need not be hashable)."""
     scope = getattr(connector, "reply_scope", None)
     if scope is None:
         return ("connector", id(connector))
-    return (getattr(connector, "name", ""), scope)
+    return (connector.name, scope)
 
 
 def own_replies_one_by_one(connector: Connector, posts: Sequence[Post]) -> dict[str, PostedReply]:

@@ -266,8 +266,8 @@ class ReplayConnector:
     def _load(self) -> list[LoadedRecord]:
         if self._records is None:
             records = list(read_records(self.path, default_platform=self.platform, source=self.source))
-            # oldest -> newest, stable for equal times; bad records keep their place
-            # (records come in line order and sorted() is stable: equal times keep it)
+            # oldest -> newest; records come in line order and sorted() is stable, so equal
+            # times keep it; bad records (no time) sort first, in line order
             self._records = sorted(records, key=_sort_key)
         return self._records
 

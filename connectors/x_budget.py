@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from watcher.config import ConfigProblem, SourceConfig
 
@@ -192,8 +192,8 @@ def plan_budget(
     requests, however many sources watch it; a disabled source counts there too,
     since its open items are still checked. Pure: reads only the configs."""
     by_endpoint: dict[tuple[str, str], list[_Spender]] = {}  # (app, endpoint) -> who spends it
-    # (app, user_id) -> the sources whose items one timeline read checks, each with its tier and limits
-    scopes: dict[tuple[str, str], list[tuple[SourceConfig, str, dict[str, EndpointLimit]]]] = {}
+    # (app, user_id) -> one native check per source of it, folded below into one read for them all
+    scopes: dict[tuple[str, str], list[_Spender]] = {}
     tiers: list[tuple[str, dict[str, EndpointLimit]]] = []
     for cfg in sources:
         if cfg.kind != "x":
@@ -206,7 +206,10 @@ def plan_budget(
         host, token_env = cfg.options.get("api_base_url", X_API_BASE_URL), cfg.options.get("bearer_token_env")
         app = f"{host}|{token_env or 'X_BEARER_TOKEN'}"
         if native_check_minutes and cfg.options.get("user_id"):
-            scopes.setdefault((app, str(cfg.options["user_id"])), []).append((cfg, tier_name, limits))
+            check = _Spender(
+                (cfg,), tier_name, limits[NATIVE_CHECK_ENDPOINT], native_check_minutes * 60, NATIVE_CHECK_PAGES
+            )
+            scopes.setdefault((app, str(cfg.options["user_id"])), []).append(check)
         if not cfg.enabled:
             continue
         tiers.append((tier_name, limits))
@@ -214,12 +217,13 @@ def plan_budget(
         by_endpoint.setdefault((app, endpoint), []).append(
             _Spender((cfg,), tier_name, limits[endpoint], cfg.interval_seconds, 1)
         )
-    for (app, _), members in scopes.items():
-        limit = min((lim[NATIVE_CHECK_ENDPOINT] for _, _, lim in members), key=_rate)
-        checked = tuple(cfg for cfg, _, _ in members)
-        by_endpoint.setdefault((app, NATIVE_CHECK_ENDPOINT), []).append(
-            _Spender(checked, members[0][1], limit, native_check_minutes * 60, NATIVE_CHECK_PAGES)
+    for (app, _), per_source in scopes.items():
+        shared = replace(
+            per_source[0],
+            sources=tuple(cfg for check in per_source for cfg in check.sources),
+            limit=min((check.limit for check in per_source), key=_rate),
         )
+        by_endpoint.setdefault((app, NATIVE_CHECK_ENDPOINT), []).append(shared)
     lines = []
     for (_, endpoint), users in by_endpoint.items():
         limit = min((u.limit for u in users), key=_rate)

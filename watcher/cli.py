@@ -28,7 +28,6 @@ from watcher.config import (
     Config,
     ConfigError,
     ConfigProblem,
-    SourceConfig,
     load_config,
     slack_env_problems,
 )
@@ -364,36 +363,27 @@ def score(app: AppContext, source: TextIO) -> None:
 # --- check ----------------------------------------------------------------------
 
 
-def _budget_modules(sources: list[SourceConfig]) -> list[tuple[Any, list[SourceConfig]]]:
-    """Connector modules that plan a request budget, with their sources (each module's
-    `plan_budget` decides what it plans for a disabled one)."""
-    found = []
-    for kind in sorted({s.kind for s in sources}):
-        module = importlib.import_module(CONNECTOR_MODULES[kind])
-        if hasattr(module, "plan_budget"):
-            found.append((module, [s for s in sources if s.kind == kind]))
-    return found
-
-
 def native_check_minutes(config: Config) -> int:
     """How often the Slack job looks for replies made natively (0: it does not run)."""
     return config.slack.native_reply_check_minutes if config.slack.enabled else 0
 
 
-def budget_lines(config: Config, sources: list[SourceConfig]) -> list[tuple[str, bool]]:
+def request_budget(config: Config) -> tuple[list[tuple[str, bool]], list[ConfigProblem]]:
+    """Each budget line (its text, whether it fits) and the problems of every connector
+    module that plans a request budget. All sources go in, disabled ones too: the Slack
+    job still checks their open items for native replies (each module's `plan_budget`
+    decides what it plans for them)."""
     minutes = native_check_minutes(config)
-    return [
-        (line.describe(), line.ok)
-        for module, own in _budget_modules(sources)
-        for line in module.plan_budget(own, native_check_minutes=minutes)
-    ]
-
-
-def budget_config_problems(config: Config, sources: list[SourceConfig]) -> list[ConfigProblem]:
-    minutes = native_check_minutes(config)
-    return [
-        p for module, own in _budget_modules(sources) for p in module.budget_problems(own, native_check_minutes=minutes)
-    ]
+    lines: list[tuple[str, bool]] = []
+    problems: list[ConfigProblem] = []
+    for kind in sorted({s.kind for s in config.sources}):
+        module = importlib.import_module(CONNECTOR_MODULES[kind])
+        if not hasattr(module, "plan_budget"):
+            continue
+        own = [s for s in config.sources if s.kind == kind]
+        lines += [(line.describe(), line.ok) for line in module.plan_budget(own, native_check_minutes=minutes)]
+        problems += module.budget_problems(own, native_check_minutes=minutes)
+    return lines, problems
 
 
 @cli.command()
@@ -426,10 +416,10 @@ def check(app: AppContext) -> None:
                     f"[yellow]its open items cannot be checked for native replies ({reasons}); "
                     "fix that, or answer or dismiss them in Slack[/yellow]",
                 )
-    # all sources: the Slack job still checks the open items of a disabled one for native replies
-    for line, ok in budget_lines(config, list(config.sources)):
+    budget, budget_problems = request_budget(config)
+    for line, ok in budget:
         table.add_row("request budget", line if ok else f"[red]{line}[/red]")
-    problems.extend(budget_config_problems(config, list(config.sources)))
+    problems.extend(budget_problems)
     table.add_row("environment", "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]")
     db_ok = True
     try:
