@@ -50,10 +50,6 @@ class JointFit:
     intercept: np.ndarray
     scale: np.ndarray  # NB scale of each used column (1 without NB)
 
-    def decision(self, augmented: Any) -> np.ndarray:
-        """The joint model's logits for rows of an augmented matrix (as `augment` builds)."""
-        return np.asarray(augmented[:, self.used] @ (self.coef * self.scale).T) + self.intercept
-
     def fold(self, lang: str, *, meta: Mapping[str, Any] | None = None) -> LinearModel:
         """Language `lang`'s model on the ordinary features: shared_scale * w_shared + w_lang."""
         k = self.recipe.pool.index(lang)
@@ -151,7 +147,6 @@ def joint_cv(
     *,
     seeds: Sequence[int] = CV_SEEDS,
     folds: int = CV_FOLDS,
-    batches: Mapping[str, Batch] | None = None,
     log: Any = print,
 ) -> dict[str, list[float]]:
     """Macro-F1 per pooled language and seed, from the same stratified folds as
@@ -164,15 +159,13 @@ def joint_cv(
 
     analyzer = SentimentAnalyzer(model_file=Path("/nonexistent"))
     rows = {lang: sentiment_rows(data, lang, "train") for lang in recipe.pool}
-    if batches is None:
-        batches = {lang: featurize(analyzer, rows[lang], lang) for lang in recipe.pool}
+    batches = {lang: featurize(analyzer, rows[lang], lang) for lang in recipe.pool}
     scorer = SentimentAnalyzer(model_file=Path("/nonexistent"), lexicons=analyzer.lexicons)
     out: dict[str, list[float]] = {lang: [] for lang in recipe.pool}
     for seed in seeds:
         splits = {
             lang: list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(b.labels, b.labels))
             for lang, b in batches.items()
-            if lang in recipe.pool
         }
         gold: dict[str, list[str]] = {lang: [] for lang in recipe.pool}
         predicted: dict[str, list[str]] = {lang: [] for lang in recipe.pool}
@@ -202,12 +195,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: dict[str, Any] = {}
     for arg in args[1:]:
         key, _, value = arg.partition("=")
-        if key == "joint":
-            options[key] = value
-        elif key in ("nb_per_copy", "share_dense"):
-            options[key] = value == "1"
-        else:
-            options[key] = float(value)
+        try:
+            if key == "joint":
+                options[key] = value
+            elif key in ("nb_per_copy", "share_dense"):
+                options[key] = value == "1"
+            elif key in ("c", "shared_scale", "nb_alpha"):
+                options[key] = float(value)
+            else:
+                raise ValueError(f"unknown option {key!r}")
+        except ValueError as exc:
+            print(f"{arg}: {exc}\n\n{main.__doc__}", file=sys.stderr)
+            return 2
+    if not options.get("joint"):
+        print(f"joint=<languages> is required\n\n{main.__doc__}", file=sys.stderr)
+        return 2
     joint_cv(shared_data_dir(), Recipe(**options))
     return 0
 

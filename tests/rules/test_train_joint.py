@@ -62,7 +62,8 @@ def test_folded_model_decides_exactly_as_the_joint_model(
         held = rows[lang][-10:]
         model = fit.fold(lang)
         assert model.weights.shape == (3, WIDTH) and model.dense == DENSE
-        joint = fit.decision(augment(featurize(analyzer, held, lang).x, [lang] * len(held), recipe))
+        augmented = augment(featurize(analyzer, held, lang).x, [lang] * len(held), recipe)
+        joint = np.asarray(augmented[:, fit.used] @ (fit.coef * fit.scale).T) + fit.intercept  # the joint model
         folded = np.stack(
             [model.logits(hash_text(r["text"]), analyzer.dense(hash_text(r["text"]), r["text"], lang)[0]) for r in held]
         )
