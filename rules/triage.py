@@ -17,6 +17,7 @@ How a score is made (each step adds a reason):
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import threading
@@ -148,6 +149,13 @@ class Triager:
             if len(self._stacks) > 64:
                 self._stacks.clear()
             found = self._stacks.setdefault(key, SparseStack([m for m in models if m is not None]))
+        return found
+
+    def with_rules(self, rules: RuleSet) -> Triager:
+        """This Triager with other rules: the models, their stacks and the language detector
+        are shared, not loaded again (an edited rules file, or a team's rules in tests)."""
+        found = copy.copy(self)
+        found.rules = rules
         return found
 
     @classmethod
@@ -470,21 +478,31 @@ def default_triager() -> Triager:
         return _default
 
 
+def _stamp(path: Path | None) -> tuple[str, int | None] | None:
+    """A file's name and modification time (None: no file configured)."""
+    if path is None:
+        return None
+    return str(path), path.stat().st_mtime_ns if path.exists() else None
+
+
 def triager_for(config: Config) -> Triager:
     """One Triager per triage setup (languages, floor, rules file, model file): a service
     and its pipelines share it. When the rules or model file changes on disk (its
     modification time), the next call builds a new one, which replaces the old."""
     t = config.triage
-    files = [config.resolve_path(v) if v else None for v in (t.rules_file, t.model_path)]
-    stamps = tuple((str(f), f.stat().st_mtime_ns if f.exists() else None) for f in files if f is not None)
+    rules_file, model_file = (config.resolve_path(v) if v else None for v in (t.rules_file, t.model_path))
+    stamps = (_stamp(rules_file), _stamp(model_file))
     setup = (tuple(config.brand.languages), t.language_confidence_floor, t.rules_file, t.model_path)
     with _default_lock:
-        stamped, found = _by_settings.get(setup, ((), None))
+        stamped, found = _by_settings.get(setup, ((None, None), None))
     if found is None or stamped != stamps:
-        found = Triager.from_config(config)
+        if found is not None and stamped[1] == stamps[1]:  # only the rules changed: the models stay loaded
+            found = found.with_rules(load_ruleset(rules_file))
+        else:
+            found = Triager.from_config(config)
         with _default_lock:
             # one Triager per setup: an edited file replaces the one built from its old version
-            stamped, kept = _by_settings.get(setup, ((), None))
+            stamped, kept = _by_settings.get(setup, ((None, None), None))
             if kept is not None and stamped == stamps:
                 return kept
             _by_settings[setup] = (stamps, found)

@@ -141,9 +141,7 @@ all = { regex = "\\\\bcoupon\\\\b" }
 then = { suppress = true }
 """,
     )
-    custom = triager.__class__.__new__(triager.__class__)
-    custom.__dict__.update(triager.__dict__)
-    custom.rules = load_ruleset(path)
+    custom = triager.with_rules(load_ruleset(path))
     legal = custom.triage(make_post("my lawyer will contact you"), ctx)
     assert legal.channel == "#care-legal" and "legal-team" in legal.tags and legal.priority == "urgent"
     # a post well below the non-urgent cap (79), so the boost has room to show
@@ -160,9 +158,7 @@ then = { suppress = true }
 
 def test_set_priority_moves_score_into_band(tmp_path: Path, triager: Triager, ctx: TriageContext) -> None:
     path = write(tmp_path, "[[rules]]\nname = 'low'\nall = { keywords = ['lumo'] }\nthen = { priority = 'low' }\n")
-    custom = triager.__class__.__new__(triager.__class__)
-    custom.__dict__.update(triager.__dict__)
-    custom.rules = load_ruleset(path)
+    custom = triager.with_rules(load_ruleset(path))
     result = custom.triage(make_post("Lumo where is my parcel?? still waiting after 3 weeks"), ctx)
     assert result.priority == "low" and result.score < ctx.thresholds.normal_score
 
@@ -172,9 +168,7 @@ def test_keywords_match_with_or_without_accents(tmp_path: Path, triager: Triager
         tmp_path,
         "[[rules]]\nname = 'why'\nall = { keywords = ['perché', '@lumo_help'] }\nthen = { tag = ['why'] }\n",
     )
-    custom = triager.__class__.__new__(triager.__class__)
-    custom.__dict__.update(triager.__dict__)
-    custom.rules = load_ruleset(path)
+    custom = triager.with_rules(load_ruleset(path))
     for text in ("ma perché non arriva?", "ma perche non arriva?", "ask @lumo_help please"):
         assert "why" in custom.triage(make_post(text), ctx).tags, text
     assert "why" not in custom.triage(make_post("perchessia"), ctx).tags
@@ -197,8 +191,6 @@ all = { tag = ["Legal"] }
 then = { channel = "#care-legal" }
 """,
     )
-    custom = triager.__class__.__new__(triager.__class__)
-    custom.__dict__.update(triager.__dict__)
-    custom.rules = load_ruleset(path)
+    custom = triager.with_rules(load_ruleset(path))
     result = custom.triage(make_post("my lawyer will contact you"), ctx)
     assert "Legal" in result.tags and result.channel == "#care-legal"

@@ -142,6 +142,10 @@ def test_from_config_reads_rules_and_model_and_caches(tmp_path: Path) -> None:
     )
     os.utime(rules_file, ns=(1, 1))
     assert triager_for(config) is not first
+    edited = triager_for(config)
+    # only the rules changed: the new rules apply, the loaded models are shared, not loaded again
+    assert edited.triage(make_post("my lawyer says hi"), TriageContext(brand=config.brand)).channel == "#legal-2"
+    assert edited.model is first.model and edited.sentiment is first.sentiment and edited is triager_for(config)
     broken = parse_config({**data, "triage": {"model_path": "missing.npz"}}, file=str(tmp_path / "config.toml"))
     with pytest.raises(ConfigError, match=r"triage.model_path: .*missing.npz: model file not found"):
         triager_for(broken)

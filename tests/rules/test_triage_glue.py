@@ -138,9 +138,7 @@ def sample_contexts(ctx: TriageContext, n: int) -> list[TriageContext]:
 def team(triager: Triager, tmp_path_factory: pytest.TempPathFactory) -> Triager:
     path = Path(tmp_path_factory.mktemp("rules")) / "team.toml"
     path.write_text(TEAM_RULES, encoding="utf-8")
-    custom = triager.__class__.__new__(triager.__class__)
-    custom.__dict__.update(triager.__dict__)
-    custom.rules = load_ruleset(path)
+    custom = triager.with_rules(load_ruleset(path))
     return custom
 
 
