@@ -55,10 +55,12 @@ class Signals:
         return [float(v) for v in reply_dense_matrix([self])[0]]
 
 
-# where each REPLY_DENSE column comes from: a per-post value (its position in SignalColumns.of's
-# `flat` rows), an intent flag, any urgent intent, or the word count
+# the per-post values SignalColumns.of gathers, in the order of its `flat` rows
+_PER_POST = ("sentiment", "negative", "positive", "sarcasm", "emoji_negative", "words")
+_AT = {name: j for j, name in enumerate(_PER_POST)}
+# where each REPLY_DENSE column comes from: a per-post value, an intent flag, any urgent intent, or the word count
 _COLUMN = {name: j for j, name in enumerate(REPLY_DENSE)}
-_PER_POST_COLUMNS = (("sentiment", 0), ("negative", 1), ("positive", 2), ("sarcasm", 3), ("emoji_negative", 4))
+_PER_POST_COLUMNS = tuple((name, _AT[name]) for name in _PER_POST if name != "words")
 _INTENT_COLUMNS = ("question", "complaint", "billing", "delivery", "outage", "praise", "thanks_close", "spam")
 assert {n for n, _ in _PER_POST_COLUMNS} | set(_INTENT_COLUMNS) | {"urgent", "log_words"} == set(REPLY_DENSE)
 _INTENT_BITS: dict[tuple[str, ...], int] = {}  # a post's intents -> their bit_mask, for the few combinations seen
@@ -79,7 +81,7 @@ class SignalColumns:
         n = len(signals)
         intents: list[tuple[str, ...]] = []
         bits: list[int] = []
-        flat: list[float | bool] = []  # sentiment, negative, positive, sarcasm, emoji < 0, words: per post
+        flat: list[float | bool] = []  # _PER_POST per post
         for s in signals:
             names = tuple([h.intent for h in s.hits]) if s.hits else ()
             b = _INTENT_BITS.get(names)
@@ -91,7 +93,7 @@ class SignalColumns:
             bits.append(b)
             mood = s.sentiment
             label = mood.label
-            flat += (
+            flat += (  # in _PER_POST's order
                 mood.value,
                 label == "negative",
                 label == "positive",
@@ -100,8 +102,8 @@ class SignalColumns:
                 len(s.hashed.words),
             )
         intent_bits = np.array(bits, dtype=np.int64).reshape(n)
-        per_post = np.array(flat, dtype=np.float64).reshape(n, 6)
-        sentiment = per_post[:, 0].copy()
+        per_post = np.array(flat, dtype=np.float64).reshape(n, len(_PER_POST))
+        sentiment = per_post[:, _AT["sentiment"]].copy()
 
         def has(*names: str) -> np.ndarray:
             return (intent_bits & bit_mask(names)) != 0
@@ -112,8 +114,8 @@ class SignalColumns:
         for intent in _INTENT_COLUMNS:
             dense[:, _COLUMN[intent]] = has(intent)
         dense[:, _COLUMN["urgent"]] = has(*URGENT_INTENTS)
-        dense[:, _COLUMN["log_words"]] = np.log1p(np.ascontiguousarray(per_post[:, 5])) / 4.0
-        return cls(intents, intent_bits, sentiment, per_post[:, 3] != 0, dense.astype(np.float32))
+        dense[:, _COLUMN["log_words"]] = np.log1p(np.ascontiguousarray(per_post[:, _AT["words"]])) / 4.0
+        return cls(intents, intent_bits, sentiment, per_post[:, _AT["sarcasm"]] != 0, dense.astype(np.float32))
 
 
 def reply_dense_matrix(signals: Sequence[Signals]) -> np.ndarray:
