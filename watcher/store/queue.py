@@ -65,12 +65,15 @@ class QueueTables(StoreBase):
                 [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in items],
             ).rowcount
             fresh: list[NewItem]
-            in_order = mark is not None and count == len(items)
-            if mark is not None and in_order:
-                # the usual case: every item went in, in order, each row the largest rowid + 1
+            if mark is not None and count == len(items):
+                # the usual case: every item went in, in order, each row the largest rowid + 1;
+                # SQL then writes their audit rows and cards from the new rows (no value bound
+                # per row), when it writes the JSON as json.dumps would
                 ids = {i.post_key: mark + n for n, i in enumerate(items, 1)}
                 fresh = list(items)
+                by_sql = _plain_json_text(items)
             else:
+                by_sql = False
                 if mark is None:
                     keys = [i.post_key for i in items]
                     added = self.db.execute(
@@ -87,9 +90,6 @@ class QueueTables(StoreBase):
                     if item.post_key in ids and item.post_key not in taken:
                         taken.add(item.post_key)
                         fresh.append(item)
-            # the new rows are exactly those above the mark: SQL writes their audit rows and cards
-            # from them (no value bound per row), when it writes the JSON as json.dumps would
-            by_sql = in_order and _plain_json_text(items)
             if by_sql:
                 self.db.execute(_CREATED_EVENTS, [mark])
             else:
@@ -313,20 +313,13 @@ class QueueTables(StoreBase):
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
 
 
-_JSON_ASCII_STR = json.encoder.encode_basestring_ascii  # how json.dumps writes a str
-
-
 def _created_detail(priority: str, score: int) -> str:
-    """json.dumps({"priority": priority, "score": score}), spelled out (one per queued post)."""
-    if type(priority) is str and type(score) is int:
-        return f'{{"priority": {_JSON_ASCII_STR(priority)}, "score": {score}}}'
+    """A "created" audit row's detail, when a batch does not go through _CREATED_EVENTS."""
     return json.dumps({"priority": priority, "score": score})
 
 
 def _card_payload(item_id: int, post_key: str) -> str:
-    """json.dumps({"item_id": item_id, "post_key": post_key}), spelled out (one per card)."""
-    if type(item_id) is int and type(post_key) is str:
-        return f'{{"item_id": {item_id}, "post_key": {_JSON_ASCII_STR(post_key)}}}'
+    """A card's outbox payload, when a batch does not go through _NEW_CARDS."""
     return json.dumps({"item_id": item_id, "post_key": post_key})
 
 
