@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from watcher.store.base import StoreBase, _locked, iso
+from watcher.store.base import StoreBase, _dicts, _locked, iso
 
 
 class DeliveryTables(StoreBase):
@@ -111,26 +111,14 @@ class DeliveryTables(StoreBase):
 
     @_locked
     def get_reply(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT key, item_id, post_key, text, status, platform_reply_id, url, error, created_at, updated_at "
-            "FROM replies WHERE key = ?",
-            [key],
-        ).fetchone()
-        if row is None:
-            return None
-        names = [
-            "key",
-            "item_id",
-            "post_key",
-            "text",
-            "status",
-            "platform_reply_id",
-            "url",
-            "error",
-            "created_at",
-            "updated_at",
-        ]
-        return dict(zip(names, row, strict=True))
+        rows = _dicts(
+            self.db.execute(
+                "SELECT key, item_id, post_key, text, status, platform_reply_id, url, error, created_at, updated_at "
+                "FROM replies WHERE key = ?",
+                [key],
+            )
+        )
+        return rows[0] if rows else None
 
     @_locked
     def finish_reply(

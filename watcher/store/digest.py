@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher.store.base import StoreBase, _locked, iso
+from watcher.store.base import StoreBase, _dicts, _locked, iso
 from watcher.store.schema import QUARTER_SQL
 
 
@@ -48,29 +48,12 @@ class DigestQueries(StoreBase):
 
     _DIGEST_POST_COLUMNS = (
         "p.key, p.platform, p.source, p.url, p.text, p.norm_text, p.lang, p.created_at, p.sentiment_label, "
-        "p.likes, p.reposts, p.replies, COALESCE(a.followers, 0), COALESCE(a.handle, '')"
-    )
-    _DIGEST_POST_NAMES = (
-        "key",
-        "platform",
-        "source",
-        "url",
-        "text",
-        "norm_text",
-        "lang",
-        "created_at",
-        "sentiment_label",
-        "likes",
-        "reposts",
-        "replies",
-        "followers",
-        "handle",
+        "p.likes, p.reposts, p.replies, COALESCE(a.followers, 0) AS followers, COALESCE(a.handle, '') AS handle"
     )
 
     def _digest_posts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         rows = []
-        for r in self.db.execute(sql, params).fetchall():
-            row = dict(zip(self._DIGEST_POST_NAMES, r, strict=True))
+        for row in _dicts(self.db.execute(sql, params)):
             for name in ("likes", "reposts", "replies", "followers"):
                 row[name] = int(row[name] or 0)
             row["lang"] = row["lang"] or ""
@@ -178,30 +161,19 @@ class DigestQueries(StoreBase):
 
         The agent is the item's assignee, else whoever closed it (replied, dismissed)."""
         sql = (
-            "SELECT q.id, q.priority, q.state, q.escalated, q.dismiss_reason, p.created_at, q.first_response_at, "
-            "ROUND((julianday(q.first_response_at) - julianday(p.created_at)) * 86400.0, 3), "
+            "SELECT q.id, q.priority, q.state, q.escalated, q.dismiss_reason, p.created_at AS post_created_at, "
+            "q.first_response_at, "
+            "ROUND((julianday(q.first_response_at) - julianday(p.created_at)) * 86400.0, 3) AS response_seconds, "
             "COALESCE(q.assignee, (SELECT e.actor FROM events e WHERE e.item_id = q.id "
-            "AND e.action IN ('replied', 'dismiss', 'answered_elsewhere') ORDER BY e.id DESC LIMIT 1)) "
+            "AND e.action IN ('replied', 'dismiss', 'answered_elsewhere') ORDER BY e.id DESC LIMIT 1)) AS agent "
             "FROM queue_items q INDEXED BY queue_items_created JOIN posts p ON p.key = q.post_key "
             "WHERE q.created_at >= ? AND p.created_at >= ? AND p.created_at < ?"
-        )
-        names = (
-            "id",
-            "priority",
-            "state",
-            "escalated",
-            "dismiss_reason",
-            "post_created_at",
-            "first_response_at",
-            "response_seconds",
-            "agent",
         )
         # an item is created when its post is stored, after the post was written; a day's
         # margin covers platform clocks ahead of ours, and the index skips older items
         params = [iso(since - timedelta(days=1)), iso(since), iso(until)]
         rows = []
-        for r in self.db.execute(sql, params).fetchall():
-            row = dict(zip(names, r, strict=True))
+        for row in _dicts(self.db.execute(sql, params)):
             row["escalated"] = bool(row["escalated"])
             row["agent"] = row["agent"] or ""
             rows.append(row)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.store.base import StoreBase, StoreError, _locked, iso
+from watcher.store.base import StoreBase, StoreError, _dicts, _locked, iso
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 OPEN_STATES = ("new", "claimed", "drafted", "approved", "sending", "failed", "snoozed")
@@ -152,9 +152,8 @@ class QueueTables(StoreBase):
         return self._one_item("post_key = ?", post_key)
 
     def _one_item(self, where: str, value: Any) -> dict[str, Any] | None:
-        cur = self.db.execute(f"SELECT * FROM queue_items WHERE {where}", [value])
-        row = cur.fetchone()
-        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+        rows = _dicts(self.db.execute(f"SELECT * FROM queue_items WHERE {where}", [value]))
+        return rows[0] if rows else None
 
     @_locked
     def snoozed_due(self, *, now: datetime) -> list[int]:
@@ -242,39 +241,15 @@ class QueueTables(StoreBase):
             params.append(priority)
         sql = (
             "SELECT q.id, q.state, q.priority, q.score, q.assignee, q.repeat_count, q.sla_due_at, q.channel, "
-            "q.escalated, p.key, p.platform, p.text, p.created_at, p.url, p.lang, p.reasons, p.intents, "
-            "p.sentiment, a.handle, a.followers, q.created_at "
+            "q.escalated, p.key AS post_key, p.platform, p.text, p.created_at, p.url, p.lang, p.reasons, p.intents, "
+            "p.sentiment, a.handle, a.followers, q.created_at AS item_created_at "
             "FROM queue_items q JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
             "WHERE " + " AND ".join(clauses) + " ORDER BY CASE q.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
             "WHEN 'normal' THEN 2 ELSE 3 END, q.score DESC, p.created_at ASC LIMIT ?"
         )
         params.append(limit)
-        names = [
-            "id",
-            "state",
-            "priority",
-            "score",
-            "assignee",
-            "repeat_count",
-            "sla_due_at",
-            "channel",
-            "escalated",
-            "post_key",
-            "platform",
-            "text",
-            "created_at",
-            "url",
-            "lang",
-            "reasons",
-            "intents",
-            "sentiment",
-            "handle",
-            "followers",
-            "item_created_at",
-        ]
         rows = []
-        for r in self.db.execute(sql, params).fetchall():
-            row = dict(zip(names, r, strict=True))
+        for row in _dicts(self.db.execute(sql, params)):
             row["reasons"] = json.loads(row["reasons"] or "[]")
             row["intents"] = json.loads(row["intents"] or "[]")
             rows.append(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from watcher.store.base import StoreBase, _locked, iso
+from watcher.store.base import StoreBase, _dicts, _locked, iso
 
 
 class SlackTables(StoreBase):
@@ -15,14 +15,13 @@ class SlackTables(StoreBase):
 
     @_locked
     def slack_message(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT key, item_id, kind, channel, ts, thread_ts, bucket, created_at FROM slack_messages WHERE key = ?",
-            [key],
-        ).fetchone()
-        if row is None:
-            return None
-        names = ["key", "item_id", "kind", "channel", "ts", "thread_ts", "bucket", "created_at"]
-        return dict(zip(names, row, strict=True))
+        rows = _dicts(
+            self.db.execute(
+                "SELECT key, item_id, kind, channel, ts, thread_ts, bucket, created_at FROM slack_messages WHERE key = ?",
+                [key],
+            )
+        )
+        return rows[0] if rows else None
 
     @_locked
     def save_slack_message(
@@ -98,26 +97,12 @@ class SlackTables(StoreBase):
             found = self.db.execute("SELECT key FROM authors WHERE LOWER(handle) = ?", [handle]).fetchall()
             authors.update(row[0] for row in found)
         marks = ", ".join("?" * len(authors))
-        rows = self.db.execute(
-            "SELECT p.key, p.platform, p.text, p.created_at, p.url, q.id, q.state, q.assignee, q.drafted_by, "
-            "q.approved_by, q.reply_url, q.dismiss_reason FROM posts p "
+        cursor = self.db.execute(
+            "SELECT p.key AS post_key, p.platform, p.text, p.created_at, p.url, q.id AS item_id, q.state, q.assignee, "
+            "q.drafted_by, q.approved_by, q.reply_url, q.dismiss_reason FROM posts p "
             "LEFT JOIN queue_items q ON q.post_key = p.key "
             f"WHERE p.author_key IN ({marks}) AND p.key != ? AND p.created_at <= ? AND p.duplicate_of IS NULL "
             "AND p.is_own = 0 ORDER BY p.created_at DESC LIMIT ?",
             [*sorted(authors), post_key, created_at, limit],
-        ).fetchall()
-        names = [
-            "post_key",
-            "platform",
-            "text",
-            "created_at",
-            "url",
-            "item_id",
-            "state",
-            "assignee",
-            "drafted_by",
-            "approved_by",
-            "reply_url",
-            "dismiss_reason",
-        ]
-        return [dict(zip(names, r, strict=True)) for r in rows]
+        )
+        return _dicts(cursor)
