@@ -34,7 +34,7 @@ from watcher.config import (
 from watcher.post import Author, Post, PostKind, parse_timestamp, utc_now
 from watcher.service import Service
 from watcher.store import OPEN_STATES, Store, StoreError
-from watcher.views import queue_table
+from watcher.views import queue_table, source_status
 
 ALL_LANGUAGES = ("en", "it", "ro", "es", "de", "fr", "pt")
 
@@ -429,10 +429,9 @@ def check(app: AppContext) -> None:
                 f"[green]ok[/green] {store.path} schema v{store.schema_version()}, "
                 f"{store.count_posts()} posts, {store.count_items(states=OPEN_STATES)} open items",
             )
+            now = utc_now()
             for src in enabled:
-                state = store.source_state(src.name)
-                health = "[green]healthy[/green]" if state["healthy"] else f"[red]unhealthy[/red] {state['message']}"
-                table.add_row(f"source {src.name}", health)
+                table.add_row(f"source {src.name}", source_status(store.source_state(src.name), now))
     except StoreError as exc:
         db_ok = False
         table.add_row("database", f"[red]{exc}[/red]")

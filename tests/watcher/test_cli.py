@@ -139,6 +139,30 @@ def test_check_reports_ok_and_problems(tmp_path: Path, monkeypatch: pytest.Monke
     assert "slack.bot_token_env: environment variable MY_BOT is not set" in bad.output
 
 
+def test_check_says_which_source_is_rate_limited_and_until_when(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from watcher.post import utc_now
+    from watcher.store import Store
+
+    config = write_config(tmp_path, write_export(tmp_path))
+    until = utc_now() + timedelta(minutes=20)
+    with Store(tmp_path / "w.db") as store:
+        store.save_source_state(
+            "hist",
+            healthy=True,
+            message=f"rate limited until {until:%H:%M:%S} UTC",
+            failures=0,
+            backoff_until=until,
+            rate_limits={"search_recent": until},
+            last_success_at=None,
+        )
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.stdout.replace("│", " ").split())  # the table's wrapped cell, as one line
+    assert f"source hist rate limited (search_recent) until {until:%Y-%m-%d %H:%M} UTC; not polled yet" in flat
+
+
 def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "queue"])
     assert result.exit_code == 2
