@@ -338,21 +338,37 @@ class Poller:
             log.error("source %s is unhealthy: %s", name, exc.message)
             return PollOutcome(name, "unhealthy", total, exc.message, requests, retry_at)
         except ConnectorError as exc:
-            failures = state["failures"] + 1
-            retry_at = self.pipeline.clock() + timedelta(seconds=self.backoff_seconds(failures))
-            self._record(
+            outcome = self._failed(state, total, requests, exc.message)
+            log.warning("source %s failed (%s); retrying at %s", name, exc.message, outcome.next_attempt_at)
+            return outcome
+        except Exception as exc:  # a bug or a payload nobody foresaw: the source backs off, the others go on
+            detail = (str(exc).splitlines() or [""])[0][:200]
+            outcome = self._failed(
                 state,
-                healthy=True,
-                message=exc.message,
-                failures=failures,
-                backoff_until=retry_at,
-                rate_limits=state["rate_limits"],
-                success=False,
+                total,
+                requests,
+                f"unexpected {type(exc).__name__} ({detail}) while polling with the {self.source.kind} "
+                "connector; the log has the traceback: please report it",
             )
-            log.warning("source %s failed (%s); retrying at %s", name, exc.message, retry_at)
-            return PollOutcome(name, "failed", total, exc.message, requests, retry_at)
+            log.exception("source %s failed unexpectedly; retrying at %s", name, outcome.next_attempt_at)
+            return outcome
         self._record(state, healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
         return PollOutcome(name, "ok", total, "", requests)
+
+    def _failed(self, state: dict[str, Any], total: IngestReport, requests: int, message: str) -> PollOutcome:
+        """A failed poll: counted, and the source waits out an exponential back-off."""
+        failures = state["failures"] + 1
+        retry_at = self.pipeline.clock() + timedelta(seconds=self.backoff_seconds(failures))
+        self._record(
+            state,
+            healthy=True,
+            message=message,
+            failures=failures,
+            backoff_until=retry_at,
+            rate_limits=state["rate_limits"],
+            success=False,
+        )
+        return PollOutcome(self.source.name, "failed", total, message, requests, retry_at)
 
     def backoff_seconds(self, failures: int) -> float:
         """Exponential from the poll interval, capped, with +-20% jitter."""

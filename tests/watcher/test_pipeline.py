@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -272,6 +273,31 @@ def test_a_failing_source_backs_off_exponentially(store: Store, config: Config) 
         clock.now = outcome.next_attempt_at
     assert waits[0] < waits[1] < waits[2] <= 3600 * 1.2
     assert connector.calls == 4
+
+
+def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_was_stored(
+    store: Store, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug or a payload nobody foresaw must not retry every interval with a traceback while
+    `watcher check` says healthy: it is a failed poll like any other, with back-off."""
+    clock = Clock()
+    page = FetchResult((make_post(native_id="u1"),), Cursor({"page": 1}), has_more=True, requests_made=1)
+    connector = ScriptedConnector([page, TypeError("'NoneType' object is not subscriptable"), batch()])
+    with caplog.at_level(logging.ERROR, logger="watcher.pipeline"):
+        outcome = _poller(store, config, connector, clock).poll()
+    assert outcome.status == "failed" and outcome.next_attempt_at is not None and outcome.next_attempt_at > T0
+    assert outcome.report.stored == 1 and store.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
+    state = store.source_state("s")
+    assert state["failures"] == 1 and state["backoff_until"] == outcome.next_attempt_at
+    assert state["message"] == (
+        "unexpected TypeError ('NoneType' object is not subscriptable) while polling with the replay connector; "
+        "the log has the traceback: please report it"
+    )
+    assert "Traceback" in caplog.text
+    assert _poller(store, config, connector, clock).poll().status == "skipped"  # backing off, no request
+    clock.now = outcome.next_attempt_at
+    assert _poller(store, config, connector, clock).poll().status == "ok"
+    assert connector.cursors[-1] == Cursor({"page": 1}) and store.source_state("s")["failures"] == 0
 
 
 def test_bad_credentials_mark_the_source_unhealthy_with_the_message(store: Store, config: Config) -> None:
