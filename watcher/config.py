@@ -404,9 +404,25 @@ def _check_triage(triage: TriageConfig, file: str, problems: list[ConfigProblem]
         problems.append(ConfigProblem(file, "triage", "scores must rise: normal_score < high_score < urgent_score"))
 
 
+# what a `*_env` key may hold: a variable's name, as shells write them (a token pasted there is not one)
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+
+
 def _refuse_secrets(table: Mapping[str, Any], file: str, where: str, problems: list[ConfigProblem]) -> None:
-    for key in table:
+    """A secret written in the file, under its own key or pasted into a `*_env` key,
+    is refused without its value appearing in the message."""
+    for key, value in table.items():
         lowered = key.lower()
+        if lowered.endswith("_env") and isinstance(value, str) and value and not ENV_NAME.match(value):
+            problems.append(
+                ConfigProblem(
+                    file,
+                    f"{where}.{key}",
+                    "must name an environment variable (capital letters, digits and _, like X_BEARER_TOKEN); "
+                    "if you pasted the secret itself, remove it from the file and revoke it, as anyone who read "
+                    "the file may have it",
+                )
+            )
         if not lowered.endswith("_env") and any(word in lowered for word in SECRET_WORDS):
             problems.append(
                 ConfigProblem(

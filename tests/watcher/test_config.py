@@ -66,6 +66,35 @@ def test_a_secret_in_the_file_is_refused_without_echoing_it(key: str) -> None:
     assert any("slack.bot_token: secrets must not be written" in p for p in found)
 
 
+X_TOKEN = (
+    "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2Xz"  # shaped like one, not real
+)
+REDDIT_SECRET = "fGh6TqAb-9Kd0LmNoPq2RsTuVwXy"  # shaped like one, not real
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (
+            {"sources": {"a": {"kind": "x", "mode": "search", "query": "lumo", "bearer_token_env": X_TOKEN}}},
+            "sources.a.bearer_token_env",
+        ),
+        ({"sources": {"a": {"kind": "reddit", "client_secret_env": REDDIT_SECRET}}}, "sources.a.client_secret_env"),
+        ({"sources": {"a": {"kind": "x", "reply_access_token_env": X_TOKEN}}}, "sources.a.reply_access_token_env"),
+        ({"slack": {"bot_token_env": "xoxb-1234-5678-abcdefABCDEF"}}, "slack.bot_token_env"),
+        ({"slack": {"bot_token_env": "my_token"}}, "slack.bot_token_env"),  # a lowercase name: told to use capitals
+    ],
+)
+def test_a_secret_pasted_into_an_env_key_is_refused_without_echoing_it(data: dict, key: str) -> None:
+    """The message used to say "environment variable <the token> is not set", and optional reply keys took the
+    token silently and quoted it in every send's error."""
+    found = problems_of({"brand": {"name": "L"}, **data})
+    assert any(p.startswith(f"cfg.toml: {key}: must name an environment variable") for p in found), found
+    assert "revoke it" in " ".join(found)
+    for secret in (X_TOKEN, REDDIT_SECRET, "xoxb-1234", "my_token"):
+        assert not any(secret in p for p in found)
+
+
 def test_source_options_report_missing_env_and_unknown_keys(tmp_path: Path) -> None:
     cfg = parse_config(
         {"brand": {"name": "L"}, "sources": {"s": {"kind": "replay", "token_env": "NOPE_TOKEN", "colour": "red"}}},
