@@ -1,8 +1,12 @@
 """Replay a JSONL or CSV export of posts: history import and the offline demo.
 
-The cursor is the number of records consumed, so a restart resumes exactly
-where the last stored batch ended. In drip mode records are released at their
-original pace divided by `speed`, like live traffic.
+The cursor is the number of records consumed (in time order) and a checksum of
+their keys, so a restart resumes exactly where the last stored batch ended. A file
+that changes (a refreshed export) is read again; when a record appeared or vanished
+before the part already read, the file is read again from the start, with a problem
+line saying so: the pipeline skips the posts it has stored, and nothing is lost.
+In drip mode records are released at their original pace divided by `speed`, like
+live traffic.
 
 JSONL records carry the fields of `watcher.post.Post` (`id`, `text` and
 `created_at` are required; `author` is an object). CSV files use flat columns:
@@ -17,6 +21,7 @@ import csv
 import json
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,6 +237,8 @@ class ReplayConnector:
         self.replies_path = replies_path
         self.clock = clock
         self._records: list[LoadedRecord] | None = None
+        self._stamp: tuple[int, int] = (-1, -1)  # the file's size and mtime when read
+        self._checksum: tuple[int, int] = (0, 0)  # (end, crc32 of the keys of records[:end]) last computed
         self._started_at: float | None = None
 
     @classmethod
@@ -264,12 +271,29 @@ class ReplayConnector:
         )
 
     def _load(self) -> list[LoadedRecord]:
-        if self._records is None:
+        """The file's records, oldest to newest; read again when the file has changed."""
+        try:
+            stat = self.path.stat()
+        except OSError as exc:
+            raise SourceMisconfigured(f"cannot read {self.path}: {exc.strerror}; check the path option") from None
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if self._records is None or stamp != self._stamp:
             records = list(read_records(self.path, default_platform=self.platform, source=self.source))
             # oldest -> newest; records come in line order and sorted() is stable, so equal
             # times keep it; bad records (no time) sort first, in line order
             self._records = sorted(records, key=_sort_key)
+            self._stamp = stamp
+            self._checksum = (0, 0)
         return self._records
+
+    def _consumed(self, records: list[LoadedRecord], end: int) -> int:
+        """crc32 of the keys of records[:end] (a bad record by its line): what a cursor
+        remembers of the part already read. Extends the last sum when it can."""
+        start, crc = self._checksum if self._checksum[0] <= end else (0, 0)
+        keys = "".join(f"{r.post.key}\n" if r.post is not None else f"#{r.line}\n" for r in records[start:end])
+        crc = zlib.crc32(keys.encode("utf-8", "surrogatepass"), crc)
+        self._checksum = (end, crc)
+        return crc
 
     def total(self) -> int:
         return len(self._load())
@@ -284,18 +308,26 @@ class ReplayConnector:
     def fetch(self, cursor: Cursor | None) -> FetchResult:
         records = self._load()
         offset = int(cursor.state.get("offset", 0)) if cursor else 0
+        problems: list[str] = []
+        remembered = cursor.state.get("consumed") if cursor else None  # cursors stored by older versions have none
+        if offset > len(records) or (remembered is not None and self._consumed(records, offset) != remembered):
+            problems.append(
+                f"{self.path} changed before the part already read (records added, removed or re-timed); "
+                "reading it again from the start: posts already stored are skipped"
+            )
+            offset = 0
         end = min(len(records), offset + self.batch_size)
         if self.drip:
             end = min(end, offset + self._released(records, offset))
         batch = records[offset:end]
         posts = tuple(r.post for r in batch if r.post is not None)
-        problems = tuple(r.error for r in batch if r.error)
+        problems += [r.error for r in batch if r.error]
         return FetchResult(
             posts=posts,
-            cursor=Cursor({"offset": end}),
+            cursor=Cursor({"offset": end, "consumed": self._consumed(records, end)}),
             has_more=end < len(records) and not self.drip,
             requests_made=1 if batch else 0,
-            problems=problems,
+            problems=tuple(problems),
         )
 
     def _released(self, records: list[LoadedRecord], offset: int) -> int:

@@ -83,11 +83,55 @@ def test_fetch_pages_through_the_file_and_resumes_from_the_cursor(tmp_path: Path
     first = connector.fetch(None)
     assert [p.native_id for p in first.posts] == ["0", "1"]
     assert first.problems and "e.jsonl:3: not valid JSON" in first.problems[0]
-    assert first.has_more and first.cursor == Cursor({"offset": 3})
+    assert first.has_more and first.cursor.state["offset"] == 3
     restarted = ReplayConnector(tmp_path / "e.jsonl", batch_size=3)  # a new process
     second = restarted.fetch(first.cursor)
     assert [p.native_id for p in second.posts] == ["2", "3", "4"] and not second.has_more
     assert restarted.fetch(second.cursor).posts == ()
+
+
+def record(native_id: str, hour: int) -> str:
+    return json.dumps(
+        {
+            "id": native_id,
+            "text": f"post {native_id}",
+            "created_at": f"2026-11-01T{hour:02d}:00:00Z",
+            "author": {"id": "a"},
+        }
+    )
+
+
+def test_a_refreshed_export_is_read_again_and_nothing_before_the_cursor_is_lost(tmp_path: Path) -> None:
+    """The cursor was a bare position in the time-sorted file: a fuller re-export with an earlier
+    post moved everything down one place, so that post was never read (and one was read twice)."""
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(record(i, 10 + int(i)) for i in "123") + "\n", encoding="utf-8")
+    first = ReplayConnector(path).fetch(None)
+    assert [p.native_id for p in first.posts] == ["1", "2", "3"] and not first.problems
+    running = ReplayConnector(path)
+    assert running.fetch(first.cursor).posts == ()
+    with path.open("a", encoding="utf-8") as out:  # appended: a newer post only
+        out.write(record("4", 14) + "\n")
+    appended = running.fetch(first.cursor)  # the running connector sees the change
+    assert [p.native_id for p in appended.posts] == ["4"] and not appended.problems
+    with path.open("a", encoding="utf-8") as out:  # an earlier post, before the part already read
+        out.write(record("0", 9) + "\n")
+    again = ReplayConnector(path).fetch(appended.cursor)  # after a restart too
+    assert [p.native_id for p in again.posts] == ["0", "1", "2", "3", "4"]
+    assert again.problems == (
+        f"{path} changed before the part already read (records added, removed or re-timed); "
+        "reading it again from the start: posts already stored are skipped",
+    )
+    assert ReplayConnector(path).fetch(again.cursor).posts == ()
+    path.write_text(record("1", 11) + "\n", encoding="utf-8")  # cut down to one post: read again, no error
+    shorter = ReplayConnector(path).fetch(again.cursor)
+    assert [p.native_id for p in shorter.posts] == ["1"] and shorter.problems
+
+
+def test_a_cursor_from_an_older_version_resumes_at_its_offset(tmp_path: Path) -> None:
+    connector = ReplayConnector(write_jsonl(tmp_path / "e.jsonl", 5), batch_size=3)
+    resumed = connector.fetch(Cursor({"offset": 3}))
+    assert [p.native_id for p in resumed.posts] == ["3", "4"] and not resumed.problems
 
 
 def test_csv_exports_are_read_with_line_numbers(tmp_path: Path) -> None:
