@@ -323,10 +323,7 @@ class RedditConnector:
             if after:
                 params["after"] = after
             listing = self._get(stream, params)
-            children = [
-                c for c in listing["data"]["children"]
-                if isinstance(c, dict) and c.get("kind") in ("t1", "t3") and isinstance(c.get("data"), dict)
-            ]  # fmt: skip
+            children = [c for c in listing["data"]["children"] if isinstance(c, dict) and c.get("kind") in ("t1", "t3")]
             if resuming and after == state.gap_after and not children:
                 problems.append(
                     f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the "
@@ -337,7 +334,7 @@ class RedditConnector:
                 continue
             pages += 1
             for child in children:
-                data = child["data"]
+                data = child["data"] if isinstance(child.get("data"), dict) else {}
                 wrong = malformed(data, child["kind"])
                 if wrong:
                     label = item_label(data, child["kind"])
@@ -379,7 +376,8 @@ class RedditConnector:
             data = self.reddit.request(method="GET", path=stream.path, params=dict(params))
         except (prawcore.PrawcoreException, PRAWException) as exc:
             raise self._fetch_error(exc, stream) from None
-        if not isinstance(data, dict) or data.get("kind") != "Listing":
+        body = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
+        if not isinstance(body, dict) or not isinstance(body.get("children"), list):
             raise SourceUnavailable(
                 f"{stream.path} did not return a listing; Reddit may be degraded, will retry", source=self.source
             )

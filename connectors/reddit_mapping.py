@@ -381,7 +381,7 @@ def malformed(data: Mapping[str, Any], kind: str) -> str:
     """What is wrong with a listing item that cannot be read at all (no fullname, or no
     usable creation time), or "" when it is fine. Such an item is skipped and named."""
     name = data.get("name")
-    if not isinstance(name, str) or not name.startswith(f"{kind}_") or len(name) <= len(kind) + 1:
+    if not _is_fullname(name, kind):
         return f"its name is {_short(name)}, not a Reddit fullname like {kind}_abc123"
     created = data.get("created_utc")
     if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
@@ -396,11 +396,19 @@ def malformed(data: Mapping[str, Any], kind: str) -> str:
 def item_label(data: Mapping[str, Any], kind: str) -> str:
     """The item's fullname for a problem line, from its id when the name is unusable."""
     name, item_id = data.get("name"), data.get("id")
-    if isinstance(name, str) and name.startswith(f"{kind}_") and len(name) <= 40:
-        return name
-    if isinstance(item_id, str) and item_id.isalnum() and len(item_id) <= 20:
+    if _is_fullname(name, kind):
+        return str(name)
+    if isinstance(item_id, str) and _is_fullname(f"{kind}_{item_id}", kind):
         return f"{kind}_{item_id}"
     return ""
+
+
+def _is_fullname(name: Any, kind: str) -> bool:
+    """`t3_` plus a short base-36 id, as Reddit names things."""
+    if not isinstance(name, str) or not name.startswith(f"{kind}_"):
+        return False
+    item_id = name[len(kind) + 1 :]
+    return 0 < len(item_id) <= 20 and item_id.isascii() and item_id.isalnum()
 
 
 def _short(value: Any) -> str:

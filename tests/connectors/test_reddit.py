@@ -24,7 +24,7 @@ from connectors.base import (
     connector_class,
 )
 from connectors.reddit import RedditConnector, RequestMeter, build_streams, make_reddit
-from tests.fakes.reddit_api import T_START, FakeReddit
+from tests.fakes.reddit_api import T_START, FakeReddit, Fault
 from watcher.config import ConfigError, SourceConfig, parse_config
 from watcher.pipeline import Pipeline, Poller
 from watcher.post import PostKind
@@ -455,6 +455,27 @@ def test_server_errors_are_source_unavailable_without_retry_sleeps(
     with pytest.raises(SourceUnavailable, match=str(status)):
         connect().fetch(None)
     assert fake.paths().count("/r/LumoBank/new") == 1  # prawcore did not retry
+
+
+@pytest.mark.parametrize("body", [{"kind": "Listing"}, {"kind": "Listing", "data": {"children": None}}, [1, 2]])
+def test_an_answer_that_is_not_a_listing_is_source_unavailable(fake: FakeReddit, connect: Connect, body: Any) -> None:
+    fake.faults.append(Fault(path="/r/LumoBank/new", status=200, body=body))
+    with pytest.raises(SourceUnavailable, match="r/LumoBank/new did not return a listing"):
+        connect(include_comments=False).fetch(None)
+
+
+def test_a_listing_child_without_data_is_a_problem_line(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Card declined")
+    listing = fake.listing([{"kind": "t3", "data": None}, fake.thing(post["name"])])
+    fake.faults.append(Fault(path="/r/LumoBank/new", status=200, body=listing))
+
+    result = connect(include_comments=False, author_karma=False).fetch(None)
+
+    assert [p.native_id for p in result.posts] == [post["name"]]
+    assert result.problems == (
+        "reddit_brand: r/LumoBank/new: skipped an item without a name or id: its name is None, not a Reddit "
+        "fullname like t3_abc123; the rest of the listing was read",
+    )
 
 
 def test_timeout_is_source_unavailable(fake: FakeReddit, connect: Connect) -> None:
