@@ -12,8 +12,11 @@ Each source reads one or more *streams* (a listing such as `r/brand/new` or
 per stream, the newest creation time returned plus the fullnames returned within
 a look-back window below it, so equal timestamps and late arrivals are neither
 skipped nor repeated. A walk that stops early (page cap or a low rate-limit
-budget) leaves a *gap* in the cursor that the next fetch closes first. praw's
-streams (`skip_existing`) are not used: the persisted cursor is the truth.
+budget) leaves a *gap* in the cursor that the next fetch closes first; if the
+item it stopped at is removed meanwhile, the gap is walked again from the top.
+An item that cannot be read (no fullname, no usable creation time) is skipped
+and named in a problem line, once. praw's streams (`skip_existing`) are not
+used: the persisted cursor is the truth.
 
 prawcore's own retry loop is switched off by `WatcherRequestor`: it would
 sleep inside the job thread and, worse, re-send a POST whose first attempt may
@@ -327,7 +330,7 @@ class RedditConnector:
             if resuming and after == state.gap_after and not children:
                 problems.append(
                     f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the "
-                    f"previous fetch stopped (the item was removed or deleted); walked the listing again from "
+                    f"previous fetch stopped (the item was likely removed or deleted); walked the listing again from "
                     f"the newest item down to where the unfinished walk began, skipping what it had already read"
                 )
                 after = None  # this empty answer does not count against the page cap
