@@ -12,8 +12,11 @@ Each source reads one or more *streams* (a listing such as `r/brand/new` or
 per stream, the newest creation time returned plus the fullnames returned within
 a look-back window below it, so equal timestamps and late arrivals are neither
 skipped nor repeated. A walk that stops early (page cap or a low rate-limit
-budget) leaves a *gap* in the cursor that the next fetch closes first. praw's
-streams (`skip_existing`) are not used: the persisted cursor is the truth.
+budget) leaves a *gap* in the cursor that the next fetch closes first; if the
+item it stopped at is removed meanwhile, the gap is walked again from the top.
+An item that cannot be read (no fullname, no usable creation time) is skipped
+and named in a problem line, once. praw's streams (`skip_existing`) are not
+used: the persisted cursor is the truth.
 
 prawcore's own retry loop is switched off by `WatcherRequestor`: it would
 sleep inside the job thread and, worse, re-send a POST whose first attempt may
@@ -49,6 +52,7 @@ from connectors.base import (
 )
 from connectors.reddit_http import RequestMeter, TransportFailure, WatcherRequestor, make_reddit
 from connectors.reddit_mapping import (
+    MAX_REPORTED,
     MODES,
     PLATFORM,
     Boundary,
@@ -60,6 +64,9 @@ from connectors.reddit_mapping import (
     comment_to_post,
     is_gone,
     is_own,
+    item_label,
+    malformed,
+    passing,
     permalink_url,
     same_text,
     submission_to_post,
@@ -92,7 +99,7 @@ class _Walk:
     items: list[dict[str, Any]]
     state: StreamState
     complete: bool
-    problem: str = ""
+    problems: list[str]
 
 
 # --- the connector ----------------------------------------------------------------
@@ -248,8 +255,7 @@ class RedditConnector:
                 states[stream.key] = walk.state.to_json()
                 walked.extend((stream, item) for item in walk.items)
                 has_more = has_more or not walk.complete
-                if walk.problem:
-                    problems.append(walk.problem)
+                problems.extend(walk.problems)
         except _BudgetSpent:
             has_more = True
         keep: list[tuple[Stream, dict[str, Any]]] = []
@@ -264,7 +270,7 @@ class RedditConnector:
         for stream, data in keep:
             try:
                 posts.append(self._to_post(stream, data, parents, karma))
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                 problems.append(f"{self.source}: {data.get('name', '?')} in {stream.path}: cannot map ({exc!r})")
         posts.sort(key=lambda p: (p.created_at, p.native_id))
         new_cursor = Cursor({"v": CURSOR_VERSION, "streams": states})
@@ -295,13 +301,18 @@ class RedditConnector:
     def _walk(self, stream: Stream, state: StreamState, start: int) -> _Walk:
         """Newest -> oldest through the listing until the floor (the previous top, or the
         backfill horizon on a first run) is reached, the listing ends, the page cap
-        hits or the budget runs out; the last two leave a gap for the next fetch."""
+        hits or the budget runs out; the last two leave a gap for the next fetch.
+        A gap whose resume point has vanished (removed by a moderator) is walked again
+        from the top, skipping what the gap walk had already passed."""
         if state.gap_after is not None and state.gap_floor is not None:
             floor, after, resuming = state.gap_floor, state.gap_after, True
         else:
             horizon = (self.clock() - timedelta(hours=self.backfill_hours)).timestamp()
             floor, after, resuming = state.top or Boundary(horizon), None, False
+        passed = state.gap_passed if resuming else None
         items: list[dict[str, Any]] = []
+        problems: list[str] = []
+        reported = list(state.reported)
         reached = ended = False
         pages = 0
         while pages < self.max_pages and not (reached or ended):
@@ -315,36 +326,61 @@ class RedditConnector:
             if after:
                 params["after"] = after
             listing = self._get(stream, params)
+            children = [c for c in listing["data"]["children"] if isinstance(c, dict) and c.get("kind") in ("t1", "t3")]
+            if resuming and after == state.gap_after and not children:
+                problems.append(
+                    f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the "
+                    f"previous fetch stopped (the item was likely removed or deleted); walked the listing again from "
+                    f"the newest item down to where the unfinished walk began, skipping what it had already read"
+                )
+                after = None  # this empty answer does not count against the page cap
+                continue
             pages += 1
-            children = [c for c in listing["data"]["children"] if c.get("kind") in ("t1", "t3")]
             for child in children:
-                data = child["data"]
+                data = child["data"] if isinstance(child.get("data"), dict) else {}
+                wrong = malformed(data, child["kind"])
+                if wrong:
+                    label = item_label(data, child["kind"])
+                    if not label or label not in reported:
+                        problems.append(
+                            f"{self.source}: {stream.path}: skipped {label or 'an item without a name or id'}: "
+                            f"{wrong}; the rest of the listing was read"
+                        )
+                        reported.extend([label] if label else [])
+                    continue
                 if floor.below(data):
                     reached = True
                     break
-                already = floor.covers(data) or (state.top is not None and data["name"] in state.top.seen)
+                already = (
+                    (passed is not None and passed.covers(data))
+                    or floor.covers(data)
+                    or (state.top is not None and data["name"] in state.top.seen)
+                )
+                passed = passing(passed, data)
                 if not already:
                     items.append(data)
             after = listing["data"].get("after")
             ended = not after or not children
         top = advance(state.top, items, lookback=self.lookback)
+        reported = reported[-MAX_REPORTED:]
         if reached or ended:
-            problem = ""
             if ended and not reached and floor.seen and items:
-                problem = (
+                problems.append(
                     f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
                     f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
                 )
-            return _Walk(items, StreamState(top=top), True, problem)
-        last = items[-1]["name"] if items else after
-        return _Walk(items, StreamState(top=top, gap_after=last, gap_floor=floor), False)
+            return _Walk(items, StreamState(top=top, reported=tuple(reported)), True, problems)
+        last = items[-1]["name"] if items else (after or state.gap_after)
+        gap = StreamState(top=top, gap_after=last, gap_floor=floor, gap_passed=passed, reported=tuple(reported))
+        return _Walk(items, gap, False, problems)
 
     def _get(self, stream: Stream, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
             data = self.reddit.request(method="GET", path=stream.path, params=dict(params))
         except (prawcore.PrawcoreException, PRAWException) as exc:
             raise self._fetch_error(exc, stream) from None
-        if not isinstance(data, dict) or data.get("kind") != "Listing":
+        body = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
+        if not isinstance(body, dict) or not isinstance(body.get("children"), list):
             raise SourceUnavailable(
                 f"{stream.path} did not return a listing; Reddit may be degraded, will retry", source=self.source
             )
@@ -460,8 +496,12 @@ class RedditConnector:
             return karma
         for data in self._batched("api/user_data_by_account_ids", "ids", ids):
             for fullname, user in data.items():
-                if isinstance(user, dict):
+                if not isinstance(user, dict):
+                    continue
+                try:
                     karma[fullname] = int(user.get("link_karma") or 0) + int(user.get("comment_karma") or 0)
+                except (TypeError, ValueError, ArithmeticError):
+                    continue  # an unreadable karma figure is context lost, not a post lost
         return karma
 
     def _batched(self, path: str, key: str, ids: list[str]) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@ serializable for the store.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,13 +234,52 @@ def advance(previous: Boundary | None, items: Iterable[Mapping[str, Any]], *, lo
 
 
 @dataclass(frozen=True)
+class Passed:
+    """How far down an unfinished walk has gone: every item created after `created`,
+    and those created at `created` named in `names`, was walked. A walk that has to
+    start again from the top (its resume point vanished) skips these, so nothing is
+    returned twice even when it is older than the look-back `seen` remembers."""
+
+    created: float
+    names: frozenset[str] = frozenset()
+
+    def covers(self, data: Mapping[str, Any]) -> bool:
+        created = float(data["created_utc"])
+        return created > self.created or (created == self.created and data["name"] in self.names)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"created": self.created, "names": sorted(self.names)}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Passed:
+        return cls(float(value["created"]), frozenset(value.get("names", ())))
+
+
+def passing(passed: Passed | None, data: Mapping[str, Any]) -> Passed:
+    """The mark after walking `data` (a listing is walked newest first)."""
+    created, name = float(data["created_utc"]), str(data["name"])
+    if passed is None or created < passed.created:
+        return Passed(created, frozenset({name}))
+    if created == passed.created:
+        return Passed(created, passed.names | {name})
+    return passed
+
+
+MAX_REPORTED = 100  # malformed items a stream remembers having reported
+
+
+@dataclass(frozen=True)
 class StreamState:
     """`top`: what has been returned. `gap`: an unfinished walk, resuming after
-    fullname `gap_after` down to `gap_floor` (the top before the walk began)."""
+    fullname `gap_after` down to `gap_floor` (the top before the walk began), having
+    walked down to `gap_passed`. `reported`: malformed items already named in a
+    problem line, so one bad item is reported once, not at every poll."""
 
     top: Boundary | None = None
     gap_after: str | None = None
     gap_floor: Boundary | None = None
+    gap_passed: Passed | None = None
+    reported: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -247,6 +287,10 @@ class StreamState:
             out["top"] = self.top.to_json()
         if self.gap_after is not None and self.gap_floor is not None:
             out["gap"] = {"after": self.gap_after, "floor": self.gap_floor.to_json()}
+            if self.gap_passed is not None:
+                out["gap"]["passed"] = self.gap_passed.to_json()
+        if self.reported:
+            out["reported"] = list(self.reported[-MAX_REPORTED:])
         return out
 
     @classmethod
@@ -258,6 +302,8 @@ class StreamState:
             top=Boundary.from_json(value["top"]) if value.get("top") else None,
             gap_after=gap["after"] if gap else None,
             gap_floor=Boundary.from_json(gap["floor"]) if gap else None,
+            gap_passed=Passed.from_json(gap["passed"]) if gap and gap.get("passed") else None,
+            reported=tuple(value.get("reported", ())),
         )
 
 
@@ -329,6 +375,45 @@ def build_streams(
         if include_mentions:
             streams.append(Stream("mentions", "message/mentions", PostKind.MENTION))
     return tuple(streams)
+
+
+def malformed(data: Mapping[str, Any], kind: str) -> str:
+    """What is wrong with a listing item that cannot be read at all (no fullname, or no
+    usable creation time), or "" when it is fine. Such an item is skipped and named."""
+    name = data.get("name")
+    if not _is_fullname(name, kind):
+        return f"its name is {_short(name)}, not a Reddit fullname like {kind}_abc123"
+    created = data.get("created_utc")
+    if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
+        return f"its created_utc is {_short(created)}, not a time in epoch seconds"
+    try:
+        parse_timestamp(created)
+    except (OverflowError, OSError, ValueError):
+        return f"its created_utc {_short(created)} is not a possible time"
+    return ""
+
+
+def item_label(data: Mapping[str, Any], kind: str) -> str:
+    """The item's fullname for a problem line, from its id when the name is unusable."""
+    name, item_id = data.get("name"), data.get("id")
+    if _is_fullname(name, kind):
+        return str(name)
+    if isinstance(item_id, str) and _is_fullname(f"{kind}_{item_id}", kind):
+        return f"{kind}_{item_id}"
+    return ""
+
+
+def _is_fullname(name: Any, kind: str) -> bool:
+    """`t3_` plus a short base-36 id, as Reddit names things."""
+    if not isinstance(name, str) or not name.startswith(f"{kind}_"):
+        return False
+    item_id = name[len(kind) + 1 :]
+    return 0 < len(item_id) <= 20 and item_id.isascii() and item_id.isalnum()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def wanted(stream: Stream, data: Mapping[str, Any]) -> bool:

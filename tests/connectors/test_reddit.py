@@ -24,7 +24,7 @@ from connectors.base import (
     connector_class,
 )
 from connectors.reddit import RedditConnector, RequestMeter, build_streams, make_reddit
-from tests.fakes.reddit_api import T_START, FakeReddit
+from tests.fakes.reddit_api import T_START, FakeReddit, Fault
 from watcher.config import ConfigError, SourceConfig, parse_config
 from watcher.pipeline import Pipeline, Poller
 from watcher.post import PostKind
@@ -214,6 +214,129 @@ def test_page_cap_leaves_a_gap_that_later_fetches_close(fake: FakeReddit, connec
     assert [p.native_id for p in conn.fetch(cursor).posts] == [newer["name"]]
 
 
+def _drain(
+    conn: RedditConnector, cursor: Cursor | None, rounds: int = 6
+) -> tuple[list[list[str]], list[str], Cursor | None]:
+    """Fetch until nothing is left: the posts of each fetch, every problem line, the last cursor."""
+    fetched: list[list[str]] = []
+    problems: list[str] = []
+    for _ in range(rounds):
+        result = conn.fetch(cursor)
+        cursor = roundtrip(result.cursor)
+        fetched.append([p.native_id for p in result.posts])
+        problems.extend(result.problems)
+        if not result.has_more:
+            break
+    return fetched, problems, cursor
+
+
+def test_a_gap_whose_resume_point_was_removed_is_walked_again_from_the_top(fake: FakeReddit, connect: Connect) -> None:
+    base = NOW.timestamp() - 5 * 3600  # half an hour apart: older than the look-back remembers
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 1800)["name"] for i in range(5)]
+    conn = connect(include_comments=False, page_size=3, max_pages=1, author_karma=False)
+    first = conn.fetch(None)
+    assert [p.native_id for p in first.posts] == posts[2:] and first.has_more
+
+    fake.remove(posts[2])  # a moderator removes the post the walk stopped at
+    fetched, problems, cursor = _drain(conn, roundtrip(first.cursor))
+
+    assert fetched == [[posts[1]], [posts[0]]]  # posts[3] is listed again but not returned twice
+    assert len(problems) == 1
+    assert problems[0].startswith(f"reddit_brand: r/LumoBank/new: Reddit listed nothing after {posts[2]}")
+    assert "walked the listing again from the newest item" in problems[0]
+    listing_calls = [r.params.get("after") for r in fake.requests if r.path == "/r/LumoBank/new"]
+    assert listing_calls == [None, posts[2], None, posts[1]]
+    newer = fake.add_submission("LumoBank", "after the backlog", created=NOW.timestamp() - 60)
+    after = conn.fetch(cursor)
+    assert [p.native_id for p in after.posts] == [newer["name"]] and not after.problems
+
+
+def test_a_walk_again_from_the_top_that_hits_the_page_cap_still_skips_what_was_read(
+    fake: FakeReddit, connect: Connect
+) -> None:
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 1800)["name"] for i in range(6)]
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+    first = conn.fetch(None)
+    second = conn.fetch(roundtrip(first.cursor))
+    assert [p.native_id for p in [*first.posts, *second.posts]] == [*posts[4:], *posts[2:4]]
+
+    fake.remove(posts[2])
+    fetched, problems, cursor = _drain(conn, roundtrip(second.cursor))
+
+    # the walk from the top spends its one page on posts 5 and 4, already read; then 3 is skipped, 1 and 0 come
+    assert fetched == [[], [posts[1]], [posts[0]]]
+    assert len(problems) == 1 and posts[2] in problems[0]
+    newer = fake.add_submission("LumoBank", "after the backlog", created=NOW.timestamp() - 60)
+    assert [p.native_id for p in conn.fetch(cursor).posts] == [newer["name"]]
+
+
+@pytest.mark.parametrize(
+    ("fields", "wrong"),
+    [
+        ({"created_utc": None}, "its created_utc is None, not a time in epoch seconds"),
+        ({"created_utc": "soon"}, "its created_utc is 'soon', not a time in epoch seconds"),
+        ({"created_utc": float("nan")}, "its created_utc is nan, not a time in epoch seconds"),
+        ({"created_utc": 1e20}, "its created_utc 1e+20 is not a possible time"),
+        ({"name": None}, "its name is None, not a Reddit fullname like t3_abc123"),
+        ({"name": "t1_wrongkind"}, "its name is 't1_wrongkind', not a Reddit fullname like t3_abc123"),
+    ],
+)
+def test_a_malformed_item_is_a_problem_line_and_the_rest_is_read(
+    fake: FakeReddit, connect: Connect, fields: dict[str, Any], wrong: str
+) -> None:
+    posts = [fake.add_submission("LumoBank", f"post {i}", author="ann")["name"] for i in range(5)]
+    fake.corrupt(posts[2], **fields)
+    conn = connect(include_comments=False, page_size=2, author_karma=False)
+
+    result = conn.fetch(None)
+
+    assert [p.native_id for p in result.posts] == [posts[0], posts[1], posts[3], posts[4]]
+    assert result.problems == (
+        f"reddit_brand: r/LumoBank/new: skipped {posts[2]}: {wrong}; the rest of the listing was read",
+    )
+    again = conn.fetch(roundtrip(result.cursor))  # the cursor moved past it: reported once, nothing repeated
+    assert again.posts == () and again.problems == ()
+    newer = fake.add_submission("LumoBank", "after the bad one")
+    assert [p.native_id for p in conn.fetch(roundtrip(again.cursor)).posts] == [newer["name"]]
+
+
+def test_a_malformed_item_in_a_gap_does_not_stop_the_gap(fake: FakeReddit, connect: Connect) -> None:
+    posts = [fake.add_submission("LumoBank", f"post {i}")["name"] for i in range(5)]
+    fake.corrupt(posts[1], created_utc=None)
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+
+    fetched, problems, _ = _drain(conn, None)
+
+    assert fetched == [[posts[3], posts[4]], [posts[2]], [posts[0]]]
+    assert problems == [f"reddit_brand: r/LumoBank/new: skipped {posts[1]}: its created_utc is None, "
+                        f"not a time in epoch seconds; the rest of the listing was read"]  # fmt: skip
+
+
+def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
+    good = fake.add_submission("LumoBank", "my card is blocked", author="ann")
+    broken = fake.add_submission("LumoBank", "second", author="bob")
+    fake.corrupt(broken["name"], created_utc=None)
+    source = SourceConfig(name="reddit_brand", kind="reddit")
+    with Store(tmp_path / "w.db") as store:
+        config = parse_config({"brand": {"name": "Lumo"}}, file=str(tmp_path / "c.toml"))
+        poller = Poller(source, connect(include_comments=False), Pipeline(store, config, clock=clock))
+        first, second = poller.poll(), poller.poll()
+        assert (first.status, second.status) == ("ok", "ok")
+        assert store.count_posts() == 1 and store.source_state("reddit_brand")["failures"] == 0
+        assert store.get_post(f"reddit:{good['name']}") is not None
+
+
+def test_unreadable_karma_loses_only_the_karma(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Card declined", author="ann")
+    fake.add_user("ann")["link_karma"] = "lots"
+
+    result = connect(include_comments=False).fetch(None)
+
+    assert [p.native_id for p in result.posts] == [post["name"]] and not result.problems
+    assert result.posts[0].author.followers == 0
+
+
 def test_deleted_items_are_skipped_and_deleted_authors_kept(fake: FakeReddit, connect: Connect) -> None:
     post = fake.add_submission("LumoBank", "Still broken", author="[deleted]")
     gone = fake.add_comment(post["name"], "[deleted]", author="[deleted]")
@@ -332,6 +455,27 @@ def test_server_errors_are_source_unavailable_without_retry_sleeps(
     with pytest.raises(SourceUnavailable, match=str(status)):
         connect().fetch(None)
     assert fake.paths().count("/r/LumoBank/new") == 1  # prawcore did not retry
+
+
+@pytest.mark.parametrize("body", [{"kind": "Listing"}, {"kind": "Listing", "data": {"children": None}}, [1, 2]])
+def test_an_answer_that_is_not_a_listing_is_source_unavailable(fake: FakeReddit, connect: Connect, body: Any) -> None:
+    fake.faults.append(Fault(path="/r/LumoBank/new", status=200, body=body))
+    with pytest.raises(SourceUnavailable, match="r/LumoBank/new did not return a listing"):
+        connect(include_comments=False).fetch(None)
+
+
+def test_a_listing_child_without_data_is_a_problem_line(fake: FakeReddit, connect: Connect) -> None:
+    post = fake.add_submission("LumoBank", "Card declined")
+    listing = fake.listing([{"kind": "t3", "data": None}, fake.thing(post["name"])])
+    fake.faults.append(Fault(path="/r/LumoBank/new", status=200, body=listing))
+
+    result = connect(include_comments=False, author_karma=False).fetch(None)
+
+    assert [p.native_id for p in result.posts] == [post["name"]]
+    assert result.problems == (
+        "reddit_brand: r/LumoBank/new: skipped an item without a name or id: its name is None, not a Reddit "
+        "fullname like t3_abc123; the rest of the listing was read",
+    )
 
 
 def test_timeout_is_source_unavailable(fake: FakeReddit, connect: Connect) -> None:

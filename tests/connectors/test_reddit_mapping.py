@@ -9,14 +9,19 @@ from typing import Any
 import pytest
 
 from connectors.reddit_mapping import (
+    MAX_REPORTED,
     MAX_SEEN,
     Boundary,
+    Passed,
     StreamState,
     advance,
     build_streams,
     comment_to_post,
     is_gone,
+    item_label,
+    malformed,
     matches_terms,
+    passing,
     permalink_url,
     same_text,
     search_query,
@@ -225,6 +230,48 @@ def test_stream_state_json_roundtrip() -> None:
     state = StreamState(top=top, gap_after="t3_x", gap_floor=Boundary(CREATED - 99))
     assert StreamState.from_json(json.loads(json.dumps(state.to_json()))) == state
     assert StreamState.from_json(None) == StreamState()
+
+
+def test_stream_state_keeps_the_gap_mark_and_the_reported_items() -> None:
+    mark = Passed(CREATED, frozenset({"t3_a", "t3_b"}))
+    reported = tuple(f"t3_{i}" for i in range(MAX_REPORTED + 5))
+    state = StreamState(gap_after="t3_a", gap_floor=Boundary(CREATED - 99), gap_passed=mark, reported=reported)
+    back = StreamState.from_json(json.loads(json.dumps(state.to_json())))
+    assert back.gap_passed == mark and back.reported == reported[-MAX_REPORTED:]
+    older = {"gap": {"after": "t3_a", "floor": {"created": CREATED}}}  # a cursor written before the mark existed
+    assert StreamState.from_json(older).gap_passed is None
+
+
+def test_passing_marks_how_far_a_newest_first_walk_went() -> None:
+    mark = passing(None, t3(name="t3_a", created_utc=CREATED + 10))
+    mark = passing(mark, t3(name="t3_b", created_utc=CREATED))
+    mark = passing(mark, t3(name="t3_c", created_utc=CREATED))
+    assert mark == Passed(CREATED, frozenset({"t3_b", "t3_c"}))
+    assert passing(mark, t3(name="t3_a", created_utc=CREATED + 10)) == mark  # walked again from the top
+    assert mark.covers(t3(name="t3_a", created_utc=CREATED + 10)) and mark.covers(t3(name="t3_c", created_utc=CREATED))
+    assert not mark.covers(t3(name="t3_d", created_utc=CREATED)) and not mark.covers(t3(created_utc=CREATED - 1))
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind", "wrong", "label"),
+    [
+        ({}, "t3", "", "t3_abc"),
+        ({"created_utc": 1_763_600_000}, "t3", "", "t3_abc"),
+        ({"created_utc": None}, "t3", "its created_utc is None, not a time in epoch seconds", "t3_abc"),
+        ({"created_utc": True}, "t3", "its created_utc is True, not a time in epoch seconds", "t3_abc"),
+        ({"created_utc": float("inf")}, "t3", "its created_utc is inf, not a time in epoch seconds", "t3_abc"),
+        ({"created_utc": -1e18}, "t3", "its created_utc -1e+18 is not a possible time", "t3_abc"),
+        ({"name": "t3_"}, "t3", "its name is 't3_', not a Reddit fullname like t3_abc123", "t3_abc"),
+        ({"name": 7, "id": None}, "t3", "its name is 7, not a Reddit fullname like t3_abc123", ""),
+        ({"name": "t3_abc"}, "t1", "its name is 't3_abc', not a Reddit fullname like t1_abc123", "t1_abc"),
+        ({"name": "x" * 60, "id": "../x"}, "t3", f"its name is '{'x' * 36}..., not a Reddit fullname like "
+                                                 f"t3_abc123", ""),
+    ],
+)  # fmt: skip
+def test_malformed_items_say_what_is_wrong(fields: dict[str, Any], kind: str, wrong: str, label: str) -> None:
+    data = {**t3(), **fields}
+    assert malformed(data, kind) == wrong
+    assert item_label(data, kind) == label
 
 
 @pytest.mark.parametrize(

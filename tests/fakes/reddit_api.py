@@ -87,6 +87,7 @@ class FakeReddit:
         self.requests: list[Recorded] = []
         self.reply_errors: dict[str, list[str]] = {}  # target fullname -> [error_type, message, field]
         self.hang_after_replies = 0  # this many next replies are posted, then the answer is lost
+        self.served_as: dict[str, dict[str, Any]] = {}  # fullname -> fields sent instead of the stored ones
         self.now = float(T_START)
         self.listing_cap = 1000  # Reddit lists only about the newest 1000 items of any listing
         self.rate_remaining = 590.0
@@ -256,6 +257,20 @@ class FakeReddit:
                 if self.kinds[d["name"]] == "t1" and d["author"].lower() == author.lower()
             ]
 
+    def remove(self, fullname: str) -> None:
+        """A moderator removes the thing: it leaves every listing, and `after=` it finds nothing."""
+        with self.lock:
+            del self.things[fullname]
+            del self.kinds[fullname]
+            for box in self.inbox.values():
+                if fullname in box:
+                    box.remove(fullname)
+
+    def corrupt(self, fullname: str, **fields: Any) -> None:
+        """Serve the thing with these fields (a malformed payload), while it keeps its
+        place in listings by its stored creation time."""
+        self.served_as[fullname] = fields
+
     def text_of(self, fullname: str) -> str:
         data = self.things[fullname]
         return f"{data.get('title', '')} {data.get('selftext', '')} {data.get('body', '')}"
@@ -265,7 +280,7 @@ class FakeReddit:
 
     # --- wire helpers ----------------------------------------------------------
     def thing(self, fullname: str, *, with_replies: bool = False, depth: int = 1) -> dict[str, Any]:
-        data = dict(self.things[fullname])
+        data = {**self.things[fullname], **self.served_as.get(fullname, {})}
         if with_replies and depth > 0:
             children = self._children(fullname)
             data["replies"] = self.listing([self.thing(c, with_replies=True, depth=depth - 1) for c in children])
