@@ -16,6 +16,9 @@ the cursor's `since_id` (or the backfill start on a first run), at most `max_pag
 requests. When it stops early (page limit, `x-rate-limit-remaining: 0`, an error
 after some pages) the unfetched range is kept in the cursor as a gap and filled by
 the next fetches (`since_id`/`until_id`), so nothing between two polls is skipped.
+While gaps wait, the newest posts get at most `max_pages - 1` requests and the gaps
+the rest, so gaps are read whatever `max_pages` is. A range recent search can no
+longer reach (older than 7 days) is named in a problem line, never dropped silently.
 
 Rate limits: a 429, or a page that leaves 0 requests, blocks that endpoint until
 `x-rate-limit-reset` for every source sharing the app's credentials in this
