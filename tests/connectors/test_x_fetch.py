@@ -463,3 +463,21 @@ def test_a_tweet_without_a_valid_id_is_a_problem_line_and_the_page_is_kept(
         "m: X sent a tweet with an invalid id (None, author_id='2001', created_at='2026-11-22T11:01:00.000Z'); skipped",
     ]
     assert rig.store.get_cursor("m") == Cursor({"since_id": ids[3]})
+
+
+def test_max_pages_one_drops_a_gap_out_of_the_search_window_then_reads_the_top(fake: FakeX, clock: Clock) -> None:
+    top = fake.add_tweet("2001", "acme thanks", at=clock.now - timedelta(hours=2))
+    newer = fake.add_tweet("2001", "acme one more thing", at=clock.now - timedelta(hours=1))
+    lost = {
+        "since_id": snowflake_at(clock.now - timedelta(days=10)),
+        "until_id": snowflake_at(clock.now - timedelta(days=8)),
+    }
+    connector = make_connector(fake, clock, mode="search", query="acme", max_pages=1)
+
+    dropped = connector.fetch(Cursor({"since_id": top, "gaps": [lost]}))
+
+    assert dropped.requests_made == 0 and fake.count() == 0 and dropped.posts == ()
+    assert len(dropped.problems) == 1 and "2026-11-12 12:00 to 2026-11-14 12:00 UTC" in dropped.problems[0]
+    assert dropped.has_more and dropped.cursor == Cursor({"since_id": top})  # the top was not read yet
+    caught_up = connector.fetch(dropped.cursor)
+    assert [p.native_id for p in caught_up.posts] == [newer] and not caught_up.has_more
