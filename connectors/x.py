@@ -16,6 +16,9 @@ the cursor's `since_id` (or the backfill start on a first run), at most `max_pag
 requests. When it stops early (page limit, `x-rate-limit-remaining: 0`, an error
 after some pages) the unfetched range is kept in the cursor as a gap and filled by
 the next fetches (`since_id`/`until_id`), so nothing between two polls is skipped.
+While gaps wait, the newest posts get at most `max_pages - 1` requests and the gaps
+the rest, so gaps are read whatever `max_pages` is. A range recent search can no
+longer reach (older than 7 days) is named in a problem line, never dropped silently.
 
 Rate limits: a 429, or a page that leaves 0 requests, blocks that endpoint until
 `x-rate-limit-reset` for every source sharing the app's credentials in this
@@ -83,6 +86,7 @@ EXPANSIONS = ("author_id", "referenced_tweets.id", "referenced_tweets.id.author_
 # recent search reaches back 7 days; stay a little inside so the request is never refused
 SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=5)
 MAX_GAPS = 10
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 DEFAULT_RESET = timedelta(minutes=15)
 UNAVAILABLE_HANDLE = "unavailable"
 
@@ -205,6 +209,7 @@ class Page:
     errors: tuple[Mapping[str, Any], ...] = ()
     remaining: int | None = None
     reset_at: datetime | None = None
+    malformed: tuple[str, ...] = ()  # what is wrong with each item of `data` left out of `tweets`
 
 
 def _reset_at(headers: Mapping[str, str]) -> datetime | None:
@@ -221,25 +226,49 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
+def _tweet_id(value: Any) -> str | None:
+    """An X id as a string of digits, or None when `value` is not one (ids are
+    compared as numbers, so anything else must not get past the page)."""
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text if text.isdigit() else None
+
+
+def _malformed(item: Any) -> str:
+    """What is wrong with an item of `data` that is not a tweet with a valid id,
+    naming what identifies it (X's payload is data, never a secret)."""
+    if not isinstance(item, Mapping):
+        return f"X sent an item that is not a tweet ({type(item).__name__}: {str(item)[:80]!r}); skipped"
+    clues = ", ".join(f"{key}={item[key]!r}" for key in ("author_id", "created_at") if key in item)
+    return f"X sent a tweet with an invalid id ({item.get('id')!r}{', ' if clues else ''}{clues}); skipped"
+
+
 def parse_page(body: Mapping[str, Any], headers: Mapping[str, str]) -> Page:
-    """A v2 response body (`data`, `includes`, `meta`, `errors`) and its rate headers."""
-    data = body.get("data") or []
-    tweets = tuple(t for t in data if isinstance(t, Mapping))
+    """A v2 response body (`data`, `includes`, `meta`, `errors`) and its rate headers.
+    An item of `data` without a valid id is left out and described in `malformed`,
+    so one bad item costs that item, never the page."""
+    tweets: list[Mapping[str, Any]] = []
+    malformed: list[str] = []
+    for item in body.get("data") or []:
+        if isinstance(item, Mapping) and _tweet_id(item.get("id")) is not None:
+            tweets.append(item)
+        else:
+            malformed.append(_malformed(item))
     includes = body.get("includes") or {}
     users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, Mapping) and "id" in u}
     included = {str(t["id"]): t for t in includes.get("tweets") or [] if isinstance(t, Mapping) and "id" in t}
     meta = body.get("meta") or {}
-    ids = [str(t["id"]) for t in tweets if "id" in t]
+    ids = [str(t["id"]) for t in tweets]
     return Page(
-        tweets=tweets,
+        tweets=tuple(tweets),
         users=users,
         included_tweets=included,
         next_token=meta.get("next_token") or None,
-        newest_id=str(meta["newest_id"]) if meta.get("newest_id") else max(ids, key=int, default=None),
-        oldest_id=str(meta["oldest_id"]) if meta.get("oldest_id") else min(ids, key=int, default=None),
+        newest_id=_tweet_id(meta.get("newest_id")) or max(ids, key=int, default=None),
+        oldest_id=_tweet_id(meta.get("oldest_id")) or min(ids, key=int, default=None),
         errors=tuple(e for e in body.get("errors") or [] if isinstance(e, Mapping)),
         remaining=_header_int(headers, "x-rate-limit-remaining"),
         reset_at=_reset_at(headers),
+        malformed=tuple(malformed),
     )
 
 
@@ -434,13 +463,16 @@ class _Run:
     included: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     requests: int = 0
     stopped: bool = False
+    spent: bool = False  # a page left 0 requests: the next fetch raises RateLimited, sending nothing
     problems: list[str] = field(default_factory=list)
+    # (from, to) ranges recent search can no longer reach; from is None when unknown
+    lost: list[tuple[datetime | None, datetime]] = field(default_factory=list)
 
     def add(self, page: Page) -> None:
         self.requests += 1
-        for tweet in page.tweets:
-            if "id" in tweet:
-                self.tweets[str(tweet["id"])] = tweet
+        for tweet in page.tweets:  # parse_page let through only tweets with a valid id
+            self.tweets[str(tweet["id"])] = tweet
+        self.problems.extend(page.malformed)
         self.users.update(page.users)
         self.included.update(page.included_tweets)
 
@@ -535,6 +567,8 @@ class XConnector:
             problem("conversation_days", "must be between 1 and 7 (recent search covers 7 days)")
         if not 1 <= max_pages <= 100:
             problem("max_pages", "must be between 1 and 100")
+        if not 0.1 <= timeout <= 300:
+            problem("timeout_seconds", "must be between 0.1 and 300 (seconds to wait for X's answer)")
         if max_query_length < 256:
             problem("max_query_length", "must be at least 256 (X's smallest query limit is 512)")
         if not api_base_url.startswith(("https://", "http://")):
@@ -593,47 +627,57 @@ class XConnector:
         conversations = self._live_conversations(state.conversations, now)
         query = self._search_query(conversations) if self.endpoint == "search_recent" else ""
         run = _Run()
-        top = self._read_span(state.top, query, now, run)
-        top_span = self._after_top(state.top, top)
-        gaps: list[Span] = [] if top.gap is None else [top.gap]
+        # the newest posts come first, but a waiting gap always keeps one request, so
+        # gaps are read whatever max_pages is (with 1, the top waits until they are)
+        top_limit = self.max_pages - 1 if state.gaps else self.max_pages
+        top_span = state.top
+        gaps: list[Span] = []
+        top = self._within_reach(state.top, now, run) if top_limit > 0 else None
+        if top is not None:
+            outcome = self._read_span(top, query, run, limit=top_limit)
+            top_span = self._after_top(top, outcome)
+            gaps += [] if outcome.gap is None else [outcome.gap]
         for gap in state.gaps:
             if run.stopped or run.requests >= self.max_pages:
                 gaps.append(gap)
                 continue
-            outcome = self._read_span(gap, query, now, run)
-            if outcome.gap is not None:
-                gaps.append(outcome.gap)
+            reachable = self._within_reach(gap, now, run)
+            if reachable is None:
+                continue
+            outcome = self._read_span(reachable, query, run, limit=self.max_pages)
+            gaps += [] if outcome.gap is None else [outcome.gap]
         posts, problems = self._posts(run)
         new_state = XState(top=top_span, gaps=merge_gaps(gaps), conversations=conversations)
         if self.mode == "conversations":
             new_state = self._track_conversations(new_state, posts, now)
+        unread = bool(new_state.gaps) or top_limit == 0
         return FetchResult(
             posts=tuple(posts),
             cursor=new_state.to_cursor(),
-            has_more=bool(new_state.gaps),
+            # another fetch now only helps when something is left and this one moved on (or it
+            # costs no request: the poller then learns the rate-limit window and keeps it)
+            has_more=unread and (new_state != state or run.spent),
             requests_made=run.requests,
-            problems=tuple(run.problems + problems),
+            problems=tuple(f"{self.source}: {p}" for p in [*run.problems, *_lost_problem(run.lost), *problems]),
         )
 
     def _after_top(self, old: Span, outcome: _SpanOutcome) -> Span:
         newest = _newer(old.since_id, outcome.newest)
         if newest is None:
-            return old  # nothing seen yet: keep the backfill start
+            return old  # nothing seen yet: keep the backfill start (or the search window's edge)
         return Span(since_id=newest)
 
-    def _read_span(self, span: Span, query: str, now: datetime, run: _Run) -> _SpanOutcome:
-        """Page one span newest -> oldest; return the part left unread as a gap."""
-        bounded = self._within_reach(span, now, run)
-        if bounded is None:
-            return _SpanOutcome(newest=None, gap=None)
+    def _read_span(self, span: Span, query: str, run: _Run, *, limit: int) -> _SpanOutcome:
+        """Page one span newest -> oldest until the fetch has made `limit` requests;
+        return the part left unread as a gap."""
         newest: str | None = None
         oldest: str | None = None
         token: str | None = None
         while True:
-            if run.requests >= self.max_pages:
+            if run.requests >= limit:
                 break
             try:
-                page = self._request(bounded, query, token)
+                page = self._request(span, query, token)
             except ConnectorError as exc:
                 if run.requests == 0:
                     raise
@@ -645,29 +689,30 @@ class XConnector:
             oldest = _older(oldest, page.oldest_id)
             token = page.next_token
             if page.remaining == 0:  # _call has blocked the endpoint until the reset
-                run.stopped = True
+                run.stopped = run.spent = True
             if token is None:
                 return _SpanOutcome(newest=newest, gap=None)
             if run.stopped:
                 break
-        until = oldest or bounded.until_id
-        return _SpanOutcome(newest=newest, gap=replace(bounded, until_id=until))
+        until = oldest or span.until_id
+        return _SpanOutcome(newest=newest, gap=replace(span, until_id=until))
 
     def _within_reach(self, span: Span, now: datetime, run: _Run) -> Span | None:
         """Recent search refuses ids and times older than 7 days: start those spans at
-        the edge of the window, and report a gap that has fallen out of it."""
+        the edge of the window (None when all of it is older) and note in `run.lost`
+        the unread part cut off. A top span with only a start time is the backfill
+        start, or a range read already and found empty: cutting it loses nothing."""
         if self.endpoint != "search_recent":
             return span
         edge = now - SEARCH_WINDOW
+        start = snowflake_time(span.since_id) if span.since_id is not None else span.start_time
+        unread = span.since_id is not None or span.until_id is not None
         if span.until_id is not None and snowflake_time(span.until_id) <= edge:
-            run.problems.append(
-                f"posts before {snowflake_time(span.until_id):%Y-%m-%d %H:%M} UTC fell out of X's 7-day search "
-                "window before they could be read (the source was rate limited or stopped); they are not fetched"
-            )
+            run.lost.append((start, snowflake_time(span.until_id)))
             return None
-        if span.since_id is not None and snowflake_time(span.since_id) < edge:
-            return Span(start_time=edge, until_id=span.until_id)
-        if span.since_id is None and (span.start_time is None or span.start_time < edge):
+        if start is None or start < edge:
+            if unread:
+                run.lost.append((start, edge))
             return Span(start_time=edge, until_id=span.until_id)
         return span
 
@@ -981,7 +1026,7 @@ class XConnector:
         wanted = comparable_reply_text(text) if text is not None else None
         by_id = {p.native_id: p for p in posts}
         found: dict[str, PostedReply] = {}
-        for tweet in sorted(page.tweets, key=lambda t: int(t.get("id", 0))):
+        for tweet in sorted(page.tweets, key=lambda t: int(t["id"])):  # parse_page checked the ids
             post = by_id.get(_referenced(tweet, "replied_to") or "")
             if post is None or post.key in found:
                 continue
@@ -1001,6 +1046,27 @@ class XConnector:
 class _SpanOutcome:
     newest: str | None
     gap: Span | None
+
+
+def _lost_problem(lost: Sequence[tuple[datetime | None, datetime]]) -> list[str]:
+    """One line naming every range of a fetch that recent search could no longer
+    reach (touching ranges joined; an unknown start counts as the earliest), or none."""
+    if not lost:
+        return []
+    joined: list[tuple[datetime, datetime]] = []
+    for start, end in sorted((start or EARLIEST, end) for start, end in lost):
+        if joined and joined[-1][1] >= start:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    ranges = " and ".join(
+        f"before {end:%Y-%m-%d %H:%M}" if start == EARLIEST else f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+        for start, end in joined
+    )
+    return [
+        f"posts {ranges} UTC fell out of X's 7-day search window before they could be read (the watcher was "
+        "stopped, rate limited or behind); they are not fetched"
+    ]
 
 
 def _json(response: Any) -> Mapping[str, Any]:

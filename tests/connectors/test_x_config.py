@@ -138,3 +138,21 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     for cfg in config.sources:
         connector = XConnector.from_config(cfg, ENV)
         assert connector.mode == cfg.options["mode"]
+
+
+@pytest.mark.parametrize("value", [0, -1, 0.05, 301])
+def test_timeout_seconds_out_of_range_is_a_config_problem(tmp_path: Path, value: float) -> None:
+    cfg = source(tmp_path, mode="mentions", user_id=BRAND_ID, timeout_seconds=value)
+
+    with pytest.raises(ConfigError) as caught:
+        XConnector.from_config(cfg, ENV)
+
+    [problem] = caught.value.problems
+    assert problem.key == "sources.x_main.timeout_seconds" and "between 0.1 and 300" in str(problem)
+
+
+def test_timeout_seconds_inside_the_range_reaches_the_session(tmp_path: Path) -> None:
+    connector = XConnector.from_config(source(tmp_path, mode="mentions", user_id=BRAND_ID, timeout_seconds=0.5), ENV)
+
+    session = connector.client.session
+    assert isinstance(session, BaseUrlSession) and session.timeout == 0.5

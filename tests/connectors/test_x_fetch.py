@@ -363,3 +363,121 @@ def test_conversations_that_do_not_fit_the_query_limit_are_logged_newest_kept(
     kept = [c for c in conversations if c in query]
     assert kept == conversations[: len(kept)] and 0 < len(kept) < len(conversations)
     assert "do not fit in max_query_length=256" in caplog.text
+
+
+def test_max_pages_one_reads_every_gap_and_stops_when_caught_up(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
+    ids = mentions(fake, clock, 35, start=timedelta(hours=3))
+    connector = make_connector(fake, clock, source="m", mode="mentions", max_results=10, max_pages=1)
+    rig = make_rig(tmp_path, clock, {"m": connector})
+
+    first = rig.poll("m")
+
+    # newest 10, then the gap in three requests, then the top once more: nothing new
+    assert first.status == "ok" and first.report.stored == 35 and first.requests == 5
+    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == ids
+    assert rig.store.get_cursor("m") == Cursor({"since_id": ids[-1]})
+    clock.advance(minutes=1)
+    assert rig.poll("m").requests == 1  # caught up: one request, not one per fetch the poller allows
+
+
+def test_max_pages_one_keeps_up_with_new_posts_while_a_gap_is_read(fake: FakeX, clock: Clock) -> None:
+    ids = mentions(fake, clock, 25, start=timedelta(hours=3))
+    connector = make_connector(fake, clock, mode="mentions", max_results=10, max_pages=1)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(6):
+        result = connector.fetch(cursor)
+        assert result.requests_made == 1
+        seen += [p.native_id for p in result.posts]
+        cursor = result.cursor
+        clock.advance(minutes=1)
+        ids += mentions(fake, clock, 2, start=timedelta(seconds=30))
+
+    assert not result.has_more
+    assert sorted(seen, key=int) == ids[:-2]  # all but the two added after the last fetch, once each
+
+
+def test_a_gap_that_keeps_failing_is_not_asked_again_within_the_poll(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
+    ids = mentions(fake, clock, 15, start=timedelta(hours=3))
+    fake.fail("users_mentions", 503, times=100, when=lambda params: "until_id" in params)
+    gap = {"start_time": (clock.now - timedelta(hours=4)).isoformat(), "until_id": ids[5]}
+    connector = make_connector(fake, clock, source="m", mode="mentions", max_results=10, max_pages=2)
+    rig = make_rig(tmp_path, clock, {"m": connector})
+    rig.store.set_cursor("m", Cursor({"since_id": ids[-1], "gaps": [gap]}), now=clock.now)
+
+    outcome = rig.poll("m")
+
+    assert outcome.status == "ok"
+    assert fake.count("users_mentions") == 2  # the top once, the gap once: no repeats within the poll
+    assert len(outcome.report.problems) == 1 and "503" in outcome.report.problems[0]
+    assert outcome.report.problems[0].startswith("m: stopped after 1 requests")
+    assert rig.store.get_cursor("m") == Cursor({"since_id": ids[-1], "gaps": [gap]})  # kept for the next poll
+
+
+def test_search_since_id_older_than_the_window_reports_the_range_cut_off_once(fake: FakeX, clock: Clock) -> None:
+    stale = snowflake_at(clock.now - timedelta(days=9))
+    recent = [fake.add_tweet("2001", f"acme order {n} late", at=clock.now - timedelta(hours=30 - n)) for n in range(25)]
+    connector = make_connector(fake, clock, mode="search", query="acme", max_results=10)
+
+    result = connector.fetch(Cursor({"since_id": stale}))
+
+    assert [p.native_id for p in result.posts] == recent and result.requests_made == 3
+    [problem] = result.problems  # one line for the fetch, not one per page
+    assert problem.startswith(f"{connector.source}: posts from 2026-11-13 12:00 to 2026-11-15 12:05 UTC")
+    assert "fell out of X's 7-day search window" in problem
+    assert connector.fetch(result.cursor).problems == ()  # reported once: the cursor has moved on
+
+
+def test_search_gap_starting_before_the_window_reports_the_part_cut_off(fake: FakeX, clock: Clock) -> None:
+    inside = fake.add_tweet("2001", "acme where is my parcel", at=clock.now - timedelta(days=5))
+    top = fake.add_tweet("2001", "acme thanks", at=clock.now - timedelta(hours=1))
+    gap = {
+        "start_time": (clock.now - timedelta(days=8)).isoformat(),
+        "until_id": snowflake_at(clock.now - timedelta(days=2)),
+    }
+    connector = make_connector(fake, clock, mode="search", query="acme")
+
+    result = connector.fetch(Cursor({"since_id": top, "gaps": [gap]}))
+
+    assert [p.native_id for p in result.posts] == [inside]
+    [problem] = result.problems
+    assert "posts from 2026-11-14 12:00 to 2026-11-15 12:05 UTC fell out of X's 7-day search window" in problem
+    assert result.cursor == Cursor({"since_id": top}) and not result.has_more
+
+
+def test_a_tweet_without_a_valid_id_is_a_problem_line_and_the_page_is_kept(
+    fake: FakeX, clock: Clock, tmp_path: Path
+) -> None:
+    ids = mentions(fake, clock, 4, start=timedelta(hours=1))
+    fake.malform(ids[1], id=None)
+    fake.malform(ids[2], id="not-a-number")
+    rig = make_rig(tmp_path, clock, {"m": make_connector(fake, clock, source="m", mode="mentions")})
+
+    outcome = rig.poll("m")
+
+    assert outcome.status == "ok" and outcome.report.stored == 2
+    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == [ids[0], ids[3]]
+    assert outcome.report.problems == [  # in X's order, newest first
+        "m: X sent a tweet with an invalid id ('not-a-number', author_id='2001', "
+        "created_at='2026-11-22T11:02:00.000Z'); skipped",
+        "m: X sent a tweet with an invalid id (None, author_id='2001', created_at='2026-11-22T11:01:00.000Z'); skipped",
+    ]
+    assert rig.store.get_cursor("m") == Cursor({"since_id": ids[3]})
+
+
+def test_max_pages_one_drops_a_gap_out_of_the_search_window_then_reads_the_top(fake: FakeX, clock: Clock) -> None:
+    top = fake.add_tweet("2001", "acme thanks", at=clock.now - timedelta(hours=2))
+    newer = fake.add_tweet("2001", "acme one more thing", at=clock.now - timedelta(hours=1))
+    lost = {
+        "since_id": snowflake_at(clock.now - timedelta(days=10)),
+        "until_id": snowflake_at(clock.now - timedelta(days=8)),
+    }
+    connector = make_connector(fake, clock, mode="search", query="acme", max_pages=1)
+
+    dropped = connector.fetch(Cursor({"since_id": top, "gaps": [lost]}))
+
+    assert dropped.requests_made == 0 and fake.count() == 0 and dropped.posts == ()
+    assert len(dropped.problems) == 1 and "2026-11-12 12:00 to 2026-11-14 12:00 UTC" in dropped.problems[0]
+    assert dropped.has_more and dropped.cursor == Cursor({"since_id": top})  # the top was not read yet
+    caught_up = connector.fetch(dropped.cursor)
+    assert [p.native_id for p in caught_up.posts] == [newer] and not caught_up.has_more

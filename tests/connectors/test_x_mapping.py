@@ -167,3 +167,15 @@ def test_merging_gaps_never_drops_a_range() -> None:
 
 def test_the_registry_finds_the_x_connector() -> None:
     assert connector_class("x") is XConnector
+
+
+def test_parse_page_leaves_out_items_without_a_valid_id_and_says_what_is_wrong() -> None:
+    body = {"data": [tweet(), {**tweet(), "id": None}, {**tweet(), "id": "12ab"}, "junk"]}  # no meta
+
+    page = parse_page(body, {})
+
+    assert [t["id"] for t in page.tweets] == [TWEET_ID]
+    assert page.newest_id == page.oldest_id == TWEET_ID
+    assert len(page.malformed) == 3
+    assert "invalid id (None, author_id='2001'" in page.malformed[0] and "'12ab'" in page.malformed[1]
+    assert "not a tweet" in page.malformed[2]

@@ -341,3 +341,16 @@ def test_find_own_reply_leaves_a_spent_allowance_alone_until_its_reset(fake: Fak
     clock.advance(minutes=16)
     assert connector.find_own_reply(post) is None
     assert fake.count("search_recent") == 2
+
+
+def test_find_own_replies_skips_a_timeline_item_without_a_valid_id(fake: FakeX, clock: Clock) -> None:
+    post = customer_post(fake, clock)
+    broken = fake.add_tweet(BRAND_ID, "@alice first try", at=clock.now - timedelta(minutes=2), reply_to=post.native_id)
+    good = fake.add_tweet(
+        BRAND_ID, "@alice sorted, thanks", at=clock.now - timedelta(minutes=1), reply_to=post.native_id
+    )
+    fake.malform(broken, id=None)
+
+    found = make_connector(fake, clock, mode="mentions").find_own_replies([post])
+
+    assert found[post.key].native_id == good

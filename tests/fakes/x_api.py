@@ -7,7 +7,7 @@ bodies, and `x-rate-limit-limit/remaining/reset` headers counted per endpoint.
 Endpoints: the mentions and posts timelines of a user, recent search (a small
 query language: words, "phrases", @handles, from:, conversation_id:, is:retweet,
 is:reply, -negation, OR and parentheses) and POST /2/tweets (user context).
-Tests inject faults (`fail`, `delay_next_post`) and read `requests`.
+Tests inject faults (`fail`, `delay_next_post`, `malform`) and read `requests`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class Fault:
     body: dict[str, Any]
     times: int
     reset: int | None = None
+    # which requests it answers (by their query parameters); None: the next ones
+    when: Callable[[Mapping[str, str]], bool] | None = None
 
 
 @dataclass
@@ -72,6 +74,8 @@ class FakeX:
     requests: list[Recorded] = field(default_factory=list)
     limits: dict[str, Limit] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    # fields X sends wrong for a tweet id (a null id, say), as items X has sent
+    malformed: dict[str, dict[str, Any]] = field(default_factory=dict)
     post_delay: float = 0.0
     drop_next_post: bool = False
     # tweets created by POST that reads do not show yet (search indexes with a delay)
@@ -189,11 +193,27 @@ class FakeX:
 
     # --- faults and limits -------------------------------------------------
 
-    def fail(self, endpoint: str, status: int, *, times: int = 1, detail: str = "", reset: int | None = None) -> None:
+    def fail(
+        self,
+        endpoint: str,
+        status: int,
+        *,
+        times: int = 1,
+        detail: str = "",
+        reset: int | None = None,
+        when: Callable[[Mapping[str, str]], bool] | None = None,
+    ) -> None:
+        """The next `times` requests to `endpoint` (those `when` accepts, if given) get
+        `status` with X's problem+json body."""
         titles = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 500: "Internal Server Error"}
         title = titles.get(status, "Service Unavailable")
         body = {"title": title, "detail": detail or title, "type": "about:blank", "status": status}
-        self.faults.setdefault(endpoint, []).append(Fault(status, body, times, reset))
+        self.faults.setdefault(endpoint, []).append(Fault(status, body, times, reset, when))
+
+    def malform(self, tweet_id: str, **fields: Any) -> None:
+        """Reads send this tweet with `fields` replaced (e.g. id=None); it still sorts
+        and pages by its real id."""
+        self.malformed[tweet_id] = fields
 
     def set_limit(self, endpoint: str, *, limit: int, remaining: int, reset: datetime) -> None:
         self.limits[endpoint] = Limit(limit, remaining, int(reset.timestamp()))
@@ -241,7 +261,7 @@ class FakeX:
             return _send(
                 handler, 429, {"title": "Too Many Requests", "detail": "Too Many Requests", "status": 429}, headers
             )
-        fault = self._take_fault(endpoint)
+        fault = self._take_fault(endpoint, params)
         if fault is not None:
             if fault.reset is not None:
                 headers["x-rate-limit-reset"] = str(fault.reset)
@@ -275,15 +295,15 @@ class FakeX:
             }
         return headers, limited
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def _take_fault(self, endpoint: str, params: Mapping[str, str]) -> Fault | None:
         with self._lock:
             queue = self.faults.get(endpoint) or []
-            if not queue:
+            fault = next((f for f in queue if f.when is None or f.when(params)), None)
+            if fault is None:
                 return None
-            fault = queue[0]
             fault.times -= 1
             if fault.times <= 0:
-                queue.pop(0)
+                queue.remove(fault)
             return fault
 
     def _create(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], headers: dict[str, str]) -> None:
@@ -369,7 +389,7 @@ class FakeX:
         expansions = set(filter(None, params.get("expansions", "").split(",")))
         payload: dict[str, Any] = {"meta": meta}
         if page:
-            payload["data"] = [_only(t, tweet_fields) for t in page]
+            payload["data"] = [{**_only(t, tweet_fields), **self.malformed.get(t["id"], {})} for t in page]
         author_ids: list[str] = []
         included: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
