@@ -196,14 +196,13 @@ class SlackNotifier:
         text: str,
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str = "",
+        look_first: bool = True,
     ) -> tuple[str, str]:
-        """Post once: after an earlier attempt of this row, look for it first. Returns (channel id, ts)."""
-        if row["attempts"] > 0:
-            channel_id = self._channel_id(channel)
-            found = self._find_posted(row, channel_id, thread_ts) if channel_id else None
-            if found is not None:
-                log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
-                return channel_id, found
+        """Post once: after an earlier attempt of this row, look for it first (unless the
+        caller just did: `look_first=False`). Returns (channel id, ts)."""
+        earlier = self._earlier_copy(row, channel, thread_ts) if look_first else None
+        if earlier is not None:
+            return earlier
         self._pace(channel)
         response = self.client.chat_postMessage(
             channel=channel,
@@ -220,6 +219,18 @@ class SlackNotifier:
                 f"channel:{channel}", item_id=None, kind="channel", channel=channel_id, ts="", now=self.clock()
             )
         return channel_id, str(response["ts"])
+
+    def _earlier_copy(self, row: dict[str, Any], channel: str, thread_ts: str = "") -> tuple[str, str] | None:
+        """(channel id, ts) of the message an earlier attempt of this row left in Slack (a 500
+        after Slack stored it, a crash before it was marked sent), or None."""
+        if row["attempts"] == 0:
+            return None
+        channel_id = self._channel_id(channel)
+        found = self._find_posted(row, channel_id, thread_ts) if channel_id else None
+        if found is None:
+            return None
+        log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
+        return channel_id, found
 
     def _channel_id(self, channel: str) -> str:
         """History needs a channel id; a name (#care) is resolved from an earlier post to it."""
@@ -279,9 +290,17 @@ class SlackNotifier:
         self.store.set_sla_due(item_id, view.sla.due_at)
         # an item closed before its card went out is still posted, showing how it was closed:
         # nothing the pipeline queued vanishes unseen
-        if self._over_cap(item, channel, now):
+        earlier = self._earlier_copy(row, channel)
+        if earlier is not None:
+            # the card is in the channel already (whatever the hourly cap says now), drawn as the
+            # item was then; people may have acted on it since (a claim from its buttons), and the
+            # updates that asked for a redraw were superseded while it had no address: redraw it
+            channel_id, ts = earlier
+            self._update(channel_id, ts, text=card_text(view), blocks=card_blocks(view))
+        elif self._over_cap(item, channel, now):
             return self._fold_into_overflow(item, channel, now)
-        channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
+        else:
+            channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view), look_first=False)
         with self.store.transaction():  # the card's address and its follow-ups: all or nothing
             # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
             self.store.save_slack_message(
