@@ -414,7 +414,11 @@ class SlackNotifier:
             )
         channel = row["channel"] or self.slack.escalation_channel
         blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
-        channel_id, ts = self._post(row, channel, text=f"Escalated: {card_text(view)}", blocks=blocks)
+        text = f"Escalated: {card_text(view)}"
+        earlier = self._earlier_copy(row, channel)
+        if earlier is not None:  # card updates skipped this copy while it had no address: redraw it
+            self._update(*earlier, text=text, blocks=blocks)
+        channel_id, ts = earlier or self._post(row, channel, text=text, blocks=blocks, look_first=False)
         self.store.save_slack_message(
             f"escalation:{item_id}", item_id=item_id, kind="escalation", channel=channel_id, ts=ts, now=self.clock()
         )

@@ -136,3 +136,23 @@ def test_a_card_already_in_the_channel_is_not_folded_into_the_overflow_on_retry(
         saved = store.slack_message(card_key(first))
         assert saved["kind"] == "card" and saved["ts"] == top_messages(fake)[0]["ts"]  # its card stays updatable
         assert store.outbox_counts() == {"sent": 4}  # two cards, two threads
+
+
+def test_an_escalation_copy_slack_stored_before_a_500_is_redrawn_on_retry(store, config, client, fake, clock):
+    from watcher.notify import flush_outbox
+
+    runtime = make_runtime(store, config, client, clock, RecordingConnector())
+    (item_id,) = ingest(store, config, clock, make_post("1", "I will call my lawyer", priority="urgent"))
+    slack = notifier(store, client, config, clock)
+    assert flush_outbox(store, slack, clock=clock, limit=1).sent == 1  # the card
+    assert flush_outbox(store, slack, clock=clock, limit=1).sent == 1  # its thread
+    fake.fail("chat.postMessage", 500, after_effect=True)  # Slack stores the escalation copy, answers 500
+    assert flush_outbox(store, slack, clock=clock).retrying == 1
+    [copy] = fake.channel_messages("CESC")
+    assert "Unclaimed" in blocks_text(copy)
+    Harness(runtime).click("claim", item_id, ANA)  # the card is redrawn; the copy has no address yet
+    clock.advance(minutes=1)
+    assert flush_outbox(store, slack, clock=clock).sent == 1
+    [copy] = fake.channel_messages("CESC")  # not posted twice, and redrawn
+    assert copy.get("edited") == 1 and "Claimed by" in blocks_text(copy)
+    assert store.slack_message(f"escalation:{item_id}")["ts"] == copy["ts"]
