@@ -226,7 +226,7 @@ class SlackNotifier:
         if row["attempts"] == 0:
             return None
         channel_id = self._channel_id(channel)
-        found = self._find_posted(row, channel_id, thread_ts) if channel_id else None
+        found = self._find_posted({row["id"]}, channel_id, thread_ts) if channel_id else None
         if found is None:
             return None
         log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
@@ -256,7 +256,8 @@ class SlackNotifier:
         log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
         return ""
 
-    def _find_posted(self, row: dict[str, Any], channel: str, thread_ts: str) -> str | None:
+    def _find_posted(self, outbox_ids: set[int], channel: str, thread_ts: str) -> str | None:
+        """The ts of a message in `channel` (or the thread) posted for one of `outbox_ids`."""
         if thread_ts:
             response = self.client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
@@ -267,7 +268,7 @@ class SlackNotifier:
             meta = message.get("metadata") or {}
             if (
                 meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("outbox_id") == row["id"]
+                and (meta.get("event_payload") or {}).get("outbox_id") in outbox_ids
             ):
                 return str(message["ts"])
         return None
@@ -361,7 +362,7 @@ class SlackNotifier:
                 entries.append((item, post))
         blocks = overflow_blocks(entries, cap=self.slack.hourly_cap, hour=bucket.rsplit("T", 1)[-1] + ":00")
         text = f"{len(entries)} more item(s) past the hourly card cap"
-        summary = self.store.slack_message(f"overflow:{bucket}")
+        summary = self.store.slack_message(f"overflow:{bucket}") or self._unrecorded_summary(row, bucket, channel)
         if summary is not None:
             self._update(summary["channel"], summary["ts"], text=text, blocks=blocks)
             return summary["ts"]
@@ -370,6 +371,21 @@ class SlackNotifier:
             f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
         )
         return ts
+
+    def _unrecorded_summary(self, row: dict[str, Any], bucket: str, channel: str) -> dict[str, Any] | None:
+        """The bucket's summary as another of its rows posted it without learning its ts (a
+        500 after Slack stored it, a crash), found by metadata and recorded: one summary per
+        bucket, never a second one beside it."""
+        others = set(self.store.outbox_tried_ids(f"overflow:{bucket}:")) - {row["id"]}
+        channel_id = self._channel_id(channel) if others else ""
+        ts = self._find_posted(others, channel_id, "") if channel_id else None
+        if ts is None:
+            return None
+        log.info("the overflow summary of %s was already posted as %s; updating it", bucket, ts)
+        self.store.save_slack_message(
+            f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
+        )
+        return self.store.slack_message(f"overflow:{bucket}")
 
     def _card_update(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])

@@ -124,6 +124,19 @@ class DeliveryTables(StoreBase):
             "last_failed": failed[0] if failed else None,
         }
 
+    @_locked
+    def outbox_tried_ids(self, dedupe_prefix: str) -> list[int]:
+        """Rows whose dedupe key starts with `dedupe_prefix`, tried and not marked sent: each
+        may have reached the service all the same (a 500 after it stored the message, a crash)."""
+        # a range on the dedupe_key index: every key that starts with the prefix sorts inside it
+        upper = dedupe_prefix[:-1] + chr(ord(dedupe_prefix[-1]) + 1)
+        rows = self.db.execute(
+            "SELECT id FROM outbox WHERE dedupe_key >= ? AND dedupe_key < ? AND status = 'pending' AND attempts > 0 "
+            "ORDER BY id",
+            [dedupe_prefix, upper],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
     # --- replies (idempotency) ----------------------------------------------
 
     @_locked

@@ -1,6 +1,7 @@
 """Outbox rows retried through the real WebClient against the fake Slack: an outage
-or a bot not invited delays a card but never drops it, and a card Slack stored before
-answering 500 is taken as posted (redrawn, never folded into the overflow summary)."""
+or a bot not invited delays a card but never drops it, and a message Slack stored
+before answering 500 is taken as posted: a card or escalation copy is redrawn (a card
+is never also folded into the overflow summary), an overflow summary is not posted twice."""
 
 from __future__ import annotations
 
@@ -156,3 +157,27 @@ def test_an_escalation_copy_slack_stored_before_a_500_is_redrawn_on_retry(store,
     [copy] = fake.channel_messages("CESC")  # not posted twice, and redrawn
     assert copy.get("edited") == 1 and "Claimed by" in blocks_text(copy)
     assert store.slack_message(f"escalation:{item_id}")["ts"] == copy["ts"]
+
+
+def test_an_overflow_summary_slack_stored_before_a_500_is_not_posted_again_by_the_next_row(
+    tmp_path, fake, client, clock
+):
+    from watcher.notify import flush_outbox
+
+    config = make_config(tmp_path, fake.base_url, hourly_cap=1)
+    with Store(config.storage.path) as store:
+        posts = [make_post(str(n), f"post number {n}", handle=f"h{n}") for n in range(3)]
+        ingest(store, config, clock, *posts)
+        slack = notifier(store, client, config, clock)
+        assert flush_outbox(store, slack, clock=clock, limit=3).sent == 3  # one card, two items past the cap
+        assert flush_outbox(store, slack, clock=clock, limit=1).sent == 1  # the card's thread
+        fake.fail("chat.postMessage", 500, after_effect=True)  # Slack stores the summary, answers 500
+        assert flush_outbox(store, slack, clock=clock).retrying == 1
+        clock.advance(seconds=5)  # the second item's overflow row is due before the first one's retry
+        assert flush_outbox(store, slack, clock=clock).sent == 1
+        clock.advance(minutes=1)
+        assert flush_outbox(store, slack, clock=clock).sent == 1
+        summaries = [m for m in top_messages(fake) if m["metadata"]["event_payload"]["kind"] == "overflow"]
+        assert len(summaries) == 1 and "2 more item(s)" in blocks_text(summaries[0])
+        assert store.slack_message("overflow:CCARE:2026-11-16T09")["ts"] == summaries[0]["ts"]
+        assert store.outbox_counts() == {"sent": 6}
