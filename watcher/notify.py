@@ -3,12 +3,14 @@
 The pipeline writes outbox rows in the same transaction as the posts; `flush_outbox`
 delivers them afterwards. A row is marked sent with the notifier's reference (a
 Slack message ts, say) so it is never delivered twice; a notifier that cannot
-deliver now raises `DeliveryRetry` and the row waits, nothing lost.
+deliver now raises `DeliveryRetry` and the row waits, however long that takes:
+only a `DeliveryFailed` (a message that can never be delivered as it is) gives up.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +23,11 @@ from rich.panel import Panel
 from watcher.post import utc_now
 from watcher.store import Store
 
-MAX_ATTEMPTS = 20
+log = logging.getLogger(__name__)
+
+# however long a service asks us to wait, a waiting row is tried again at least this often:
+# an outage of hours (or a bot not invited over a weekend) delays messages, never drops them
+RETRY_CAP_SECONDS = 900
 LEASE_SECONDS = 120  # longer than any one delivery takes, short enough to retry soon after a crash
 
 
@@ -64,14 +70,10 @@ def flush_outbox(
         try:
             ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:
-            if row["attempts"] + 1 >= MAX_ATTEMPTS:
-                store.mark_outbox_failed(row["id"], error=f"gave up after {MAX_ATTEMPTS} attempts: {exc}")
-                failed += 1
-            else:
-                store.mark_outbox_retry(
-                    row["id"], next_attempt_at=clock() + timedelta(seconds=exc.after_seconds), error=str(exc)
-                )
-                retrying += 1
+            wait = min(exc.after_seconds, RETRY_CAP_SECONDS)
+            store.mark_outbox_retry(row["id"], next_attempt_at=clock() + timedelta(seconds=wait), error=str(exc))
+            retrying += 1
+            log.warning("%s", backlog_warning(store.outbox_backlog(), now=clock(), error=str(exc)))
             # a service that asks us to wait is not asked again in this flush
             break
         except DeliveryFailed as exc:
@@ -81,6 +83,46 @@ def flush_outbox(
         store.mark_outbox_sent(row["id"], ref=ref, now=clock())
         sent += 1
     return FlushReport(sent=sent, retrying=retrying, failed=failed)
+
+
+def backlog_warning(backlog: dict[str, Any], *, now: datetime, error: str) -> str:
+    """The one warning a flush logs when a row must wait: how many wait, since when, why."""
+    oldest = backlog["oldest"]
+    since = ""
+    if oldest is not None:
+        since = (
+            f"; the oldest (outbox row {oldest['id']}, {oldest['kind']}) has waited {_age(oldest['created_at'], now)}"
+        )
+    return (
+        f"{backlog['waiting']} outbox message(s) waiting{since}: {error}. "
+        f"They are retried at least every {RETRY_CAP_SECONDS // 60} min until delivered"
+    )
+
+
+def outbox_status(backlog: dict[str, Any], *, now: datetime) -> tuple[str, bool]:
+    """The outbox line of `watcher check` (from `Store.outbox_backlog()`), and whether it is
+    healthy: messages waiting for a service (since when, the last error) and messages that
+    can never be delivered (why)."""
+    oldest, failed = backlog["oldest"], backlog["last_failed"]
+    parts = [f"{backlog['sent']} delivered, {backlog['waiting']} waiting, {backlog['failed']} failed"]
+    if oldest is not None:
+        tried = f" (tried {oldest['attempts']} time(s): {oldest['last_error']})" if oldest["last_error"] else ""
+        parts.append(
+            f"oldest waiting: outbox row {oldest['id']} ({oldest['kind']}), {_age(oldest['created_at'], now)}{tried}"
+        )
+    if failed is not None:
+        parts.append(f"last failed: outbox row {failed['id']} ({failed['kind']}): {failed['last_error']}")
+    # healthy while nothing has waited past one retry period; failed rows are listed, not alarmed
+    # on forever (each was refused for a reason its error names)
+    stuck = oldest is not None and (now - oldest["created_at"]).total_seconds() > RETRY_CAP_SECONDS
+    return "; ".join(parts), not stuck
+
+
+def _age(since: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 PRIORITY_STYLE = {"urgent": "bold red", "high": "yellow", "normal": "cyan", "low": "dim"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -11,13 +12,14 @@ from watcher.store import Store
 
 
 class Recorder:
-    def __init__(self, *, retry: bool = False) -> None:
+    def __init__(self, *, retry: bool = False, after_seconds: float = 30) -> None:
         self.rows: list[int] = []
         self.retry = retry
+        self.after_seconds = after_seconds
 
     def deliver(self, row: dict[str, Any]) -> str:
         if self.retry:
-            raise DeliveryRetry("service busy", after_seconds=30)
+            raise DeliveryRetry("service busy", after_seconds=self.after_seconds)
         self.rows.append(row["id"])
         return f"ref-{row['id']}"
 
@@ -47,3 +49,42 @@ def test_a_retry_waits_as_long_as_the_service_asks(store: Store) -> None:
     assert flush_outbox(store, Recorder(retry=True), clock=lambda: T0).retrying == 1
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(seconds=29)).sent == 0
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(seconds=31)).sent == 1
+
+
+def test_a_row_the_service_keeps_putting_off_is_retried_every_fifteen_minutes_and_never_dropped(store: Store) -> None:
+    store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    for tick in range(100):  # a day of a service that asks for an hour each time
+        now = T0 + timedelta(minutes=15 * tick)
+        report = flush_outbox(store, Recorder(retry=True, after_seconds=3600), clock=lambda at=now: at)
+        assert report.retrying == 1 and report.failed == 0
+    assert store.outbox_counts() == {"pending": 1}  # the old code gave up on it (failed) after 20
+    assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(hours=25)).sent == 1
+
+
+def test_a_flush_that_must_wait_warns_once_with_the_oldest_rows_age(store: Store, caplog: Any) -> None:
+    for n in range(3):
+        store.enqueue_outbox("card", f"card:x:{n}", {"post_key": f"x:{n}"}, now=T0 + timedelta(minutes=n))
+    with caplog.at_level(logging.WARNING, logger="watcher.notify"):
+        flush_outbox(store, Recorder(retry=True), clock=lambda: T0 + timedelta(minutes=135))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning == (
+        "3 outbox message(s) waiting; the oldest (outbox row 1, card) has waited 2 h 15 min: service busy. "
+        "They are retried at least every 15 min until delivered"
+    )
+
+
+def test_rows_an_older_version_gave_up_on_are_requeued_by_the_migration(store: Store) -> None:
+    from watcher.store.schema import _migration_outbox_retry
+
+    given_up = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    refused = store.enqueue_outbox("digest", "digest:1", {}, now=T0)
+    assert given_up is not None and refused is not None
+    store.mark_outbox_failed(
+        given_up, error="gave up after 20 attempts: Slack answered 503 for outbox row 1; will retry"
+    )
+    store.mark_outbox_failed(refused, error="outbox row 2: kind 'digest' has no text for Slack")
+    with store.transaction():
+        _migration_outbox_retry(store.db)
+    assert store.outbox_counts() == {"pending": 1, "failed": 1}
+    assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(hours=1)).sent == 1
+    assert store.outbox_row(given_up) == {"status": "sent", "ref": f"ref-{given_up}", "attempts": 1}

@@ -196,14 +196,13 @@ class SlackNotifier:
         text: str,
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str = "",
+        look_first: bool = True,
     ) -> tuple[str, str]:
-        """Post once: after an earlier attempt of this row, look for it first. Returns (channel id, ts)."""
-        if row["attempts"] > 0:
-            channel_id = self._channel_id(channel)
-            found = self._find_posted(row, channel_id, thread_ts) if channel_id else None
-            if found is not None:
-                log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
-                return channel_id, found
+        """Post once: after an earlier attempt of this row, look for it first (unless the
+        caller just did: `look_first=False`). Returns (channel id, ts)."""
+        earlier = self._earlier_copy(row, channel, thread_ts) if look_first else None
+        if earlier is not None:
+            return earlier
         self._pace(channel)
         response = self.client.chat_postMessage(
             channel=channel,
@@ -220,6 +219,18 @@ class SlackNotifier:
                 f"channel:{channel}", item_id=None, kind="channel", channel=channel_id, ts="", now=self.clock()
             )
         return channel_id, str(response["ts"])
+
+    def _earlier_copy(self, row: dict[str, Any], channel: str, thread_ts: str = "") -> tuple[str, str] | None:
+        """(channel id, ts) of the message an earlier attempt of this row left in Slack (a 500
+        after Slack stored it, a crash before it was marked sent), or None."""
+        if row["attempts"] == 0:
+            return None
+        channel_id = self._channel_id(channel)
+        found = self._find_posted({row["id"]}, channel_id, thread_ts) if channel_id else None
+        if found is None:
+            return None
+        log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
+        return channel_id, found
 
     def _channel_id(self, channel: str) -> str:
         """History needs a channel id; a name (#care) is resolved from an earlier post to it."""
@@ -245,7 +256,8 @@ class SlackNotifier:
         log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
         return ""
 
-    def _find_posted(self, row: dict[str, Any], channel: str, thread_ts: str) -> str | None:
+    def _find_posted(self, outbox_ids: set[int], channel: str, thread_ts: str) -> str | None:
+        """The ts of a message in `channel` (or the thread) posted for one of `outbox_ids`."""
         if thread_ts:
             response = self.client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
@@ -256,7 +268,7 @@ class SlackNotifier:
             meta = message.get("metadata") or {}
             if (
                 meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("outbox_id") == row["id"]
+                and (meta.get("event_payload") or {}).get("outbox_id") in outbox_ids
             ):
                 return str(message["ts"])
         return None
@@ -279,9 +291,17 @@ class SlackNotifier:
         self.store.set_sla_due(item_id, view.sla.due_at)
         # an item closed before its card went out is still posted, showing how it was closed:
         # nothing the pipeline queued vanishes unseen
-        if self._over_cap(item, channel, now):
+        earlier = self._earlier_copy(row, channel)
+        if earlier is not None:
+            # the card is in the channel already (whatever the hourly cap says now), drawn as the
+            # item was then; people may have acted on it since (a claim from its buttons), and the
+            # updates that asked for a redraw were superseded while it had no address: redraw it
+            channel_id, ts = earlier
+            self._update(channel_id, ts, text=card_text(view), blocks=card_blocks(view))
+        elif self._over_cap(item, channel, now):
             return self._fold_into_overflow(item, channel, now)
-        channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view))
+        else:
+            channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view), look_first=False)
         with self.store.transaction():  # the card's address and its follow-ups: all or nothing
             # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
             self.store.save_slack_message(
@@ -342,7 +362,7 @@ class SlackNotifier:
                 entries.append((item, post))
         blocks = overflow_blocks(entries, cap=self.slack.hourly_cap, hour=bucket.rsplit("T", 1)[-1] + ":00")
         text = f"{len(entries)} more item(s) past the hourly card cap"
-        summary = self.store.slack_message(f"overflow:{bucket}")
+        summary = self.store.slack_message(f"overflow:{bucket}") or self._unrecorded_summary(row, bucket, channel)
         if summary is not None:
             self._update(summary["channel"], summary["ts"], text=text, blocks=blocks)
             return summary["ts"]
@@ -351,6 +371,21 @@ class SlackNotifier:
             f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
         )
         return ts
+
+    def _unrecorded_summary(self, row: dict[str, Any], bucket: str, channel: str) -> dict[str, Any] | None:
+        """The bucket's summary as another of its rows posted it without learning its ts (a
+        500 after Slack stored it, a crash), found by metadata and recorded: one summary per
+        bucket, never a second one beside it."""
+        others = set(self.store.outbox_tried_ids(f"overflow:{bucket}:")) - {row["id"]}
+        channel_id = self._channel_id(channel) if others else ""
+        ts = self._find_posted(others, channel_id, "") if channel_id else None
+        if ts is None:
+            return None
+        log.info("the overflow summary of %s was already posted as %s; updating it", bucket, ts)
+        self.store.save_slack_message(
+            f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
+        )
+        return self.store.slack_message(f"overflow:{bucket}")
 
     def _card_update(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])
@@ -395,7 +430,11 @@ class SlackNotifier:
             )
         channel = row["channel"] or self.slack.escalation_channel
         blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
-        channel_id, ts = self._post(row, channel, text=f"Escalated: {card_text(view)}", blocks=blocks)
+        text = f"Escalated: {card_text(view)}"
+        earlier = self._earlier_copy(row, channel)
+        if earlier is not None:  # card updates skipped this copy while it had no address: redraw it
+            self._update(*earlier, text=text, blocks=blocks)
+        channel_id, ts = earlier or self._post(row, channel, text=text, blocks=blocks, look_first=False)
         self.store.save_slack_message(
             f"escalation:{item_id}", item_id=item_id, kind="escalation", channel=channel_id, ts=ts, now=self.clock()
         )

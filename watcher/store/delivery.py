@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from watcher.store.base import StoreBase, _dicts, _locked, iso
+from watcher.store.base import StoreBase, _dicts, _locked, from_iso, iso
 
 
 class DeliveryTables(StoreBase):
@@ -95,6 +95,47 @@ class DeliveryTables(StoreBase):
             [iso(until), outbox_id, iso(now)],
         )
         return cur.rowcount == 1
+
+    # --- outbox backlog (watcher check, the flush warning) ---
+
+    @_locked
+    def outbox_backlog(self) -> dict[str, Any]:
+        """Counts by status, the oldest row still waiting and the newest given up: what an
+        operator needs to see that messages wait (Slack down, bot not invited) or were refused."""
+        counts = self.outbox_counts()
+        oldest = _dicts(
+            self.db.execute(
+                "SELECT id, kind, item_id, created_at, attempts, last_error FROM outbox "
+                "WHERE status = 'pending' ORDER BY id LIMIT 1"
+            )
+        )
+        failed = _dicts(
+            self.db.execute(
+                "SELECT id, kind, item_id, last_error FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT 1"
+            )
+        )
+        for row in oldest:
+            row["created_at"] = from_iso(row["created_at"])
+        return {
+            "sent": counts.get("sent", 0),
+            "waiting": counts.get("pending", 0),
+            "failed": counts.get("failed", 0),
+            "oldest": oldest[0] if oldest else None,
+            "last_failed": failed[0] if failed else None,
+        }
+
+    @_locked
+    def outbox_tried_ids(self, dedupe_prefix: str) -> list[int]:
+        """Rows whose dedupe key starts with `dedupe_prefix`, tried and not marked sent: each
+        may have reached the service all the same (a 500 after it stored the message, a crash)."""
+        # a range on the dedupe_key index: every key that starts with the prefix sorts inside it
+        upper = dedupe_prefix[:-1] + chr(ord(dedupe_prefix[-1]) + 1)
+        rows = self.db.execute(
+            "SELECT id FROM outbox WHERE dedupe_key >= ? AND dedupe_key < ? AND status = 'pending' AND attempts > 0 "
+            "ORDER BY id",
+            [dedupe_prefix, upper],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
 
     # --- replies (idempotency) ----------------------------------------------
 

@@ -207,7 +207,22 @@ def _migration_digest(db: sqlite_utils.Database) -> None:
     db.table("digest_runs").create({"key": str, "started_at": str, "ref": str}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_slack, _migration_digest]
+def _migration_outbox_retry(db: sqlite_utils.Database) -> None:
+    """Outbox rows an older watcher gave up on after 20 attempts while the service only
+    asked it to wait (Slack down, bot not invited) wait again: they are delivered on the
+    next flush instead of being lost. Rows refused for good keep their `failed` status."""
+    db.execute(
+        "UPDATE outbox SET status = 'pending', last_error = 'requeued on upgrade; ' || last_error "
+        "WHERE status = 'failed' AND last_error LIKE 'gave up after % attempts: %'"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1,
+    _migration_slack,
+    _migration_digest,
+    _migration_outbox_retry,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
