@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import CONNECTOR_MODULES, Connector
@@ -31,6 +32,7 @@ from watcher.config import (
     load_config,
     slack_env_problems,
 )
+from watcher.notify import outbox_status
 from watcher.post import Author, Post, PostKind, parse_timestamp, utc_now
 from watcher.service import Service
 from watcher.store import OPEN_STATES, Store, StoreError
@@ -432,6 +434,8 @@ def check(app: AppContext) -> None:
             now = utc_now()
             for src in enabled:
                 table.add_row(f"source {src.name}", source_status(store.source_state(src.name), now))
+            line, healthy = outbox_status(store.outbox_backlog(), now=now)
+            table.add_row("outbox", escape(line) if healthy else f"[yellow]{escape(line)}[/yellow]")
     except StoreError as exc:
         db_ok = False
         table.add_row("database", f"[red]{exc}[/red]")

@@ -161,6 +161,7 @@ def test_check_says_which_source_is_rate_limited_and_until_when(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     flat = " ".join(result.stdout.replace("│", " ").split())  # the table's wrapped cell, as one line
     assert f"source hist rate limited (search_recent) until {until:%Y-%m-%d %H:%M} UTC; not polled yet" in flat
+    assert "outbox 0 delivered, 0 waiting, 0 failed" in flat
 
 
 def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
