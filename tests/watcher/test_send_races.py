@@ -4,10 +4,8 @@ retry, two watcher processes on one database, and a process killed mid-send."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +13,10 @@ import pytest
 from tests.connectors.test_x_reply import approved_item, customer_post
 from tests.connectors.x_support import Clock, make_connector, running_fake
 from tests.fakes.x_api import FakeX
+from tests.watcher.send_child import kill_mid_send, wait_for
 from watcher.queue import LOOK_FIRST, Queue, SendInProgress
 from watcher.store import Store
 
-ROOT = Path(__file__).resolve().parents[2]
 NOT_ALLOWED = (
     "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the "
     "author of the post you are replying to."
@@ -42,16 +40,6 @@ def fake(clock: Clock) -> Iterator[FakeX]:
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "watcher.db") as db:
         yield db
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Wait (up to a minute) for another thread or process to get somewhere."""
-    pause = threading.Event()
-    for _ in range(6000):
-        if condition():
-            return
-        pause.wait(0.01)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def uncertain_first_send(fake: FakeX, clock: Clock, queue: Queue, item_id: int) -> None:
@@ -151,21 +139,6 @@ def test_two_processes_sending_at_once_post_once(fake: FakeX, clock: Clock, tmp_
         assert not again.changed and again.item["state"] == "replied"
 
 
-def kill_mid_send(fake: FakeX, clock: Clock, db: Path, item_id: int, post_id: str) -> None:
-    """A watcher process sends the item and dies (SIGKILL) once X has created the tweet."""
-    fake.delay_next_post(60.0)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.watcher.send_child", str(db), fake.base_url, str(item_id), clock.now.isoformat()],
-        cwd=ROOT,
-    )
-    try:
-        wait_for(lambda: bool(fake.posted_replies(post_id)) or child.poll() is not None, "the child's post")
-        assert child.poll() is None, "the sending process ended before it could be killed"
-    finally:
-        child.kill()
-        child.wait()
-
-
 def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first(
     fake: FakeX, clock: Clock, store: Store, tmp_path: Path
 ) -> None:
@@ -173,7 +146,7 @@ def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first
     queue = Queue(store, clock=clock)
     item_id = approved_item(store, queue, post, clock, "We are on it!")
 
-    kill_mid_send(fake, clock, tmp_path / "watcher.db", item_id, post.native_id)
+    kill_mid_send(fake, tmp_path / "watcher.db", item_id, post.native_id, now=clock.now)
 
     assert store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
     with pytest.raises(SendInProgress, match="sending is possible again after 12:03 UTC"):
