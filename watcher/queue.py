@@ -307,19 +307,29 @@ class Queue:
             return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
         return self._finish_sent(item, key, posted.native_id, posted.url, actor)
 
-    def settle_interrupted_send(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
-        """An item left `sending` by a send that stopped mid-way (its process died, its lease
-        ran out), settled from the native-reply check's answer: replied when the platform has a
-        brand reply to the post, else failed and retryable (the next send looks first).
-        Unchanged when a send holds the lease again or the item has moved on."""
+    def has_uncertain_send(self, item: dict[str, Any]) -> bool:
+        """The item may have a reply of ours on the platform that we could not confirm: it
+        was left `sending` by a send that stopped (its process died), or a send failed with
+        an unknown outcome (a timeout). The native-reply check settles these."""
+        if item["state"] == "sending":
+            return True
+        return item["state"] == "failed" and bool(self.store.unsettled_replies(item["id"]))
+
+    def settle_uncertain_send(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
+        """The native-reply check's answer for an item with an uncertain send: replied when the
+        platform has a brand reply to the post; an item left `sending` by a dead send (its
+        lease ran out) with nothing there goes to failed, retryable (the next send looks
+        first). Unchanged while a send holds the lease, or once the item has moved on."""
         now = self.clock()
         with self.store.transaction():
             item = self.item(item_id)
             key = item["reply_key"]
-            if item["state"] != "sending" or not key or self.store.reply_lease_until(item_id, now=now):
+            if not key or not self.has_uncertain_send(item) or self.store.reply_lease_until(item_id, now=now):
                 return Transition(item, False)
             if found is not None:
                 return self._finish_sent(item, key, found.native_id, found.url, actor, found=True)
+            if item["state"] != "sending":
+                return Transition(item, False)
             message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
             self.store.finish_reply(key, status="unknown", now=now, error=message)
             return self._fail(item, message, actor)
