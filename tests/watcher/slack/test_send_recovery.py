@@ -85,7 +85,8 @@ def test_a_send_killed_after_x_posted_closes_as_replied_once_its_lease_ends(
             "watcher",
             True,
         )
-        assert "Replied by" in card(runtime, fake, item_id)
+        text = card(runtime, fake, item_id)
+        assert "Replied by" in text and "Reply found on the platform" in text
 
 
 def test_a_send_killed_with_nothing_on_x_returns_to_failed_and_the_retry_posts_once(
@@ -148,7 +149,7 @@ def test_a_timed_out_send_that_x_shows_later_closes_as_replied_not_answered_nati
         assert closed is not None and closed["state"] == "replied"
         assert store.events_for_item(item["id"])[-1]["detail"]["found_on_platform"] is True
         text = card(runtime, fake, item["id"])
-        assert "Replied by" in text and "replied natively" not in text
+        assert "Replied by" in text and "Reply found on the platform" in text and "replied natively" not in text
         assert len(x_fake.posted_replies(tweets["mentions"])) == 1
 
 
