@@ -309,11 +309,12 @@ class Queue:
 
     def has_uncertain_send(self, item: dict[str, Any]) -> bool:
         """The item may have a reply of ours on the platform that we could not confirm: it
-        was left `sending` by a send that stopped (its process died), or a send failed with
-        an unknown outcome (a timeout). The native-reply check settles these."""
+        was left `sending` by a send that stopped (its process died), or an open item had a
+        send with an unknown outcome (a timeout; the draft may have been edited since). The
+        native-reply check settles these."""
         if item["state"] == "sending":
             return True
-        return item["state"] == "failed" and bool(self.store.unsettled_replies(item["id"]))
+        return item["state"] in OPEN_STATES and bool(self.store.unsettled_replies(item["id"]))
 
     def settle_uncertain_send(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
         """The native-reply check's answer for an item with an uncertain send: replied when the

@@ -125,8 +125,9 @@ def test_an_item_whose_send_is_running_is_not_touched_by_the_check(
         assert [e["action"] for e in runtime.store.events_for_item(item_id)][-1] == "send"
 
 
+@pytest.mark.parametrize("edited", [False, True], ids=["failed", "draft-edited-since"])
 def test_a_timed_out_send_that_x_shows_later_closes_as_replied_not_answered_natively(
-    tmp_path: Path, fake: FakeSlack, x_fake: FakeX, clock: Clock, client: WebClient
+    tmp_path: Path, fake: FakeSlack, x_fake: FakeX, clock: Clock, client: WebClient, edited: bool
 ) -> None:
     sources = x_sources(x_fake, mentions={"mode": "mentions", "timeout_seconds": 0.3})
     config, store, tweets = open_items(tmp_path, fake, x_fake, clock, sources)
@@ -141,6 +142,8 @@ def test_a_timed_out_send_that_x_shows_later_closes_as_replied_not_answered_nati
         failed = runtime.send(item["id"], "UANA", require_approval=False)
         assert failed.item["state"] == "failed" and LOOK_FIRST in failed.item["last_error"]
 
+        if edited:  # the agent starts a new wording; the first one is on X all along
+            assert runtime.queue.draft(item["id"], "UANA", "We are on it, promise!").item["state"] == "drafted"
         x_fake.index_now()
         clock.advance(minutes=10)
         run_slack_jobs(runtime)
