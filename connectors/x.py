@@ -919,7 +919,17 @@ class XConnector:
                 f"X did not confirm the reply to {post.key} in time; it may have been posted", source=self.source
             ) from None
         except tweepy.Forbidden as exc:
-            raise ReplyRejected(_forbidden_reply_message(post, _api_message(exc)), source=self.source) from None
+            message = _api_message(exc)
+            if "duplicate" in message.lower():
+                # X refuses the brand's own recent words: proof an earlier attempt may have posted this
+                # very reply, so the caller looks for it instead of asking for new wording
+                raise ReplyOutcomeUnknown(
+                    f"X refused the reply to {post.key} as a duplicate of a recent post by the brand ({message}): "
+                    "an earlier attempt may have posted it. If X shows no brand reply to the post, the same words "
+                    "went to someone else recently: change the wording",
+                    source=self.source,
+                ) from None
+            raise ReplyRejected(_forbidden_reply_message(post, message), source=self.source) from None
         except (tweepy.BadRequest, tweepy.NotFound) as exc:
             raise ReplyRejected(
                 f"X refused the reply to {post.key} ({_api_message(exc)}); the post may have been deleted or "
@@ -1085,11 +1095,6 @@ def _api_message(exc: tweepy.HTTPException) -> str:
 
 def _forbidden_reply_message(post: Post, message: str) -> str:
     lowered = message.lower()
-    if "duplicate" in lowered:
-        return (
-            f"X refused the reply to {post.key} as a duplicate of an earlier post by the brand ({message}); "
-            "change the wording and send again"
-        )
     if "deleted" in lowered or "not visible" in lowered:
         return (
             f"X refused the reply to {post.key} ({message}): the post was deleted or its author's account is "

@@ -11,24 +11,34 @@ once yield one winner and one clear refusal; repeating a transition that already
 happened (a double click) is a no-op that returns the item unchanged.
 
 Sending is exactly-once: the reply's idempotency key is stored before the
-platform call; after a timeout or a crash the platform is asked whether the reply
-exists before anything is posted again.
+platform call, and only the holder of the item's send lease (a column on the reply
+row, taken by one UPDATE) calls the platform, so two processes on one database
+never post at once. While any earlier attempt's outcome is unknown (a timeout, a
+crash), whatever the text is now, the platform is asked for any brand reply to the
+post before anything is posted again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import Connector, ConnectorError, PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from watcher.post import Post, utc_now
-from watcher.store import OPEN_STATES, Store
+from watcher.store import OPEN_STATES, Store, from_iso, iso
+
+log = logging.getLogger(__name__)
 
 DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
 FINAL_STATES = ("replied", "dismissed", "answered_elsewhere")
+# how long one send may call the platform before another may take over: above a send's
+# worst case at the default timeouts (a look-up, the post, a look-up: five requests of 20 s)
+SEND_LEASE = timedelta(minutes=3)
+LOOK_FIRST = "sending again will check the platform first"
 
 
 class QueueError(Exception):
@@ -37,6 +47,10 @@ class QueueError(Exception):
 
 class QueueConflict(QueueError):
     """Someone else changed the item first."""
+
+
+class SendInProgress(QueueConflict):
+    """Another send (a click in this or another watcher process) is posting the item's reply."""
 
 
 @dataclass(frozen=True)
@@ -184,9 +198,17 @@ class Queue:
 
     def wake_due(self) -> list[int]:
         """Snoozed items whose time has come go back to new (called by the scheduler)."""
+        now = self.clock()
         woken = []
-        for item_id in self.store.snoozed_due(now=self.clock()):
-            self._move(self.item(item_id), "wake", "watcher", "new", {"snoozed_until": None})
+        for item_id in self.store.snoozed_due(now=now):
+            item = self.item(item_id)  # read again: a moderator may have acted since the query
+            if item["state"] != "snoozed" or not item["snoozed_until"] or item["snoozed_until"] > iso(now):
+                continue
+            try:
+                self._move(item, "wake", "watcher", "new", {"snoozed_until": None})
+            except QueueConflict:  # a click landed in between: theirs stands, the rest still wake
+                log.info("item %s changed while waking it; left as the moderator set it", item_id)
+                continue
             woken.append(item_id)
         return woken
 
@@ -205,33 +227,60 @@ class Queue:
 
     def send(self, item_id: int, actor: str, connector: Connector, *, require_approval: bool = True) -> Transition:
         """Post the approved draft exactly once and record the outcome."""
-        item = self.item(item_id)
-        if item["state"] == "replied":
-            return Transition(item, False)
-        allowed = (
-            ("approved", "sending", "failed") if require_approval else ("drafted", "approved", "sending", "failed")
-        )
-        self._require(item, allowed, "send")
-        if item["state"] == "failed" and require_approval and not item["approved_by"]:
-            raise QueueError(f"item {item_id} needs approval before it is sent")
-        text = item["draft_text"] or ""
-        key = reply_key(item_id, text)
-        post = self.store.get_post(item["post_key"])
-        if post is None:
-            raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
         now = self.clock()
-        with self.store.transaction():
+        until = now + SEND_LEASE
+        with self.store.transaction():  # one writer at a time across processes: the checks and the lease agree
+            item = self.item(item_id)
+            if item["state"] == "replied":
+                return Transition(item, False)
+            allowed = (
+                ("approved", "sending", "failed") if require_approval else ("drafted", "approved", "sending", "failed")
+            )
+            self._require(item, allowed, "send")
+            if item["state"] == "failed" and require_approval and not item["approved_by"]:
+                raise QueueError(f"item {item_id} needs approval before it is sent")
+            text = item["draft_text"] or ""
+            key = reply_key(item_id, text)
+            post = self.store.get_post(item["post_key"])
+            if post is None:
+                raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
             reservation = self.store.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
+            if not self.store.lease_reply(key, item_id=item_id, now=now, until=until):
+                raise self._in_progress(item_id, now)
+            # an earlier attempt, with this text or another, may have posted: look before posting
+            uncertain = [
+                r for r in self.store.unsettled_replies(item_id) if r["key"] != key or not reservation["fresh"]
+            ]
             if item["state"] != "sending":
                 item = self._move(item, "send", actor, "sending", {"reply_key": key}).item
         try:
-            return self._post_once(item, key, post, text, reservation, connector, actor)
-        except ReplyRejected as exc:  # the platform refused: nothing was posted
-            self.store.finish_reply(key, status="failed", now=self.clock(), error=exc.message)
+            if reservation["status"] == "sent":
+                return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
+            return self._post_once(item, key, post, text, connector, actor, look_first=bool(uncertain))
+        except ReplyRejected as exc:  # the platform refused: this attempt posted nothing
+            # but an attempt whose outcome was unknown stays unknown, so the next send still looks
+            was_uncertain = not reservation["fresh"] and reservation["status"] in ("pending", "unknown")
+            self.store.finish_reply(
+                key, status="unknown" if was_uncertain else "failed", now=self.clock(), error=exc.message
+            )
+            if uncertain:
+                return self._fail(item, f"{exc.message}; an earlier attempt may have posted, so {LOOK_FIRST}", actor)
             return self._fail(item, exc.message, actor)
         except ConnectorError as exc:  # posted or not, we cannot tell: look before the next try
             self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
-            return self._fail(item, f"{exc.message}; sending again will check the platform first", actor)
+            return self._fail(item, f"{exc.message}; {LOOK_FIRST}", actor)
+        finally:  # also after an unexpected error: the row stays pending, so the next send looks first
+            self.store.release_reply(key, until=until)
+
+    def _in_progress(self, item_id: int, now: datetime) -> SendInProgress:
+        until = self.store.reply_lease_until(item_id, now=now)
+        free = (
+            f" (if that watcher stopped, sending is possible again after {from_iso(until):%H:%M} UTC)" if until else ""
+        )
+        return SendInProgress(
+            f"a reply to item {item_id} is being sent right now (another click or another watcher process); "
+            f"check the card again shortly{free}"
+        )
 
     def _post_once(
         self,
@@ -239,30 +288,63 @@ class Queue:
         key: str,
         post: Post,
         text: str,
-        reservation: dict[str, Any],
         connector: Connector,
         actor: str,
+        *,
+        look_first: bool,
     ) -> Transition:
-        if reservation["status"] == "sent":
-            return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
-        if reservation["status"] in ("pending", "unknown") and not reservation["fresh"]:
-            # reserved by an earlier attempt that crashed or timed out: look before posting again
-            existing = connector.find_own_reply(post, text)
+        if look_first:
+            # any brand reply counts: an earlier attempt may have had other words (the draft was edited since)
+            existing = connector.find_own_reply(post, None)
             if existing is not None:
-                return self._finish_sent(item, key, existing.native_id, existing.url, actor)
+                return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
         try:
             posted = connector.reply(post, text)
         except ReplyOutcomeUnknown:
-            existing = connector.find_own_reply(post, text)
+            existing = connector.find_own_reply(post, None)
             if existing is None:
                 raise
-            return self._finish_sent(item, key, existing.native_id, existing.url, actor)
+            return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
         return self._finish_sent(item, key, posted.native_id, posted.url, actor)
 
-    def _finish_sent(self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str) -> Transition:
+    def has_uncertain_send(self, item: dict[str, Any]) -> bool:
+        """The item may have a reply of ours on the platform that we could not confirm: it
+        was left `sending` by a send that stopped (its process died), or an open item had a
+        send with an unknown outcome (a timeout; the draft may have been edited since). The
+        native-reply check settles these."""
+        if item["state"] == "sending":
+            return True
+        return item["state"] in OPEN_STATES and bool(self.store.unsettled_replies(item["id"]))
+
+    def settle_uncertain_send(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
+        """The native-reply check's answer for an item with an uncertain send: replied when the
+        platform has a brand reply to the post; an item left `sending` by a dead send (its
+        lease ran out) with nothing there goes to failed, retryable (the next send looks
+        first). Unchanged while a send holds the lease, or once the item has moved on."""
         now = self.clock()
         with self.store.transaction():
+            item = self.item(item_id)
+            key = item["reply_key"]
+            if not key or not self.has_uncertain_send(item) or self.store.reply_lease_until(item_id, now=now):
+                return Transition(item, False)
+            if found is not None:
+                return self._finish_sent(item, key, found.native_id, found.url, actor, found=True)
+            if item["state"] != "sending":
+                return Transition(item, False)
+            message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
+            self.store.finish_reply(key, status="unknown", now=now, error=message)
+            return self._fail(item, message, actor)
+
+    def _finish_sent(
+        self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str, *, found: bool = False
+    ) -> Transition:
+        now = self.clock()
+        detail: dict[str, Any] = {"reply_id": reply_id, "url": url}
+        if found:  # an earlier, uncertain attempt's reply (or one made on the platform), not this call's
+            detail["found_on_platform"] = True
+        with self.store.transaction():
             self.store.finish_reply(key, status="sent", now=now, platform_reply_id=reply_id, url=url)
+            self.store.supersede_replies(item["id"], keep=key, now=now, note=f"the item was replied with {reply_id}")
             fresh = self.item(item["id"])
             result = self._move(
                 fresh,
@@ -270,7 +352,7 @@ class Queue:
                 actor,
                 "replied",
                 {"reply_url": url, "first_response_at": fresh["first_response_at"] or now, "last_error": None},
-                {"reply_id": reply_id, "url": url},
+                detail,
             )
             self.store.add_feedback(item["post_key"], "replied", actor=actor, now=now)
         return result

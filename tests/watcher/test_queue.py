@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import ClassVar
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -209,3 +211,50 @@ def test_a_failing_lookup_leaves_the_item_failed_and_retryable(store: Store, ite
     healed = RecordingPlatform(posted=list(flaky.posted))  # the platform has the reply; search works again
     assert queue.send(item_id, "luca", healed).item["state"] == "replied"
     assert len(healed.posted) == 1
+
+
+class ClickLandsMeanwhile(Store):
+    """The scheduler's store: `after_query` runs right after the snoozed-due query
+    returns, `after_read` right after an item is read; a moderator's click (another
+    connection to the database) lands there."""
+
+    after_query: list[Callable[[], object]]
+    after_read: list[Callable[[], object]]
+
+    def snoozed_due(self, *, now: datetime) -> list[int]:
+        due = super().snoozed_due(now=now)
+        while self.after_query:
+            self.after_query.pop(0)()
+        return due
+
+    def get_item(self, item_id: int) -> dict[str, Any] | None:
+        item = super().get_item(item_id)
+        while self.after_read:
+            self.after_read.pop(0)()
+        return item
+
+
+@pytest.mark.parametrize("lands", ["after_query", "after_read"])
+def test_wake_never_undoes_a_claim_that_lands_meanwhile(tmp_path: Path, lands: str) -> None:
+    scheduler_store = ClickLandsMeanwhile(tmp_path / "w.db")
+    scheduler_store.after_query, scheduler_store.after_read = [], []
+    for native_id in ("1", "2"):
+        scheduler_store.insert_post(make_post("where is my refund?", native_id=native_id), None, fetched_at=T0)
+    first = scheduler_store.create_queue_item("x:1", priority="high", score=70, channel="#care", now=T0)
+    second = scheduler_store.create_queue_item("x:2", priority="high", score=60, channel="#care", now=T0)
+    assert first is not None and second is not None
+    later = T0 + timedelta(hours=1, seconds=5)
+    scheduler = Queue(scheduler_store, clock=lambda: later)
+    with Store(tmp_path / "w.db") as app_store:
+        app = Queue(app_store, clock=lambda: later)
+        for item_id in (first, second):
+            app.snooze(item_id, "ana", T0 + timedelta(hours=1))
+        getattr(scheduler_store, lands).append(lambda: app.claim(first, "luca"))
+
+        assert scheduler.wake_due() == [second]  # a lost race does not stop the others waking
+
+        item = app_store.get_item(first)
+        assert item is not None and (item["state"], item["assignee"]) == ("claimed", "luca")
+        assert actions(app_store, first) == ["created", "snooze", "claim"]
+        assert actions(app_store, second) == ["created", "snooze", "wake"]
+    scheduler_store.close()

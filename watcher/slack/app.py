@@ -185,7 +185,8 @@ class SlackRuntime:
 
     def send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
         """One send per item at a time in this process: a double click waits for the
-        first send and then finds the item replied instead of asking the platform twice."""
+        first send and then finds the item replied instead of asking the platform twice.
+        A click in another process meanwhile is refused by the send lease in the database."""
         with self._lock_for(self._send_locks, item_id):
             return self._send(item_id, actor, require_approval=require_approval)
 
@@ -562,16 +563,24 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     and its card says so. Each reply scope is asked once for its share of the batch
     (`find_own_replies`): two X sources of one brand account on one app read its
     timeline once a check, not once each, and never two requests per item. Items of a
-    disabled source are checked too (their cards are still open in the team's queue)."""
+    disabled source are checked too (their cards are still open in the team's queue).
+    An item whose send is uncertain is settled instead (`Queue.settle_uncertain_send`):
+    left `sending` by a send that died (its lease has run out), or failed after a timeout,
+    it is replied when the platform has the brand's reply; a dead send with nothing there
+    goes back to failed, retryable."""
     closed = 0
-    states = tuple(s for s in OPEN_STATES if s not in ("sending", "approved"))
+    states = tuple(s for s in OPEN_STATES if s != "approved")
+    sending_now = runtime.store.leased_reply_items(now=runtime.clock())
     rows = [
-        r for r in runtime.store.queue_rows(states=states, limit=1000) if runtime.store.slack_message(card_key(r["id"]))
+        r
+        for r in runtime.store.queue_rows(states=states, limit=1000)
+        if runtime.store.slack_message(card_key(r["id"])) and not (r["state"] == "sending" and r["id"] in sending_now)
     ]
     if runtime.native_offset >= len(rows):
         runtime.native_offset = 0
     batch = rows[runtime.native_offset : runtime.native_offset + limit]  # rotate: every item gets its turn
     runtime.native_offset += limit
+    uncertain = {r["id"] for r in batch if runtime.queue.has_uncertain_send(r)}
     by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
     unreachable: dict[tuple[str, str], list[int]] = {}  # (source, why) -> its items skipped
     for row in batch:
@@ -601,6 +610,12 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
             continue
         for item_id, post in items:
             reply = found.get(post.key)
+            if item_id in uncertain:  # a send of ours may have posted: its reply, or a retry
+                result = runtime.queue.settle_uncertain_send(item_id, reply)
+                if result.changed:
+                    log.warning("item %s had an unconfirmed send: now %s", item_id, result.item["state"])
+                    enqueue_card_update(runtime.store, result.item, now=runtime.clock())
+                continue
             if reply is None:
                 continue
             result = runtime.queue.answered_elsewhere(item_id, url=reply.url)

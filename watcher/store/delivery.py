@@ -169,3 +169,62 @@ class DeliveryTables(StoreBase):
             "UPDATE replies SET status = ?, platform_reply_id = ?, url = ?, error = ?, updated_at = ? WHERE key = ?",
             [status, platform_reply_id, url, error[:500], iso(now), key],
         )
+
+    # --- send lease and look-before-posting ---------------------------------
+
+    @_locked
+    def lease_reply(self, key: str, *, item_id: int, now: datetime, until: datetime) -> bool:
+        """Take the right to call the platform with reply `key` until `until`; False while
+        any reply of the item is leased to another send (a click in another process, or
+        one that has not finished). The check and the take are one UPDATE, so of two
+        processes only one wins; a process that dies mid-send frees it at `until`."""
+        cur = self.db.execute(
+            "UPDATE replies SET posting_until = ? WHERE key = ? AND NOT EXISTS "
+            "(SELECT 1 FROM replies WHERE item_id = ? AND posting_until > ?)",
+            [iso(until), key, item_id, iso(now)],
+        )
+        return cur.rowcount == 1
+
+    @_locked
+    def release_reply(self, key: str, *, until: datetime) -> None:
+        """End the lease taken until `until` (a lease that ran out and was taken by another
+        send since is theirs, and stays)."""
+        self.db.execute(
+            "UPDATE replies SET posting_until = NULL WHERE key = ? AND posting_until = ?", [key, iso(until)]
+        )
+
+    @_locked
+    def reply_lease_until(self, item_id: int, *, now: datetime) -> str | None:
+        """When the lease on one of the item's replies runs out; None when none is held."""
+        row = self.db.execute(
+            "SELECT MAX(posting_until) FROM replies WHERE item_id = ? AND posting_until > ?", [item_id, iso(now)]
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    @_locked
+    def leased_reply_items(self, *, now: datetime) -> set[int]:
+        """Items a send is posting for right now (their lease has not run out)."""
+        rows = self.db.execute("SELECT DISTINCT item_id FROM replies WHERE posting_until > ?", [iso(now)])
+        return {int(r[0]) for r in rows.fetchall()}
+
+    @_locked
+    def unsettled_replies(self, item_id: int) -> list[dict[str, Any]]:
+        """The item's replies whose outcome is not known (`pending`: the send stopped
+        before it learnt; `unknown`: it timed out): any of them may be on the platform."""
+        return _dicts(
+            self.db.execute(
+                "SELECT key, text, status, error, updated_at FROM replies "
+                "WHERE item_id = ? AND status IN ('pending', 'unknown') ORDER BY created_at, key",
+                [item_id],
+            )
+        )
+
+    @_locked
+    def supersede_replies(self, item_id: int, *, keep: str, now: datetime, note: str) -> int:
+        """Close the item's other unsettled replies once it is replied: `note` says by which."""
+        cur = self.db.execute(
+            "UPDATE replies SET status = 'superseded', error = ?, updated_at = ? "
+            "WHERE item_id = ? AND key != ? AND status IN ('pending', 'unknown')",
+            [note[:500], iso(now), item_id, keep],
+        )
+        return cur.rowcount

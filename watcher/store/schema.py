@@ -217,11 +217,20 @@ def _migration_outbox_retry(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_send_lease(db: sqlite_utils.Database) -> None:
+    """A reply row's send lease: until when one send (one click, in one process) may call
+    the platform for its item; an index finds an item's replies (the lease and the
+    look-before-posting check read them all)."""
+    db.execute("ALTER TABLE replies ADD COLUMN posting_until TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS replies_item ON replies (item_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_slack,
     _migration_digest,
     _migration_outbox_retry,
+    _migration_send_lease,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

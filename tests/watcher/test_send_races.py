@@ -1,0 +1,158 @@
+"""Exactly-once sending under the races a real deployment meets, through the real
+tweepy against the fake X: a draft edited after an uncertain send, X refusing a
+retry, two watcher processes on one database, and a process killed mid-send."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.connectors.test_x_reply import approved_item, customer_post
+from tests.connectors.x_support import Clock, make_connector, running_fake
+from tests.fakes.x_api import FakeX
+from tests.watcher.send_child import kill_mid_send, wait_for
+from watcher.queue import LOOK_FIRST, Queue, SendInProgress
+from watcher.store import Store
+
+NOT_ALLOWED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the "
+    "author of the post you are replying to."
+)
+DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeX]:
+    with running_fake(clock) as server:
+        server.add_user("2001", "alice", "Alice A")
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "watcher.db") as db:
+        yield db
+
+
+def uncertain_first_send(fake: FakeX, clock: Clock, queue: Queue, item_id: int) -> None:
+    """X creates the reply, the answer times out, and reads do not show it yet."""
+    fake.delay_next_post(2.0)
+    fake.index_delay = True
+    first = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=0.3))
+    assert first.item["state"] == "failed" and LOOK_FIRST in first.item["last_error"]
+
+
+def test_editing_the_draft_after_an_uncertain_send_posts_no_second_reply(
+    fake: FakeX, clock: Clock, store: Store
+) -> None:
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    item_id = approved_item(store, queue, post, clock, "Sorry for the double charge, we refunded it.")
+    uncertain_first_send(fake, clock, queue, item_id)
+
+    # the card offers "Edit draft": the agent changes one word, the lead approves and sends
+    queue.draft(item_id, "agent", "Sorry for the double charge - we refunded it.")
+    queue.approve(item_id, "lead")
+    fake.index_now()
+    second = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+
+    [stored] = fake.posted_replies(post.native_id)  # the first words, once
+    assert second.item["state"] == "replied" and stored["id"] in second.item["reply_url"]
+    assert fake.count("create_tweet") == 1
+    replied = store.events_for_item(item_id)[-1]
+    assert replied["action"] == "replied" and replied["detail"]["found_on_platform"] is True
+    assert store.unsettled_replies(item_id) == []  # the first attempt's row is settled too
+
+
+def test_a_refusal_after_an_uncertain_send_keeps_looking(fake: FakeX, clock: Clock, store: Store) -> None:
+    """The retry finds nothing yet (X's reads lag), posts, and X refuses; the first
+    attempt may still have posted, so the next send must look again, not post blind."""
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    item_id = approved_item(store, queue, post, clock, "We are on it!")
+    uncertain_first_send(fake, clock, queue, item_id)
+
+    fake.fail("create_tweet", 403, detail=NOT_ALLOWED)
+    refused = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+    assert refused.item["state"] == "failed"
+    assert "limits who can reply" in refused.item["last_error"] and LOOK_FIRST in refused.item["last_error"]
+    assert [r["status"] for r in store.unsettled_replies(item_id)] == ["unknown"]
+
+    fake.index_now()
+    third = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+
+    assert third.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
+
+
+def test_a_duplicate_refusal_from_x_means_look_again_not_reword(fake: FakeX, clock: Clock, store: Store) -> None:
+    """X refuses the retry as a duplicate of the brand's own recent post: proof the first
+    attempt most likely posted. The item must not send anew once X shows the reply."""
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    item_id = approved_item(store, queue, post, clock, "We are on it!")
+    uncertain_first_send(fake, clock, queue, item_id)
+
+    fake.fail("create_tweet", 403, detail=DUPLICATE)
+    refused = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+    assert refused.item["state"] == "failed"
+    assert "may have posted it" in refused.item["last_error"] and LOOK_FIRST in refused.item["last_error"]
+
+    fake.index_now()
+    third = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+
+    assert third.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
+    assert fake.count("create_tweet") == 2  # the first (posted) and the refused retry
+
+
+def test_two_processes_sending_at_once_post_once(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
+    """`watcher run` and `watcher slack serve --no-jobs` on one database: each has its own
+    Store and Queue, so only the lease in the database keeps the second click off X."""
+    with Store(tmp_path / "w.db") as store_a, Store(tmp_path / "w.db") as store_b:
+        post = customer_post(fake, clock)
+        item_id = approved_item(store_a, Queue(store_a, clock=clock), post, clock, "We are on it!")
+        fake.index_delay = True
+        fake.delay_next_post(2.0)  # X creates the tweet, answers later
+        results = {}
+
+        def first_click() -> None:
+            connector = make_connector(fake, clock, mode="mentions")
+            results["a"] = Queue(store_a, clock=clock).send(item_id, "lead", connector).item["state"]
+
+        thread = threading.Thread(target=first_click)
+        thread.start()
+        wait_for(lambda: bool(fake.posted_replies(post.native_id)), "process A's post to reach X")
+        with pytest.raises(SendInProgress, match="being sent right now"):
+            Queue(store_b, clock=clock).send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+        thread.join()
+
+        assert results == {"a": "replied"}
+        assert fake.count("create_tweet") == 1 and len(fake.posted_replies(post.native_id)) == 1
+        again = Queue(store_b, clock=clock).send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+        assert not again.changed and again.item["state"] == "replied"
+
+
+def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first(
+    fake: FakeX, clock: Clock, store: Store, tmp_path: Path
+) -> None:
+    post = customer_post(fake, clock)
+    queue = Queue(store, clock=clock)
+    item_id = approved_item(store, queue, post, clock, "We are on it!")
+
+    kill_mid_send(fake, tmp_path / "watcher.db", item_id, post.native_id, now=clock.now)
+
+    assert store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    with pytest.raises(SendInProgress, match="sending is possible again after 12:03 UTC"):
+        queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+    clock.advance(minutes=3, seconds=1)  # the dead process's lease has run out
+    result = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+
+    assert result.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
+    assert fake.count("create_tweet") == 1
