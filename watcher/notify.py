@@ -70,8 +70,7 @@ def flush_outbox(
         try:
             ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:
-            wait = min(exc.after_seconds, RETRY_CAP_SECONDS)
-            store.mark_outbox_retry(row["id"], next_attempt_at=clock() + timedelta(seconds=wait), error=str(exc))
+            store.mark_outbox_retry(row["id"], next_attempt_at=retry_time(exc, clock()), error=str(exc))
             retrying += 1
             log.warning("%s", backlog_warning(store.outbox_backlog(), now=clock(), error=str(exc)))
             # a service that asks us to wait is not asked again in this flush
@@ -83,6 +82,12 @@ def flush_outbox(
         store.mark_outbox_sent(row["id"], ref=ref, now=clock())
         sent += 1
     return FlushReport(sent=sent, retrying=retrying, failed=failed)
+
+
+def retry_time(exc: DeliveryRetry, now: datetime) -> datetime:
+    """When a row the service asked us to wait with is tried again: as asked, but never
+    later than RETRY_CAP_SECONDS (an hour-long Retry-After must not park a card for an hour)."""
+    return now + timedelta(seconds=min(exc.after_seconds, RETRY_CAP_SECONDS))
 
 
 def backlog_warning(backlog: dict[str, Any], *, now: datetime, error: str) -> str:

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from connectors.base import Connector, reply_scope
 from watcher.config import Config
-from watcher.notify import DeliveryFailed, DeliveryRetry
+from watcher.notify import DeliveryFailed, DeliveryRetry, retry_time
 from watcher.post import Post, utc_now
 from watcher.queue import Queue, QueueError, Transition
 from watcher.slack.cards import (
@@ -158,9 +158,7 @@ class SlackRuntime:
                 ref = self.notifier.deliver(row)
             except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox
                 log.warning("card for item %s not redrawn yet: %s", item_id, exc)
-                self.store.mark_outbox_retry(
-                    row_id, next_attempt_at=self.clock() + timedelta(seconds=exc.after_seconds), error=str(exc)
-                )
+                self.store.mark_outbox_retry(row_id, next_attempt_at=retry_time(exc, self.clock()), error=str(exc))
                 return
             except DeliveryFailed as exc:
                 log.error("card for item %s cannot be redrawn: %s", item_id, exc)

@@ -334,6 +334,16 @@ def test_card_update_during_a_429_waits_in_the_outbox(harness, runtime, fake, cl
     assert "Claimed by <@UANA>" in blocks_text(posted_card(runtime, fake, item_id))
 
 
+def test_a_card_update_slack_asks_to_hold_for_hours_is_tried_again_within_15_minutes(harness, runtime, fake, clock):
+    (item_id,) = queued(runtime, clock, make_post("1"))
+    fake.fail("chat.update", 429, retry_after=7200)  # two hours, once
+    harness.click("claim", item_id, ANA)
+    assert "Claimed by" not in blocks_text(posted_card(runtime, fake, item_id))
+    clock.advance(minutes=15, seconds=1)
+    run_slack_jobs(runtime)
+    assert "Claimed by <@UANA>" in blocks_text(posted_card(runtime, fake, item_id))
+
+
 def test_approvers_are_asked_in_the_thread_and_only_they_may_approve(tmp_path, fake, client, clock, connector):
     config = make_config(tmp_path, fake.base_url, approvers=[LUCA, "SESC"])
     with Store(config.storage.path) as store:
