@@ -287,10 +287,12 @@ class ReplayConnector:
         return self._records
 
     def _consumed(self, records: list[LoadedRecord], end: int) -> int:
-        """crc32 of the keys of records[:end] (a bad record by its line): what a cursor
-        remembers of the part already read. Extends the last sum when it can."""
+        """crc32 of the keys of the readable records in records[:end]: what a cursor remembers
+        of the part already read. Unreadable records (no key) sort first, so one added or
+        fixed still moves a readable one in or out of the part; a line that only moves (a
+        newest-first export growing at the top) changes nothing. Extends the last sum when it can."""
         start, crc = self._checksum if self._checksum[0] <= end else (0, 0)
-        keys = "".join(f"{r.post.key}\n" if r.post is not None else f"#{r.line}\n" for r in records[start:end])
+        keys = "".join(f"{r.post.key}\n" for r in records[start:end] if r.post is not None)
         crc = zlib.crc32(keys.encode("utf-8", "surrogatepass"), crc)
         self._checksum = (end, crc)
         return crc

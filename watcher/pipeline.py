@@ -154,8 +154,8 @@ class Pipeline:
     def ingest(self, source: str, result: FetchResult) -> IngestReport:
         now = self.clock()
         report = IngestReport(source=source, fetched=len(result.posts), problems=list(result.problems))
-        for problem in result.problems:
-            log.warning("source %s: %s", source, problem)
+        for problem in result.problems:  # X and Reddit name their source in the line already
+            log.warning("%s", problem if problem.startswith(f"{source}: ") else f"source {source}: {problem}")
         keep: list[Post] = []
         drop_own, drop_reposts = self.config.pipeline.drop_own_posts, self.config.pipeline.drop_reposts
         for post in result.posts:
@@ -302,11 +302,14 @@ class Poller:
         if state["backoff_until"] is not None and state["backoff_until"] > now:
             return PollOutcome(name, "skipped", total, state["message"], 0, state["backoff_until"])
         requests = 0
+        doing = "fetching"  # what an unexpected error interrupted, for its message
         try:
             for _ in range(self.max_pages):
+                doing = "fetching"
                 cursor: Cursor | None = self.store.get_cursor(name)
                 result = self.connector.fetch(cursor)
                 requests += result.requests_made
+                doing = "storing"
                 total.add(self.pipeline.ingest(name, result))
                 if not result.has_more or self.should_stop():
                     break
@@ -341,14 +344,19 @@ class Poller:
             outcome = self._failed(state, total, requests, exc.message)
             log.warning("source %s failed (%s); retrying at %s", name, exc.message, outcome.next_attempt_at)
             return outcome
-        except Exception as exc:  # a bug or a payload nobody foresaw: the source backs off, the others go on
+        except Exception as exc:  # a bug, a payload nobody foresaw, a locked database: back off, the others go on
             detail = (str(exc).splitlines() or [""])[0][:200]
+            where = (
+                f"fetching with the {self.source.kind} connector (a bug or a payload it does not expect: "
+                "please report it)"
+                if doing == "fetching"
+                else "storing what was fetched"
+            )
             outcome = self._failed(
                 state,
                 total,
                 requests,
-                f"unexpected {type(exc).__name__} ({detail}) while polling with the {self.source.kind} "
-                "connector; the log has the traceback: please report it",
+                f"unexpected {type(exc).__name__} ({detail}) while {where}; the log has the traceback",
             )
             log.exception("source %s failed unexpectedly; retrying at %s", name, outcome.next_attempt_at)
             return outcome

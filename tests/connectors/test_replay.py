@@ -128,6 +128,20 @@ def test_a_refreshed_export_is_read_again_and_nothing_before_the_cursor_is_lost(
     assert [p.native_id for p in shorter.posts] == ["1"] and shorter.problems
 
 
+def test_a_newest_first_export_growing_at_the_top_is_not_read_again(tmp_path: Path) -> None:
+    """An unreadable line moves down when a record is added above it: that alone must not
+    look like a change before the part already read (a full re-read, every error again)."""
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join([record("2", 12), "{not json", record("1", 11)]) + "\n", encoding="utf-8")
+    first = ReplayConnector(path).fetch(None)
+    assert [p.native_id for p in first.posts] == ["1", "2"] and len(first.problems) == 1
+    path.write_text(
+        "\n".join([record("3", 13), record("2", 12), "{not json", record("1", 11)]) + "\n", encoding="utf-8"
+    )
+    grown = ReplayConnector(path).fetch(first.cursor)
+    assert [p.native_id for p in grown.posts] == ["3"] and grown.problems == ()
+
+
 def test_a_cursor_from_an_older_version_resumes_at_its_offset(tmp_path: Path) -> None:
     connector = ReplayConnector(write_jsonl(tmp_path / "e.jsonl", 5), batch_size=3)
     resumed = connector.fetch(Cursor({"offset": 3}))

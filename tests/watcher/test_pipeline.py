@@ -5,6 +5,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -290,14 +291,41 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     state = store.source_state("s")
     assert state["failures"] == 1 and state["backoff_until"] == outcome.next_attempt_at
     assert state["message"] == (
-        "unexpected TypeError ('NoneType' object is not subscriptable) while polling with the replay connector; "
-        "the log has the traceback: please report it"
+        "unexpected TypeError ('NoneType' object is not subscriptable) while fetching with the replay connector "
+        "(a bug or a payload it does not expect: please report it); the log has the traceback"
     )
     assert "Traceback" in caplog.text
     assert _poller(store, config, connector, clock).poll().status == "skipped"  # backing off, no request
     clock.now = outcome.next_attempt_at
     assert _poller(store, config, connector, clock).poll().status == "ok"
     assert connector.cursors[-1] == Cursor({"page": 1}) and store.source_state("s")["failures"] == 0
+
+
+def test_an_unexpected_error_while_storing_says_so_rather_than_blaming_the_connector(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    poller = _poller(store, config, ScriptedConnector([batch(make_post(native_id="s1"))]), clock)
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "insert_posts", locked)
+    outcome = poller.poll()
+    assert outcome.status == "failed"
+    assert outcome.message == (
+        "unexpected OperationalError (database is locked) while storing what was fetched; the log has the traceback"
+    )
+    assert store.get_cursor("s") is None  # nothing stored, so the next poll fetches the same page
+
+
+def test_a_problem_line_names_its_source_once_in_the_log(
+    store: Store, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline = Pipeline(store, config, clock=lambda: T0)
+    with caplog.at_level(logging.WARNING, logger="watcher.pipeline"):
+        pipeline.ingest("m", FetchResult((), None, problems=("m: skipped 12: no id", "e.jsonl:3: not valid JSON")))
+    assert [r.getMessage() for r in caplog.records] == ["m: skipped 12: no id", "source m: e.jsonl:3: not valid JSON"]
 
 
 def test_bad_credentials_mark_the_source_unhealthy_with_the_message(store: Store, config: Config) -> None:
