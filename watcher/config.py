@@ -405,7 +405,20 @@ def _check_triage(triage: TriageConfig, file: str, problems: list[ConfigProblem]
 
 
 # what a `*_env` key may hold: a variable's name, as shells write them (a token pasted there is not one)
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# names are shown in messages only in the usual capitals; any other could be a pasted secret that happens to fit
+_SHOWN_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+
+
+def env_missing(var: str, what_to_do: str) -> str:
+    """The message for a `*_env` key whose variable is not set. A name not in capitals is not
+    repeated: a secret pasted into the key can look like a name (letters and digits only)."""
+    if _SHOWN_ENV_NAME.match(var):
+        return f"environment variable {var} is not set; {what_to_do}"
+    return (
+        f"the environment variable this key names is not set; {what_to_do} (if you pasted a secret here "
+        "instead of a variable's name, remove it from the file and revoke it)"
+    )
 
 
 def _refuse_secrets(table: Mapping[str, Any], file: str, where: str, problems: list[ConfigProblem]) -> None:
@@ -418,7 +431,7 @@ def _refuse_secrets(table: Mapping[str, Any], file: str, where: str, problems: l
                 ConfigProblem(
                     file,
                     f"{where}.{key}",
-                    "must name an environment variable (capital letters, digits and _, like X_BEARER_TOKEN); "
+                    "must name an environment variable (letters, digits and _, like X_BEARER_TOKEN); "
                     "if you pasted the secret itself, remove it from the file and revoke it, as anyone who read "
                     "the file may have it",
                 )
@@ -567,7 +580,7 @@ class SourceOptions:
                 ConfigProblem(
                     self.cfg.file,
                     self._where(key),
-                    f"environment variable {var} is not set; export it before starting the watcher",
+                    env_missing(var, "export it before starting the watcher"),
                 )
             )
         return value
@@ -595,7 +608,7 @@ def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProble
                 ConfigProblem(
                     cfg.file,
                     f"slack.{key}",
-                    f"environment variable {var} is not set; export it or set slack.enabled = false",
+                    env_missing(var, "export it or set slack.enabled = false"),
                 )
             )
     return problems

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from watcher.config import Config
+from watcher.config import Config, env_missing
 from watcher.digest import Digest
 from watcher.digest_format import digest_text
 from watcher.slack.outbox import make_client
@@ -36,8 +36,7 @@ def slack_client(config: Config, env: Mapping[str, str]) -> WebClient:
     token = env.get(var, "")
     if not token:
         raise DigestPostError(
-            f"{config.file}: slack.bot_token_env: environment variable {var} is not set; "
-            "export the bot token in it to post digests"
+            f"{config.file}: slack.bot_token_env: {env_missing(var, 'export the bot token in it to post digests')}"
         )
     return make_client(config, env)
 

@@ -82,7 +82,6 @@ REDDIT_SECRET = "fGh6TqAb-9Kd0LmNoPq2RsTuVwXy"  # shaped like one, not real
         ({"sources": {"a": {"kind": "reddit", "client_secret_env": REDDIT_SECRET}}}, "sources.a.client_secret_env"),
         ({"sources": {"a": {"kind": "x", "reply_access_token_env": X_TOKEN}}}, "sources.a.reply_access_token_env"),
         ({"slack": {"bot_token_env": "xoxb-1234-5678-abcdefABCDEF"}}, "slack.bot_token_env"),
-        ({"slack": {"bot_token_env": "my_token"}}, "slack.bot_token_env"),  # a lowercase name: told to use capitals
     ],
 )
 def test_a_secret_pasted_into_an_env_key_is_refused_without_echoing_it(data: dict, key: str) -> None:
@@ -91,8 +90,39 @@ def test_a_secret_pasted_into_an_env_key_is_refused_without_echoing_it(data: dic
     found = problems_of({"brand": {"name": "L"}, **data})
     assert any(p.startswith(f"cfg.toml: {key}: must name an environment variable") for p in found), found
     assert "revoke it" in " ".join(found)
-    for secret in (X_TOKEN, REDDIT_SECRET, "xoxb-1234", "my_token"):
+    for secret in (X_TOKEN, REDDIT_SECRET, "xoxb-1234"):
         assert not any(secret in p for p in found)
+
+
+def test_a_lowercase_variable_name_works_and_is_not_repeated_when_unset() -> None:
+    """Lowercase names are valid (they worked before); but a secret of letters and digits only
+    (a Reddit client secret can be) fits the same pattern, so an unset one is not echoed."""
+    cfg = parse_config({"brand": {"name": "L"}, "sources": {"r": {"kind": "replay", "token_env": "x_bearer"}}})
+    assert SourceOptions(cfg.sources[0], {"x_bearer": "t0ken"}).secret("token_env", "X") == "t0ken"
+    pasted = "fGh6TqAbx9Kd0LmNoPq2RsTuVwXy"  # letters and digits only: shaped like a name
+    cfg = parse_config({"brand": {"name": "L"}, "sources": {"r": {"kind": "replay", "token_env": pasted}}})
+    options = SourceOptions(cfg.sources[0], {})
+    options.secret("token_env", "X")
+    (problem,) = options.problems
+    assert pasted not in str(problem)
+    assert str(problem).endswith(
+        "sources.r.token_env: the environment variable this key names is not set; export it before starting the "
+        "watcher (if you pasted a secret here instead of a variable's name, remove it from the file and revoke it)"
+    )
+    assert slack_env_problems(
+        parse_config(
+            {
+                "brand": {"name": "L"},
+                "slack": {
+                    "enabled": True,
+                    "bot_token_env": pasted,
+                    "channel": "C0123ABCD",
+                    "moderators": ["U0123ABCD"],
+                },
+            }
+        ),
+        {},
+    )[0].reason.startswith("the environment variable")
 
 
 def test_source_options_report_missing_env_and_unknown_keys(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from connectors.base import Connector, reply_scope
-from watcher.config import Config
+from watcher.config import Config, env_missing
 from watcher.notify import DeliveryFailed, DeliveryRetry, retry_time
 from watcher.post import Post, utc_now
 from watcher.queue import Queue, QueueError, Transition
@@ -702,7 +702,8 @@ def _serve(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
     secret = env.get(slack.signing_secret_env, "")
     if not secret:
         raise SystemExit(
-            f"slack.mode is http but {slack.signing_secret_env} is not set; export the app's signing secret"
+            f"slack.signing_secret_env: {env_missing(slack.signing_secret_env, 'export the app signing secret in it')}"
+            " (slack.mode is http)"
         )
     app = build_app(runtime, token=token, signing_secret=secret)
     server = serve_http(app, host=slack.http_host, port=slack.http_port, path=slack.http_path)
