@@ -5,8 +5,9 @@ Nothing is posted twice. A posted message is recorded (item -> channel/ts) in
 the store; every post carries message metadata naming its outbox row, and a row
 retried after an unclear outcome (a crash, a 500 after Slack stored the message)
 first looks for that metadata in the channel before posting again. 429 and 5xx
-become `DeliveryRetry` (Retry-After honoured) so the row waits in the outbox;
-posts are paced to about one per second per channel.
+become `DeliveryRetry` (Retry-After honoured) so the row waits in the outbox, and the
+outbox is held until then; a channel the bot cannot post to holds only that channel's
+rows. Posts are paced to about one per second per channel.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from watcher.config import Config
-from watcher.notify import LEASE_SECONDS, DeliveryFailed, DeliveryRetry, FlushReport, flush_outbox
+from watcher.notify import (
+    LEASE_SECONDS,
+    RETRY_CAP_SECONDS,
+    DeliveryFailed,
+    DeliveryRetry,
+    FlushReport,
+    OutboxHold,
+    flush_outbox,
+)
 from watcher.post import Post, utc_now
 from watcher.slack.cards import (
     CardView,
@@ -51,6 +60,8 @@ FIXABLE_ERRORS = {
     "not_in_channel": "the bot is not in the channel; type /invite @watcher in it",
     "missing_scope": "the app lacks a scope; reinstall it from docs/slack manifest",
 }
+# of those, the ones about one channel: only that channel's rows wait, the others go out
+CHANNEL_ERRORS = {"channel_not_found", "not_in_channel"}
 FIXABLE_RETRY_SECONDS = 300
 
 
@@ -96,6 +107,8 @@ class SlackNotifier:
         self._last_post: dict[str, float] = {}
         self._lock = threading.RLock()
         self._delivered: dict[int, str] = {}
+        self.hold = OutboxHold()  # a service-wide wait outlives one flush (see flush_outbox)
+        self._unseen: dict[str, datetime] = {}  # channel name -> until when it is not looked up again
 
     # --- Notifier ------------------------------------------------------------------
 
@@ -153,6 +166,15 @@ class SlackNotifier:
             return DeliveryRetry(
                 f"Slack answered {status} for {where}; will retry",
                 after_seconds=min(300, 10 * (row["attempts"] + 1)),
+            )
+        if error in CHANNEL_ERRORS:
+            # Slack answers channel_not_found for a private channel the bot is not in, too:
+            # inviting the bot fixes it, so the rows wait (never blocking other channels)
+            channel = _addressed_channel(response) or row["channel"] or self.slack.channel
+            return DeliveryRetry(
+                f"Slack refused {where} in channel {channel}: {FIXABLE_ERRORS[error]}",
+                after_seconds=FIXABLE_RETRY_SECONDS,
+                channel=channel,
             )
         if error in FIXABLE_ERRORS:
             return DeliveryRetry(f"Slack refused {where}: {FIXABLE_ERRORS[error]}", after_seconds=FIXABLE_RETRY_SECONDS)
@@ -239,6 +261,9 @@ class SlackNotifier:
         known = self.store.slack_message(f"channel:{channel}")
         if known is not None:
             return str(known["channel"])
+        now = self.clock()
+        if now < self._unseen.get(channel, now):  # not found a moment ago: not every retry scans the list
+            return ""
         cursor = None
         for _ in range(50):  # pages of 200: 10,000 channels
             page = self.client.conversations_list(
@@ -254,6 +279,7 @@ class SlackNotifier:
             if not cursor:
                 break
         log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
+        self._unseen[channel] = now + timedelta(seconds=RETRY_CAP_SECONDS)
         return ""
 
     def _find_posted(self, outbox_ids: set[int], channel: str, thread_ts: str) -> str | None:
@@ -472,6 +498,16 @@ class SlackNotifier:
         return ts
 
 
+def _addressed_channel(response: Any) -> str:
+    """The channel a failed Web API call was addressed to (chat.postMessage sends it as
+    JSON, conversations.history as a query parameter), or ""."""
+    for part in ("json", "params", "data"):
+        args = (response.req_args or {}).get(part)
+        if isinstance(args, dict) and args.get("channel"):
+            return str(args["channel"])
+    return ""
+
+
 def _retry_after(headers: Any) -> float:
     for name in ("Retry-After", "retry-after"):
         value = (headers or {}).get(name)
@@ -498,9 +534,13 @@ def flush_slack(
     """`flush_outbox` until quiet: delivering a card queues its thread and escalation
     rows, which go out in the next round rather than the next scheduler tick."""
     sent = retrying = failed = 0
+    held = False
     for _ in range(rounds):
         report = flush_outbox(store, notifier, clock=clock)
         sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
-        if report.retrying or not report.sent:
+        held = held or report.held
+        # a round that sent nothing is the last (after the service asked to wait, the next one
+        # is held); a channel that refused does not stop the others' threads going out
+        if not report.sent:
             break
-    return FlushReport(sent=sent, retrying=retrying, failed=failed)
+    return FlushReport(sent=sent, retrying=retrying, failed=failed, held=held)
