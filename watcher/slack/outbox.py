@@ -109,6 +109,9 @@ class SlackNotifier:
         self._delivered: dict[int, str] = {}
         self.hold = OutboxHold()  # a service-wide wait outlives one flush (see flush_outbox)
         self._unseen: dict[str, datetime] = {}  # channel name -> until when it is not looked up again
+        # channel (as addressed) -> until when, and why, it refuses: rows for it that the flush
+        # cannot group by their outbox channel (the default channel's, say) do not each ask Slack
+        self._refused: dict[str, tuple[datetime, str]] = {}
 
     # --- Notifier ------------------------------------------------------------------
 
@@ -171,6 +174,7 @@ class SlackNotifier:
             # Slack answers channel_not_found for a private channel the bot is not in, too:
             # inviting the bot fixes it, so the rows wait (never blocking other channels)
             channel = _addressed_channel(response) or row["channel"] or self.slack.channel
+            self._refused[channel] = (self.clock() + timedelta(seconds=FIXABLE_RETRY_SECONDS), FIXABLE_ERRORS[error])
             return DeliveryRetry(
                 f"Slack refused {where} in channel {channel}: {FIXABLE_ERRORS[error]}",
                 after_seconds=FIXABLE_RETRY_SECONDS,
@@ -200,6 +204,23 @@ class SlackNotifier:
         )
         return view, post
 
+    def _unless_refused(self, channel: str) -> None:
+        """A channel that refused a moment ago (bot not in it) is not asked again until its
+        wait ends: the row waits with the one that was refused."""
+        refused = self._refused.get(channel)
+        if refused is None:
+            return
+        until, reason = refused
+        now = self.clock()
+        if now >= until:
+            del self._refused[channel]
+            return
+        raise DeliveryRetry(
+            f"not sent to channel {channel}, which Slack refused a moment ago: {reason}",
+            after_seconds=(until - now).total_seconds(),
+            channel=channel,
+        )
+
     def _pace(self, channel: str) -> None:
         """About `messages_per_second` posts per channel, as Slack asks."""
         gap = 1.0 / self.slack.messages_per_second
@@ -222,6 +243,7 @@ class SlackNotifier:
     ) -> tuple[str, str]:
         """Post once: after an earlier attempt of this row, look for it first (unless the
         caller just did: `look_first=False`). Returns (channel id, ts)."""
+        self._unless_refused(channel)
         earlier = self._earlier_copy(row, channel, thread_ts) if look_first else None
         if earlier is not None:
             return earlier
@@ -284,6 +306,7 @@ class SlackNotifier:
 
     def _find_posted(self, outbox_ids: set[int], channel: str, thread_ts: str) -> str | None:
         """The ts of a message in `channel` (or the thread) posted for one of `outbox_ids`."""
+        self._unless_refused(channel)
         if thread_ts:
             response = self.client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
@@ -300,6 +323,7 @@ class SlackNotifier:
         return None
 
     def _update(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        self._unless_refused(channel)
         self._pace(channel)
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 

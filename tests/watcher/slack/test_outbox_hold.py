@@ -5,6 +5,7 @@ probe per wait, not one per tick); warnings and channel look-ups are not repeate
 
 from __future__ import annotations
 
+import json
 import logging
 
 from watcher.config import Config
@@ -108,3 +109,21 @@ def test_a_channel_name_that_does_not_exist_is_not_looked_up_on_every_retry(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) <= 10
     assert "channel #nowhere" in warnings[-1]
+
+
+def test_cards_for_the_default_channel_the_bot_is_not_in_ask_slack_once_per_wait_not_once_each(
+    store: Store, config: Config, client, fake, clock: Clock
+) -> None:
+    # unrouted cards: their outbox rows name no channel, they go to slack.channel
+    ingest(store, config, clock, *[make_post(str(n), f"post {n}", handle=f"h{n}") for n in range(20)])
+    fake.fail("chat.postMessage", 200, body=json.dumps({"ok": False, "error": "not_in_channel"}), times=100_000)
+    slack = notifier(store, client, config, clock)
+    run_ticks(store, slack, clock, seconds=600)
+    assert len(fake.calls_to("chat.postMessage")) <= 3  # one per 5 minutes for the channel
+    status, error = store.db.execute("SELECT status, last_error FROM outbox WHERE id = 20").fetchone()
+    assert status == "pending" and "/invite @watcher" in error
+    with fake.lock:  # someone types /invite @watcher
+        fake.failures.pop("chat.postMessage")
+    run_ticks(store, slack, clock, seconds=360)
+    assert store.outbox_counts() == {"sent": 40}  # twenty cards, twenty threads
+    assert len(top_messages(fake)) == 20
