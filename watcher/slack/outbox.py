@@ -49,14 +49,17 @@ from watcher.store import Store
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "watcher_outbox"
-# how long a row taken for delivery stays taken (another process skips it; a crash frees it)
-# Slack errors that a person can fix (token, channel membership): keep the row and retry slowly
+# Slack errors that a person can fix: keep the row and retry slowly. A token error holds the
+# whole outbox (every row would get it); a channel error only that channel's rows
 FIXABLE_ERRORS = {
     "invalid_auth": "the bot token is invalid; check the environment variable named by slack.bot_token_env",
     "not_authed": "no bot token was sent; export the variable named by slack.bot_token_env",
     "token_revoked": "the bot token was revoked; reinstall the app and export the new token",
     "account_inactive": "the bot token belongs to a deactivated app; reinstall it",
-    "channel_not_found": "the channel does not exist or the bot cannot see it; check slack.channel and invite the bot",
+    "channel_not_found": (
+        "the channel does not exist or the bot cannot see it (a private channel it is not in); "
+        "check the channel name (slack.channel, or the routing rule's channel) and invite the bot"
+    ),
     "not_in_channel": "the bot is not in the channel; type /invite @watcher in it",
     "missing_scope": "the app lacks a scope; reinstall it from docs/slack manifest",
 }
