@@ -38,7 +38,7 @@ def test_a_five_hour_slack_outage_delays_the_card_but_never_drops_it(store, conf
     (item_id,) = ingest(store, config, clock, make_post("1", "my card was charged twice"))
     fake.fail("chat.postMessage", 503, times=60)  # every try for five hours
     caplog.set_level(logging.WARNING, logger="watcher.notify")
-    for _ in range(60):  # the scheduler ticks every 5 minutes; the card's retry is due each time
+    for _ in range(60):  # a `watcher poll` every 5 minutes (a fresh notifier, so no hold carried over)
         assert flush_slack(store, notifier(store, client, config, clock), clock=clock).retrying == 1
         clock.advance(minutes=5)
     assert card_row(store)[:2] == ("pending", 60)  # the old code gave up (status failed) after 20
