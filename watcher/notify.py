@@ -5,6 +5,8 @@ delivers them afterwards. A row is marked sent with the notifier's reference (a
 Slack message ts, say) so it is never delivered twice; a notifier that cannot
 deliver now raises `DeliveryRetry` and the row waits, however long that takes:
 only a `DeliveryFailed` (a message that can never be delivered as it is) gives up.
+A wait of the whole service (429, 5xx, unreachable, bad token) holds the outbox until
+it ends; a wait of one channel (bot not in it) holds that channel's rows, never the others.
 """
 
 from __future__ import annotations
@@ -29,21 +31,32 @@ log = logging.getLogger(__name__)
 # an outage of hours (or a bot not invited over a weekend) delays messages, never drops them
 RETRY_CAP_SECONDS = 900
 LEASE_SECONDS = 120  # longer than any one delivery takes, short enough to retry soon after a crash
+# while rows wait, the backlog warning is repeated this often (or sooner when more rows wait)
+WARN_EVERY_SECONDS = 900
 
 
 class DeliveryRetry(Exception):
-    """Cannot deliver now (service down, 429); try again after `after_seconds`."""
+    """Cannot deliver now; try again after `after_seconds`. Without a `channel` the whole
+    service must wait (429, 5xx, unreachable, a bad token): `flush_outbox` holds every row
+    until then. With one, only that channel refuses (the bot is not in it, or cannot see
+    it): its rows wait and rows for other channels go out."""
 
-    def __init__(self, message: str, *, after_seconds: float) -> None:
+    def __init__(self, message: str, *, after_seconds: float, channel: str = "") -> None:
         super().__init__(message)
         self.after_seconds = after_seconds
+        self.channel = channel
 
 
 class DeliveryFailed(Exception):
-    """Will never be deliverable as it is (a deleted channel, say): stop retrying."""
+    """Can never be delivered as it is (a kind with no text, an item deleted from the
+    store, a message the service rejects as malformed): stop retrying. A channel the bot
+    cannot post to is not this: a person can fix it (invite the bot), so its rows wait."""
 
 
 class Notifier(Protocol):
+    """Delivers rows. One that may be asked to wait keeps an `OutboxHold` as `hold`, so the
+    wait outlives one flush (`SlackNotifier` does; without one each flush starts afresh)."""
+
     def deliver(self, row: dict[str, Any]) -> str:
         """Deliver one outbox row; return a reference stored with it (message id/ts)."""
         ...
@@ -54,6 +67,33 @@ class FlushReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    held: bool = False  # the service asked the whole outbox to wait: nothing was tried
+
+
+@dataclass
+class OutboxHold:
+    """What one process remembers between flushes (a notifier carries it as `hold`): until
+    when the service asked the whole outbox to wait, so a 5 s flush tick sends one probe per
+    wait rather than one per tick; and the last backlog warning, so an outage of hours logs
+    a line every WARN_EVERY_SECONDS (or when more rows wait), not one per tick."""
+
+    until: datetime | None = None
+    warned_at: datetime | None = None
+    warned_waiting: int = 0
+
+    def held(self, now: datetime) -> bool:
+        return self.until is not None and now < self.until
+
+    def warn_now(self, *, waiting: int, now: datetime) -> bool:
+        """Whether to log the backlog warning now (and remember that it was)."""
+        if (
+            self.warned_at is not None
+            and (now - self.warned_at).total_seconds() < WARN_EVERY_SECONDS
+            and waiting <= self.warned_waiting
+        ):
+            return False
+        self.warned_at, self.warned_waiting = now, waiting
+        return True
 
 
 def flush_outbox(
@@ -61,20 +101,37 @@ def flush_outbox(
 ) -> FlushReport:
     """Deliver due rows. Each row is leased first, so two flushes (threads or processes,
     `watcher run` beside `watcher poll`) never deliver the same row; a crash mid-delivery
-    frees the lease after LEASE_SECONDS and the row is delivered again."""
+    frees the lease after LEASE_SECONDS and the row is delivered again.
+
+    A row the service puts off waits (`retry_time`). When the whole service asked to wait,
+    the flush stops and the notifier's `hold` keeps later flushes from asking again before
+    the wait ends; when one channel refused, that channel's other due rows wait with it and
+    the flush goes on with the other channels (rows that cannot go out never block others)."""
+    hold: OutboxHold = getattr(notifier, "hold", None) or OutboxHold()
+    if hold.held(clock()):
+        return FlushReport(held=True)
     sent = retrying = failed = 0
     for row in store.due_outbox(now=clock(), limit=limit):
         now = clock()
         if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
-            continue  # another flush took it first
+            continue  # another flush took it first, or its channel was put off in this flush
         try:
             ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:
-            store.mark_outbox_retry(row["id"], next_attempt_at=retry_time(exc, clock()), error=str(exc))
+            now = clock()
+            until = retry_time(exc, now)
+            store.mark_outbox_retry(row["id"], next_attempt_at=until, error=str(exc))
             retrying += 1
-            log.warning("%s", backlog_warning(store.outbox_backlog(), now=clock(), error=str(exc)))
-            # a service that asks us to wait is not asked again in this flush
-            break
+            if exc.channel:
+                store.defer_outbox_channel(exc.channel, now=now, until=until, error=str(exc))
+            else:
+                hold.until = until
+            backlog = store.outbox_backlog()
+            if hold.warn_now(waiting=backlog["waiting"], now=now):
+                log.warning("%s", backlog_warning(backlog, now=now, error=str(exc)))
+            if exc.channel:
+                continue
+            break  # a service that asks us to wait is not asked again until the wait ends
         except DeliveryFailed as exc:
             store.mark_outbox_failed(row["id"], error=str(exc))
             failed += 1
@@ -91,7 +148,8 @@ def retry_time(exc: DeliveryRetry, now: datetime) -> datetime:
 
 
 def backlog_warning(backlog: dict[str, Any], *, now: datetime, error: str) -> str:
-    """The one warning a flush logs when a row must wait: how many wait, since when, why."""
+    """The warning logged when a row must wait (at most every WARN_EVERY_SECONDS, see
+    `OutboxHold`): how many wait, since when, why."""
     oldest = backlog["oldest"]
     since = ""
     if oldest is not None:

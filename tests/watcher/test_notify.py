@@ -88,3 +88,48 @@ def test_rows_an_older_version_gave_up_on_are_requeued_by_the_migration(store: S
     assert store.outbox_counts() == {"pending": 1, "failed": 1}
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(hours=1)).sent == 1
     assert store.outbox_row(given_up) == {"status": "sent", "ref": f"ref-{given_up}", "attempts": 1}
+
+
+class ChannelRefuser(Recorder):
+    """Delivers everywhere but `refused`, where the bot is not in the channel."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+        self.tried: list[int] = []
+
+    def deliver(self, row: dict[str, Any]) -> str:
+        self.tried.append(row["id"])
+        if row["channel"] == self.refused:
+            raise DeliveryRetry(f"not in {self.refused}", after_seconds=300, channel=self.refused)
+        return super().deliver(row)
+
+
+def test_a_channel_that_refuses_holds_only_its_own_rows(store: Store) -> None:
+    refused = [store.enqueue_outbox("card", f"card:x:{n}", {}, now=T0, channel="CSECRET") for n in range(3)]
+    other = store.enqueue_outbox("card", "card:y:1", {}, now=T0, channel="CCARE")
+    notifier = ChannelRefuser("CSECRET")
+    report = flush_outbox(store, notifier, clock=lambda: T0)
+    assert (report.sent, report.retrying, report.held) == (1, 1, False)
+    assert notifier.rows == [other]  # the other channel's card went out
+    assert notifier.tried == [refused[0], other]  # one refusal stood for the channel's other rows
+    assert store.outbox_counts() == {"pending": 3, "sent": 1}
+    # nothing asks the refusing channel again before its wait ends; then one row asks for all
+    assert flush_outbox(store, notifier, clock=lambda: T0 + timedelta(seconds=299)).retrying == 0
+    assert flush_outbox(store, notifier, clock=lambda: T0 + timedelta(seconds=300)).retrying == 1
+    assert notifier.tried == [refused[0], other, refused[0]]
+
+
+def test_the_upgrade_requeues_only_cards_and_card_redraws(store: Store) -> None:
+    from watcher.store.schema import _migration_outbox_retry
+
+    kinds = ("card", "card_update", "note", "digest", "spike", "reminder", "thread", "escalation")
+    for n, kind in enumerate(kinds):
+        row_id = store.enqueue_outbox(kind, f"{kind}:{n}", {"text": "old news"}, now=T0)
+        assert row_id is not None
+        store.mark_outbox_failed(row_id, error=f"gave up after 20 attempts: Slack answered 503 for outbox row {n}")
+    with store.transaction():
+        _migration_outbox_retry(store.db)
+    rows = store.db.execute("SELECT kind, status FROM outbox ORDER BY id").fetchall()
+    # cards are drawn from the item's current state; the others carry old text or old pings
+    assert dict(rows) == {kind: "pending" if kind in ("card", "card_update") else "failed" for kind in kinds}

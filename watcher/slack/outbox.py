@@ -5,8 +5,9 @@ Nothing is posted twice. A posted message is recorded (item -> channel/ts) in
 the store; every post carries message metadata naming its outbox row, and a row
 retried after an unclear outcome (a crash, a 500 after Slack stored the message)
 first looks for that metadata in the channel before posting again. 429 and 5xx
-become `DeliveryRetry` (Retry-After honoured) so the row waits in the outbox;
-posts are paced to about one per second per channel.
+become `DeliveryRetry` (Retry-After honoured) so the row waits in the outbox, and the
+outbox is held until then; a channel the bot cannot post to holds only that channel's
+rows. Posts are paced to about one per second per channel.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from watcher.config import Config
-from watcher.notify import LEASE_SECONDS, DeliveryFailed, DeliveryRetry, FlushReport, flush_outbox
+from watcher.notify import (
+    LEASE_SECONDS,
+    RETRY_CAP_SECONDS,
+    DeliveryFailed,
+    DeliveryRetry,
+    FlushReport,
+    OutboxHold,
+    flush_outbox,
+)
 from watcher.post import Post, utc_now
 from watcher.slack.cards import (
     CardView,
@@ -40,17 +49,22 @@ from watcher.store import Store
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "watcher_outbox"
-# how long a row taken for delivery stays taken (another process skips it; a crash frees it)
-# Slack errors that a person can fix (token, channel membership): keep the row and retry slowly
+# Slack errors that a person can fix: keep the row and retry slowly. A token error holds the
+# whole outbox (every row would get it); a channel error only that channel's rows
 FIXABLE_ERRORS = {
     "invalid_auth": "the bot token is invalid; check the environment variable named by slack.bot_token_env",
     "not_authed": "no bot token was sent; export the variable named by slack.bot_token_env",
     "token_revoked": "the bot token was revoked; reinstall the app and export the new token",
     "account_inactive": "the bot token belongs to a deactivated app; reinstall it",
-    "channel_not_found": "the channel does not exist or the bot cannot see it; check slack.channel and invite the bot",
+    "channel_not_found": (
+        "the channel does not exist or the bot cannot see it (a private channel it is not in); "
+        "check the channel name (slack.channel, or the routing rule's channel) and invite the bot"
+    ),
     "not_in_channel": "the bot is not in the channel; type /invite @watcher in it",
     "missing_scope": "the app lacks a scope; reinstall it from docs/slack manifest",
 }
+# of those, the ones about one channel: only that channel's rows wait, the others go out
+CHANNEL_ERRORS = {"channel_not_found", "not_in_channel"}
 FIXABLE_RETRY_SECONDS = 300
 
 
@@ -96,6 +110,11 @@ class SlackNotifier:
         self._last_post: dict[str, float] = {}
         self._lock = threading.RLock()
         self._delivered: dict[int, str] = {}
+        self.hold = OutboxHold()  # a service-wide wait outlives one flush (see flush_outbox)
+        self._unseen: dict[str, datetime] = {}  # channel name -> until when it is not looked up again
+        # channel (as addressed) -> until when, and why, it refuses: rows for it that the flush
+        # cannot group by their outbox channel (the default channel's, say) do not each ask Slack
+        self._refused: dict[str, tuple[datetime, str]] = {}
 
     # --- Notifier ------------------------------------------------------------------
 
@@ -154,6 +173,16 @@ class SlackNotifier:
                 f"Slack answered {status} for {where}; will retry",
                 after_seconds=min(300, 10 * (row["attempts"] + 1)),
             )
+        if error in CHANNEL_ERRORS:
+            # Slack answers channel_not_found for a private channel the bot is not in, too:
+            # inviting the bot fixes it, so the rows wait (never blocking other channels)
+            channel = _addressed_channel(response) or row["channel"] or self.slack.channel
+            self._refused[channel] = (self.clock() + timedelta(seconds=FIXABLE_RETRY_SECONDS), FIXABLE_ERRORS[error])
+            return DeliveryRetry(
+                f"Slack refused {where} in channel {channel}: {FIXABLE_ERRORS[error]}",
+                after_seconds=FIXABLE_RETRY_SECONDS,
+                channel=channel,
+            )
         if error in FIXABLE_ERRORS:
             return DeliveryRetry(f"Slack refused {where}: {FIXABLE_ERRORS[error]}", after_seconds=FIXABLE_RETRY_SECONDS)
         return DeliveryFailed(f"Slack refused {where}: {error or status}; this message cannot be delivered as it is")
@@ -178,6 +207,23 @@ class SlackNotifier:
         )
         return view, post
 
+    def _unless_refused(self, channel: str) -> None:
+        """A channel that refused a moment ago (bot not in it) is not asked again until its
+        wait ends: the row waits with the one that was refused."""
+        refused = self._refused.get(channel)
+        if refused is None:
+            return
+        until, reason = refused
+        now = self.clock()
+        if now >= until:
+            del self._refused[channel]
+            return
+        raise DeliveryRetry(
+            f"not sent to channel {channel}, which Slack refused a moment ago: {reason}",
+            after_seconds=(until - now).total_seconds(),
+            channel=channel,
+        )
+
     def _pace(self, channel: str) -> None:
         """About `messages_per_second` posts per channel, as Slack asks."""
         gap = 1.0 / self.slack.messages_per_second
@@ -200,6 +246,7 @@ class SlackNotifier:
     ) -> tuple[str, str]:
         """Post once: after an earlier attempt of this row, look for it first (unless the
         caller just did: `look_first=False`). Returns (channel id, ts)."""
+        self._unless_refused(channel)
         earlier = self._earlier_copy(row, channel, thread_ts) if look_first else None
         if earlier is not None:
             return earlier
@@ -239,6 +286,9 @@ class SlackNotifier:
         known = self.store.slack_message(f"channel:{channel}")
         if known is not None:
             return str(known["channel"])
+        now = self.clock()
+        if now < self._unseen.get(channel, now):  # not found a moment ago: not every retry scans the list
+            return ""
         cursor = None
         for _ in range(50):  # pages of 200: 10,000 channels
             page = self.client.conversations_list(
@@ -254,10 +304,12 @@ class SlackNotifier:
             if not cursor:
                 break
         log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
+        self._unseen[channel] = now + timedelta(seconds=RETRY_CAP_SECONDS)
         return ""
 
     def _find_posted(self, outbox_ids: set[int], channel: str, thread_ts: str) -> str | None:
         """The ts of a message in `channel` (or the thread) posted for one of `outbox_ids`."""
+        self._unless_refused(channel)
         if thread_ts:
             response = self.client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
@@ -274,6 +326,7 @@ class SlackNotifier:
         return None
 
     def _update(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        self._unless_refused(channel)
         self._pace(channel)
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
@@ -472,6 +525,16 @@ class SlackNotifier:
         return ts
 
 
+def _addressed_channel(response: Any) -> str:
+    """The channel a failed Web API call was addressed to (chat.postMessage sends it as
+    JSON, conversations.history as a query parameter), or ""."""
+    for part in ("json", "params", "data"):
+        args = (response.req_args or {}).get(part)
+        if isinstance(args, dict) and args.get("channel"):
+            return str(args["channel"])
+    return ""
+
+
 def _retry_after(headers: Any) -> float:
     for name in ("Retry-After", "retry-after"):
         value = (headers or {}).get(name)
@@ -498,9 +561,13 @@ def flush_slack(
     """`flush_outbox` until quiet: delivering a card queues its thread and escalation
     rows, which go out in the next round rather than the next scheduler tick."""
     sent = retrying = failed = 0
+    held = False
     for _ in range(rounds):
         report = flush_outbox(store, notifier, clock=clock)
         sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
-        if report.retrying or not report.sent:
+        held = held or report.held
+        # a round that sent nothing is the last (after the service asked to wait, the next one
+        # is held); a channel that refused does not stop the others' threads going out
+        if not report.sent:
             break
-    return FlushReport(sent=sent, retrying=retrying, failed=failed)
+    return FlushReport(sent=sent, retrying=retrying, failed=failed, held=held)

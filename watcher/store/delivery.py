@@ -96,6 +96,20 @@ class DeliveryTables(StoreBase):
         )
         return cur.rowcount == 1
 
+    # --- outbox: one channel waits ---
+
+    @_locked
+    def defer_outbox_channel(self, channel: str, *, now: datetime, until: datetime, error: str) -> int:
+        """Put off, until `until`, the due pending rows addressed to `channel` (the bot is not in
+        it, or cannot see it): one refusal stands for all of them, and the flush goes on with
+        other channels. Rows leased elsewhere are not due, so they are left alone. How many."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ? "
+            "WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ?",
+            [iso(until), error[:500], channel, iso(now)],
+        )
+        return int(cur.rowcount)
+
     # --- outbox backlog (watcher check, the flush warning) ---
 
     @_locked

@@ -208,12 +208,16 @@ def _migration_digest(db: sqlite_utils.Database) -> None:
 
 
 def _migration_outbox_retry(db: sqlite_utils.Database) -> None:
-    """Outbox rows an older watcher gave up on after 20 attempts while the service only
-    asked it to wait (Slack down, bot not invited) wait again: they are delivered on the
-    next flush instead of being lost. Rows refused for good keep their `failed` status."""
+    """Cards and card redraws an older watcher gave up on after 20 attempts while the
+    service only asked it to wait (Slack down, bot not invited) wait again: they are drawn
+    from the item's current state when delivered, so a late card is still true. Other kinds
+    given up keep their `failed` status (`watcher check` counts them): notes, digests and
+    spike alerts carry the text written when they were queued, and a reminder, thread or
+    escalation copy weeks late would ping people about an item long settled. Rows refused
+    for good keep their `failed` status too."""
     db.execute(
         "UPDATE outbox SET status = 'pending', last_error = 'requeued on upgrade; ' || last_error "
-        "WHERE status = 'failed' AND last_error LIKE 'gave up after % attempts: %'"
+        "WHERE status = 'failed' AND kind IN ('card', 'card_update') AND last_error LIKE 'gave up after % attempts: %'"
     )
 
 
