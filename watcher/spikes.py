@@ -15,10 +15,10 @@ Two statistics, each over complete UTC hours of counted posts (not own, not dupl
   and n >= min_posts.
 
 Once per spike, not every hour of it: the database keeps, per statistic, the first and
-last spiking hour of the spike last alerted. A run of spiking hours that overlaps that
-range, or starts within CALM_HOURS of it, is the same spike going on (or its first hour
-moved because late posts completed an earlier hour): the range grows and nothing is
-sent. Otherwise it is a new spike: its alert (an outbox row with dedupe key
+last spiking hour of the spike last alerted. A run of spiking hours that overlaps or
+touches that range, or has fewer than CALM_HOURS (2) calm hours between it and the
+range, is the same spike going on (or its first hour moved because late posts completed
+an earlier hour): the range grows and nothing is sent. Otherwise it is a new spike: its alert (an outbox row with dedupe key
 `spike:<statistic>:<first hour>`) and the new range commit in one transaction, so a
 crash or restart neither loses the alert nor sends it twice.
 """
