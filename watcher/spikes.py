@@ -14,9 +14,13 @@ Two statistics, each over complete UTC hours of counted posts (not own, not dupl
   within [0.02, 0.98]. A spike needs z >= threshold, p - p0 >= min_share_rise (0.15)
   and n >= min_posts.
 
-Once per spike, not every hour of it: consecutive spiking hours of one statistic are
-one spike, named by its first hour; the alert is an outbox row with dedupe key
-`spike:<statistic>:<first hour>`, which the outbox refuses to add twice.
+Once per spike, not every hour of it: the database keeps, per statistic, the first and
+last spiking hour of the spike last alerted. A run of spiking hours that overlaps or
+touches that range, or has fewer than CALM_HOURS (2) calm hours between it and the
+range, is the same spike going on (or its first hour moved because late posts completed
+an earlier hour): the range grows and nothing is sent. Otherwise it is a new spike: its alert (an outbox row with dedupe key
+`spike:<statistic>:<first hour>`) and the new range commit in one transaction, so a
+crash or restart neither loses the alert nor sends it twice.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ HOUR = timedelta(hours=1)
 BASELINE_DAYS = 7
 # how many recent complete hours each check looks at, so a missed run catches up
 LOOKBACK_HOURS = 3
+# a spike is over once this many hours in a row were calm: a single calm hour inside an
+# outage (a lull, posts not stored yet) does not make the next spiking hour a new alert
+CALM_HOURS = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class Spike:
 
     @property
     def dedupe_key(self) -> str:
+        """The outbox key of this spike's alert, when it is a new spike (see check_spikes)."""
         return f"spike:{self.statistic}:{self.started.strftime('%Y-%m-%dT%H')}"
 
 
@@ -175,6 +183,15 @@ def detect_spikes(
     return spikes
 
 
+def continues(known: tuple[datetime, datetime], first: datetime, last: datetime) -> bool:
+    """Whether the run of spiking hours [first, last] is the spike `known` (its first and
+    last hour) going on: they overlap or touch, or fewer than CALM_HOURS calm hours lie
+    between them."""
+    known_first, known_last = known
+    gap = max(first - known_last, known_first - last)  # from the end of one to the start of the other
+    return gap <= CALM_HOURS * HOUR
+
+
 def alert_text(spike: Spike, *, timezone: str, brand: str = "") -> str:
     start = spike.hour.astimezone(ZoneInfo(timezone))
     when = f"{start.strftime('%a %d %b %H:%M')}-{(start + HOUR).strftime('%H:%M')} ({timezone})"
@@ -233,21 +250,30 @@ def check_spikes(
     examples: int = 3,
 ) -> list[Spike]:
     """Look at the last complete hours; queue one alert per new spike. Returns the
-    spikes seen (alerts for ones already announced are refused by the outbox)."""
+    spikes seen, alerted now or before."""
     now = clock()
     until = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     # a week of baseline, the hours checked, a day to find where a spike began, DST slack
     since = until - timedelta(days=BASELINE_DAYS, hours=LOOKBACK_HOURS + 24 + 2)
     rows = [(q, label, count) for q, label, *_rest, count in store.digest_counts(since=since, until=until)]
     spikes = detect_spikes(hourly_series(rows, since=since, until=until), rule, timezone=timezone)
-    for spike in spikes:
-        label = "negative" if spike.statistic == "negative_share" else None
-        top = store.digest_top_posts(since=spike.hour, until=spike.hour + HOUR, limit=examples, sentiment_label=label)
-        store.enqueue_outbox(
-            "spike_alert",
-            spike.dedupe_key,
-            alert_payload(spike, top, timezone=timezone, brand=brand),
-            now=now,
-            channel=channel,
-        )
+    for spike in spikes:  # oldest hour first
+        with store.transaction():
+            known = store.last_spike(spike.statistic)
+            if known and continues(known, spike.started, spike.hour):
+                first, last = min(known[0], spike.started), max(known[1], spike.hour)
+                store.record_spike(spike.statistic, first=first, last=last, now=now)
+                continue
+            label = "negative" if spike.statistic == "negative_share" else None
+            top = store.digest_top_posts(
+                since=spike.hour, until=spike.hour + HOUR, limit=examples, sentiment_label=label
+            )
+            store.enqueue_outbox(
+                "spike_alert",
+                spike.dedupe_key,
+                alert_payload(spike, top, timezone=timezone, brand=brand),
+                now=now,
+                channel=channel,
+            )
+            store.record_spike(spike.statistic, first=spike.started, last=spike.hour, now=now)
     return spikes

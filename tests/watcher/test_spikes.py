@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,11 +12,13 @@ import pytest
 
 from tests.watcher.digest_fixture import add, at, post
 from watcher.spikes import (
+    HOUR,
     Hour,
     Spike,
     SpikeRule,
     alert_payload,
     check_spikes,
+    continues,
     detect_spikes,
     evaluate,
     hourly_series,
@@ -24,7 +26,7 @@ from watcher.spikes import (
     share_z,
     volume_z,
 )
-from watcher.store import Store
+from watcher.store import SCHEMA_VERSION, Store
 
 START = at("2026-11-01T00:00:00")
 RULE = SpikeRule(threshold=4.0, volume_ratio=2.0, min_posts=5, min_share_rise=0.15)
@@ -168,3 +170,115 @@ def test_alert_examples_are_escaped_for_slack() -> None:
     assert "<!channel>" not in examples_block and "<!here>" not in examples_block
     assert "&lt;!channel&gt; look &lt;https://evil.example|here&gt; &amp; there" in examples_block
     assert "<https://x.com/m/status/1?a=1%7Cb|x>" in examples_block
+
+
+# --- one alert per spike, however long it lasts and however late its posts arrive ---
+
+QUIET = (20, 1)  # posts, negative posts in an ordinary hour
+OUTAGE = (20, 15)
+
+
+def fill(store: Store, first: datetime, counts: list[tuple[int, int]], *, tag: str) -> None:
+    """`counts[i]` posts (negative ones first) spread over the hour starting first + i hours."""
+    with store.transaction():
+        for h, (posts, negative) in enumerate(counts):
+            for i in range(posts):
+                when = (first + timedelta(hours=h, minutes=i * 60 // posts)).isoformat()[:19]
+                add(store, post(f"{tag}-{h}-{i}", when, f"post {i}"), "negative" if i < negative else "neutral")
+
+
+def check_after(store: Store, hour: datetime) -> list[Spike]:
+    """The hourly check that runs at minute 2 after `hour` is complete."""
+    now = hour + timedelta(hours=1, minutes=2)
+    return check_spikes(store, rule=RULE, channel="C0ALERTS", timezone="UTC", clock=lambda: now)
+
+
+def alert_keys(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT dedupe_key FROM outbox WHERE kind = 'spike_alert' ORDER BY id")]
+
+
+def test_a_spike_lasting_40_hours_is_alerted_once_across_a_restart(tmp_path: Path) -> None:
+    # each check loads a week and 29 hours; the search for a spike's first hour used to stop
+    # there, so from about the 27th hour its key changed every hour (12 alerts for 40 hours)
+    outage = START + timedelta(days=8)
+    db = Store(tmp_path / "long.db")
+    fill(db, START, [QUIET] * (8 * 24) + [OUTAGE] * 40, tag="p")
+    for h in range(40):
+        if h == 20:  # the service restarts in the middle of the outage
+            db.close()
+            db = Store(tmp_path / "long.db")
+        seen = check_after(db, outage + timedelta(hours=h))
+        assert [(s.statistic, s.hour) for s in seen][-1] == ("negative_share", outage + timedelta(hours=h))
+    assert alert_keys(db) == ["spike:negative_share:2026-11-09T00"]
+    assert db.last_spike("negative_share") == (outage, outage + timedelta(hours=39))
+    db.close()
+
+
+def test_late_posts_that_move_a_spikes_first_hour_do_not_alert_it_again(store: Store) -> None:
+    # hour a had 4 posts stored when b was checked (a poll interval, a 429 back-off), too few
+    # to count; its other 16 arrive later and a starts spiking too: the same outage
+    a = START + timedelta(days=8)
+    b, c = a + HOUR, a + 2 * HOUR
+    fill(store, START, [QUIET] * (8 * 24), tag="q")
+    fill(store, a, [(4, 3), OUTAGE], tag="early")
+    assert {s.started for s in check_after(store, b)} == {b}
+    fill(store, a + timedelta(minutes=3), [(16, 12)], tag="late")
+    fill(store, c, [OUTAGE], tag="c")
+    assert {s.started for s in check_after(store, c)} == {a}
+    assert alert_keys(store) == ["spike:negative_share:2026-11-09T01"]
+    assert store.last_spike("negative_share") == (a, c)
+
+
+def test_a_spike_after_two_calm_hours_is_a_new_alert(store: Store) -> None:
+    s = START + timedelta(days=8)
+    # spike, one calm hour, spike (the same outage); two calm hours, spike (a new one)
+    pattern = [OUTAGE, QUIET, OUTAGE, QUIET, QUIET, OUTAGE, QUIET]
+    fill(store, START, [QUIET] * (8 * 24) + pattern, tag="p")
+    for h in range(len(pattern)):
+        check_after(store, s + timedelta(hours=h))
+    assert alert_keys(store) == ["spike:negative_share:2026-11-09T00", "spike:negative_share:2026-11-09T05"]
+    assert store.last_spike("negative_share") == (s + 5 * HOUR, s + 5 * HOUR)
+
+
+def test_continues_allows_fewer_than_two_calm_hours_between() -> None:
+    known = (START + 10 * HOUR, START + 12 * HOUR)
+    assert continues(known, START + 11 * HOUR, START + 13 * HOUR)  # overlaps
+    assert continues(known, START + 13 * HOUR, START + 13 * HOUR)  # touches
+    assert continues(known, START + 14 * HOUR, START + 14 * HOUR)  # one calm hour (13)
+    assert not continues(known, START + 15 * HOUR, START + 15 * HOUR)  # two calm hours
+    assert continues(known, START + 8 * HOUR, START + 8 * HOUR)  # late posts: one calm hour before
+    assert not continues(known, START + 7 * HOUR, START + 7 * HOUR)
+
+
+def test_the_alert_and_the_spike_state_commit_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a crash after the outbox row is written but before the state is: neither is kept,
+    # so the next check alerts the spike, once
+    s = START + timedelta(days=8)
+    fill(store, START, [QUIET] * (8 * 24) + [OUTAGE, OUTAGE], tag="p")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "record_spike", crash)
+        with pytest.raises(RuntimeError):
+            check_after(store, s)
+    assert alert_keys(store) == [] and store.last_spike("negative_share") is None
+    check_after(store, s)
+    check_after(store, s + HOUR)
+    assert alert_keys(store) == ["spike:negative_share:2026-11-09T00"]
+
+
+def test_an_upgrade_during_a_spike_starts_from_the_alerts_already_sent(tmp_path: Path) -> None:
+    # a database from before spike_state, with the repeated alerts of one long outage
+    path = tmp_path / "old.db"
+    with Store(path) as db:
+        for started, hour in [("2026-11-09T00", "2026-11-09T00"), ("2026-11-09T05", "2026-11-10T05")]:
+            spike = {"statistic": "negative_share", "hour": f"{hour}:00:00+00:00", "started": f"{started}:00:00+00:00"}
+            db.enqueue_outbox("spike_alert", f"spike:negative_share:{started}", {"spike": spike}, now=START)
+        db.enqueue_outbox("card", "card:x:1", {"text": "not a spike"}, now=START)
+        db.db.execute("DROP TABLE spike_state")
+        db.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    with Store(path) as db:
+        assert db.last_spike("negative_share") == (at("2026-11-09T05:00"), at("2026-11-10T05:00"))
+        assert db.last_spike("volume") is None

@@ -16,9 +16,10 @@ from watcher.store.queue import QueueTables
 from watcher.store.schema import Migrations
 from watcher.store.slack import SlackTables
 from watcher.store.sources import SourceTables
+from watcher.store.spikes import SpikeTables
 
 
-class Store(Migrations, PostTables, QueueTables, DeliveryTables, SourceTables, SlackTables, DigestQueries):
+class Store(Migrations, PostTables, QueueTables, DeliveryTables, SourceTables, SlackTables, DigestQueries, SpikeTables):
     """The watcher's database. Safe to share across the scheduler's threads."""
 
     def __init__(self, path: str | Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from watcher.store.base import StoreBase, StoreError, _locked
+from watcher.store.base import StoreBase, StoreError, _locked, from_iso, iso
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -229,12 +229,35 @@ def _migration_send_lease(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS replies_item ON replies (item_id)")
 
 
+def _migration_spike_state(db: sqlite_utils.Database) -> None:
+    """The last alerted spike of each statistic (its first and last spiking hour): a spike
+    that goes on, or whose first hour moves when late posts arrive, is alerted once.
+    Seeded from the spike alerts already in the outbox (the latest of each statistic), so
+    an upgrade in the middle of a spike does not alert it again."""
+    db.table("spike_state").create(
+        {"statistic": str, "first_hour": str, "last_hour": str, "updated_at": str}, pk="statistic"
+    )
+    # with one MAX() aggregate SQLite takes the bare columns from the row holding the maximum
+    latest = db.execute(
+        "SELECT json_extract(payload, '$.spike.statistic'), json_extract(payload, '$.spike.started'), "
+        "MAX(json_extract(payload, '$.spike.hour')), created_at FROM outbox "
+        "WHERE kind = 'spike_alert' AND json_valid(payload) AND json_extract(payload, '$.spike.hour') IS NOT NULL "
+        "AND json_extract(payload, '$.spike.started') IS NOT NULL GROUP BY 1"
+    ).fetchall()
+    for statistic, started, hour, created_at in latest:
+        db.execute(
+            "INSERT INTO spike_state (statistic, first_hour, last_hour, updated_at) VALUES (?, ?, ?, ?)",
+            [statistic, iso(from_iso(started)), iso(from_iso(hour)), created_at],
+        )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_slack,
     _migration_digest,
     _migration_outbox_retry,
     _migration_send_lease,
+    _migration_spike_state,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
