@@ -179,13 +179,17 @@ def test_a_slow_send_keeps_the_item_past_three_minutes(fake: FakeX, clock: Clock
 
         thread = threading.Thread(target=slow_click)
         thread.start()
-        wait_for(lambda: bool(fake.posted_replies(post.native_id)), "process A's post to reach X")
-        clock.advance(minutes=3, seconds=1)
-        queue_b = Queue(store_b, clock=clock)
-        with pytest.raises(SendInProgress, match="being sent right now"):
-            queue_b.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=60.0))
-        assert not queue_b.platform_reply_seen(item_id, None).changed  # the tick: X shows nothing yet
-        thread.join()
+        try:
+            wait_for(lambda: bool(fake.posted_replies(post.native_id)), "process A's post to reach X")
+            clock.advance(minutes=3, seconds=1)
+            queue_b = Queue(store_b, clock=clock)
+            with pytest.raises(SendInProgress, match="being sent right now"):
+                queue_b.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=60.0))
+            assert not queue_b.platform_reply_seen(item_id, None).changed  # the tick: X shows nothing yet
+            # an ingest that meets the brand's reply (A's own) leaves it to A too
+            assert not queue_b.answered_elsewhere(item_id, url="https://x.com/acme/status/9").changed
+        finally:
+            thread.join()
 
         assert results == {"a": "replied"}
         assert fake.count("create_tweet") == 1 and len(fake.posted_replies(post.native_id)) == 1
