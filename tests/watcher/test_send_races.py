@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from connectors.reddit import RedditConnector
+from tests.connectors.test_reddit import ENV as REDDIT_ENV
 from tests.connectors.test_x_reply import approved_item, customer_post
 from tests.connectors.x_support import Clock, make_connector, running_fake
 from tests.fakes.x_api import FakeX
 from tests.watcher.send_child import kill_mid_send, wait_for
+from watcher.config import SourceConfig
 from watcher.queue import LOOK_FIRST, SEND_LEASE, SEND_REQUESTS, Queue, SendInProgress, send_lease
 from watcher.store import Store
 
@@ -202,6 +205,17 @@ def test_the_send_lease_outlasts_a_send_at_the_connectors_timeout(fake: FakeX, c
     assert slow.request_timeout == 300.0
     assert send_lease(slow) > timedelta(seconds=SEND_REQUESTS * 300)
     assert send_lease(object()) == SEND_LEASE  # type: ignore[arg-type]  # a connector that does not say
+
+
+def test_a_reddit_source_sizes_the_send_lease_from_its_timeout_seconds() -> None:
+    options = {"oauth_url": "http://127.0.0.1:9", "reddit_url": "http://127.0.0.1:9", "subreddits": ["LumoBank"]}
+    source = SourceConfig(name="reddit_brand", kind="reddit", options={**options, "timeout_seconds": 120})
+    connector = RedditConnector.from_config(source, REDDIT_ENV)  # builds praw.Reddit; no request is made
+    try:
+        assert connector.request_timeout == 120.0
+        assert send_lease(connector) == timedelta(minutes=11)  # five requests of 120 s, and a minute
+    finally:
+        connector.close()
 
 
 def test_a_locked_database_when_the_lease_ends_does_not_turn_a_sent_reply_into_an_error(
