@@ -128,9 +128,12 @@ class RedditConnector:
         lookback_minutes: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
         http: requests.Session | None = None,
+        request_timeout: float = 16.0,
     ) -> None:
         self.reddit = reddit
         self.http = http
+        # seconds one request may wait (the requestor's timeout): the queue's send lease is sized from it
+        self.request_timeout = request_timeout
         self.meter = meter
         self.streams = streams
         self.source = source
@@ -232,6 +235,7 @@ class RedditConnector:
             author_karma=author_karma,
             lookback_minutes=lookback,
             http=http,
+            request_timeout=timeout,
         )
 
     def close(self) -> None:

@@ -524,6 +524,8 @@ class XConnector:
         self.rate_windows = rate_windows
         self.clock = clock
         self.endpoint = MODE_ENDPOINT[mode]
+        # seconds one request may wait for X (build_client's timeout): the queue's send lease is sized from it
+        self.request_timeout: float | None = getattr(getattr(client, "session", None), "timeout", None)
         base = getattr(getattr(client, "session", None), "base_url", TWEEPY_HOST)
         app = hashlib.sha256(str(getattr(client, "bearer_token", "") or "").encode()).hexdigest()[:12]
         self._window_prefix = f"{base}|{app}|"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,9 +36,12 @@ log = logging.getLogger(__name__)
 
 DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
 FINAL_STATES = ("replied", "dismissed", "answered_elsewhere")
-# how long one send may call the platform before another may take over: above a send's
-# worst case at the default timeouts (a look-up, the post, a look-up: five requests of 20 s)
+# how long one send may call the platform before another may take over: at least this,
+# and always above the send's worst case at the connector's request timeout (see send_lease)
 SEND_LEASE = timedelta(minutes=3)
+# a send's most requests: a look-up (two requests), the post, a look-up after a timeout (two)
+SEND_REQUESTS = 5
+SEND_LEASE_MARGIN = timedelta(minutes=1)
 LOOK_FIRST = "sending again will check the platform first"
 
 
@@ -213,22 +217,25 @@ class Queue:
         return woken
 
     def answered_elsewhere(self, item_id: int, *, url: str, actor: str = "watcher") -> Transition:
-        item = self.item(item_id)
-        if item["state"] in FINAL_STATES:
-            return Transition(item, False)
-        return self._move(
-            item,
-            "answered_elsewhere",
-            actor,
-            "answered_elsewhere",
-            {"reply_url": url, "first_response_at": self.clock()},
-            {"url": url},
-        )
+        """The brand answered on the platform itself: close the item. Not while a send of
+        ours holds the lease: the reply seen may be that send's own, and the send records it."""
+        with self.store.transaction():  # the lease check and the move agree
+            item = self.item(item_id)
+            if item["state"] in FINAL_STATES or self.store.reply_lease_until(item_id, now=self.clock()):
+                return Transition(item, False)
+            return self._move(
+                item,
+                "answered_elsewhere",
+                actor,
+                "answered_elsewhere",
+                {"reply_url": url, "first_response_at": self.clock()},
+                {"url": url},
+            )
 
     def send(self, item_id: int, actor: str, connector: Connector, *, require_approval: bool = True) -> Transition:
         """Post the approved draft exactly once and record the outcome."""
         now = self.clock()
-        until = now + SEND_LEASE
+        until = now + send_lease(connector)
         with self.store.transaction():  # one writer at a time across processes: the checks and the lease agree
             item = self.item(item_id)
             if item["state"] == "replied":
@@ -270,7 +277,18 @@ class Queue:
             self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
             return self._fail(item, f"{exc.message}; {LOOK_FIRST}", actor)
         finally:  # also after an unexpected error: the row stays pending, so the next send looks first
+            self._release(key, until)
+
+    def _release(self, key: str, until: datetime) -> None:
+        """End our lease. A database error here (locked past the busy timeout) must not turn
+        a reply that is posted and recorded into an error for the user: the lease then
+        simply runs out at `until`."""
+        try:
             self.store.release_reply(key, until=until)
+        except sqlite3.Error as exc:
+            log.warning(
+                "could not end the send lease of reply %s (%s); it runs out at %s UTC", key, exc, f"{until:%H:%M:%S}"
+            )
 
     def _in_progress(self, item_id: int, now: datetime) -> SendInProgress:
         until = self.store.reply_lease_until(item_id, now=now)
@@ -310,30 +328,37 @@ class Queue:
     def has_uncertain_send(self, item: dict[str, Any]) -> bool:
         """The item may have a reply of ours on the platform that we could not confirm: it
         was left `sending` by a send that stopped (its process died), or an open item had a
-        send with an unknown outcome (a timeout; the draft may have been edited since). The
-        native-reply check settles these."""
+        send with an unknown outcome (a timeout; the draft may have been edited since)."""
         if item["state"] == "sending":
             return True
         return item["state"] in OPEN_STATES and bool(self.store.unsettled_replies(item["id"]))
 
-    def settle_uncertain_send(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
-        """The native-reply check's answer for an item with an uncertain send: replied when the
-        platform has a brand reply to the post; an item left `sending` by a dead send (its
-        lease ran out) with nothing there goes to failed, retryable (the next send looks
-        first). Unchanged while a send holds the lease, or once the item has moved on."""
+    def platform_reply_seen(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
+        """The native-reply check's answer for an open item: `found` is the brand's reply to
+        its post on the platform, or None. Decided in one transaction, on the item as it is
+        now, not as it was before the platform was asked:
+        - a send holds the lease: unchanged (that send records its own outcome);
+        - its send is uncertain (`has_uncertain_send`): replied when `found` (found on the
+          platform); an item left `sending` by a dead send with nothing there goes to failed,
+          retryable (the next send looks first);
+        - otherwise `found` closes it as answered elsewhere."""
         now = self.clock()
         with self.store.transaction():
             item = self.item(item_id)
+            if item["state"] not in OPEN_STATES or self.store.reply_lease_until(item_id, now=now):
+                return Transition(item, False)
             key = item["reply_key"]
-            if not key or not self.has_uncertain_send(item) or self.store.reply_lease_until(item_id, now=now):
+            if key and self.has_uncertain_send(item):
+                if found is not None:
+                    return self._finish_sent(item, key, found.native_id, found.url, actor, found=True)
+                if item["state"] != "sending":
+                    return Transition(item, False)
+                message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
+                self.store.finish_reply(key, status="unknown", now=now, error=message)
+                return self._fail(item, message, actor)
+            if found is None:
                 return Transition(item, False)
-            if found is not None:
-                return self._finish_sent(item, key, found.native_id, found.url, actor, found=True)
-            if item["state"] != "sending":
-                return Transition(item, False)
-            message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
-            self.store.finish_reply(key, status="unknown", now=now, error=message)
-            return self._fail(item, message, actor)
+            return self.answered_elsewhere(item_id, url=found.url, actor=actor)
 
     def _finish_sent(
         self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str, *, found: bool = False
@@ -360,6 +385,17 @@ class Queue:
     def _fail(self, item: dict[str, Any], message: str, actor: str) -> Transition:
         fresh = self.item(item["id"])
         return self._move(fresh, "send_failed", actor, "failed", {"last_error": message}, {"error": message})
+
+
+def send_lease(connector: Connector) -> timedelta:
+    """How long a send through `connector` may hold the item: SEND_LEASE, or longer when the
+    connector's `request_timeout` (seconds per request; X and Reddit set it from
+    timeout_seconds, up to 300) lets a slow send run past it. A lease that ran out while
+    the send still waited on the platform would let a second send post beside it."""
+    timeout = getattr(connector, "request_timeout", None)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        return SEND_LEASE
+    return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * float(timeout)) + SEND_LEASE_MARGIN)
 
 
 def reply_key(item_id: int, text: str) -> str:

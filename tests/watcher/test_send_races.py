@@ -4,17 +4,23 @@ retry, two watcher processes on one database, and a process killed mid-send."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from connectors.reddit import RedditConnector
+from tests.connectors.test_reddit import ENV as REDDIT_ENV
 from tests.connectors.test_x_reply import approved_item, customer_post
 from tests.connectors.x_support import Clock, make_connector, running_fake
 from tests.fakes.x_api import FakeX
 from tests.watcher.send_child import kill_mid_send, wait_for
-from watcher.queue import LOOK_FIRST, Queue, SendInProgress
+from watcher.config import SourceConfig
+from watcher.queue import LOOK_FIRST, SEND_LEASE, SEND_REQUESTS, Queue, SendInProgress, send_lease
 from watcher.store import Store
 
 NOT_ALLOWED = (
@@ -156,3 +162,85 @@ def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first
 
     assert result.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
     assert fake.count("create_tweet") == 1
+
+
+def test_a_slow_send_keeps_the_item_past_three_minutes(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
+    """timeout_seconds = 60: X creates the reply and answers late. Three minutes on, a
+    second process's click and the Slack tick's settling must both leave the send alone,
+    or the click posts a second reply (X's search does not show the first one yet) and
+    the tick calls the running send interrupted."""
+    with Store(tmp_path / "w.db") as store_a, Store(tmp_path / "w.db") as store_b:
+        post = customer_post(fake, clock)
+        item_id = approved_item(store_a, Queue(store_a, clock=clock), post, clock, "We are on it!")
+        fake.index_delay = True
+        fake.delay_next_post(2.0)
+        results = {}
+
+        def slow_click() -> None:
+            connector = make_connector(fake, clock, mode="mentions", timeout=60.0)
+            results["a"] = Queue(store_a, clock=clock).send(item_id, "lead", connector).item["state"]
+
+        thread = threading.Thread(target=slow_click)
+        thread.start()
+        try:
+            wait_for(lambda: bool(fake.posted_replies(post.native_id)), "process A's post to reach X")
+            clock.advance(minutes=3, seconds=1)
+            queue_b = Queue(store_b, clock=clock)
+            with pytest.raises(SendInProgress, match="being sent right now"):
+                queue_b.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=60.0))
+            assert not queue_b.platform_reply_seen(item_id, None).changed  # the tick: X shows nothing yet
+            # an ingest that meets the brand's reply (A's own) leaves it to A too
+            assert not queue_b.answered_elsewhere(item_id, url="https://x.com/acme/status/9").changed
+        finally:
+            thread.join()
+
+        assert results == {"a": "replied"}
+        assert fake.count("create_tweet") == 1 and len(fake.posted_replies(post.native_id)) == 1
+        assert "send_failed" not in [e["action"] for e in store_b.events_for_item(item_id)]
+
+
+def test_the_send_lease_outlasts_a_send_at_the_connectors_timeout(fake: FakeX, clock: Clock) -> None:
+    assert send_lease(make_connector(fake, clock, mode="mentions", timeout=20.0)) == SEND_LEASE
+    slow = make_connector(fake, clock, mode="mentions", timeout=300.0)
+    assert slow.request_timeout == 300.0
+    assert send_lease(slow) > timedelta(seconds=SEND_REQUESTS * 300)
+    assert send_lease(object()) == SEND_LEASE  # type: ignore[arg-type]  # a connector that does not say
+
+
+def test_a_reddit_source_sizes_the_send_lease_from_its_timeout_seconds() -> None:
+    options = {"oauth_url": "http://127.0.0.1:9", "reddit_url": "http://127.0.0.1:9", "subreddits": ["LumoBank"]}
+    source = SourceConfig(name="reddit_brand", kind="reddit", options={**options, "timeout_seconds": 120})
+    connector = RedditConnector.from_config(source, REDDIT_ENV)  # builds praw.Reddit; no request is made
+    try:
+        assert connector.request_timeout == 120.0
+        assert send_lease(connector) == timedelta(minutes=11)  # five requests of 120 s, and a minute
+    finally:
+        connector.close()
+
+
+def test_a_locked_database_when_the_lease_ends_does_not_turn_a_sent_reply_into_an_error(
+    fake: FakeX, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the write lock past the busy timeout just as the send ends its
+    lease: the reply is posted and recorded, so the click reports it; the lease runs out."""
+    path = tmp_path / "w.db"
+    with Store(path) as store, closing(sqlite3.connect(path, isolation_level=None)) as other:
+        post = customer_post(fake, clock)
+        queue = Queue(store, clock=clock)
+        item_id = approved_item(store, queue, post, clock, "We are on it!")
+        store.db.conn.execute("PRAGMA busy_timeout = 0")  # the busy timeout has passed, at once
+
+        def lock_at_release(sql: str, params: object) -> None:
+            if sql.startswith("UPDATE replies SET posting_until = NULL"):
+                other.execute("BEGIN IMMEDIATE")
+
+        with store.db.tracer(lock_at_release):
+            result = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
+        other.execute("ROLLBACK")
+
+        assert result.changed and result.item["state"] == "replied"
+        assert len(fake.posted_replies(post.native_id)) == 1
+        assert "could not end the send lease" in caplog.text
+        assert store.reply_lease_until(item_id, now=clock.now) is not None  # left to run out
+        clock.advance(minutes=3, seconds=1)
+        assert store.reply_lease_until(item_id, now=clock.now) is None

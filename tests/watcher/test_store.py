@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from connectors.base import Cursor
 from tests.helpers import T0, make_post
-from watcher.store import SCHEMA_VERSION, Store, StoreError
+from watcher.store import SCHEMA_VERSION, Store, StoreError, iso
 from watcher.store import schema as store_module
 
 
@@ -145,3 +146,24 @@ def test_store_is_safe_across_threads(store: Store) -> None:
     assert errors == []
     assert store.count_posts() == 200
     assert store.get_cursor("s3") == Cursor({"n": 49})
+
+
+def test_a_send_whose_lease_ran_out_cannot_end_the_lease_another_send_took_since(store: Store) -> None:
+    """Send A stalls past its lease, send B takes the item; when A finally ends, its release
+    must leave B's lease alone, or a third send could post beside B."""
+    store.insert_post(make_post(native_id="1"), None, fetched_at=T0)
+    item_id = store.create_queue_item("x:1", priority="high", score=70, channel="", now=T0)
+    assert item_id is not None
+    store.reserve_reply("k1", item_id=item_id, post_key="x:1", text="On it", now=T0)
+    a_until, b_until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=7)
+    later = T0 + timedelta(minutes=4)
+    assert store.lease_reply("k1", item_id=item_id, now=T0, until=a_until)
+    assert not store.lease_reply("k1", item_id=item_id, now=T0 + timedelta(minutes=2), until=b_until)
+    assert store.lease_reply("k1", item_id=item_id, now=later, until=b_until)  # A's ran out: B takes it
+
+    store.release_reply("k1", until=a_until)  # A ends late
+
+    assert store.reply_lease_until(item_id, now=later) == iso(b_until)
+    assert not store.lease_reply("k1", item_id=item_id, now=later, until=later + timedelta(minutes=3))
+    store.release_reply("k1", until=b_until)
+    assert store.reply_lease_until(item_id, now=later) is None

@@ -562,10 +562,11 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     (`find_own_replies`): two X sources of one brand account on one app read its
     timeline once a check, not once each, and never two requests per item. Items of a
     disabled source are checked too (their cards are still open in the team's queue).
-    An item whose send is uncertain is settled instead (`Queue.settle_uncertain_send`):
-    left `sending` by a send that died (its lease has run out), or failed after a timeout,
-    it is replied when the platform has the brand's reply; a dead send with nothing there
-    goes back to failed, retryable."""
+    What the platform shows is applied by `Queue.platform_reply_seen`, on the item as it is
+    then (a send may have started while the platform was asked): an item whose send is
+    uncertain (left `sending` by a send that died, its lease run out, or failed after a
+    timeout) is replied when the platform has the brand's reply; a dead send with nothing
+    there goes back to failed, retryable; an item a send is posting for is left to it."""
     closed = 0
     states = tuple(s for s in OPEN_STATES if s != "approved")
     sending_now = runtime.store.leased_reply_items(now=runtime.clock())
@@ -578,7 +579,6 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
         runtime.native_offset = 0
     batch = rows[runtime.native_offset : runtime.native_offset + limit]  # rotate: every item gets its turn
     runtime.native_offset += limit
-    uncertain = {r["id"] for r in batch if runtime.queue.has_uncertain_send(r)}
     by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
     unreachable: dict[tuple[str, str], list[int]] = {}  # (source, why) -> its items skipped
     for row in batch:
@@ -607,19 +607,14 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
             log.info("native reply check skipped for %d item(s) of %s: %s", len(items), sources, exc)
             continue
         for item_id, post in items:
-            reply = found.get(post.key)
-            if item_id in uncertain:  # a send of ours may have posted: its reply, or a retry
-                result = runtime.queue.settle_uncertain_send(item_id, reply)
-                if result.changed:
-                    log.warning("item %s had an unconfirmed send: now %s", item_id, result.item["state"])
-                    enqueue_card_update(runtime.store, result.item, now=runtime.clock())
+            result = runtime.queue.platform_reply_seen(item_id, found.get(post.key))
+            if not result.changed:
                 continue
-            if reply is None:
-                continue
-            result = runtime.queue.answered_elsewhere(item_id, url=reply.url)
-            if result.changed:
-                enqueue_card_update(runtime.store, result.item, now=runtime.clock())
+            enqueue_card_update(runtime.store, result.item, now=runtime.clock())
+            if result.item["state"] == "answered_elsewhere":
                 closed += 1
+            else:  # a send of ours had posted (replied), or died before it could (failed)
+                log.warning("item %s had an unconfirmed send: now %s", item_id, result.item["state"])
     return closed
 
 

@@ -6,13 +6,14 @@ talks to a fake X, slack-sdk to a fake Slack."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 
+from connectors.base import PostedReply
 from tests.connectors.x_support import BRAND_ID
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
@@ -24,7 +25,7 @@ from watcher.slack.app import SlackRuntime, check_native_replies, run_slack_jobs
 from watcher.slack.outbox import card_key
 from watcher.store import Store
 
-from .conftest import ANA, LUCA, Clock, RecordingConnector, blocks_text, ingest, make_post, make_runtime
+from .conftest import ANA, LUCA, START, Clock, RecordingConnector, blocks_text, ingest, make_post, make_runtime
 from .harness import Harness
 from .test_native_scope import open_items, runtime_for, x_sources
 
@@ -194,3 +195,94 @@ def test_a_send_click_in_a_second_process_is_told_a_send_is_running(
         assert len(told) == 1 and "is being sent right now" in told[0]
         assert other.replies == [] and held.replies == [("x:1", "On it")]
         assert other_store.get_item(item_id)["state"] == "replied"  # type: ignore[index]
+
+
+class CheckedMidSend(HeldConnector):
+    """The native-reply check reads the platform, and before it applies the answer a send
+    of the item starts and waits on the platform (its lease held)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during_read: Callable[[], None] | None = None
+
+    def find_own_replies(self, posts: Any) -> dict[str, Any]:
+        found = super().find_own_replies(posts)
+        if self.during_read is not None:
+            during, self.during_read = self.during_read, None
+            during()
+        return found
+
+
+def drafted_item(
+    store: Store, config: Config, client: WebClient, clock: Clock
+) -> tuple[SlackRuntime, CheckedMidSend, int]:
+    """One carded item with a draft, sendable without approval."""
+    connector = CheckedMidSend()
+    runtime = make_runtime(store, config, client, clock, connector)
+    (item_id,) = ingest(store, config, clock, make_post("1", priority="normal"))
+    run_slack_jobs(runtime)
+    runtime.queue.draft(item_id, "UANA", "On it")
+    return runtime, connector, item_id
+
+
+def check_while_a_send_starts(runtime: SlackRuntime, connector: CheckedMidSend, item_id: int) -> tuple[int, str]:
+    """Run the native-reply check; while it reads the platform a send of the item starts
+    and waits on the platform. Returns what the check closed and the item's state right
+    after it; the send is then let finish."""
+    thread = threading.Thread(
+        target=runtime.queue.send, args=(item_id, "UANA", connector), kwargs={"require_approval": False}
+    )
+
+    def start() -> None:
+        thread.start()
+        assert connector.inside.wait(60), "the send never reached the platform"
+
+    connector.during_read = start
+    try:
+        closed = check_native_replies(runtime)
+        return closed, runtime.store.get_item(item_id)["state"]  # type: ignore[index]
+    finally:
+        connector.answer.set()
+        if thread.is_alive():
+            thread.join()
+
+
+def test_a_send_started_while_the_check_reads_the_platform_is_not_closed_as_answered_natively(
+    store: Store, config: Config, fake: FakeSlack, client: WebClient, clock: Clock
+) -> None:
+    """The platform already shows a brand reply (made there, or this send's own once it
+    lands): the check read it before the click; applied after, it must not close the
+    item under the running send."""
+    runtime, connector, item_id = drafted_item(store, config, client, clock)
+    connector.native["x:1"] = PostedReply("x", "n1", "https://x.com/acme/status/n1", START)
+    assert check_while_a_send_starts(runtime, connector, item_id) == (0, "sending")
+
+    actions = [e["action"] for e in store.events_for_item(item_id)]
+    assert "answered_elsewhere" not in actions and actions[-2:] == ["send", "replied"]
+    assert connector.replies == [("x:1", "On it")]
+
+
+class Interrupted(BaseException):
+    """The watcher process stopped mid-send (a shutdown): the item stays `sending`."""
+
+
+class StopsMidSend(RecordingConnector):
+    def reply(self, post: Post, text: str) -> Any:
+        raise Interrupted()
+
+
+def test_a_retry_that_takes_the_lease_after_the_check_read_the_platform_is_not_called_interrupted(
+    store: Store, config: Config, fake: FakeSlack, client: WebClient, clock: Clock
+) -> None:
+    """An item left `sending` by a stopped send: the check reads the platform (nothing
+    there), a retry click takes the lease and posts, then the check settles. It must see
+    the retry's lease and leave the item to it, not fail it as interrupted."""
+    runtime, connector, item_id = drafted_item(store, config, client, clock)
+    with pytest.raises(Interrupted):
+        runtime.queue.send(item_id, "UANA", StopsMidSend(), require_approval=False)
+    assert store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert check_while_a_send_starts(runtime, connector, item_id) == (0, "sending")
+
+    actions = [e["action"] for e in store.events_for_item(item_id)]
+    assert "send_failed" not in actions and actions[-1] == "replied"
+    assert connector.replies == [("x:1", "On it")]
