@@ -271,6 +271,52 @@ def test_a_walk_again_from_the_top_that_hits_the_page_cap_still_skips_what_was_r
     assert [p.native_id for p in conn.fetch(cursor).posts] == [newer["name"]]
 
 
+def _behind_by_the_listing_cap(fake: FakeReddit, connect: Connect) -> tuple[RedditConnector, Cursor, list[str]]:
+    """A first fetch reads 2 of 6 posts (page cap), then 5 newer posts push the
+    4 unread ones and the resume point out of a 6-item listing."""
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 60)["name"] for i in range(6)]
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+    first = conn.fetch(None)
+    assert [p.native_id for p in first.posts] == posts[4:] and first.has_more
+    fake.listing_cap = 6
+    for i in range(5):
+        fake.add_submission("LumoBank", f"new {i}", created=base + 4000 + i * 60)
+    return conn, roundtrip(first.cursor), posts
+
+
+def test_a_resume_point_that_fell_out_of_the_listing_says_the_older_posts_may_be_missing(
+    fake: FakeReddit, connect: Connect
+) -> None:
+    conn, cursor, posts = _behind_by_the_listing_cap(fake, connect)
+
+    fetched, problems, _ = _drain(conn, cursor)
+
+    stopped_at = datetime.fromtimestamp(NOW.timestamp() - 5 * 3600 + 4 * 60, UTC)  # posts[4], the resume point
+    assert fetched == [[], [], []]  # the walk from the top finds only what it read or will read from the top
+    assert problems == [
+        f"reddit_brand: r/LumoBank/new: Reddit listed nothing after {posts[4]}, where the previous fetch stopped "
+        "(the item was removed, or fell out of Reddit's listing); walked the listing again from the newest item "
+        "down to where the unfinished walk began, skipping what it had already read",
+        "reddit_brand: r/LumoBank/new: the listing ended before the walk started again from the newest item got "
+        "back down to where the unfinished walk had stopped (Reddit lists about 1000 items), so items created "
+        f"before {stopped_at:%Y-%m-%d %H:%M} UTC that it had not read yet may be missing; poll this source more often",
+    ]
+
+
+def test_a_walk_again_from_the_top_is_not_started_twice(fake: FakeReddit, connect: Connect) -> None:
+    conn, cursor, posts = _behind_by_the_listing_cap(fake, connect)
+    fake.after_on_last_page = True  # the walk again stops at the page cap on the last page, with an after
+
+    fetched, problems, cursor = _drain(conn, cursor, rounds=10)
+
+    assert fetched == [[], [], [], []]  # the fourth finds nothing after the last item: the listing's end
+    assert [r.params.get("after") for r in fake.requests if r.path == "/r/LumoBank/new"][1:].count(None) == 1
+    assert len(problems) == 2 and f"nothing after {posts[4]}" in problems[0] and "may be missing" in problems[1]
+    newer = fake.add_submission("LumoBank", "after the backlog", created=NOW.timestamp() - 60)
+    assert newer["name"] in [p.native_id for p in conn.fetch(cursor).posts]
+
+
 @pytest.mark.parametrize(
     ("fields", "wrong"),
     [
