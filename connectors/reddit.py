@@ -317,7 +317,7 @@ class RedditConnector:
         items: list[dict[str, Any]] = []
         problems: list[str] = []
         reported = list(state.reported)
-        reached = ended = False
+        reached = ended = cut_short = False
         pages = 0
         while pages < self.max_pages and not (reached or ended):
             try:
@@ -332,8 +332,8 @@ class RedditConnector:
             listing = self._get(stream, params)
             children = [c for c in listing["data"]["children"] if isinstance(c, dict) and c.get("kind") in ("t1", "t3")]
             if resuming and after == state.gap_after and not children:
-                if rewalked:  # walked again from the top already: nothing after its last item is the end
-                    ended = True
+                if rewalked:  # walked again from the top already: never again; nothing after it is the end
+                    ended = cut_short = True
                     continue
                 problems.append(
                     f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the "
@@ -379,6 +379,12 @@ class RedditConnector:
                     f"item got back down to where the unfinished walk had stopped (Reddit lists about 1000 items), so "
                     f"items created before {datetime.fromtimestamp(stood.created, UTC):%Y-%m-%d %H:%M} UTC that it had "
                     f"not read yet may be missing; poll this source more often"
+                )
+            elif cut_short:
+                problems.append(
+                    f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the previous "
+                    f"fetch stopped, and this unfinished walk was already walked again from the newest item once, so "
+                    f"it ends here; if {state.gap_after} was removed, older items not read yet may be missing"
                 )
             elif ended and not reached and floor.seen and items:
                 problems.append(

@@ -317,6 +317,28 @@ def test_a_walk_again_from_the_top_is_not_started_twice(fake: FakeReddit, connec
     assert newer["name"] in [p.native_id for p in conn.fetch(cursor).posts]
 
 
+def test_a_second_vanished_resume_point_ends_the_walk_with_a_problem_line(fake: FakeReddit, connect: Connect) -> None:
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 1800)["name"] for i in range(6)]
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+    cursor = roundtrip(conn.fetch(roundtrip(conn.fetch(None).cursor)).cursor)  # read 5 and 4, then 3 and 2
+    fake.remove(posts[2])
+    again = conn.fetch(cursor)  # walked again from the top: 5 and 4, read already
+    below = conn.fetch(roundtrip(again.cursor))
+    assert [p.native_id for p in below.posts] == [posts[1]] and below.has_more
+    fake.remove(posts[1])  # the new resume point vanishes too
+
+    ended = conn.fetch(roundtrip(below.cursor))
+
+    assert ended.posts == () and not ended.has_more  # not walked from the top a second time
+    assert ended.problems == (
+        f"reddit_brand: r/LumoBank/new: Reddit listed nothing after {posts[1]}, where the previous fetch stopped, "
+        "and this unfinished walk was already walked again from the newest item once, so it ends here; if "
+        f"{posts[1]} was removed, older items not read yet may be missing",
+    )
+    assert [r.params.get("after") for r in fake.requests if r.path == "/r/LumoBank/new"][-1] == posts[1]
+
+
 @pytest.mark.parametrize(
     ("fields", "wrong"),
     [
