@@ -395,6 +395,32 @@ def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Conn
         assert store.get_post(f"reddit:{good['name']}") is not None
 
 
+def test_an_old_cursor_gap_without_a_mark_rereads_once_and_stores_nothing_twice(
+    fake: FakeReddit, connect: Connect, tmp_path: Path
+) -> None:
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 1800)["name"] for i in range(5)]
+    source = SourceConfig(name="reddit_brand", kind="reddit")
+    with Store(tmp_path / "w.db") as store:
+        config = parse_config({"brand": {"name": "Lumo"}}, file=str(tmp_path / "c.toml"))
+        conn = connect(include_comments=False, page_size=3, max_pages=1, author_karma=False)
+        pipeline = Pipeline(store, config, clock=clock)
+        first = conn.fetch(None)
+        pipeline.ingest("reddit_brand", first)
+        state = roundtrip(first.cursor).state
+        for stream in state["streams"].values():  # as the previous version wrote it: no mark
+            stream.get("gap", {}).pop("passed", None)
+        store.set_cursor("reddit_brand", Cursor(state), now=clock())
+        fake.remove(posts[2])
+
+        outcome = Poller(source, conn, pipeline).poll()
+
+        # post 3 comes back once more (no mark of how far the old walk went; 4 is the top) but is not stored again
+        assert outcome.status == "ok" and outcome.report.stored == 2  # posts 1 and 0
+        assert outcome.report.already_known == 1
+        assert sorted(p.native_id for p in store.iter_posts()) == sorted(posts)
+
+
 def test_unreadable_karma_loses_only_the_karma(fake: FakeReddit, connect: Connect) -> None:
     post = fake.add_submission("LumoBank", "Card declined", author="ann")
     fake.add_user("ann")["link_karma"] = "lots"
