@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 import praw
@@ -306,18 +306,22 @@ class RedditConnector:
         """Newest -> oldest through the listing until the floor (the previous top, or the
         backfill horizon on a first run) is reached, the listing ends, the page cap
         hits or the budget runs out; the last two leave a gap for the next fetch.
-        A gap whose resume point has vanished (removed by a moderator) is walked again
-        from the top, skipping what the gap walk had already passed."""
+        A gap whose resume point has vanished (removed by a moderator, or fallen out of
+        Reddit's ~1000-item listing) is walked again from the top, once, skipping what
+        the gap walk had already passed; when the listing ends before that walk gets below
+        where the gap walk stood, what lay below may be gone, and a problem line says so."""
         if state.gap_after is not None and state.gap_floor is not None:
             floor, after, resuming = state.gap_floor, state.gap_after, True
         else:
             horizon = (self.clock() - timedelta(hours=self.backfill_hours)).timestamp()
             floor, after, resuming = state.top or Boundary(horizon), None, False
         passed = state.gap_passed if resuming else None
+        rewalked = state.gap_rewalked if resuming else False
+        stood = state.gap_stood if resuming else None
         items: list[dict[str, Any]] = []
         problems: list[str] = []
         reported = list(state.reported)
-        reached = ended = False
+        reached = ended = cut_short = False
         pages = 0
         while pages < self.max_pages and not (reached or ended):
             try:
@@ -332,12 +336,17 @@ class RedditConnector:
             listing = self._get(stream, params)
             children = [c for c in listing["data"]["children"] if isinstance(c, dict) and c.get("kind") in ("t1", "t3")]
             if resuming and after == state.gap_after and not children:
+                if rewalked:  # walked again from the top already: never again; nothing after it is the end
+                    ended = cut_short = True
+                    continue
                 problems.append(
                     f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the "
-                    f"previous fetch stopped (the item was likely removed or deleted); walked the listing again from "
-                    f"the newest item down to where the unfinished walk began, skipping what it had already read"
+                    f"previous fetch stopped (the item was removed, or fell out of Reddit's listing); walked the "
+                    f"listing again from the newest item down to where the unfinished walk began, skipping what it "
+                    f"had already read"
                 )
                 after = None  # this empty answer does not count against the page cap
+                rewalked, stood = True, passed
                 continue
             pages += 1
             for child in children:
@@ -368,14 +377,35 @@ class RedditConnector:
         top = advance(state.top, items, lookback=self.lookback)
         reported = reported[-MAX_REPORTED:]
         if reached or ended:
-            if ended and not reached and floor.seen and items:
+            if ended and not reached and stood is not None and passed == stood:
+                problems.append(
+                    f"{self.source}: {stream.path}: the listing ended before the walk started again from the newest "
+                    f"item got back down to where the unfinished walk had stopped (Reddit lists about 1000 items), so "
+                    f"items created before {datetime.fromtimestamp(stood.created, UTC):%Y-%m-%d %H:%M} UTC that it had "
+                    f"not read yet may be missing; poll this source more often"
+                )
+            elif cut_short:
+                problems.append(
+                    f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the previous "
+                    f"fetch stopped, and this unfinished walk was already walked again from the newest item once, so "
+                    f"it ends here; if {state.gap_after} was removed, older items not read yet may be missing"
+                )
+            elif ended and not reached and floor.seen and items:
                 problems.append(
                     f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
                     f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
                 )
             return _Walk(items, StreamState(top=top, reported=tuple(reported)), True, problems)
         last = items[-1]["name"] if items else (after or state.gap_after)
-        gap = StreamState(top=top, gap_after=last, gap_floor=floor, gap_passed=passed, reported=tuple(reported))
+        gap = StreamState(
+            top=top,
+            gap_after=last,
+            gap_floor=floor,
+            gap_passed=passed,
+            gap_rewalked=rewalked,
+            gap_stood=stood,
+            reported=tuple(reported),
+        )
         return _Walk(items, gap, False, problems)
 
     def _get(self, stream: Stream, params: Mapping[str, Any]) -> dict[str, Any]:

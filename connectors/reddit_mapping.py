@@ -272,13 +272,19 @@ MAX_REPORTED = 100  # malformed items a stream remembers having reported
 class StreamState:
     """`top`: what has been returned. `gap`: an unfinished walk, resuming after
     fullname `gap_after` down to `gap_floor` (the top before the walk began), having
-    walked down to `gap_passed`. `reported`: malformed items already named in a
-    problem line, so one bad item is reported once, not at every poll."""
+    walked down to `gap_passed`; `gap_rewalked` once it has started again from the
+    newest item (its resume point vanished), so it never does so twice, with
+    `gap_stood`, how far down it had got then (None for a cursor from before marks
+    were kept): while `gap_passed` still equals it, the walk again has listed nothing
+    older. `reported`: malformed items already named in a problem line, so one bad
+    item is reported once, not at every poll."""
 
     top: Boundary | None = None
     gap_after: str | None = None
     gap_floor: Boundary | None = None
     gap_passed: Passed | None = None
+    gap_rewalked: bool = False
+    gap_stood: Passed | None = None
     reported: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -289,6 +295,8 @@ class StreamState:
             out["gap"] = {"after": self.gap_after, "floor": self.gap_floor.to_json()}
             if self.gap_passed is not None:
                 out["gap"]["passed"] = self.gap_passed.to_json()
+            if self.gap_rewalked:
+                out["gap"]["rewalked"] = {"stood": self.gap_stood.to_json()} if self.gap_stood else {}
         if self.reported:
             out["reported"] = list(self.reported[-MAX_REPORTED:])
         return out
@@ -298,11 +306,14 @@ class StreamState:
         if not value:
             return cls()
         gap = value.get("gap")
+        rewalked = gap.get("rewalked") if gap else None  # {} or {"stood": mark} once walked again
         return cls(
             top=Boundary.from_json(value["top"]) if value.get("top") else None,
             gap_after=gap["after"] if gap else None,
             gap_floor=Boundary.from_json(gap["floor"]) if gap else None,
             gap_passed=Passed.from_json(gap["passed"]) if gap and gap.get("passed") else None,
+            gap_rewalked=rewalked is not None,
+            gap_stood=Passed.from_json(rewalked["stood"]) if rewalked and rewalked.get("stood") else None,
             reported=tuple(value.get("reported", ())),
         )
 

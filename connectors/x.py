@@ -17,8 +17,11 @@ requests. When it stops early (page limit, `x-rate-limit-remaining: 0`, an error
 after some pages) the unfetched range is kept in the cursor as a gap and filled by
 the next fetches (`since_id`/`until_id`), so nothing between two polls is skipped.
 While gaps wait, the newest posts get at most `max_pages - 1` requests and the gaps
-the rest, so gaps are read whatever `max_pages` is. A range recent search can no
-longer reach (older than 7 days) is named in a problem line, never dropped silently.
+the rest, so gaps are read whatever `max_pages` is; a gap whose request fails is kept
+(a problem line) and the fetch reads the newest posts. A range recent search can no
+longer reach (older than 7 days) is named in a problem line, never dropped silently:
+for the newest posts that is what came after their last read (`checked_at` in the
+cursor), not after the newest post seen, which a quiet search may have seen days ago.
 
 Rate limits: a 429, or a page that leaves 0 requests, blocks that endpoint until
 `x-rate-limit-reset` for every source sharing the app's credentials in this
@@ -230,7 +233,7 @@ def _tweet_id(value: Any) -> str | None:
     """An X id as a string of digits, or None when `value` is not one (ids are
     compared as numbers, so anything else must not get past the page)."""
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    return text if text.isdigit() else None
+    return text if text.isascii() and text.isdigit() else None
 
 
 def _malformed(item: Any) -> str:
@@ -414,12 +417,16 @@ class Span:
 
 @dataclass(frozen=True)
 class XState:
-    """What a cursor remembers: the newest id stored, ranges not yet read, and for
-    conversations mode the brand's conversations being watched."""
+    """What a cursor remembers: the newest id stored, ranges not yet read, for
+    conversations mode the brand's conversations being watched, and for recent search
+    when the newest posts were last read (`checked_at`): everything before it was
+    read, so only what came after can fall out of the 7-day window unread. The newest
+    id cannot tell: a quiet search's newest post may be days older than its last read."""
 
     top: Span = field(default_factory=Span)
     gaps: tuple[Span, ...] = ()
     conversations: tuple[str, ...] = ()
+    checked_at: datetime | None = None
 
     def to_cursor(self) -> Cursor:
         state: dict[str, Any] = self.top.to_json()
@@ -427,7 +434,13 @@ class XState:
             state["gaps"] = [g.to_json() for g in self.gaps]
         if self.conversations:
             state["conversations"] = list(self.conversations)
+        if self.checked_at:
+            state["checked_at"] = self.checked_at.isoformat()
         return Cursor(state)
+
+    def moved_on(self, old: XState) -> bool:
+        """Whether this state reads differently from `old` (a new read time alone does not)."""
+        return replace(self, checked_at=old.checked_at) != old
 
     @classmethod
     def from_cursor(cls, cursor: Cursor | None) -> XState | None:
@@ -438,6 +451,7 @@ class XState:
             top=Span.from_json(state),
             gaps=tuple(Span.from_json(g) for g in state.get("gaps", [])),
             conversations=tuple(str(c) for c in state.get("conversations", [])),
+            checked_at=parse_timestamp(state["checked_at"]) if state.get("checked_at") else None,
         )
 
 
@@ -463,6 +477,7 @@ class _Run:
     included: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     requests: int = 0
     stopped: bool = False
+    failed: bool = False  # a request failed: asking again within this poll would fail too
     spent: bool = False  # a page left 0 requests: the next fetch raises RateLimited, sending nothing
     problems: list[str] = field(default_factory=list)
     # (from, to) ranges recent search can no longer reach; from is None when unknown
@@ -630,38 +645,69 @@ class XConnector:
         query = self._search_query(conversations) if self.endpoint == "search_recent" else ""
         run = _Run()
         # the newest posts come first, but a waiting gap always keeps one request, so
-        # gaps are read whatever max_pages is (with 1, the top waits until they are)
+        # gaps are read whatever max_pages is (with 1, the top waits until they are,
+        # unless the gap's request fails: then the fetch reads the top instead)
         top_limit = self.max_pages - 1 if state.gaps else self.max_pages
-        top_span = state.top
-        gaps: list[Span] = []
-        top = self._within_reach(state.top, now, run) if top_limit > 0 else None
-        if top is not None:
-            outcome = self._read_span(top, query, run, limit=top_limit)
-            top_span = self._after_top(top, outcome)
-            gaps += [] if outcome.gap is None else [outcome.gap]
-        for gap in state.gaps:
-            if run.stopped or run.requests >= self.max_pages:
-                gaps.append(gap)
-                continue
-            reachable = self._within_reach(gap, now, run)
-            if reachable is None:
-                continue
-            outcome = self._read_span(reachable, query, run, limit=self.max_pages)
-            gaps += [] if outcome.gap is None else [outcome.gap]
+        top = _TopRead(span=state.top, gap=None, checked_at=state.checked_at)
+        if top_limit > 0:
+            top = self._read_top(state, query, run, now, limit=top_limit)
+        gaps, gap_failed = self._read_gaps(state.gaps, query, run, now)
+        if top_limit == 0 and gap_failed:
+            top = self._read_top(state, query, run, now, limit=self.max_pages)
         posts, problems = self._posts(run)
-        new_state = XState(top=top_span, gaps=merge_gaps(gaps), conversations=conversations)
+        all_gaps = [top.gap, *gaps] if top.gap is not None else gaps
+        new_state = XState(
+            top=top.span, gaps=merge_gaps(all_gaps), conversations=conversations, checked_at=top.checked_at
+        )
         if self.mode == "conversations":
             new_state = self._track_conversations(new_state, posts, now)
-        unread = bool(new_state.gaps) or top_limit == 0
+        unread = bool(new_state.gaps) or (top_limit == 0 and not gap_failed)
         return FetchResult(
             posts=tuple(posts),
             cursor=new_state.to_cursor(),
-            # another fetch now only helps when something is left and this one moved on (or it
-            # costs no request: the poller then learns the rate-limit window and keeps it)
-            has_more=unread and (new_state != state or run.spent),
+            # another fetch now only helps when something is left and this one moved on without
+            # a failure (or it costs no request: the poller then learns the rate-limit window)
+            has_more=unread and ((new_state.moved_on(state) and not run.failed) or run.spent),
             requests_made=run.requests,
             problems=tuple(f"{self.source}: {p}" for p in [*run.problems, *_lost_problem(run.lost), *problems]),
         )
+
+    def _read_top(self, state: XState, query: str, run: _Run, now: datetime, *, limit: int) -> _TopRead:
+        """Read the newest posts (at most `limit` requests of the fetch); the part left
+        unread becomes a gap. Recent search notes when this read happened."""
+        top = self._top_within_reach(state, now, run)
+        outcome = self._read_span(top, query, run, limit=limit)
+        checked_at = now if self.endpoint == "search_recent" else None
+        return _TopRead(span=self._after_top(top, outcome), gap=outcome.gap, checked_at=checked_at)
+
+    def _read_gaps(self, waiting: Sequence[Span], query: str, run: _Run, now: datetime) -> tuple[list[Span], bool]:
+        """Read the waiting gaps, oldest last, with what the fetch has left; return the
+        gaps still to read and whether a gap's first request failed. That failure is a
+        problem line and the gap is kept, so a gap X keeps refusing never blocks the
+        newest posts (with max_pages = 1 the gap's request is the fetch's first)."""
+        gaps: list[Span] = []
+        failed = False
+        for gap in waiting:
+            if failed or run.stopped or run.requests >= self.max_pages:
+                gaps.append(gap)
+                continue
+            reachable = self._gap_within_reach(gap, now, run)
+            if reachable is None:
+                continue
+            try:
+                outcome = self._read_span(reachable, query, run, limit=self.max_pages)
+            except RateLimited:
+                raise  # the whole endpoint waits: the poller keeps the window
+            except ConnectorError as exc:  # only the fetch's first request raises
+                failed = run.failed = True
+                run.problems.append(
+                    f"could not read the older posts still to read (before post {gap.until_id}): {exc.message}; "
+                    "they are asked for again next poll and the newest posts were read meanwhile"
+                )
+                gaps.append(gap)
+                continue
+            gaps += [] if outcome.gap is None else [outcome.gap]
+        return gaps, failed
 
     def _after_top(self, old: Span, outcome: _SpanOutcome) -> Span:
         newest = _newer(old.since_id, outcome.newest)
@@ -683,7 +729,7 @@ class XConnector:
             except ConnectorError as exc:
                 if run.requests == 0:
                     raise
-                run.stopped = True
+                run.stopped = run.failed = True
                 run.problems.append(f"stopped after {run.requests} requests: {exc.message}; the rest is read next poll")
                 break
             run.add(page)
@@ -699,22 +745,33 @@ class XConnector:
         until = oldest or span.until_id
         return _SpanOutcome(newest=newest, gap=replace(span, until_id=until))
 
-    def _within_reach(self, span: Span, now: datetime, run: _Run) -> Span | None:
-        """Recent search refuses ids and times older than 7 days: start those spans at
-        the edge of the window (None when all of it is older) and note in `run.lost`
-        the unread part cut off. A top span with only a start time is the backfill
-        start, or a range read already and found empty: cutting it loses nothing."""
+    def _top_within_reach(self, state: XState, now: datetime, run: _Run) -> Span:
+        """Recent search refuses ids and times older than 7 days: start the top at the
+        edge of the window when it begins before it. Everything up to the last read of
+        the top (`checked_at`) was read, so only what came after it and is now beyond the
+        edge is noted in `run.lost`; a cursor without checked_at (written before it was
+        kept) names nothing rather than guess."""
+        if self.endpoint != "search_recent":
+            return state.top
+        edge = now - SEARCH_WINDOW
+        if state.checked_at is not None and state.checked_at < edge:
+            run.lost.append((state.checked_at, edge))
+        top = state.top
+        start = snowflake_time(top.since_id) if top.since_id is not None else top.start_time
+        return Span(start_time=edge) if start is None or start < edge else top
+
+    def _gap_within_reach(self, span: Span, now: datetime, run: _Run) -> Span | None:
+        """A gap as far as recent search still reaches it (None when all of it is older
+        than 7 days); the unread part cut off is noted in `run.lost`."""
         if self.endpoint != "search_recent":
             return span
         edge = now - SEARCH_WINDOW
         start = snowflake_time(span.since_id) if span.since_id is not None else span.start_time
-        unread = span.since_id is not None or span.until_id is not None
         if span.until_id is not None and snowflake_time(span.until_id) <= edge:
             run.lost.append((start, snowflake_time(span.until_id)))
             return None
         if start is None or start < edge:
-            if unread:
-                run.lost.append((start, edge))
+            run.lost.append((start, edge))
             return Span(start_time=edge, until_id=span.until_id)
         return span
 
@@ -880,9 +937,13 @@ class XConnector:
         conversations = self._live_conversations([*state.conversations, *fresh], now)
         oldest_fresh = min(fresh, key=int)
         top = state.top
+        checked_at = state.checked_at
         if top.since_id is not None:
             top = Span(since_id=_older(top.since_id, oldest_fresh))
-        return XState(top=top, gaps=state.gaps, conversations=conversations)
+            # the new conversations' replies were read from nowhere yet: from their start on
+            if checked_at is not None:
+                checked_at = min(checked_at, snowflake_time(oldest_fresh))
+        return XState(top=top, gaps=state.gaps, conversations=conversations, checked_at=checked_at)
 
     # --- reply ---------------------------------------------------------------
 
@@ -1058,6 +1119,15 @@ class XConnector:
 class _SpanOutcome:
     newest: str | None
     gap: Span | None
+
+
+@dataclass(frozen=True)
+class _TopRead:
+    """The top after a fetch, the part of it left unread, and when it was last read."""
+
+    span: Span
+    gap: Span | None
+    checked_at: datetime | None
 
 
 def _lost_problem(lost: Sequence[tuple[datetime | None, datetime]]) -> list[str]:

@@ -271,6 +271,74 @@ def test_a_walk_again_from_the_top_that_hits_the_page_cap_still_skips_what_was_r
     assert [p.native_id for p in conn.fetch(cursor).posts] == [newer["name"]]
 
 
+def _behind_by_the_listing_cap(fake: FakeReddit, connect: Connect) -> tuple[RedditConnector, Cursor, list[str]]:
+    """A first fetch reads 2 of 6 posts (page cap), then 5 newer posts push the
+    4 unread ones and the resume point out of a 6-item listing."""
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 60)["name"] for i in range(6)]
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+    first = conn.fetch(None)
+    assert [p.native_id for p in first.posts] == posts[4:] and first.has_more
+    fake.listing_cap = 6
+    for i in range(5):
+        fake.add_submission("LumoBank", f"new {i}", created=base + 4000 + i * 60)
+    return conn, roundtrip(first.cursor), posts
+
+
+def test_a_resume_point_that_fell_out_of_the_listing_says_the_older_posts_may_be_missing(
+    fake: FakeReddit, connect: Connect
+) -> None:
+    conn, cursor, posts = _behind_by_the_listing_cap(fake, connect)
+
+    fetched, problems, _ = _drain(conn, cursor)
+
+    stopped_at = datetime.fromtimestamp(NOW.timestamp() - 5 * 3600 + 4 * 60, UTC)  # posts[4], the resume point
+    assert fetched == [[], [], []]  # the walk from the top finds only what it read or will read from the top
+    assert problems == [
+        f"reddit_brand: r/LumoBank/new: Reddit listed nothing after {posts[4]}, where the previous fetch stopped "
+        "(the item was removed, or fell out of Reddit's listing); walked the listing again from the newest item "
+        "down to where the unfinished walk began, skipping what it had already read",
+        "reddit_brand: r/LumoBank/new: the listing ended before the walk started again from the newest item got "
+        "back down to where the unfinished walk had stopped (Reddit lists about 1000 items), so items created "
+        f"before {stopped_at:%Y-%m-%d %H:%M} UTC that it had not read yet may be missing; poll this source more often",
+    ]
+
+
+def test_a_walk_again_from_the_top_is_not_started_twice(fake: FakeReddit, connect: Connect) -> None:
+    conn, cursor, posts = _behind_by_the_listing_cap(fake, connect)
+    fake.after_on_last_page = True  # the walk again stops at the page cap on the last page, with an after
+
+    fetched, problems, cursor = _drain(conn, cursor, rounds=10)
+
+    assert fetched == [[], [], [], []]  # the fourth finds nothing after the last item: the listing's end
+    assert [r.params.get("after") for r in fake.requests if r.path == "/r/LumoBank/new"][1:].count(None) == 1
+    assert len(problems) == 2 and f"nothing after {posts[4]}" in problems[0] and "may be missing" in problems[1]
+    newer = fake.add_submission("LumoBank", "after the backlog", created=NOW.timestamp() - 60)
+    assert newer["name"] in [p.native_id for p in conn.fetch(cursor).posts]
+
+
+def test_a_second_vanished_resume_point_ends_the_walk_with_a_problem_line(fake: FakeReddit, connect: Connect) -> None:
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 1800)["name"] for i in range(6)]
+    conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)
+    cursor = roundtrip(conn.fetch(roundtrip(conn.fetch(None).cursor)).cursor)  # read 5 and 4, then 3 and 2
+    fake.remove(posts[2])
+    again = conn.fetch(cursor)  # walked again from the top: 5 and 4, read already
+    below = conn.fetch(roundtrip(again.cursor))
+    assert [p.native_id for p in below.posts] == [posts[1]] and below.has_more
+    fake.remove(posts[1])  # the new resume point vanishes too
+
+    ended = conn.fetch(roundtrip(below.cursor))
+
+    assert ended.posts == () and not ended.has_more  # not walked from the top a second time
+    assert ended.problems == (
+        f"reddit_brand: r/LumoBank/new: Reddit listed nothing after {posts[1]}, where the previous fetch stopped, "
+        "and this unfinished walk was already walked again from the newest item once, so it ends here; if "
+        f"{posts[1]} was removed, older items not read yet may be missing",
+    )
+    assert [r.params.get("after") for r in fake.requests if r.path == "/r/LumoBank/new"][-1] == posts[1]
+
+
 @pytest.mark.parametrize(
     ("fields", "wrong"),
     [
@@ -325,6 +393,32 @@ def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Conn
         assert (first.status, second.status) == ("ok", "ok")
         assert store.count_posts() == 1 and store.source_state("reddit_brand")["failures"] == 0
         assert store.get_post(f"reddit:{good['name']}") is not None
+
+
+def test_an_old_cursor_gap_without_a_mark_rereads_once_and_stores_nothing_twice(
+    fake: FakeReddit, connect: Connect, tmp_path: Path
+) -> None:
+    base = NOW.timestamp() - 5 * 3600
+    posts = [fake.add_submission("LumoBank", f"post {i}", created=base + i * 1800)["name"] for i in range(5)]
+    source = SourceConfig(name="reddit_brand", kind="reddit")
+    with Store(tmp_path / "w.db") as store:
+        config = parse_config({"brand": {"name": "Lumo"}}, file=str(tmp_path / "c.toml"))
+        conn = connect(include_comments=False, page_size=3, max_pages=1, author_karma=False)
+        pipeline = Pipeline(store, config, clock=clock)
+        first = conn.fetch(None)
+        pipeline.ingest("reddit_brand", first)
+        state = roundtrip(first.cursor).state
+        for stream in state["streams"].values():  # as the previous version wrote it: no mark
+            stream.get("gap", {}).pop("passed", None)
+        store.set_cursor("reddit_brand", Cursor(state), now=clock())
+        fake.remove(posts[2])
+
+        outcome = Poller(source, conn, pipeline).poll()
+
+        # post 3 comes back once more (no mark of how far the old walk went; 4 is the top) but is not stored again
+        assert outcome.status == "ok" and outcome.report.stored == 2  # posts 1 and 0
+        assert outcome.report.already_known == 1
+        assert sorted(p.native_id for p in store.iter_posts()) == sorted(posts)
 
 
 def test_unreadable_karma_loses_only_the_karma(fake: FakeReddit, connect: Connect) -> None:

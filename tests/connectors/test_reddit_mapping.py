@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -295,3 +296,14 @@ def test_search_streams_carry_the_query_and_comment_terms() -> None:
     assert comments.path == "r/Banking/comments" and comments.terms == ("Lumo",)
     (custom,) = build_streams(mode="search", terms=("Lumo",), query="lumo NOT lumosity", include_comments=False)
     assert custom.params["q"] == "lumo NOT lumosity"
+
+
+def test_stream_state_keeps_that_a_gap_was_walked_again_and_where_it_stood() -> None:
+    mark = Passed(CREATED, frozenset({"t3_a"}))
+    state = StreamState(
+        gap_after="t3_c", gap_floor=Boundary(CREATED - 99), gap_passed=mark, gap_rewalked=True, gap_stood=mark
+    )
+    assert StreamState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    unknown = replace(state, gap_passed=None, gap_stood=None)  # walked again from a cursor without a mark
+    assert StreamState.from_json(json.loads(json.dumps(unknown.to_json()))) == unknown
+    assert not StreamState.from_json({"gap": {"after": "t3_a", "floor": {"created": CREATED}}}).gap_rewalked

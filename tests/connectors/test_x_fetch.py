@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import AuthFailed, Cursor, RateLimited, SourceMisconfigured, SourceUnavailable
-from connectors.x import RateWindows, snowflake_at
+from connectors.x import RateWindows, snowflake_at, snowflake_time
 from tests.connectors.x_support import BRAND_ID, Clock, make_connector, make_rig, reopen, running_fake
 from tests.fakes.x_api import FakeX
 from watcher.post import PostKind
@@ -419,7 +419,8 @@ def test_search_since_id_older_than_the_window_reports_the_range_cut_off_once(fa
     recent = [fake.add_tweet("2001", f"acme order {n} late", at=clock.now - timedelta(hours=30 - n)) for n in range(25)]
     connector = make_connector(fake, clock, mode="search", query="acme", max_results=10)
 
-    result = connector.fetch(Cursor({"since_id": stale}))
+    # last read when the stale post was new (a cursor without checked_at names no range: see below)
+    result = connector.fetch(Cursor({"since_id": stale, "checked_at": snowflake_time(stale).isoformat()}))
 
     assert [p.native_id for p in result.posts] == recent and result.requests_made == 3
     [problem] = result.problems  # one line for the fetch, not one per page
@@ -442,7 +443,7 @@ def test_search_gap_starting_before_the_window_reports_the_part_cut_off(fake: Fa
     assert [p.native_id for p in result.posts] == [inside]
     [problem] = result.problems
     assert "posts from 2026-11-14 12:00 to 2026-11-15 12:05 UTC fell out of X's 7-day search window" in problem
-    assert result.cursor == Cursor({"since_id": top}) and not result.has_more
+    assert result.cursor == Cursor({"since_id": top, "checked_at": clock.now.isoformat()}) and not result.has_more
 
 
 def test_a_tweet_without_a_valid_id_is_a_problem_line_and_the_page_is_kept(
@@ -481,3 +482,96 @@ def test_max_pages_one_drops_a_gap_out_of_the_search_window_then_reads_the_top(f
     assert dropped.has_more and dropped.cursor == Cursor({"since_id": top})  # the top was not read yet
     caught_up = connector.fetch(dropped.cursor)
     assert [p.native_id for p in caught_up.posts] == [newer] and not caught_up.has_more
+
+
+def test_a_quiet_search_polled_every_hour_reports_no_loss(fake: FakeX, clock: Clock) -> None:
+    only = fake.add_tweet("2001", "acme thanks", at=clock.now - timedelta(days=6, hours=22))
+    connector = make_connector(fake, clock, mode="search", query="acme")
+    cursor: Cursor | None = Cursor({"since_id": only})
+    problems: list[str] = []
+    for _ in range(6):  # the newest post leaves the 7-day window; nothing after it went unread
+        result = connector.fetch(cursor)
+        problems += result.problems
+        cursor = result.cursor
+        clock.advance(hours=1)
+
+    assert problems == [] and fake.count("search_recent") == 6
+    assert cursor is not None and cursor.state["checked_at"] == (clock.now - timedelta(hours=1)).isoformat()
+
+
+def test_a_search_stopped_for_eight_days_names_only_what_came_after_its_last_read(fake: FakeX, clock: Clock) -> None:
+    fake.add_tweet("2001", "acme thanks", at=clock.now - timedelta(days=3))
+    connector = make_connector(fake, clock, mode="search", query="acme")
+    read = connector.fetch(None)
+    clock.advance(days=8)  # the watcher was stopped
+    later = fake.add_tweet("2001", "acme are you there?", at=clock.now - timedelta(hours=1))
+
+    result = connector.fetch(read.cursor)
+
+    assert [p.native_id for p in result.posts] == [later]
+    [problem] = result.problems  # from the last read (8 days ago), not from the newest post (11 days ago)
+    assert "posts from 2026-11-22 12:00 to 2026-11-23 12:05 UTC fell out of X's 7-day search window" in problem
+
+
+def test_a_search_cursor_without_a_read_time_names_no_range(fake: FakeX, clock: Clock) -> None:
+    stale = fake.add_tweet("2001", "acme thanks", at=clock.now - timedelta(days=9))
+    connector = make_connector(fake, clock, mode="search", query="acme")
+
+    result = connector.fetch(Cursor({"since_id": stale}))  # written before checked_at was kept: unknown
+
+    assert result.problems == () and result.posts == ()
+    assert result.cursor is not None and result.cursor.state["checked_at"] == clock.now.isoformat()
+
+
+@pytest.mark.parametrize("status", [503, 400])
+def test_max_pages_one_a_failing_gap_does_not_block_the_newest(
+    fake: FakeX, clock: Clock, tmp_path: Path, status: int
+) -> None:
+    ids = mentions(fake, clock, 15, start=timedelta(hours=3))
+    fake.fail("users_mentions", status, times=100, when=lambda params: "until_id" in params)
+    gap = {"start_time": (clock.now - timedelta(hours=4)).isoformat(), "until_id": ids[5]}
+    connector = make_connector(fake, clock, source="m", mode="mentions", max_results=10, max_pages=1)
+    rig = make_rig(tmp_path, clock, {"m": connector})
+    rig.store.set_cursor("m", Cursor({"since_id": ids[-1], "gaps": [gap]}), now=clock.now)
+    new = mentions(fake, clock, 3, start=timedelta(minutes=5))
+
+    outcomes = []
+    for _ in range(3):
+        outcomes.append(rig.poll("m"))
+        clock.advance(hours=1)
+
+    assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
+    assert [o.report.stored for o in outcomes] == [3, 0, 0]
+    assert {p.native_id for p in rig.store.iter_posts()} == set(new)
+    assert fake.count("users_mentions") == 6  # each poll: the gap once (refused), the top once
+    [problem] = outcomes[0].report.problems
+    assert problem.startswith(f"m: could not read the older posts still to read (before post {ids[5]}): ")
+    assert str(status) in problem and "asked for again next poll" in problem
+    assert rig.store.get_cursor("m") == Cursor({"since_id": new[-1], "gaps": [gap]})  # the gap is kept
+    assert rig.store.source_state("m")["healthy"]
+
+
+def test_max_pages_one_a_rate_limited_gap_still_waits_for_the_window(fake: FakeX, clock: Clock) -> None:
+    ids = mentions(fake, clock, 15, start=timedelta(hours=3))
+    reset = clock.now + timedelta(minutes=10)
+    fake.fail("users_mentions", 429, reset=int(reset.timestamp()), when=lambda params: "until_id" in params)
+    gap = {"start_time": (clock.now - timedelta(hours=4)).isoformat(), "until_id": ids[5]}
+    connector = make_connector(fake, clock, mode="mentions", max_results=10, max_pages=1)
+
+    with pytest.raises(RateLimited) as caught:
+        connector.fetch(Cursor({"since_id": ids[-1], "gaps": [gap]}))
+
+    assert caught.value.until == reset and fake.count("users_mentions") == 1
+
+
+def test_a_tweet_id_of_non_ascii_digits_is_a_problem_line(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
+    ids = mentions(fake, clock, 3, start=timedelta(hours=1))
+    fake.malform(ids[1], id="²")
+    rig = make_rig(tmp_path, clock, {"m": make_connector(fake, clock, source="m", mode="mentions")})
+
+    outcome = rig.poll("m")
+
+    assert outcome.status == "ok" and outcome.report.stored == 2
+    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == [ids[0], ids[2]]
+    [problem] = outcome.report.problems
+    assert problem.startswith("m: X sent a tweet with an invalid id ('²', author_id='2001'")

@@ -90,6 +90,7 @@ class FakeReddit:
         self.served_as: dict[str, dict[str, Any]] = {}  # fullname -> fields sent instead of the stored ones
         self.now = float(T_START)
         self.listing_cap = 1000  # Reddit lists only about the newest 1000 items of any listing
+        self.after_on_last_page = False  # Reddit may name an `after` on a listing's last page too
         self.rate_remaining = 590.0
         self.rate_used = 10
         self.rate_reset = 300
@@ -319,7 +320,8 @@ class FakeReddit:
             start = ordered.index(params["after"]) + 1
         chunk = ordered[start : start + limit]
         more = start + limit < len(ordered)
-        return self.listing([self.thing(n) for n in chunk], after=chunk[-1] if (chunk and more) else None)
+        last = chunk[-1] if chunk and (more or self.after_on_last_page) else None
+        return self.listing([self.thing(n) for n in chunk], after=last)
 
 
 def _matches(query: str, text: str) -> bool:
