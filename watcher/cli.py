@@ -316,14 +316,16 @@ def _created_at(value: Any) -> datetime:
         return utc_now()
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise LineError(f'created_at must be a time like "2026-11-20T10:00:00Z" or epoch seconds, got {_shown(value)}')
-    out_of_range = f"created_at: {_shown(value)} is out of range for epoch seconds (milliseconds? divide by 1000)"
+    out_of_range = f"created_at: {_shown(value)} is out of range" + (
+        "" if isinstance(value, str) else " for epoch seconds (milliseconds? divide by 1000)"
+    )
     try:
         return parse_timestamp(value)
     except ValueError as exc:
         if isinstance(value, str):
             raise LineError(f"created_at: {exc}") from None
         raise LineError(out_of_range) from None  # a year past 9999
-    except (OverflowError, OSError):  # beyond what the platform's clock functions take
+    except (OverflowError, OSError):  # beyond what the platform's clock functions (or year 1..9999 in UTC) take
         raise LineError(out_of_range) from None
 
 

@@ -115,6 +115,7 @@ def test_follower_counts_written_as_numbers_or_digit_strings_are_read(tmp_path: 
         (1e20, "created_at: 1e+20 is out of range for epoch seconds"),
         (1763632800000, "is out of range for epoch seconds (milliseconds? divide by 1000)"),
         ("yesterday", "created_at: Invalid isoformat string"),
+        ("0001-01-01T00:00:00+14:00", "created_at: '0001-01-01T00:00:00+14:00' is out of range"),
     ],
 )
 def test_created_at_of_the_wrong_type_or_range_is_that_lines_error(tmp_path: Path, created_at: Any, error: str) -> None:
