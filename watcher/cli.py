@@ -454,7 +454,8 @@ def score_lines(
         ident, entry = parse_score_line(raw, number)
         if entry is None:
             continue  # a blank line: nothing to score, nothing to answer
-        errors += isinstance(entry, str)
+        if isinstance(entry, str):
+            errors += 1
         pending.append((number, ident, entry))
         if len(pending) >= batch:
             flush()
