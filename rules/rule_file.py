@@ -17,6 +17,7 @@ reason), in the same style as config.toml.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,8 +136,9 @@ def _parse_rule(raw: Any, i: int, file: str, problems: list[ConfigProblem], seen
     for key in raw:
         if key not in RULE_KEYS:
             problems.append(ConfigProblem(file, f"{where}.{key}", unknown_key(key, list(RULE_KEYS), "key")))
-    if raw.get("enabled", True) is False:
-        return None
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(ConfigProblem(file, f"{where}.enabled", f"expected true or false (no quotes), got {enabled!r}"))
     blocks = {k: _parse_conditions(raw.get(k, {}), file, f"{where}.{k}", problems) for k in ("all", "any", "none")}
     if all(b.empty for b in blocks.values()) and len(problems) == start:
         problems.append(ConfigProblem(file, where, "has no conditions; add all = {...}, any = {...} or none = {...}"))
@@ -148,7 +150,8 @@ def _parse_rule(raw: Any, i: int, file: str, problems: list[ConfigProblem], seen
     description = raw.get("description", "")
     if not isinstance(description, str):
         problems.append(ConfigProblem(file, f"{where}.description", "expected a string"))
-    if len(problems) > start:
+    # a switched-off rule is checked all the same: its mistakes show now, not the day it is switched on
+    if len(problems) > start or enabled is False:
         return None
     return Rule(name=name, then=then, description=str(description), file=file, **blocks)
 
@@ -167,6 +170,11 @@ def _parse_conditions(raw: Any, file: str, where: str, problems: list[ConfigProb
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
                 problems.append(ConfigProblem(file, at, 'expected a non-empty list of strings like ["a", "b"]'))
+                continue
+            blank = [n for n, v in enumerate(items, start=1) if not v.strip()]
+            if blank:
+                # a blank keyword would be looked for as spaces: it matches nearly every post, or none
+                problems.append(ConfigProblem(file, at, f"item {blank[0]} is blank; remove it or write a word"))
                 continue
             values = tuple(v.casefold() for v in items)
             allowed = {"intent": INTENTS, "author_list": AUTHOR_LISTS}.get(key)
@@ -221,6 +229,13 @@ def _parse_range(value: Any, file: str, at: str, problems: list[ConfigProblem]) 
             v = value[key]
             if isinstance(v, bool) or not isinstance(v, int | float):
                 problems.append(ConfigProblem(file, f"{at}.{key}", f"expected a number, got {v!r}"))
+                return None
+            if not math.isfinite(v):  # TOML has nan and inf: nan never compares true, inf matches all or nothing
+                problems.append(
+                    ConfigProblem(
+                        file, f"{at}.{key}", f"expected a finite number, got {v!r}; leave the bound out instead"
+                    )
+                )
                 return None
             bounds[key] = float(v)
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 from rich.console import Console
@@ -246,50 +246,194 @@ class LineError(ValueError):
     pass
 
 
+MAX_FOLLOWERS = 10**12  # far above any real account; keeps the engine's float and int64 columns exact
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut short (an input line can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _optional_string(record: Mapping[str, Any], key: str) -> str | None:
+    """record[key] as a string, None when absent or empty; anything but a string is a LineError."""
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise LineError(f"{key} must be a string, got {_shown(value)}")
+    return value
+
+
+def _identifier(value: Any, where: str) -> str:
+    """An id or handle: a string or a whole number (JSON ids are often numbers)."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    raise LineError(f"{where} must be a string or a whole number, got {_shown(value)}")
+
+
+def _followers(value: Any) -> int:
+    """A follower count: a whole number (1000, 1000.0 or "1000") from 0 to MAX_FOLLOWERS."""
+    count: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    elif isinstance(value, float) and value.is_integer():  # inf and nan are not
+        count = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        count = int(value.strip())
+    if count is None or not 0 <= count <= MAX_FOLLOWERS:
+        raise LineError(
+            f"author.followers must be a whole number from 0 to {MAX_FOLLOWERS} like 1000, got {_shown(value)}"
+        )
+    return count
+
+
+def _author(value: Any) -> Author:
+    """The "author" field: a handle (or id), or an object with id, handle, followers, verified."""
+    if value is None or value == "":
+        return Author(id="unknown", handle="unknown")
+    if not isinstance(value, dict):
+        name = _identifier(value, "author")
+        return Author(id=name, handle=name)
+    handle_value, id_value = value.get("handle"), value.get("id")
+    handle = _identifier(handle_value, "author.handle") if handle_value not in (None, "") else None
+    ident = _identifier(id_value, "author.id") if id_value not in (None, "") else None
+    verified = value.get("verified")
+    if verified is not None and not isinstance(verified, bool):
+        raise LineError(f"author.verified must be true or false, got {_shown(verified)}")
+    followers = value.get("followers")
+    return Author(
+        id=ident or handle or "unknown",
+        handle=handle or ident or "unknown",
+        followers=0 if followers is None else _followers(followers),
+        verified=bool(verified),
+    )
+
+
+def _created_at(value: Any) -> datetime:
+    """The "created_at" field: ISO 8601 with a time zone, or epoch seconds; now when absent."""
+    if value is None or value == "":
+        return utc_now()
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise LineError(f'created_at must be a time like "2026-11-20T10:00:00Z" or epoch seconds, got {_shown(value)}')
+    out_of_range = f"created_at: {_shown(value)} is out of range" + (
+        "" if isinstance(value, str) else " for epoch seconds (milliseconds? divide by 1000)"
+    )
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        if isinstance(value, str):
+            raise LineError(f"created_at: {exc}") from None
+        raise LineError(out_of_range) from None  # a year past 9999
+    except (OverflowError, OSError):  # beyond what the platform's clock functions (or year 1..9999 in UTC) take
+        raise LineError(out_of_range) from None
+
+
 def post_from_score_line(record: Any) -> Post:
-    """A `watcher score` input object -> Post (id and text required)."""
+    """A `watcher score` input object -> Post (id and text required). Every field is
+    checked for its type here, so a wrong one is this line's error, not a crash."""
     if not isinstance(record, dict):
         raise LineError("expected a JSON object with at least id and text")
     for key in ("id", "text"):
         if record.get(key) in (None, ""):
             raise LineError(f"missing required field {key!r}")
+    native_id = _identifier(record["id"], "id")
     if not isinstance(record["text"], str):
         raise LineError("text must be a string")
-    author = record.get("author") or "unknown"
-    if isinstance(author, dict):
-        handle = str(author.get("handle") or author.get("id") or "unknown")
-        author_obj = Author(
-            id=str(author.get("id") or handle),
-            handle=handle,
-            followers=int(author.get("followers") or 0),
-            verified=bool(author.get("verified")),
-        )
-    else:
-        author_obj = Author(id=str(author), handle=str(author))
+    author = _author(record.get("author"))
+    created = _created_at(record.get("created_at"))
+    platform = _optional_string(record, "platform") or "import"
+    lang = _optional_string(record, "lang_hint")
     try:
-        created = parse_timestamp(record["created_at"]) if record.get("created_at") else utc_now()
+        return Post(
+            platform=platform,
+            native_id=native_id,
+            kind=PostKind.POST,
+            text=record["text"],
+            created_at=created,
+            author=author,
+            lang=lang,
+        )
     except (ValueError, TypeError) as exc:
-        raise LineError(f"created_at: {exc}") from None
-    return Post(
-        platform=str(record.get("platform") or "import"),
-        native_id=str(record["id"]),
-        kind=PostKind.POST,
-        text=record["text"],
-        created_at=created,
-        author=author_obj,
-        lang=str(record["lang_hint"]) if record.get("lang_hint") else None,
-    )
+        raise LineError(str(exc)) from None
+
+
+def _reject_constant(name: str) -> Any:
+    """json.loads takes NaN and Infinity by default; they are not JSON and no id or count."""
+    raise LineError(f"{name} is not valid JSON; write a number or a string")
+
+
+UTF8_BOM = b"\xef\xbb\xbf"  # what Notepad and Excel put at the start of a "UTF-8" file
+
+
+def _echoed_id(value: Any) -> Any:
+    """The id an output line echoes: as given when it is a string or a whole number,
+    else null (a list or 1.5 is no id, and NaN would not even be JSON)."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _id_despite_bad_bytes(raw: bytes) -> Any:
+    """The id of a line that is not UTF-8 (its bad bytes read as U+FFFD), so its error
+    line can still be matched to the post; None when the line is no JSON object."""
+    try:
+        record = json.loads(raw.decode("utf-8", errors="replace"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    return _echoed_id(record.get("id")) if isinstance(record, dict) else None
+
+
+def parse_score_line(raw: bytes, number: int) -> tuple[Any, Post | str | None]:
+    """One raw input line -> (the id to echo, its post or the reason it cannot be scored);
+    None for a blank line. Line 1 may start with a UTF-8 byte order mark."""
+    if number == 1 and raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM) :]
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _id_despite_bad_bytes(raw), f"not UTF-8 (byte {exc.start + 1} of the line); save the file as UTF-8"
+    if not line.strip():
+        return None, None
+    try:
+        record = json.loads(line, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except LineError as exc:
+        return None, str(exc)
+    except ValueError:  # Python reads whole numbers of at most 4300 digits
+        return None, "not valid JSON (a number too long to read)"
+    except RecursionError:
+        return None, "not valid JSON (nested too deeply)"
+    ident = _echoed_id(record.get("id")) if isinstance(record, dict) else None
+    try:
+        return ident, post_from_score_line(record)
+    except LineError as exc:
+        return ident, str(exc)
+
+
+def json_line(value: Any, *, encoding: str = "utf-8") -> str:
+    """`value` as one line of valid JSON that `encoding` can write. Non-ASCII text goes
+    out as is, unless the stream cannot carry it: a lone surrogate (an id like "\\ud800"
+    from a cut emoji) is valid in JSON only as an escape, so is é on an ASCII stream."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if not text.isascii():
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            text = json.dumps(value, allow_nan=False)
+    return text + "\n"
 
 
 SCORE_BATCH = 100  # lines triaged at once (the engine is several times faster per post on a batch)
 
 
 def score_lines(
-    lines: Iterator[str], *, triager: Triager, context: TriageContext, out: TextIO, batch: int = SCORE_BATCH
+    lines: Iterator[bytes], *, triager: Triager, context: TriageContext, out: TextIO, batch: int = SCORE_BATCH
 ) -> int:
-    """Score JSONL lines to JSONL, one output line per input line, in order. Returns error count.
-    Lines are read `batch` at a time and triaged together; a bad line is answered in its place."""
+    """Score JSONL lines to JSONL, one output line per non-blank input line, in order.
+    Returns the error count. Lines are read `batch` at a time and triaged together; a
+    bad line (not UTF-8, not JSON, a field of the wrong type) is answered in its place."""
     errors = 0
+    encoding = getattr(out, "encoding", None) or "utf-8"
     # each pending entry: (line number, id, the post to score or the error for that line)
     pending: list[tuple[int, Any, Post | str]] = []
 
@@ -298,26 +442,21 @@ def score_lines(
         results = iter(triager.triage_many(posts, [context] * len(posts)))
         for number, ident, entry in pending:
             if isinstance(entry, str):
-                out.write(json.dumps({"id": ident, "line": number, "error": f"line {number}: {entry}"}) + "\n")
+                out.write(
+                    json_line({"id": ident, "line": number, "error": f"line {number}: {entry}"}, encoding=encoding)
+                )
             else:
-                out.write(json.dumps(_score_output(ident, next(results)), ensure_ascii=False) + "\n")
+                out.write(json_line(_score_output(ident, next(results)), encoding=encoding))
         out.flush()
         pending.clear()
 
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        ident = None
-        try:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LineError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            ident = record.get("id") if isinstance(record, dict) else None
-            pending.append((number, ident, post_from_score_line(record)))
-        except LineError as exc:
+    for number, raw in enumerate(lines, start=1):
+        ident, entry = parse_score_line(raw, number)
+        if entry is None:
+            continue  # a blank line: nothing to score, nothing to answer
+        if isinstance(entry, str):
             errors += 1
-            pending.append((number, ident, str(exc)))
+        pending.append((number, ident, entry))
         if len(pending) >= batch:
             flush()
     flush()
@@ -339,15 +478,16 @@ def _score_output(ident: Any, result: Triage) -> dict[str, Any]:
 
 
 @cli.command()
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", type=click.File("rb"), default="-")
 @pass_app
 @friendly_errors
-def score(app: AppContext, source: TextIO) -> None:
+def score(app: AppContext, source: BinaryIO) -> None:
     """Score posts: JSONL in (FILE or - for stdin), JSONL out, one line per input line.
 
     Input lines need "id" and "text" and may carry "platform", "author", "created_at"
-    and "lang_hint". A bad line gets an error line naming its number; the rest still
-    go through, and the exit code is 1 if any line failed.
+    and "lang_hint". A bad line (not UTF-8, not JSON, a field of the wrong type) gets an
+    error line naming its number; the rest still go through, in order, and the exit
+    code is 1 if any line failed. Blank lines are skipped.
     """
     if app.has_config():
         config = app.config()

@@ -225,11 +225,21 @@ def read_toml(path: str | Path, *, missing: str) -> dict[str, Any]:
     (`missing` says what to do when it does not exist)."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(file, "", missing)]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(file, "", f"cannot read: {exc.strerror}")]) from None
+    # a byte order mark (Notepad's "UTF-8 with BOM") is skipped rather than read as bad TOML
+    skip = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = skip + exc.start  # counted in the file as saved, BOM included
+        line = data.count(b"\n", 0, at) + 1
+        raise ConfigError(
+            [ConfigProblem(file, "", f"not UTF-8 (byte {at + 1}, line {line}); save it as UTF-8")]
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
