@@ -375,10 +375,13 @@ class ReplayConnector:
     def find_own_reply(self, post: Post, text: str | None = None) -> PostedReply | None:
         if self.replies_path is None or not self.replies_path.exists():
             return None
-        for line in self.replies_path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if row["in_reply_to"] == post.key and (text is None or row["text"] == text):
-                return PostedReply(post.platform, row["id"], "", parse_timestamp(row["posted_at"]))
+        for line in self.replies_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+                if row["in_reply_to"] == post.key and (text is None or row["text"] == text):
+                    return PostedReply(post.platform, row["id"], "", parse_timestamp(row["posted_at"]))
+            except (ValueError, TypeError, KeyError):
+                continue  # a line cut short by a crash mid-write, or edited by hand: that reply was not recorded
         return None
 
     def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:

@@ -148,6 +148,17 @@ def test_a_cursor_from_an_older_version_resumes_at_its_offset(tmp_path: Path) ->
     assert [p.native_id for p in resumed.posts] == ["3", "4"] and not resumed.problems
 
 
+def test_a_torn_line_in_the_replies_file_does_not_stop_the_reply_lookup(tmp_path: Path) -> None:
+    replies = tmp_path / "replies.jsonl"
+    connector = ReplayConnector(write_jsonl(tmp_path / "e.jsonl", 2), replies_path=replies)
+    first, second = connector.fetch(None).posts
+    made = connector.reply(first, "Sorry about that, DM us")
+    with replies.open("ab") as out:  # a crash mid-write leaves half a line (and a cut UTF-8 sequence)
+        out.write('{"id": "replay-x", "in_reply_to": "import:1", "text": "caf\u00e9'.encode()[:-1])
+    assert connector.find_own_reply(first) == made
+    assert connector.find_own_reply(second) is None
+
+
 def test_csv_exports_are_read_with_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text(
