@@ -224,6 +224,8 @@ def schedule_digests(
         log.warning("%s: digest.schedules are set but slack.enabled is false; no digests will be posted", config.file)
         schedules = []
     for schedule in schedules:
+        # the schedule exists from now on: a period due later is caught up if missed
+        store.digest_schedule_since(schedule.name, now=clock())
         job = scheduler.add_job(
             run_scheduled_digest,
             cron_trigger(schedule, config.brand.timezone),
