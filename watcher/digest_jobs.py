@@ -2,29 +2,33 @@
 
 `schedule_digests(scheduler, config, store)` adds one APScheduler cron job per
 enabled `[digest.schedules.NAME]` table (in brand.timezone, so "09:00" stays 09:00
-across DST changes) and the hourly spike check. Each digest run is recorded in the
-store under `digest:<name>:<period start>` before posting, so a restarted scheduler
-that fires the same run again does not post it twice.
+across DST changes), a catch-up job every few minutes and at start-up, and the hourly
+spike check. Each period's run is recorded in the store under
+`digest:<name>:<period start>` (claimed, posted or failed), so a period is posted once:
+a restart past its fire time, a Slack outage or a crash is caught up later, and a
+retry first looks in the channel for the message an earlier attempt left.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
 from watcher.config import Config, DigestScheduleConfig
 from watcher.digest import Digest, collect_digest, period_window, sla_targets
-from watcher.digest_slack import DigestPostError, post_digest, slack_client
+from watcher.digest_slack import DigestPostError, find_posted_digest, post_digest, slack_client
 from watcher.post import utc_now
 from watcher.spikes import SpikeRule, check_spikes
 from watcher.store import Store
+from watcher.store.base import from_iso, iso
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,36 @@ def draw_charts(digest: Digest, *, where: str) -> Mapping[str, bytes]:
         return {}
 
 
+# A missed digest is still posted while its period is one of the schedule's last
+# LOOK_BACK periods whose fire time has passed: a daily digest for two days, a weekly one
+# until the next week's digest is due.
+LOOK_BACK = {"day": 2, "week": 1}
+CATCH_UP_MINUTES = 5  # how often missed and failed digests are looked for
+# a claim older than this was left by a crash (building and posting take seconds)
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """After a failed attempt: the next catch-up tries again (5 minutes later), then 10,
+    20 and 40 minutes later, then hourly."""
+    if attempts <= 1:
+        return timedelta(0)
+    return timedelta(minutes=min(60, CATCH_UP_MINUTES * 2 ** (attempts - 1)))
+
+
+def due_fire_times(schedule: DigestScheduleConfig, timezone: str, *, now: datetime) -> list[datetime]:
+    """The schedule's last LOOK_BACK fire times up to `now`, oldest first."""
+    trigger = cron_trigger(schedule, timezone)
+    count = LOOK_BACK[schedule.period]
+    days = 1 if schedule.period == "day" else 7
+    times: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, now - timedelta(days=(count + 1) * days))
+    while fire is not None and fire <= now:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return times[-count:]
+
+
 def run_scheduled_digest(
     store: Store,
     config: Config,
@@ -77,24 +111,86 @@ def run_scheduled_digest(
     *,
     clock: Callable[[], datetime] = utc_now,
 ) -> str | None:
-    """Post the last complete day or week to the schedule's channel; the Slack ts,
-    or None when this run was already posted or posting failed (logged)."""
+    """Post every due period of the schedule that has no posted digest yet: the periods
+    of its last LOOK_BACK fire times that fell due since the schedule was first seen.
+    Each period is computed from its fire time, never from the clock, so a late run
+    posts the period it was due for. The ts of the newest digest posted now, or None."""
     now = clock()
-    digest = build_digest(store, config, period=schedule.period, now=now)
-    key = f"digest:{schedule.name}:{digest.window.since.isoformat()}"
-    if not store.claim_digest_run(key, now=now):
-        log.info("digest %s for %s was already posted", schedule.name, digest.window.label())
+    first_seen = store.digest_schedule_since(schedule.name, now=now)
+    newest = None
+    for fire in due_fire_times(schedule, config.brand.timezone, now=now):
+        if fire >= first_seen:
+            newest = post_period(store, config, schedule, client_factory, fire=fire, now=now) or newest
+    return newest
+
+
+def post_period(
+    store: Store,
+    config: Config,
+    schedule: DigestScheduleConfig,
+    client_factory: ClientFactory,
+    *,
+    fire: datetime,
+    now: datetime,
+) -> str | None:
+    """Post the digest of the period due at `fire` unless it is posted, being posted, or
+    waiting to be retried; the Slack ts, or None. A retry, or a claim a crash left, first
+    looks for the message an earlier attempt may have posted (message metadata)."""
+    where = f"digest.schedules.{schedule.name}"
+    window = period_window(schedule.period, timezone=config.brand.timezone, now=fire)
+    key = f"digest:{schedule.name}:{window.since.isoformat()}"
+    attempt = store.claim_digest_run(key, now=now, stale_before=now - CLAIM_LEASE)
+    if not attempt:
         return None
-    charts = draw_charts(digest, where=f"digest.schedules.{schedule.name}")
     try:
-        ts = post_digest(client_factory(), schedule.channel, digest, charts)
-    except DigestPostError as exc:
-        store.finish_digest_run(key, ref=None)
-        log.error("digest.schedules.%s: %s", schedule.name, exc)
+        digest = build_digest(store, config, period=schedule.period, now=now, since=window.since)
+        charts = draw_charts(digest, where=where)
+        client = client_factory()
+        run = store.digest_run(key)
+        if attempt > 1 and run is not None:
+            found = find_posted_digest(client, schedule.channel, key, since=from_iso(run["started_at"]))
+            if found is not None:
+                store.finish_digest_run(key, ref=found)
+                log.info(
+                    "digest %s for %s was already in %s; not posting it again",
+                    schedule.name,
+                    window.label(),
+                    schedule.channel,
+                )
+                return found
+        ts = post_digest(client, schedule.channel, digest, charts, run_key=key)
+    except Exception as exc:  # any failure is retried: a period is never skipped for good
+        retry_at = now + retry_delay(attempt)
+        problem = str(exc) if isinstance(exc, DigestPostError) else f"unexpected {type(exc).__name__}: {exc}"
+        store.finish_digest_run(key, ref=None, error=problem, retry_at=retry_at)
+        log.error(
+            "%s: %s (digest for %s, attempt %d; trying again from %s while it is one of the last %d %ss)",
+            where,
+            problem,
+            window.label(),
+            attempt,
+            iso(retry_at),
+            LOOK_BACK[schedule.period],
+            schedule.period,
+        )
         return None
     store.finish_digest_run(key, ref=ts)
-    log.info("digest %s for %s posted to %s", schedule.name, digest.window.label(), schedule.channel)
+    log.info("digest %s for %s posted to %s", schedule.name, window.label(), schedule.channel)
     return ts
+
+
+def catch_up_digests(
+    store: Store,
+    config: Config,
+    schedules: Sequence[DigestScheduleConfig],
+    client_factory: ClientFactory,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> None:
+    """Every few minutes and at start-up: post the digests a restart, an outage or a
+    crash kept from going out at their fire time, and retry failed ones."""
+    for schedule in schedules:
+        run_scheduled_digest(store, config, schedule, client_factory, clock=clock)
 
 
 def spike_rule(config: Config) -> SpikeRule:
@@ -128,6 +224,8 @@ def schedule_digests(
         log.warning("%s: digest.schedules are set but slack.enabled is false; no digests will be posted", config.file)
         schedules = []
     for schedule in schedules:
+        # the schedule exists from now on: a period due later is caught up if missed
+        store.digest_schedule_since(schedule.name, now=clock())
         job = scheduler.add_job(
             run_scheduled_digest,
             cron_trigger(schedule, config.brand.timezone),
@@ -138,6 +236,20 @@ def schedule_digests(
             replace_existing=True,
             coalesce=True,
             misfire_grace_time=3600,
+        )
+        ids.append(job.id)
+    if schedules:
+        job = scheduler.add_job(
+            catch_up_digests,
+            IntervalTrigger(minutes=CATCH_UP_MINUTES),
+            args=[store, config, schedules, factory],
+            kwargs={"clock": clock},
+            id="digest:catch-up",
+            name=f"missed and failed digests (every {CATCH_UP_MINUTES} minutes)",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=clock(),  # at start-up: a restart past a fire time posts that period now
         )
         ids.append(job.id)
     if config.digest.spike_alerts:

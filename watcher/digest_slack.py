@@ -9,7 +9,9 @@ which needs that id. Spike alerts are not posted here: they are outbox rows (kin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -18,6 +20,11 @@ from watcher.config import Config, env_missing
 from watcher.digest import Digest
 from watcher.digest_format import digest_text
 from watcher.slack.outbox import make_client
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "watcher_digest"  # message metadata naming the scheduled run a digest was posted for
+HISTORY_PAGES = 10  # pages of 200 messages searched for an earlier attempt's digest
 
 CHART_TITLES = {
     "volume.png": "Mentions by sentiment",
@@ -45,14 +52,43 @@ def _slack_error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "unknown_error")) if exc.response is not None else "unknown_error"
 
 
-def post_digest(client: WebClient, channel: str, digest: Digest, charts: Mapping[str, bytes]) -> str:
-    """Post the digest text, then its charts beneath it; return the message ts."""
+HINTS = {
+    "channel_not_found": "check the channel name and invite the app to it",
+    "not_in_channel": "invite the app to the channel (/invite @app)",
+    "invalid_auth": "check the bot token in the environment variable named by slack.bot_token_env",
+    "missing_scope": "add the chat:write, files:write and channels:history scopes to the Slack app",
+}
+
+
+def _refused(exc: SlackApiError, what: str) -> DigestPostError:
+    error = _slack_error(exc)
+    hint = HINTS.get(error, "see the Slack API documentation for this error")
+    return DigestPostError(f"Slack refused {what}: {error}; {hint}")
+
+
+def post_digest(
+    client: WebClient, channel: str, digest: Digest, charts: Mapping[str, bytes], *, run_key: str = ""
+) -> str:
+    """Post the digest text, then its charts beneath it; return the message ts.
+
+    `run_key` names a scheduled run in the message metadata, so a retry after an
+    unclear outcome finds the message (`find_posted_digest`) instead of posting it
+    again. Once the text is posted the digest is delivered: a chart upload that
+    fails is logged, never raised (a retry would post the text twice)."""
     if not channel:
         raise DigestPostError("no Slack channel for the digest; pass --channel or set slack.channel in the config")
+    metadata = {"event_type": METADATA_EVENT, "event_payload": {"run": run_key}} if run_key else None
     try:
-        message = client.chat_postMessage(channel=channel, text=digest_text(digest), unfurl_links=False)
-        channel_id, ts = str(message["channel"]), str(message["ts"])
-        if charts:
+        message = client.chat_postMessage(
+            channel=channel, text=digest_text(digest), unfurl_links=False, metadata=metadata
+        )
+    except SlackApiError as exc:
+        raise _refused(exc, f"the digest for channel {channel}") from None
+    except (SlackClientError, OSError) as exc:
+        raise DigestPostError(f"cannot reach Slack at {client.base_url} to post the digest: {exc}") from None
+    channel_id, ts = str(message["channel"]), str(message["ts"])
+    if charts:
+        try:
             client.files_upload_v2(
                 file_uploads=[
                     {"content": png, "filename": name, "title": CHART_TITLES.get(name, name)}
@@ -61,15 +97,67 @@ def post_digest(client: WebClient, channel: str, digest: Digest, charts: Mapping
                 channel=channel_id,
                 initial_comment=f"Charts for {digest.window.label()}",
             )
-    except SlackApiError as exc:
-        error = _slack_error(exc)
-        hint = {
-            "channel_not_found": "check the channel name and invite the app to it",
-            "not_in_channel": "invite the app to the channel (/invite @app)",
-            "invalid_auth": "check the bot token in the environment variable named by slack.bot_token_env",
-            "missing_scope": "add the chat:write and files:write scopes to the Slack app",
-        }.get(error, "see the Slack API documentation for this error")
-        raise DigestPostError(f"Slack refused the digest for channel {channel}: {error}; {hint}") from None
-    except (SlackClientError, OSError) as exc:
-        raise DigestPostError(f"cannot reach Slack at {client.base_url} to post the digest: {exc}") from None
+        except SlackApiError as exc:
+            log.error(
+                "the digest for %s is posted in %s (ts %s); %s",
+                digest.window.label(),
+                channel,
+                ts,
+                _refused(exc, "its charts"),
+            )
+        except (SlackClientError, OSError) as exc:
+            log.error(
+                "the digest for %s is posted in %s (ts %s) but its charts could not reach Slack: %s",
+                digest.window.label(),
+                channel,
+                ts,
+                exc,
+            )
     return ts
+
+
+def find_posted_digest(client: WebClient, channel: str, run_key: str, *, since: datetime) -> str | None:
+    """The ts of the message an earlier attempt of the scheduled run `run_key` left in
+    `channel` (posted at or after `since`: a 500 after Slack stored it, a crash before it
+    was recorded), or None."""
+    try:
+        channel_id = _channel_id(client, channel)
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            page = client.conversations_history(
+                channel=channel_id,
+                oldest=f"{since.timestamp() - 60:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in page.get("messages") or []:
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("run") == run_key:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+    except SlackApiError as exc:
+        raise _refused(exc, f"reading channel {channel} for a digest an earlier attempt may have posted") from None
+    except (SlackClientError, OSError) as exc:
+        raise DigestPostError(f"cannot reach Slack at {client.base_url} to read channel {channel}: {exc}") from None
+    return None
+
+
+def _channel_id(client: WebClient, channel: str) -> str:
+    """History needs a channel id; a name (#care) is looked up among the channels the bot sees."""
+    if not channel.startswith("#"):
+        return channel
+    cursor = None
+    for _ in range(50):  # pages of 200: 10,000 channels
+        page = client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+        )
+        for found in page.get("channels") or []:
+            if found.get("name") == channel[1:]:
+                return str(found["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    raise DigestPostError(f"channel {channel} is not visible to the bot; invite the app to it")

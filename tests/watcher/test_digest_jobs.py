@@ -67,7 +67,7 @@ def test_schedule_digests_adds_enabled_schedules_and_the_spike_check(
     config = make_config(tmp_path)
     with Store(tmp_path / "w.db") as store:
         ids = schedule_digests(scheduler, config, store, env={})
-    assert ids == ["digest:care_daily", "digest:marketing_weekly", "digest:spikes"]
+    assert ids == ["digest:care_daily", "digest:marketing_weekly", "digest:catch-up", "digest:spikes"]
     weekly = scheduler.get_job("digest:marketing_weekly")
     assert "day_of_week='mon'" in repr(weekly.trigger) and str(weekly.trigger.timezone) == "Europe/Rome"
     spikes = scheduler.get_job("digest:spikes")
@@ -83,7 +83,12 @@ def test_registrar_for_the_service_scheduler(tmp_path: Path, scheduler: Backgrou
 
     with Store(tmp_path / "w.db") as store:
         register_digest_jobs(scheduler, FakeService(make_config(tmp_path), store, lambda: at("2026-10-26T08:00:00")))
-    assert {job.id for job in scheduler.get_jobs()} == {"digest:care_daily", "digest:marketing_weekly", "digest:spikes"}
+    assert {job.id for job in scheduler.get_jobs()} == {
+        "digest:care_daily",
+        "digest:marketing_weekly",
+        "digest:catch-up",
+        "digest:spikes",
+    }
 
 
 def test_without_slack_only_the_spike_check_runs(

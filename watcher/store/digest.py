@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher.store.base import StoreBase, _dicts, _locked, iso
+from watcher.store.base import StoreBase, _dicts, _locked, from_iso, iso
 from watcher.store.schema import QUARTER_SQL
 
 
@@ -179,17 +179,65 @@ class DigestQueries(StoreBase):
             rows.append(row)
         return rows
 
-    @_locked
-    def claim_digest_run(self, key: str, *, now: datetime) -> bool:
-        """Record that a scheduled digest is being posted; False if it already was
-        (a restarted scheduler firing the same run twice)."""
-        cur = self.db.execute("INSERT OR IGNORE INTO digest_runs (key, started_at) VALUES (?, ?)", [key, iso(now)])
-        return cur.rowcount == 1
+    # --- digest runs -------------------------------------------------------------
+    # One row per scheduled digest period (key digest:<schedule>:<period start>):
+    # claimed (being posted), posted (ref = the Slack ts) or failed (retry_at, last_error).
 
     @_locked
-    def finish_digest_run(self, key: str, *, ref: str | None) -> None:
-        """Keep the run with its Slack reference, or forget it (ref None) so it can be retried."""
-        if ref is None:
-            self.db.execute("DELETE FROM digest_runs WHERE key = ?", [key])
+    def digest_schedule_since(self, name: str, *, now: datetime) -> datetime:
+        """When the schedule was first seen (now, the first time it is asked): periods that
+        fell due before it existed are not caught up."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO digest_schedules (name, first_seen) VALUES (?, ?)", [name, iso(now)])
+            row = self.db.execute("SELECT first_seen FROM digest_schedules WHERE name = ?", [name]).fetchone()
+        return from_iso(str(row[0]))
+
+    @_locked
+    def digest_run(self, key: str) -> dict[str, Any] | None:
+        rows = _dicts(self.db.execute("SELECT * FROM digest_runs WHERE key = ?", [key]))
+        return rows[0] if rows else None
+
+    @_locked
+    def claim_digest_run(self, key: str, *, now: datetime, stale_before: datetime | None = None) -> int:
+        """Take a scheduled digest run for posting: the attempt number taken (1 the first
+        time), or 0 when it is not ours: posted, failed and waiting for its retry time, or
+        claimed by a run in progress. A claim made before `stale_before` was left by a crash
+        and is taken over (the caller looks for its message in Slack before posting)."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT state, attempts, claimed_at, retry_at FROM digest_runs WHERE key = ?", [key]
+            ).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO digest_runs (key, started_at, claimed_at, state, attempts) "
+                    "VALUES (?, ?, ?, 'claimed', 1)",
+                    [key, iso(now), iso(now)],
+                )
+                return 1
+            state, attempts, claimed_at, retry_at = row
+            retry_due = state == "failed" and (retry_at is None or retry_at <= iso(now))
+            abandoned = state == "claimed" and stale_before is not None and (claimed_at or "") < iso(stale_before)
+            if not (retry_due or abandoned):
+                return 0
+            self.db.execute(
+                "UPDATE digest_runs SET state = 'claimed', claimed_at = ?, attempts = ?, retry_at = NULL WHERE key = ?",
+                [iso(now), int(attempts) + 1, key],
+            )
+            return int(attempts) + 1
+
+    @_locked
+    def finish_digest_run(
+        self, key: str, *, ref: str | None, error: str = "", retry_at: datetime | None = None
+    ) -> None:
+        """Record the run posted (ref: the Slack ts), or failed (ref None) with its error and
+        when to try again (None: at the next chance)."""
+        if ref is not None:
+            self.db.execute(
+                "UPDATE digest_runs SET state = 'posted', ref = ?, retry_at = NULL, last_error = NULL WHERE key = ?",
+                [ref, key],
+            )
         else:
-            self.db.execute("UPDATE digest_runs SET ref = ? WHERE key = ?", [ref, key])
+            self.db.execute(
+                "UPDATE digest_runs SET state = 'failed', retry_at = ?, last_error = ? WHERE key = ?",
+                [iso(retry_at) if retry_at is not None else None, error, key],
+            )

@@ -251,6 +251,31 @@ def _migration_spike_state(db: sqlite_utils.Database) -> None:
         )
 
 
+def _migration_digest_run_state(db: sqlite_utils.Database) -> None:
+    """A scheduled digest run's state (claimed, posted, failed), attempts and retry time, so
+    a period an outage, a restart or a crash interrupted is caught up, and when each schedule
+    was first seen, so a new schedule does not post the periods before it existed. A run an
+    older watcher left claimed without a ref is looked for in Slack before it is posted."""
+    for column in (
+        "state TEXT NOT NULL DEFAULT 'claimed'",
+        "attempts INTEGER NOT NULL DEFAULT 1",
+        "claimed_at TEXT",
+        "retry_at TEXT",
+        "last_error TEXT",
+    ):
+        db.execute(f"ALTER TABLE digest_runs ADD COLUMN {column}")
+    db.execute(
+        "UPDATE digest_runs SET claimed_at = started_at, state = CASE WHEN ref IS NULL THEN 'claimed' ELSE 'posted' END"
+    )
+    db.table("digest_schedules").create({"name": str, "first_seen": str}, pk="name")
+    # keys are digest:<schedule>:<period start>; a schedule that ran before counts from its first run
+    db.execute(
+        "INSERT INTO digest_schedules (name, first_seen) "
+        "SELECT substr(key, 8, instr(substr(key, 8), ':') - 1), MIN(started_at) FROM digest_runs "
+        "WHERE key LIKE 'digest:%:%' GROUP BY 1"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_slack,
@@ -258,6 +283,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_outbox_retry,
     _migration_send_lease,
     _migration_spike_state,
+    _migration_digest_run_state,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
