@@ -80,6 +80,17 @@ class OutboxHold:
     until: datetime | None = None
     warned_at: datetime | None = None
     warned_waiting: int = 0
+    # the row whose "wait" set the hold, and its item: after the hold they go last, so a row
+    # that fails alone (one payload Slack keeps refusing with a 500) cannot stall the others
+    probe: tuple[int, int | None] | None = None
+
+    def probe_last(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`rows` in order, with the row that set the last hold and its item's other rows
+        (its thread lines follow the card) moved to the end."""
+        if self.probe is None:
+            return rows
+        row_id, item_id = self.probe
+        return sorted(rows, key=lambda r: r["id"] == row_id or (item_id is not None and r["item_id"] == item_id))
 
     def held(self, now: datetime) -> bool:
         return self.until is not None and now < self.until
@@ -111,7 +122,7 @@ def flush_outbox(
     if hold.held(clock()):
         return FlushReport(held=True)
     sent = retrying = failed = 0
-    for row in store.due_outbox(now=clock(), limit=limit):
+    for row in hold.probe_last(store.due_outbox(now=clock(), limit=limit)):
         now = clock()
         if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
             continue  # another flush took it first, or its channel was put off in this flush
@@ -125,7 +136,7 @@ def flush_outbox(
             if exc.channel:
                 store.defer_outbox_channel(exc.channel, now=now, until=until, error=str(exc))
             else:
-                hold.until = until
+                hold.until, hold.probe = until, (row["id"], row["item_id"])
             backlog = store.outbox_backlog()
             if hold.warn_now(waiting=backlog["waiting"], now=now):
                 log.warning("%s", backlog_warning(backlog, now=now, error=str(exc)))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.helpers import T0
-from watcher.notify import DeliveryRetry, flush_outbox
+from watcher.notify import DeliveryRetry, OutboxHold, flush_outbox
 from watcher.store import Store
 
 
@@ -103,6 +103,45 @@ class ChannelRefuser(Recorder):
         if row["channel"] == self.refused:
             raise DeliveryRetry(f"not in {self.refused}", after_seconds=300, channel=self.refused)
         return super().deliver(row)
+
+
+class OnePoisonedRow:
+    """Slack answers 500 to one payload every time, and accepts everything else."""
+
+    def __init__(self, poisoned: int) -> None:
+        self.poisoned = poisoned
+        self.hold = OutboxHold()
+        self.rows: list[int] = []
+
+    def deliver(self, row: dict[str, Any]) -> str:
+        if row["id"] == self.poisoned:
+            raise DeliveryRetry("Slack answered 500", after_seconds=30)
+        self.rows.append(row["id"])
+        return f"ref-{row['id']}"
+
+
+def test_a_row_slack_keeps_refusing_with_a_500_does_not_stall_the_others(store: Store) -> None:
+    """A 500 looks like an outage, so the outbox holds; but when the held row is tried
+    first again each time the hold ends, one bad payload stopped every card for good."""
+    card = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, item_id=1, now=T0)
+    thread = store.enqueue_outbox("thread", "thread:x:1", {"item_id": 1}, item_id=1, now=T0)
+    notifier = OnePoisonedRow(poisoned=card)  # type: ignore[arg-type]
+    clock = {"now": T0}
+    assert flush_outbox(store, notifier, clock=lambda: clock["now"]).retrying == 1  # an outage, as far as we know
+    later = []
+    for minute in range(1, 40):
+        clock["now"] = T0 + timedelta(minutes=minute)
+        later.append(
+            store.enqueue_outbox(
+                "card", f"card:x:{minute + 1}", {"post_key": "x"}, item_id=minute + 1, now=clock["now"]
+            )
+        )
+        for tick in range(12):  # the default 5 s tick
+            clock["now"] = T0 + timedelta(minutes=minute, seconds=5 * tick)
+            flush_outbox(store, notifier, clock=lambda: clock["now"])
+    assert set(later) <= set(notifier.rows)  # every other card went out
+    assert thread not in notifier.rows  # the card's thread line still waits behind its card
+    assert store.outbox_backlog()["waiting"] == 2
 
 
 def test_a_channel_that_refuses_holds_only_its_own_rows(store: Store) -> None:
