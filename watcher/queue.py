@@ -39,7 +39,8 @@ FINAL_STATES = ("replied", "dismissed", "answered_elsewhere")
 # how long one send may call the platform before another may take over: at least this,
 # and always above the send's worst case at the connector's request timeout (see send_lease)
 SEND_LEASE = timedelta(minutes=3)
-# a send's most requests: a look-up (two requests), the post, a look-up after a timeout (two)
+# a send's most requests: a look-up (two requests), the post, a look-up after a timeout (two);
+# each may take twice the connector's timeout, which bounds its connect and its read apart
 SEND_REQUESTS = 5
 SEND_LEASE_MARGIN = timedelta(minutes=1)
 LOOK_FIRST = "sending again will check the platform first"
@@ -234,9 +235,9 @@ class Queue:
 
     def send(self, item_id: int, actor: str, connector: Connector, *, require_approval: bool = True) -> Transition:
         """Post the approved draft exactly once and record the outcome."""
-        now = self.clock()
-        until = now + send_lease(connector)
         with self.store.transaction():  # one writer at a time across processes: the checks and the lease agree
+            now = self.clock()  # read once the transaction has begun: waiting for the lock must not eat the lease
+            until = now + send_lease(connector)
             item = self.item(item_id)
             if item["state"] == "replied":
                 return Transition(item, False)
@@ -395,7 +396,7 @@ def send_lease(connector: Connector) -> timedelta:
     timeout = getattr(connector, "request_timeout", None)
     if not isinstance(timeout, int | float) or timeout <= 0:
         return SEND_LEASE
-    return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * float(timeout)) + SEND_LEASE_MARGIN)
+    return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * 2 * float(timeout)) + SEND_LEASE_MARGIN)
 
 
 def reply_key(item_id: int, text: str) -> str:

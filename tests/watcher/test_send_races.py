@@ -200,10 +200,12 @@ def test_a_slow_send_keeps_the_item_past_three_minutes(fake: FakeX, clock: Clock
 
 
 def test_the_send_lease_outlasts_a_send_at_the_connectors_timeout(fake: FakeX, clock: Clock) -> None:
-    assert send_lease(make_connector(fake, clock, mode="mentions", timeout=20.0)) == SEND_LEASE
+    assert send_lease(make_connector(fake, clock, mode="mentions", timeout=10.0)) == SEND_LEASE
+    # X's default 20 s: five requests, each up to 20 s to connect and 20 s to read, and a minute
+    assert send_lease(make_connector(fake, clock, mode="mentions", timeout=20.0)) == timedelta(minutes=4, seconds=20)
     slow = make_connector(fake, clock, mode="mentions", timeout=300.0)
     assert slow.request_timeout == 300.0
-    assert send_lease(slow) > timedelta(seconds=SEND_REQUESTS * 300)
+    assert send_lease(slow) > timedelta(seconds=SEND_REQUESTS * 2 * 300)
     assert send_lease(object()) == SEND_LEASE  # type: ignore[arg-type]  # a connector that does not say
 
 
@@ -213,7 +215,7 @@ def test_a_reddit_source_sizes_the_send_lease_from_its_timeout_seconds() -> None
     connector = RedditConnector.from_config(source, REDDIT_ENV)  # builds praw.Reddit; no request is made
     try:
         assert connector.request_timeout == 120.0
-        assert send_lease(connector) == timedelta(minutes=11)  # five requests of 120 s, and a minute
+        assert send_lease(connector) == timedelta(minutes=21)  # five requests of 2 x 120 s, and a minute
     finally:
         connector.close()
 
