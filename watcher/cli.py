@@ -477,6 +477,16 @@ def _score_output(ident: Any, result: Triage) -> dict[str, Any]:
     }
 
 
+def _lines(source: BinaryIO) -> Iterator[bytes]:
+    """The lines of a byte stream ending in LF, CRLF or a lone CR (old Mac files), as text
+    mode would split them; a CR cannot occur inside a JSON line (strings escape it)."""
+    for chunk in source:
+        if b"\r" in chunk:
+            yield from (piece + b"\n" for piece in chunk.splitlines())
+        else:
+            yield chunk
+
+
 @cli.command()
 @click.argument("source", type=click.File("rb"), default="-")
 @pass_app
@@ -496,7 +506,7 @@ def score(app: AppContext, source: BinaryIO) -> None:
         triager, context = default_triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
     # typed at a terminal: answer each line as it comes rather than a batch at a time
     batch = 1 if source.isatty() else SCORE_BATCH
-    errors = score_lines(iter(source), triager=triager, context=context, out=sys.stdout, batch=batch)
+    errors = score_lines(_lines(source), triager=triager, context=context, out=sys.stdout, batch=batch)
     if errors:
         err.print(f"{errors} line(s) could not be scored; see the error lines in the output")
         raise SystemExit(1)

@@ -219,3 +219,11 @@ def test_the_installed_command_answers_bad_bytes_with_exit_1_not_70(tmp_path: Pa
     out = [strict_json(line) for line in done.stdout.decode("ascii").splitlines()]
     assert [o["id"] for o in out] == ["é", "x", "\ud83d"]
     assert out[1]["error"].startswith("line 2: not UTF-8")
+
+
+def test_lines_ending_in_a_lone_cr_are_separate_lines(tmp_path: Path) -> None:
+    """Old Mac files end lines with CR alone; text mode read them as lines, and so does this."""
+    path = tmp_path / "mac.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "thanks!"}\r{"id": "b", "text": "my card was charged twice"}\r\r')
+    result = CliRunner().invoke(cli, ["score", str(path)])
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a", "b"]
