@@ -26,7 +26,8 @@ from watcher.digest_slack import post_digest
 from watcher.store import Store
 from watcher.store.schema import MIGRATIONS, _migration_digest_run_state
 
-SUNDAY_KEY = "digest:care_daily:2026-10-24T22:00:00+00:00"  # Sun 25 Oct in Rome
+SUNDAY_KEY = "digest:care_daily:day:2026-10-25"  # Sun 25 Oct in Rome
+LEGACY_SUNDAY_KEY = "digest:care_daily:2026-10-24T22:00:00+00:00"  # as an older watcher keyed it
 MONDAY_0900 = at("2026-10-26T08:00:00")  # the daily schedule's fire time (09:00 Rome)
 
 
