@@ -131,9 +131,8 @@ def find_posted_digest(
     `channel` (posted at or after `since`: a 500 after Slack stored it, a crash before it
     was recorded), or None when the channel has none.
 
-    A message is the run's when its metadata names `run_key`, or when it has no digest
-    metadata and its first line is `title` (older watchers posted digests without
-    metadata). Raises DigestPostError (the run is tried again later) when Slack cannot
+    A message is the run's when its metadata names `run_key`, or when it has no metadata
+    and its first line is `title` (older watchers posted digests without metadata). Raises DigestPostError (the run is tried again later) when Slack cannot
     be read or the channel has more messages since `since` than are searched."""
     where = f"reading channel {channel} for a digest an earlier attempt may have posted"
     try:
@@ -171,7 +170,9 @@ def digest_title(digest: Digest) -> str:
 
 
 def _is_run(message: Mapping[str, Any], run_key: str, title: str) -> bool:
-    meta = message.get("metadata") or {}
-    if meta.get("event_type") == METADATA_EVENT:
-        return bool((meta.get("event_payload") or {}).get("run") == run_key)
+    """The run's message: its metadata names the run, or it has none (an older watcher's
+    digest, or one posted with `watcher digest --post`) and its first line is the title."""
+    meta = message.get("metadata")
+    if meta:
+        return meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("run") == run_key
     return str(message.get("text") or "").split("\n", 1)[0] == title
