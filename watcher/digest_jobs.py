@@ -4,7 +4,7 @@
 enabled `[digest.schedules.NAME]` table (in brand.timezone, so "09:00" stays 09:00
 across DST changes), a catch-up job every few minutes and at start-up, and the hourly
 spike check. Each period's run is recorded in the store under
-`digest:<name>:<period start>` (claimed, posted or failed), so a period is posted once:
+`digest:<name>:<period>:<local start date>` (claimed, posted or failed), so a period is posted once:
 a restart past its fire time, a Slack outage or a crash is caught up later, and a
 retry first looks in the channel for the message an earlier attempt left.
 """
@@ -23,8 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
 from watcher.config import Config, DigestScheduleConfig
-from watcher.digest import Digest, collect_digest, period_window, sla_targets
-from watcher.digest_slack import DigestPostError, find_posted_digest, post_digest, slack_client
+from watcher.digest import Digest, Window, collect_digest, period_window, sla_targets
+from watcher.digest_slack import DigestPostError, digest_title, find_posted_digest, post_digest, slack_client
 from watcher.post import utc_now
 from watcher.spikes import SpikeRule, check_spikes
 from watcher.store import Store
@@ -120,8 +120,15 @@ def run_scheduled_digest(
     newest = None
     for fire in due_fire_times(schedule, config.brand.timezone, now=now):
         if fire >= first_seen:
-            newest = post_period(store, config, schedule, client_factory, fire=fire, now=now) or newest
+            newest = post_period(store, config, schedule, client_factory, fire=fire, now=now, clock=clock) or newest
     return newest
+
+
+def run_key(schedule: DigestScheduleConfig, window: Window) -> str:
+    """The run's key: the schedule, its period and the local date the period starts on, so
+    a time zone change finds the periods already posted and a schedule switched from daily
+    to weekly under the same name does not take a Monday's daily digest for its week's."""
+    return f"digest:{schedule.name}:{schedule.period}:{window.local(window.since).date().isoformat()}"
 
 
 def post_period(
@@ -132,13 +139,18 @@ def post_period(
     *,
     fire: datetime,
     now: datetime,
+    clock: Callable[[], datetime] = utc_now,
 ) -> str | None:
     """Post the digest of the period due at `fire` unless it is posted, being posted, or
     waiting to be retried; the Slack ts, or None. A retry, or a claim a crash left, first
-    looks for the message an earlier attempt may have posted (message metadata)."""
+    looks for the message an earlier attempt may have posted (message metadata). An attempt
+    whose claim was taken over while it was slow posts nothing and records nothing."""
     where = f"digest.schedules.{schedule.name}"
     window = period_window(schedule.period, timezone=config.brand.timezone, now=fire)
-    key = f"digest:{schedule.name}:{window.since.isoformat()}"
+    key = run_key(schedule, window)
+    store.adopt_legacy_digest_run(
+        key, legacy_key=f"digest:{schedule.name}:{window.since.isoformat()}", period_end=window.until
+    )
     attempt = store.claim_digest_run(key, now=now, stale_before=now - CLAIM_LEASE)
     if not attempt:
         return None
@@ -148,9 +160,17 @@ def post_period(
         client = client_factory()
         run = store.digest_run(key)
         if attempt > 1 and run is not None:
-            found = find_posted_digest(client, schedule.channel, key, since=from_iso(run["started_at"]))
+            found = find_posted_digest(
+                client,
+                store,
+                schedule.channel,
+                run_key=key,
+                title=digest_title(digest),
+                since=from_iso(run["started_at"]),
+                now=now,
+            )
             if found is not None:
-                store.finish_digest_run(key, ref=found)
+                finish(store, key, attempt, ref=found)
                 log.info(
                     "digest %s for %s was already in %s; not posting it again",
                     schedule.name,
@@ -158,11 +178,23 @@ def post_period(
                     schedule.channel,
                 )
                 return found
+        # the claim may have been taken over while this attempt was slow (past CLAIM_LEASE):
+        # then the attempt that took it posts, not this one
+        if not store.renew_digest_claim(key, attempt=attempt, now=clock()):
+            log.warning(
+                "%s: attempt %d at the digest for %s took longer than %d minutes and a later attempt took it "
+                "over; this one posts nothing",
+                where,
+                attempt,
+                window.label(),
+                CLAIM_LEASE.total_seconds() // 60,
+            )
+            return None
         ts = post_digest(client, schedule.channel, digest, charts, run_key=key)
     except Exception as exc:  # any failure is retried: a period is never skipped for good
         retry_at = now + retry_delay(attempt)
         problem = str(exc) if isinstance(exc, DigestPostError) else f"unexpected {type(exc).__name__}: {exc}"
-        store.finish_digest_run(key, ref=None, error=problem, retry_at=retry_at)
+        finish(store, key, attempt, ref=None, error=problem, retry_at=retry_at)
         log.error(
             "%s: %s (digest for %s, attempt %d; trying again from %s while it is one of the last %d %ss)",
             where,
@@ -174,9 +206,18 @@ def post_period(
             schedule.period,
         )
         return None
-    store.finish_digest_run(key, ref=ts)
+    finish(store, key, attempt, ref=ts)
     log.info("digest %s for %s posted to %s", schedule.name, window.label(), schedule.channel)
     return ts
+
+
+def finish(
+    store: Store, key: str, attempt: int, *, ref: str | None, error: str = "", retry_at: datetime | None = None
+) -> None:
+    """Record the attempt's outcome, unless a later attempt has taken the run over (logged)."""
+    if not store.finish_digest_run(key, attempt=attempt, ref=ref, error=error, retry_at=retry_at):
+        outcome = f"posted as {ref}" if ref is not None else f"failed ({error})"
+        log.warning("digest run %s: attempt %d %s after a later attempt took the run over", key, attempt, outcome)
 
 
 def catch_up_digests(
@@ -223,6 +264,9 @@ def schedule_digests(
     if schedules and not config.slack.enabled and client_factory is None:
         log.warning("%s: digest.schedules are set but slack.enabled is false; no digests will be posted", config.file)
         schedules = []
+    # a schedule switched off or removed is forgotten: switched on again, it starts afresh
+    # instead of posting the periods it was off for
+    store.forget_digest_schedules(keep=[s.name for s in schedules])
     for schedule in schedules:
         # the schedule exists from now on: a period due later is caught up if missed
         store.digest_schedule_since(schedule.name, now=clock())

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -19,12 +20,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from watcher.config import Config, env_missing
 from watcher.digest import Digest
 from watcher.digest_format import digest_text
-from watcher.slack.outbox import make_client
+from watcher.slack.outbox import channel_id_by_name, make_client
+from watcher.store import Store
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "watcher_digest"  # message metadata naming the scheduled run a digest was posted for
 HISTORY_PAGES = 10  # pages of 200 messages searched for an earlier attempt's digest
+# history is read from this long before the run started: a host clock ahead of Slack's
+# by less than this still finds the message an earlier attempt posted
+CLOCK_MARGIN = timedelta(hours=1)
 
 CHART_TITLES = {
     "volume.png": "Mentions by sentiment",
@@ -56,7 +61,10 @@ HINTS = {
     "channel_not_found": "check the channel name and invite the app to it",
     "not_in_channel": "invite the app to the channel (/invite @app)",
     "invalid_auth": "check the bot token in the environment variable named by slack.bot_token_env",
-    "missing_scope": "add the chat:write, files:write and channels:history scopes to the Slack app",
+    "missing_scope": (
+        "add the chat:write, files:write, channels:history, groups:history, channels:read and groups:read "
+        "scopes to the Slack app"
+    ),
 }
 
 
@@ -116,48 +124,55 @@ def post_digest(
     return ts
 
 
-def find_posted_digest(client: WebClient, channel: str, run_key: str, *, since: datetime) -> str | None:
+def find_posted_digest(
+    client: WebClient, store: Store, channel: str, *, run_key: str, title: str, since: datetime, now: datetime
+) -> str | None:
     """The ts of the message an earlier attempt of the scheduled run `run_key` left in
     `channel` (posted at or after `since`: a 500 after Slack stored it, a crash before it
-    was recorded), or None."""
+    was recorded), or None when the channel has none.
+
+    A message is the run's when its metadata names `run_key`, or when it has no metadata
+    and its first line is `title` (older watchers posted digests without metadata). Raises DigestPostError (the run is tried again later) when Slack cannot
+    be read or the channel has more messages since `since` than are searched."""
+    where = f"reading channel {channel} for a digest an earlier attempt may have posted"
     try:
-        channel_id = _channel_id(client, channel)
+        channel_id = channel_id_by_name(client, store, channel, now=now) if channel.startswith("#") else channel
+        if not channel_id:
+            raise DigestPostError(f"channel {channel} is not visible to the bot; invite the app to it")
         cursor = None
         for _ in range(HISTORY_PAGES):
             page = client.conversations_history(
                 channel=channel_id,
-                oldest=f"{since.timestamp() - 60:.6f}",
+                oldest=f"{(since - CLOCK_MARGIN).timestamp():.6f}",
                 include_all_metadata=True,
                 limit=200,
                 cursor=cursor,
             )
             for message in page.get("messages") or []:
-                meta = message.get("metadata") or {}
-                if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("run") == run_key:
+                if _is_run(message, run_key, title):
                     return str(message["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
     except SlackApiError as exc:
-        raise _refused(exc, f"reading channel {channel} for a digest an earlier attempt may have posted") from None
+        raise _refused(exc, where) from None
     except (SlackClientError, OSError) as exc:
         raise DigestPostError(f"cannot reach Slack at {client.base_url} to read channel {channel}: {exc}") from None
-    return None
+    raise DigestPostError(
+        f"{where}: it has more than {HISTORY_PAGES * 200} messages since {since.isoformat()}, more than are "
+        "searched, so the digest is not posted again blindly; it is tried again later"
+    )
 
 
-def _channel_id(client: WebClient, channel: str) -> str:
-    """History needs a channel id; a name (#care) is looked up among the channels the bot sees."""
-    if not channel.startswith("#"):
-        return channel
-    cursor = None
-    for _ in range(50):  # pages of 200: 10,000 channels
-        page = client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
-        )
-        for found in page.get("channels") or []:
-            if found.get("name") == channel[1:]:
-                return str(found["id"])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            break
-    raise DigestPostError(f"channel {channel} is not visible to the bot; invite the app to it")
+def digest_title(digest: Digest) -> str:
+    """The digest message's first line: brand, period and date."""
+    return digest_text(digest).split("\n", 1)[0]
+
+
+def _is_run(message: Mapping[str, Any], run_key: str, title: str) -> bool:
+    """The run's message: its metadata names the run, or it has none (an older watcher's
+    digest, or one posted with `watcher digest --post`) and its first line is the title."""
+    meta = message.get("metadata")
+    if meta:
+        return meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("run") == run_key
+    return str(message.get("text") or "").split("\n", 1)[0] == title

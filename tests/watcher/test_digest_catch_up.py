@@ -5,9 +5,10 @@ slack-sdk against the fake Slack Web API)."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from watcher.config import Config
 from watcher.digest_jobs import build_digest, retry_delay, run_scheduled_digest, schedule_digests
 from watcher.digest_slack import post_digest
 from watcher.store import Store
+from watcher.store.base import iso
 from watcher.store.schema import MIGRATIONS, _migration_digest_run_state
 
-SUNDAY_KEY = "digest:care_daily:2026-10-24T22:00:00+00:00"  # Sun 25 Oct in Rome
+SUNDAY_KEY = "digest:care_daily:day:2026-10-25"  # Sun 25 Oct in Rome
+LEGACY_SUNDAY_KEY = "digest:care_daily:2026-10-24T22:00:00+00:00"  # as an older watcher keyed it
 MONDAY_0900 = at("2026-10-26T08:00:00")  # the daily schedule's fire time (09:00 Rome)
 
 
@@ -228,12 +231,222 @@ def test_the_migration_keeps_posted_runs_and_schedules_seen(tmp_path: Path) -> N
     for migration in MIGRATIONS[:before]:
         migration(db)
     db.execute(f"PRAGMA user_version = {before}")
-    db.execute("INSERT INTO digest_runs VALUES (?, ?, ?)", [SUNDAY_KEY, "2026-10-26T08:00:00+00:00", "17.000001"])
+    db.execute(
+        "INSERT INTO digest_runs VALUES (?, ?, ?)", [LEGACY_SUNDAY_KEY, "2026-10-26T08:00:00+00:00", "17.000001"]
+    )
     db.execute("INSERT INTO digest_runs VALUES (?, ?, NULL)", ["digest:care_daily:x", "2026-10-20T08:00:00+00:00"])
     db.conn.commit()
     db.conn.close()
     with Store(path) as store:
-        assert store.digest_run(SUNDAY_KEY)["state"] == "posted"  # type: ignore[index]
+        assert store.digest_run(LEGACY_SUNDAY_KEY)["state"] == "posted"  # type: ignore[index]
         assert store.digest_run("digest:care_daily:x")["state"] == "claimed"  # type: ignore[index]
         assert store.claim_digest_run("digest:care_daily:x", now=MONDAY_0900, stale_before=MONDAY_0900) == 2
         assert store.digest_schedule_since("care_daily", now=MONDAY_0900) == at("2026-10-20T08:00:00")
+
+
+# --- a claim per attempt, keys per period, schedules switched off, the channel look ----------
+
+
+def test_a_slow_attempt_taken_over_after_the_lease_posts_nothing(service: Service) -> None:
+    """Attempt 1 stalls past the claim lease before posting (a stuck request, a paused VM);
+    the catch-up takes the run over and posts it; attempt 1 then neither posts nor
+    overwrites the record."""
+    schedule = service.config.digest.schedules[0]
+    gate, entered = threading.Event(), threading.Event()
+
+    def slow_client() -> WebClient:
+        entered.set()
+        gate.wait(10)
+        return WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
+
+    results: list[str | None] = []
+    first = threading.Thread(
+        target=lambda: results.append(
+            run_scheduled_digest(service.store, service.config, schedule, slow_client, clock=lambda: MONDAY_0900)
+        )
+    )
+    first.start()
+    assert entered.wait(10)
+    service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
+    gate.set()
+    first.join(10)
+    daily = service.slack.channel_messages("C0CARE01")
+    assert len(daily) == 1 and results == [None]
+    run = service.store.digest_run(SUNDAY_KEY)
+    assert run is not None and run["state"] == "posted" and run["attempts"] == 2 and run["ref"] == daily[0]["ts"]
+
+
+def test_an_attempt_taken_over_does_not_record_its_failure(service: Service) -> None:
+    store = service.store
+    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    later = MONDAY_0900 + timedelta(minutes=11)
+    assert store.claim_digest_run(SUNDAY_KEY, now=later, stale_before=later - timedelta(minutes=10)) == 2
+    assert not store.renew_digest_claim(SUNDAY_KEY, attempt=1, now=MONDAY_0900)
+    assert not store.finish_digest_run(SUNDAY_KEY, attempt=1, ref=None, error="late 503")
+    assert store.finish_digest_run(SUNDAY_KEY, attempt=2, ref="17.000002")
+    assert not store.finish_digest_run(SUNDAY_KEY, attempt=1, ref="17.000001")
+    run = store.digest_run(SUNDAY_KEY)
+    assert run is not None and run["state"] == "posted" and run["ref"] == "17.000002" and run["last_error"] is None
+
+
+def test_a_time_zone_change_does_not_post_the_periods_again(tmp_path: Path) -> None:
+    with running_service(tmp_path, started=at("2026-10-25T12:00:00")) as service:
+        service.fire("digest:care_daily", at("2026-10-26T08:00:00"))  # Mon 09:00 Rome: Sun 25
+        service.fire("digest:care_daily", at("2026-10-27T08:00:00"))  # Tue 09:00 Rome: Mon 26
+        # the brand moves to London on Tuesday at 10:00 Rome and restarts
+        service.config = replace(service.config, brand=replace(service.config.brand, timezone="Europe/London"))
+        service.clock.now = at("2026-10-27T09:05:00")
+        service.start()
+        service.fire("digest:catch-up", service.clock.now)
+        heads = [m["text"].splitlines()[0] for m in service.slack.channel_messages("C0CARE01")]
+        assert len(heads) == 2 and "Sun 25 Oct 2026" in heads[0] and "Mon 26 Oct 2026" in heads[1]
+        service.fire("digest:care_daily", at("2026-10-28T09:00:00"))  # Wed 09:00 London: Tue 27
+        assert len(service.slack.channel_messages("C0CARE01")) == 3
+
+
+def test_a_schedule_switched_from_daily_to_weekly_posts_its_week(tmp_path: Path) -> None:
+    daily = {"schedules": {"main": {"channel": "C0CARE01", "at": "09:00"}}}
+    with running_service(tmp_path, started=at("2026-10-26T12:00:00"), digest=daily) as service:
+        service.fire("digest:main", at("2026-10-27T08:00:00"))  # Tue: Mon 26 Oct's daily digest
+        weekly = {"schedules": {"main": {"channel": "C0CARE01", "at": "09:00", "period": "week", "weekday": "mon"}}}
+        service.config = make_config(tmp_path, slack={"api_base_url": service.slack.base_url}, digest=weekly)
+        service.clock.now = at("2026-10-28T12:00:00")
+        service.start()
+        service.fire("digest:main", at("2026-11-02T08:00:00"))  # Mon 2 Nov 09:00: the week of Mon 26 Oct
+        service.fire("digest:catch-up", at("2026-11-02T08:05:00"))
+        heads = service.heads()
+    assert len(heads) == 2 and "Mon 26 Oct 2026" in heads[0] and "week of Mon 26 Oct 2026" in heads[1]
+
+
+def test_a_schedule_switched_on_again_does_not_post_the_periods_it_was_off(tmp_path: Path) -> None:
+    on = {"schedules": {"main": {"channel": "C0CARE01", "at": "09:00"}}}
+    off = {"schedules": {"main": {"channel": "C0CARE01", "at": "09:00", "enabled": False}}}
+    with running_service(tmp_path, started=at("2026-10-20T12:00:00"), digest=on) as service:
+        service.fire("digest:main", at("2026-10-22T07:00:00"))  # Tue 20 (caught up) and Wed 21
+        assert len(service.heads()) == 2
+        service.config = make_config(tmp_path, slack={"api_base_url": service.slack.base_url}, digest=off)
+        service.clock.now = at("2026-10-22T12:00:00")
+        service.start()  # switched off
+        service.config = make_config(tmp_path, slack={"api_base_url": service.slack.base_url}, digest=on)
+        service.clock.now = at("2026-10-27T11:00:00")
+        service.start()  # switched on again on Tuesday at noon
+        service.fire("digest:catch-up", service.clock.now)
+        assert len(service.heads()) == 2  # not Sun 25 and Mon 26, due while it was off
+        service.fire("digest:main", at("2026-10-28T08:00:00"))
+        heads = service.heads()
+    assert len(heads) == 3 and "Tue 27 Oct 2026" in heads[2]
+
+
+def old_database(path: Path, runs: list[tuple[str, str, str | None]]) -> None:
+    """A database as the watcher before digest run states left it, with these digest runs."""
+    db = sqlite_utils.Database(path)
+    before = MIGRATIONS.index(_migration_digest_run_state)
+    for migration in MIGRATIONS[:before]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {before}")
+    for run in runs:
+        db.execute("INSERT INTO digest_runs VALUES (?, ?, ?)", list(run))
+    db.conn.commit()
+    db.conn.close()
+
+
+def test_a_period_an_older_watcher_posted_is_not_posted_again_after_the_upgrade(tmp_path: Path) -> None:
+    old_database(tmp_path / "w.db", [(LEGACY_SUNDAY_KEY, iso(MONDAY_0900), "17.000001")])
+    with running_service(tmp_path, started=MONDAY_0900 + timedelta(minutes=5)) as service:
+        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
+        assert service.slack.all_messages() == []
+        run = service.store.digest_run(SUNDAY_KEY)
+        assert run is not None and run["state"] == "posted" and run["ref"] == "17.000001"
+
+
+def test_a_run_an_older_watcher_left_claimed_is_found_by_its_title(tmp_path: Path) -> None:
+    """Older watchers posted without metadata: killed after posting, before recording it."""
+    old_database(tmp_path / "w.db", [(LEGACY_SUNDAY_KEY, iso(MONDAY_0900), None)])
+    with running_service(tmp_path, started=MONDAY_0900 + timedelta(minutes=5)) as service:
+        store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
+        digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
+        ts = post_digest(client, "C0CARE01", digest, {})  # what the older watcher posted
+        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
+        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
+        assert len(service.slack.channel_messages("C0CARE01")) == 1
+        run = store.digest_run(SUNDAY_KEY)
+        assert run is not None and run["state"] == "posted" and run["ref"] == ts
+
+
+def slack_history(slack: FakeSlack) -> None:
+    """conversations.history as Slack serves it: newest first, from `oldest` on, `limit`
+    a page with a next_cursor while more remain (the shared fake answers one page)."""
+
+    def history(params: dict[str, Any]) -> dict[str, Any]:
+        oldest = float(params.get("oldest") or 0)
+        newest_first = reversed(slack.messages.get(params.get("channel", ""), []))
+        top = [m for m in newest_first if "thread_ts" not in m and float(m["ts"]) >= oldest]
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit", 100))
+        page = slack._listing(top[start : start + limit], params)
+        page["response_metadata"] = {"next_cursor": str(start + limit) if start + limit < len(top) else ""}
+        return page
+
+    slack.m_conversations_history = history  # type: ignore[method-assign]
+
+
+def slack_ts(moment: datetime) -> str:
+    return f"{moment.timestamp():.6f}"
+
+
+def test_a_copy_stamped_by_a_slack_clock_minutes_behind_is_found(service: Service) -> None:
+    slack_history(service.slack)
+    store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
+    digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
+    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1  # our clock is 5 minutes ahead of Slack's
+    post_digest(client, "C0CARE01", digest, {}, run_key=SUNDAY_KEY)  # posted, killed before recording it
+    service.slack.messages["C0CARE01"][0]["ts"] = slack_ts(MONDAY_0900 - timedelta(minutes=5))
+    service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
+    assert len(service.slack.channel_messages("C0CARE01")) == 1
+    assert store.digest_run(SUNDAY_KEY)["ref"] == slack_ts(MONDAY_0900 - timedelta(minutes=5))  # type: ignore[index]
+
+
+def test_a_channel_too_busy_to_search_is_retried_not_posted_again(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack_history(service.slack)
+    store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
+    digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
+    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    post_digest(client, "C0CARE01", digest, {}, run_key=SUNDAY_KEY)
+    copy = service.slack.messages["C0CARE01"][0]
+    copy["ts"] = slack_ts(MONDAY_0900)
+    chatter = [
+        {"type": "message", "ts": slack_ts(MONDAY_0900 + timedelta(seconds=n / 10)), "text": f"hi {n}", "user": "U1"}
+        for n in range(1, 2101)
+    ]
+    service.slack.messages["C0CARE01"] = [copy, *chatter]  # 2,100 messages came after it
+    with caplog.at_level(logging.ERROR):
+        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
+    assert service.slack.channel_messages("C0CARE01")[0] is copy
+    assert len(service.slack.channel_messages("C0CARE01")) == 2101  # not posted again
+    run = store.digest_run(SUNDAY_KEY)
+    assert run is not None and run["state"] == "failed" and "more than 2000 messages" in run["last_error"]
+    assert "it is tried again later" in caplog.text
+
+
+def test_a_channel_name_is_looked_up_once(tmp_path: Path) -> None:
+    digest = {"schedules": {"care_daily": {"channel": "#care", "at": "09:00"}}}
+    with running_service(tmp_path, started=at("2026-10-25T12:00:00"), digest=digest) as service:
+        for day in (MONDAY_0900, MONDAY_0900 + timedelta(days=1)):  # a 500 after Slack stored it, twice
+            service.slack.fail("chat.postMessage", 500, after_effect=True)
+            service.fire("digest:care_daily", day)
+            service.fire("digest:catch-up", day + timedelta(minutes=5))
+        assert len(service.slack.all_messages()) == 2
+        assert len(service.slack.calls_to("conversations.list")) == 1  # #care is on the first page: once
+
+
+def test_a_missing_history_scope_names_every_scope_needed(service: Service, caplog: pytest.LogCaptureFixture) -> None:
+    service.slack.fail("conversations.history", 200, body='{"ok": false, "error": "missing_scope"}')
+    assert service.store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    with caplog.at_level(logging.ERROR):
+        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
+    assert service.slack.all_messages() == []
+    assert (
+        "Slack refused reading channel C0CARE01 for a digest an earlier attempt may have posted: missing_scope; add "
+        "the chat:write, files:write, channels:history, groups:history, channels:read and groups:read scopes"
+    ) in caplog.text

@@ -127,7 +127,7 @@ def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.Log
             assert run_scheduled_digest(store, config, lost, client, clock=clock) is None
         assert "digest.schedules.lost: Slack refused the digest for channel #gone: channel_not_found" in caplog.text
         # the failed run is not recorded, so a later firing can still post it
-        assert store.claim_digest_run("digest:lost:2026-10-24T22:00:00+00:00", now=monday)
+        assert store.claim_digest_run("digest:lost:day:2026-10-25", now=monday)
 
 
 def test_a_digest_whose_charts_fail_is_posted_without_them(
@@ -155,7 +155,7 @@ def test_a_digest_whose_charts_fail_is_posted_without_them(
         assert ts is not None
         assert len(slack.all_messages()) == 1 and not slack.shared  # the text, no charts
         assert "digest.schedules.care_daily: the charts could not be drawn (no font cache)" in caplog.text
-        assert not store.claim_digest_run("digest:care_daily:2026-10-24T22:00:00+00:00", now=monday)  # posted
+        assert not store.claim_digest_run("digest:care_daily:day:2026-10-25", now=monday)  # posted
 
 
 @pytest.mark.parametrize(

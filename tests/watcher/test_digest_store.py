@@ -88,5 +88,5 @@ def test_counts_respect_exact_instants_inside_a_quarter(store: Store) -> None:
 def test_scheduled_runs_are_claimed_once(store: Store) -> None:
     assert store.claim_digest_run("digest:daily:x", now=T0)
     assert not store.claim_digest_run("digest:daily:x", now=T0)
-    store.finish_digest_run("digest:daily:x", ref=None)  # failed: may be tried again
+    store.finish_digest_run("digest:daily:x", attempt=1, ref=None)  # failed: may be tried again
     assert store.claim_digest_run("digest:daily:x", now=T0)

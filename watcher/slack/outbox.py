@@ -84,6 +84,30 @@ def enqueue_card_update(store: Store, item: Mapping[str, Any], *, now: datetime,
     )
 
 
+def channel_id_by_name(client: WebClient, store: Store, channel: str, *, now: datetime) -> str:
+    """The id of the channel named `channel` (#care), or "" when the bot cannot see it.
+    Known from an earlier post or look-up (kept in the store as slack message
+    `channel:#care`), else looked up among the channels the bot sees and kept."""
+    known = store.slack_message(f"channel:{channel}")
+    if known is not None:
+        return str(known["channel"])
+    cursor = None
+    for _ in range(50):  # pages of 200: 10,000 channels
+        page = client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+        )
+        for found in page.get("channels") or []:
+            if found.get("name") == channel[1:]:
+                store.save_slack_message(
+                    f"channel:{channel}", item_id=None, kind="channel", channel=found["id"], ts="", now=now
+                )
+                return str(found["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return ""
+
+
 class SlackNotifier:
     """A `watcher.notify.Notifier` for Slack. Give it a WebClient built with
     `retry_handlers=[]` (see `make_client`): the outbox does the retrying, and the
@@ -283,29 +307,15 @@ class SlackNotifier:
         """History needs a channel id; a name (#care) is resolved from an earlier post to it."""
         if not channel.startswith("#"):
             return channel
-        known = self.store.slack_message(f"channel:{channel}")
-        if known is not None:
-            return str(known["channel"])
         now = self.clock()
-        if now < self._unseen.get(channel, now):  # not found a moment ago: not every retry scans the list
+        # not found a moment ago: not every retry scans the list
+        if now < self._unseen.get(channel, now) and self.store.slack_message(f"channel:{channel}") is None:
             return ""
-        cursor = None
-        for _ in range(50):  # pages of 200: 10,000 channels
-            page = self.client.conversations_list(
-                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
-            )
-            for found in page.get("channels") or []:
-                if found.get("name") == channel[1:]:
-                    self.store.save_slack_message(
-                        f"channel:{channel}", item_id=None, kind="channel", channel=found["id"], ts="", now=self.clock()
-                    )
-                    return str(found["id"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
-        log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
-        self._unseen[channel] = now + timedelta(seconds=RETRY_CAP_SECONDS)
-        return ""
+        found = channel_id_by_name(self.client, self.store, channel, now=now)
+        if not found:
+            log.warning("channel %s is not visible to the bot; cannot look for an earlier copy there", channel)
+            self._unseen[channel] = now + timedelta(seconds=RETRY_CAP_SECONDS)
+        return found
 
     def _find_posted(self, outbox_ids: set[int], channel: str, thread_ts: str) -> str | None:
         """The ts of a message in `channel` (or the thread) posted for one of `outbox_ids`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -180,8 +180,9 @@ class DigestQueries(StoreBase):
         return rows
 
     # --- digest runs -------------------------------------------------------------
-    # One row per scheduled digest period (key digest:<schedule>:<period start>):
+    # One row per scheduled digest period (key digest:<schedule>:<period>:<local start date>):
     # claimed (being posted), posted (ref = the Slack ts) or failed (retry_at, last_error).
+    # A claim belongs to its attempt number: only that attempt may post or finish it.
 
     @_locked
     def digest_schedule_since(self, name: str, *, now: datetime) -> datetime:
@@ -193,16 +194,35 @@ class DigestQueries(StoreBase):
         return from_iso(str(row[0]))
 
     @_locked
+    def forget_digest_schedules(self, *, keep: Sequence[str]) -> None:
+        """Forget when the schedules not in `keep` (switched off or removed) were first seen:
+        one switched on again starts afresh instead of posting the periods it was off for."""
+        self.db.execute(f"DELETE FROM digest_schedules WHERE name NOT IN ({','.join('?' * len(keep))})", list(keep))
+
+    @_locked
     def digest_run(self, key: str) -> dict[str, Any] | None:
         rows = _dicts(self.db.execute("SELECT * FROM digest_runs WHERE key = ?", [key]))
         return rows[0] if rows else None
+
+    @_locked
+    def adopt_legacy_digest_run(self, key: str, *, legacy_key: str, period_end: datetime) -> None:
+        """Give a run an older watcher recorded under `legacy_key` (digest:<schedule>:<UTC
+        period start>) the key `key`, unless `key` has a run already. Only a run started
+        after the period ended is its own: a daily run of a Monday, started before the week
+        ended, is not the weekly run of that Monday's week."""
+        self.db.execute(
+            "UPDATE digest_runs SET key = ? WHERE key = ? AND started_at >= ? "
+            "AND NOT EXISTS (SELECT 1 FROM digest_runs WHERE key = ?)",
+            [key, legacy_key, iso(period_end), key],
+        )
 
     @_locked
     def claim_digest_run(self, key: str, *, now: datetime, stale_before: datetime | None = None) -> int:
         """Take a scheduled digest run for posting: the attempt number taken (1 the first
         time), or 0 when it is not ours: posted, failed and waiting for its retry time, or
         claimed by a run in progress. A claim made before `stale_before` was left by a crash
-        and is taken over (the caller looks for its message in Slack before posting)."""
+        or a stalled attempt and is taken over (the caller looks for its message in Slack
+        before posting; the stalled attempt can no longer post or finish the run)."""
         with self.transaction():
             row = self.db.execute(
                 "SELECT state, attempts, claimed_at, retry_at FROM digest_runs WHERE key = ?", [key]
@@ -226,18 +246,32 @@ class DigestQueries(StoreBase):
             return int(attempts) + 1
 
     @_locked
+    def renew_digest_claim(self, key: str, *, attempt: int, now: datetime) -> bool:
+        """Just before posting: renew the claim of `attempt`; False when the claim is no longer
+        that attempt's (taken over after the lease ran out), so it must not post."""
+        cur = self.db.execute(
+            "UPDATE digest_runs SET claimed_at = ? WHERE key = ? AND attempts = ? AND state = 'claimed'",
+            [iso(now), key, attempt],
+        )
+        return cur.rowcount == 1
+
+    @_locked
     def finish_digest_run(
-        self, key: str, *, ref: str | None, error: str = "", retry_at: datetime | None = None
-    ) -> None:
+        self, key: str, *, attempt: int, ref: str | None, error: str = "", retry_at: datetime | None = None
+    ) -> bool:
         """Record the run posted (ref: the Slack ts), or failed (ref None) with its error and
-        when to try again (None: at the next chance)."""
+        when to try again (None: at the next chance), if `attempt` still holds its claim;
+        False (nothing changed) when a later attempt has taken it over."""
         if ref is not None:
-            self.db.execute(
-                "UPDATE digest_runs SET state = 'posted', ref = ?, retry_at = NULL, last_error = NULL WHERE key = ?",
-                [ref, key],
+            cur = self.db.execute(
+                "UPDATE digest_runs SET state = 'posted', ref = ?, retry_at = NULL, last_error = NULL "
+                "WHERE key = ? AND attempts = ? AND state = 'claimed'",
+                [ref, key, attempt],
             )
         else:
-            self.db.execute(
-                "UPDATE digest_runs SET state = 'failed', retry_at = ?, last_error = ? WHERE key = ?",
-                [iso(retry_at) if retry_at is not None else None, error, key],
+            cur = self.db.execute(
+                "UPDATE digest_runs SET state = 'failed', retry_at = ?, last_error = ? "
+                "WHERE key = ? AND attempts = ? AND state = 'claimed'",
+                [iso(retry_at) if retry_at is not None else None, error, key, attempt],
             )
+        return cur.rowcount == 1

@@ -254,8 +254,14 @@ def _migration_spike_state(db: sqlite_utils.Database) -> None:
 def _migration_digest_run_state(db: sqlite_utils.Database) -> None:
     """A scheduled digest run's state (claimed, posted, failed), attempts and retry time, so
     a period an outage, a restart or a crash interrupted is caught up, and when each schedule
-    was first seen, so a new schedule does not post the periods before it existed. A run an
-    older watcher left claimed without a ref is looked for in Slack before it is posted."""
+    was first seen, so a new schedule does not post the periods before it existed.
+
+    Runs keep the keys an older watcher wrote (digest:<schedule>:<UTC period start>): the
+    period and time zone they were cut in are in the config, not here, so the watcher gives
+    each its key (digest:<schedule>:<period>:<local start date>) when it next looks at that
+    period (`adopt_legacy_digest_run`). Older watchers posted digests without metadata: a run
+    one left claimed without a ref is looked for in the channel by the digest's first line
+    (its title: brand, period and date) before it is posted again."""
     for column in (
         "state TEXT NOT NULL DEFAULT 'claimed'",
         "attempts INTEGER NOT NULL DEFAULT 1",
@@ -268,7 +274,7 @@ def _migration_digest_run_state(db: sqlite_utils.Database) -> None:
         "UPDATE digest_runs SET claimed_at = started_at, state = CASE WHEN ref IS NULL THEN 'claimed' ELSE 'posted' END"
     )
     db.table("digest_schedules").create({"name": str, "first_seen": str}, pk="name")
-    # keys are digest:<schedule>:<period start>; a schedule that ran before counts from its first run
+    # keys start digest:<schedule>:; a schedule that ran before counts from its first run
     db.execute(
         "INSERT INTO digest_schedules (name, first_seen) "
         "SELECT substr(key, 8, instr(substr(key, 8), ':') - 1), MIN(started_at) FROM digest_runs "
