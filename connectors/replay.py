@@ -357,9 +357,15 @@ class ReplayConnector:
             platform=post.platform, native_id=f"replay-{uuid.uuid4().hex[:12]}", url="", posted_at=datetime.now(UTC)
         )
         self.replies_path.parent.mkdir(parents=True, exist_ok=True)
+        torn = False  # a line cut short by a crash mid-write: the next one must not be glued to it
+        if self.replies_path.exists() and self.replies_path.stat().st_size:
+            with self.replies_path.open("rb") as existing:
+                existing.seek(-1, 2)
+                torn = existing.read(1) != b"\n"
         with self.replies_path.open("a", encoding="utf-8") as out:
             out.write(
-                json.dumps(
+                ("\n" if torn else "")
+                + json.dumps(
                     {
                         "id": reply.native_id,
                         "in_reply_to": post.key,

@@ -132,8 +132,9 @@ def find_posted_digest(
     was recorded), or None when the channel has none.
 
     A message is the run's when its metadata names `run_key`, or when it has no metadata
-    and its first line is `title` (older watchers posted digests without metadata). Raises DigestPostError (the run is tried again later) when Slack cannot
-    be read or the channel has more messages since `since` than are searched."""
+    and its first line is `title` (older watchers posted digests without metadata). Raises
+    DigestPostError (the run is tried again later) when Slack cannot be read or the channel
+    has more messages since CLOCK_MARGIN before `since` than are searched."""
     where = f"reading channel {channel} for a digest an earlier attempt may have posted"
     try:
         channel_id = channel_id_by_name(client, store, channel, now=now) if channel.startswith("#") else channel
@@ -159,7 +160,8 @@ def find_posted_digest(
     except (SlackClientError, OSError) as exc:
         raise DigestPostError(f"cannot reach Slack at {client.base_url} to read channel {channel}: {exc}") from None
     raise DigestPostError(
-        f"{where}: it has more than {HISTORY_PAGES * 200} messages since {since.isoformat()}, more than are "
+        f"{where}: it has more than {HISTORY_PAGES * 200} messages since {(since - CLOCK_MARGIN).isoformat()}, "
+        "more than are "
         "searched, so the digest is not posted again blindly; it is tried again later"
     )
 

@@ -157,6 +157,8 @@ def test_a_torn_line_in_the_replies_file_does_not_stop_the_reply_lookup(tmp_path
         out.write('{"id": "replay-x", "in_reply_to": "import:1", "text": "caf\u00e9'.encode()[:-1])
     assert connector.find_own_reply(first) == made
     assert connector.find_own_reply(second) is None
+    after = connector.reply(second, "Thanks!")  # the next reply starts on its own line, so it is found
+    assert connector.find_own_reply(second) == after
 
 
 def test_csv_exports_are_read_with_line_numbers(tmp_path: Path) -> None:
