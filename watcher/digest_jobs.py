@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -98,8 +98,11 @@ def due_fire_times(schedule: DigestScheduleConfig, timezone: str, *, now: dateti
     times: list[datetime] = []
     fire = trigger.get_next_fire_time(None, now - timedelta(days=(count + 1) * days))
     while fire is not None and fire <= now:
-        times.append(fire)
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if not times or fire.replace(fold=0) != times[-1].replace(fold=0):  # the repeated 02:30 is one period
+            times.append(fire)
+        # a second later in UTC: local arithmetic on the repeated hour when clocks go back
+        # (02:30+01:00, fold 1) drops the fold and lands an hour earlier, for ever
+        fire = trigger.get_next_fire_time(fire, fire.astimezone(UTC) + timedelta(seconds=1))
     return times[-count:]
 
 
@@ -231,7 +234,12 @@ def catch_up_digests(
     """Every few minutes and at start-up: post the digests a restart, an outage or a
     crash kept from going out at their fire time, and retry failed ones."""
     for schedule in schedules:
-        run_scheduled_digest(store, config, schedule, client_factory, clock=clock)
+        try:
+            run_scheduled_digest(store, config, schedule, client_factory, clock=clock)
+        except Exception:  # a locked database, say: the other schedules still go, this one next time
+            log.exception(
+                "digest.schedules.%s: catch-up failed; it runs again in %d minutes", schedule.name, CATCH_UP_MINUTES
+            )
 
 
 def spike_rule(config: Config) -> SpikeRule:

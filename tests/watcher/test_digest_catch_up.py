@@ -5,13 +5,15 @@ slack-sdk against the fake Slack Web API)."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlite_utils
@@ -21,8 +23,8 @@ from slack_sdk import WebClient
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from tests.watcher.digest_fixture import at, build
 from tests.watcher.test_digest_jobs import make_config
-from watcher.config import Config
-from watcher.digest_jobs import build_digest, retry_delay, run_scheduled_digest, schedule_digests
+from watcher.config import Config, DigestScheduleConfig
+from watcher.digest_jobs import build_digest, due_fire_times, retry_delay, run_scheduled_digest, schedule_digests
 from watcher.digest_slack import post_digest
 from watcher.store import Store
 from watcher.store.base import iso
@@ -450,3 +452,32 @@ def test_a_missing_history_scope_names_every_scope_needed(service: Service, capl
         "Slack refused reading channel C0CARE01 for a digest an earlier attempt may have posted: missing_scope; add "
         "the chat:write, files:write, channels:history, groups:history, channels:read and groups:read scopes"
     ) in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("timezone", "at_time", "period"),
+    [("Europe/Berlin", "02:30", "day"), ("America/New_York", "01:15", "day"), ("Europe/London", "01:30", "week")],
+)
+def test_the_night_clocks_go_back_gives_each_fire_time_once(timezone: str, at_time: str, period: str) -> None:
+    """A time in the hour that repeats: stepping a second on in local time dropped the
+    second 02:30's fold and landed an hour earlier, so the list of fire times grew for ever."""
+    schedule = DigestScheduleConfig(name="d", period=period, at=at_time, channel="#c", weekday="sun")
+    zone = ZoneInfo(timezone)
+    back_day = {"Europe/Berlin": "2026-10-25", "America/New_York": "2026-11-01", "Europe/London": "2026-10-25"}
+    night = datetime.fromisoformat(back_day[timezone]).replace(hour=12, tzinfo=zone)
+    after = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)  # after both the EU (25 Oct) and US (1 Nov) changes
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("due_fire_times did not return")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)  # the old code never returned: fail instead of hanging the suite
+    try:
+        times, around = due_fire_times(schedule, timezone, now=after), due_fire_times(schedule, timezone, now=night)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    expected = 2 if period == "day" else 1
+    assert len(times) == expected and times == sorted(times)
+    assert all(t.astimezone(zone).strftime("%H:%M") == at_time for t in times)
+    assert len(around) == len({t.date() for t in around}) == expected  # the repeated hour counts once

@@ -126,7 +126,9 @@ def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.Log
         with caplog.at_level(logging.ERROR):
             assert run_scheduled_digest(store, config, lost, client, clock=clock) is None
         assert "digest.schedules.lost: Slack refused the digest for channel #gone: channel_not_found" in caplog.text
-        # the failed run is not recorded, so a later firing can still post it
+        # the failed run is recorded as failed and due again at once, so a later firing can still post it
+        run = store.digest_run("digest:lost:day:2026-10-25")
+        assert run is not None and run["state"] == "failed"
         assert store.claim_digest_run("digest:lost:day:2026-10-25", now=monday)
 
 
