@@ -42,12 +42,6 @@ def fake(clock: Clock) -> Iterator[FakeX]:
         yield server
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "watcher.db") as db:
-        yield db
-
-
 def uncertain_first_send(fake: FakeX, clock: Clock, queue: Queue, item_id: int) -> None:
     """X creates the reply, the answer times out, and reads do not show it yet."""
     fake.delay_next_post(2.0)
