@@ -395,6 +395,10 @@ class Span:
     start_time: datetime | None = None
     until_id: str | None = None
 
+    def begins(self) -> datetime | None:
+        """When the span starts: its since_id's time, else its start_time."""
+        return snowflake_time(self.since_id) if self.since_id is not None else self.start_time
+
     def to_json(self) -> dict[str, str]:
         out = {}
         if self.since_id:
@@ -757,7 +761,7 @@ class XConnector:
         if state.checked_at is not None and state.checked_at < edge:
             run.lost.append((state.checked_at, edge))
         top = state.top
-        start = snowflake_time(top.since_id) if top.since_id is not None else top.start_time
+        start = top.begins()
         return Span(start_time=edge) if start is None or start < edge else top
 
     def _gap_within_reach(self, span: Span, now: datetime, run: _Run) -> Span | None:
@@ -766,7 +770,7 @@ class XConnector:
         if self.endpoint != "search_recent":
             return span
         edge = now - SEARCH_WINDOW
-        start = snowflake_time(span.since_id) if span.since_id is not None else span.start_time
+        start = span.begins()
         if span.until_id is not None and snowflake_time(span.until_id) <= edge:
             run.lost.append((start, snowflake_time(span.until_id)))
             return None
