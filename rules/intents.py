@@ -1109,10 +1109,8 @@ class _Gate:
     def __init__(self, prefixes: Iterable[str]) -> None:
         found = set(prefixes)
         odd = sorted(p for p in found if not _WORD_CHAR.match(p))  # "" too: an alternative that can start anywhere
-        if not found:
-            raise ValueError("no intent alternatives to scan for")
-        if odd:
-            raise ValueError(f"intent alternatives must start with a word character, not as {odd!r}")
+        if odd or not found:
+            raise ValueError(f"intent alternatives must start with a word character, not as {odd!r} (or be none)")
         self.regex, self.pad = re.compile(r"\W(?=" + _trie(found) + ")"), " "
         # on ASCII text, ASCII classes are the same classes, tested by a table lookup
         self.ascii = re.compile(self.regex.pattern, re.ASCII)
