@@ -27,8 +27,7 @@ from watcher.digest import Digest, Window, collect_digest, period_window, sla_ta
 from watcher.digest_slack import DigestPostError, digest_title, find_posted_digest, post_digest, slack_client
 from watcher.post import utc_now
 from watcher.spikes import SpikeRule, check_spikes
-from watcher.store import Store
-from watcher.store.base import from_iso, iso
+from watcher.store import Store, from_iso, iso
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +158,8 @@ def post_period(
         return None
     try:
         digest = build_digest(store, config, period=schedule.period, now=now, since=window.since)
-        charts = draw_charts(digest, where=where)
         client = client_factory()
-        run = store.digest_run(key)
-        if attempt > 1 and run is not None:
+        if attempt > 1 and (run := store.digest_run(key)) is not None:
             found = find_posted_digest(
                 client,
                 store,
@@ -181,6 +178,7 @@ def post_period(
                     schedule.channel,
                 )
                 return found
+        charts = draw_charts(digest, where=where)  # after the look: a digest found in the channel needs none
         # the claim may have been taken over while this attempt was slow (past CLAIM_LEASE):
         # then the attempt that took it posts, not this one
         if not store.renew_digest_claim(key, attempt=attempt, now=clock()):

@@ -137,7 +137,7 @@ def find_posted_digest(
     has more messages since CLOCK_MARGIN before `since` than are searched."""
     where = f"reading channel {channel} for a digest an earlier attempt may have posted"
     try:
-        channel_id = channel_id_by_name(client, store, channel, now=now) if channel.startswith("#") else channel
+        channel_id = channel_id_by_name(client, store, channel, now=now)
         if not channel_id:
             raise DigestPostError(f"channel {channel} is not visible to the bot; invite the app to it")
         cursor = None

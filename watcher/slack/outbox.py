@@ -85,9 +85,11 @@ def enqueue_card_update(store: Store, item: Mapping[str, Any], *, now: datetime,
 
 
 def channel_id_by_name(client: WebClient, store: Store, channel: str, *, now: datetime) -> str:
-    """The id of the channel named `channel` (#care), or "" when the bot cannot see it.
-    Known from an earlier post or look-up (kept in the store as slack message
-    `channel:#care`), else looked up among the channels the bot sees and kept."""
+    """The id of the channel named `channel` (#care), or "" when the bot cannot see it; an
+    id is returned as it is. Known from an earlier post or look-up (kept in the store as
+    slack message `channel:#care`), else looked up among the channels the bot sees and kept."""
+    if not channel.startswith("#"):
+        return channel
     known = store.slack_message(f"channel:{channel}")
     if known is not None:
         return str(known["channel"])
@@ -296,6 +298,7 @@ class SlackNotifier:
         after Slack stored it, a crash before it was marked sent), or None."""
         if row["attempts"] == 0:
             return None
+        self._unless_refused(channel)  # a channel that refused a moment ago is not searched either
         channel_id = self._channel_id(channel)
         found = self._find_posted({row["id"]}, channel_id, thread_ts) if channel_id else None
         if found is None:

@@ -8,7 +8,8 @@ together or not at all. WAL lets the CLI read while the service writes.
 `Store` (core.py) is one class made of one mixin per group of tables: schema.py
 (migrations), posts.py (posts, authors, the ingest write path), queue.py (queue
 items, audit events, feedback), delivery.py (outbox, replies), sources.py (source
-health and cursors), slack.py (Slack messages and card context), digest.py (aggregates).
+health and cursors), slack.py (Slack messages and card context), digest.py
+(aggregates, scheduled digest runs), spikes.py (the last alerted spike of each statistic).
 """
 
 from __future__ import annotations

@@ -99,16 +99,15 @@ class DeliveryTables(StoreBase):
     # --- outbox: one channel waits ---
 
     @_locked
-    def defer_outbox_channel(self, channel: str, *, now: datetime, until: datetime, error: str) -> int:
+    def defer_outbox_channel(self, channel: str, *, now: datetime, until: datetime, error: str) -> None:
         """Put off, until `until`, the due pending rows addressed to `channel` (the bot is not in
         it, or cannot see it): one refusal stands for all of them, and the flush goes on with
-        other channels. Rows leased elsewhere are not due, so they are left alone. How many."""
-        cur = self.db.execute(
+        other channels. Rows leased elsewhere are not due, so they are left alone."""
+        self.db.execute(
             "UPDATE outbox SET next_attempt_at = ?, last_error = ? "
             "WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ?",
             [iso(until), error[:500], channel, iso(now)],
         )
-        return int(cur.rowcount)
 
     # --- outbox backlog (watcher check, the flush warning) ---
 
@@ -234,11 +233,10 @@ class DeliveryTables(StoreBase):
         )
 
     @_locked
-    def supersede_replies(self, item_id: int, *, keep: str, now: datetime, note: str) -> int:
+    def supersede_replies(self, item_id: int, *, keep: str, now: datetime, note: str) -> None:
         """Close the item's other unsettled replies once it is replied: `note` says by which."""
-        cur = self.db.execute(
+        self.db.execute(
             "UPDATE replies SET status = 'superseded', error = ?, updated_at = ? "
             "WHERE item_id = ? AND key != ? AND status IN ('pending', 'unknown')",
             [note[:500], iso(now), item_id, keep],
         )
-        return cur.rowcount
