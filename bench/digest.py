@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from watcher.config import DigestConfig  # noqa: E402
-from watcher.digest import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
-from watcher.post import normalized_text  # noqa: E402
-from watcher.spikes import SpikeRule, check_spikes  # noqa: E402
+from watcher.core.post import normalized_text  # noqa: E402
+from watcher.digest.figures import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
+from watcher.digest.spikes import SpikeRule, check_spikes  # noqa: E402
 from watcher.store import Store, iso  # noqa: E402
 
 END = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday

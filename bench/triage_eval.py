@@ -35,8 +35,8 @@ from rules.train import (  # noqa: E402
     time_split,
 )
 from rules.triage import TriageContext, Triager  # noqa: E402
-from watcher.config import BrandConfig  # noqa: E402
-from watcher.post import Author, Post, PostKind  # noqa: E402
+from watcher.core.post import Author, Post, PostKind  # noqa: E402
+from watcher.core.settings import BrandConfig
 
 URGENT_SET = Path(__file__).resolve().parent / "urgent_set.jsonl"
 LANGS = ("en", "it", "es", "fr", "de", "pt", "ro")

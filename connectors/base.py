@@ -6,34 +6,19 @@ Adding a connector: the numbered checklist is in the README ("Adding a connector
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import ClassVar, Protocol, Self, runtime_checkable
 
-from watcher.post import Post
+from watcher.core.config import SourceConfig
+from watcher.core.cursor import Cursor
+from watcher.core.post import Post
 
-if TYPE_CHECKING:
-    from watcher.config import SourceConfig
+__all__ = ["Cursor"]  # re-exported: a connector's whole contract is importable from here
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where a source's last stored fetch ended. Opaque to all but its connector;
-    must be JSON-serializable because the store keeps it beside the posts."""
-
-    state: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(dict(self.state), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Cursor:
-        return cls(json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -167,8 +152,8 @@ def own_replies_one_by_one(connector: Connector, posts: Sequence[Post]) -> dict[
 
 CONNECTOR_MODULES: dict[str, str] = {
     "replay": "connectors.replay",
-    "x": "connectors.x",
-    "reddit": "connectors.reddit",
+    "x": "connectors.x.connector",
+    "reddit": "connectors.reddit.connector",
 }
 
 

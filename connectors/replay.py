@@ -8,7 +8,7 @@ line saying so: the pipeline skips the posts it has stored, and nothing is lost.
 In drip mode records are released at their original pace divided by `speed`, like
 live traffic.
 
-JSONL records carry the fields of `watcher.post.Post` (`id`, `text` and
+JSONL records carry the fields of `watcher.core.post.Post` (`id`, `text` and
 `created_at` are required; `author` is an object). CSV files use flat columns:
 id, text, created_at, platform, kind, lang, url, author_id, author_handle,
 author_name, followers, verified, parent_id, conversation_id, likes, reposts,
@@ -28,16 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from connectors.base import (
-    Cursor,
-    FetchResult,
-    PostedReply,
-    ReplyRejected,
-    SourceMisconfigured,
-    own_replies_one_by_one,
-)
-from watcher.config import SourceConfig, SourceOptions
-from watcher.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
+from connectors.base import FetchResult, PostedReply, ReplyRejected, SourceMisconfigured, own_replies_one_by_one
+from watcher.core.config import SourceConfig, SourceOptions
+from watcher.core.cursor import Cursor
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
 
 TRUE_WORDS = {"1", "true", "yes", "y", "t"}
 
@@ -254,7 +248,7 @@ class ReplayConnector:
         base = Path(cfg.file).parent
         resolved = Path(path) if Path(path).is_absolute() else base / path
         if not resolved.exists():
-            from watcher.config import ConfigError, ConfigProblem
+            from watcher.core.config import ConfigError, ConfigProblem
 
             raise ConfigError([ConfigProblem(cfg.file, f"sources.{cfg.name}.path", f"file {resolved} does not exist")])
         replies = (

@@ -38,8 +38,7 @@ from rules.engine import (
 )
 from rules.intents import INTENTS
 from rules.model import strip_accents
-from watcher.config import ConfigError, ConfigProblem, read_toml
-from watcher.config import _unknown as unknown_key
+from watcher.core.config import ConfigError, ConfigProblem, read_toml, unknown_key
 
 BUILTIN_RULES_FILE = Path(__file__).resolve().parent / "builtin_rules.toml"
 ACTION_KEYS = (

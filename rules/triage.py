@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,11 +37,22 @@ from rules.needs_reply import NeedsReplyModel
 from rules.rule_file import load_ruleset
 from rules.sentiment import SentimentAnalyzer
 from rules.signals import SignalColumns, Signals
-from watcher.config import BrandConfig, ConfigError, ConfigProblem, TriageConfig
-from watcher.post import Author, Post
+from watcher.core.config import ConfigError, ConfigProblem
+from watcher.core.post import Author, Post
+from watcher.core.settings import BrandConfig, TriageConfig
 
-if TYPE_CHECKING:
-    from watcher.config import Config
+
+class TriageSettings(Protocol):
+    """What triage reads of the service's config (watcher.config.Config has it)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def brand(self) -> BrandConfig: ...
+    @property
+    def triage(self) -> TriageConfig: ...
+    def resolve_path(self, value: str) -> Path: ...
+
 
 __all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage", "triager_for"]
 
@@ -159,7 +170,7 @@ class Triager:
         return found
 
     @classmethod
-    def from_config(cls, config: Config) -> Triager:
+    def from_config(cls, config: TriageSettings) -> Triager:
         """Languages, floor, rules file and model path from config.toml. A bad rules
         file or model file is a ConfigError naming the file and key, like config.toml's."""
         t = config.triage
@@ -485,7 +496,7 @@ def _stamp(path: Path | None) -> tuple[str, int | None] | None:
     return str(path), path.stat().st_mtime_ns if path.exists() else None
 
 
-def triager_for(config: Config) -> Triager:
+def triager_for(config: TriageSettings) -> Triager:
     """One Triager per triage setup (languages, floor, rules file, model file): a service
     and its pipelines share it. When the rules or model file changes on disk (its
     modification time), the next call builds a new one, which replaces the old."""

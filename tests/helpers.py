@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watcher.post import Author, Metrics, Post, PostKind
+from watcher.core.post import Author, Metrics, Post, PostKind
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 BRAND = {

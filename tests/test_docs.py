@@ -9,7 +9,7 @@ import click
 import pytest
 
 from connectors.base import CONNECTOR_MODULES
-from watcher.cli import cli
+from watcher.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

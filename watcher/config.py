@@ -1,61 +1,36 @@
-"""TOML configuration -> frozen dataclasses, with one clear message per problem.
+"""The service's config file, config.toml: its sections and their checks.
 
-Every section is a dataclass; its fields are the allowed keys, their types the
-allowed values and their defaults the defaults. `load_config` walks the TOML
-against them and collects every problem (file, key, what is wrong, what to do)
-before raising one `ConfigError`, so a user fixes a file in one go.
-
-Secrets never live in the file: a key ending in `_env` names an environment
-variable, and a key that looks like a secret itself is refused.
+The generic machinery (walking a table against a dataclass, secrets, did-you-mean)
+is in watcher.core.config; this module declares the sections and the checks their
+types cannot express, and collects every problem before raising one ConfigError.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
-import tomllib
-import types
-import typing
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-SECRET_WORDS = ("token", "secret", "password", "passwd", "api_key", "apikey", "private_key")
+from connectors.base import CONNECTOR_MODULES
+from watcher.core.config import (
+    ConfigError,
+    ConfigProblem,
+    SourceConfig,
+    build_dataclass,
+    env_missing,
+    read_toml,
+    refuse_secrets,
+    unknown_key,
+)
+from watcher.core.settings import BrandConfig, TriageConfig
+from watcher.core.vocab import PRIORITIES
 
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    file: str
-    key: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
-
-
-class ConfigError(Exception):
-    """One or more problems in a config file; `str()` lists one per line."""
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class BrandConfig:
-    name: str
-    aliases: tuple[str, ...] = ()
-    handles: tuple[str, ...] = ()
-    # platform -> the brand's own account ids or usernames on it
-    own_accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    staff_accounts: tuple[str, ...] = ()
-    vip_accounts: tuple[str, ...] = ()
-    competitors: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ("en",)
-    timezone: str = "UTC"
+# the connector kinds a [sources.NAME] table may name, unless a caller passes its own
+KNOWN_KINDS: tuple[str, ...] = tuple(CONNECTOR_MODULES)
 
 
 @dataclass(frozen=True)
@@ -71,21 +46,8 @@ class PipelineConfig:
     max_pages_per_poll: int = 10
 
 
-@dataclass(frozen=True)
-class TriageConfig:
-    urgent_score: int = 80
-    high_score: int = 60
-    normal_score: int = 35
-    reply_threshold: int = 40
-    repeat_window_days: int = 5
-    language_confidence_floor: float = 0.5
-    rules_file: str = ""
-    model_path: str = ""
-
-
-PRIORITIES = ("urgent", "high", "normal", "low")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DEFAULT_SLA_MINUTES = {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
+DEFAULT_SLA_MINUTES = dict(zip(PRIORITIES, (15, 60, 240, 1440), strict=True))
 TEMPLATE_PLACEHOLDERS = ("handle", "name", "brand", "platform", "agent")
 
 
@@ -164,21 +126,6 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
-class SourceConfig:
-    """One `[sources.NAME]` table. `options` holds the connector's own keys; the
-    connector validates them in `from_config` through `SourceOptions`."""
-
-    name: str
-    kind: str
-    file: str = "config.toml"
-    enabled: bool = True
-    interval_seconds: int = 300
-    jitter_seconds: int = 30
-    backfill_hours: int = 24
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Config:
     file: str
     brand: BrandConfig
@@ -217,47 +164,19 @@ SECTIONS: dict[str, type] = {
 }
 SOURCE_COMMON_KEYS = ("kind", "enabled", "interval_seconds", "jitter_seconds", "backfill_hours")
 
-T = TypeVar("T")
 
-
-def read_toml(path: str | Path, *, missing: str) -> dict[str, Any]:
-    """A TOML file as a dict, or a ConfigError naming the file and what to do
-    (`missing` says what to do when it does not exist)."""
-    file = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([ConfigProblem(file, "", missing)]) from None
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(file, "", f"cannot read: {exc.strerror}")]) from None
-    # a byte order mark (Notepad's "UTF-8 with BOM") is skipped rather than read as bad TOML
-    skip = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    try:
-        text = data[skip:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = skip + exc.start  # counted in the file as saved, BOM included
-        line = data.count(b"\n", 0, at) + 1
-        raise ConfigError(
-            [ConfigProblem(file, "", f"not UTF-8 (byte {at + 1}, line {line}); save it as UTF-8")]
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(file, "", f"not valid TOML: {exc}")]) from None
-
-
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, kinds: Collection[str] = KNOWN_KINDS) -> Config:
     """Read and validate a config file; raise ConfigError listing every problem."""
     data = read_toml(path, missing="file not found; copy config.example.toml and edit it")
-    return parse_config(data, file=str(path))
+    return parse_config(data, file=str(path), kinds=kinds)
 
 
-def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Config:
+def parse_config(data: Mapping[str, Any], *, file: str = "config.toml", kinds: Collection[str] = KNOWN_KINDS) -> Config:
     problems: list[ConfigProblem] = []
     known = [*SECTIONS, "sources"]
     for key in data:
         if key not in known:
-            problems.append(ConfigProblem(file, key, _unknown(key, known, "section")))
+            problems.append(ConfigProblem(file, key, unknown_key(key, known, "section")))
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         table = data.get(name, {})
@@ -273,7 +192,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Confi
             built = build_dataclass(cls, table, file=file, where=name, problems=problems)
         if built is not None:
             sections[name] = built
-    sources = _parse_sources(data.get("sources", {}), file, problems)
+    sources = _parse_sources(data.get("sources", {}), file, problems, sorted(kinds))
     if "brand" in sections:
         _check_brand(sections["brand"], file, problems)
     if "triage" in sections:
@@ -287,12 +206,10 @@ def parse_config(data: Mapping[str, Any], *, file: str = "config.toml") -> Confi
     return Config(file=file, sources=sources, **sections)
 
 
-def _parse_sources(table: Any, file: str, problems: list[ConfigProblem]) -> tuple[SourceConfig, ...]:
+def _parse_sources(table: Any, file: str, problems: list[ConfigProblem], kinds: list[str]) -> tuple[SourceConfig, ...]:
     if not isinstance(table, Mapping):
         problems.append(ConfigProblem(file, "sources", "must be tables like [sources.my_source]"))
         return ()
-    from connectors.base import CONNECTOR_MODULES
-
     result = []
     for name, src in table.items():
         where = f"sources.{name}"
@@ -301,16 +218,14 @@ def _parse_sources(table: Any, file: str, problems: list[ConfigProblem]) -> tupl
             continue
         kind = src.get("kind")
         if kind is None:
-            problems.append(ConfigProblem(file, f"{where}.kind", f"missing; one of {sorted(CONNECTOR_MODULES)}"))
+            problems.append(ConfigProblem(file, f"{where}.kind", f"missing; one of {kinds}"))
             continue
-        if kind not in CONNECTOR_MODULES:
-            problems.append(
-                ConfigProblem(file, f"{where}.kind", _unknown(str(kind), list(CONNECTOR_MODULES), "connector kind"))
-            )
+        if kind not in kinds:
+            problems.append(ConfigProblem(file, f"{where}.kind", unknown_key(str(kind), kinds, "connector kind")))
             continue
         common = {k: v for k, v in src.items() if k in SOURCE_COMMON_KEYS}
         options = {k: v for k, v in src.items() if k not in SOURCE_COMMON_KEYS}
-        _refuse_secrets(options, file, where, problems)
+        refuse_secrets(options, file, where, problems)
         built = build_dataclass(
             SourceConfig,
             {**common, "name": name, "file": file, "options": options},
@@ -412,197 +327,6 @@ def _check_triage(triage: TriageConfig, file: str, problems: list[ConfigProblem]
             problems.append(ConfigProblem(file, f"triage.{key}", "must be between 0 and 100"))
     if not triage.normal_score < triage.high_score < triage.urgent_score:
         problems.append(ConfigProblem(file, "triage", "scores must rise: normal_score < high_score < urgent_score"))
-
-
-# what a `*_env` key may hold: a variable's name, as shells write them (a token pasted there is not one)
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-# names are shown in messages only in the usual capitals; any other could be a pasted secret that happens to fit
-_SHOWN_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
-
-
-def env_missing(var: str, what_to_do: str) -> str:
-    """The message for a `*_env` key whose variable is not set. A name not in capitals is not
-    repeated: a secret pasted into the key can look like a name (letters and digits only)."""
-    if _SHOWN_ENV_NAME.match(var):
-        return f"environment variable {var} is not set; {what_to_do}"
-    return (
-        f"the environment variable this key names is not set; {what_to_do} (if you pasted a secret here "
-        "instead of a variable's name, remove it from the file and revoke it)"
-    )
-
-
-def _refuse_secrets(table: Mapping[str, Any], file: str, where: str, problems: list[ConfigProblem]) -> None:
-    """A secret written in the file, under its own key or pasted into a `*_env` key,
-    is refused without its value appearing in the message."""
-    for key, value in table.items():
-        lowered = key.lower()
-        if lowered.endswith("_env") and isinstance(value, str) and value and not ENV_NAME.match(value):
-            problems.append(
-                ConfigProblem(
-                    file,
-                    f"{where}.{key}",
-                    "must name an environment variable (letters, digits and _, like X_BEARER_TOKEN); "
-                    "if you pasted the secret itself, remove it from the file and revoke it, as anyone who read "
-                    "the file may have it",
-                )
-            )
-        if not lowered.endswith("_env") and any(word in lowered for word in SECRET_WORDS):
-            problems.append(
-                ConfigProblem(
-                    file,
-                    f"{where}.{key}",
-                    f"secrets must not be written in the config file; remove it, export the secret "
-                    f"in an environment variable and name that variable in {key}_env",
-                )
-            )
-
-
-def _unknown(key: str, known: list[str], what: str) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
-    return f"unknown {what} {key!r}{hint}"
-
-
-def build_dataclass(
-    cls: type[T], table: Mapping[str, Any], *, file: str, where: str, problems: list[ConfigProblem]
-) -> T | None:
-    """Validate `table` against the fields of dataclass `cls`; append problems and
-    return None when anything is wrong."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    start = len(problems)
-    _refuse_secrets(table, file, where, problems)
-    for key in table:
-        if key not in names:
-            problems.append(ConfigProblem(file, f"{where}.{key}", _unknown(key, names, "key")))
-    values: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name not in table:
-            if f.default is MISSING and f.default_factory is MISSING:
-                problems.append(ConfigProblem(file, f"{where}.{f.name}", "missing; this key is required"))
-            continue
-        try:
-            values[f.name] = coerce(table[f.name], hints[f.name])
-        except TypeError as exc:
-            problems.append(ConfigProblem(file, f"{where}.{f.name}", str(exc)))
-    if len(problems) > start:
-        return None
-    return cls(**values)
-
-
-def coerce(value: Any, hint: Any) -> Any:
-    """Check a TOML value against a type hint; lists become tuples (frozen)."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(hint):
-            try:
-                return coerce(value, option)
-            except TypeError:
-                continue
-        raise TypeError(f"expected {_describe(hint)}, got {_show(value)}")
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise TypeError(f"expected true or false, got {_show(value)}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise TypeError(f"expected a whole number, got {_show(value)}")
-    if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise TypeError(f"expected a number, got {_show(value)}")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError(f"expected a string in quotes, got {_show(value)}")
-    if origin is tuple:
-        item_type = typing.get_args(hint)[0]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise TypeError(f'expected a list like ["a", "b"], got {_show(value)}')
-        return tuple(coerce(item, item_type) for item in value)
-    if origin in (Mapping, dict) or hint is dict:
-        args = typing.get_args(hint)
-        if not isinstance(value, Mapping):
-            raise TypeError(f"expected a table like {{ key = value }}, got {_show(value)}")
-        if not args:
-            return dict(value)
-        return {str(k): coerce(v, args[1]) for k, v in value.items()}
-    raise TypeError(f"unsupported type {hint!r}")
-
-
-def _describe(hint: Any) -> str:
-    return " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(hint))
-
-
-def _show(value: Any) -> str:
-    kind = type(value).__name__
-    text = repr(value)
-    return f"{text[:40]} ({kind})"
-
-
-class SourceOptions:
-    """Typed reads of a source's connector-specific keys that collect problems with
-    file and key, for connectors' `from_config`. Call `finish()` at the end: it
-    reports unknown keys and raises ConfigError if anything was wrong."""
-
-    def __init__(self, cfg: SourceConfig, env: Mapping[str, str]) -> None:
-        self.cfg = cfg
-        self.env = env
-        self.problems: list[ConfigProblem] = []
-        self._read: set[str] = set()
-
-    def _where(self, key: str) -> str:
-        return f"sources.{self.cfg.name}.{key}"
-
-    def get(self, key: str, hint: Any, default: Any = MISSING) -> Any:
-        self._read.add(key)
-        if key not in self.cfg.options:
-            if default is MISSING:
-                self.problems.append(ConfigProblem(self.cfg.file, self._where(key), "missing; this key is required"))
-                return None
-            return default
-        try:
-            return coerce(self.cfg.options[key], hint)
-        except TypeError as exc:
-            self.problems.append(ConfigProblem(self.cfg.file, self._where(key), str(exc)))
-            return default if default is not MISSING else None
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            self.problems.append(
-                ConfigProblem(self.cfg.file, self._where(key), f"{value!r} is not one of {', '.join(choices)}")
-            )
-            return default
-        return str(value)
-
-    def secret(self, key: str, default_env: str, *, required: bool = True) -> str:
-        """Read the environment variable named by `key` (e.g. bearer_token_env)."""
-        var = self.get(key, str, default_env)
-        value = self.env.get(var, "") if var else ""
-        if required and not value:
-            self.problems.append(
-                ConfigProblem(
-                    self.cfg.file,
-                    self._where(key),
-                    env_missing(var, "export it before starting the watcher"),
-                )
-            )
-        return value
-
-    def finish(self) -> None:
-        for key in self.cfg.options:
-            if key not in self._read:
-                self.problems.append(
-                    ConfigProblem(self.cfg.file, self._where(key), _unknown(key, sorted(self._read), "key"))
-                )
-        if self.problems:
-            raise ConfigError(self.problems)
 
 
 def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProblem]:

@@ -14,7 +14,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher.queue import Queue
+from watcher.queue.machine import Queue
 from watcher.service import Service
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector, connector_class
-from watcher.config import Config, ConfigError, ConfigProblem, SourceConfig
-from watcher.notify import ConsoleNotifier, FlushReport, Notifier, flush_outbox
-from watcher.pipeline import Pipeline, Poller, PollOutcome, TriageFn
-from watcher.post import utc_now
+from watcher.config import Config
+from watcher.core.config import ConfigError, ConfigProblem, SourceConfig
+from watcher.core.post import utc_now
+from watcher.ingest.pipeline import Pipeline, Poller, PollOutcome, TriageFn
+from watcher.notify.outbox import ConsoleNotifier, FlushReport, Notifier, flush_outbox
 from watcher.store import Store
 
 log = logging.getLogger(__name__)

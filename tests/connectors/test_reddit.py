@@ -15,7 +15,6 @@ import requests
 from connectors.base import (
     AuthFailed,
     Connector,
-    Cursor,
     RateLimited,
     ReplyOutcomeUnknown,
     ReplyRejected,
@@ -23,12 +22,14 @@ from connectors.base import (
     SourceUnavailable,
     connector_class,
 )
-from connectors.reddit import RedditConnector, RequestMeter, build_streams, make_reddit
+from connectors.reddit.connector import RedditConnector, RequestMeter, build_streams, make_reddit
 from tests.fakes.reddit_api import T_START, FakeReddit, Fault
-from watcher.config import ConfigError, SourceConfig, parse_config
-from watcher.pipeline import Pipeline, Poller
-from watcher.post import PostKind
-from watcher.queue import Queue
+from watcher.config import parse_config
+from watcher.core.config import ConfigError, SourceConfig
+from watcher.core.cursor import Cursor
+from watcher.core.post import PostKind
+from watcher.ingest.pipeline import Pipeline, Poller
+from watcher.queue.machine import Queue
 from watcher.store import Store, StoredTriage
 
 NOW = datetime.fromtimestamp(T_START + 6 * 3600, UTC)  # the fake's things are made from T_START on

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.reddit_mapping import (
+from connectors.reddit.mapping import (
     MAX_REPORTED,
     MAX_SEEN,
     Boundary,
@@ -28,7 +28,7 @@ from connectors.reddit_mapping import (
     search_query,
     submission_to_post,
 )
-from watcher.post import PostKind
+from watcher.core.post import PostKind
 
 CREATED = 1_763_600_000.0
 

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, PostedReply, ReplyRejected, SourceUnavailable, connector_class
+from connectors.base import PostedReply, ReplyRejected, SourceUnavailable, connector_class
 from connectors.replay import RecordError, ReplayConnector, record_to_post
 from tests.helpers import T0, make_post
-from watcher.post import Post, PostKind
+from watcher.core.cursor import Cursor
+from watcher.core.post import Post, PostKind
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from connectors import replay as replay_module
 from connectors.replay import RecordError, ReplayConnector, record_to_post
 from tests.helpers import T0
-from watcher.post import Author, Metrics, Post, PostKind, RawJson
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson
 from watcher.store import Store
 
 LINE = (

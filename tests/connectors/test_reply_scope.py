@@ -7,7 +7,7 @@ from pathlib import Path
 
 from connectors.base import reply_scope
 from connectors.replay import ReplayConnector
-from connectors.x import RateWindows, XConnector, build_client
+from connectors.x.connector import RateWindows, XConnector, build_client
 
 BASE = "http://127.0.0.1:9"  # never contacted: a scope is worked out without a request
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.x_budget import EndpointLimit, budget_problems, plan_budget, polls_per_window, shortest_interval
+from connectors.x.budget import EndpointLimit, budget_problems, plan_budget, polls_per_window, shortest_interval
 from tests.connectors.x_support import make_config
-from watcher.config import SourceConfig
+from watcher.core.config import SourceConfig
 
 
 def sources(tmp_path: Path, **tables: dict[str, Any]) -> tuple[SourceConfig, ...]:

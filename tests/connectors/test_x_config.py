@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from connectors.x import X_API_BASE_URL, BaseUrlSession, XConnector
+from connectors.x.connector import X_API_BASE_URL, BaseUrlSession, XConnector
 from tests.connectors.x_support import BRAND_ID, ENV, Clock, make_config, running_fake
 from tests.fakes.x_api import FakeX
-from watcher.config import ConfigError, SourceConfig
+from watcher.core.config import ConfigError, SourceConfig
 
 
 def source(tmp_path: Path, **options: Any) -> SourceConfig:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import AuthFailed, Cursor, RateLimited, SourceMisconfigured, SourceUnavailable
-from connectors.x import RateWindows, snowflake_at, snowflake_time
+from connectors.base import AuthFailed, RateLimited, SourceMisconfigured, SourceUnavailable
+from connectors.x.connector import RateWindows, snowflake_at, snowflake_time
 from tests.connectors.x_support import BRAND_ID, Clock, make_connector, make_rig, reopen, running_fake
 from tests.fakes.x_api import FakeX
-from watcher.post import PostKind
+from watcher.core.cursor import Cursor
+from watcher.core.post import PostKind
 
 ORDERS = itertools.count(1)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Cursor, connector_class
-from connectors.x import (
+from connectors.base import connector_class
+from connectors.x.connector import (
     Span,
     TweetError,
     XConnector,
@@ -19,7 +19,8 @@ from connectors.x import (
     snowflake_time,
     tweet_to_post,
 )
-from watcher.post import PostKind
+from watcher.core.cursor import Cursor
+from watcher.core.post import PostKind
 
 AT = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
 TWEET_ID = snowflake_at(AT, 7)

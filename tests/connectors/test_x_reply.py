@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from connectors.base import AuthFailed, RateLimited, ReplyOutcomeUnknown, ReplyRejected
-from connectors.x import XConnector
+from connectors.x.connector import XConnector
 from tests.connectors.x_support import BRAND_ID, Clock, make_connector, running_fake
 from tests.fakes.x_api import FakeX
-from watcher.post import Post
-from watcher.queue import Queue
+from watcher.core.post import Post
+from watcher.queue.machine import Queue
 from watcher.store import Store
 
 

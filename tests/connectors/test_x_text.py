@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.x_text import comparable_reply_text, reply_length_problem, weighted_length
+from connectors.x.text import comparable_reply_text, reply_length_problem, weighted_length
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.x import RateWindows, XConnector, build_client
+from connectors.x.connector import RateWindows, XConnector, build_client
 from tests.fakes.x_api import FakeX
 from watcher.config import Config, parse_config
-from watcher.pipeline import Pipeline, Poller
+from watcher.ingest.pipeline import Pipeline, Poller
 from watcher.store import Store
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from rules.triage import TriageContext, Triager
-from watcher.config import BrandConfig
-from watcher.post import Author, Metrics, Post, PostKind
+from watcher.core.post import Author, Metrics, Post, PostKind
+from watcher.core.settings import BrandConfig
 
 LANGS = ("en", "it", "es", "de", "fr", "pt", "ro")
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from rules.rule_file import BUILTIN_RULES_FILE, load_rule_file, load_ruleset
 from rules.triage import TriageContext, Triager
 from tests.rules.conftest import make_post
-from watcher.config import ConfigError
+from watcher.core.config import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

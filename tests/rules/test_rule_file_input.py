@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from rules.rule_file import load_rule_file, load_ruleset
-from watcher.cli import cli
-from watcher.config import ConfigError, load_config
-from watcher.triage_cli import rules
+from watcher.cli.main import cli
+from watcher.cli.rules import rules
+from watcher.config import load_config
+from watcher.core.config import ConfigError
 
 GOOD_BODY = "all = { intent = ['legal'] }\nthen = { boost = 5 }\n"
 

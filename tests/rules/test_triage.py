@@ -11,7 +11,7 @@ import pytest
 from rules.train import ranking_metrics
 from rules.triage import Triage, TriageContext, Triager, default_triager, triage
 from tests.rules.conftest import BRAND, make_post
-from watcher.post import Metrics
+from watcher.core.post import Metrics
 
 FIXTURE = Path(__file__).parent / "data" / "needs_reply_fixture.jsonl"
 # Frozen: measured 1.00 / 1.00 when the fixture was written; a regression below these fails CI.
@@ -122,7 +122,8 @@ def test_from_config_reads_rules_and_model_and_caches(tmp_path: Path) -> None:
     import os
 
     from rules.triage import triager_for
-    from watcher.config import ConfigError, parse_config
+    from watcher.config import parse_config
+    from watcher.core.config import ConfigError
 
     rules_file = tmp_path / "team_rules.toml"
     rules_file.write_text(

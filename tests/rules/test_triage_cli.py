@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from rules.triage import TriageContext, Triager
 from tests.rules.conftest import BRAND, make_post
+from watcher.cli.rules import rules, train
 from watcher.store import Store
-from watcher.triage_cli import rules, train
 
 CONFIG = """
 [brand]

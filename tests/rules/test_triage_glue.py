@@ -35,8 +35,8 @@ from rules.triage import (
     priority_for,
 )
 from tests.rules.conftest import BRAND, make_post
-from watcher.config import BrandConfig
-from watcher.post import Metrics, Post, PostKind
+from watcher.core.post import Metrics, Post, PostKind
+from watcher.core.settings import BrandConfig
 
 # every kind of condition, in all / any / none, and rules that read earlier rules' tags and the running score
 TEAM_RULES = """

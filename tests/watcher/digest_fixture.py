@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from watcher.post import Author, Metrics, Post, PostKind
+from watcher.core.post import Author, Metrics, Post, PostKind
 from watcher.store import Store, StoredTriage
 
 SUNDAY = "2026-10-25"

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from connectors.x import RateWindows, XConnector, build_client
+from connectors.x.connector import RateWindows, XConnector, build_client
 from tests.connectors.x_support import BRAND_ID, ENV
 from tests.fakes.x_api import FakeX
-from watcher.queue import Queue
+from watcher.queue.machine import Queue
 from watcher.store import Store
 
 

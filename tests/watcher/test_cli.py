@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.helpers import T0
-from watcher.cli import cli
-from watcher.demo import sample_path
+from watcher.cli.demo import sample_path
+from watcher.cli.main import cli
 from watcher.store import SCHEMA_VERSION
 
 
@@ -142,7 +142,7 @@ def test_check_reports_ok_and_problems(tmp_path: Path, monkeypatch: pytest.Monke
 def test_check_says_which_source_is_rate_limited_and_until_when(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from watcher.post import utc_now
+    from watcher.core.post import utc_now
     from watcher.store import Store
 
     config = write_config(tmp_path, write_export(tmp_path))

@@ -7,8 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.replay import ReplayConnector
-from watcher.cli import cli
-from watcher.config import ConfigError, SourceOptions, load_config, parse_config, slack_env_problems
+from watcher.cli.main import cli
+from watcher.config import load_config, parse_config, slack_env_problems
+from watcher.core.config import ConfigError, SourceOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.watcher.digest_fixture import SUNDAY, TZ, at, build
-from watcher.digest import (
+from watcher.digest.figures import (
     SLA_DEFAULTS,
     DigestError,
     ResponseStats,

@@ -24,8 +24,8 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from tests.watcher.digest_fixture import at, build
 from tests.watcher.test_digest_jobs import make_config
 from watcher.config import Config, DigestScheduleConfig
-from watcher.digest_jobs import build_digest, due_fire_times, retry_delay, run_scheduled_digest, schedule_digests
-from watcher.digest_slack import post_digest
+from watcher.digest.jobs import build_digest, due_fire_times, retry_delay, run_scheduled_digest, schedule_digests
+from watcher.digest.slack import post_digest
 from watcher.store import Store
 from watcher.store.base import iso
 from watcher.store.schema import MIGRATIONS, _migration_digest_run_state

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from tests.watcher.digest_fixture import build
-from watcher.digest_cli import digest
+from watcher.cli.digest import digest
 from watcher.store import Store
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -183,12 +183,12 @@ def test_an_empty_database_gives_an_empty_digest(tmp_path: Path) -> None:
 def test_charts_that_cannot_be_drawn_leave_the_report_without_them(
     tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import watcher.digest_charts
+    import watcher.digest.charts
 
     def broken(report: object) -> dict[str, bytes]:
         raise RuntimeError("no font cache")
 
-    monkeypatch.setattr(watcher.digest_charts, "render_charts", broken)
+    monkeypatch.setattr(watcher.digest.charts, "render_charts", broken)
     html = tmp_path / "report.html"
     result = CliRunner().invoke(
         digest, ["--db", str(db), "--timezone", "Europe/Rome", *SUNDAY_ARGS, "--html", str(html)]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from watcher.cli.digest import digest
 from watcher.config import DigestConfig, DigestScheduleConfig, parse_config
-from watcher.digest_cli import digest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from tests.fakes.slack_api import BOT_TOKEN, running_fake_slack
 from tests.watcher.digest_fixture import at, build
 from watcher.config import Config, DigestScheduleConfig, parse_config
-from watcher.digest_jobs import cron_trigger, register_digest_jobs, run_scheduled_digest, schedule_digests
+from watcher.digest.jobs import cron_trigger, register_digest_jobs, run_scheduled_digest, schedule_digests
 from watcher.store import Store
 
 TZ = "Europe/Rome"
@@ -136,12 +136,12 @@ def test_a_digest_whose_charts_fail_is_posted_without_them(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Drawing runs after the run is claimed: a chart failure must not leave it claimed and unposted."""
-    import watcher.digest_charts
+    import watcher.digest.charts
 
     def broken(digest: object) -> dict[str, bytes]:
         raise RuntimeError("no font cache")
 
-    monkeypatch.setattr(watcher.digest_charts, "render_charts", broken)
+    monkeypatch.setattr(watcher.digest.charts, "render_charts", broken)
     monday = at("2026-10-26T08:00:00")
     with running_fake_slack(channels={"care": "C0CARE01"}) as slack, Store(tmp_path / "w.db") as store:
         build(store)
@@ -176,7 +176,7 @@ def test_a_digest_whose_charts_fail_is_posted_without_them(
     ],
 )
 def test_digest_config_problems_name_the_key(tmp_path: Path, digest: dict[str, Any], problem: str) -> None:
-    from watcher.config import ConfigError
+    from watcher.core.config import ConfigError
 
     with pytest.raises(ConfigError) as info:
         make_config(tmp_path, digest=digest)
@@ -192,7 +192,7 @@ def test_digest_config_defaults_and_overrides(tmp_path: Path) -> None:
 def test_sla_targets_follow_the_slack_sla_unless_the_digest_overrides(tmp_path: Path) -> None:
     from datetime import UTC, timedelta
 
-    from watcher.digest_jobs import build_digest
+    from watcher.digest.jobs import build_digest
 
     config = make_config(
         tmp_path,

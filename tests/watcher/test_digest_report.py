@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.watcher.digest_fixture import SUNDAY, TZ, at, build
-from watcher.digest import SLA_DEFAULTS, Digest, collect_digest, parse_moment, period_window
-from watcher.digest_charts import RESPONSE_BINS, render_charts, response_bins
-from watcher.digest_format import change, digest_text, duration, percent, points
-from watcher.digest_html import render_html
+from watcher.digest.charts import RESPONSE_BINS, render_charts, response_bins
+from watcher.digest.figures import SLA_DEFAULTS, Digest, collect_digest, parse_moment, period_window
+from watcher.digest.html import render_html
+from watcher.digest.text import change, digest_text, duration, percent, points
 from watcher.store import Store
 
 NOW = at("2026-10-26T08:00:00")

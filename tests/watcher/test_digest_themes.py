@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from watcher.digest_themes import cluster_phrases, find_themes, key_phrases, stop_words, stop_words_for
-from watcher.post import normalized_text
+from watcher.core.post import normalized_text
+from watcher.digest.themes import cluster_phrases, find_themes, key_phrases, stop_words, stop_words_for
 
 EN = stop_words_for("en")
 

@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 
 from bench import ingest
-from connectors.base import Cursor, FetchResult
+from connectors.base import FetchResult
 from tests.helpers import T0, make_post
 from watcher import store as store_module
 from watcher.config import Config
-from watcher.pipeline import Pipeline
-from watcher.post import Post, RawJson
+from watcher.core.cursor import Cursor
+from watcher.core.post import Post, RawJson
+from watcher.ingest.pipeline import Pipeline
 from watcher.store import NewItem, NewPost, Store, StoredTriage
 from watcher.store import base as store_base
+from watcher.store import items as store_queue
 from watcher.store import posts as store_posts
-from watcher.store import queue as store_queue
 
 TRIAGED = StoredTriage(
     score=71,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.helpers import T0
-from watcher.notify import DeliveryRetry, OutboxHold, flush_outbox
+from watcher.notify.outbox import DeliveryRetry, OutboxHold, flush_outbox
 from watcher.store import Store
 
 
@@ -64,7 +64,7 @@ def test_a_row_the_service_keeps_putting_off_is_retried_every_fifteen_minutes_an
 def test_a_flush_that_must_wait_warns_once_with_the_oldest_rows_age(store: Store, caplog: Any) -> None:
     for n in range(3):
         store.enqueue_outbox("card", f"card:x:{n}", {"post_key": f"x:{n}"}, now=T0 + timedelta(minutes=n))
-    with caplog.at_level(logging.WARNING, logger="watcher.notify"):
+    with caplog.at_level(logging.WARNING, logger="watcher.notify.outbox"):
         flush_outbox(store, Recorder(retry=True), clock=lambda: T0 + timedelta(minutes=135))
     (warning,) = [r.getMessage() for r in caplog.records]
     assert warning == (

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import AuthFailed, Cursor, FetchResult, RateLimited, SourceUnavailable
+from connectors.base import AuthFailed, FetchResult, RateLimited, SourceUnavailable
 from connectors.replay import ReplayConnector
 from tests.helpers import BRAND, T0, make_post
 from watcher.config import Config, parse_config
-from watcher.pipeline import IngestReport, Pipeline, Poller
-from watcher.post import Post
+from watcher.core.cursor import Cursor
+from watcher.core.post import Post
+from watcher.ingest.pipeline import IngestReport, Pipeline, Poller
 from watcher.store import Store
 
 
@@ -284,7 +285,7 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     clock = Clock()
     page = FetchResult((make_post(native_id="u1"),), Cursor({"page": 1}), has_more=True, requests_made=1)
     connector = ScriptedConnector([page, TypeError("'NoneType' object is not subscriptable"), batch()])
-    with caplog.at_level(logging.ERROR, logger="watcher.pipeline"):
+    with caplog.at_level(logging.ERROR, logger="watcher.ingest.pipeline"):
         outcome = _poller(store, config, connector, clock).poll()
     assert outcome.status == "failed" and outcome.next_attempt_at is not None and outcome.next_attempt_at > T0
     assert outcome.report.stored == 1 and store.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
@@ -323,7 +324,7 @@ def test_a_problem_line_names_its_source_once_in_the_log(
     store: Store, config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
     pipeline = Pipeline(store, config, clock=lambda: T0)
-    with caplog.at_level(logging.WARNING, logger="watcher.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="watcher.ingest.pipeline"):
         pipeline.ingest("m", FetchResult((), None, problems=("m: skipped 12: no id", "e.jsonl:3: not valid JSON")))
     assert [r.getMessage() for r in caplog.records] == ["m: skipped 12: no id", "source m: e.jsonl:3: not valid JSON"]
 

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.replay import record_to_post
 from tests.helpers import make_post
-from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, parse_timestamp
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, parse_timestamp
 from watcher.store import Store
 
 _URL = re.compile(r"https?://\S+")

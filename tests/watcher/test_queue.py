@@ -10,8 +10,8 @@ import pytest
 
 from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from tests.helpers import T0, make_post
-from watcher.post import Post
-from watcher.queue import Queue, QueueConflict, QueueError
+from watcher.core.post import Post
+from watcher.queue.machine import Queue, QueueConflict, QueueError
 from watcher.store import Store
 
 

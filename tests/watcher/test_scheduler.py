@@ -10,9 +10,10 @@ from pathlib import Path
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connectors.base import Cursor, FetchResult, SourceUnavailable
+from connectors.base import FetchResult, SourceUnavailable
 from tests.helpers import BRAND, T0, make_post
 from watcher.config import parse_config
+from watcher.core.cursor import Cursor
 from watcher.scheduler import build_scheduler, run_forever
 from watcher.service import Service
 
@@ -124,7 +125,7 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) 
         encoding="utf-8",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from watcher.cli import main; main()", "--config", str(config), "run"],
+        [sys.executable, "-c", "from watcher.cli.main import main; main()", "--config", str(config), "run"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,  # the console cards; nothing here reads them while the service runs
         stderr=subprocess.PIPE,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from watcher.cli import cli
+from watcher.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"id": "g", "text": "your app is broken, I need help"}
@@ -207,7 +207,7 @@ def test_the_installed_command_answers_bad_bytes_with_exit_1_not_70(tmp_path: Pa
     source.write_bytes(lines_of({**GOOD, "id": "é"}, b'{"id": "x", "text": "caf\xe9"}', {**GOOD, "id": "\ud83d"}))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "ascii", "WATCHER_CONFIG": str(tmp_path / "n")}
     done = subprocess.run(
-        [sys.executable, "-c", "from watcher.cli import main; main()", "score", str(source)],
+        [sys.executable, "-c", "from watcher.cli.main import main; main()", "score", str(source)],
         capture_output=True,
         env=env,
         cwd=tmp_path,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.watcher.digest_fixture import add, at, post
-from watcher.spikes import (
+from watcher.digest.spikes import (
     HOUR,
     Hour,
     Spike,

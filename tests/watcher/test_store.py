@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor
 from tests.helpers import T0, make_post
+from watcher.core.cursor import Cursor
 from watcher.store import SCHEMA_VERSION, Store, StoreError, iso
 from watcher.store import schema as store_module
 

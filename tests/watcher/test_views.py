@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import T0
+from watcher.cli.views import source_status
 from watcher.store import Store
-from watcher.views import source_status
 
 LATER = T0 + timedelta(minutes=15)
 LAST = T0 - timedelta(hours=1)

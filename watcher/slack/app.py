@@ -1,4 +1,4 @@
-"""The Bolt app: buttons and modals on queue cards drive `watcher.queue.Queue`.
+"""The Bolt app: buttons and modals on queue cards drive `watcher.queue.machine.Queue`.
 
 Every click is acknowledged first (Slack allows 3 seconds), checked against the
 configured moderators (others get an ephemeral refusal), applied as one queue
@@ -24,10 +24,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from connectors.base import Connector, reply_scope
-from watcher.config import Config, env_missing
-from watcher.notify import DeliveryFailed, DeliveryRetry, retry_time
-from watcher.post import Post, utc_now
-from watcher.queue import Queue, QueueError, Transition
+from watcher.config import Config
+from watcher.core.config import env_missing
+from watcher.core.post import Post, utc_now
+from watcher.core.vocab import OPEN_STATES
+from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
+from watcher.queue.machine import Queue, QueueError, Transition
 from watcher.slack.cards import (
     DraftForm,
     draft_modal,
@@ -43,7 +45,7 @@ from watcher.slack.cards import (
 )
 from watcher.slack.outbox import SlackNotifier, card_key, enqueue_card_update, flush_slack
 from watcher.slack.sla import BusinessHours, sla_sweep, snooze_until
-from watcher.store import OPEN_STATES, Store
+from watcher.store import Store
 
 log = logging.getLogger(__name__)
 

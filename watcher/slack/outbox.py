@@ -23,7 +23,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from watcher.config import Config
-from watcher.notify import (
+from watcher.core.post import Post, utc_now
+from watcher.notify.outbox import (
     LEASE_SECONDS,
     RETRY_CAP_SECONDS,
     DeliveryFailed,
@@ -32,7 +33,6 @@ from watcher.notify import (
     OutboxHold,
     flush_outbox,
 )
-from watcher.post import Post, utc_now
 from watcher.slack.cards import (
     CardView,
     card_blocks,
@@ -111,7 +111,7 @@ def channel_id_by_name(client: WebClient, store: Store, channel: str, *, now: da
 
 
 class SlackNotifier:
-    """A `watcher.notify.Notifier` for Slack. Give it a WebClient built with
+    """A `watcher.notify.outbox.Notifier` for Slack. Give it a WebClient built with
     `retry_handlers=[]` (see `make_client`): the outbox does the retrying, and the
     SDK's own retry after a dropped connection could post a card twice."""
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from watcher.store.base import StoreError, from_iso, iso
 from watcher.store.core import Store
+from watcher.store.items import NewItem
 from watcher.store.posts import TRIAGE_COLUMNS, NewPost, RecentPost, StoredTriage, TriageColumns
-from watcher.store.queue import OPEN_STATES, PRIORITY_RANK, NewItem
 from watcher.store.schema import MIGRATIONS, QUARTER_SQL, SCHEMA_VERSION
 
 __all__ = [
     "MIGRATIONS",
-    "OPEN_STATES",
-    "PRIORITY_RANK",
     "QUARTER_SQL",
     "SCHEMA_VERSION",
     "TRIAGE_COLUMNS",

@@ -10,9 +10,9 @@ import sqlite_utils
 
 from watcher.store.base import StoreError
 from watcher.store.delivery import DeliveryTables
-from watcher.store.digest import DigestQueries
+from watcher.store.items import QueueTables
 from watcher.store.posts import PostTables
-from watcher.store.queue import QueueTables
+from watcher.store.reports import DigestQueries
 from watcher.store.schema import Migrations
 from watcher.store.slack import SlackTables
 from watcher.store.sources import SourceTables

@@ -9,9 +9,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from watcher.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
+from watcher.core.vocab import OPEN_STATES
 from watcher.store.base import StoreBase, _locked, from_iso, iso
-from watcher.store.queue import OPEN_STATES
 
 
 @dataclass(frozen=True)

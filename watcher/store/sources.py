@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Cursor
+from watcher.core.cursor import Cursor
 from watcher.store.base import StoreBase, _locked, from_iso, iso
 
 

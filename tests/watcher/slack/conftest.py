@@ -16,8 +16,8 @@ from connectors.base import FetchResult
 from rules.triage import Triage, TriageContext
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from watcher.config import Config, parse_config
-from watcher.pipeline import Pipeline
-from watcher.post import Author, Post, PostKind
+from watcher.core.post import Author, Post, PostKind
+from watcher.ingest.pipeline import Pipeline
 from watcher.slack.app import SlackRuntime
 from watcher.store import Store
 

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected, SourceUnavailable
 from connectors.replay import ReplayConnector
-from watcher.pipeline import Pipeline
+from watcher.ingest.pipeline import Pipeline
 from watcher.slack.app import SlackRuntime, run_slack_jobs
 from watcher.slack.outbox import card_key
 from watcher.store import Store

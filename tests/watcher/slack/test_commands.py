@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.fakes.slack_api import BOT_TOKEN
+from watcher.cli.slack import connector_for_config, manifest_text, slack
 from watcher.config import load_config
-from watcher.slack.commands import connector_for_config, manifest_text, slack
 from watcher.store import Store
 
 from .conftest import ingest, make_post

@@ -15,14 +15,14 @@ import pytest
 from slack_sdk import WebClient
 
 from connectors.base import reply_scope
-from connectors.x_budget import plan_budget
+from connectors.x.budget import plan_budget
 from tests.connectors.x_support import BRAND_ID, ENV, make_connector
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
+from watcher.cli.slack import connector_for_config
 from watcher.config import Config
-from watcher.pipeline import Pipeline
+from watcher.ingest.pipeline import Pipeline
 from watcher.slack.app import SlackRuntime, run_slack_jobs
-from watcher.slack.commands import connector_for_config
 from watcher.store import Store
 
 from .conftest import Clock, fixed_triage, make_config

@@ -140,7 +140,7 @@ def test_hourly_cap_counts_cards_routed_by_channel_name(tmp_path, fake, client, 
 
 
 def test_thread_shows_the_stored_conversation_and_cross_platform_history(store, config, client, fake, clock):
-    from watcher.queue import Queue
+    from watcher.queue.machine import Queue
 
     ingest(store, config, clock, make_post("p0", "Our new plan is live", handle="acme_fan"))
     (old_item,) = ingest(store, config, clock, make_post("r0", "Earlier complaint", platform="reddit", handle="Carla"))
@@ -170,7 +170,7 @@ def test_crash_retry_in_a_channel_given_by_name_finds_the_first_copy(tmp_path, f
 def test_two_flushes_at_once_post_each_message_once(store, config, client, fake, clock):
     import threading
 
-    from watcher.notify import flush_outbox as core_flush
+    from watcher.notify.outbox import flush_outbox as core_flush
 
     ingest(store, config, clock, *[make_post(str(n), f"post {n}", handle=f"h{n}") for n in range(4)])
     # two notifiers, as in two processes: no shared lock or memory, only the database

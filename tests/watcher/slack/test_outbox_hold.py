@@ -63,7 +63,7 @@ def test_an_hour_of_slack_503s_is_probed_once_per_wait_and_warned_about_every_fi
     ingest(store, config, clock, *[make_post(str(n), f"post {n}", handle=f"h{n}") for n in range(100)])
     fake.fail("chat.postMessage", 503, times=100_000)
     slack = notifier(store, client, config, clock)
-    caplog.set_level(logging.WARNING, logger="watcher.notify")
+    caplog.set_level(logging.WARNING, logger="watcher.notify.outbox")
     run_ticks(store, slack, clock, seconds=3600)
     # back-off 10, 20, ... 300 s after each probe: about 35 probes, where each 5 s tick used to ask
     assert 10 <= len(fake.calls_to("chat.postMessage")) <= 40

@@ -37,7 +37,7 @@ def top_messages(fake, channel: str = "CCARE") -> list[dict]:
 def test_a_five_hour_slack_outage_delays_the_card_but_never_drops_it(store, config, client, fake, clock, caplog):
     (item_id,) = ingest(store, config, clock, make_post("1", "my card was charged twice"))
     fake.fail("chat.postMessage", 503, times=60)  # every try for five hours
-    caplog.set_level(logging.WARNING, logger="watcher.notify")
+    caplog.set_level(logging.WARNING, logger="watcher.notify.outbox")
     for _ in range(60):  # a `watcher poll` every 5 minutes (a fresh notifier, so no hold carried over)
         assert flush_slack(store, notifier(store, client, config, clock), clock=clock).retrying == 1
         clock.advance(minutes=5)
@@ -46,7 +46,7 @@ def test_a_five_hour_slack_outage_delays_the_card_but_never_drops_it(store, conf
     assert len(warnings) == 60  # one per flush, naming how long the oldest row has waited
     assert "1 outbox message(s) waiting; the oldest (outbox row 1, card) has waited 4 h 55 min" in warnings[-1]
     assert "Slack answered 503" in warnings[-1]
-    from watcher.notify import outbox_status  # imported here, so the tests above run (and fail) on older code
+    from watcher.notify.outbox import outbox_status  # imported here, so the tests above run (and fail) on older code
 
     line, healthy = outbox_status(store.outbox_backlog(), now=clock())
     assert not healthy and "0 delivered, 1 waiting, 0 failed" in line and "5 h 0 min (tried 60 time(s)" in line
@@ -85,7 +85,7 @@ def test_a_retry_never_waits_longer_than_fifteen_minutes(store, config, client, 
 
 
 def test_a_refused_message_fails_with_the_reason_and_check_names_it(store, config, client, fake, clock):
-    from watcher.notify import outbox_status
+    from watcher.notify.outbox import outbox_status
 
     store.enqueue_outbox("digest", "digest:1", {"no": "text"}, now=clock(), channel="CCARE")
     assert flush_slack(store, notifier(store, client, config, clock), clock=clock).failed == 1
@@ -140,7 +140,7 @@ def test_a_card_already_in_the_channel_is_not_folded_into_the_overflow_on_retry(
 
 
 def test_an_escalation_copy_slack_stored_before_a_500_is_redrawn_on_retry(store, config, client, fake, clock):
-    from watcher.notify import flush_outbox
+    from watcher.notify.outbox import flush_outbox
 
     runtime = make_runtime(store, config, client, clock, RecordingConnector())
     (item_id,) = ingest(store, config, clock, make_post("1", "I will call my lawyer", priority="urgent"))
@@ -162,7 +162,7 @@ def test_an_escalation_copy_slack_stored_before_a_500_is_redrawn_on_retry(store,
 def test_an_overflow_summary_slack_stored_before_a_500_is_not_posted_again_by_the_next_row(
     tmp_path, fake, client, clock
 ):
-    from watcher.notify import flush_outbox
+    from watcher.notify.outbox import flush_outbox
 
     config = make_config(tmp_path, fake.base_url, hourly_cap=1)
     with Store(config.storage.path) as store:

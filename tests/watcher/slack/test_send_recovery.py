@@ -19,8 +19,8 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
 from tests.watcher.send_child import kill_mid_send
 from watcher.config import Config
-from watcher.post import Post
-from watcher.queue import LOOK_FIRST
+from watcher.core.post import Post
+from watcher.queue.machine import LOOK_FIRST
 from watcher.slack.app import SlackRuntime, check_native_replies, run_slack_jobs
 from watcher.slack.outbox import card_key
 from watcher.store import Store

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watcher.config import ConfigError, SlackConfig, parse_config
+from watcher.config import SlackConfig, parse_config
+from watcher.core.config import ConfigError
 from watcher.slack.cards import escape, fit, length_error, link, mention, quote, render_template, templates_for
 from watcher.slack.sla import BusinessHours, sla_due, sla_state, snooze_until
 

@@ -1,0 +1,405 @@
+"""The moderated queue: a state machine over queue items, every step an audit event.
+
+    new --claim--> claimed --draft--> drafted --approve--> approved --send--> sending --> replied
+     |  <-unclaim-   |                  |  <---reject-------'                   '--> failed --send--> ...
+     '--snooze--> snoozed --wake--> new
+    any open state --dismiss--> dismissed;  --answered_elsewhere--> answered_elsewhere
+    escalate: raises priority to urgent, state unchanged.
+
+Transitions are compare-and-set on the item's version, so two agents clicking at
+once yield one winner and one clear refusal; repeating a transition that already
+happened (a double click) is a no-op that returns the item unchanged.
+
+Sending is exactly-once: the reply's idempotency key is stored before the
+platform call, and only the holder of the item's send lease (a column on the reply
+row, taken by one UPDATE) calls the platform, so two processes on one database
+never post at once. While any earlier attempt's outcome is unknown (a timeout, a
+crash), whatever the text is now, the platform is asked for any brand reply to the
+post before anything is posted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.base import Connector, ConnectorError, PostedReply, ReplyOutcomeUnknown, ReplyRejected
+from watcher.core.post import Post, utc_now
+from watcher.core.vocab import FINAL_STATES, OPEN_STATES
+from watcher.store import Store, from_iso, iso
+
+log = logging.getLogger(__name__)
+
+DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
+# how long one send may call the platform before another may take over: at least this,
+# and always above the send's worst case at the connector's request timeout (see send_lease)
+SEND_LEASE = timedelta(minutes=3)
+# a send's most requests: a look-up (two requests), the post, a look-up after a timeout (two);
+# each may take twice the connector's timeout, which bounds its connect and its read apart
+SEND_REQUESTS = 5
+SEND_LEASE_MARGIN = timedelta(minutes=1)
+LOOK_FIRST = "sending again will check the platform first"
+
+
+class QueueError(Exception):
+    """A transition that is not allowed; the message says why and what to do."""
+
+
+class QueueConflict(QueueError):
+    """Someone else changed the item first."""
+
+
+class SendInProgress(QueueConflict):
+    """Another send (a click in this or another watcher process) is posting the item's reply."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    item: dict[str, Any]
+    changed: bool
+
+
+class Queue:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        four_eyes: bool = False,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.four_eyes = four_eyes
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        found = self.store.get_item(item_id)
+        if found is None:
+            raise QueueError(f"queue item {item_id} does not exist")
+        return found
+
+    def _move(
+        self,
+        item: dict[str, Any],
+        action: str,
+        actor: str,
+        to_state: str,
+        changes: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Transition:
+        now = self.clock()
+        with self.store.transaction():
+            ok = self.store.update_item(
+                item["id"], expected_version=item["version"], changes={"state": to_state, **(changes or {})}, now=now
+            )
+            if not ok:
+                raise QueueConflict(f"item {item['id']} was changed by someone else; refresh and try again")
+            self.store.add_event(
+                item["id"],
+                item["post_key"],
+                action,
+                actor=actor,
+                from_state=item["state"],
+                to_state=to_state,
+                now=now,
+                detail=detail,
+            )
+        return Transition(self.item(item["id"]), True)
+
+    def _require(self, item: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
+        if item["state"] not in allowed:
+            raise QueueError(f"cannot {action} item {item['id']}: it is {item['state']}")
+
+    def claim(self, item_id: int, actor: str) -> Transition:
+        item = self.item(item_id)
+        if item["state"] == "claimed" and item["assignee"] == actor:
+            return Transition(item, False)
+        if item["state"] == "claimed":
+            raise QueueConflict(f"item {item_id} is already claimed by {item['assignee']}")
+        self._require(item, ("new", "snoozed", "failed"), "claim")
+        return self._move(item, "claim", actor, "claimed", {"assignee": actor, "snoozed_until": None})
+
+    def unclaim(self, item_id: int, actor: str) -> Transition:
+        item = self.item(item_id)
+        if item["state"] == "new":
+            return Transition(item, False)
+        self._require(item, ("claimed",), "unclaim")
+        return self._move(item, "unclaim", actor, "new", {"assignee": None})
+
+    def draft(self, item_id: int, actor: str, text: str, *, note: str = "") -> Transition:
+        item = self.item(item_id)
+        if not text.strip():
+            raise QueueError("the reply text is empty; write the public reply first")
+        if item["state"] == "drafted" and item["draft_text"] == text and item["drafted_by"] == actor:
+            return Transition(item, False)
+        self._require(item, ("new", "claimed", "drafted", "failed"), "draft a reply for")
+        return self._move(
+            item,
+            "draft",
+            actor,
+            "drafted",
+            {
+                "draft_text": text,
+                "draft_note": note,
+                "drafted_by": actor,
+                "assignee": item["assignee"] or actor,
+                "approved_by": None,
+                "last_error": None,
+            },
+            {"length": len(text), "note": note} if note else {"length": len(text)},
+        )
+
+    def approve(self, item_id: int, actor: str) -> Transition:
+        item = self.item(item_id)
+        if item["state"] in ("approved", "sending", "replied") and item["approved_by"] == actor:
+            return Transition(item, False)
+        self._require(item, ("drafted",), "approve")
+        if self.four_eyes and item["drafted_by"] == actor:
+            raise QueueError("four-eyes is on: someone other than the drafter must approve this reply")
+        return self._move(item, "approve", actor, "approved", {"approved_by": actor})
+
+    def reject(self, item_id: int, actor: str, note: str) -> Transition:
+        item = self.item(item_id)
+        self._require(item, ("drafted", "approved"), "reject")
+        return self._move(
+            item, "reject", actor, "claimed", {"assignee": item["drafted_by"], "approved_by": None}, {"note": note}
+        )
+
+    def dismiss(self, item_id: int, actor: str, reason: str) -> Transition:
+        if reason not in DISMISS_REASONS:
+            raise QueueError(f"dismiss reason {reason!r} is not one of {', '.join(DISMISS_REASONS)}")
+        item = self.item(item_id)
+        if item["state"] == "dismissed":
+            return Transition(item, False)
+        self._require(item, tuple(s for s in OPEN_STATES if s != "sending"), "dismiss")
+        result = self._move(item, "dismiss", actor, "dismissed", {"dismiss_reason": reason}, {"reason": reason})
+        self.store.add_feedback(item["post_key"], f"dismissed:{reason}", actor=actor, now=self.clock())
+        return result
+
+    def escalate(self, item_id: int, actor: str, note: str = "") -> Transition:
+        item = self.item(item_id)
+        if item["escalated"]:
+            return Transition(item, False)
+        self._require(item, OPEN_STATES, "escalate")
+        result = self._move(
+            item,
+            "escalate",
+            actor,
+            item["state"],
+            {"escalated": 1, "priority": "urgent"},
+            {"note": note, "from_priority": item["priority"]},
+        )
+        self.store.add_feedback(item["post_key"], "escalated", actor=actor, now=self.clock())
+        return result
+
+    def snooze(self, item_id: int, actor: str, until: datetime) -> Transition:
+        item = self.item(item_id)
+        self._require(item, ("new", "claimed", "snoozed"), "snooze")
+        return self._move(item, "snooze", actor, "snoozed", {"snoozed_until": until}, {"until": until.isoformat()})
+
+    def wake_due(self) -> list[int]:
+        """Snoozed items whose time has come go back to new (called by the scheduler)."""
+        now = self.clock()
+        woken = []
+        for item_id in self.store.snoozed_due(now=now):
+            item = self.item(item_id)  # read again: a moderator may have acted since the query
+            if item["state"] != "snoozed" or not item["snoozed_until"] or item["snoozed_until"] > iso(now):
+                continue
+            try:
+                self._move(item, "wake", "watcher", "new", {"snoozed_until": None})
+            except QueueConflict:  # a click landed in between: theirs stands, the rest still wake
+                log.info("item %s changed while waking it; left as the moderator set it", item_id)
+                continue
+            woken.append(item_id)
+        return woken
+
+    def answered_elsewhere(self, item_id: int, *, url: str, actor: str = "watcher") -> Transition:
+        """The brand answered on the platform itself: close the item. Not while a send of
+        ours holds the lease: the reply seen may be that send's own, and the send records it."""
+        with self.store.transaction():  # the lease check and the move agree
+            item = self.item(item_id)
+            if item["state"] in FINAL_STATES or self.store.reply_lease_until(item_id, now=self.clock()):
+                return Transition(item, False)
+            return self._move(
+                item,
+                "answered_elsewhere",
+                actor,
+                "answered_elsewhere",
+                {"reply_url": url, "first_response_at": self.clock()},
+                {"url": url},
+            )
+
+    def send(self, item_id: int, actor: str, connector: Connector, *, require_approval: bool = True) -> Transition:
+        """Post the approved draft exactly once and record the outcome."""
+        with self.store.transaction():  # one writer at a time across processes: the checks and the lease agree
+            now = self.clock()  # read once the transaction has begun: waiting for the lock must not eat the lease
+            until = now + send_lease(connector)
+            item = self.item(item_id)
+            if item["state"] == "replied":
+                return Transition(item, False)
+            allowed = (
+                ("approved", "sending", "failed") if require_approval else ("drafted", "approved", "sending", "failed")
+            )
+            self._require(item, allowed, "send")
+            if item["state"] == "failed" and require_approval and not item["approved_by"]:
+                raise QueueError(f"item {item_id} needs approval before it is sent")
+            text = item["draft_text"] or ""
+            key = reply_key(item_id, text)
+            post = self.store.get_post(item["post_key"])
+            if post is None:
+                raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+            reservation = self.store.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
+            if not self.store.lease_reply(key, item_id=item_id, now=now, until=until):
+                raise self._in_progress(item_id, now)
+            # an earlier attempt, with this text or another, may have posted: look before posting
+            uncertain = [
+                r for r in self.store.unsettled_replies(item_id) if r["key"] != key or not reservation["fresh"]
+            ]
+            if item["state"] != "sending":
+                item = self._move(item, "send", actor, "sending", {"reply_key": key}).item
+        try:
+            if reservation["status"] == "sent":
+                return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
+            return self._post_once(item, key, post, text, connector, actor, look_first=bool(uncertain))
+        except ReplyRejected as exc:  # the platform refused: this attempt posted nothing
+            # but an attempt whose outcome was unknown stays unknown, so the next send still looks
+            was_uncertain = not reservation["fresh"] and reservation["status"] in ("pending", "unknown")
+            self.store.finish_reply(
+                key, status="unknown" if was_uncertain else "failed", now=self.clock(), error=exc.message
+            )
+            if uncertain:
+                return self._fail(item, f"{exc.message}; an earlier attempt may have posted, so {LOOK_FIRST}", actor)
+            return self._fail(item, exc.message, actor)
+        except ConnectorError as exc:  # posted or not, we cannot tell: look before the next try
+            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
+            return self._fail(item, f"{exc.message}; {LOOK_FIRST}", actor)
+        finally:  # also after an unexpected error: the row stays pending, so the next send looks first
+            self._release(key, until)
+
+    def _release(self, key: str, until: datetime) -> None:
+        """End our lease. A database error here (locked past the busy timeout) must not turn
+        a reply that is posted and recorded into an error for the user: the lease then
+        simply runs out at `until`."""
+        try:
+            self.store.release_reply(key, until=until)
+        except sqlite3.Error as exc:
+            log.warning(
+                "could not end the send lease of reply %s (%s); it runs out at %s UTC", key, exc, f"{until:%H:%M:%S}"
+            )
+
+    def _in_progress(self, item_id: int, now: datetime) -> SendInProgress:
+        until = self.store.reply_lease_until(item_id, now=now)
+        free = (
+            f" (if that watcher stopped, sending is possible again after {from_iso(until):%H:%M} UTC)" if until else ""
+        )
+        return SendInProgress(
+            f"a reply to item {item_id} is being sent right now (another click or another watcher process); "
+            f"check the card again shortly{free}"
+        )
+
+    def _post_once(
+        self,
+        item: dict[str, Any],
+        key: str,
+        post: Post,
+        text: str,
+        connector: Connector,
+        actor: str,
+        *,
+        look_first: bool,
+    ) -> Transition:
+        if look_first:
+            # any brand reply counts: an earlier attempt may have had other words (the draft was edited since)
+            existing = connector.find_own_reply(post, None)
+            if existing is not None:
+                return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
+        try:
+            posted = connector.reply(post, text)
+        except ReplyOutcomeUnknown:
+            existing = connector.find_own_reply(post, None)
+            if existing is None:
+                raise
+            return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
+        return self._finish_sent(item, key, posted.native_id, posted.url, actor)
+
+    def has_uncertain_send(self, item: dict[str, Any]) -> bool:
+        """The item may have a reply of ours on the platform that we could not confirm: it
+        was left `sending` by a send that stopped (its process died), or an open item had a
+        send with an unknown outcome (a timeout; the draft may have been edited since)."""
+        if item["state"] == "sending":
+            return True
+        return item["state"] in OPEN_STATES and bool(self.store.unsettled_replies(item["id"]))
+
+    def platform_reply_seen(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
+        """The native-reply check's answer for an open item: `found` is the brand's reply to
+        its post on the platform, or None. Decided in one transaction, on the item as it is
+        now, not as it was before the platform was asked:
+        - a send holds the lease: unchanged (that send records its own outcome);
+        - its send is uncertain (`has_uncertain_send`): replied when `found` (found on the
+          platform); an item left `sending` by a dead send with nothing there goes to failed,
+          retryable (the next send looks first);
+        - otherwise `found` closes it as answered elsewhere."""
+        now = self.clock()
+        with self.store.transaction():
+            item = self.item(item_id)
+            if item["state"] not in OPEN_STATES or self.store.reply_lease_until(item_id, now=now):
+                return Transition(item, False)
+            key = item["reply_key"]
+            if key and self.has_uncertain_send(item):
+                if found is not None:
+                    return self._finish_sent(item, key, found.native_id, found.url, actor, found=True)
+                if item["state"] != "sending":
+                    return Transition(item, False)
+                message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
+                self.store.finish_reply(key, status="unknown", now=now, error=message)
+                return self._fail(item, message, actor)
+            if found is None:
+                return Transition(item, False)
+            return self.answered_elsewhere(item_id, url=found.url, actor=actor)
+
+    def _finish_sent(
+        self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str, *, found: bool = False
+    ) -> Transition:
+        now = self.clock()
+        detail: dict[str, Any] = {"reply_id": reply_id, "url": url}
+        if found:  # an earlier, uncertain attempt's reply (or one made on the platform), not this call's
+            detail["found_on_platform"] = True
+        with self.store.transaction():
+            self.store.finish_reply(key, status="sent", now=now, platform_reply_id=reply_id, url=url)
+            self.store.supersede_replies(item["id"], keep=key, now=now, note=f"the item was replied with {reply_id}")
+            fresh = self.item(item["id"])
+            result = self._move(
+                fresh,
+                "replied",
+                actor,
+                "replied",
+                {"reply_url": url, "first_response_at": fresh["first_response_at"] or now, "last_error": None},
+                detail,
+            )
+            self.store.add_feedback(item["post_key"], "replied", actor=actor, now=now)
+        return result
+
+    def _fail(self, item: dict[str, Any], message: str, actor: str) -> Transition:
+        fresh = self.item(item["id"])
+        return self._move(fresh, "send_failed", actor, "failed", {"last_error": message}, {"error": message})
+
+
+def send_lease(connector: Connector) -> timedelta:
+    """How long a send through `connector` may hold the item: SEND_LEASE, or longer when the
+    connector's `request_timeout` (seconds per request; X and Reddit set it from
+    timeout_seconds, up to 300) lets a slow send run past it. A lease that ran out while
+    the send still waited on the platform would let a second send post beside it."""
+    timeout = getattr(connector, "request_timeout", None)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        return SEND_LEASE
+    return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * 2 * float(timeout)) + SEND_LEASE_MARGIN)
+
+
+def reply_key(item_id: int, text: str) -> str:
+    """Same item and same words -> same key, so a retry can never post a second copy."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"item{item_id}-{digest}"

@@ -1,0 +1,323 @@
+"""Queue items and their audit events, and moderators' feedback on posts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from watcher.core.vocab import OPEN_STATES
+from watcher.store.base import StoreBase, StoreError, _dicts, _locked, iso
+
+
+# one per queued post on ingest, so slots rather than frozen (a frozen dataclass pays a
+# setattr call per field); nothing changes one once made
+@dataclass(slots=True)
+class NewItem:
+    post_key: str
+    priority: str
+    score: int
+    channel: str = ""
+    notify: bool = True
+
+
+class QueueTables(StoreBase):
+    """Queue items (compare-and-set on version), their audit events, and feedback."""
+
+    # --- queue items and audit events ---------------------------------------
+
+    @_locked
+    def create_queue_item(self, post_key: str, *, priority: str, score: int, channel: str, now: datetime) -> int | None:
+        """A new item for a post; None if the post already has one (idempotent)."""
+        created = self.create_queue_items([NewItem(post_key, priority, score, channel)], now=now)
+        return created.get(post_key)
+
+    @_locked
+    def create_queue_items(
+        self, items: Sequence[NewItem], *, now: datetime, card_kind: str | None = None
+    ) -> dict[str, int]:
+        """Queue items (state new, audited as "created") for posts that have none yet,
+        and, with `card_kind`, their outbox notification rows: all in one transaction.
+        Returns post key -> new item id."""
+        if not items:
+            return {}
+        stamp = iso(now)
+        with self.transaction():
+            mark = self._rowid_mark("queue_items")
+            if mark is None:
+                keys = [i.post_key for i in items]
+                existing = {
+                    r[0]
+                    for r in self.db.execute(
+                        f"SELECT post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
+                    )
+                }
+                items = [i for i in items if i.post_key not in existing]
+                if not items:
+                    return {}
+            count = self.db.conn.executemany(
+                "INSERT OR IGNORE INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
+                "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
+                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in items],
+            ).rowcount
+            fresh: list[NewItem]
+            if mark is not None and count == len(items):
+                # the usual case: every item went in, in order, each row the largest rowid + 1;
+                # SQL then writes their audit rows and cards from the new rows (no value bound
+                # per row), when it writes the JSON as json.dumps would
+                ids = {i.post_key: mark + n for n, i in enumerate(items, 1)}
+                fresh = list(items)
+                by_sql = _plain_json_text(items)
+            else:
+                by_sql = False
+                if mark is None:
+                    keys = [i.post_key for i in items]
+                    added = self.db.execute(
+                        f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
+                    )
+                else:
+                    added = self.db.execute("SELECT id, post_key FROM queue_items WHERE id > ?", [mark])
+                ids = {r[1]: int(r[0]) for r in added}
+                if not ids:
+                    return {}
+                fresh = []
+                taken: set[str] = set()
+                for item in items:  # the first item of a post is the one stored
+                    if item.post_key in ids and item.post_key not in taken:
+                        taken.add(item.post_key)
+                        fresh.append(item)
+            if by_sql:
+                self.db.execute(_CREATED_EVENTS, [mark])
+            else:
+                self.db.conn.executemany(
+                    "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
+                    "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
+                    [[ids[i.post_key], i.post_key, stamp, _created_detail(i.priority, i.score)] for i in fresh],
+                )
+            if card_kind is not None:
+                if by_sql and all(i.notify for i in items):
+                    self.db.execute(_NEW_CARDS, [card_kind, f"{card_kind}:", mark])
+                else:
+                    self.db.conn.executemany(
+                        "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
+                        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                        [
+                            [
+                                card_kind,
+                                f"{card_kind}:{i.post_key}",
+                                i.channel,
+                                ids[i.post_key],
+                                _card_payload(ids[i.post_key], i.post_key),
+                                stamp,
+                                stamp,
+                            ]
+                            for i in fresh
+                            if i.notify
+                        ],
+                    )
+            return ids
+
+    @_locked
+    def bump_repeat(self, original_key: str, duplicate_key: str, *, now: datetime) -> int | None:
+        """A near-duplicate collapsed into the original's item: count it, audit it."""
+        row = self.db.execute("SELECT id, state FROM queue_items WHERE post_key = ?", [original_key]).fetchone()
+        if row is None:
+            return None
+        self.db.execute(
+            "UPDATE queue_items SET repeat_count = repeat_count + 1, updated_at = ?, version = version + 1 WHERE id = ?",
+            [iso(now), row[0]],
+        )
+        self.add_event(
+            row[0],
+            original_key,
+            "repeat",
+            actor="watcher",
+            from_state=row[1],
+            to_state=row[1],
+            now=now,
+            detail={"duplicate": duplicate_key},
+        )
+        return int(row[0])
+
+    @_locked
+    def get_item(self, item_id: int) -> dict[str, Any] | None:
+        return self._one_item("id = ?", item_id)
+
+    @_locked
+    def item_for_post(self, post_key: str) -> dict[str, Any] | None:
+        return self._one_item("post_key = ?", post_key)
+
+    def _one_item(self, where: str, value: Any) -> dict[str, Any] | None:
+        rows = _dicts(self.db.execute(f"SELECT * FROM queue_items WHERE {where}", [value]))
+        return rows[0] if rows else None
+
+    @_locked
+    def snoozed_due(self, *, now: datetime) -> list[int]:
+        """Snoozed items whose snooze has run out (timestamps compare as text: see `iso`)."""
+        rows = self.db.execute(
+            "SELECT id FROM queue_items WHERE state = 'snoozed' AND snoozed_until <= ? ORDER BY id", [iso(now)]
+        )
+        return [row[0] for row in rows.fetchall()]
+
+    @_locked
+    def update_item(self, item_id: int, *, expected_version: int, changes: Mapping[str, Any], now: datetime) -> bool:
+        """Compare-and-set on `version`: False if someone else changed the item first."""
+        if self._item_columns is None:  # the schema is fixed once migrated: read it once
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(queue_items)").fetchall()}
+            self._item_columns = frozenset(columns - {"id", "post_key", "version", "created_at"})
+        unknown = set(changes) - self._item_columns
+        if unknown:
+            raise StoreError(f"unknown queue item columns: {sorted(unknown)}")
+        values = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in changes.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        cur = self.db.execute(
+            f"UPDATE queue_items SET {sets}{', ' if sets else ''}updated_at = ?, version = version + 1 "
+            "WHERE id = ? AND version = ?",
+            [*values.values(), iso(now), item_id, expected_version],
+        )
+        return cur.rowcount == 1
+
+    @_locked
+    def add_event(
+        self,
+        item_id: int,
+        post_key: str,
+        action: str,
+        *,
+        actor: str,
+        from_state: str | None,
+        to_state: str | None,
+        now: datetime,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [item_id, post_key, action, actor, from_state, to_state, iso(now), json.dumps(dict(detail or {}))],
+        )
+        return int(cur.lastrowid or 0)
+
+    @_locked
+    def events_for_item(self, item_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, action, actor, from_state, to_state, at, detail FROM events WHERE item_id = ? ORDER BY id",
+            [item_id],
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "action": r[1],
+                "actor": r[2],
+                "from_state": r[3],
+                "to_state": r[4],
+                "at": r[5],
+                "detail": json.loads(r[6] or "{}"),
+            }
+            for r in rows
+        ]
+
+    @_locked
+    def queue_rows(
+        self,
+        *,
+        states: Iterable[str] = OPEN_STATES,
+        platform: str | None = None,
+        priority: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Open items, ranked: priority, then score, then oldest first."""
+        state_list = list(states)
+        clauses = [f"q.state IN ({','.join('?' * len(state_list))})"]
+        params: list[Any] = list(state_list)
+        if platform:
+            clauses.append("p.platform = ?")
+            params.append(platform)
+        if priority:
+            clauses.append("q.priority = ?")
+            params.append(priority)
+        sql = (
+            "SELECT q.id, q.state, q.priority, q.score, q.assignee, q.repeat_count, q.sla_due_at, q.channel, "
+            "q.escalated, p.key AS post_key, p.platform, p.text, p.created_at, p.url, p.lang, p.reasons, p.intents, "
+            "p.sentiment, a.handle, a.followers, q.created_at AS item_created_at "
+            "FROM queue_items q JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
+            "WHERE " + " AND ".join(clauses) + " ORDER BY CASE q.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
+            "WHEN 'normal' THEN 2 ELSE 3 END, q.score DESC, p.created_at ASC LIMIT ?"
+        )
+        params.append(limit)
+        rows = []
+        for row in _dicts(self.db.execute(sql, params)):
+            row["reasons"] = json.loads(row["reasons"] or "[]")
+            row["intents"] = json.loads(row["intents"] or "[]")
+            rows.append(row)
+        return rows
+
+    @_locked
+    def count_items(self, *, states: Iterable[str] | None = None) -> int:
+        if states is None:
+            return int(self.db.execute("SELECT COUNT(*) FROM queue_items").fetchone()[0])
+        state_list = list(states)
+        return int(
+            self.db.execute(
+                f"SELECT COUNT(*) FROM queue_items WHERE state IN ({','.join('?' * len(state_list))})", state_list
+            ).fetchone()[0]
+        )
+
+    @_locked
+    def set_sla_due(self, item_id: int, due: datetime) -> None:
+        """Derived from config, so no version bump: it never races a moderator's click."""
+        self.db.execute("UPDATE queue_items SET sla_due_at = ? WHERE id = ?", [iso(due), item_id])
+
+    # --- feedback -----------------------------------------------------------
+
+    @_locked
+    def add_feedback(self, post_key: str, label: str, *, actor: str, now: datetime, note: str = "") -> None:
+        self.db.table("feedback").insert(
+            {"post_key": post_key, "label": label, "actor": actor, "at": iso(now), "note": note}
+        )
+
+    @_locked
+    def feedback_rows(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT f.post_key, f.label, f.actor, f.at, p.text, p.lang FROM feedback f "
+            "JOIN posts p ON p.key = f.post_key ORDER BY f.id"
+        ).fetchall()
+        return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
+
+
+def _created_detail(priority: str, score: int) -> str:
+    """A "created" audit row's detail, when a batch does not go through _CREATED_EVENTS."""
+    return json.dumps({"priority": priority, "score": score})
+
+
+def _card_payload(item_id: int, post_key: str) -> str:
+    """A card's outbox payload, when a batch does not go through _NEW_CARDS."""
+    return json.dumps({"item_id": item_id, "post_key": post_key})
+
+
+# the "created" audit row and the card of each queue item above a rowid mark, written from the
+# item's row as create_queue_items' executemany path writes them: at = created_at = the item's
+# stamp, the card's channel the item's, detail and payload the text _created_detail and
+# _card_payload give (only used when _plain_json_text holds)
+_CREATED_EVENTS = (
+    "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
+    "SELECT id, post_key, 'created', 'watcher', NULL, 'new', created_at, "
+    """'{"priority": "' || priority || '", "score": ' || score || '}' FROM queue_items WHERE id > ? ORDER BY id"""
+)
+_NEW_CARDS = (
+    "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, next_attempt_at, "
+    "created_at) SELECT ?, ? || post_key, channel, id, "
+    """'{"item_id": ' || id || ', "post_key": "' || post_key || '"}', 'pending', 0, created_at, created_at """
+    "FROM queue_items WHERE id > ? ORDER BY id"
+)
+
+
+def _plain_json_text(items: Sequence[NewItem]) -> bool:
+    """True when JSON writes every item's post key and priority as the text between two
+    quotes (printable ASCII, no quote or backslash to escape) and every score is an int:
+    then SQL concatenation gives the exact text json.dumps gives."""
+    if not all(type(i.post_key) is str and type(i.priority) is str and type(i.score) is int for i in items):
+        return False
+    text = "".join([i.post_key for i in items] + [i.priority for i in items])
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
