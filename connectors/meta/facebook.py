@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 
 from connectors.base import AuthFailed, ConnectorError, ReplyRejected
 from connectors.meta.client import GraphClient
-from connectors.meta.connector import Listed, MetaConnector, Run, graph_client, read_options
+from connectors.meta.connector import Listed, MetaConnector, Run
 from connectors.meta.mapping import (
     FACEBOOK,
     ItemError,
@@ -30,6 +30,7 @@ from connectors.meta.mapping import (
     item_id,
     rating_id,
 )
+from connectors.meta.options import graph_client, read_options
 from connectors.meta.state import Mark, MetaState
 from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
 from watcher.core.post import Post, PostKind

@@ -13,6 +13,7 @@ Tests inject faults (`fail`, `delay_next_post`), set `usage`, and read `requests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -202,10 +203,8 @@ class FakeGraph:
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()
-        try:
+        with contextlib.suppress(OSError):  # the client gave up waiting
             handler.wfile.write(data)
-        except OSError:
-            pass  # the client gave up waiting
 
     def _answer(self, method: str, path: str, params: dict[str, str], token: str) -> tuple[int, dict[str, Any]]:
         if path == "debug_token":
