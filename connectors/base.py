@@ -154,6 +154,8 @@ CONNECTOR_MODULES: dict[str, str] = {
     "replay": "connectors.replay",
     "x": "connectors.x.connector",
     "reddit": "connectors.reddit.connector",
+    "facebook": "connectors.meta.facebook",
+    "instagram": "connectors.meta.instagram",
 }
 
 

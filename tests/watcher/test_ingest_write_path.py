@@ -116,7 +116,7 @@ def test_the_bench_times_the_pipeline_alone_beside_vader(
     ingest.main()
     out = capsys.readouterr().out
     assert "pipeline only:" in out and "x VADER's time" in out
-    counts = re.search(r"posts: 352 \((\d+) stored, (\d+) queued, (\d+) collapsed\)", out)
+    counts = re.search(r"posts: 363 \((\d+) stored, (\d+) queued, (\d+) collapsed\)", out)
     assert counts is not None, out
     stored, queued, collapsed = map(int, counts.groups())
     # the constant result needs a reply: every stored post but the collapsed repeats is queued
