@@ -22,13 +22,13 @@ import json
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from connectors.base import FetchResult, PostedReply, ReplyRejected, SourceMisconfigured, own_replies_one_by_one
+from connectors.base import Connector, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
 from watcher.core.config import SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
@@ -204,7 +204,7 @@ def _sort_key(record: LoadedRecord) -> datetime:
     return _NO_TIME if post is None else post.created_at
 
 
-class ReplayConnector:
+class ReplayConnector(Connector):
     """A connector over an export file. Replies go to a local JSONL file when
     `replies_path` is set (a dry-run outbox for demos and training)."""
 
@@ -384,5 +384,5 @@ class ReplayConnector:
                 continue  # a line cut short by a crash mid-write, or edited by hand: that reply was not recorded
         return None
 
-    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
-        return own_replies_one_by_one(self, posts)
+
+CONNECTOR = ReplayConnector

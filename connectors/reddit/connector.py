@@ -27,7 +27,7 @@ persisted back-off takes over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -39,6 +39,7 @@ from praw.exceptions import PRAWException, RedditAPIException
 
 from connectors.base import (
     AuthFailed,
+    Connector,
     ConnectorError,
     FetchResult,
     PostedReply,
@@ -47,7 +48,6 @@ from connectors.base import (
     ReplyRejected,
     SourceMisconfigured,
     SourceUnavailable,
-    own_replies_one_by_one,
 )
 from connectors.reddit.client import RequestMeter, TransportFailure, WatcherRequestor, make_reddit
 from connectors.reddit.mapping import (
@@ -105,7 +105,7 @@ class _Walk:
 # --- the connector ----------------------------------------------------------------
 
 
-class RedditConnector:
+class RedditConnector(Connector):
     """Reads a source's streams through one praw.Reddit; replies as the brand account."""
 
     name: ClassVar[str] = "reddit"
@@ -133,7 +133,7 @@ class RedditConnector:
         self.reddit = reddit
         self.http = http
         # seconds one request may wait (the requestor's timeout): the queue's send lease is sized from it
-        self.request_timeout = request_timeout
+        self.request_timeout: float | None = request_timeout
         self.meter = meter
         self.streams = streams
         self.source = source
@@ -709,9 +709,6 @@ class RedditConnector:
             )
         return None
 
-    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
-        return own_replies_one_by_one(self, posts)
-
     def _brand(self) -> str | None:
         if self.brand_account is None and self.can_reply:
             try:
@@ -819,3 +816,6 @@ def _check_options(
             ConfigProblem(cfg.file, f"{where}.terms", "scanning comments needs terms to match, not only a query")
         )
     return problems
+
+
+CONNECTOR = RedditConnector
