@@ -322,6 +322,7 @@ class RedditConnector(Connector):
         problems: list[str] = []
         reported = list(state.reported)
         reached = ended = cut_short = False
+        met_stored = False  # the walk came down to an item already returned: the listing joins what we have
         pages = 0
         while pages < self.max_pages and not (reached or ended):
             try:
@@ -364,11 +365,9 @@ class RedditConnector(Connector):
                 if floor.below(data):
                     reached = True
                     break
-                already = (
-                    (passed is not None and passed.covers(data))
-                    or floor.covers(data)
-                    or (state.top is not None and data["name"] in state.top.seen)
-                )
+                stored = floor.covers(data) or (state.top is not None and data["name"] in state.top.seen)
+                met_stored = met_stored or stored
+                already = stored or (passed is not None and passed.covers(data))
                 passed = passing(passed, data)
                 if not already:
                     items.append(data)
@@ -390,7 +389,7 @@ class RedditConnector(Connector):
                     f"fetch stopped, and this unfinished walk was already walked again from the newest item once, so "
                     f"it ends here; if {state.gap_after} was removed, older items not read yet may be missing"
                 )
-            elif ended and not reached and floor.seen and items:
+            elif ended and not reached and not met_stored and floor.seen and items:
                 problems.append(
                     f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
                     f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
