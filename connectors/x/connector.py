@@ -26,19 +26,18 @@ cursor), not after the newest post seen, which a quiet search may have seen days
 Rate limits: a 429, or a page that leaves 0 requests, blocks that endpoint until
 `x-rate-limit-reset` for every source sharing the app's credentials in this
 process; the next fetch raises `RateLimited` without a request and the poller
-persists the window. tweepy's `wait_on_rate_limit` is never used (it sleeps in the
-job thread).
+persists the window (client.py).
 
-tweepy hard-codes https://api.twitter.com; `BaseUrlSession` rewrites it to
-`api_base_url` (X's public host by default, or a gateway, proxy or fake server).
+Payload mapping is in mapping.py, the cursor's spans and gaps in cursor.py, the
+source table in options.py, the request budget in budget.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, Self
@@ -58,7 +57,7 @@ from connectors.base import (
     SourceMisconfigured,
 )
 from connectors.x import budget
-from connectors.x.budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, X_API_BASE_URL, source_limits
+from connectors.x.budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, X_API_BASE_URL
 from connectors.x.client import (
     DEFAULT_RESET,
     SHARED_RATE_WINDOWS,
@@ -72,38 +71,39 @@ from connectors.x.client import (
     response_json,
 )
 from connectors.x.cursor import (
-    SEARCH_WINDOW,
     Run,
     Span,
     SpanOutcome,
     TopRead,
     XState,
+    gap_within_reach,
+    live_conversations,
     lost_problem,
     merge_gaps,
     newer,
     older,
+    top_within_reach,
+    track_conversations,
 )
 from connectors.x.mapping import (
     Page,
-    TweetError,
     header_int,
+    own_replies,
     parse_page,
-    referenced,
     reset_at,
-    snowflake_time,
-    tweet_to_post,
     tweet_url,
 )
-from connectors.x.text import MAX_WEIGHTED_LENGTH, comparable_reply_text, reply_length_problem, weighted_length
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from connectors.x.options import MODES, read_source
+from connectors.x.text import MAX_WEIGHTED_LENGTH, reply_length_problem, weighted_length
+from watcher.core.config import ConfigProblem, SourceConfig
 from watcher.core.cursor import Cursor
-from watcher.core.post import Post, parse_timestamp, utc_now
+from watcher.core.post import Post, utc_now
 
 __all__ = ["X_API_BASE_URL", "BaseUrlSession", "RateWindows", "XConnector", "build_client"]
 
 log = logging.getLogger(__name__)
 
-MODES = ("mentions", "search", "conversations")
+
 # what finding the brand's own replies reads of each post
 OWN_REPLY_FIELDS = ("created_at", "referenced_tweets", "conversation_id", "author_id")
 
@@ -170,93 +170,16 @@ class XConnector(Connector):
         self.clock = clock
         self.endpoint = MODE_ENDPOINT[mode]
         # seconds one request may wait for X (build_client's timeout): the queue's send lease is sized from it
-        self.request_timeout: float | None = getattr(getattr(client, "session", None), "timeout", None)
-        base = getattr(getattr(client, "session", None), "base_url", TWEEPY_HOST)
-        app = hashlib.sha256(str(getattr(client, "bearer_token", "") or "").encode()).hexdigest()[:12]
+        session = client.session if isinstance(client.session, BaseUrlSession) else None
+        self.request_timeout = session.timeout if session is not None else None
+        base = session.base_url if session is not None else TWEEPY_HOST
+        app = hashlib.sha256(str(client.bearer_token or "").encode()).hexdigest()[:12]
         self._window_prefix = f"{base}|{app}|"
 
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
-        opts = SourceOptions(cfg, env)
-        mode = opts.choice("mode", MODES, "mentions")
-        user_id = opts.get("user_id", str, "")
-        username = opts.get("username", str, "").lstrip("@")
-        query = opts.get("query", str, "")
-        api_base_url = opts.get("api_base_url", str, X_API_BASE_URL)
-        bearer = opts.secret("bearer_token_env", "X_BEARER_TOKEN")
-        reply_keys = ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env")
-        defaults = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
-        reply_values = [opts.secret(k, d, required=False) for k, d in zip(reply_keys, defaults, strict=True)]
-        reply_vars = [str(cfg.options.get(k, d)) for k, d in zip(reply_keys, defaults, strict=True)]
-        exclude_retweets = opts.get("exclude_retweets", bool, True)
-        exclude_own = opts.get("exclude_own", bool, True)
-        max_results = opts.get("max_results", int, 100)
-        max_pages = opts.get("max_pages", int, 5)
-        conversation_days = opts.get("conversation_days", int, 3)
-        max_query_length = opts.get("max_query_length", int, 512)
-        timeout = opts.get("timeout_seconds", float, 20.0)
-        opts.get("tier", str, "basic")
-        opts.get("rate_limits", dict, {})
-        problems = opts.problems
-
-        def problem(key: str, reason: str) -> None:
-            problems.append(ConfigProblem(cfg.file, f"sources.{cfg.name}.{key}", reason))
-
-        if mode in ("mentions", "conversations") and not user_id:
-            problem("user_id", f"required for mode {mode!r}: the brand account's numeric X user id")
-        if user_id and not user_id.isdigit():
-            problem("user_id", f"{user_id!r} is not a numeric X user id (the username goes in username)")
-        if mode == "search" and not query.strip():
-            problem("query", 'required for mode "search": an X search query like "acme OR @acme"')
-        if not 10 <= max_results <= 100:
-            problem("max_results", "must be between 10 and 100")
-        if not 1 <= conversation_days <= 7:
-            problem("conversation_days", "must be between 1 and 7 (recent search covers 7 days)")
-        if not 1 <= max_pages <= 100:
-            problem("max_pages", "must be between 1 and 100")
-        if not 0.1 <= timeout <= 300:
-            problem("timeout_seconds", "must be between 0.1 and 300 (seconds to wait for X's answer)")
-        if max_query_length < 256:
-            problem("max_query_length", "must be at least 256 (X's smallest query limit is 512)")
-        if not api_base_url.startswith(("https://", "http://")):
-            problem("api_base_url", f"{api_base_url!r} is not an http(s) URL like {X_API_BASE_URL}")
-        if any(reply_values) and not all(reply_values):
-            missing = [var for var, value in zip(reply_vars, reply_values, strict=True) if not value]
-            problem("access_token_env", f"replies need all four user-context variables; not set: {', '.join(missing)}")
-        if all(reply_values) and not user_id:
-            problem("user_id", "required to reply: it is how a retry finds a reply already posted")
-        try:
-            source_limits(cfg)
-        except ValueError as exc:
-            problem("rate_limits" if str(exc).startswith("rate_limits") else "tier", str(exc))
-        opts.finish()  # raises ConfigError with every problem above
-        client = build_client(
-            bearer_token=bearer,
-            api_base_url=api_base_url,
-            timeout=timeout,
-            consumer_key=reply_values[0],
-            consumer_secret=reply_values[1],
-            access_token=reply_values[2],
-            access_token_secret=reply_values[3],
-        )
-        bearer_var = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
-        return cls(
-            client,
-            source=cfg.name,
-            mode=mode,
-            user_id=user_id,
-            username=username,
-            query=query,
-            exclude_retweets=exclude_retweets,
-            exclude_own=exclude_own,
-            max_results=max_results,
-            max_pages=max_pages,
-            backfill_hours=cfg.backfill_hours,
-            conversation_days=conversation_days,
-            max_query_length=max_query_length,
-            credentials_hint=f"environment variable {bearer_var} (bearer_token_env)",
-            reply_credentials_hint="environment variables " + ", ".join(reply_vars),
-        )
+        access, settings = read_source(cfg, env)
+        return cls(build_client(**asdict(access)), source=cfg.name, **asdict(settings))
 
     def reply_length(self, text: str) -> int:
         """X's weighted length: links count 23, wide characters and emoji 2."""
@@ -287,7 +210,7 @@ class XConnector(Connector):
         now = self.clock()
         self._check_window(self.endpoint, now)
         state = XState.from_cursor(cursor) or XState(top=Span(start_time=now - self.backfill))
-        conversations = self._live_conversations(state.conversations, now)
+        conversations = live_conversations(state.conversations, now - self.conversation_window)
         query = self._search_query(conversations) if self.endpoint == "search_recent" else ""
         run = Run()
         # the newest posts come first, but a waiting gap always keeps one request, so
@@ -300,13 +223,13 @@ class XConnector(Connector):
         gaps, gap_failed = self._read_gaps(state.gaps, query, run, now)
         if top_limit == 0 and gap_failed:
             top = self._read_top(state, query, run, now, limit=self.max_pages)
-        posts, problems = self._posts(run)
+        posts, problems = run.posts(source=self.source, brand_user_id=self.user_id)
         all_gaps = [top.gap, *gaps] if top.gap is not None else gaps
         new_state = XState(
             top=top.span, gaps=merge_gaps(all_gaps), conversations=conversations, checked_at=top.checked_at
         )
         if self.mode == "conversations":
-            new_state = self._track_conversations(new_state, posts, now)
+            new_state = track_conversations(new_state, posts, now - self.conversation_window)
         unread = bool(new_state.gaps) or (top_limit == 0 and not gap_failed)
         return FetchResult(
             posts=tuple(posts),
@@ -321,7 +244,7 @@ class XConnector(Connector):
     def _read_top(self, state: XState, query: str, run: Run, now: datetime, *, limit: int) -> TopRead:
         """Read the newest posts (at most `limit` requests of the fetch); the part left
         unread becomes a gap. Recent search notes when this read happened."""
-        top = self._top_within_reach(state, now, run)
+        top = top_within_reach(state, now, run) if self.endpoint == "search_recent" else state.top
         outcome = self._read_span(top, query, run, limit=limit)
         checked_at = now if self.endpoint == "search_recent" else None
         return TopRead(span=self._after_top(top, outcome), gap=outcome.gap, checked_at=checked_at)
@@ -337,7 +260,7 @@ class XConnector(Connector):
             if failed or run.stopped or run.requests >= self.max_pages:
                 gaps.append(gap)
                 continue
-            reachable = self._gap_within_reach(gap, now, run)
+            reachable = gap_within_reach(gap, now, run) if self.endpoint == "search_recent" else gap
             if reachable is None:
                 continue
             try:
@@ -390,36 +313,6 @@ class XConnector(Connector):
                 break
         until = oldest or span.until_id
         return SpanOutcome(newest=newest, gap=replace(span, until_id=until))
-
-    def _top_within_reach(self, state: XState, now: datetime, run: Run) -> Span:
-        """Recent search refuses ids and times older than 7 days: start the top at the
-        edge of the window when it begins before it. Everything up to the last read of
-        the top (`checked_at`) was read, so only what came after it and is now beyond the
-        edge is noted in `run.lost`; a cursor without checked_at (written before it was
-        kept) names nothing rather than guess."""
-        if self.endpoint != "search_recent":
-            return state.top
-        edge = now - SEARCH_WINDOW
-        if state.checked_at is not None and state.checked_at < edge:
-            run.lost.append((state.checked_at, edge))
-        top = state.top
-        start = top.begins()
-        return Span(start_time=edge) if start is None or start < edge else top
-
-    def _gap_within_reach(self, span: Span, now: datetime, run: Run) -> Span | None:
-        """A gap as far as recent search still reaches it (None when all of it is older
-        than 7 days); the unread part cut off is noted in `run.lost`."""
-        if self.endpoint != "search_recent":
-            return span
-        edge = now - SEARCH_WINDOW
-        start = span.begins()
-        if span.until_id is not None and snowflake_time(span.until_id) <= edge:
-            run.lost.append((start, snowflake_time(span.until_id)))
-            return None
-        if start is None or start < edge:
-            run.lost.append((start, edge))
-            return Span(start_time=edge, until_id=span.until_id)
-        return span
 
     def _request(self, span: Span, query: str, token: str | None) -> Page:
         params: dict[str, Any] = {
@@ -484,20 +377,6 @@ class XConnector(Connector):
                 source=self.source,
             )
 
-    def _posts(self, run: Run) -> tuple[list[Post], list[str]]:
-        posts = []
-        problems = []
-        for tweet_id in sorted(run.tweets, key=int):
-            try:
-                posts.append(
-                    tweet_to_post(
-                        run.tweets[tweet_id], run.users, run.included, source=self.source, brand_user_id=self.user_id
-                    )
-                )
-            except TweetError as exc:
-                problems.append(f"tweet {tweet_id}: {exc}")
-        return posts, problems
-
     # --- queries -------------------------------------------------------------
 
     def _search_query(self, conversations: Sequence[str]) -> str:
@@ -525,42 +404,11 @@ class XConnector(Connector):
             )
         return f"({' OR '.join(terms)}){suffix}"
 
-    def _live_conversations(self, conversations: Iterable[str], now: datetime) -> tuple[str, ...]:
-        edge = now - self.conversation_window
-        return tuple(c for c in conversations if snowflake_time(c) >= edge)
-
-    def _track_conversations(self, state: XState, posts: Sequence[Post], now: datetime) -> XState:
-        """Start watching conversations the brand's new posts open. Replies to them
-        newer than the old cursor were not asked for yet, so the cursor steps back to
-        the oldest new conversation (re-read posts are dropped as known)."""
-        known = set(state.conversations)
-        fresh = [
-            p.native_id
-            for p in posts
-            if p.is_own and p.parent_id is None and (p.conversation_id in (None, p.native_id))
-            if p.native_id not in known
-        ]
-        if not fresh:
-            return state
-        conversations = self._live_conversations([*state.conversations, *fresh], now)
-        oldest_fresh = min(fresh, key=int)
-        top = state.top
-        checked_at = state.checked_at
-        if top.since_id is not None:
-            top = Span(since_id=older(top.since_id, oldest_fresh))
-            # the new conversations' replies were read from nowhere yet: from their start on
-            if checked_at is not None:
-                checked_at = min(checked_at, snowflake_time(oldest_fresh))
-        return XState(top=top, gaps=state.gaps, conversations=conversations, checked_at=checked_at)
-
     # --- reply ---------------------------------------------------------------
 
     def _has_user_context(self) -> bool:
         client = self.client
-        return all(
-            getattr(client, name, None)
-            for name in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-        )
+        return all((client.consumer_key, client.consumer_secret, client.access_token, client.access_token_secret))
 
     def reply(self, post: Post, text: str) -> PostedReply:
         """Post `text` as a public reply to `post` with the brand's user context."""
@@ -610,7 +458,13 @@ class XConnector(Connector):
                 tweet_fields=list(OWN_REPLY_FIELDS),
             ),
         )
-        found = self._own_replies(parse_page(response_json(search), search.headers), [post], text)
+        found = own_replies(
+            parse_page(response_json(search), search.headers),
+            [post],
+            text,
+            user_id=self.user_id,
+            username=self.username,
+        )
         if found:
             return found[post.key]
         timeline = self._call(
@@ -622,7 +476,13 @@ class XConnector(Connector):
                 tweet_fields=list(OWN_REPLY_FIELDS),
             ),
         )
-        return self._own_replies(parse_page(response_json(timeline), timeline.headers), [post], text).get(post.key)
+        return own_replies(
+            parse_page(response_json(timeline), timeline.headers),
+            [post],
+            text,
+            user_id=self.user_id,
+            username=self.username,
+        ).get(post.key)
 
     def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
         """The brand's replies to any of `posts` (post key -> reply), read from the
@@ -652,32 +512,14 @@ class XConnector(Connector):
                     raise
                 break  # what the first page found still counts
             page = parse_page(response_json(response), response.headers)
-            found = self._own_replies(page, wanted, None) | found  # a newer page's find stands
+            found = (
+                own_replies(page, wanted, None, user_id=self.user_id, username=self.username) | found
+            )  # a newer page's find stands
             token = page.next_token
             if page.remaining == 0:  # the allowance is spent (_call has blocked the endpoint until the reset)
                 break
             if not token:
                 break
-        return found
-
-    def _own_replies(self, page: Page, posts: Sequence[Post], text: str | None) -> dict[str, PostedReply]:
-        """post key -> the brand's earliest reply to it on `page` (with this text, when given)."""
-        wanted = comparable_reply_text(text) if text is not None else None
-        by_id = {p.native_id: p for p in posts}
-        found: dict[str, PostedReply] = {}
-        for tweet in sorted(page.tweets, key=lambda t: int(t["id"])):  # parse_page checked the ids
-            post = by_id.get(referenced(tweet, "replied_to") or "")
-            if post is None or post.key in found:
-                continue
-            if str(tweet.get("author_id") or self.user_id) != self.user_id:
-                continue
-            if wanted is not None and comparable_reply_text(str(tweet.get("text", ""))) != wanted:
-                continue
-            reply_id = str(tweet["id"])
-            posted = parse_timestamp(tweet["created_at"]) if tweet.get("created_at") else snowflake_time(reply_id)
-            found[post.key] = PostedReply(
-                platform="x", native_id=reply_id, url=tweet_url(reply_id, self.username), posted_at=posted
-            )
         return found
 
 

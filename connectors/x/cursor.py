@@ -4,14 +4,14 @@ with since_id/until_id, so nothing between two polls is skipped."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.x.mapping import Page, snowflake_time
+from connectors.x.mapping import Page, TweetError, snowflake_time, tweet_to_post
 from watcher.core.cursor import Cursor
-from watcher.core.post import parse_timestamp
+from watcher.core.post import Post, parse_timestamp
 
 # recent search reaches back 7 days; stay a little inside so the request is never refused
 SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=5)
@@ -137,6 +137,21 @@ class Run:
         self.users.update(page.users)
         self.included.update(page.included_tweets)
 
+    def posts(self, *, source: str, brand_user_id: str) -> tuple[list[Post], list[str]]:
+        """The tweets collected, oldest first, as Posts, and a problem line per tweet that is not one."""
+        posts = []
+        problems = []
+        for tweet_id in sorted(self.tweets, key=int):
+            try:
+                posts.append(
+                    tweet_to_post(
+                        self.tweets[tweet_id], self.users, self.included, source=source, brand_user_id=brand_user_id
+                    )
+                )
+            except TweetError as exc:
+                problems.append(f"tweet {tweet_id}: {exc}")
+        return posts, problems
+
 
 @dataclass(frozen=True)
 class SpanOutcome:
@@ -172,3 +187,61 @@ def lost_problem(lost: Sequence[tuple[datetime | None, datetime]]) -> list[str]:
         f"posts {ranges} UTC fell out of X's 7-day search window before they could be read (the watcher was "
         "stopped, rate limited or behind); they are not fetched"
     ]
+
+
+def top_within_reach(state: XState, now: datetime, run: Run) -> Span:
+    """Recent search refuses ids and times older than 7 days: start the top at the
+    edge of the window when it begins before it. Everything up to the last read of
+    the top (`checked_at`) was read, so only what came after it and is now beyond the
+    edge is noted in `run.lost`; a cursor without checked_at (written before it was
+    kept) names nothing rather than guess."""
+    edge = now - SEARCH_WINDOW
+    if state.checked_at is not None and state.checked_at < edge:
+        run.lost.append((state.checked_at, edge))
+    top = state.top
+    start = top.begins()
+    return Span(start_time=edge) if start is None or start < edge else top
+
+
+def gap_within_reach(span: Span, now: datetime, run: Run) -> Span | None:
+    """A gap as far as recent search still reaches it (None when all of it is older
+    than 7 days); the unread part cut off is noted in `run.lost`."""
+    edge = now - SEARCH_WINDOW
+    start = span.begins()
+    if span.until_id is not None and snowflake_time(span.until_id) <= edge:
+        run.lost.append((start, snowflake_time(span.until_id)))
+        return None
+    if start is None or start < edge:
+        run.lost.append((start, edge))
+        return Span(start_time=edge, until_id=span.until_id)
+    return span
+
+
+def live_conversations(conversations: Iterable[str], since: datetime) -> tuple[str, ...]:
+    """The conversations started since `since` (older ones are no longer watched)."""
+    return tuple(c for c in conversations if snowflake_time(c) >= since)
+
+
+def track_conversations(state: XState, posts: Sequence[Post], since: datetime) -> XState:
+    """Start watching conversations the brand's new posts open. Replies to them
+    newer than the old cursor were not asked for yet, so the cursor steps back to
+    the oldest new conversation (re-read posts are dropped as known)."""
+    known = set(state.conversations)
+    fresh = [
+        p.native_id
+        for p in posts
+        if p.is_own and p.parent_id is None and (p.conversation_id in (None, p.native_id))
+        if p.native_id not in known
+    ]
+    if not fresh:
+        return state
+    conversations = live_conversations([*state.conversations, *fresh], since)
+    oldest_fresh = min(fresh, key=int)
+    top = state.top
+    checked_at = state.checked_at
+    if top.since_id is not None:
+        top = Span(since_id=older(top.since_id, oldest_fresh))
+        # the new conversations' replies were read from nowhere yet: from their start on
+        if checked_at is not None:
+            checked_at = min(checked_at, snowflake_time(oldest_fresh))
+    return XState(top=top, gaps=state.gaps, conversations=conversations, checked_at=checked_at)

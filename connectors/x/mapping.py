@@ -4,11 +4,13 @@ rate-limit headers. Nothing here talks to X; tested table-driven."""
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.base import PostedReply
+from connectors.x.text import comparable_reply_text
 from watcher.core.post import Author, Metrics, Post, PostKind, parse_timestamp
 
 WEB_URL = "https://x.com"
@@ -216,3 +218,26 @@ def tweet_to_post(
         source=source,
         raw=raw,
     )
+
+
+def own_replies(
+    page: Page, posts: Sequence[Post], text: str | None, *, user_id: str, username: str
+) -> dict[str, PostedReply]:
+    """post key -> the brand's (`user_id`) earliest reply to it on `page` (with this text, when given)."""
+    wanted = comparable_reply_text(text) if text is not None else None
+    by_id = {p.native_id: p for p in posts}
+    found: dict[str, PostedReply] = {}
+    for tweet in sorted(page.tweets, key=lambda t: int(t["id"])):  # parse_page checked the ids
+        post = by_id.get(referenced(tweet, "replied_to") or "")
+        if post is None or post.key in found:
+            continue
+        if str(tweet.get("author_id") or user_id) != user_id:
+            continue
+        if wanted is not None and comparable_reply_text(str(tweet.get("text", ""))) != wanted:
+            continue
+        reply_id = str(tweet["id"])
+        posted = parse_timestamp(tweet["created_at"]) if tweet.get("created_at") else snowflake_time(reply_id)
+        found[post.key] = PostedReply(
+            platform="x", native_id=reply_id, url=tweet_url(reply_id, username), posted_at=posted
+        )
+    return found
