@@ -111,10 +111,8 @@ class Service:
     def close(self) -> None:
         """Release the connectors' HTTP sessions (those that hold one), then the store."""
         for poller in self.pollers.values():
-            close = getattr(poller.connector, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # closing must not stop the rest from closing
-                    log.warning("closing the connector of %s failed", poller.source.name, exc_info=True)
+            try:
+                poller.connector.close()
+            except Exception:  # closing must not stop the rest from closing
+                log.warning("closing the connector of %s failed", poller.source.name, exc_info=True)
         self.store.close()
