@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.train import ranking_metrics
+from rules.fitting import ranking_metrics
 from rules.triage import Triage, TriageContext, Triager
 from tests.rules.conftest import BRAND, make_post
 from watcher.core.post import Metrics
