@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import BudgetRow, Connector, connector_class
-from rules.triage import Triage, TriageContext, Triager, default_triager, triager_for
+from rules.triage import Triage, TriageContext, Triager
 from watcher.cli.errors import EXIT_CONFIG, err, friendly_errors, report_problems
 from watcher.cli.views import queue_table, source_status
 from watcher.config import Config, load_config, slack_env_problems
@@ -496,9 +496,9 @@ def score(app: AppContext, source: BinaryIO) -> None:
     """
     if app.has_config():
         config = app.config()
-        triager, context = triager_for(config), TriageContext(brand=config.brand, thresholds=config.triage)
+        triager, context = Triager.from_config(config), TriageContext(brand=config.brand, thresholds=config.triage)
     else:  # no config: the shipped rules and model, every language the watcher knows
-        triager, context = default_triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
+        triager, context = Triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
     # typed at a terminal: answer each line as it comes rather than a batch at a time
     batch = 1 if source.isatty() else SCORE_BATCH
     errors = score_lines(_lines(source), triager=triager, context=context, out=sys.stdout, batch=batch)
