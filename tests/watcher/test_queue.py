@@ -12,6 +12,7 @@ from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from tests.helpers import T0, make_post
 from watcher.core.post import Post
 from watcher.queue.machine import Queue, QueueConflict, QueueError
+from watcher.queue.transitions import Action
 from watcher.store import Store
 
 
@@ -96,7 +97,7 @@ def test_a_stale_version_loses_the_race(store: Store, item_id: int) -> None:
     queue.claim(item_id, "ana")
     assert stale is not None
     with pytest.raises(QueueConflict, match="changed by someone else"):
-        queue._move(stale, "claim", "bob", "claimed", {"assignee": "bob"})
+        queue._move(stale, Action.CLAIM, "bob", {"assignee": "bob"})
     assert store.get_item(item_id)["assignee"] == "ana"  # type: ignore[index]
 
 
