@@ -166,7 +166,7 @@ class SlackNotifier:
             now = self.clock()
             # flush_outbox leases before it calls; a direct delivery (a redraw) leases here
             if not row.get("leased") and not self.store.lease_outbox(
-                row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)
+                row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=self.hold.owner
             ):
                 raise DeliveryRetry(f"outbox row {row['id']} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
             ref = self._deliver(handler, row)
