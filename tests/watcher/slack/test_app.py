@@ -13,8 +13,9 @@ import pytest
 from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected, SourceUnavailable
 from connectors.replay import ReplayConnector
 from watcher.ingest.pipeline import Pipeline
-from watcher.slack.app import SlackRuntime, run_slack_jobs
+from watcher.slack.jobs import run_slack_jobs
 from watcher.slack.outbox import card_key
+from watcher.slack.runtime import SlackRuntime
 from watcher.store import Store
 
 from .conftest import (
@@ -392,7 +393,7 @@ def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connec
 
 
 def test_jobs_loop_delivers_until_stopped(runtime, fake, clock):
-    from watcher.slack.app import jobs_loop
+    from watcher.slack.jobs import jobs_loop
 
     ingest(runtime.store, runtime.config, clock, make_post("1"))
     stop = threading.Event()
