@@ -74,6 +74,22 @@ def block_action(
     }
 
 
+def template_pick(user: str, view: dict[str, Any], option: str) -> dict[str, Any]:
+    """A template chosen in the draft modal `view` (a block action inside the modal)."""
+    return {
+        **envelope("block_actions", user),
+        "view": view,
+        "actions": [
+            {
+                "action_id": "pick_template",
+                "block_id": "templates",
+                "selected_option": {"value": option},
+                "action_ts": "1.2",
+            }
+        ],
+    }
+
+
 def view_submission(callback_id: str, user: str, *, metadata: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return {
         **envelope("view_submission", user),

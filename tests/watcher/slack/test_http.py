@@ -106,3 +106,26 @@ def test_socket_mode_requests_need_no_signature(store, config, client, clock, fa
 def test_http_request_without_signature_is_refused(endpoint):
     url, _ = endpoint
     assert post(url, claim_body(), {"content-type": ["application/x-www-form-urlencoded"]}) == 401
+
+
+def test_a_body_over_the_cap_is_refused_unread(endpoint, fake):
+    import http.client
+    from urllib.parse import urlsplit
+
+    from watcher.slack.http import MAX_BODY_BYTES
+
+    url, _ = endpoint
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        # the headers announce a huge body; the answer comes before any of it is sent
+        conn.putrequest("POST", parts.path)
+        conn.putheader("Content-Length", str(MAX_BODY_BYTES + 1))
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 413
+        response.read()
+    finally:
+        conn.close()
+    assert fake.calls_to("chat.postEphemeral") == []  # no listener ran
