@@ -17,8 +17,8 @@ from watcher.config import Config, slack_env_problems
 from watcher.core.config import ConfigProblem
 from watcher.core.post import Post
 from watcher.slack.app import start
+from watcher.slack.client import make_client
 from watcher.slack.jobs import run_slack_jobs
-from watcher.slack.outbox import make_client
 from watcher.slack.runtime import ConnectorFor, SlackRuntime
 
 BOT_SCOPES = (

@@ -21,13 +21,11 @@ from slack_sdk.errors import SlackApiError
 
 from watcher.queue.machine import QueueError, Transition
 from watcher.queue.transitions import Action, require
-from watcher.slack.cards import (
+from watcher.slack.cards import escape, group_mention, mention
+from watcher.slack.modals import (
     DraftForm,
     draft_modal,
-    escape,
-    group_mention,
     length_error,
-    mention,
     reject_modal,
     render_template,
     submitted_draft,

@@ -18,7 +18,7 @@ from watcher.config import Config
 from watcher.core.post import Post, utc_now
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
 from watcher.queue.machine import Queue, QueueError, Transition
-from watcher.slack.cards import reply_limit
+from watcher.slack.modals import reply_limit
 from watcher.slack.outbox import SlackNotifier, enqueue_card_update
 from watcher.slack.permissions import Permissions
 from watcher.slack.sla import BusinessHours
