@@ -17,7 +17,7 @@ from connectors.x.connector import XConnector
 from tests.connectors.x_support import Clock, make_connector, running_fake
 from tests.helpers import make_post
 from watcher.cli.main import cli
-from watcher.slack.app import limit_for, measure_for
+from watcher.slack.runtime import SlackRuntime
 
 
 @pytest.mark.parametrize("kind", sorted(CONNECTOR_MODULES))
@@ -47,8 +47,8 @@ def test_the_slack_modal_counts_an_x_reply_the_way_x_does() -> None:
         runtime: Any = SimpleNamespace(connector_for=lambda post: connector)
         post = make_post(platform="x")
         text = "你" * 141
-        assert measure_for(runtime, post)(text) == 282 > limit_for(runtime, post) == 280
-        assert measure_for(runtime, post)("see https://example.com/" + "a" * 300) == 4 + 23
+        assert SlackRuntime.reply_measure(runtime, post)(text) == 282 > SlackRuntime.reply_limit(runtime, post) == 280
+        assert SlackRuntime.reply_measure(runtime, post)("see https://example.com/" + "a" * 300) == 4 + 23
 
 
 def write_x_config(tmp_path: Path, interval: int) -> Path:

@@ -125,9 +125,10 @@ def slack_delivery(service: Service, env: Mapping[str, str], *, serve: bool) -> 
     beside the scheduler. Replies go back through the connector of the source that
     fetched the post."""
     from watcher.cli.slack import connector_for_config
-    from watcher.slack.app import SlackRuntime, run_slack_jobs
     from watcher.slack.app import start as serve_slack
-    from watcher.slack.outbox import make_client
+    from watcher.slack.client import make_client
+    from watcher.slack.jobs import run_slack_jobs
+    from watcher.slack.runtime import SlackRuntime
 
     by_source = {name: poller.connector for name, poller in service.pollers.items()}
     fallback = connector_for_config(service.config, env)

@@ -18,7 +18,7 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from watcher.config import Config, parse_config
 from watcher.core.post import Author, Post, PostKind
 from watcher.ingest.pipeline import Pipeline
-from watcher.slack.app import SlackRuntime
+from watcher.slack.runtime import SlackRuntime
 from watcher.store import Store
 
 # Monday 2026-11-16 10:00 in Rome (09:00 UTC): inside business hours
