@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,8 +212,12 @@ def render_config(text: str | None = None) -> str:
 # --- the command ------------------------------------------------------------------
 
 
+RENDERERS: dict[Path, Callable[[], str]] = {CLI_DOC: render_cli, CONFIG_DOC: render_config}
+
+
 def references() -> dict[Path, str]:
-    return {CLI_DOC: render_cli(), CONFIG_DOC: render_config()}
+    """Each generated file's path (from the repository root) and its expected text."""
+    return {path: render() for path, render in RENDERERS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
