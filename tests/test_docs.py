@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from connectors.base import CONNECTOR_MODULES
 from watcher.cli import reference
@@ -120,3 +121,12 @@ def test_readme_minimal_config_is_valid(tmp_path: Path) -> None:
     path.write_text(blocks[0], encoding="utf-8")
     config = load_config(path)
     assert config.brand.name and config.sources
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(cli, "watcher"), ids=lambda v: v if isinstance(v, str) else "")
+def test_cli_reference_is_what_help_prints(name: str, command: click.Command) -> None:
+    args = [*name.split()[1:], "--help"]
+    result = CliRunner().invoke(cli, args, prog_name="watcher", terminal_width=reference.WIDTH)
+    assert result.exit_code == 0
+    section = reference.render_cli(cli).split(f"## `{name}`\n\n```text\n", 1)[1].split("\n```", 1)[0]
+    assert result.output.rstrip() == section

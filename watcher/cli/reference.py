@@ -40,9 +40,7 @@ def render_cli(root: click.Command | None = None) -> str:
         f"Generated from the click command tree by `{COMMAND}`; do not edit by hand.",
         "",
     ]
-    for path, ctx in _walk(
-        root, click.Context(root, info_name="watcher", terminal_width=WIDTH, max_content_width=WIDTH)
-    ):
+    for path, ctx in _walk(root, _context(root, "watcher", None)):
         out += [f"## `{' '.join(path)}`", "", "```text", ctx.command.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(out)
 
@@ -55,8 +53,17 @@ def _walk(command: click.Command, ctx: click.Context) -> list[tuple[list[str], c
             sub = command.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            found += _walk(sub, click.Context(sub, info_name=name, parent=ctx))
+            found += _walk(sub, _context(sub, name, ctx))
     return found
+
+
+def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    """The context `watcher ... --help` builds (context_settings such as -h included), at a
+    fixed width that subcommands inherit."""
+    settings = dict(command.context_settings)
+    if parent is None:
+        settings.update(terminal_width=WIDTH, max_content_width=WIDTH)
+    return click.Context(command, info_name=name, parent=parent, **settings)
 
 
 def _lineage(ctx: click.Context) -> list[click.Context]:
