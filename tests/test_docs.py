@@ -130,3 +130,13 @@ def test_cli_reference_is_what_help_prints(name: str, command: click.Command) ->
     assert result.exit_code == 0
     section = reference.render_cli(cli).split(f"## `{name}`\n\n```text\n", 1)[1].split("\n```", 1)[0]
     assert result.output.rstrip() == section
+
+
+def test_cli_reference_does_not_depend_on_earlier_invocations() -> None:
+    """click remembers a command's help option from its first use: a subcommand invoked on
+    its own (as its tests do) must not change the reference."""
+    before = reference.render_cli(cli)
+    rules = cli.commands["rules"]
+    assert isinstance(rules, click.Group)
+    CliRunner().invoke(rules, ["test", "--help"])
+    assert reference.render_cli(cli) == before

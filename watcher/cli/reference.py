@@ -63,6 +63,10 @@ def _context(command: click.Command, name: str, parent: click.Context | None) ->
     settings = dict(command.context_settings)
     if parent is None:
         settings.update(terminal_width=WIDTH, max_content_width=WIDTH)
+    # click (8.1.8+) keeps a command's help option from the first context that asked for
+    # it; one invoked on its own before (as tests do) would show a bare --help here.
+    if hasattr(command, "_help_option"):
+        command._help_option = None
     return click.Context(command, info_name=name, parent=parent, **settings)
 
 
