@@ -204,12 +204,12 @@ def test_a_lone_surrogate_becomes_a_replacement_character_so_the_post_can_be_sto
     plain = make_post("café ☕ ok")
     assert plain.text == "café ☕ ok"
     with Store(tmp_path / "w.db") as store:
-        store.insert_post(mapped, None, fetched_at=datetime(2026, 11, 18, tzinfo=UTC))
-        stored = store.get_post(mapped.key)
+        store.posts.insert_post(mapped, None, fetched_at=datetime(2026, 11, 18, tzinfo=UTC))
+        stored = store.posts.get_post(mapped.key)
         assert stored is not None and stored.text == mapped.text
         assert stored.raw["text"] == cut  # the payload is kept exactly, \u-escaped in the database
         # a payload given as another kind of mapping is kept as the same JSON object
         proxied = replace(mapped, native_id="2", raw=MappingProxyType({"text": cut, "n": 1}))
-        store.insert_post(proxied, None, fetched_at=datetime(2026, 11, 18, tzinfo=UTC))
-        again = store.get_post(proxied.key)
+        store.posts.insert_post(proxied, None, fetched_at=datetime(2026, 11, 18, tzinfo=UTC))
+        again = store.posts.get_post(proxied.key)
         assert again is not None and again.raw == {"text": cut, "n": 1}

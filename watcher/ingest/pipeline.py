@@ -160,7 +160,7 @@ class Pipeline:
                 report.dropped_reposts += 1
             else:
                 keep.append(post if post.source else replace(post, source=source))
-        known = self.store.existing_keys([p.key for p in keep])
+        known = self.store.posts.existing_keys([p.key for p in keep])
         fresh: list[Post] = []
         for post in keep:
             if post.key in known:
@@ -198,7 +198,7 @@ class Pipeline:
             (post, norm, next(results) if original is None else None, original) for post, norm, original in seen
         ]
         with self.store.transaction():
-            inserted = self.store.insert_posts(
+            inserted = self.store.posts.insert_posts(
                 # the Triage itself is written (store.TriageColumns): copying its fields would only cost time
                 [NewPost(post, t, original, norm) for post, norm, t, original in planned],
                 fetched_at=now,
@@ -211,16 +211,16 @@ class Pipeline:
                     continue
                 if original is not None:
                     report.collapsed += 1
-                    self.store.bump_repeat(original, post.key, now=now)
+                    self.store.items.bump_repeat(original, post.key, now=now)
                 elif triaged is not None and triaged.needs_reply and not triaged.suppress:
                     channel = triaged.channel or self.config.slack.channel
                     items.append(NewItem(post.key, triaged.priority, triaged.score, channel, not triaged.digest_only))
-            created = self.store.create_queue_items(items, now=now, card_kind="card")
+            created = self.store.items.create_queue_items(items, now=now, card_kind="card")
             report.queued += len(created)
             report.queued_keys.extend(created)
             report.answered_natively += self._close_answered_natively(result.posts)
             if result.cursor is not None:
-                self.store.set_cursor(source, result.cursor, now=now)
+                self.store.sources.set_cursor(source, result.cursor, now=now)
             if self.before_commit is not None:
                 self.before_commit(report)
         return report
@@ -233,7 +233,7 @@ class Pipeline:
         for post in posts:
             if not post.parent_id or not self.own.owns(post):
                 continue
-            item = self.store.item_for_post(post_key(post.platform, post.parent_id))
+            item = self.store.items.item_for_post(post_key(post.platform, post.parent_id))
             if item is None or item["state"] not in OPEN_STATES or item["state"] == "sending":
                 continue  # none, closed already, or our own send in flight (it records itself)
             actor = f"@{post.author.handle}" if post.author.handle else "brand"
@@ -249,9 +249,9 @@ class Pipeline:
             return history
         authors = sorted({p.author_key for p in posts})
         since = min(p.created_at for p in posts) - max(dedupe, repeat)
-        for row in self.store.recent_by_authors(authors, since=since):
+        for row in self.store.posts.recent_by_authors(authors, since=since):
             history.by_author.setdefault(row.author_key, []).append(row)
-        history.open_items = self.store.open_items_by_author(authors)
+        history.open_items = self.store.posts.open_items_by_author(authors)
         return history
 
 
@@ -292,7 +292,7 @@ class Poller:
     def poll(self) -> PollOutcome:
         name = self.source.name
         now = self.pipeline.clock()
-        state = self.store.source_state(name)
+        state = self.store.sources.source_state(name)
         total = IngestReport(source=name)
         if state["backoff_until"] is not None and state["backoff_until"] > now:
             return PollOutcome(name, "skipped", total, state["message"], 0, state["backoff_until"])
@@ -301,7 +301,7 @@ class Poller:
         try:
             for _ in range(self.max_pages):
                 doing = "fetching"
-                cursor: Cursor | None = self.store.get_cursor(name)
+                cursor: Cursor | None = self.store.sources.get_cursor(name)
                 result = self.connector.fetch(cursor)
                 requests += result.requests_made
                 doing = "storing"
@@ -390,7 +390,7 @@ class Poller:
         success: bool,
     ) -> None:
         now = self.pipeline.clock()
-        self.store.save_source_state(
+        self.store.sources.save_source_state(
             self.source.name,
             healthy=healthy,
             message=message,

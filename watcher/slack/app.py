@@ -147,7 +147,7 @@ class SlackRuntime:
     def redraw(self, item_id: int) -> None:
         """Update the card now; if Slack cannot take it now, the outbox row stays
         pending and the scheduler's flush delivers it (Retry-After honoured)."""
-        item = self.store.get_item(item_id)
+        item = self.store.items.get_item(item_id)
         if item is None:
             return
         row_id = enqueue_card_update(self.store, item, now=self.clock())
@@ -160,17 +160,19 @@ class SlackRuntime:
                 ref = self.notifier.deliver(row)
             except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox
                 log.warning("card for item %s not redrawn yet: %s", item_id, exc)
-                self.store.mark_outbox_retry(row_id, next_attempt_at=retry_time(exc, self.clock()), error=str(exc))
+                self.store.outbox.mark_outbox_retry(
+                    row_id, next_attempt_at=retry_time(exc, self.clock()), error=str(exc)
+                )
                 return
             except DeliveryFailed as exc:
                 log.error("card for item %s cannot be redrawn: %s", item_id, exc)
-                self.store.mark_outbox_failed(row_id, error=str(exc))
+                self.store.outbox.mark_outbox_failed(row_id, error=str(exc))
                 return
-            self.store.mark_outbox_sent(row_id, ref=ref, now=self.clock())
+            self.store.outbox.mark_outbox_sent(row_id, ref=ref, now=self.clock())
 
     def note(self, item: Mapping[str, Any], what: str, text: str) -> None:
         """A message in the card's thread that pings the people who must act next."""
-        self.store.enqueue_outbox(
+        self.store.outbox.enqueue_outbox(
             "note",
             f"note:{item['id']}:{item['version']}:{what}",
             {"item_id": item["id"], "post_key": item["post_key"], "text": text},
@@ -192,7 +194,7 @@ class SlackRuntime:
 
     def _send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
         item = self.queue.item(item_id)
-        post = self.store.get_post(item["post_key"])
+        post = self.store.posts.get_post(item["post_key"])
         if post is None:
             raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
         try:
@@ -372,7 +374,7 @@ def build_app(
         try:
             runtime.permissions.check_moderator(user)
             item = queue.item(item_id)
-            post = store.get_post(item["post_key"])
+            post = store.posts.get_post(item["post_key"])
             if post is None:
                 raise QueueError(f"post {item['post_key']} is missing from the store")
             problem = length_error(text, limit_for(runtime, post), post.platform, measure_for(runtime, post))
@@ -463,10 +465,10 @@ def draft_form(runtime: SlackRuntime, item_id: int, user: str) -> DraftForm:
     item = runtime.queue.item(item_id)
     if item["state"] not in ("new", "claimed", "drafted", "failed", "snoozed"):
         raise QueueError(f"#{item_id} is {item['state']}; it cannot be drafted now")
-    post = runtime.store.get_post(item["post_key"])
+    post = runtime.store.posts.get_post(item["post_key"])
     if post is None:
         raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
-    triage = runtime.store.post_triage(post.key)
+    triage = runtime.store.posts.post_triage(post.key)
     templates = templates_for(
         runtime.config.slack.templates,
         intents=triage.intents if triage else (),
@@ -537,7 +539,7 @@ def _run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
     store, queue, now = runtime.store, runtime.queue, runtime.clock()
     woken = queue.wake_due()
     for item_id in woken:
-        item = store.get_item(item_id)
+        item = store.items.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now)
     answered = 0
@@ -547,11 +549,11 @@ def _run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
         answered = check_native_replies(runtime)
     sweep = sla_sweep(store, runtime.config, now=now)
     for item_id in sweep.reminded:  # the card turns to "SLA missed"
-        item = store.get_item(item_id)
+        item = store.items.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now, reason="sla")
-    for item_id in store.slack_stale_cards():  # repeats collapsed in, or changes made from the CLI
-        item = store.get_item(item_id)
+    for item_id in store.slack.slack_stale_cards():  # repeats collapsed in, or changes made from the CLI
+        item = store.items.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now)
     flushed = flush_slack(store, runtime.notifier, clock=runtime.clock)
@@ -571,11 +573,12 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     there goes back to failed, retryable; an item a send is posting for is left to it."""
     closed = 0
     states = tuple(s for s in OPEN_STATES if s != "approved")
-    sending_now = runtime.store.leased_reply_items(now=runtime.clock())
+    sending_now = runtime.store.replies.leased_reply_items(now=runtime.clock())
     rows = [
         r
-        for r in runtime.store.queue_rows(states=states, limit=1000)
-        if runtime.store.slack_message(card_key(r["id"])) and not (r["state"] == "sending" and r["id"] in sending_now)
+        for r in runtime.store.items.queue_rows(states=states, limit=1000)
+        if runtime.store.slack.slack_message(card_key(r["id"]))
+        and not (r["state"] == "sending" and r["id"] in sending_now)
     ]
     if runtime.native_offset >= len(rows):
         runtime.native_offset = 0
@@ -584,7 +587,7 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
     unreachable: dict[tuple[str, str], list[int]] = {}  # (source, why) -> its items skipped
     for row in batch:
-        post = runtime.store.get_post(row["post_key"])
+        post = runtime.store.posts.get_post(row["post_key"])
         if post is None:
             continue
         try:

@@ -154,13 +154,13 @@ def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000)
     slack = config.slack
     hours = BusinessHours.from_config(slack, config.brand.timezone)
     reminded = []
-    for row in store.queue_rows(states=UNCLAIMED_STATES, limit=limit):
+    for row in store.items.queue_rows(states=UNCLAIMED_STATES, limit=limit):
         state = row_sla_state(row, slack=slack, hours=hours, now=now)
         if row["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
-            store.set_sla_due(row["id"], state.due_at)
+            store.items.set_sla_due(row["id"], state.due_at)
         if state.status != "breached":
             continue
-        new = store.enqueue_outbox(
+        new = store.outbox.enqueue_outbox(
             "reminder",
             f"reminder:{row['id']}:{row['priority']}",
             {"item_id": row["id"], "post_key": row["post_key"], "late_minutes": state.minutes},

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.core.vocab import OPEN_STATES
-from watcher.store.base import StoreBase, StoreError, _dicts, _locked, iso
+from watcher.store.base import Repository, StoreError, _dicts, _locked, iso
 
 
 # one per queued post on ingest, so slots rather than frozen (a frozen dataclass pays a
@@ -23,8 +23,10 @@ class NewItem:
     notify: bool = True
 
 
-class QueueTables(StoreBase):
+class QueueTables(Repository):
     """Queue items (compare-and-set on version), their audit events, and feedback."""
+
+    _item_columns: frozenset[str] | None = None  # the columns update_item may set, read once
 
     # --- queue items and audit events ---------------------------------------
 

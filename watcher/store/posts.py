@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
 from watcher.core.vocab import OPEN_STATES
-from watcher.store.base import StoreBase, _locked, from_iso, iso
+from watcher.store.base import Repository, _locked, from_iso, iso
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class RecentPost:
     duplicate_of: str | None
 
 
-class PostTables(StoreBase):
+class PostTables(Repository):
     """Posts and authors: the ingest write path and the reads that rebuild Post objects."""
 
     # --- posts and authors --------------------------------------------------

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher.store.base import StoreBase, _dicts, _locked, from_iso, iso
+from watcher.store.base import Repository, _dicts, _locked, from_iso, iso
 from watcher.store.schema import QUARTER_SQL
 
 
-class DigestQueries(StoreBase):
+class DigestQueries(Repository):
     """Aggregates for digests and spikes, shaped to the posts_digest index (see schema.py)."""
 
     # --- digest ---------------------------------------------------------------

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from watcher.core.cursor import Cursor
-from watcher.store.base import StoreBase, _locked, from_iso, iso
+from watcher.store.base import Repository, _locked, from_iso, iso
 
 
-class SourceTables(StoreBase):
+class SourceTables(Repository):
     """Per-source health, back-off, rate-limit windows and cursor, kept across restarts."""
 
     # --- source health and rate limits --------------------------------------
