@@ -392,7 +392,7 @@ def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Conn
         poller = Poller(source, connect(include_comments=False), Pipeline(store, config, clock=clock))
         first, second = poller.poll(), poller.poll()
         assert (first.status, second.status) == ("ok", "ok")
-        assert store.posts.count_posts() == 1 and store.sources.source_state("reddit_brand")["failures"] == 0
+        assert store.posts.count_posts() == 1 and store.sources.source_state("reddit_brand").failures == 0
         assert store.posts.get_post(f"reddit:{good['name']}") is not None
 
 
@@ -626,7 +626,7 @@ def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, con
 
         limited = poller.poll()
         assert limited.status == "rate_limited" and limited.next_attempt_at == NOW + timedelta(seconds=90)
-        assert store.sources.source_state("reddit_brand")["backoff_until"] == NOW + timedelta(seconds=90)
+        assert store.sources.source_state("reddit_brand").backoff_until == NOW + timedelta(seconds=90)
         assert store.posts.count_posts() == 0  # nothing half-stored; the cursor did not move
 
         before = len(fake.requests)

@@ -148,7 +148,7 @@ def test_429_blocks_the_endpoint_until_reset_across_restarts_while_others_run(
 
     assert limited.status == "rate_limited" and limited.next_attempt_at == reset
     assert other.status == "ok" and other.report.stored == 1
-    assert rig.store.sources.source_state("mentions")["rate_limits"] == {"users_mentions": reset}
+    assert rig.store.sources.source_state("mentions").rate_limits == {"users_mentions": reset}
 
     during = fake.count("users_mentions")
     clock.advance(minutes=5)
@@ -208,9 +208,9 @@ def test_401_marks_the_source_unhealthy_naming_the_variable(fake: FakeX, clock: 
 
     assert outcome.status == "unhealthy"
     state = rig.store.sources.source_state("mentions")
-    assert not state["healthy"]
-    assert "401" in state["message"] and "ACME_X_BEARER" in state["message"]
-    assert "expired-token" not in state["message"]
+    assert not state.healthy
+    assert "401" in state.message and "ACME_X_BEARER" in state.message
+    assert "expired-token" not in state.message
 
 
 def test_403_on_fetch_is_an_auth_failure(fake: FakeX, clock: Clock) -> None:
@@ -234,7 +234,7 @@ def test_server_errors_back_off_then_recover(fake: FakeX, clock: Clock, tmp_path
     assert failed.status == "failed" and failed.next_attempt_at is not None
     assert failed.next_attempt_at > clock.now
     state = rig.store.sources.source_state("mentions")
-    assert state["healthy"] and state["failures"] == 1
+    assert state.healthy and state.failures == 1
     before = fake.count()
     assert rig.poll("mentions").status == "skipped"
     assert fake.count() == before
@@ -242,7 +242,7 @@ def test_server_errors_back_off_then_recover(fake: FakeX, clock: Clock, tmp_path
     clock.now = failed.next_attempt_at + timedelta(seconds=1)
     recovered = rig.poll("mentions")
     assert recovered.status == "ok" and recovered.report.stored == 2
-    assert rig.store.sources.source_state("mentions")["failures"] == 0
+    assert rig.store.sources.source_state("mentions").failures == 0
 
 
 def test_a_timeout_is_source_unavailable(fake: FakeX, clock: Clock) -> None:
@@ -549,7 +549,7 @@ def test_max_pages_one_a_failing_gap_does_not_block_the_newest(
     assert problem.startswith(f"m: could not read the older posts still to read (before post {ids[5]}): ")
     assert str(status) in problem and "asked for again next poll" in problem
     assert rig.store.sources.get_cursor("m") == Cursor({"since_id": new[-1], "gaps": [gap]})  # the gap is kept
-    assert rig.store.sources.source_state("m")["healthy"]
+    assert rig.store.sources.source_state("m").healthy
 
 
 def test_max_pages_one_a_rate_limited_gap_still_waits_for_the_window(fake: FakeX, clock: Clock) -> None:

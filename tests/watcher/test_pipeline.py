@@ -290,8 +290,8 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     assert outcome.status == "failed" and outcome.next_attempt_at is not None and outcome.next_attempt_at > T0
     assert outcome.report.stored == 1 and store.sources.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
     state = store.sources.source_state("s")
-    assert state["failures"] == 1 and state["backoff_until"] == outcome.next_attempt_at
-    assert state["message"] == (
+    assert state.failures == 1 and state.backoff_until == outcome.next_attempt_at
+    assert state.message == (
         "unexpected TypeError ('NoneType' object is not subscriptable) while fetching with the replay connector "
         "(a bug or a payload it does not expect: please report it); the log has the traceback"
     )
@@ -299,7 +299,7 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     assert _poller(store, config, connector, clock).poll().status == "skipped"  # backing off, no request
     clock.now = outcome.next_attempt_at
     assert _poller(store, config, connector, clock).poll().status == "ok"
-    assert connector.cursors[-1] == Cursor({"page": 1}) and store.sources.source_state("s")["failures"] == 0
+    assert connector.cursors[-1] == Cursor({"page": 1}) and store.sources.source_state("s").failures == 0
 
 
 def test_an_unexpected_error_while_storing_says_so_rather_than_blaming_the_connector(
@@ -335,7 +335,7 @@ def test_bad_credentials_mark_the_source_unhealthy_with_the_message(store: Store
     outcome = poller.poll()
     assert outcome.status == "unhealthy"
     state = store.sources.source_state("s")
-    assert state["healthy"] is False and "X_BEARER_TOKEN" in state["message"]
+    assert state.healthy is False and "X_BEARER_TOKEN" in state.message
 
 
 def test_pages_are_fetched_until_caught_up_each_in_its_own_transaction(store: Store, config: Config) -> None:

@@ -97,7 +97,7 @@ def test_a_failing_source_backs_off_while_the_others_keep_running(tmp_path: Path
 
     with Store(store.path) as db:
         state = db.sources.source_state("a")
-        assert state["failures"] == flaky.calls and "503" in state["message"]
+        assert state.failures == flaky.calls and "503" in state.message
         assert db.posts.count_posts() >= 5
 
 

@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.base import AuthFailed, Connector, ConnectorError, FetchResult, RateLimited, SourceMisconfigured
 from rules.triage import Triage, TriageContext, triager_for
@@ -23,7 +22,7 @@ from watcher.core.cursor import Cursor
 from watcher.core.post import Post, normalized_text, post_key, utc_now
 from watcher.core.vocab import OPEN_STATES
 from watcher.queue.machine import Queue
-from watcher.store import NewItem, NewPost, RecentPost, Store
+from watcher.store import NewItem, NewPost, RecentPost, SourceState, Store
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +293,8 @@ class Poller:
         now = self.pipeline.clock()
         state = self.store.sources.source_state(name)
         total = IngestReport(source=name)
-        if state["backoff_until"] is not None and state["backoff_until"] > now:
-            return PollOutcome(name, "skipped", total, state["message"], 0, state["backoff_until"])
+        if state.backoff_until is not None and state.backoff_until > now:
+            return PollOutcome(name, "skipped", total, state.message, 0, state.backoff_until)
         requests = 0
         doing = "fetching"  # what an unexpected error interrupted, for its message
         try:
@@ -310,7 +309,7 @@ class Poller:
                     break
         except RateLimited as exc:
             until = exc.until
-            limits = {**state["rate_limits"], exc.endpoint or "default": until}
+            limits = {**state.rate_limits, exc.endpoint or "default": until}
             self._record(
                 state,
                 healthy=True,
@@ -322,7 +321,7 @@ class Poller:
             )
             return PollOutcome(name, "rate_limited", total, str(exc), requests, until)
         except (AuthFailed, SourceMisconfigured) as exc:
-            failures = state["failures"] + 1
+            failures = state.failures + 1
             retry_at = self.pipeline.clock() + timedelta(seconds=self.max_backoff)
             self._record(
                 state,
@@ -330,7 +329,7 @@ class Poller:
                 message=exc.message,
                 failures=failures,
                 backoff_until=retry_at,
-                rate_limits=state["rate_limits"],
+                rate_limits=state.rate_limits,
                 success=False,
             )
             log.error("source %s is unhealthy: %s", name, exc.message)
@@ -358,9 +357,9 @@ class Poller:
         self._record(state, healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
         return PollOutcome(name, "ok", total, "", requests)
 
-    def _failed(self, state: dict[str, Any], total: IngestReport, requests: int, message: str) -> PollOutcome:
+    def _failed(self, state: SourceState, total: IngestReport, requests: int, message: str) -> PollOutcome:
         """A failed poll: counted, and the source waits out an exponential back-off."""
-        failures = state["failures"] + 1
+        failures = state.failures + 1
         retry_at = self.pipeline.clock() + timedelta(seconds=self.backoff_seconds(failures))
         self._record(
             state,
@@ -368,7 +367,7 @@ class Poller:
             message=message,
             failures=failures,
             backoff_until=retry_at,
-            rate_limits=state["rate_limits"],
+            rate_limits=state.rate_limits,
             success=False,
         )
         return PollOutcome(self.source.name, "failed", total, message, requests, retry_at)
@@ -380,13 +379,13 @@ class Poller:
 
     def _record(
         self,
-        state: dict[str, Any],
+        state: SourceState,
         *,
         healthy: bool,
         message: str,
         failures: int,
         backoff_until: datetime | None,
-        rate_limits: dict[str, datetime],
+        rate_limits: Mapping[str, datetime],
         success: bool,
     ) -> None:
         now = self.pipeline.clock()
@@ -397,5 +396,5 @@ class Poller:
             failures=failures,
             backoff_until=backoff_until,
             rate_limits=rate_limits,
-            last_success_at=now if success else state["last_success_at"],
+            last_success_at=now if success else state.last_success_at,
         )

@@ -21,6 +21,7 @@ from watcher.store.core import Store
 from watcher.store.items import NewItem
 from watcher.store.posts import TRIAGE_COLUMNS, NewPost, RecentPost, StoredTriage, TriageColumns
 from watcher.store.schema import QUARTER_SQL, SCHEMA_VERSION
+from watcher.store.sources import SourceState
 
 __all__ = [
     "QUARTER_SQL",
@@ -29,6 +30,7 @@ __all__ = [
     "NewItem",
     "NewPost",
     "RecentPost",
+    "SourceState",
     "Store",
     "StoreError",
     "StoredTriage",
