@@ -132,7 +132,7 @@ class QueueTables(Repository):
     @_locked
     def update_item(self, item_id: int, *, expected_version: int, changes: Mapping[str, Any], now: datetime) -> bool:
         """Compare-and-set on `version`: False if someone else changed the item first."""
-        if self._item_columns is None:  # the schema is fixed once migrated: read it once
+        if self._item_columns is None:  # the schema is fixed: read it once
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(queue_items)").fetchall()}
             self._item_columns = frozenset(columns - {"id", "post_key", "version", "created_at"})
         unknown = set(changes) - self._item_columns

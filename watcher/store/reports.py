@@ -14,7 +14,7 @@ class DigestQueries(Repository):
     """Aggregates for digests and spikes, shaped to the posts_digest index (see schema.py)."""
 
     # --- digest ---------------------------------------------------------------
-    # Aggregates for watcher/digest.py and watcher/spikes.py. "Counted" posts are
+    # Aggregates for watcher/digest/ (figures, spikes). "Counted" posts are
     # mentions: not the brand's own posts and not collapsed duplicates (the
     # condition of the posts_digest partial index: keep it in the WHERE clauses).
 
