@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import Connector, PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from tests.helpers import T0, make_post
 from watcher.core.post import Post
 from watcher.queue.machine import Queue, QueueConflict, QueueError
@@ -17,7 +17,7 @@ from watcher.store.items import QueueTables
 
 
 @dataclass
-class RecordingPlatform:
+class RecordingPlatform(Connector):
     """Stands in for a platform behind the Connector protocol: it records every reply
     it accepted; `timeout_after_post` simulates a request that posted but timed out."""
 
@@ -28,6 +28,10 @@ class RecordingPlatform:
     reject: str = ""
 
     def fetch(self, cursor):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, cfg, env):  # type: ignore[no-untyped-def]
         raise NotImplementedError
 
     def reply(self, post: Post, text: str) -> PostedReply:

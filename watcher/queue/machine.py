@@ -395,8 +395,8 @@ def send_lease(connector: Connector) -> timedelta:
     connector's `request_timeout` (seconds per request; X and Reddit set it from
     timeout_seconds, up to 300) lets a slow send run past it. A lease that ran out while
     the send still waited on the platform would let a second send post beside it."""
-    timeout = getattr(connector, "request_timeout", None)
-    if not isinstance(timeout, int | float) or timeout <= 0:
+    timeout = connector.request_timeout
+    if timeout is None or timeout <= 0:
         return SEND_LEASE
     return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * 2 * float(timeout)) + SEND_LEASE_MARGIN)
 

@@ -452,13 +452,12 @@ def limit_for(runtime: SlackRuntime, post: Post) -> int:
 
 
 def measure_for(runtime: SlackRuntime, post: Post) -> Callable[[str], int]:
-    """A connector may count reply length its platform's way (`reply_length(text)`)."""
+    """The connector's count of reply length (X weighs links and some characters differently)."""
     try:
-        connector: Any = runtime.connector_for(post)
+        connector: Connector = runtime.connector_for(post)
     except Exception:
         return len
-    measure = getattr(connector, "reply_length", None)
-    return measure if callable(measure) else len
+    return connector.reply_length
 
 
 def draft_form(runtime: SlackRuntime, item_id: int, user: str) -> DraftForm:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from connectors.base import FetchResult
+from connectors.base import Connector, FetchResult
 from rules.triage import Triage, TriageContext
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from watcher.config import Config, parse_config
@@ -140,7 +140,7 @@ def client(fake: FakeSlack) -> WebClient:
     return WebClient(token=BOT_TOKEN, base_url=fake.base_url, retry_handlers=[])
 
 
-class RecordingConnector:
+class RecordingConnector(Connector):
     """A connector that records replies; `fail_with` makes the next reply raise."""
 
     name = "x"
