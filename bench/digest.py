@@ -192,7 +192,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if fresh:
             generate(store, posts=args.posts, days=args.days)
-            print(f"generated {store.count_posts():,} posts in {time.perf_counter() - t0:.1f} s")
+            print(f"generated {store.posts.count_posts():,} posts in {time.perf_counter() - t0:.1f} s")
         tz = "Europe/Rome"
         since, until = END - timedelta(days=args.days), END
         t0 = time.perf_counter()

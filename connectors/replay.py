@@ -104,9 +104,7 @@ def record_to_post(
             "verified": get("verified"),
         }
     handle = str(author_fields.get("handle") or author_fields.get("id") or "unknown")
-    # trusted constructors: every field is given here with its type (Post/Author/Metrics
-    # otherwise pay a frozen setattr call per field, most of the cost of reading a record)
-    author = Author.trusted(
+    author = Author(
         str(author_fields.get("id") or handle),
         handle,
         str(author_fields.get("name") or ""),
@@ -121,7 +119,7 @@ def record_to_post(
     kind = _KINDS.get(kind_text)
     if kind is None:
         raise RecordError(f"kind {kind_text!r} is not one of {', '.join(k.value for k in PostKind)}")
-    return Post.trusted(  # positional, in Post's field order
+    return Post(  # positional, in Post's field order
         str(get("platform") or default_platform),  # platform
         str(record["id"]),  # native_id
         kind,
@@ -133,7 +131,7 @@ def record_to_post(
         _optional(get("parent_id")),  # parent_id
         _optional(get("conversation_id")),  # conversation_id
         _optional(get("parent_text")),  # parent_text
-        Metrics.trusted(
+        Metrics(
             _count(metric_fields.get("likes"), "likes"),
             _count(metric_fields.get("reposts"), "reposts"),
             _count(metric_fields.get("replies"), "replies"),

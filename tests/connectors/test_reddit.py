@@ -405,8 +405,8 @@ def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Conn
         poller = Poller(source, connect(include_comments=False), Pipeline(store, config, clock=clock))
         first, second = poller.poll(), poller.poll()
         assert (first.status, second.status) == ("ok", "ok")
-        assert store.count_posts() == 1 and store.source_state("reddit_brand")["failures"] == 0
-        assert store.get_post(f"reddit:{good['name']}") is not None
+        assert store.posts.count_posts() == 1 and store.sources.source_state("reddit_brand").failures == 0
+        assert store.posts.get_post(f"reddit:{good['name']}") is not None
 
 
 def test_an_old_cursor_gap_without_a_mark_rereads_once_and_stores_nothing_twice(
@@ -424,7 +424,7 @@ def test_an_old_cursor_gap_without_a_mark_rereads_once_and_stores_nothing_twice(
         state = roundtrip(first.cursor).state
         for stream in state["streams"].values():  # as the previous version wrote it: no mark
             stream.get("gap", {}).pop("passed", None)
-        store.set_cursor("reddit_brand", Cursor(state), now=clock())
+        store.sources.set_cursor("reddit_brand", Cursor(state), now=clock())
         fake.remove(posts[2])
 
         outcome = Poller(source, conn, pipeline).poll()
@@ -432,7 +432,7 @@ def test_an_old_cursor_gap_without_a_mark_rereads_once_and_stores_nothing_twice(
         # post 3 comes back once more (no mark of how far the old walk went; 4 is the top) but is not stored again
         assert outcome.status == "ok" and outcome.report.stored == 2  # posts 1 and 0
         assert outcome.report.already_known == 1
-        assert sorted(p.native_id for p in store.iter_posts()) == sorted(posts)
+        assert sorted(p.native_id for p in store.posts.iter_posts()) == sorted(posts)
 
 
 def test_unreadable_karma_loses_only_the_karma(fake: FakeReddit, connect: Connect) -> None:
@@ -639,8 +639,8 @@ def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, con
 
         limited = poller.poll()
         assert limited.status == "rate_limited" and limited.next_attempt_at == NOW + timedelta(seconds=90)
-        assert store.source_state("reddit_brand")["backoff_until"] == NOW + timedelta(seconds=90)
-        assert store.count_posts() == 0  # nothing half-stored; the cursor did not move
+        assert store.sources.source_state("reddit_brand").backoff_until == NOW + timedelta(seconds=90)
+        assert store.posts.count_posts() == 0  # nothing half-stored; the cursor did not move
 
         before = len(fake.requests)
         now["at"] = NOW + timedelta(seconds=30)
@@ -648,7 +648,7 @@ def test_poller_persists_the_rate_limit_window_and_resumes(fake: FakeReddit, con
 
         now["at"] = NOW + timedelta(seconds=120)
         done = poller.poll()
-        assert done.status == "ok" and store.get_post(f"reddit:{first['name']}") is not None
+        assert done.status == "ok" and store.posts.get_post(f"reddit:{first['name']}") is not None
 
 
 # --- reply ----------------------------------------------------------------------------
@@ -753,13 +753,13 @@ def test_find_own_reply_sees_native_replies_only_by_the_brand(fake: FakeReddit, 
 
 
 def _queued(store: Store, post: Any) -> tuple[Queue, int]:
-    store.insert_post(
+    store.posts.insert_post(
         post,
         StoredTriage(score=70, priority="high", needs_reply=True, sentiment=-0.5, sentiment_label="negative",
                      lang="en", intents=("complaint",), reasons=("test",)),
         fetched_at=NOW,
     )  # fmt: skip
-    item_id = store.create_queue_item(post.key, priority="high", score=70, channel="#care", now=NOW)
+    item_id = store.items.create_queue_item(post.key, priority="high", score=70, channel="#care", now=NOW)
     assert item_id is not None
     queue = Queue(store, clock=clock)
     queue.draft(item_id, "agent", "Sorry Kim, we sent you a DM.")

@@ -56,9 +56,9 @@ def test_the_stored_raw_payload_is_the_line_itself(tmp_path: Path) -> None:
     path.write_text(LINE + "\n", encoding="utf-8")
     (post,) = ReplayConnector(path).fetch(None).posts
     with Store(tmp_path / "w.db") as store:
-        store.insert_post(post, None, fetched_at=datetime(2026, 11, 20, tzinfo=UTC))
+        store.posts.insert_post(post, None, fetched_at=datetime(2026, 11, 20, tzinfo=UTC))
         assert store.db.execute("SELECT raw FROM posts").fetchone()[0] == LINE
-        stored = store.get_post(post.key)
+        stored = store.posts.get_post(post.key)
         assert stored is not None and stored.raw == json.loads(LINE)
 
 

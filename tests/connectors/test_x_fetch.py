@@ -93,13 +93,13 @@ def test_page_limit_keeps_the_rest_as_a_gap_and_the_poller_fills_it(fake: FakeX,
     ]
 
     rig = make_rig(tmp_path, clock, {"mentions": connector})
-    rig.store.set_cursor("mentions", first.cursor, now=clock.now)
+    rig.store.sources.set_cursor("mentions", first.cursor, now=clock.now)
     outcome = rig.poll("mentions")
 
     assert outcome.status == "ok"
-    keys = [p.native_id for p in rig.store.iter_posts()]
+    keys = [p.native_id for p in rig.store.posts.iter_posts()]
     assert sorted(keys, key=int) == ids[:25]  # exactly the 25 the first fetch had left
-    assert rig.store.get_cursor("mentions") == Cursor({"since_id": ids[-1]})
+    assert rig.store.sources.get_cursor("mentions") == Cursor({"since_id": ids[-1]})
 
 
 def test_restart_resumes_from_the_stored_cursor(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_restart_resumes_from_the_stored_cursor(fake: FakeX, clock: Clock, tmp_p
 
     assert outcome.report.stored == 3 and outcome.report.already_known == 0
     assert fake.requests[-1].params["since_id"] == first[-1]
-    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == first + later
+    assert sorted((p.native_id for p in rig.store.posts.iter_posts()), key=int) == first + later
 
 
 def test_idle_poll_makes_exactly_one_request(fake: FakeX, clock: Clock, tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_429_blocks_the_endpoint_until_reset_across_restarts_while_others_run(
 
     assert limited.status == "rate_limited" and limited.next_attempt_at == reset
     assert other.status == "ok" and other.report.stored == 1
-    assert rig.store.source_state("mentions")["rate_limits"] == {"users_mentions": reset}
+    assert rig.store.sources.source_state("mentions").rate_limits == {"users_mentions": reset}
 
     during = fake.count("users_mentions")
     clock.advance(minutes=5)
@@ -181,7 +181,7 @@ def test_remaining_zero_stops_paging_without_a_wasted_request(fake: FakeX, clock
 
     clock.advance(minutes=10)
     assert rig.poll("mentions").status == "ok"
-    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == ids
+    assert sorted((p.native_id for p in rig.store.posts.iter_posts()), key=int) == ids
 
 
 def test_a_429_on_one_source_stops_other_sources_on_the_same_endpoint(fake: FakeX, clock: Clock) -> None:
@@ -208,10 +208,10 @@ def test_401_marks_the_source_unhealthy_naming_the_variable(fake: FakeX, clock: 
     outcome = rig.poll("mentions")
 
     assert outcome.status == "unhealthy"
-    state = rig.store.source_state("mentions")
-    assert not state["healthy"]
-    assert "401" in state["message"] and "ACME_X_BEARER" in state["message"]
-    assert "expired-token" not in state["message"]
+    state = rig.store.sources.source_state("mentions")
+    assert not state.healthy
+    assert "401" in state.message and "ACME_X_BEARER" in state.message
+    assert "expired-token" not in state.message
 
 
 def test_403_on_fetch_is_an_auth_failure(fake: FakeX, clock: Clock) -> None:
@@ -234,8 +234,8 @@ def test_server_errors_back_off_then_recover(fake: FakeX, clock: Clock, tmp_path
 
     assert failed.status == "failed" and failed.next_attempt_at is not None
     assert failed.next_attempt_at > clock.now
-    state = rig.store.source_state("mentions")
-    assert state["healthy"] and state["failures"] == 1
+    state = rig.store.sources.source_state("mentions")
+    assert state.healthy and state.failures == 1
     before = fake.count()
     assert rig.poll("mentions").status == "skipped"
     assert fake.count() == before
@@ -243,7 +243,7 @@ def test_server_errors_back_off_then_recover(fake: FakeX, clock: Clock, tmp_path
     clock.now = failed.next_attempt_at + timedelta(seconds=1)
     recovered = rig.poll("mentions")
     assert recovered.status == "ok" and recovered.report.stored == 2
-    assert rig.store.source_state("mentions")["failures"] == 0
+    assert rig.store.sources.source_state("mentions").failures == 0
 
 
 def test_a_timeout_is_source_unavailable(fake: FakeX, clock: Clock) -> None:
@@ -292,7 +292,7 @@ def test_conversations_mode_watches_replies_under_the_brands_posts(fake: FakeX, 
     later = fake.add_tweet("2002", "same here", at=clock.now - timedelta(minutes=1), reply_to=brand_post)
     rig.poll("conversations")
 
-    stored = {p.native_id: p for p in rig.store.iter_posts()}
+    stored = {p.native_id: p for p in rig.store.posts.iter_posts()}
     assert set(stored) == {reply, later}  # the brand's own post is dropped by the pipeline
     assert stored[reply].kind == PostKind.REPLY
     assert stored[reply].parent_text == "Our new card is here!"
@@ -300,7 +300,7 @@ def test_conversations_mode_watches_replies_under_the_brands_posts(fake: FakeX, 
     queries = [r.params["query"] for r in fake.requests]
     assert queries[0] == f"(from:{BRAND_ID}) -is:retweet"
     assert queries[-1] == f"(from:{BRAND_ID} OR conversation_id:{brand_post}) -is:retweet"
-    assert rig.store.get_cursor("conversations").state["conversations"] == [brand_post]  # type: ignore[union-attr]
+    assert rig.store.sources.get_cursor("conversations").state["conversations"] == [brand_post]  # type: ignore[union-attr]
 
 
 def test_conversations_older_than_the_window_are_no_longer_watched(fake: FakeX, clock: Clock) -> None:
@@ -376,8 +376,8 @@ def test_max_pages_one_reads_every_gap_and_stops_when_caught_up(fake: FakeX, clo
 
     # newest 10, then the gap in three requests, then the top once more: nothing new
     assert first.status == "ok" and first.report.stored == 35 and first.requests == 5
-    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == ids
-    assert rig.store.get_cursor("m") == Cursor({"since_id": ids[-1]})
+    assert sorted((p.native_id for p in rig.store.posts.iter_posts()), key=int) == ids
+    assert rig.store.sources.get_cursor("m") == Cursor({"since_id": ids[-1]})
     clock.advance(minutes=1)
     assert rig.poll("m").requests == 1  # caught up: one request, not one per fetch the poller allows
 
@@ -405,7 +405,7 @@ def test_a_gap_that_keeps_failing_is_not_asked_again_within_the_poll(fake: FakeX
     gap = {"start_time": (clock.now - timedelta(hours=4)).isoformat(), "until_id": ids[5]}
     connector = make_connector(fake, clock, source="m", mode="mentions", max_results=10, max_pages=2)
     rig = make_rig(tmp_path, clock, {"m": connector})
-    rig.store.set_cursor("m", Cursor({"since_id": ids[-1], "gaps": [gap]}), now=clock.now)
+    rig.store.sources.set_cursor("m", Cursor({"since_id": ids[-1], "gaps": [gap]}), now=clock.now)
 
     outcome = rig.poll("m")
 
@@ -413,7 +413,7 @@ def test_a_gap_that_keeps_failing_is_not_asked_again_within_the_poll(fake: FakeX
     assert fake.count("users_mentions") == 2  # the top once, the gap once: no repeats within the poll
     assert len(outcome.report.problems) == 1 and "503" in outcome.report.problems[0]
     assert outcome.report.problems[0].startswith("m: stopped after 1 requests")
-    assert rig.store.get_cursor("m") == Cursor({"since_id": ids[-1], "gaps": [gap]})  # kept for the next poll
+    assert rig.store.sources.get_cursor("m") == Cursor({"since_id": ids[-1], "gaps": [gap]})  # kept for the next poll
 
 
 def test_search_since_id_older_than_the_window_reports_the_range_cut_off_once(fake: FakeX, clock: Clock) -> None:
@@ -459,13 +459,13 @@ def test_a_tweet_without_a_valid_id_is_a_problem_line_and_the_page_is_kept(
     outcome = rig.poll("m")
 
     assert outcome.status == "ok" and outcome.report.stored == 2
-    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == [ids[0], ids[3]]
+    assert sorted((p.native_id for p in rig.store.posts.iter_posts()), key=int) == [ids[0], ids[3]]
     assert outcome.report.problems == [  # in X's order, newest first
         "m: X sent a tweet with an invalid id ('not-a-number', author_id='2001', "
         "created_at='2026-11-22T11:02:00.000Z'); skipped",
         "m: X sent a tweet with an invalid id (None, author_id='2001', created_at='2026-11-22T11:01:00.000Z'); skipped",
     ]
-    assert rig.store.get_cursor("m") == Cursor({"since_id": ids[3]})
+    assert rig.store.sources.get_cursor("m") == Cursor({"since_id": ids[3]})
 
 
 def test_max_pages_one_drops_a_gap_out_of_the_search_window_then_reads_the_top(fake: FakeX, clock: Clock) -> None:
@@ -534,7 +534,7 @@ def test_max_pages_one_a_failing_gap_does_not_block_the_newest(
     gap = {"start_time": (clock.now - timedelta(hours=4)).isoformat(), "until_id": ids[5]}
     connector = make_connector(fake, clock, source="m", mode="mentions", max_results=10, max_pages=1)
     rig = make_rig(tmp_path, clock, {"m": connector})
-    rig.store.set_cursor("m", Cursor({"since_id": ids[-1], "gaps": [gap]}), now=clock.now)
+    rig.store.sources.set_cursor("m", Cursor({"since_id": ids[-1], "gaps": [gap]}), now=clock.now)
     new = mentions(fake, clock, 3, start=timedelta(minutes=5))
 
     outcomes = []
@@ -544,13 +544,13 @@ def test_max_pages_one_a_failing_gap_does_not_block_the_newest(
 
     assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
     assert [o.report.stored for o in outcomes] == [3, 0, 0]
-    assert {p.native_id for p in rig.store.iter_posts()} == set(new)
+    assert {p.native_id for p in rig.store.posts.iter_posts()} == set(new)
     assert fake.count("users_mentions") == 6  # each poll: the gap once (refused), the top once
     [problem] = outcomes[0].report.problems
     assert problem.startswith(f"m: could not read the older posts still to read (before post {ids[5]}): ")
     assert str(status) in problem and "asked for again next poll" in problem
-    assert rig.store.get_cursor("m") == Cursor({"since_id": new[-1], "gaps": [gap]})  # the gap is kept
-    assert rig.store.source_state("m")["healthy"]
+    assert rig.store.sources.get_cursor("m") == Cursor({"since_id": new[-1], "gaps": [gap]})  # the gap is kept
+    assert rig.store.sources.source_state("m").healthy
 
 
 def test_max_pages_one_a_rate_limited_gap_still_waits_for_the_window(fake: FakeX, clock: Clock) -> None:
@@ -574,6 +574,6 @@ def test_a_tweet_id_of_non_ascii_digits_is_a_problem_line(fake: FakeX, clock: Cl
     outcome = rig.poll("m")
 
     assert outcome.status == "ok" and outcome.report.stored == 2
-    assert sorted((p.native_id for p in rig.store.iter_posts()), key=int) == [ids[0], ids[2]]
+    assert sorted((p.native_id for p in rig.store.posts.iter_posts()), key=int) == [ids[0], ids[2]]
     [problem] = outcome.report.problems
     assert problem.startswith("m: X sent a tweet with an invalid id ('²', author_id='2001'")

@@ -46,8 +46,8 @@ def customer_post(fake: FakeX, clock: Clock, text: str = "@acme my card was char
 
 
 def approved_item(store: Store, queue: Queue, post: Post, clock: Clock, text: str) -> int:
-    store.insert_post(post, None, fetched_at=clock.now)
-    item_id = store.create_queue_item(post.key, priority="high", score=70, channel="#care", now=clock.now)
+    store.posts.insert_post(post, None, fetched_at=clock.now)
+    item_id = store.items.create_queue_item(post.key, priority="high", score=70, channel="#care", now=clock.now)
     assert item_id is not None
     queue.draft(item_id, "agent", text)
     queue.approve(item_id, "lead")
@@ -176,7 +176,7 @@ def test_queue_send_retry_after_a_timeout_posts_once(fake: FakeX, clock: Clock, 
     assert second.item["state"] == "replied"
     assert second.item["reply_url"] == f"https://x.com/acme/status/{stored['id']}"
     assert fake.count("create_tweet") == 1
-    assert store.get_reply(second.item["reply_key"])["platform_reply_id"] == stored["id"]  # type: ignore[index]
+    assert store.replies.get_reply(second.item["reply_key"])["platform_reply_id"] == stored["id"]  # type: ignore[index]
 
 
 def test_queue_send_retry_after_a_lost_request_posts_exactly_once(fake: FakeX, clock: Clock, store: Store) -> None:

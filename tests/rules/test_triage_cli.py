@@ -61,16 +61,16 @@ def setup(tmp_path: Path, triager: Triager, *, feedback: bool = True, days_ago: 
         for i, text in enumerate(mixed):
             post = replace(make_post(text, handle=f"user{i}"), created_at=now - timedelta(days=days_ago, minutes=i))
             result = triager.triage(post, TriageContext(brand=BRAND))
-            store.insert_post(post, result, fetched_at=now)
+            store.posts.insert_post(post, result, fetched_at=now)
             if feedback:
                 label = (
                     "replied"
                     if text in NEEDS_REPLY
                     else ("dismissed:spam", "dismissed:not_relevant", "dismissed:no_reply_needed")[i % 3]
                 )
-                store.add_feedback(post.key, label, actor="U1", now=now)
+                store.items.add_feedback(post.key, label, actor="U1", now=now)
         if feedback:
-            store.add_feedback(post.key, "dismissed:duplicate", actor="U1", now=now)
+            store.items.add_feedback(post.key, "dismissed:duplicate", actor="U1", now=now)
     return config
 
 
@@ -135,8 +135,8 @@ then = { suppress = true, priority = "low" }
         encoding="utf-8",
     )
     with Store(tmp_path / "watcher.db") as store:
-        before = [(p.key, store.post_triage(p.key)) for p in store.iter_posts()]
-        items_before = store.count_items()
+        before = [(p.key, store.posts.post_triage(p.key)) for p in store.posts.iter_posts()]
+        items_before = store.items.count_items()
     result = CliRunner().invoke(rules, ["test", "--config", str(config), "--rules", str(custom), "--since", "7d"])
     assert result.exit_code == 0, result.output
     out = result.output
@@ -145,8 +145,8 @@ then = { suppress = true, priority = "low" }
     assert "billing to billing team" in out
     assert "suppressed" in out and "moved up:" in out
     with Store(tmp_path / "watcher.db") as store:
-        assert [(p.key, store.post_triage(p.key)) for p in store.iter_posts()] == before
-        assert store.count_items() == items_before
+        assert [(p.key, store.posts.post_triage(p.key)) for p in store.posts.iter_posts()] == before
+        assert store.items.count_items() == items_before
 
 
 def test_rules_test_window_and_errors(tmp_path: Path, triager: Triager) -> None:

@@ -77,7 +77,7 @@ def triage(label: str, *, lang: str = "en", intents: tuple[str, ...] = (), prior
 
 
 def add(store: Store, p: Post, label: str, *, duplicate_of: str | None = None, **kw: object) -> str:
-    store.insert_post(p, triage(label, **kw), fetched_at=p.created_at, duplicate_of=duplicate_of)  # type: ignore[arg-type]
+    store.posts.insert_post(p, triage(label, **kw), fetched_at=p.created_at, duplicate_of=duplicate_of)  # type: ignore[arg-type]
     return p.key
 
 
@@ -91,8 +91,8 @@ def respond(
     after_minutes: float | None = None,
     escalated: bool = False,
 ) -> int:
-    created = store.get_post(key).created_at  # type: ignore[union-attr]
-    item_id = store.create_queue_item(
+    created = store.posts.get_post(key).created_at  # type: ignore[union-attr]
+    item_id = store.items.create_queue_item(
         key, priority=priority, score=50, channel="#care", now=created + timedelta(minutes=1)
     )
     assert item_id is not None
@@ -101,7 +101,7 @@ def respond(
         changes["first_response_at"] = created + timedelta(minutes=after_minutes)
     if state == "dismissed":
         changes["dismiss_reason"] = "no_reply_needed"
-    assert store.update_item(item_id, expected_version=1, changes=changes, now=created + timedelta(minutes=2))
+    assert store.items.update_item(item_id, expected_version=1, changes=changes, now=created + timedelta(minutes=2))
     return item_id
 
 

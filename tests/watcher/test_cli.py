@@ -148,7 +148,7 @@ def test_check_says_which_source_is_rate_limited_and_until_when(tmp_path: Path) 
     config = write_config(tmp_path, write_export(tmp_path))
     until = utc_now() + timedelta(minutes=20)
     with Store(tmp_path / "w.db") as store:
-        store.save_source_state(
+        store.sources.save_source_state(
             "hist",
             healthy=True,
             message=f"rate limited until {until:%H:%M:%S} UTC",
@@ -182,13 +182,13 @@ def test_demo_runs_the_sample_end_to_end(tmp_path: Path) -> None:
     from watcher.store import Store
 
     with Store(db) as store:
-        rows = store.queue_rows(limit=1000)
+        rows = store.items.queue_rows(limit=1000)
         assert rows and rows[0]["priority"] == "urgent"
-        assert store.count_posts() > 250
+        assert store.posts.count_posts() > 250
         assert store.db.execute("SELECT COUNT(*) FROM posts WHERE duplicate_of IS NOT NULL").fetchone()[0] >= 5
-        assert store.outbox_counts().get("sent") == store.count_items()  # one card per item, none twice
+        assert store.outbox.outbox_counts().get("sent") == store.items.count_items()  # one card per item, none twice
         # the brand's own replies in the sample close the items they answer
-        assert store.count_items(states=("answered_elsewhere",)) >= 10
+        assert store.items.count_items(states=("answered_elsewhere",)) >= 10
 
 
 def test_demo_drips_in_real_time(tmp_path: Path) -> None:

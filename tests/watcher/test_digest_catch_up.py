@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlite_utils
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
@@ -27,11 +26,8 @@ from watcher.config import Config, DigestScheduleConfig
 from watcher.digest.jobs import build_digest, due_fire_times, retry_delay, run_scheduled_digest, schedule_digests
 from watcher.digest.slack import post_digest
 from watcher.store import Store
-from watcher.store.base import iso
-from watcher.store.schema import MIGRATIONS, _migration_digest_run_state
 
 SUNDAY_KEY = "digest:care_daily:day:2026-10-25"  # Sun 25 Oct in Rome
-LEGACY_SUNDAY_KEY = "digest:care_daily:2026-10-24T22:00:00+00:00"  # as an older watcher keyed it
 MONDAY_0900 = at("2026-10-26T08:00:00")  # the daily schedule's fire time (09:00 Rome)
 
 
@@ -102,7 +98,7 @@ def test_a_slack_outage_at_fire_time_is_caught_up_once(service: Service) -> None
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=10))
     assert len(service.heads()) == 1 and "Sun 25 Oct 2026" in service.heads()[0]
-    run = service.store.digest_run(SUNDAY_KEY)
+    run = service.store.reports.digest_run(SUNDAY_KEY)
     assert run is not None and run["state"] == "posted" and run["ref"] == service.slack.all_messages()[0]["ts"]
 
 
@@ -115,7 +111,7 @@ def test_a_digest_slack_stored_before_answering_500_is_not_posted_again(tmp_path
         assert len(service.slack.all_messages()) == 1
         service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
         assert len(service.slack.all_messages()) == 1  # found by its metadata, not posted twice
-        run = service.store.digest_run(SUNDAY_KEY)
+        run = service.store.reports.digest_run(SUNDAY_KEY)
         assert run is not None and run["state"] == "posted" and run["ref"] == service.slack.all_messages()[0]["ts"]
 
 
@@ -145,22 +141,22 @@ def test_an_unexpected_error_after_the_claim_is_retried(service: Service, caplog
 def test_a_crash_before_posting_is_caught_up_once_the_claim_is_stale(service: Service) -> None:
     """A SIGKILL leaves the claim without a ref: it is left alone while it may still be
     posting, then the channel is searched and, nothing found, the digest is posted."""
-    assert service.store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1  # killed after this
+    assert service.store.reports.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1  # killed after this
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
     assert service.slack.all_messages() == []  # the claim may still be posting
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
     assert len(service.heads()) == 1 and "Sun 25 Oct 2026" in service.heads()[0]
-    assert service.store.digest_run(SUNDAY_KEY)["attempts"] == 2  # type: ignore[index]
+    assert service.store.reports.digest_run(SUNDAY_KEY)["attempts"] == 2  # type: ignore[index]
 
 
 def test_a_crash_after_posting_is_found_in_the_channel_not_posted_again(service: Service) -> None:
     store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
     digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
-    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    assert store.reports.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
     ts = post_digest(client, "C0CARE01", digest, {}, run_key=SUNDAY_KEY)  # posted, killed before recording it
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
     assert len(service.slack.all_messages()) == 1
-    run = store.digest_run(SUNDAY_KEY)
+    run = store.reports.digest_run(SUNDAY_KEY)
     assert run is not None and run["state"] == "posted" and run["ref"] == ts
 
 
@@ -175,7 +171,7 @@ def test_a_chart_upload_failure_after_the_text_is_posted_keeps_the_run_posted(
     assert "Slack refused its charts: fatal_error" in caplog.text
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
     assert len(service.slack.all_messages()) == 1 and not service.slack.shared
-    assert service.store.digest_run(SUNDAY_KEY)["state"] == "posted"  # type: ignore[index]
+    assert service.store.reports.digest_run(SUNDAY_KEY)["state"] == "posted"  # type: ignore[index]
 
 
 def test_a_late_firing_posts_the_period_it_was_due_for(tmp_path: Path) -> None:
@@ -226,26 +222,6 @@ def test_a_failing_run_backs_off(service: Service) -> None:
     assert [retry_delay(n).total_seconds() / 60 for n in range(1, 7)] == [0, 10, 20, 40, 60, 60]
 
 
-def test_the_migration_keeps_posted_runs_and_schedules_seen(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    db = sqlite_utils.Database(path)
-    before = MIGRATIONS.index(_migration_digest_run_state)
-    for migration in MIGRATIONS[:before]:
-        migration(db)
-    db.execute(f"PRAGMA user_version = {before}")
-    db.execute(
-        "INSERT INTO digest_runs VALUES (?, ?, ?)", [LEGACY_SUNDAY_KEY, "2026-10-26T08:00:00+00:00", "17.000001"]
-    )
-    db.execute("INSERT INTO digest_runs VALUES (?, ?, NULL)", ["digest:care_daily:x", "2026-10-20T08:00:00+00:00"])
-    db.conn.commit()
-    db.conn.close()
-    with Store(path) as store:
-        assert store.digest_run(LEGACY_SUNDAY_KEY)["state"] == "posted"  # type: ignore[index]
-        assert store.digest_run("digest:care_daily:x")["state"] == "claimed"  # type: ignore[index]
-        assert store.claim_digest_run("digest:care_daily:x", now=MONDAY_0900, stale_before=MONDAY_0900) == 2
-        assert store.digest_schedule_since("care_daily", now=MONDAY_0900) == at("2026-10-20T08:00:00")
-
-
 # --- a claim per attempt, keys per period, schedules switched off, the channel look ----------
 
 
@@ -274,20 +250,20 @@ def test_a_slow_attempt_taken_over_after_the_lease_posts_nothing(service: Servic
     first.join(10)
     daily = service.slack.channel_messages("C0CARE01")
     assert len(daily) == 1 and results == [None]
-    run = service.store.digest_run(SUNDAY_KEY)
+    run = service.store.reports.digest_run(SUNDAY_KEY)
     assert run is not None and run["state"] == "posted" and run["attempts"] == 2 and run["ref"] == daily[0]["ts"]
 
 
 def test_an_attempt_taken_over_does_not_record_its_failure(service: Service) -> None:
     store = service.store
-    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    assert store.reports.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
     later = MONDAY_0900 + timedelta(minutes=11)
-    assert store.claim_digest_run(SUNDAY_KEY, now=later, stale_before=later - timedelta(minutes=10)) == 2
-    assert not store.renew_digest_claim(SUNDAY_KEY, attempt=1, now=MONDAY_0900)
-    assert not store.finish_digest_run(SUNDAY_KEY, attempt=1, ref=None, error="late 503")
-    assert store.finish_digest_run(SUNDAY_KEY, attempt=2, ref="17.000002")
-    assert not store.finish_digest_run(SUNDAY_KEY, attempt=1, ref="17.000001")
-    run = store.digest_run(SUNDAY_KEY)
+    assert store.reports.claim_digest_run(SUNDAY_KEY, now=later, stale_before=later - timedelta(minutes=10)) == 2
+    assert not store.reports.renew_digest_claim(SUNDAY_KEY, attempt=1, now=MONDAY_0900)
+    assert not store.reports.finish_digest_run(SUNDAY_KEY, attempt=1, ref=None, error="late 503")
+    assert store.reports.finish_digest_run(SUNDAY_KEY, attempt=2, ref="17.000002")
+    assert not store.reports.finish_digest_run(SUNDAY_KEY, attempt=1, ref="17.000001")
+    run = store.reports.digest_run(SUNDAY_KEY)
     assert run is not None and run["state"] == "posted" and run["ref"] == "17.000002" and run["last_error"] is None
 
 
@@ -339,42 +315,6 @@ def test_a_schedule_switched_on_again_does_not_post_the_periods_it_was_off(tmp_p
     assert len(heads) == 3 and "Tue 27 Oct 2026" in heads[2]
 
 
-def old_database(path: Path, runs: list[tuple[str, str, str | None]]) -> None:
-    """A database as the watcher before digest run states left it, with these digest runs."""
-    db = sqlite_utils.Database(path)
-    before = MIGRATIONS.index(_migration_digest_run_state)
-    for migration in MIGRATIONS[:before]:
-        migration(db)
-    db.execute(f"PRAGMA user_version = {before}")
-    for run in runs:
-        db.execute("INSERT INTO digest_runs VALUES (?, ?, ?)", list(run))
-    db.conn.commit()
-    db.conn.close()
-
-
-def test_a_period_an_older_watcher_posted_is_not_posted_again_after_the_upgrade(tmp_path: Path) -> None:
-    old_database(tmp_path / "w.db", [(LEGACY_SUNDAY_KEY, iso(MONDAY_0900), "17.000001")])
-    with running_service(tmp_path, started=MONDAY_0900 + timedelta(minutes=5)) as service:
-        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
-        assert service.slack.all_messages() == []
-        run = service.store.digest_run(SUNDAY_KEY)
-        assert run is not None and run["state"] == "posted" and run["ref"] == "17.000001"
-
-
-def test_a_run_an_older_watcher_left_claimed_is_found_by_its_title(tmp_path: Path) -> None:
-    """Older watchers posted without metadata: killed after posting, before recording it."""
-    old_database(tmp_path / "w.db", [(LEGACY_SUNDAY_KEY, iso(MONDAY_0900), None)])
-    with running_service(tmp_path, started=MONDAY_0900 + timedelta(minutes=5)) as service:
-        store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
-        digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
-        ts = post_digest(client, "C0CARE01", digest, {})  # what the older watcher posted
-        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=5))
-        service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
-        assert len(service.slack.channel_messages("C0CARE01")) == 1
-        run = store.digest_run(SUNDAY_KEY)
-        assert run is not None and run["state"] == "posted" and run["ref"] == ts
-
-
 def slack_history(slack: FakeSlack) -> None:
     """conversations.history as Slack serves it: newest first, from `oldest` on, `limit`
     a page with a next_cursor while more remain (the shared fake answers one page)."""
@@ -399,12 +339,12 @@ def test_a_copy_stamped_by_a_slack_clock_minutes_behind_is_found(service: Servic
     slack_history(service.slack)
     store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
     digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
-    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1  # our clock is 5 minutes ahead of Slack's
+    assert store.reports.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1  # our clock is 5 minutes ahead of Slack's
     post_digest(client, "C0CARE01", digest, {}, run_key=SUNDAY_KEY)  # posted, killed before recording it
     service.slack.messages["C0CARE01"][0]["ts"] = slack_ts(MONDAY_0900 - timedelta(minutes=5))
     service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
     assert len(service.slack.channel_messages("C0CARE01")) == 1
-    assert store.digest_run(SUNDAY_KEY)["ref"] == slack_ts(MONDAY_0900 - timedelta(minutes=5))  # type: ignore[index]
+    assert store.reports.digest_run(SUNDAY_KEY)["ref"] == slack_ts(MONDAY_0900 - timedelta(minutes=5))  # type: ignore[index]
 
 
 def test_a_channel_too_busy_to_search_is_retried_not_posted_again(
@@ -413,7 +353,7 @@ def test_a_channel_too_busy_to_search_is_retried_not_posted_again(
     slack_history(service.slack)
     store, client = service.store, WebClient(token=BOT_TOKEN, base_url=service.slack.base_url)
     digest = build_digest(store, service.config, period="day", now=MONDAY_0900, since=at("2026-10-24T22:00:00"))
-    assert store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    assert store.reports.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
     post_digest(client, "C0CARE01", digest, {}, run_key=SUNDAY_KEY)
     copy = service.slack.messages["C0CARE01"][0]
     copy["ts"] = slack_ts(MONDAY_0900)
@@ -426,7 +366,7 @@ def test_a_channel_too_busy_to_search_is_retried_not_posted_again(
         service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
     assert service.slack.channel_messages("C0CARE01")[0] is copy
     assert len(service.slack.channel_messages("C0CARE01")) == 2101  # not posted again
-    run = store.digest_run(SUNDAY_KEY)
+    run = store.reports.digest_run(SUNDAY_KEY)
     assert run is not None and run["state"] == "failed" and "more than 2000 messages" in run["last_error"]
     assert "it is tried again later" in caplog.text
 
@@ -444,7 +384,7 @@ def test_a_channel_name_is_looked_up_once(tmp_path: Path) -> None:
 
 def test_a_missing_history_scope_names_every_scope_needed(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     service.slack.fail("conversations.history", 200, body='{"ok": false, "error": "missing_scope"}')
-    assert service.store.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
+    assert service.store.reports.claim_digest_run(SUNDAY_KEY, now=MONDAY_0900) == 1
     with caplog.at_level(logging.ERROR):
         service.fire("digest:catch-up", MONDAY_0900 + timedelta(minutes=11))
     assert service.slack.all_messages() == []

@@ -127,9 +127,9 @@ def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.Log
             assert run_scheduled_digest(store, config, lost, client, clock=clock) is None
         assert "digest.schedules.lost: Slack refused the digest for channel #gone: channel_not_found" in caplog.text
         # the failed run is recorded as failed and due again at once, so a later firing can still post it
-        run = store.digest_run("digest:lost:day:2026-10-25")
+        run = store.reports.digest_run("digest:lost:day:2026-10-25")
         assert run is not None and run["state"] == "failed"
-        assert store.claim_digest_run("digest:lost:day:2026-10-25", now=monday)
+        assert store.reports.claim_digest_run("digest:lost:day:2026-10-25", now=monday)
 
 
 def test_a_digest_whose_charts_fail_is_posted_without_them(
@@ -157,7 +157,7 @@ def test_a_digest_whose_charts_fail_is_posted_without_them(
         assert ts is not None
         assert len(slack.all_messages()) == 1 and not slack.shared  # the text, no charts
         assert "digest.schedules.care_daily: the charts could not be drawn (no font cache)" in caplog.text
-        assert not store.claim_digest_run("digest:care_daily:day:2026-10-25", now=monday)  # posted
+        assert not store.reports.claim_digest_run("digest:care_daily:day:2026-10-25", now=monday)  # posted
 
 
 @pytest.mark.parametrize(

@@ -26,17 +26,17 @@ class Recorder:
 
 def test_each_row_is_delivered_once(store: Store) -> None:
     for n in range(3):
-        store.enqueue_outbox("card", f"card:x:{n}", {"post_key": f"x:{n}"}, now=T0)
+        store.outbox.enqueue_outbox("card", f"card:x:{n}", {"post_key": f"x:{n}"}, now=T0)
     notifier = Recorder()
     assert flush_outbox(store, notifier, clock=lambda: T0).sent == 3
     assert flush_outbox(store, notifier, clock=lambda: T0).sent == 0
-    assert len(notifier.rows) == 3 and store.outbox_counts() == {"sent": 3}
+    assert len(notifier.rows) == 3 and store.outbox.outbox_counts() == {"sent": 3}
 
 
 def test_a_row_leased_by_another_flush_is_left_to_it_until_the_lease_ends(store: Store) -> None:
-    row_id = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    row_id = store.outbox.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
     assert row_id is not None
-    assert store.lease_outbox(row_id, now=T0, until=T0 + timedelta(seconds=120))  # another process has it
+    assert store.outbox.lease_outbox(row_id, now=T0, until=T0 + timedelta(seconds=120))  # another process has it
     notifier = Recorder()
     assert flush_outbox(store, notifier, clock=lambda: T0 + timedelta(seconds=60)).sent == 0
     # that process died mid-delivery: after the lease the row goes out again
@@ -45,25 +45,25 @@ def test_a_row_leased_by_another_flush_is_left_to_it_until_the_lease_ends(store:
 
 
 def test_a_retry_waits_as_long_as_the_service_asks(store: Store) -> None:
-    store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    store.outbox.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
     assert flush_outbox(store, Recorder(retry=True), clock=lambda: T0).retrying == 1
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(seconds=29)).sent == 0
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(seconds=31)).sent == 1
 
 
 def test_a_row_the_service_keeps_putting_off_is_retried_every_fifteen_minutes_and_never_dropped(store: Store) -> None:
-    store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    store.outbox.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
     for tick in range(100):  # a day of a service that asks for an hour each time
         now = T0 + timedelta(minutes=15 * tick)
         report = flush_outbox(store, Recorder(retry=True, after_seconds=3600), clock=lambda at=now: at)
         assert report.retrying == 1 and report.failed == 0
-    assert store.outbox_counts() == {"pending": 1}  # the old code gave up on it (failed) after 20
+    assert store.outbox.outbox_counts() == {"pending": 1}  # the old code gave up on it (failed) after 20
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(hours=25)).sent == 1
 
 
 def test_a_flush_that_must_wait_warns_once_with_the_oldest_rows_age(store: Store, caplog: Any) -> None:
     for n in range(3):
-        store.enqueue_outbox("card", f"card:x:{n}", {"post_key": f"x:{n}"}, now=T0 + timedelta(minutes=n))
+        store.outbox.enqueue_outbox("card", f"card:x:{n}", {"post_key": f"x:{n}"}, now=T0 + timedelta(minutes=n))
     with caplog.at_level(logging.WARNING, logger="watcher.notify.outbox"):
         flush_outbox(store, Recorder(retry=True), clock=lambda: T0 + timedelta(minutes=135))
     (warning,) = [r.getMessage() for r in caplog.records]
@@ -71,23 +71,6 @@ def test_a_flush_that_must_wait_warns_once_with_the_oldest_rows_age(store: Store
         "3 outbox message(s) waiting; the oldest (outbox row 1, card) has waited 2 h 15 min: service busy. "
         "They are retried at least every 15 min until delivered"
     )
-
-
-def test_rows_an_older_version_gave_up_on_are_requeued_by_the_migration(store: Store) -> None:
-    from watcher.store.schema import _migration_outbox_retry
-
-    given_up = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
-    refused = store.enqueue_outbox("digest", "digest:1", {}, now=T0)
-    assert given_up is not None and refused is not None
-    store.mark_outbox_failed(
-        given_up, error="gave up after 20 attempts: Slack answered 503 for outbox row 1; will retry"
-    )
-    store.mark_outbox_failed(refused, error="outbox row 2: kind 'digest' has no text for Slack")
-    with store.transaction():
-        _migration_outbox_retry(store.db)
-    assert store.outbox_counts() == {"pending": 1, "failed": 1}
-    assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(hours=1)).sent == 1
-    assert store.outbox_row(given_up) == {"status": "sent", "ref": f"ref-{given_up}", "attempts": 1}
 
 
 class ChannelRefuser(Recorder):
@@ -123,8 +106,8 @@ class OnePoisonedRow:
 def test_a_row_slack_keeps_refusing_with_a_500_does_not_stall_the_others(store: Store) -> None:
     """A 500 looks like an outage, so the outbox holds; but when the held row is tried
     first again each time the hold ends, one bad payload stopped every card for good."""
-    card = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, item_id=1, now=T0)
-    thread = store.enqueue_outbox("thread", "thread:x:1", {"item_id": 1}, item_id=1, now=T0)
+    card = store.outbox.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, item_id=1, now=T0)
+    thread = store.outbox.enqueue_outbox("thread", "thread:x:1", {"item_id": 1}, item_id=1, now=T0)
     notifier = OnePoisonedRow(poisoned=card)  # type: ignore[arg-type]
     clock = {"now": T0}
     assert flush_outbox(store, notifier, clock=lambda: clock["now"]).retrying == 1  # an outage, as far as we know
@@ -132,7 +115,7 @@ def test_a_row_slack_keeps_refusing_with_a_500_does_not_stall_the_others(store: 
     for minute in range(1, 40):
         clock["now"] = T0 + timedelta(minutes=minute)
         later.append(
-            store.enqueue_outbox(
+            store.outbox.enqueue_outbox(
                 "card", f"card:x:{minute + 1}", {"post_key": "x"}, item_id=minute + 1, now=clock["now"]
             )
         )
@@ -141,37 +124,22 @@ def test_a_row_slack_keeps_refusing_with_a_500_does_not_stall_the_others(store: 
             flush_outbox(store, notifier, clock=lambda: clock["now"])
     assert set(later) <= set(notifier.rows)  # every other card went out
     assert thread not in notifier.rows  # the card's thread line still waits behind its card
-    assert store.outbox_backlog()["waiting"] == 2
+    assert store.outbox.outbox_backlog()["waiting"] == 2
 
 
 def test_a_channel_that_refuses_holds_only_its_own_rows(store: Store) -> None:
-    refused = [store.enqueue_outbox("card", f"card:x:{n}", {}, now=T0, channel="CSECRET") for n in range(3)]
-    other = store.enqueue_outbox("card", "card:y:1", {}, now=T0, channel="CCARE")
+    refused = [store.outbox.enqueue_outbox("card", f"card:x:{n}", {}, now=T0, channel="CSECRET") for n in range(3)]
+    other = store.outbox.enqueue_outbox("card", "card:y:1", {}, now=T0, channel="CCARE")
     notifier = ChannelRefuser("CSECRET")
     report = flush_outbox(store, notifier, clock=lambda: T0)
     assert (report.sent, report.retrying, report.held) == (1, 1, False)
     assert notifier.rows == [other]  # the other channel's card went out
     assert notifier.tried == [refused[0], other]  # one refusal stood for the channel's other rows
-    assert store.outbox_counts() == {"pending": 3, "sent": 1}
+    assert store.outbox.outbox_counts() == {"pending": 3, "sent": 1}
     # nothing asks the refusing channel again before its wait ends; then one row asks for all
     assert flush_outbox(store, notifier, clock=lambda: T0 + timedelta(seconds=299)).retrying == 0
     assert flush_outbox(store, notifier, clock=lambda: T0 + timedelta(seconds=300)).retrying == 1
     assert notifier.tried == [refused[0], other, refused[0]]
-
-
-def test_the_upgrade_requeues_only_cards_and_card_redraws(store: Store) -> None:
-    from watcher.store.schema import _migration_outbox_retry
-
-    kinds = ("card", "card_update", "note", "digest", "spike", "reminder", "thread", "escalation")
-    for n, kind in enumerate(kinds):
-        row_id = store.enqueue_outbox(kind, f"{kind}:{n}", {"text": "old news"}, now=T0)
-        assert row_id is not None
-        store.mark_outbox_failed(row_id, error=f"gave up after 20 attempts: Slack answered 503 for outbox row {n}")
-    with store.transaction():
-        _migration_outbox_retry(store.db)
-    rows = store.db.execute("SELECT kind, status FROM outbox ORDER BY id").fetchall()
-    # cards are drawn from the item's current state; the others carry old text or old pings
-    assert dict(rows) == {kind: "pending" if kind in ("card", "card_update") else "failed" for kind in kinds}
 
 
 # a flush in a process of its own whose delivery never returns: the test kills it mid-delivery
@@ -196,7 +164,7 @@ def test_a_restarted_process_takes_over_the_rows_its_killed_predecessor_held(sto
     import subprocess
     import sys
 
-    row_id = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    row_id = store.outbox.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
     child = subprocess.Popen(
         [sys.executable, "-c", _STUCK_FLUSH, store.path, T0.isoformat()], stdout=subprocess.PIPE, text=True
     )
@@ -218,10 +186,10 @@ def test_a_lease_held_by_a_live_process_is_left_to_it(store: Store) -> None:
 
     from watcher.notify.outbox import PROCESS_TOKEN, owner_gone
 
-    row_id = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    row_id = store.outbox.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
     assert row_id is not None
     alive = f"{socket.gethostname()}:{os.getppid()}:other"  # pytest's parent: running
-    assert store.lease_outbox(row_id, now=T0, until=T0 + timedelta(seconds=120), owner=alive)
+    assert store.outbox.lease_outbox(row_id, now=T0, until=T0 + timedelta(seconds=120), owner=alive)
     assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(seconds=5)).sent == 0
     assert not owner_gone(PROCESS_TOKEN, me=PROCESS_TOKEN)
     assert not owner_gone("another-host:1:x", me=PROCESS_TOKEN)  # cannot tell: its lease runs out on its own

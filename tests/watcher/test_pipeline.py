@@ -36,11 +36,11 @@ def test_posts_are_stored_triaged_and_queued_with_a_card(store: Store, config: C
         ),
     )
     assert (report.stored, report.queued) == (2, 1)
-    rows = store.queue_rows()
+    rows = store.items.queue_rows()
     assert [r["post_key"] for r in rows] == ["x:1"]
     assert rows[0]["priority"] == "urgent"
-    assert store.due_outbox(now=T0)[0]["dedupe_key"] == "card:x:1"
-    assert store.get_cursor("x") == Cursor({"n": 2})
+    assert store.outbox.due_outbox(now=T0)[0]["dedupe_key"] == "card:x:1"
+    assert store.sources.get_cursor("x") == Cursor({"n": 2})
 
 
 def test_same_post_fetched_again_is_not_stored_or_alerted_twice(store: Store, config: Config) -> None:
@@ -49,7 +49,7 @@ def test_same_post_fetched_again_is_not_stored_or_alerted_twice(store: Store, co
     pipeline.ingest("x", batch(post))
     again = pipeline.ingest("x", batch(post, post))
     assert (again.stored, again.already_known, again.queued) == (0, 2, 0)
-    assert store.count_items() == 1 and len(store.due_outbox(now=T0)) == 1
+    assert store.items.count_items() == 1 and len(store.outbox.due_outbox(now=T0)) == 1
 
 
 @pytest.mark.parametrize(
@@ -68,9 +68,9 @@ def test_same_author_same_words_collapse_into_one_item(
     pipeline.ingest("x", batch(make_post("my card was declined twice, help?", native_id="1")))
     report = pipeline.ingest("x", batch(make_post(second_text, native_id="2", minutes=minutes)))
     assert report.collapsed == int(collapsed)
-    item = store.item_for_post("x:1")
+    item = store.items.item_for_post("x:1")
     assert item is not None and item["repeat_count"] == int(collapsed)
-    assert (store.item_for_post("x:2") is None) == collapsed
+    assert (store.items.item_for_post("x:2") is None) == collapsed
 
 
 def test_near_duplicates_inside_one_batch_collapse(store: Store, config: Config) -> None:
@@ -109,7 +109,7 @@ def test_a_customer_writing_again_is_ranked_with_their_history(store: Store, con
         "x", batch(make_post("still no parcel, 2 days now", native_id="2", author="cy", minutes=60 * 24))
     )
     assert first.queued == 1 and second.queued == 1
-    triage = store.post_triage("x:2")
+    triage = store.posts.post_triage("x:2")
     assert triage is not None and any("2nd message in 5 days" in r for r in triage.reasons)
 
 
@@ -120,7 +120,7 @@ def test_nothing_is_kept_when_the_transaction_fails(store: Store, config: Config
     pipeline = Pipeline(store, config, clock=lambda: T0, before_commit=explode)
     with pytest.raises(RuntimeError):
         pipeline.ingest("x", batch(make_post("help!!", native_id="1"), cursor={"since": "1"}))
-    assert store.count_posts() == 0 and store.get_cursor("x") is None and store.count_items() == 0
+    assert store.posts.count_posts() == 0 and store.sources.get_cursor("x") is None and store.items.count_items() == 0
 
 
 # --- a real crash: a child process killed between fetch and commit ---------------------------
@@ -180,7 +180,7 @@ def _snapshot(db_path: Path) -> dict:
             + sorted(r[0] for r in db.db.execute("SELECT key FROM posts")),
             "items": sorted(r[0] for r in db.db.execute("SELECT post_key || ':' || repeat_count FROM queue_items")),
             "outbox": sorted(r[0] for r in db.db.execute("SELECT dedupe_key FROM outbox")),
-            "cursor": db.get_cursor("hist"),
+            "cursor": db.sources.get_cursor("hist"),
         }
 
 
@@ -260,7 +260,7 @@ def test_rate_limit_window_is_persisted_and_no_request_is_made_before_it_ends(tm
         assert (outcome.status, outcome.requests, connector.calls) == ("skipped", 0, 1)
         clock.now = T0 + timedelta(minutes=15, seconds=1)
         assert _poller(db, config, connector, clock).poll().status == "ok"
-        assert db.count_posts() == 1
+        assert db.posts.count_posts() == 1
 
 
 def test_a_failing_source_backs_off_exponentially(store: Store, config: Config) -> None:
@@ -288,10 +288,10 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     with caplog.at_level(logging.ERROR, logger="watcher.ingest.pipeline"):
         outcome = _poller(store, config, connector, clock).poll()
     assert outcome.status == "failed" and outcome.next_attempt_at is not None and outcome.next_attempt_at > T0
-    assert outcome.report.stored == 1 and store.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
-    state = store.source_state("s")
-    assert state["failures"] == 1 and state["backoff_until"] == outcome.next_attempt_at
-    assert state["message"] == (
+    assert outcome.report.stored == 1 and store.sources.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
+    state = store.sources.source_state("s")
+    assert state.failures == 1 and state.backoff_until == outcome.next_attempt_at
+    assert state.message == (
         "unexpected TypeError ('NoneType' object is not subscriptable) while fetching with the replay connector "
         "(a bug or a payload it does not expect: please report it); the log has the traceback"
     )
@@ -299,7 +299,7 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     assert _poller(store, config, connector, clock).poll().status == "skipped"  # backing off, no request
     clock.now = outcome.next_attempt_at
     assert _poller(store, config, connector, clock).poll().status == "ok"
-    assert connector.cursors[-1] == Cursor({"page": 1}) and store.source_state("s")["failures"] == 0
+    assert connector.cursors[-1] == Cursor({"page": 1}) and store.sources.source_state("s").failures == 0
 
 
 def test_an_unexpected_error_while_storing_says_so_rather_than_blaming_the_connector(
@@ -311,13 +311,13 @@ def test_an_unexpected_error_while_storing_says_so_rather_than_blaming_the_conne
     def locked(*args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(store, "insert_posts", locked)
+    monkeypatch.setattr(store.posts, "insert_posts", locked)
     outcome = poller.poll()
     assert outcome.status == "failed"
     assert outcome.message == (
         "unexpected OperationalError (database is locked) while storing what was fetched; the log has the traceback"
     )
-    assert store.get_cursor("s") is None  # nothing stored, so the next poll fetches the same page
+    assert store.sources.get_cursor("s") is None  # nothing stored, so the next poll fetches the same page
 
 
 def test_a_problem_line_names_its_source_once_in_the_log(
@@ -334,8 +334,8 @@ def test_bad_credentials_mark_the_source_unhealthy_with_the_message(store: Store
     poller = _poller(store, config, ScriptedConnector([AuthFailed("401: check X_BEARER_TOKEN")]), clock)
     outcome = poller.poll()
     assert outcome.status == "unhealthy"
-    state = store.source_state("s")
-    assert state["healthy"] is False and "X_BEARER_TOKEN" in state["message"]
+    state = store.sources.source_state("s")
+    assert state.healthy is False and "X_BEARER_TOKEN" in state.message
 
 
 def test_pages_are_fetched_until_caught_up_each_in_its_own_transaction(store: Store, config: Config) -> None:
@@ -348,7 +348,7 @@ def test_pages_are_fetched_until_caught_up_each_in_its_own_transaction(store: St
     outcome = _poller(store, config, connector, clock).poll()
     assert (outcome.status, outcome.requests, outcome.report.stored) == ("ok", 2, 2)
     assert connector.cursors == [None, Cursor({"page": 1})]
-    assert store.get_cursor("s") == Cursor({"page": 2})
+    assert store.sources.get_cursor("s") == Cursor({"page": 2})
 
 
 def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, config: Config) -> None:
@@ -366,10 +366,10 @@ def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, co
     other = make_post("where is my parcel?", native_id="12", author="cy")
     report = pipeline.ingest("x", batch(other, reply))
     assert report.answered_natively == 1 and report.dropped_own == 1
-    item = store.item_for_post("x:10")
+    item = store.items.item_for_post("x:10")
     assert item is not None and item["state"] == "answered_elsewhere"
     assert item["reply_url"] == "https://x.com/LumoBank/status/11"
-    assert store.events_for_item(item["id"])[-1]["actor"] == "@LumoBank"
-    assert store.item_for_post("x:12")["state"] == "new"  # type: ignore[index]
+    assert store.items.events_for_item(item["id"])[-1]["actor"] == "@LumoBank"
+    assert store.items.item_for_post("x:12")["state"] == "new"  # type: ignore[index]
     again = pipeline.ingest("x", batch(replace(reply, native_id="13")))
     assert again.answered_natively == 0  # already closed: no second event

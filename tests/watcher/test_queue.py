@@ -14,6 +14,7 @@ from watcher.core.post import Post
 from watcher.queue.machine import Queue, QueueConflict, QueueError
 from watcher.queue.transitions import Action
 from watcher.store import Store
+from watcher.store.items import QueueTables
 
 
 @dataclass
@@ -55,14 +56,14 @@ class RecordingPlatform(Connector):
 
 @pytest.fixture
 def item_id(store: Store) -> int:
-    store.insert_post(make_post("where is my refund?", native_id="1"), None, fetched_at=T0)
-    created = store.create_queue_item("x:1", priority="high", score=70, channel="#care", now=T0)
+    store.posts.insert_post(make_post("where is my refund?", native_id="1"), None, fetched_at=T0)
+    created = store.items.create_queue_item("x:1", priority="high", score=70, channel="#care", now=T0)
     assert created is not None
     return created
 
 
 def actions(store: Store, item_id: int) -> list[str]:
-    return [e["action"] for e in store.events_for_item(item_id)]
+    return [e["action"] for e in store.items.events_for_item(item_id)]
 
 
 def test_full_reply_flow_is_audited(store: Store, item_id: int) -> None:
@@ -77,9 +78,9 @@ def test_full_reply_flow_is_audited(store: Store, item_id: int) -> None:
     assert result.item["state"] == "replied" and result.item["reply_url"] == "https://x.test/r1"
     assert platform.posted == [("x:1", "Hi! We are on it, DM us your order id.")]
     assert actions(store, item_id) == ["created", "claim", "draft", "approve", "send", "replied"]
-    events = store.events_for_item(item_id)
+    events = store.items.events_for_item(item_id)
     assert events[2]["detail"]["note"] == "refund ticket 44" and events[3]["actor"] == "luca"
-    assert [f["label"] for f in store.feedback_rows()] == ["replied"]
+    assert [f["label"] for f in store.items.feedback_rows()] == ["replied"]
 
 
 def test_double_clicks_are_no_ops(store: Store, item_id: int) -> None:
@@ -97,12 +98,12 @@ def test_double_clicks_are_no_ops(store: Store, item_id: int) -> None:
 
 def test_a_stale_version_loses_the_race(store: Store, item_id: int) -> None:
     queue = Queue(store, clock=lambda: T0)
-    stale = store.get_item(item_id)
+    stale = store.items.get_item(item_id)
     queue.claim(item_id, "ana")
     assert stale is not None
     with pytest.raises(QueueConflict, match="changed by someone else"):
         queue._move(stale, Action.CLAIM, "bob", {"assignee": "bob"})
-    assert store.get_item(item_id)["assignee"] == "ana"  # type: ignore[index]
+    assert store.items.get_item(item_id)["assignee"] == "ana"  # type: ignore[index]
 
 
 def test_reject_returns_the_draft_to_its_author(store: Store, item_id: int) -> None:
@@ -111,13 +112,13 @@ def test_reject_returns_the_draft_to_its_author(store: Store, item_id: int) -> N
     queue.draft(item_id, "ana", "sorry")
     result = queue.reject(item_id, "luca", "too short, add the refund steps")
     assert (result.item["state"], result.item["assignee"]) == ("claimed", "ana")
-    assert store.events_for_item(item_id)[-1]["detail"]["note"] == "too short, add the refund steps"
+    assert store.items.events_for_item(item_id)[-1]["detail"]["note"] == "too short, add the refund steps"
 
 
 def test_dismiss_snooze_escalate(store: Store, item_id: int) -> None:
     queue = Queue(store, clock=lambda: T0)
     queue.escalate(item_id, "ana", "journalist")
-    assert store.get_item(item_id)["priority"] == "urgent"  # type: ignore[index]
+    assert store.items.get_item(item_id)["priority"] == "urgent"  # type: ignore[index]
     queue.snooze(item_id, "ana", T0 + timedelta(hours=1))
     assert queue.wake_due() == []
     later = Queue(store, clock=lambda: T0 + timedelta(hours=2))
@@ -128,7 +129,7 @@ def test_dismiss_snooze_escalate(store: Store, item_id: int) -> None:
     assert not later.dismiss(item_id, "ana", "spam").changed
     with pytest.raises(QueueError, match="it is dismissed"):
         later.claim(item_id, "ana")
-    assert [f["label"] for f in store.feedback_rows()] == ["escalated", "dismissed:spam"]
+    assert [f["label"] for f in store.items.feedback_rows()] == ["escalated", "dismissed:spam"]
 
 
 def test_send_requires_approval(store: Store, item_id: int) -> None:
@@ -178,7 +179,7 @@ def test_a_crash_between_reserving_and_posting_looks_before_posting(store: Store
 
     with pytest.raises(Crash):
         queue.send(item_id, "luca", CrashingPlatform())
-    assert store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
     result = Queue(store, clock=lambda: T0).send(item_id, "luca", platform)  # after the restart
     assert result.item["state"] == "replied" and len(platform.posted) == 1
 
@@ -218,8 +219,8 @@ def test_a_failing_lookup_leaves_the_item_failed_and_retryable(store: Store, ite
     assert len(healed.posted) == 1
 
 
-class ClickLandsMeanwhile(Store):
-    """The scheduler's store: `after_query` runs right after the snoozed-due query
+class ClickLandsMeanwhile(QueueTables):
+    """The scheduler's queue items: `after_query` runs right after the snoozed-due query
     returns, `after_read` right after an item is read; a moderator's click (another
     connection to the database) lands there."""
 
@@ -241,12 +242,13 @@ class ClickLandsMeanwhile(Store):
 
 @pytest.mark.parametrize("lands", ["after_query", "after_read"])
 def test_wake_never_undoes_a_claim_that_lands_meanwhile(tmp_path: Path, lands: str) -> None:
-    scheduler_store = ClickLandsMeanwhile(tmp_path / "w.db")
-    scheduler_store.after_query, scheduler_store.after_read = [], []
+    scheduler_store = Store(tmp_path / "w.db")
+    scheduler_store.items = spy = ClickLandsMeanwhile(scheduler_store)
+    spy.after_query, spy.after_read = [], []
     for native_id in ("1", "2"):
-        scheduler_store.insert_post(make_post("where is my refund?", native_id=native_id), None, fetched_at=T0)
-    first = scheduler_store.create_queue_item("x:1", priority="high", score=70, channel="#care", now=T0)
-    second = scheduler_store.create_queue_item("x:2", priority="high", score=60, channel="#care", now=T0)
+        scheduler_store.posts.insert_post(make_post("where is my refund?", native_id=native_id), None, fetched_at=T0)
+    first = scheduler_store.items.create_queue_item("x:1", priority="high", score=70, channel="#care", now=T0)
+    second = scheduler_store.items.create_queue_item("x:2", priority="high", score=60, channel="#care", now=T0)
     assert first is not None and second is not None
     later = T0 + timedelta(hours=1, seconds=5)
     scheduler = Queue(scheduler_store, clock=lambda: later)
@@ -254,11 +256,11 @@ def test_wake_never_undoes_a_claim_that_lands_meanwhile(tmp_path: Path, lands: s
         app = Queue(app_store, clock=lambda: later)
         for item_id in (first, second):
             app.snooze(item_id, "ana", T0 + timedelta(hours=1))
-        getattr(scheduler_store, lands).append(lambda: app.claim(first, "luca"))
+        getattr(spy, lands).append(lambda: app.claim(first, "luca"))
 
         assert scheduler.wake_due() == [second]  # a lost race does not stop the others waking
 
-        item = app_store.get_item(first)
+        item = app_store.items.get_item(first)
         assert item is not None and (item["state"], item["assignee"]) == ("claimed", "luca")
         assert actions(app_store, first) == ["created", "snooze", "claim"]
         assert actions(app_store, second) == ["created", "snooze", "wake"]

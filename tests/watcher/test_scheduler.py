@@ -96,9 +96,9 @@ def test_a_failing_source_backs_off_while_the_others_keep_running(tmp_path: Path
     from watcher.store import Store
 
     with Store(store.path) as db:
-        state = db.source_state("a")
-        assert state["failures"] == flaky.calls and "503" in state["message"]
-        assert db.count_posts() >= 5
+        state = db.sources.source_state("a")
+        assert state.failures == flaky.calls and "503" in state.message
+        assert db.posts.count_posts() >= 5
 
 
 def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) -> None:

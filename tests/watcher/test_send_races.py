@@ -67,9 +67,9 @@ def test_editing_the_draft_after_an_uncertain_send_posts_no_second_reply(
     [stored] = fake.posted_replies(post.native_id)  # the first words, once
     assert second.item["state"] == "replied" and stored["id"] in second.item["reply_url"]
     assert fake.count("create_tweet") == 1
-    replied = store.events_for_item(item_id)[-1]
+    replied = store.items.events_for_item(item_id)[-1]
     assert replied["action"] == "replied" and replied["detail"]["found_on_platform"] is True
-    assert store.unsettled_replies(item_id) == []  # the first attempt's row is settled too
+    assert store.replies.unsettled_replies(item_id) == []  # the first attempt's row is settled too
 
 
 def test_a_refusal_after_an_uncertain_send_keeps_looking(fake: FakeX, clock: Clock, store: Store) -> None:
@@ -84,7 +84,7 @@ def test_a_refusal_after_an_uncertain_send_keeps_looking(fake: FakeX, clock: Clo
     refused = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
     assert refused.item["state"] == "failed"
     assert "limits who can reply" in refused.item["last_error"] and LOOK_FIRST in refused.item["last_error"]
-    assert [r["status"] for r in store.unsettled_replies(item_id)] == ["unknown"]
+    assert [r["status"] for r in store.replies.unsettled_replies(item_id)] == ["unknown"]
 
     fake.index_now()
     third = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
@@ -148,7 +148,7 @@ def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first
 
     kill_mid_send(fake, tmp_path / "watcher.db", item_id, post.native_id, now=clock.now)
 
-    assert store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
     with pytest.raises(SendInProgress, match="sending is possible again after 12:03 UTC"):
         queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
     clock.advance(minutes=3, seconds=1)  # the dead process's lease has run out
@@ -190,7 +190,7 @@ def test_a_slow_send_keeps_the_item_past_three_minutes(fake: FakeX, clock: Clock
 
         assert results == {"a": "replied"}
         assert fake.count("create_tweet") == 1 and len(fake.posted_replies(post.native_id)) == 1
-        assert "send_failed" not in [e["action"] for e in store_b.events_for_item(item_id)]
+        assert "send_failed" not in [e["action"] for e in store_b.items.events_for_item(item_id)]
 
 
 def test_the_send_lease_outlasts_a_send_at_the_connectors_timeout(fake: FakeX, clock: Clock) -> None:
@@ -238,6 +238,6 @@ def test_a_locked_database_when_the_lease_ends_does_not_turn_a_sent_reply_into_a
         assert result.changed and result.item["state"] == "replied"
         assert len(fake.posted_replies(post.native_id)) == 1
         assert "could not end the send lease" in caplog.text
-        assert store.reply_lease_until(item_id, now=clock.now) is not None  # left to run out
+        assert store.replies.reply_lease_until(item_id, now=clock.now) is not None  # left to run out
         clock.advance(minutes=3, seconds=1)
-        assert store.reply_lease_until(item_id, now=clock.now) is None
+        assert store.replies.reply_lease_until(item_id, now=clock.now) is None

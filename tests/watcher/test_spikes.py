@@ -26,8 +26,7 @@ from watcher.digest.spikes import (
     share_z,
     volume_z,
 )
-from watcher.store import SCHEMA_VERSION, Store, schema
-from watcher.store.schema import MIGRATIONS
+from watcher.store import Store
 
 START = at("2026-11-01T00:00:00")
 RULE = SpikeRule(threshold=4.0, volume_ratio=2.0, min_posts=5, min_share_rise=0.15)
@@ -127,7 +126,7 @@ def test_check_spikes_queues_one_alert_per_spike_with_examples(store: Store) -> 
     assert {(s.statistic, s.started) for s in first} == {("volume", burst), ("negative_share", burst)}
     later = check_at(125)
     assert {s.started for s in later} == {burst}  # the same spike, an hour longer
-    rows = store.due_outbox(now=burst + timedelta(hours=3))
+    rows = store.outbox.due_outbox(now=burst + timedelta(hours=3))
     assert sorted(r["dedupe_key"] for r in rows) == ["spike:negative_share:2026-11-09T00", "spike:volume:2026-11-09T00"]
     volume = next(r for r in rows if r["kind"] == "spike_alert" and "volume" in r["dedupe_key"])
     assert volume["channel"] == channel
@@ -211,7 +210,7 @@ def test_a_spike_lasting_40_hours_is_alerted_once_across_a_restart(tmp_path: Pat
         seen = check_after(db, outage + timedelta(hours=h))
         assert [(s.statistic, s.hour) for s in seen][-1] == ("negative_share", outage + timedelta(hours=h))
     assert alert_keys(db) == ["spike:negative_share:2026-11-09T00"]
-    assert db.last_spike("negative_share") == (outage, outage + timedelta(hours=39))
+    assert db.spikes.last_spike("negative_share") == (outage, outage + timedelta(hours=39))
     db.close()
 
 
@@ -227,7 +226,7 @@ def test_late_posts_that_move_a_spikes_first_hour_do_not_alert_it_again(store: S
     fill(store, c, [OUTAGE], tag="c")
     assert {s.started for s in check_after(store, c)} == {a}
     assert alert_keys(store) == ["spike:negative_share:2026-11-09T01"]
-    assert store.last_spike("negative_share") == (a, c)
+    assert store.spikes.last_spike("negative_share") == (a, c)
 
 
 def test_a_spike_after_two_calm_hours_is_a_new_alert(store: Store) -> None:
@@ -238,7 +237,7 @@ def test_a_spike_after_two_calm_hours_is_a_new_alert(store: Store) -> None:
     for h in range(len(pattern)):
         check_after(store, s + timedelta(hours=h))
     assert alert_keys(store) == ["spike:negative_share:2026-11-09T00", "spike:negative_share:2026-11-09T05"]
-    assert store.last_spike("negative_share") == (s + 5 * HOUR, s + 5 * HOUR)
+    assert store.spikes.last_spike("negative_share") == (s + 5 * HOUR, s + 5 * HOUR)
 
 
 def test_continues_allows_fewer_than_two_calm_hours_between() -> None:
@@ -261,28 +260,10 @@ def test_the_alert_and_the_spike_state_commit_together(store: Store, monkeypatch
         raise RuntimeError("killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "record_spike", crash)
+        patch.setattr(store.spikes, "record_spike", crash)
         with pytest.raises(RuntimeError):
             check_after(store, s)
-    assert alert_keys(store) == [] and store.last_spike("negative_share") is None
+    assert alert_keys(store) == [] and store.spikes.last_spike("negative_share") is None
     check_after(store, s)
     check_after(store, s + HOUR)
     assert alert_keys(store) == ["spike:negative_share:2026-11-09T00"]
-
-
-def test_an_upgrade_during_a_spike_starts_from_the_alerts_already_sent(tmp_path: Path) -> None:
-    # a database from before spike_state, with the repeated alerts of one long outage
-    path = tmp_path / "old.db"
-    with Store(path) as db:
-        for started, hour in [("2026-11-09T00", "2026-11-09T00"), ("2026-11-09T05", "2026-11-10T05")]:
-            spike = {"statistic": "negative_share", "hour": f"{hour}:00:00+00:00", "started": f"{started}:00:00+00:00"}
-            db.enqueue_outbox("spike_alert", f"spike:negative_share:{started}", {"spike": spike}, now=START)
-        db.enqueue_outbox("card", "card:x:1", {"text": "not a spike"}, now=START)
-        db.db.execute("DROP TABLE spike_state")
-        # the spike migration runs on that database (later migrations are not its business)
-        with db.transaction():
-            schema._migration_spike_state(db.db)
-        assert MIGRATIONS.index(schema._migration_spike_state) < SCHEMA_VERSION
-    with Store(path) as db:
-        assert db.last_spike("negative_share") == (at("2026-11-09T05:00"), at("2026-11-10T05:00"))
-        assert db.last_spike("volume") is None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -48,5 +49,5 @@ LAST = T0 - timedelta(hours=1)
 def test_source_status_says_whether_a_source_is_polled_and_why_not(
     store: Store, given: dict[str, Any], expected: str
 ) -> None:
-    never_polled = store.source_state("hist")  # what the store gives for a source it has no row for
-    assert source_status({**never_polled, **given}, T0) == expected
+    never_polled = store.sources.source_state("hist")  # what the store gives for a source it has no row for
+    assert source_status(replace(never_polled, **given), T0) == expected

@@ -94,10 +94,12 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
                 outcome = service.poll("demo")
                 report.add(outcome.report)
                 service.flush()
-                cursor = service.store.get_cursor("demo")
+                cursor = service.store.sources.get_cursor("demo")
                 done = int(cursor.state.get("offset", 0)) if cursor else 0
                 if console.is_terminal:
-                    live.update(_view(done, total, report, service.store.queue_rows(states=OPEN_STATES, limit=12)))
+                    live.update(
+                        _view(done, total, report, service.store.items.queue_rows(states=OPEN_STATES, limit=12))
+                    )
                 elif outcome.report.fetched and (done >= total or done * 10 // total > shown * 10 // total):
                     # not a terminal (a log, CI): a line per tenth instead of a live view
                     console.print(f"{done}/{total} posts replayed, {report.queued} queued")
@@ -105,8 +107,8 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
                 if done >= total:
                     break
                 time.sleep(0.25)
-        rows = service.store.queue_rows(states=OPEN_STATES, limit=show)
-        by_priority = Counter(r["priority"] for r in service.store.queue_rows(states=OPEN_STATES, limit=100000))
+        rows = service.store.items.queue_rows(states=OPEN_STATES, limit=show)
+        by_priority = Counter(r["priority"] for r in service.store.items.queue_rows(states=OPEN_STATES, limit=100000))
         console.print(queue_table(rows, now=utc_now(), title=f"Top {len(rows)} of the ranked queue"))
         console.print(
             f"{report.stored} posts stored, {report.collapsed} near-duplicates collapsed, "

@@ -213,7 +213,7 @@ def queue(
     """Show the ranked queue: urgent first, then by score, oldest first."""
     config = app.config()
     with app.store() as store:
-        rows = store.queue_rows(states=states or OPEN_STATES, platform=platform, priority=priority, limit=limit)
+        rows = store.items.queue_rows(states=states or OPEN_STATES, platform=platform, priority=priority, limit=limit)
     now = utc_now()
     sla = sla_texts(rows, config, now=now)
     if as_json:
@@ -577,12 +577,12 @@ def check(app: AppContext) -> None:
             table.add_row(
                 "database",
                 f"[green]ok[/green] {store.path} schema v{store.schema_version()}, "
-                f"{store.count_posts()} posts, {store.count_items(states=OPEN_STATES)} open items",
+                f"{store.posts.count_posts()} posts, {store.items.count_items(states=OPEN_STATES)} open items",
             )
             now = utc_now()
             for src in enabled:
-                table.add_row(f"source {src.name}", source_status(store.source_state(src.name), now))
-            line, healthy = outbox_status(store.outbox_backlog(), now=now)
+                table.add_row(f"source {src.name}", source_status(store.sources.source_state(src.name), now))
+            line, healthy = outbox_status(store.outbox.outbox_backlog(), now=now)
             table.add_row("outbox", escape(line) if healthy else f"[yellow]{escape(line)}[/yellow]")
     except StoreError as exc:
         db_ok = False

@@ -150,7 +150,7 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     config = load_config_or_exit(config_path)
     store = _open_store(config)
     try:
-        examples, skipped = feedback_examples(store.feedback_rows())
+        examples, skipped = feedback_examples(store.items.feedback_rows())
     finally:
         store.close()
     try:
@@ -240,7 +240,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
         now = datetime.now(UTC)
         repeat = timedelta(days=config.triage.repeat_window_days)
         # one repeat window further back too, so "writes again" sees an author's history
-        history = store.iter_posts(since=now - window - repeat)
+        history = store.posts.iter_posts(since=now - window - repeat)
     finally:
         store.close()
     posts = [p for p in history if p.created_at >= now - window]

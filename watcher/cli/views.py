@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from watcher.core.post import parse_timestamp
+from watcher.store import SourceState
 
 
 def age_text(created_at: str, now: datetime) -> str:
@@ -27,24 +27,26 @@ def excerpt(text: str, width: int = 70) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def source_status(state: Mapping[str, Any], now: datetime) -> str:
+def source_status(state: SourceState, now: datetime) -> str:
     """One source's health for `watcher check` (rich markup): whether it is polled now, and
     if not, why and until when; a rate limit names the endpoint that ran out."""
-    until = state["backoff_until"]
+    until = state.backoff_until
     waiting = until is not None and until > now
     when = f"{until:%Y-%m-%d %H:%M} UTC" if until is not None else ""
-    if not state["healthy"]:
-        text = f"[red]unhealthy[/red] {escape(state['message'])}"
+    if not state.healthy:
+        text = f"[red]unhealthy[/red] {escape(state.message)}"
         return text + (f"; tried again after {when}" if waiting else "")
-    last = state["last_success_at"]
+    last = state.last_success_at
     polled = f"last good poll {last:%Y-%m-%d %H:%M} UTC" if last is not None else "not polled yet"
     if not waiting:
         return f"[green]healthy[/green], {polled}"
-    limits = sorted(endpoint for endpoint, reset in state["rate_limits"].items() if reset > now)
+    limits = sorted(endpoint for endpoint, reset in state.rate_limits.items() if reset > now)
     if limits:
         return f"[yellow]rate limited[/yellow] ({', '.join(limits)}) until {when}; {polled}"
-    failures = state["failures"]
-    return f"[yellow]backing off[/yellow] after {failures} failed poll(s) until {when}: {escape(state['message'])}; {polled}"
+    failures = state.failures
+    return (
+        f"[yellow]backing off[/yellow] after {failures} failed poll(s) until {when}: {escape(state.message)}; {polled}"
+    )
 
 
 PRIORITY_STYLE = {"urgent": "bold red", "high": "yellow", "normal": "cyan", "low": "dim"}

@@ -487,17 +487,19 @@ def collect_digest(
     """Ask the store for the window's rows and build every figure from them."""
     previous = window.previous()
     span = {"since": window.since, "until": window.until}
-    counts = store.digest_counts(**span)
-    volume = build_volume(window, counts, store.digest_counts(since=previous.since, until=previous.until))
-    negative = store.digest_negative_sample(**span, languages=negative_by_language(counts), per_language=theme_sample)
+    counts = store.reports.digest_counts(**span)
+    volume = build_volume(window, counts, store.reports.digest_counts(since=previous.since, until=previous.until))
+    negative = store.reports.digest_negative_sample(
+        **span, languages=negative_by_language(counts), per_language=theme_sample
+    )
     return Digest(
         window=window,
         previous=previous,
         volume=volume,
         intents=build_intents(counts),
         themes=find_themes(negative, stop_terms=brand_terms),
-        top_posts=tuple(store.digest_top_posts(since=window.since, until=window.until, limit=top_posts)),
-        responses=build_responses(store.digest_response_rows(**span), sla_targets=sla_targets, now=now),
+        top_posts=tuple(store.reports.digest_top_posts(since=window.since, until=window.until, limit=top_posts)),
+        responses=build_responses(store.reports.digest_response_rows(**span), sla_targets=sla_targets, now=now),
         generated_at=now,
         brand=brand,
     )

@@ -118,7 +118,7 @@ def run_scheduled_digest(
     Each period is computed from its fire time, never from the clock, so a late run
     posts the period it was due for. The ts of the newest digest posted now, or None."""
     now = clock()
-    first_seen = store.digest_schedule_since(schedule.name, now=now)
+    first_seen = store.reports.digest_schedule_since(schedule.name, now=now)
     newest = None
     for fire in due_fire_times(schedule, config.brand.timezone, now=now):
         if fire >= first_seen:
@@ -150,16 +150,16 @@ def post_period(
     where = f"digest.schedules.{schedule.name}"
     window = period_window(schedule.period, timezone=config.brand.timezone, now=fire)
     key = run_key(schedule, window)
-    store.adopt_legacy_digest_run(
+    store.reports.adopt_legacy_digest_run(
         key, legacy_key=f"digest:{schedule.name}:{window.since.isoformat()}", period_end=window.until
     )
-    attempt = store.claim_digest_run(key, now=now, stale_before=now - CLAIM_LEASE)
+    attempt = store.reports.claim_digest_run(key, now=now, stale_before=now - CLAIM_LEASE)
     if not attempt:
         return None
     try:
         digest = build_digest(store, config, period=schedule.period, now=now, since=window.since)
         client = client_factory()
-        if attempt > 1 and (run := store.digest_run(key)) is not None:
+        if attempt > 1 and (run := store.reports.digest_run(key)) is not None:
             found = find_posted_digest(
                 client,
                 store,
@@ -181,7 +181,7 @@ def post_period(
         charts = draw_charts(digest, where=where)  # after the look: a digest found in the channel needs none
         # the claim may have been taken over while this attempt was slow (past CLAIM_LEASE):
         # then the attempt that took it posts, not this one
-        if not store.renew_digest_claim(key, attempt=attempt, now=clock()):
+        if not store.reports.renew_digest_claim(key, attempt=attempt, now=clock()):
             log.warning(
                 "%s: attempt %d at the digest for %s took longer than %d minutes and a later attempt took it "
                 "over; this one posts nothing",
@@ -216,7 +216,7 @@ def finish(
     store: Store, key: str, attempt: int, *, ref: str | None, error: str = "", retry_at: datetime | None = None
 ) -> None:
     """Record the attempt's outcome, unless a later attempt has taken the run over (logged)."""
-    if not store.finish_digest_run(key, attempt=attempt, ref=ref, error=error, retry_at=retry_at):
+    if not store.reports.finish_digest_run(key, attempt=attempt, ref=ref, error=error, retry_at=retry_at):
         outcome = f"posted as {ref}" if ref is not None else f"failed ({error})"
         log.warning("digest run %s: attempt %d %s after a later attempt took the run over", key, attempt, outcome)
 
@@ -272,10 +272,10 @@ def schedule_digests(
         schedules = []
     # a schedule switched off or removed is forgotten: switched on again, it starts afresh
     # instead of posting the periods it was off for
-    store.forget_digest_schedules(keep=[s.name for s in schedules])
+    store.reports.forget_digest_schedules(keep=[s.name for s in schedules])
     for schedule in schedules:
         # the schedule exists from now on: a period due later is caught up if missed
-        store.digest_schedule_since(schedule.name, now=clock())
+        store.reports.digest_schedule_since(schedule.name, now=clock())
         job = scheduler.add_job(
             run_scheduled_digest,
             cron_trigger(schedule, config.brand.timezone),

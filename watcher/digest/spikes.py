@@ -255,25 +255,25 @@ def check_spikes(
     until = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     # a week of baseline, the hours checked, a day to find where a spike began, DST slack
     since = until - timedelta(days=BASELINE_DAYS, hours=LOOKBACK_HOURS + 24 + 2)
-    rows = [(q, label, count) for q, label, *_rest, count in store.digest_counts(since=since, until=until)]
+    rows = [(q, label, count) for q, label, *_rest, count in store.reports.digest_counts(since=since, until=until)]
     spikes = detect_spikes(hourly_series(rows, since=since, until=until), rule, timezone=timezone)
     for spike in spikes:  # oldest hour first
         with store.transaction():
-            known = store.last_spike(spike.statistic)
+            known = store.spikes.last_spike(spike.statistic)
             if known and continues(known, spike.started, spike.hour):
                 first, last = min(known[0], spike.started), max(known[1], spike.hour)
-                store.record_spike(spike.statistic, first=first, last=last, now=now)
+                store.spikes.record_spike(spike.statistic, first=first, last=last, now=now)
                 continue
             label = "negative" if spike.statistic == "negative_share" else None
-            top = store.digest_top_posts(
+            top = store.reports.digest_top_posts(
                 since=spike.hour, until=spike.hour + HOUR, limit=examples, sentiment_label=label
             )
-            store.enqueue_outbox(
+            store.outbox.enqueue_outbox(
                 "spike_alert",
                 spike.dedupe_key,
                 alert_payload(spike, top, timezone=timezone, brand=brand),
                 now=now,
                 channel=channel,
             )
-            store.record_spike(spike.statistic, first=spike.started, last=spike.hour, now=now)
+            store.spikes.record_spike(spike.statistic, first=spike.started, last=spike.hour, now=now)
     return spikes

@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.base import AuthFailed, Connector, ConnectorError, FetchResult, RateLimited, SourceMisconfigured
 from rules.triage import Triage, TriageContext, Triager
@@ -23,7 +22,7 @@ from watcher.core.cursor import Cursor
 from watcher.core.post import Post, normalized_text, post_key, utc_now
 from watcher.core.vocab import OPEN_STATES
 from watcher.queue.machine import Queue
-from watcher.store import NewItem, NewPost, RecentPost, Store
+from watcher.store import NewItem, NewPost, RecentPost, SourceState, Store
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ class Pipeline:
                 report.dropped_reposts += 1
             else:
                 keep.append(post if post.source else replace(post, source=source))
-        known = self.store.existing_keys([p.key for p in keep])
+        known = self.store.posts.existing_keys([p.key for p in keep])
         fresh: list[Post] = []
         for post in keep:
             if post.key in known:
@@ -201,7 +200,7 @@ class Pipeline:
             (post, norm, next(results) if original is None else None, original) for post, norm, original in seen
         ]
         with self.store.transaction():
-            inserted = self.store.insert_posts(
+            inserted = self.store.posts.insert_posts(
                 # the Triage itself is written (store.TriageColumns): copying its fields would only cost time
                 [NewPost(post, t, original, norm) for post, norm, t, original in planned],
                 fetched_at=now,
@@ -214,16 +213,16 @@ class Pipeline:
                     continue
                 if original is not None:
                     report.collapsed += 1
-                    self.store.bump_repeat(original, post.key, now=now)
+                    self.store.items.bump_repeat(original, post.key, now=now)
                 elif triaged is not None and triaged.needs_reply and not triaged.suppress:
                     channel = triaged.channel or self.config.slack.channel
                     items.append(NewItem(post.key, triaged.priority, triaged.score, channel, not triaged.digest_only))
-            created = self.store.create_queue_items(items, now=now, card_kind="card")
+            created = self.store.items.create_queue_items(items, now=now, card_kind="card")
             report.queued += len(created)
             report.queued_keys.extend(created)
             report.answered_natively += self._close_answered_natively(result.posts)
             if result.cursor is not None:
-                self.store.set_cursor(source, result.cursor, now=now)
+                self.store.sources.set_cursor(source, result.cursor, now=now)
             if self.before_commit is not None:
                 self.before_commit(report)
         return report
@@ -236,7 +235,7 @@ class Pipeline:
         for post in posts:
             if not post.parent_id or not self.own.owns(post):
                 continue
-            item = self.store.item_for_post(post_key(post.platform, post.parent_id))
+            item = self.store.items.item_for_post(post_key(post.platform, post.parent_id))
             if item is None or item["state"] not in OPEN_STATES or item["state"] == "sending":
                 continue  # none, closed already, or our own send in flight (it records itself)
             actor = f"@{post.author.handle}" if post.author.handle else "brand"
@@ -252,9 +251,9 @@ class Pipeline:
             return history
         authors = sorted({p.author_key for p in posts})
         since = min(p.created_at for p in posts) - max(dedupe, repeat)
-        for row in self.store.recent_by_authors(authors, since=since):
+        for row in self.store.posts.recent_by_authors(authors, since=since):
             history.by_author.setdefault(row.author_key, []).append(row)
-        history.open_items = self.store.open_items_by_author(authors)
+        history.open_items = self.store.posts.open_items_by_author(authors)
         return history
 
 
@@ -295,16 +294,16 @@ class Poller:
     def poll(self) -> PollOutcome:
         name = self.source.name
         now = self.pipeline.clock()
-        state = self.store.source_state(name)
+        state = self.store.sources.source_state(name)
         total = IngestReport(source=name)
-        if state["backoff_until"] is not None and state["backoff_until"] > now:
-            return PollOutcome(name, "skipped", total, state["message"], 0, state["backoff_until"])
+        if state.backoff_until is not None and state.backoff_until > now:
+            return PollOutcome(name, "skipped", total, state.message, 0, state.backoff_until)
         requests = 0
         doing = "fetching"  # what an unexpected error interrupted, for its message
         try:
             for _ in range(self.max_pages):
                 doing = "fetching"
-                cursor: Cursor | None = self.store.get_cursor(name)
+                cursor: Cursor | None = self.store.sources.get_cursor(name)
                 result = self.connector.fetch(cursor)
                 requests += result.requests_made
                 doing = "storing"
@@ -313,7 +312,7 @@ class Poller:
                     break
         except RateLimited as exc:
             until = exc.until
-            limits = {**state["rate_limits"], exc.endpoint or "default": until}
+            limits = {**state.rate_limits, exc.endpoint or "default": until}
             self._record(
                 state,
                 healthy=True,
@@ -325,7 +324,7 @@ class Poller:
             )
             return PollOutcome(name, "rate_limited", total, str(exc), requests, until)
         except (AuthFailed, SourceMisconfigured) as exc:
-            failures = state["failures"] + 1
+            failures = state.failures + 1
             retry_at = self.pipeline.clock() + timedelta(seconds=self.max_backoff)
             self._record(
                 state,
@@ -333,7 +332,7 @@ class Poller:
                 message=exc.message,
                 failures=failures,
                 backoff_until=retry_at,
-                rate_limits=state["rate_limits"],
+                rate_limits=state.rate_limits,
                 success=False,
             )
             log.error("source %s is unhealthy: %s", name, exc.message)
@@ -361,9 +360,9 @@ class Poller:
         self._record(state, healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
         return PollOutcome(name, "ok", total, "", requests)
 
-    def _failed(self, state: dict[str, Any], total: IngestReport, requests: int, message: str) -> PollOutcome:
+    def _failed(self, state: SourceState, total: IngestReport, requests: int, message: str) -> PollOutcome:
         """A failed poll: counted, and the source waits out an exponential back-off."""
-        failures = state["failures"] + 1
+        failures = state.failures + 1
         retry_at = self.pipeline.clock() + timedelta(seconds=self.backoff_seconds(failures))
         self._record(
             state,
@@ -371,7 +370,7 @@ class Poller:
             message=message,
             failures=failures,
             backoff_until=retry_at,
-            rate_limits=state["rate_limits"],
+            rate_limits=state.rate_limits,
             success=False,
         )
         return PollOutcome(self.source.name, "failed", total, message, requests, retry_at)
@@ -383,22 +382,22 @@ class Poller:
 
     def _record(
         self,
-        state: dict[str, Any],
+        state: SourceState,
         *,
         healthy: bool,
         message: str,
         failures: int,
         backoff_until: datetime | None,
-        rate_limits: dict[str, datetime],
+        rate_limits: Mapping[str, datetime],
         success: bool,
     ) -> None:
         now = self.pipeline.clock()
-        self.store.save_source_state(
+        self.store.sources.save_source_state(
             self.source.name,
             healthy=healthy,
             message=message,
             failures=failures,
             backoff_until=backoff_until,
             rate_limits=rate_limits,
-            last_success_at=now if success else state["last_success_at"],
+            last_success_at=now if success else state.last_success_at,
         )

@@ -140,32 +140,34 @@ def flush_outbox(
         return FlushReport(held=True)
     free_dead_leases(store, owner=hold.owner, now=clock())
     sent = retrying = failed = 0
-    for row in hold.probe_last(store.due_outbox(now=clock(), limit=limit)):
+    for row in hold.probe_last(store.outbox.due_outbox(now=clock(), limit=limit)):
         now = clock()
-        if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=hold.owner):
+        if not store.outbox.lease_outbox(
+            row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=hold.owner
+        ):
             continue  # another flush took it first, or its channel was put off in this flush
         try:
             ref = notifier.deliver({**row, "leased": True})
         except DeliveryRetry as exc:
             now = clock()
             until = retry_time(exc, now)
-            store.mark_outbox_retry(row["id"], next_attempt_at=until, error=str(exc))
+            store.outbox.mark_outbox_retry(row["id"], next_attempt_at=until, error=str(exc))
             retrying += 1
             if exc.channel:
-                store.defer_outbox_channel(exc.channel, now=now, until=until, error=str(exc))
+                store.outbox.defer_outbox_channel(exc.channel, now=now, until=until, error=str(exc))
             else:
                 hold.until, hold.probe = until, (row["id"], row["item_id"])
-            backlog = store.outbox_backlog()
+            backlog = store.outbox.outbox_backlog()
             if hold.warn_now(waiting=backlog["waiting"], now=now):
                 log.warning("%s", backlog_warning(backlog, now=now, error=str(exc)))
             if exc.channel:
                 continue
             break  # a service that asks us to wait is not asked again until the wait ends
         except DeliveryFailed as exc:
-            store.mark_outbox_failed(row["id"], error=str(exc))
+            store.outbox.mark_outbox_failed(row["id"], error=str(exc))
             failed += 1
             continue
-        store.mark_outbox_sent(row["id"], ref=ref, now=clock())
+        store.outbox.mark_outbox_sent(row["id"], ref=ref, now=clock())
         sent += 1
     return FlushReport(sent=sent, retrying=retrying, failed=failed)
 
@@ -194,9 +196,9 @@ def free_dead_leases(store: Store, *, owner: str, now: datetime) -> None:
     """Rows leased by a process that died mid-delivery (a kill -9, a crash) are due again
     now rather than when their lease runs out. Posting again is safe: a retried row looks
     for the copy an earlier attempt may have left before it posts."""
-    for other in store.outbox_lease_owners(now=now):
+    for other in store.outbox.outbox_lease_owners(now=now):
         if owner_gone(other, me=owner):
-            freed = store.free_outbox_leases(other, now=now)
+            freed = store.outbox.free_outbox_leases(other, now=now)
             if freed:
                 log.info("took over %d outbox row(s) from stopped process %s", freed, other)
 
@@ -259,13 +261,13 @@ class ConsoleNotifier:
         self.console = console or Console()
 
     def deliver(self, row: dict[str, Any]) -> str:
-        item = self.store.get_item(row["item_id"]) if row.get("item_id") else None
-        post = self.store.get_post(row["payload"].get("post_key", "")) if row["payload"].get("post_key") else None
+        item = self.store.items.get_item(row["item_id"]) if row.get("item_id") else None
+        post = self.store.posts.get_post(row["payload"].get("post_key", "")) if row["payload"].get("post_key") else None
         if item is None or post is None:  # spike alerts, reminders: their text says it
             text = row["payload"].get("text") or json.dumps(row["payload"], ensure_ascii=False)
             self.console.print(f"[dim]{row['kind']}[/dim] {escape(str(text))}")
             return f"console:{row['id']}"
-        triage = self.store.post_triage(post.key)
+        triage = self.store.posts.post_triage(post.key)
         reasons = "; ".join(triage.reasons) if triage else ""
         style = PRIORITY_STYLE.get(item["priority"], "")
         title = f"[{style}]{item['priority'].upper()}[/{style}] #{item['id']} {post.platform} @{post.author.handle}"

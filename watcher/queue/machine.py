@@ -72,7 +72,7 @@ class Queue:
         self.four_eyes = four_eyes
 
     def item(self, item_id: int) -> dict[str, Any]:
-        found = self.store.get_item(item_id)
+        found = self.store.items.get_item(item_id)
         if found is None:
             raise QueueError(f"queue item {item_id} does not exist")
         return found
@@ -90,12 +90,12 @@ class Queue:
         to_state = result_state(action, item["state"]).value
         now = self.clock()
         with self.store.transaction():
-            ok = self.store.update_item(
+            ok = self.store.items.update_item(
                 item["id"], expected_version=item["version"], changes={"state": to_state, **(changes or {})}, now=now
             )
             if not ok:
                 raise QueueConflict(f"item {item['id']} was changed by someone else; refresh and try again")
-            self.store.add_event(
+            self.store.items.add_event(
                 item["id"],
                 item["post_key"],
                 action,
@@ -165,7 +165,7 @@ class Queue:
         if item["state"] == "dismissed":
             return Transition(item, False)
         result = self._move(item, Action.DISMISS, actor, {"dismiss_reason": reason}, {"reason": reason})
-        self.store.add_feedback(item["post_key"], f"dismissed:{reason}", actor=actor, now=self.clock())
+        self.store.items.add_feedback(item["post_key"], f"dismissed:{reason}", actor=actor, now=self.clock())
         return result
 
     def escalate(self, item_id: int, actor: str, note: str = "") -> Transition:
@@ -179,7 +179,7 @@ class Queue:
             {"escalated": 1, "priority": "urgent"},
             {"note": note, "from_priority": item["priority"]},
         )
-        self.store.add_feedback(item["post_key"], "escalated", actor=actor, now=self.clock())
+        self.store.items.add_feedback(item["post_key"], "escalated", actor=actor, now=self.clock())
         return result
 
     def snooze(self, item_id: int, actor: str, until: datetime) -> Transition:
@@ -190,7 +190,7 @@ class Queue:
         """Snoozed items whose time has come go back to new (called by the scheduler)."""
         now = self.clock()
         woken = []
-        for item_id in self.store.snoozed_due(now=now):
+        for item_id in self.store.items.snoozed_due(now=now):
             item = self.item(item_id)  # read again: a moderator may have acted since the query
             if item["state"] != "snoozed" or not item["snoozed_until"] or item["snoozed_until"] > iso(now):
                 continue
@@ -207,7 +207,7 @@ class Queue:
         ours holds the lease: the reply seen may be that send's own, and the send records it."""
         with self.store.transaction():  # the lease check and the move agree
             item = self.item(item_id)
-            if item["state"] in FINAL_STATES or self.store.reply_lease_until(item_id, now=self.clock()):
+            if item["state"] in FINAL_STATES or self.store.replies.reply_lease_until(item_id, now=self.clock()):
                 return Transition(item, False)
             return self._move(
                 item,
@@ -232,15 +232,15 @@ class Queue:
                 raise QueueError(f"item {item_id} needs approval before it is sent")
             text = item["draft_text"] or ""
             key = reply_key(item_id, text)
-            post = self.store.get_post(item["post_key"])
+            post = self.store.posts.get_post(item["post_key"])
             if post is None:
                 raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
-            reservation = self.store.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
-            if not self.store.lease_reply(key, item_id=item_id, now=now, until=until):
+            reservation = self.store.replies.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
+            if not self.store.replies.lease_reply(key, item_id=item_id, now=now, until=until):
                 raise self._in_progress(item_id, now)
             # an earlier attempt, with this text or another, may have posted: look before posting
             uncertain = [
-                r for r in self.store.unsettled_replies(item_id) if r["key"] != key or not reservation["fresh"]
+                r for r in self.store.replies.unsettled_replies(item_id) if r["key"] != key or not reservation["fresh"]
             ]
             if item["state"] != "sending":
                 item = self._move(item, Action.SEND, actor, {"reply_key": key}).item
@@ -251,14 +251,14 @@ class Queue:
         except ReplyRejected as exc:  # the platform refused: this attempt posted nothing
             # but an attempt whose outcome was unknown stays unknown, so the next send still looks
             was_uncertain = not reservation["fresh"] and reservation["status"] in ("pending", "unknown")
-            self.store.finish_reply(
+            self.store.replies.finish_reply(
                 key, status="unknown" if was_uncertain else "failed", now=self.clock(), error=exc.message
             )
             if uncertain:
                 return self._fail(item, f"{exc.message}; an earlier attempt may have posted, so {LOOK_FIRST}", actor)
             return self._fail(item, exc.message, actor)
         except ConnectorError as exc:  # posted or not, we cannot tell: look before the next try
-            self.store.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
+            self.store.replies.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
             return self._fail(item, f"{exc.message}; {LOOK_FIRST}", actor)
         finally:  # also after an unexpected error: the row stays pending, so the next send looks first
             self._release(key, until)
@@ -268,14 +268,14 @@ class Queue:
         a reply that is posted and recorded into an error for the user: the lease then
         simply runs out at `until`."""
         try:
-            self.store.release_reply(key, until=until)
+            self.store.replies.release_reply(key, until=until)
         except sqlite3.Error as exc:
             log.warning(
                 "could not end the send lease of reply %s (%s); it runs out at %s UTC", key, exc, f"{until:%H:%M:%S}"
             )
 
     def _in_progress(self, item_id: int, now: datetime) -> SendInProgress:
-        until = self.store.reply_lease_until(item_id, now=now)
+        until = self.store.replies.reply_lease_until(item_id, now=now)
         free = (
             f" (if that watcher stopped, sending is possible again after {from_iso(until):%H:%M} UTC)" if until else ""
         )
@@ -315,7 +315,7 @@ class Queue:
         send with an unknown outcome (a timeout; the draft may have been edited since)."""
         if item["state"] == "sending":
             return True
-        return item["state"] in OPEN_STATES and bool(self.store.unsettled_replies(item["id"]))
+        return item["state"] in OPEN_STATES and bool(self.store.replies.unsettled_replies(item["id"]))
 
     def platform_reply_seen(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
         """The native-reply check's answer for an open item: `found` is the brand's reply to
@@ -329,7 +329,7 @@ class Queue:
         now = self.clock()
         with self.store.transaction():
             item = self.item(item_id)
-            if item["state"] not in OPEN_STATES or self.store.reply_lease_until(item_id, now=now):
+            if item["state"] not in OPEN_STATES or self.store.replies.reply_lease_until(item_id, now=now):
                 return Transition(item, False)
             key = item["reply_key"]
             if key and self.has_uncertain_send(item):
@@ -338,7 +338,7 @@ class Queue:
                 if item["state"] != "sending":
                     return Transition(item, False)
                 message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
-                self.store.finish_reply(key, status="unknown", now=now, error=message)
+                self.store.replies.finish_reply(key, status="unknown", now=now, error=message)
                 return self._fail(item, message, actor)
             if found is None:
                 return Transition(item, False)
@@ -352,8 +352,10 @@ class Queue:
         if found:  # an earlier, uncertain attempt's reply (or one made on the platform), not this call's
             detail["found_on_platform"] = True
         with self.store.transaction():
-            self.store.finish_reply(key, status="sent", now=now, platform_reply_id=reply_id, url=url)
-            self.store.supersede_replies(item["id"], keep=key, now=now, note=f"the item was replied with {reply_id}")
+            self.store.replies.finish_reply(key, status="sent", now=now, platform_reply_id=reply_id, url=url)
+            self.store.replies.supersede_replies(
+                item["id"], keep=key, now=now, note=f"the item was replied with {reply_id}"
+            )
             fresh = self.item(item["id"])
             result = self._move(
                 fresh,
@@ -362,7 +364,7 @@ class Queue:
                 {"reply_url": url, "first_response_at": fresh["first_response_at"] or now, "last_error": None},
                 detail,
             )
-            self.store.add_feedback(item["post_key"], "replied", actor=actor, now=now)
+            self.store.items.add_feedback(item["post_key"], "replied", actor=actor, now=now)
         return result
 
     def _fail(self, item: dict[str, Any], message: str, actor: str) -> Transition:

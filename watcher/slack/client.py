@@ -46,7 +46,7 @@ def channel_id_by_name(client: WebClient, store: Store, channel: str, *, now: da
     slack message `channel:#care`), else looked up among the channels the bot sees and kept."""
     if not channel.startswith("#"):
         return channel
-    known = store.slack_message(f"channel:{channel}")
+    known = store.slack.slack_message(f"channel:{channel}")
     if known is not None:
         return str(known["channel"])
     cursor = None
@@ -56,7 +56,7 @@ def channel_id_by_name(client: WebClient, store: Store, channel: str, *, now: da
         )
         for found in page.get("channels") or []:
             if found.get("name") == channel[1:]:
-                store.save_slack_message(
+                store.slack.save_slack_message(
                     f"channel:{channel}", item_id=None, kind="channel", channel=found["id"], ts="", now=now
                 )
                 return str(found["id"])

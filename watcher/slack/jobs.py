@@ -51,21 +51,21 @@ def _run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
     store, queue, now = runtime.store, runtime.queue, runtime.clock()
     woken = queue.wake_due()
     for item_id in woken:
-        item = store.get_item(item_id)
+        item = store.items.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now)
     answered = 0
     minutes = runtime.config.slack.native_reply_check_minutes
     # the interval holds across restarts: a crash loop must not spend the platform's read budget
-    if minutes and store.claim_job_run(NATIVE_CHECK_JOB, now=now, every=timedelta(minutes=minutes)):
+    if minutes and store.slack.claim_job_run(NATIVE_CHECK_JOB, now=now, every=timedelta(minutes=minutes)):
         answered = check_native_replies(runtime)
     sweep = sla_sweep(store, runtime.config, now=now)
     for item_id in sweep.reminded:  # the card turns to "SLA missed"
-        item = store.get_item(item_id)
+        item = store.items.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now, reason="sla")
-    for item_id in store.slack_stale_cards():  # repeats collapsed in, or changes made from the CLI
-        item = store.get_item(item_id)
+    for item_id in store.slack.slack_stale_cards():  # repeats collapsed in, or changes made from the CLI
+        item = store.items.get_item(item_id)
         if item is not None:
             enqueue_card_update(store, item, now=now)
     flushed = flush_slack(store, runtime.notifier, clock=runtime.clock)
@@ -84,13 +84,13 @@ def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000)
     slack = config.slack
     hours = BusinessHours.from_config(slack, config.brand.timezone)
     reminded = []
-    for row in store.queue_rows(states=UNCLAIMED_STATES, limit=limit):
+    for row in store.items.queue_rows(states=UNCLAIMED_STATES, limit=limit):
         state = row_sla_state(row, slack=slack, hours=hours, now=now)
         if row["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
-            store.set_sla_due(row["id"], state.due_at)
+            store.items.set_sla_due(row["id"], state.due_at)
         if state.status != "breached":
             continue
-        new = store.enqueue_outbox(
+        new = store.outbox.enqueue_outbox(
             "reminder",
             f"reminder:{row['id']}:{row['priority']}",
             {"item_id": row["id"], "post_key": row["post_key"], "late_minutes": state.minutes},
@@ -116,11 +116,12 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     there goes back to failed, retryable; an item a send is posting for is left to it."""
     closed = 0
     states = tuple(s for s in OPEN_STATES if s != "approved")
-    sending_now = runtime.store.leased_reply_items(now=runtime.clock())
+    sending_now = runtime.store.replies.leased_reply_items(now=runtime.clock())
     rows = [
         r
-        for r in runtime.store.queue_rows(states=states, limit=1000)
-        if runtime.store.slack_message(card_key(r["id"])) and not (r["state"] == "sending" and r["id"] in sending_now)
+        for r in runtime.store.items.queue_rows(states=states, limit=1000)
+        if runtime.store.slack.slack_message(card_key(r["id"]))
+        and not (r["state"] == "sending" and r["id"] in sending_now)
     ]
     if runtime.native_offset >= len(rows):
         runtime.native_offset = 0
@@ -129,7 +130,7 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
     unreachable: dict[tuple[str, str], list[int]] = {}  # (source, why) -> its items skipped
     for row in batch:
-        post = runtime.store.get_post(row["post_key"])
+        post = runtime.store.posts.get_post(row["post_key"])
         if post is None:
             continue
         try:

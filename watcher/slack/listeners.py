@@ -155,10 +155,10 @@ def _sent(runtime: SlackRuntime, result: Transition, user: str) -> Transition:
 def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
     item = runtime.queue.item(item_id)
     require(Action.DRAFT, item_id, item["state"])
-    post = runtime.store.get_post(item["post_key"])
+    post = runtime.store.posts.get_post(item["post_key"])
     if post is None:
         raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
-    triage = runtime.store.post_triage(post.key)
+    triage = runtime.store.posts.post_triage(post.key)
     templates = templates_for(
         runtime.config.slack.templates,
         intents=triage.intents if triage else (),
@@ -218,7 +218,7 @@ def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: di
     item_id, text, note, block_id = submitted_draft(view)
     try:
         item = runtime.queue.item(item_id)
-        post = runtime.store.get_post(item["post_key"])
+        post = runtime.store.posts.get_post(item["post_key"])
         if post is None:
             raise QueueError(f"post {item['post_key']} is missing from the store")
         problem = length_error(text, runtime.reply_limit(post), post.platform, runtime.reply_measure(post))

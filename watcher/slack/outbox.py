@@ -58,7 +58,7 @@ def card_key(item_id: int) -> str:
 
 def enqueue_card_update(store: Store, item: Mapping[str, Any], *, now: datetime, reason: str = "") -> int | None:
     """Ask for the card of `item` to be redrawn (one row per item version and reason: idempotent)."""
-    return store.enqueue_outbox(
+    return store.outbox.enqueue_outbox(
         "card_update",
         f"card_update:{item['id']}:{item['version']}" + (f":{reason}" if reason else ""),
         {"item_id": item["id"], "post_key": item["post_key"]},
@@ -118,12 +118,12 @@ class SlackNotifier:
         with self._lock:
             if row["id"] in self._delivered:  # delivered by a flush that has not marked it yet
                 return self._delivered[row["id"]]
-            done = self.store.outbox_row(row["id"])
+            done = self.store.outbox.outbox_row(row["id"])
             if done is not None and done["status"] == "sent":
                 return str(done["ref"])
             now = self.clock()
             # flush_outbox leases before it calls; a direct delivery (a redraw) leases here
-            if not row.get("leased") and not self.store.lease_outbox(
+            if not row.get("leased") and not self.store.outbox.lease_outbox(
                 row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=self.hold.owner
             ):
                 raise DeliveryRetry(f"outbox row {row['id']} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
@@ -151,19 +151,19 @@ class SlackNotifier:
     # --- building blocks --------------------------------------------------------------
 
     def view(self, item_id: int, *, overflow_note: str = "") -> tuple[CardView, Post]:
-        item = self.store.get_item(item_id)
+        item = self.store.items.get_item(item_id)
         if item is None:
             raise DeliveryFailed(f"queue item {item_id} no longer exists")
-        post = self.store.get_post(item["post_key"])
+        post = self.store.posts.get_post(item["post_key"])
         if post is None:
             raise DeliveryFailed(f"post {item['post_key']} of item {item_id} is missing from the store")
         view = CardView(
             item=item,
             post=post,
-            triage=self.store.post_triage(post.key),
+            triage=self.store.posts.post_triage(post.key),
             sla=sla_state(item, slack=self.slack, hours=self.hours, now=self.clock()),
             approval_required=item["priority"] in self.slack.approval_required,
-            events=tuple(self.store.events_for_item(item_id)),
+            events=tuple(self.store.items.events_for_item(item_id)),
             overflow_note=overflow_note,
         )
         return view, post
@@ -222,8 +222,8 @@ class SlackNotifier:
             metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"], "kind": row["kind"]}},
         )
         channel_id = str(response["channel"])
-        if channel_id != channel and self.store.slack_message(f"channel:{channel}") is None:
-            self.store.save_slack_message(
+        if channel_id != channel and self.store.slack.slack_message(f"channel:{channel}") is None:
+            self.store.slack.save_slack_message(
                 f"channel:{channel}", item_id=None, kind="channel", channel=channel_id, ts="", now=self.clock()
             )
         return channel_id, str(response["ts"])
@@ -247,7 +247,7 @@ class SlackNotifier:
             return channel
         now = self.clock()
         # not found a moment ago: not every retry scans the list
-        if now < self._unseen.get(channel, now) and self.store.slack_message(f"channel:{channel}") is None:
+        if now < self._unseen.get(channel, now) and self.store.slack.slack_message(f"channel:{channel}") is None:
             return ""
         found = channel_id_by_name(self.client, self.store, channel, now=now)
         if not found:
@@ -282,14 +282,14 @@ class SlackNotifier:
 
     def _card(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])
-        existing = self.store.slack_message(card_key(item_id))
+        existing = self.store.slack.slack_message(card_key(item_id))
         if existing is not None:
             return existing["ts"] or f"overflow:{existing['bucket']}"
         view, _ = self.view(item_id)
         item = view.item
         channel = row["channel"] or item["channel"] or self.slack.channel
         now = self.clock()
-        self.store.set_sla_due(item_id, view.sla.due_at)
+        self.store.items.set_sla_due(item_id, view.sla.due_at)
         # an item closed before its card went out is still posted, showing how it was closed:
         # nothing the pipeline queued vanishes unseen
         earlier = self._earlier_copy(row, channel)
@@ -305,10 +305,10 @@ class SlackNotifier:
             channel_id, ts = self._post(row, channel, text=card_text(view), blocks=card_blocks(view), look_first=False)
         with self.store.transaction():  # the card's address and its follow-ups: all or nothing
             # the bucket keeps the channel as addressed (a rule may route by name) for the hourly cap
-            self.store.save_slack_message(
+            self.store.slack.save_slack_message(
                 card_key(item_id), item_id=item_id, kind="card", channel=channel_id, ts=ts, now=now, bucket=channel
             )
-            self.store.enqueue_outbox(
+            self.store.outbox.enqueue_outbox(
                 "thread",
                 f"thread:{item_id}",
                 {"item_id": item_id, "post_key": item["post_key"]},
@@ -322,7 +322,7 @@ class SlackNotifier:
 
     def enqueue_escalation(self, item: Mapping[str, Any], *, now: datetime) -> None:
         if self.slack.escalation_channel:
-            self.store.enqueue_outbox(
+            self.store.outbox.enqueue_outbox(
                 "escalation",
                 f"escalation:{item['id']}",
                 {"item_id": item["id"], "post_key": item["post_key"]},
@@ -335,14 +335,14 @@ class SlackNotifier:
         if item["priority"] == "urgent" or item["escalated"]:
             return False
         hour = now.replace(minute=0, second=0, microsecond=0)
-        return self.store.count_slack_messages(channel, "card", since=hour) >= self.slack.hourly_cap
+        return self.store.slack.count_slack_messages(channel, "card", since=hour) >= self.slack.hourly_cap
 
     def _fold_into_overflow(self, item: Mapping[str, Any], channel: str, now: datetime) -> str:
         bucket = f"{channel}:{now:%Y-%m-%dT%H}"
-        self.store.save_slack_message(
+        self.store.slack.save_slack_message(
             card_key(item["id"]), item_id=item["id"], kind="overflowed", channel=channel, ts="", bucket=bucket, now=now
         )
-        self.store.enqueue_outbox(
+        self.store.outbox.enqueue_outbox(
             "overflow",
             f"overflow:{bucket}:{item['id']}",
             {"bucket": bucket},
@@ -356,19 +356,19 @@ class SlackNotifier:
         bucket = row["payload"]["bucket"]
         channel = bucket.rsplit(":", 1)[0]
         entries = []
-        for item_id in self.store.slack_bucket_items(bucket):
-            item = self.store.get_item(item_id)
-            post = self.store.get_post(item["post_key"]) if item else None
+        for item_id in self.store.slack.slack_bucket_items(bucket):
+            item = self.store.items.get_item(item_id)
+            post = self.store.posts.get_post(item["post_key"]) if item else None
             if item is not None and post is not None:
                 entries.append((item, post))
         blocks = overflow_blocks(entries, cap=self.slack.hourly_cap, hour=bucket.rsplit("T", 1)[-1] + ":00")
         text = f"{len(entries)} more item(s) past the hourly card cap"
-        summary = self.store.slack_message(f"overflow:{bucket}") or self._unrecorded_summary(row, bucket, channel)
+        summary = self.store.slack.slack_message(f"overflow:{bucket}") or self._unrecorded_summary(row, bucket, channel)
         if summary is not None:
             self._update(summary["channel"], summary["ts"], text=text, blocks=blocks)
             return summary["ts"]
         channel_id, ts = self._post(row, channel, text=text, blocks=blocks)
-        self.store.save_slack_message(
+        self.store.slack.save_slack_message(
             f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
         )
         return ts
@@ -377,28 +377,28 @@ class SlackNotifier:
         """The bucket's summary as another of its rows posted it without learning its ts (a
         500 after Slack stored it, a crash), found by metadata and recorded: one summary per
         bucket, never a second one beside it."""
-        others = set(self.store.outbox_tried_ids(f"overflow:{bucket}:")) - {row["id"]}
+        others = set(self.store.outbox.outbox_tried_ids(f"overflow:{bucket}:")) - {row["id"]}
         channel_id = self._channel_id(channel) if others else ""
         ts = self._find_posted(others, channel_id, "") if channel_id else None
         if ts is None:
             return None
         log.info("the overflow summary of %s was already posted as %s; updating it", bucket, ts)
-        self.store.save_slack_message(
+        self.store.slack.save_slack_message(
             f"overflow:{bucket}", item_id=None, kind="overflow", channel=channel_id, ts=ts, now=self.clock()
         )
-        return self.store.slack_message(f"overflow:{bucket}")
+        return self.store.slack.slack_message(f"overflow:{bucket}")
 
     def _card_update(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])
-        card = self.store.slack_message(card_key(item_id))
+        card = self.store.slack.slack_message(card_key(item_id))
         if card is None:
             return "superseded: the card is not posted yet and will show the current state"
         if card["kind"] != "card":
             return "overflowed: no card to update"
         view, _ = self.view(item_id)
         self._update(card["channel"], card["ts"], text=card_text(view), blocks=card_blocks(view))
-        self.store.touch_slack_message(card_key(item_id), now=self.clock())
-        copy = self.store.slack_message(f"escalation:{item_id}")
+        self.store.slack.touch_slack_message(card_key(item_id), now=self.clock())
+        copy = self.store.slack.slack_message(f"escalation:{item_id}")
         if copy is not None:  # the escalation channel sees the outcome too
             permalink = str(
                 self.client.chat_getPermalink(channel=card["channel"], message_ts=card["ts"]).get("permalink") or ""
@@ -409,12 +409,12 @@ class SlackNotifier:
 
     def _thread(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])
-        card = self.store.slack_message(card_key(item_id))
+        card = self.store.slack.slack_message(card_key(item_id))
         if card is None or card["kind"] != "card":
             return "skipped: no card"
         view, post = self.view(item_id)
-        blocks = context_blocks(post, self.store.conversation_posts(post))
-        blocks += [{"type": "divider"}, *history_blocks(self.store.customer_history(post.key))]
+        blocks = context_blocks(post, self.store.posts.conversation_posts(post))
+        blocks += [{"type": "divider"}, *history_blocks(self.store.slack.customer_history(post.key))]
         _, ts = self._post(
             row, card["channel"], text="Context and customer history", blocks=blocks, thread_ts=card["ts"]
         )
@@ -423,7 +423,7 @@ class SlackNotifier:
     def _escalation(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])
         view, _ = self.view(item_id)
-        card = self.store.slack_message(card_key(item_id))
+        card = self.store.slack.slack_message(card_key(item_id))
         permalink = ""
         if card is not None and card["kind"] == "card":
             permalink = str(
@@ -436,17 +436,17 @@ class SlackNotifier:
         if earlier is not None:  # card updates skipped this copy while it had no address: redraw it
             self._update(*earlier, text=text, blocks=blocks)
         channel_id, ts = earlier or self._post(row, channel, text=text, blocks=blocks, look_first=False)
-        self.store.save_slack_message(
+        self.store.slack.save_slack_message(
             f"escalation:{item_id}", item_id=item_id, kind="escalation", channel=channel_id, ts=ts, now=self.clock()
         )
         return ts
 
     def _reminder(self, row: dict[str, Any]) -> str:
         item_id = int(row["payload"]["item_id"])
-        item = self.store.get_item(item_id)
+        item = self.store.items.get_item(item_id)
         if item is None or item["state"] != "new":
             return "skipped: claimed or closed before the reminder went out"
-        card = self.store.slack_message(card_key(item_id))
+        card = self.store.slack.slack_message(card_key(item_id))
         group = self.slack.reminder_group or self.slack.escalation_group
         text = reminder_text(item, late_minutes=int(row["payload"].get("late_minutes", 0)), group=group)
         if card is not None and card["kind"] == "card":
@@ -457,7 +457,7 @@ class SlackNotifier:
 
     def _note(self, row: dict[str, Any]) -> str:
         """A line in the card's thread (review requests, rejections, failures)."""
-        card = self.store.slack_message(card_key(int(row["payload"]["item_id"])))
+        card = self.store.slack.slack_message(card_key(int(row["payload"]["item_id"])))
         if card is None or card["kind"] != "card":
             return "skipped: no card"
         _, ts = self._post(row, card["channel"], text=str(row["payload"]["text"]), thread_ts=card["ts"])

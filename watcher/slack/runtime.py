@@ -66,7 +66,7 @@ class SlackRuntime:
     def redraw(self, item_id: int) -> None:
         """Update the card now; if Slack cannot take it now, the outbox row stays
         pending and the scheduler's flush delivers it (Retry-After honoured)."""
-        item = self.store.get_item(item_id)
+        item = self.store.items.get_item(item_id)
         if item is None:
             return
         row_id = enqueue_card_update(self.store, item, now=self.clock())
@@ -79,17 +79,19 @@ class SlackRuntime:
                 ref = self.notifier.deliver(row)
             except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox
                 log.warning("card for item %s not redrawn yet: %s", item_id, exc)
-                self.store.mark_outbox_retry(row_id, next_attempt_at=retry_time(exc, self.clock()), error=str(exc))
+                self.store.outbox.mark_outbox_retry(
+                    row_id, next_attempt_at=retry_time(exc, self.clock()), error=str(exc)
+                )
                 return
             except DeliveryFailed as exc:
                 log.error("card for item %s cannot be redrawn: %s", item_id, exc)
-                self.store.mark_outbox_failed(row_id, error=str(exc))
+                self.store.outbox.mark_outbox_failed(row_id, error=str(exc))
                 return
-            self.store.mark_outbox_sent(row_id, ref=ref, now=self.clock())
+            self.store.outbox.mark_outbox_sent(row_id, ref=ref, now=self.clock())
 
     def note(self, item: Mapping[str, Any], what: str, text: str) -> None:
         """A message in the card's thread that pings the people who must act next."""
-        self.store.enqueue_outbox(
+        self.store.outbox.enqueue_outbox(
             "note",
             f"note:{item['id']}:{item['version']}:{what}",
             {"item_id": item["id"], "post_key": item["post_key"], "text": text},
@@ -111,7 +113,7 @@ class SlackRuntime:
 
     def _send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
         item = self.queue.item(item_id)
-        post = self.store.get_post(item["post_key"])
+        post = self.store.posts.get_post(item["post_key"])
         if post is None:
             raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
         try:

@@ -1,12 +1,13 @@
 """What every part of the store stands on: the one timestamp format, the error users
-see, the lock every query holds, and the connection with its transactions."""
+see, the lock every query holds, the connection with its transactions, and the
+repository base class."""
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import sqlite_utils
@@ -25,13 +26,18 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _present(db: sqlite_utils.Database, table: str, column: str, values: Sequence[str]) -> set[str]:
+    """Which of `values` the column holds (looked up 500 at a time: SQLite's variable limit)."""
+    found: set[str] = set()
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
+        rows = db.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+        found.update(row[0] for row in rows)
+    return found
+
+
 class StoreError(Exception):
     pass
-
-
-# SQLite picks new rowids at random once the largest reaches 2**63 - 1; far below that
-# a new row's rowid is the largest + 1 (see Store._rowid_mark)
-_ROWID_ROOM = 2**62
 
 
 def _locked(method: Callable[P, R]) -> Callable[P, R]:
@@ -44,17 +50,18 @@ def _locked(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class StoreBase:
-    """The connection and lock the query mixins share (Store sets them up)."""
+class Connection:
+    """The one connection and lock every repository shares, and its transactions (Store
+    opens them)."""
 
     path: str
     db: sqlite_utils.Database
     _lock: threading.RLock
-    _item_columns: frozenset[str] | None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, re-entrant: nested calls join the outer one."""
+        """BEGIN IMMEDIATE ... COMMIT, re-entrant: nested calls join the outer one, so calls on
+        several repositories inside one `with store.transaction():` commit together."""
         with self._lock:
             conn = self.db.conn
             if conn.in_transaction:
@@ -68,12 +75,14 @@ class StoreBase:
                 raise
             conn.execute("COMMIT")
 
-    # --- ingest speed ---
 
-    def _rowid_mark(self, table: str) -> int | None:
-        """The table's largest rowid, read inside a write transaction: the rows an insert then
-        adds are exactly those above it (SQLite gives a new row the largest rowid + 1), so
-        they are found without looking each key up. None near SQLite's largest rowid, where
-        new rowids are picked at random: callers then check keys one by one."""
-        last = int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
-        return last if last < _ROWID_ROOM else None
+class Repository:
+    """The queries of one group of tables, on the store's shared connection and lock."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.db = connection.db
+        self._lock = connection._lock
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self._connection.transaction()

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from watcher.store.base import StoreBase, _dicts, _locked, from_iso, iso
+from watcher.store.base import Repository, _dicts, _locked, from_iso, iso
 
 
-class DeliveryTables(StoreBase):
-    """Outbox rows and reply keys: what makes notifications and replies exactly-once."""
+class OutboxTables(Repository):
+    """Outbox rows: what makes a notification exactly-once."""
 
     # --- outbox -------------------------------------------------------------
 
@@ -170,6 +170,11 @@ class DeliveryTables(StoreBase):
             [dedupe_prefix, upper],
         ).fetchall()
         return [int(r[0]) for r in rows]
+
+
+class ReplyTables(Repository):
+    """Reply rows: a reply's idempotency key, stored before the platform is called, and the
+    send lease that lets one send at a time call the platform for an item."""
 
     # --- replies (idempotency) ----------------------------------------------
 

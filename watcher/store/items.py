@@ -9,12 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from watcher.core.vocab import OPEN_STATES
-from watcher.store.base import StoreBase, StoreError, _dicts, _locked, iso
+from watcher.store.base import Repository, StoreError, _dicts, _locked, _present, iso
 
 
-# one per queued post on ingest, so slots rather than frozen (a frozen dataclass pays a
-# setattr call per field); nothing changes one once made
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class NewItem:
     post_key: str
     priority: str
@@ -23,8 +21,10 @@ class NewItem:
     notify: bool = True
 
 
-class QueueTables(StoreBase):
+class QueueTables(Repository):
     """Queue items (compare-and-set on version), their audit events, and feedback."""
+
+    _item_columns: frozenset[str] | None = None  # the columns update_item may set, read once
 
     # --- queue items and audit events ---------------------------------------
 
@@ -45,78 +45,46 @@ class QueueTables(StoreBase):
             return {}
         stamp = iso(now)
         with self.transaction():
-            mark = self._rowid_mark("queue_items")
-            if mark is None:
-                keys = [i.post_key for i in items]
-                existing = {
-                    r[0]
-                    for r in self.db.execute(
-                        f"SELECT post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
-                    )
-                }
-                items = [i for i in items if i.post_key not in existing]
-                if not items:
-                    return {}
-            count = self.db.conn.executemany(
-                "INSERT OR IGNORE INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
-                "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
-                [[i.post_key, i.priority, i.score, i.channel, stamp, stamp] for i in items],
-            ).rowcount
-            fresh: list[NewItem]
-            if mark is not None and count == len(items):
-                # the usual case: every item went in, in order, each row the largest rowid + 1;
-                # SQL then writes their audit rows and cards from the new rows (no value bound
-                # per row), when it writes the JSON as json.dumps would
-                ids = {i.post_key: mark + n for n, i in enumerate(items, 1)}
-                fresh = list(items)
-                by_sql = _plain_json_text(items)
-            else:
-                by_sql = False
-                if mark is None:
-                    keys = [i.post_key for i in items]
-                    added = self.db.execute(
-                        f"SELECT id, post_key FROM queue_items WHERE post_key IN ({','.join('?' * len(keys))})", keys
-                    )
-                else:
-                    added = self.db.execute("SELECT id, post_key FROM queue_items WHERE id > ?", [mark])
-                ids = {r[1]: int(r[0]) for r in added}
-                if not ids:
-                    return {}
-                fresh = []
-                taken: set[str] = set()
-                for item in items:  # the first item of a post is the one stored
-                    if item.post_key in ids and item.post_key not in taken:
-                        taken.add(item.post_key)
-                        fresh.append(item)
-            if by_sql:
-                self.db.execute(_CREATED_EVENTS, [mark])
-            else:
-                self.db.conn.executemany(
-                    "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
-                    "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
-                    [[ids[i.post_key], i.post_key, stamp, _created_detail(i.priority, i.score)] for i in fresh],
+            taken = _present(self.db, "queue_items", "post_key", [i.post_key for i in items])
+            ids: dict[str, int] = {}
+            fresh: list[NewItem] = []
+            for item in items:  # the first item of a post is the one stored
+                if item.post_key in taken:
+                    continue
+                taken.add(item.post_key)
+                fresh.append(item)
+                cur = self.db.execute(
+                    "INSERT INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
+                    "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
+                    [item.post_key, item.priority, item.score, item.channel, stamp, stamp],
                 )
+                ids[item.post_key] = int(cur.lastrowid or 0)
+            self.db.conn.executemany(
+                "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
+                "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
+                [
+                    [ids[i.post_key], i.post_key, stamp, json.dumps({"priority": i.priority, "score": i.score})]
+                    for i in fresh
+                ],
+            )
             if card_kind is not None:
-                if by_sql and all(i.notify for i in items):
-                    self.db.execute(_NEW_CARDS, [card_kind, f"{card_kind}:", mark])
-                else:
-                    self.db.conn.executemany(
-                        "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
-                        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
+                    "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                    [
                         [
-                            [
-                                card_kind,
-                                f"{card_kind}:{i.post_key}",
-                                i.channel,
-                                ids[i.post_key],
-                                _card_payload(ids[i.post_key], i.post_key),
-                                stamp,
-                                stamp,
-                            ]
-                            for i in fresh
-                            if i.notify
-                        ],
-                    )
+                            card_kind,
+                            f"{card_kind}:{i.post_key}",
+                            i.channel,
+                            ids[i.post_key],
+                            json.dumps({"item_id": ids[i.post_key], "post_key": i.post_key}),
+                            stamp,
+                            stamp,
+                        ]
+                        for i in fresh
+                        if i.notify
+                    ],
+                )
             return ids
 
     @_locked
@@ -164,7 +132,7 @@ class QueueTables(StoreBase):
     @_locked
     def update_item(self, item_id: int, *, expected_version: int, changes: Mapping[str, Any], now: datetime) -> bool:
         """Compare-and-set on `version`: False if someone else changed the item first."""
-        if self._item_columns is None:  # the schema is fixed once migrated: read it once
+        if self._item_columns is None:  # the schema is fixed: read it once
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(queue_items)").fetchall()}
             self._item_columns = frozenset(columns - {"id", "post_key", "version", "created_at"})
         unknown = set(changes) - self._item_columns
@@ -284,40 +252,3 @@ class QueueTables(StoreBase):
             "JOIN posts p ON p.key = f.post_key ORDER BY f.id"
         ).fetchall()
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
-
-
-def _created_detail(priority: str, score: int) -> str:
-    """A "created" audit row's detail, when a batch does not go through _CREATED_EVENTS."""
-    return json.dumps({"priority": priority, "score": score})
-
-
-def _card_payload(item_id: int, post_key: str) -> str:
-    """A card's outbox payload, when a batch does not go through _NEW_CARDS."""
-    return json.dumps({"item_id": item_id, "post_key": post_key})
-
-
-# the "created" audit row and the card of each queue item above a rowid mark, written from the
-# item's row as create_queue_items' executemany path writes them: at = created_at = the item's
-# stamp, the card's channel the item's, detail and payload the text _created_detail and
-# _card_payload give (only used when _plain_json_text holds)
-_CREATED_EVENTS = (
-    "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
-    "SELECT id, post_key, 'created', 'watcher', NULL, 'new', created_at, "
-    """'{"priority": "' || priority || '", "score": ' || score || '}' FROM queue_items WHERE id > ? ORDER BY id"""
-)
-_NEW_CARDS = (
-    "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, next_attempt_at, "
-    "created_at) SELECT ?, ? || post_key, channel, id, "
-    """'{"item_id": ' || id || ', "post_key": "' || post_key || '"}', 'pending', 0, created_at, created_at """
-    "FROM queue_items WHERE id > ? ORDER BY id"
-)
-
-
-def _plain_json_text(items: Sequence[NewItem]) -> bool:
-    """True when JSON writes every item's post key and priority as the text between two
-    quotes (printable ASCII, no quote or backslash to escape) and every score is an int:
-    then SQL concatenation gives the exact text json.dumps gives."""
-    if not all(type(i.post_key) is str and type(i.priority) is str and type(i.score) is int for i in items):
-        return False
-    text = "".join([i.post_key for i in items] + [i.priority for i in items])
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
 from watcher.core.vocab import OPEN_STATES
-from watcher.store.base import StoreBase, _locked, from_iso, iso
+from watcher.store.base import Repository, _locked, _present, from_iso, iso
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ class TriageColumns(Protocol):
     def channel(self) -> str: ...
 
 
-# NewPost, RecentPost: one or more per post on ingest, so slots rather than frozen
-# (a frozen dataclass pays a setattr call per field); nothing changes one once made
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class NewPost:
     post: Post
     triage: TriageColumns | None
@@ -64,7 +62,7 @@ class NewPost:
     norm_text: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecentPost:
     author_key: str
     key: str
@@ -73,20 +71,14 @@ class RecentPost:
     duplicate_of: str | None
 
 
-class PostTables(StoreBase):
+class PostTables(Repository):
     """Posts and authors: the ingest write path and the reads that rebuild Post objects."""
 
     # --- posts and authors --------------------------------------------------
 
     @_locked
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT key FROM posts WHERE key IN ({marks})", chunk)
-            found.update(row[0] for row in rows)
-        return found
+        return _present(self.db, "posts", "key", keys)
 
     @_locked
     def recent_by_authors(self, author_keys: Sequence[str], *, since: datetime) -> list[RecentPost]:
@@ -142,33 +134,16 @@ class PostTables(StoreBase):
         if not entries:
             return set()
         with self.transaction():
-            mark = self._rowid_mark("posts")
-            # with a mark, stored keys are skipped by ON CONFLICT and found after the insert
-            known = self.existing_keys([e.post.key for e in entries]) if mark is None else set()
+            known = self.existing_keys([e.post.key for e in entries])
             fresh: list[NewPost] = []
-            for entry in entries:
+            for entry in entries:  # the first of a key in a batch wins
                 if entry.post.key not in known:
                     known.add(entry.post.key)
                     fresh.append(entry)
-            if not fresh:
-                return set()
             fetched = iso(fetched_at)
-            rows = [_post_values(e, fetched_at=fetched) for e in fresh]
-            added = self.db.conn.executemany(_INSERT_POST, rows).rowcount
-            if mark is None or added == len(fresh):  # the usual case: none was stored already
-                inserted = {e.post.key for e in fresh}
-            else:
-                inserted = {r[0] for r in self.db.execute("SELECT key FROM posts WHERE rowid > ?", [mark])}
-            self.db.conn.executemany(
-                "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
-                "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name, "
-                "followers = excluded.followers, verified = excluded.verified, "
-                "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
-                "post_count = post_count + excluded.post_count",
-                _author_rows(fresh, rows, inserted),
-            )
-            return inserted
+            self.db.conn.executemany(_INSERT_POST, [_post_row(e, fetched_at=fetched) for e in fresh])
+            self.db.conn.executemany(_UPSERT_AUTHOR, [_author_row(e.post) for e in fresh])
+            return {e.post.key for e in fresh}
 
     @_locked
     def get_post(self, key: str) -> Post | None:
@@ -273,24 +248,6 @@ class PostTables(StoreBase):
 TRIAGE_COLUMNS = tuple(f.name for f in fields(StoredTriage))  # the posts columns a triage fills, in order
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-
-
-_JSON_STR = json.encoder.encode_basestring  # how _JSON writes a str (ensure_ascii=False)
-
-
-def _json_list(values: tuple[str, ...]) -> str:
-    """_JSON.encode(list(values)), spelled out for the usual all-text case (three per post)."""
-    if not values:
-        return "[]"
-    try:
-        if len(values) == 1:  # most intents and reasons: half the instructions of join(map(...))
-            return f"[{_JSON_STR(values[0])}]"
-        return f"[{', '.join(map(_JSON_STR, values))}]"
-    except TypeError:  # not all text (_JSON_STR takes only str): the encoder writes it
-        return _JSON.encode(list(values))
-
-
 _POST_COLUMNS = (
     "key",
     "platform",
@@ -316,101 +273,86 @@ _POST_COLUMNS = (
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
     "raw",
 )
-# ON CONFLICT (not OR IGNORE): a stored key is skipped, a missing required field still fails
-_INSERT_POST = (
-    f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))}) "
-    "ON CONFLICT(key) DO NOTHING"
+_INSERT_POST = f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join(':' + c for c in _POST_COLUMNS)})"
+# one upsert per post, in batch order: the author keeps the last post's profile, the
+# earliest and latest post times (iso() text sorts as time) and the count
+_UPSERT_AUTHOR = (
+    "INSERT INTO authors (key, platform, author_id, handle, display_name, followers, verified, "
+    "first_seen, last_seen, post_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+    "ON CONFLICT(key) DO UPDATE SET handle = excluded.handle, display_name = excluded.display_name, "
+    "followers = excluded.followers, verified = excluded.verified, "
+    "last_seen = MAX(last_seen, excluded.last_seen), first_seen = MIN(first_seen, excluded.first_seen), "
+    "post_count = post_count + 1"
 )
-_CREATED_AT = _POST_COLUMNS.index("created_at")
-_NO_TRIAGE = (None,) * (len(TRIAGE_COLUMNS) - 1)
 
 
-def _post_values(entry: NewPost, *, fetched_at: str) -> tuple[Any, ...]:
-    """A post's row for _INSERT_POST, in _POST_COLUMNS order (built once per post on ingest)."""
+def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
+    """A post's row for _INSERT_POST."""
     post, triage = entry.post, entry.triage
-    metrics = post.metrics
-    triaged: tuple[Any, ...]
+    row: dict[str, Any] = {
+        "key": post.key,
+        "platform": post.platform,
+        "native_id": post.native_id,
+        "source": post.source,
+        "kind": post.kind.value,
+        "url": post.url,
+        "text": post.text,
+        "norm_text": normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
+        "created_at": iso(post.created_at),
+        "fetched_at": fetched_at,
+        "author_key": post.author_key,
+        "parent_id": post.parent_id,
+        "conversation_id": post.conversation_id,
+        "parent_text": post.parent_text,
+        "likes": post.metrics.likes,
+        "reposts": post.metrics.reposts,
+        "replies": post.metrics.replies,
+        "is_own": int(post.is_own),
+        "is_repost": int(post.is_repost),
+        "duplicate_of": entry.duplicate_of,
+        "raw": _raw_text(post.raw),
+    }
     if triage is None:  # the detected language replaces the platform's hint only when triaged
-        lang, triaged = post.lang, _NO_TRIAGE
+        row.update(dict.fromkeys(TRIAGE_COLUMNS), lang=post.lang)
     else:
-        lang = triage.lang
-        triaged = (
-            triage.score,
-            triage.priority,
-            int(triage.needs_reply),
-            triage.sentiment,
-            triage.sentiment_label,
-            _json_list(triage.intents),
-            _json_list(triage.reasons),
-            _json_list(triage.tags),
-            triage.channel,
+        row.update(
+            score=triage.score,
+            priority=triage.priority,
+            needs_reply=int(triage.needs_reply),
+            sentiment=triage.sentiment,
+            sentiment_label=triage.sentiment_label,
+            lang=triage.lang,
+            intents=_json(list(triage.intents)),
+            reasons=_json(list(triage.reasons)),
+            tags=_json(list(triage.tags)),
+            channel=triage.channel,
         )
+    return row
+
+
+def _author_row(post: Post) -> tuple[Any, ...]:
+    author, created = post.author, iso(post.created_at)
     return (
-        post.key,
-        post.platform,
-        post.native_id,
-        post.source,
-        str(post.kind),  # a StrEnum's text, without Enum.value's Python-level property
-        post.url,
-        post.text,
-        normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
-        lang,
-        iso(post.created_at),
-        fetched_at,
         post.author_key,
-        post.parent_id,
-        post.conversation_id,
-        post.parent_text,
-        metrics.likes,
-        metrics.reposts,
-        metrics.replies,
-        int(post.is_own),
-        int(post.is_repost),
-        entry.duplicate_of,
-        *triaged,
-        _raw_text(post.raw),
+        post.platform,
+        author.id,
+        author.handle,
+        author.display_name,
+        author.followers,
+        int(author.verified),
+        created,
+        created,
     )
 
 
-def _author_rows(fresh: Sequence[NewPost], rows: Sequence[tuple[Any, ...]], inserted: set[str]) -> list[list[Any]]:
-    """One authors upsert row per author of the inserted posts, folding the author's posts
-    in batch order: what one upsert per post leaves (the last post's profile, the earliest
-    and latest post times, the count), in one statement per author instead of per post."""
-    authors: dict[str, list[Any]] = {}
-    for entry, row in zip(fresh, rows, strict=True):
-        post = entry.post
-        if post.key not in inserted:
-            continue
-        author, created = post.author, row[_CREATED_AT]
-        folded = authors.get(post.author_key)
-        if folded is None:
-            authors[post.author_key] = [
-                post.author_key,
-                post.platform,
-                author.id,
-                author.handle,
-                author.display_name,
-                author.followers,
-                int(author.verified),
-                created,
-                created,
-                1,
-            ]
-            continue
-        folded[3:7] = author.handle, author.display_name, author.followers, int(author.verified)
-        if created < folded[7]:  # iso() text sorts as time, as MIN/MAX compare it in SQL
-            folded[7] = created
-        if created > folded[8]:
-            folded[8] = created
-        folded[9] += 1
-    return list(authors.values())
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _raw_text(raw: Mapping[str, Any]) -> str:
     if isinstance(raw, RawJson):
         return raw.text  # already JSON (a replayed line): not encoded again
-    payload = raw if isinstance(raw, dict) else dict(raw)
-    text = _JSON.encode(payload)
-    if storable_text(text) is not text:  # a lone surrogate SQLite refuses: \u-escaped, kept exactly
-        return json.dumps(payload, default=str)
+    text = _json(dict(raw))
+    if storable_text(text) != text:  # a lone surrogate SQLite refuses: \u-escaped, kept exactly
+        return json.dumps(dict(raw), default=str)
     return text

@@ -6,15 +6,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher.store.base import StoreBase, _dicts, _locked, from_iso, iso
+from watcher.store.base import Repository, _dicts, _locked, from_iso, iso
 from watcher.store.schema import QUARTER_SQL
 
 
-class DigestQueries(StoreBase):
+class DigestQueries(Repository):
     """Aggregates for digests and spikes, shaped to the posts_digest index (see schema.py)."""
 
     # --- digest ---------------------------------------------------------------
-    # Aggregates for watcher/digest.py and watcher/spikes.py. "Counted" posts are
+    # Aggregates for watcher/digest/ (figures, spikes). "Counted" posts are
     # mentions: not the brand's own posts and not collapsed duplicates (the
     # condition of the posts_digest partial index: keep it in the WHERE clauses).
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher.store.base import StoreBase, _dicts, _locked, iso
+from watcher.store.base import Repository, _dicts, _locked, iso
 
 
-class SlackTables(StoreBase):
+class SlackTables(Repository):
     """Slack message refs (cards are updated in place, never posted twice) and what a card shows."""
 
     # --- slack ---

@@ -4,42 +4,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from watcher.core.cursor import Cursor
-from watcher.store.base import StoreBase, _locked, from_iso, iso
+from watcher.store.base import Repository, _locked, from_iso, iso
 
 
-class SourceTables(StoreBase):
+@dataclass(frozen=True)
+class SourceState:
+    """A source's health as the poller left it; the defaults are a source never polled."""
+
+    healthy: bool = True
+    message: str = ""
+    failures: int = 0  # polls failed in a row
+    backoff_until: datetime | None = None  # no poll before this (a failure or a rate limit)
+    rate_limits: Mapping[str, datetime] = field(default_factory=dict)  # endpoint -> its reset
+    last_success_at: datetime | None = None
+
+
+class SourceTables(Repository):
     """Per-source health, back-off, rate-limit windows and cursor, kept across restarts."""
 
     # --- source health and rate limits --------------------------------------
 
     @_locked
-    def source_state(self, source: str) -> dict[str, Any]:
+    def source_state(self, source: str) -> SourceState:
         row = self.db.execute(
             "SELECT healthy, message, failures, backoff_until, rate_limits, last_success_at FROM source_state "
             "WHERE source = ?",
             [source],
         ).fetchone()
         if row is None:
-            return {
-                "healthy": True,
-                "message": "",
-                "failures": 0,
-                "backoff_until": None,
-                "rate_limits": {},
-                "last_success_at": None,
-            }
-        return {
-            "healthy": bool(row[0]),
-            "message": row[1] or "",
-            "failures": row[2] or 0,
-            "backoff_until": from_iso(row[3]) if row[3] else None,
-            "rate_limits": {k: from_iso(v) for k, v in json.loads(row[4] or "{}").items()},
-            "last_success_at": from_iso(row[5]) if row[5] else None,
-        }
+            return SourceState()
+        return SourceState(
+            healthy=bool(row[0]),
+            message=row[1] or "",
+            failures=row[2] or 0,
+            backoff_until=from_iso(row[3]) if row[3] else None,
+            rate_limits={k: from_iso(v) for k, v in json.loads(row[4] or "{}").items()},
+            last_success_at=from_iso(row[5]) if row[5] else None,
+        )
 
     @_locked
     def save_source_state(

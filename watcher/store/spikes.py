@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from watcher.store.base import StoreBase, _locked, from_iso, iso
+from watcher.store.base import Repository, _locked, from_iso, iso
 
 
-class SpikeTables(StoreBase):
+class SpikeTables(Repository):
     """spike_state: one row per statistic, the first and last spiking hour of the spike
     last alerted. An hourly check that finds a run touching this range extends it
-    instead of alerting again (see watcher/spikes.py); the row is written in the same
+    instead of alerting again (see watcher/digest/spikes.py); the row is written in the same
     transaction as the alert's outbox row."""
 
     # --- spikes ---

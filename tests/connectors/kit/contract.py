@@ -162,7 +162,7 @@ class ConnectorContract:
         kit.advance(6 * 60)
         with Store(tmp_path / "w.db") as store:
             after = poller(store).poll()
-            assert after.status == "ok" and [p.native_id for p in store.iter_posts()] == ids
+            assert after.status == "ok" and [p.native_id for p in store.posts.iter_posts()] == ids
 
     def test_5xx_is_source_unavailable(self, kit: Kit) -> None:
         self.needs(kit, "server_error")

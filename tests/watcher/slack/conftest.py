@@ -109,7 +109,7 @@ def ingest(store: Store, config: Config, clock: Clock, *posts: Post) -> list[int
     Pipeline(store, config, triage_fn=fixed_triage, clock=clock).ingest(
         "x_mentions", FetchResult(posts=posts, cursor=None)
     )
-    items = [store.item_for_post(p.key) for p in posts]
+    items = [store.items.item_for_post(p.key) for p in posts]
     return [int(i["id"]) for i in items if i is not None]
 
 

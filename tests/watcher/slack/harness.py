@@ -114,7 +114,7 @@ class Harness:
         return self.app.dispatch(BoltRequest(body=body, headers=signed_headers(body)))
 
     def click(self, action_id: str, item_id: int, user: str, *, choice: str | None = None) -> BoltResponse:
-        card = self.runtime.store.slack_message(card_key(item_id))
+        card = self.runtime.store.slack.slack_message(card_key(item_id))
         ts = card["ts"] if card else "1.0"
         if choice is None:
             return self.dispatch(block_action(action_id, user, value=str(item_id), message_ts=ts))

@@ -50,7 +50,7 @@ def harness(runtime) -> Harness:
 
 
 def posted_card(runtime, fake, item_id):
-    saved = runtime.store.slack_message(card_key(item_id))
+    saved = runtime.store.slack.slack_message(card_key(item_id))
     return fake.find(saved["channel"], saved["ts"])
 
 
@@ -68,20 +68,20 @@ def test_claim_updates_card_in_place(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     response = harness.click("claim", item_id, ANA)
     assert response.status == 200
-    assert runtime.store.get_item(item_id)["assignee"] == ANA
+    assert runtime.store.items.get_item(item_id)["assignee"] == ANA
     card = posted_card(runtime, fake, item_id)
     assert card["edited"] == 1 and "Claimed by <@UANA> <!date^" in blocks_text(card) and "{ago}" in blocks_text(card)
     harness.click("claim", item_id, ANA)  # double click: no second claim
-    assert [e["action"] for e in runtime.store.events_for_item(item_id)].count("claim") == 1
+    assert [e["action"] for e in runtime.store.items.events_for_item(item_id)].count("claim") == 1
 
 
 def test_member_of_moderator_group_may_act_others_are_refused(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     harness.click("claim", item_id, EVE)
-    assert runtime.store.get_item(item_id)["state"] == "new"
+    assert runtime.store.items.get_item(item_id)["state"] == "new"
     assert "Only the care team's moderators" in ephemerals(fake, EVE)[0]
     harness.click("claim", item_id, MIRA)  # MIRA is in user group SMODS
-    assert runtime.store.get_item(item_id)["assignee"] == MIRA
+    assert runtime.store.items.get_item(item_id)["assignee"] == MIRA
 
 
 def test_concurrent_claims_yield_one_winner(harness, runtime, fake, clock):
@@ -97,7 +97,7 @@ def test_concurrent_claims_yield_one_winner(harness, runtime, fake, clock):
         t.start()
     for t in threads:
         t.join()
-    claims = [e for e in runtime.store.events_for_item(item_id) if e["action"] == "claim"]
+    claims = [e for e in runtime.store.items.events_for_item(item_id) if e["action"] == "claim"]
     assert len(claims) == 1
     loser = LUCA if claims[0]["actor"] == ANA else ANA
     assert "claimed by" in ephemerals(fake, loser)[0] or "changed by someone else" in ephemerals(fake, loser)[0]
@@ -119,7 +119,7 @@ def test_draft_modal_offers_templates_and_checks_the_length(harness, runtime, fa
     response = harness.submit_draft(item_id, ANA, "x" * 281)
     errors = json.loads(response.body)
     assert errors["response_action"] == "errors" and "x allows 280" in errors["errors"]["reply:0"]
-    assert runtime.store.get_item(item_id)["state"] == "new"
+    assert runtime.store.items.get_item(item_id)["state"] == "new"
 
 
 def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock):
@@ -143,7 +143,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
         runtime = make_runtime(store, config, client, clock, replay)
         harness = Harness(runtime)
         assert run_slack_jobs(runtime).sent >= 2
-        item_id = store.item_for_post("x:1001")["id"]
+        item_id = store.items.item_for_post("x:1001")["id"]
         card = blocks_text(posted_card(runtime, fake, item_id))
         assert "URGENT" in card and "double charge" in card and "@carla" in card
         harness.click("claim", item_id, ANA)
@@ -151,7 +151,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
         harness.click("draft", item_id, ANA)
         assert fake.calls_to("views.open")[-1].params["view"]["callback_id"] == "draft_submit"
         response = harness.submit_draft(item_id, ANA, "Sorry @carla, the refund is on its way", note="checked billing")
-        assert response.status == 200 and store.get_item(item_id)["state"] == "drafted"
+        assert response.status == 200 and store.items.get_item(item_id)["state"] == "drafted"
         card = blocks_text(posted_card(runtime, fake, item_id))
         assert "Approve & send" in card and "Internal note: checked billing" in card
         harness.click("approve", item_id, ANA)  # four-eyes: the drafter cannot approve
@@ -163,7 +163,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
         assert [(r["in_reply_to"], r["text"]) for r in replies] == [
             ("x:1001", "Sorry @carla, the refund is on its way")
         ]
-        item = store.get_item(item_id)
+        item = store.items.get_item(item_id)
         assert item["state"] == "replied" and item["approved_by"] == LUCA
         final = blocks_text(posted_card(runtime, fake, item_id))
         assert "Replied by <@UANA>, approved by <@ULUCA>, 14 min after the post" in final
@@ -175,15 +175,15 @@ def test_reply_error_is_shown_on_the_card_and_retry_works(harness, runtime, fake
     harness.submit_draft(item_id, ANA, "On it")
     connector.fail_with = ReplyRejected("the post was deleted by its author; dismiss the item")
     harness.click("send", item_id, ANA)
-    assert runtime.store.get_item(item_id)["state"] == "failed"
+    assert runtime.store.items.get_item(item_id)["state"] == "failed"
     card = blocks_text(posted_card(runtime, fake, item_id))
     assert "Sending failed: the post was deleted by its author" in card and "Retry send" in card
     run_slack_jobs(runtime)
-    saved = runtime.store.slack_message(card_key(item_id))
+    saved = runtime.store.slack.slack_message(card_key(item_id))
     notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == saved["ts"]]
     assert any(n.startswith("<@UANA> the reply was not posted: the post was deleted") for n in notes)
     harness.click("send", item_id, ANA)
-    assert runtime.store.get_item(item_id)["state"] == "replied" and len(connector.replies) == 1
+    assert runtime.store.items.get_item(item_id)["state"] == "replied" and len(connector.replies) == 1
     assert "https://x.com/acme/status/r1" in blocks_text(posted_card(runtime, fake, item_id))
 
 
@@ -192,7 +192,7 @@ def test_non_moderator_clicking_approve_is_refused(harness, runtime, fake, clock
     harness.submit_draft(item_id, ANA, "Reply")
     harness.click("approve", item_id, EVE)
     assert "Only the care team's moderators" in ephemerals(fake, EVE)[0]
-    assert runtime.store.get_item(item_id)["state"] == "drafted" and connector.replies == []
+    assert runtime.store.items.get_item(item_id)["state"] == "drafted" and connector.replies == []
 
 
 def test_send_without_approval_is_refused_for_high_priority(harness, runtime, fake, clock, connector):
@@ -208,11 +208,11 @@ def test_reject_returns_the_draft_to_its_drafter_with_a_note(harness, runtime, f
     harness.click("reject", item_id, LUCA)
     assert fake.calls_to("views.open")[-1].params["view"]["callback_id"] == "reject_submit"
     harness.submit_reject(item_id, LUCA, "Too curt, apologise first")
-    item = runtime.store.get_item(item_id)
+    item = runtime.store.items.get_item(item_id)
     assert item["state"] == "claimed" and item["assignee"] == ANA
     assert "Returned to <@UANA> by <@ULUCA>" in blocks_text(posted_card(runtime, fake, item_id))
     run_slack_jobs(runtime)
-    card = runtime.store.slack_message(card_key(item_id))
+    card = runtime.store.slack.slack_message(card_key(item_id))
     notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == card["ts"]]
     assert "<@UANA> <@ULUCA> returned your draft: Too curt, apologise first" in notes
 
@@ -222,19 +222,19 @@ def test_dismiss_snooze_and_escalate(harness, runtime, fake, clock):
         runtime, clock, make_post("1"), make_post("2", handle="b"), make_post("3", handle="c")
     )
     harness.click("dismiss", first, ANA, choice="spam")
-    assert runtime.store.get_item(first)["dismiss_reason"] == "spam"
+    assert runtime.store.items.get_item(first)["dismiss_reason"] == "spam"
     assert "Dismissed by <@UANA>: Spam" in blocks_text(posted_card(runtime, fake, first))
     clock.now = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # Friday 17:00 in Rome
     harness.click("snooze", second, ANA, choice="tomorrow")
-    assert runtime.store.get_item(second)["snoozed_until"].startswith("2026-11-23T08:00:00")  # Monday 09:00 Rome
+    assert runtime.store.items.get_item(second)["snoozed_until"].startswith("2026-11-23T08:00:00")  # Monday 09:00 Rome
     harness.click("escalate", third, LUCA)
-    assert runtime.store.get_item(third)["priority"] == "urgent"
+    assert runtime.store.items.get_item(third)["priority"] == "urgent"
     run_slack_jobs(runtime)
     (copy,) = fake.channel_messages("CESC")
     assert "<!subteam^SESC>" in blocks_text(copy)
     clock.now = datetime(2026, 11, 23, 8, 1, tzinfo=UTC)
     report = run_slack_jobs(runtime)
-    assert report.woken == 1 and runtime.store.get_item(second)["state"] == "new"
+    assert report.woken == 1 and runtime.store.items.get_item(second)["state"] == "new"
     harness.click("dismiss", third, LUCA, choice="handled_elsewhere")
     (copy,) = fake.channel_messages("CESC")
     assert "Dismissed by <@ULUCA>: Handled elsewhere" in blocks_text(copy)  # the copy follows the card
@@ -246,7 +246,7 @@ def test_brand_reply_made_natively_closes_the_item(harness, runtime, fake, clock
     assert run_slack_jobs(runtime).answered_elsewhere == 0  # checked at the first tick, found nothing then
     clock.advance(minutes=10)
     assert run_slack_jobs(runtime).answered_elsewhere == 1
-    assert runtime.store.get_item(item_id)["state"] == "answered_elsewhere"
+    assert runtime.store.items.get_item(item_id)["state"] == "answered_elsewhere"
     assert "replied natively" in blocks_text(posted_card(runtime, fake, item_id))
 
 
@@ -259,8 +259,8 @@ def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing
 
     assert run_slack_jobs(runtime).answered_elsewhere == 1
     assert connector.batches == [["x:1", "x:2"]]  # one call for the batch, not one per item
-    assert runtime.store.get_item(second)["state"] == "answered_elsewhere"
-    assert runtime.store.get_item(first)["state"] == "new"
+    assert runtime.store.items.get_item(second)["state"] == "answered_elsewhere"
+    assert runtime.store.items.get_item(first)["state"] == "new"
 
     def unavailable(posts):
         raise SourceUnavailable("X answered 503", source="x-mentions")
@@ -268,7 +268,7 @@ def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing
     connector.find_own_replies = unavailable
     clock.advance(minutes=10)
     assert run_slack_jobs(runtime).answered_elsewhere == 0  # logged and skipped until the next check
-    assert runtime.store.get_item(first)["state"] == "new"
+    assert runtime.store.items.get_item(first)["state"] == "new"
 
     def no_source(post):
         raise LookupError(f"no source fetched {post.key}")
@@ -287,7 +287,7 @@ def test_unclaimed_item_past_its_sla_gets_one_reminder_in_its_thread(harness, ru
     clock.advance(minutes=61)
     assert run_slack_jobs(runtime).reminded == 1
     assert run_slack_jobs(runtime).reminded == 0
-    card = runtime.store.slack_message(card_key(item_id))
+    card = runtime.store.slack.slack_message(card_key(item_id))
     reminders = [
         m for m in fake.channel_messages("CCARE") if m.get("thread_ts") == card["ts"] and "alarm_clock" in m["text"]
     ]
@@ -300,7 +300,7 @@ def test_repeats_from_the_same_author_collapse_into_the_card(harness, runtime, f
     clock.advance(minutes=2)
     ingest(runtime.store, runtime.config, clock, make_post("2", "where is my refund", created_at=START))
     run_slack_jobs(runtime)
-    assert runtime.store.count_items() == 1
+    assert runtime.store.items.count_items() == 1
     assert len([m for m in fake.channel_messages("CCARE") if "thread_ts" not in m]) == 1
     assert "+1 repeats" in blocks_text(posted_card(runtime, fake, item_id))
 
@@ -309,7 +309,7 @@ def test_card_update_during_a_429_waits_in_the_outbox(harness, runtime, fake, cl
     (item_id,) = queued(runtime, clock, make_post("1"))
     fake.fail("chat.update", 429, retry_after=3)
     harness.click("claim", item_id, ANA)
-    assert runtime.store.get_item(item_id)["state"] == "claimed"
+    assert runtime.store.items.get_item(item_id)["state"] == "claimed"
     assert "Claimed by" not in blocks_text(posted_card(runtime, fake, item_id))
     clock.advance(seconds=2)
     run_slack_jobs(runtime)  # Retry-After is 3 s: not yet
@@ -337,7 +337,7 @@ def test_approvers_are_asked_in_the_thread_and_only_they_may_approve(tmp_path, f
         (item_id,) = queued(runtime, clock, make_post("1", priority="urgent"))
         harness.submit_draft(item_id, ANA, "We are on it")
         run_slack_jobs(runtime)
-        card = store.slack_message(card_key(item_id))
+        card = store.slack.slack_message(card_key(item_id))
         notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == card["ts"]]
         assert "<@ULUCA> <!subteam^SESC> <@UANA> drafted a reply: please review it." in notes
         harness.click("approve", item_id, MIRA)  # a moderator, not an approver
@@ -353,14 +353,14 @@ def test_timeout_after_the_platform_posted_yields_one_public_reply(harness, runt
     harness.click("send", item_id, ANA)
     harness.click("send", item_id, ANA)
     assert connector.replies == [("x:1", "On it")]
-    assert runtime.store.get_item(item_id)["state"] == "replied"
+    assert runtime.store.items.get_item(item_id)["state"] == "replied"
 
 
 def test_double_submitted_draft_is_one_draft_and_a_closed_item_refuses_inline(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     assert harness.submit_draft(item_id, ANA, "Same words").status == 200
     assert harness.submit_draft(item_id, ANA, "Same words").status == 200
-    assert [e["action"] for e in runtime.store.events_for_item(item_id)].count("draft") == 1
+    assert [e["action"] for e in runtime.store.items.events_for_item(item_id)].count("draft") == 1
     harness.click("dismiss", item_id, ANA, choice="no_reply_needed")
     errors = json.loads(harness.submit_draft(item_id, ANA, "Too late").body)
     assert "it is dismissed" in errors["errors"]["reply:0"]
@@ -372,7 +372,7 @@ def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connec
         runtime = make_runtime(store, config, client, clock, connector)
         (item_id,) = queued(runtime, clock, make_post("1"))
         Harness(runtime).click("claim", item_id, ANA)
-        assert store.get_item(item_id)["state"] == "new"
+        assert store.items.get_item(item_id)["state"] == "new"
         assert "slack.moderators is empty" in ephemerals(fake, ANA)[0]
 
 
@@ -384,12 +384,12 @@ def test_jobs_loop_delivers_until_stopped(runtime, fake, clock):
     worker = threading.Thread(target=jobs_loop, args=(runtime,), kwargs={"interval": 0.01, "stop": stop})
     worker.start()
     for _ in range(500):
-        if runtime.store.outbox_counts().get("sent") == 2:
+        if runtime.store.outbox.outbox_counts().get("sent") == 2:
             break
         stop.wait(0.01)
     stop.set()
     worker.join()
-    assert runtime.store.outbox_counts() == {"sent": 2}
+    assert runtime.store.outbox.outbox_counts() == {"sent": 2}
     assert len(fake.calls_to("chat.postMessage")) == 2  # many ticks, still one card and one thread
 
 
@@ -400,7 +400,7 @@ def test_unexpected_error_is_told_without_a_traceback_and_retry_is_safe(harness,
     harness.click("send", item_id, ANA)
     (told,) = ephemerals(fake, ANA)
     assert "Send on #1 failed on our side" in told and "Traceback" not in told and "socket closed" not in told
-    assert runtime.store.get_item(item_id)["state"] == "sending"
+    assert runtime.store.items.get_item(item_id)["state"] == "sending"
     assert "Check & retry send" in blocks_text(posted_card(runtime, fake, item_id))
     harness.click("send", item_id, ANA)  # looks on the platform first, finds nothing, posts once
-    assert connector.replies == [("x:1", "On it")] and runtime.store.get_item(item_id)["state"] == "replied"
+    assert connector.replies == [("x:1", "On it")] and runtime.store.items.get_item(item_id)["state"] == "replied"

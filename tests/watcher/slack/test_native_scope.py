@@ -68,7 +68,7 @@ def open_items(
         result = connector.fetch(None)
         assert [p.native_id for p in result.posts] == [tweets[name]]
         pipeline.ingest(name, result)
-    assert store.count_items() == len(sources)
+    assert store.items.count_items() == len(sources)
     return config, store, tweets
 
 
@@ -92,7 +92,7 @@ def answer_all_natively(x_fake: FakeX, clock: Clock, tweets: dict[str, str]) -> 
 
 def states(store: Store, tweets: dict[str, str]) -> dict[str, str]:
     """Source name -> the state of its item."""
-    items = {name: store.item_for_post(f"x:{tweet_id}") for name, tweet_id in tweets.items()}
+    items = {name: store.items.item_for_post(f"x:{tweet_id}") for name, tweet_id in tweets.items()}
     return {name: item["state"] for name, item in items.items() if item is not None}
 
 
@@ -115,7 +115,7 @@ def test_two_sources_of_one_brand_account_cost_one_timeline_read_a_check(
         assert x_fake.requests[0].params["since_id"] == min(tweets.values(), key=int)
         assert set(states(store, tweets).values()) == {"answered_elsewhere"}
         # two connectors, one scope
-        built = [runtime.connector_for(p) for p in map(store.get_post, [f"x:{t}" for t in tweets.values()])]
+        built = [runtime.connector_for(p) for p in map(store.posts.get_post, [f"x:{t}" for t in tweets.values()])]
         assert built[0] is not built[1] and reply_scope(built[0]) == reply_scope(built[1])
 
     # the budget plans what the check reads: one timeline, up to 2 pages, 2 checks in 15 min

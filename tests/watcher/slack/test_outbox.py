@@ -26,7 +26,7 @@ def test_card_posted_once_with_thread_and_mapping(store, config, client, fake, c
     text = blocks_text(card)
     assert "&lt;!channel&gt; &amp; co" in text and "<!channel>" not in text
     assert "@carla" in text and "1,234 followers" in text and "Claim" in text
-    saved = store.slack_message(card_key(item_id))
+    saved = store.slack.slack_message(card_key(item_id))
     assert saved["ts"] == fake.channel_messages("CCARE")[0]["ts"]
     thread = posts[1].params
     assert thread["thread_ts"] == saved["ts"] and "first contact" in blocks_text(thread)
@@ -56,13 +56,13 @@ def test_500_after_slack_stored_the_message_does_not_post_twice(store, config, c
     assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 2
     assert len([m for m in fake.channel_messages("CCARE") if "thread_ts" not in m]) == 1
     assert fake.calls_to("conversations.history")
-    assert store.slack_message(card_key(item_id))["ts"] == fake.channel_messages("CCARE")[0]["ts"]
+    assert store.slack.slack_message(card_key(item_id))["ts"] == fake.channel_messages("CCARE")[0]["ts"]
 
 
 def test_crash_between_post_and_mark_sent_is_found_by_metadata(store, config, client, fake, clock):
     ingest(store, config, clock, make_post("1"))
     slack = notifier(store, client, config, clock)
-    row = store.due_outbox(now=clock())[0]
+    row = store.outbox.due_outbox(now=clock())[0]
     ts = slack.deliver(row)  # posted, then the process "dies" before mark_outbox_sent
     with store.transaction():  # ... and before the card's address and follow-ups were committed
         store.db.execute("DELETE FROM slack_messages")
@@ -123,7 +123,9 @@ def test_unknown_channel_waits_for_a_fix_instead_of_failing(tmp_path, fake, clie
 
 
 def test_other_kinds_with_text_are_posted_as_written(store, config, client, fake, clock):
-    store.enqueue_outbox("digest", "digest:1", {"text": "Daily digest: 4 mentions"}, now=clock(), channel="CDIGEST")
+    store.outbox.enqueue_outbox(
+        "digest", "digest:1", {"text": "Daily digest: 4 mentions"}, now=clock(), channel="CDIGEST"
+    )
     assert flush_outbox(store, notifier(store, client, config, clock), clock=clock).sent == 1
     assert fake.channel_messages("CDIGEST")[0]["text"] == "Daily digest: 4 mentions"
 
@@ -190,7 +192,7 @@ def test_two_flushes_at_once_post_each_message_once(store, config, client, fake,
         t.join()
     kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
     assert kinds.count("card") == 4
-    store.enqueue_outbox("digest", "digest:1", {"text": "Daily digest"}, now=clock(), channel="CCARE")
+    store.outbox.enqueue_outbox("digest", "digest:1", {"text": "Daily digest"}, now=clock(), channel="CCARE")
     barrier.reset()
     threads = [threading.Thread(target=flush) for _ in range(2)]
     for t in threads:
@@ -199,4 +201,4 @@ def test_two_flushes_at_once_post_each_message_once(store, config, client, fake,
         t.join()
     kinds = [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")]
     assert kinds.count("card") == 4 and kinds.count("thread") == 4 and kinds.count("digest") == 1
-    assert store.outbox_counts() == {"sent": 9}
+    assert store.outbox.outbox_counts() == {"sent": 9}

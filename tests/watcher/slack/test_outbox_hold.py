@@ -70,11 +70,11 @@ def test_an_hour_of_slack_503s_is_probed_once_per_wait_and_warned_about_every_fi
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert 1 <= len(warnings) <= 5  # one per 15 minutes while the count does not grow
     assert "100 outbox message(s) waiting" in warnings[-1] and "Slack answered 503" in warnings[-1]
-    assert store.outbox_counts() == {"pending": 100}
+    assert store.outbox.outbox_counts() == {"pending": 100}
     with fake.lock:  # Slack is back
         fake.failures.pop("chat.postMessage")
     run_ticks(store, slack, clock, seconds=600)
-    assert set(store.outbox_counts()) == {"sent"}  # every card (or its overflow line), once
+    assert set(store.outbox.outbox_counts()) == {"sent"}  # every card (or its overflow line), once
     cards = [m for m in top_messages(fake) if m["metadata"]["event_payload"]["kind"] == "card"]
     assert len(cards) == config.slack.hourly_cap
 
@@ -125,5 +125,5 @@ def test_cards_for_the_default_channel_the_bot_is_not_in_ask_slack_once_per_wait
     with fake.lock:  # someone types /invite @watcher
         fake.failures.pop("chat.postMessage")
     run_ticks(store, slack, clock, seconds=360)
-    assert store.outbox_counts() == {"sent": 40}  # twenty cards, twenty threads
+    assert store.outbox.outbox_counts() == {"sent": 40}  # twenty cards, twenty threads
     assert len(top_messages(fake)) == 20

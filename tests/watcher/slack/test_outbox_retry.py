@@ -48,13 +48,13 @@ def test_a_five_hour_slack_outage_delays_the_card_but_never_drops_it(store, conf
     assert "Slack answered 503" in warnings[-1]
     from watcher.notify.outbox import outbox_status  # imported here, so the tests above run (and fail) on older code
 
-    line, healthy = outbox_status(store.outbox_backlog(), now=clock())
+    line, healthy = outbox_status(store.outbox.outbox_backlog(), now=clock())
     assert not healthy and "0 delivered, 1 waiting, 0 failed" in line and "5 h 0 min (tried 60 time(s)" in line
     report = flush_slack(store, notifier(store, client, config, clock), clock=clock)  # Slack is back
     assert report.sent == 2 and report.failed == 0  # the card and its thread
     assert len(top_messages(fake)) == 1
-    assert store.slack_message(card_key(item_id))["ts"] == top_messages(fake)[0]["ts"]
-    assert outbox_status(store.outbox_backlog(), now=clock()) == ("2 delivered, 0 waiting, 0 failed", True)
+    assert store.slack.slack_message(card_key(item_id))["ts"] == top_messages(fake)[0]["ts"]
+    assert outbox_status(store.outbox.outbox_backlog(), now=clock()) == ("2 delivered, 0 waiting, 0 failed", True)
 
 
 def test_a_bot_not_invited_over_a_weekend_keeps_the_card_until_someone_invites_it(store, config, client, fake, clock):
@@ -87,9 +87,9 @@ def test_a_retry_never_waits_longer_than_fifteen_minutes(store, config, client, 
 def test_a_refused_message_fails_with_the_reason_and_check_names_it(store, config, client, fake, clock):
     from watcher.notify.outbox import outbox_status
 
-    store.enqueue_outbox("digest", "digest:1", {"no": "text"}, now=clock(), channel="CCARE")
+    store.outbox.enqueue_outbox("digest", "digest:1", {"no": "text"}, now=clock(), channel="CCARE")
     assert flush_slack(store, notifier(store, client, config, clock), clock=clock).failed == 1
-    line, healthy = outbox_status(store.outbox_backlog(), now=clock())
+    line, healthy = outbox_status(store.outbox.outbox_backlog(), now=clock())
     assert healthy  # listed, not alarmed on forever: nothing is waiting
     assert line == "0 delivered, 0 waiting, 1 failed; last failed: outbox row 1 (digest): " + (
         "outbox row 1: kind 'digest' has no text for Slack"
@@ -107,12 +107,12 @@ def test_a_card_slack_stored_before_a_500_is_redrawn_after_a_claim_from_it(store
     from .harness import block_action
 
     Harness(runtime).dispatch(block_action("claim", ANA, value=str(item_id), message_ts=card["ts"]))
-    assert store.get_item(item_id)["state"] == "claimed"
+    assert store.items.get_item(item_id)["state"] == "claimed"
     clock.advance(minutes=1)
     run_slack_jobs(runtime)
     [card] = top_messages(fake)  # not posted twice
     assert card.get("edited") == 1 and "Claimed by" in blocks_text(card)
-    assert store.slack_message(card_key(item_id))["ts"] == card["ts"]
+    assert store.slack.slack_message(card_key(item_id))["ts"] == card["ts"]
     assert [m["metadata"]["event_payload"]["kind"] for m in fake.channel_messages("CCARE")] == ["card", "thread"]
 
 
@@ -122,7 +122,7 @@ def test_a_card_already_in_the_channel_is_not_folded_into_the_overflow_on_retry(
     with Store(config.storage.path) as store:
         first, second = ingest(store, config, clock, make_post("1", "first"), make_post("2", "second", handle="dan"))
         if crash:  # the card is posted, then the process dies before anything is recorded
-            notifier(store, client, config, clock).deliver(store.due_outbox(now=clock())[0])
+            notifier(store, client, config, clock).deliver(store.outbox.due_outbox(now=clock())[0])
             store.db.execute("DELETE FROM slack_messages")
             store.db.execute("DELETE FROM outbox WHERE kind != 'card'")
         else:
@@ -134,9 +134,9 @@ def test_a_card_already_in_the_channel_is_not_folded_into_the_overflow_on_retry(
         flush_slack(store, notifier(store, client, config, clock), clock=clock)
         kinds = [m["metadata"]["event_payload"]["kind"] for m in top_messages(fake)]
         assert kinds == ["card", "card"]  # no overflow summary announcing item 1 a second time
-        saved = store.slack_message(card_key(first))
+        saved = store.slack.slack_message(card_key(first))
         assert saved["kind"] == "card" and saved["ts"] == top_messages(fake)[0]["ts"]  # its card stays updatable
-        assert store.outbox_counts() == {"sent": 4}  # two cards, two threads
+        assert store.outbox.outbox_counts() == {"sent": 4}  # two cards, two threads
 
 
 def test_an_escalation_copy_slack_stored_before_a_500_is_redrawn_on_retry(store, config, client, fake, clock):
@@ -156,7 +156,7 @@ def test_an_escalation_copy_slack_stored_before_a_500_is_redrawn_on_retry(store,
     assert flush_outbox(store, slack, clock=clock).sent == 1
     [copy] = fake.channel_messages("CESC")  # not posted twice, and redrawn
     assert copy.get("edited") == 1 and "Claimed by" in blocks_text(copy)
-    assert store.slack_message(f"escalation:{item_id}")["ts"] == copy["ts"]
+    assert store.slack.slack_message(f"escalation:{item_id}")["ts"] == copy["ts"]
 
 
 def test_an_overflow_summary_slack_stored_before_a_500_is_not_posted_again_by_the_next_row(
@@ -180,5 +180,5 @@ def test_an_overflow_summary_slack_stored_before_a_500_is_not_posted_again_by_th
         assert flush_outbox(store, slack, clock=clock).sent == 1
         summaries = [m for m in top_messages(fake) if m["metadata"]["event_payload"]["kind"] == "overflow"]
         assert len(summaries) == 1 and "2 more item(s)" in blocks_text(summaries[0])
-        assert store.slack_message("overflow:CCARE:2026-11-16T09")["ts"] == summaries[0]["ts"]
-        assert store.outbox_counts() == {"sent": 6}
+        assert store.slack.slack_message("overflow:CCARE:2026-11-16T09")["ts"] == summaries[0]["ts"]
+        assert store.outbox.outbox_counts() == {"sent": 6}

@@ -50,17 +50,17 @@ def killed_send(
     runtime = runtime_for(config, store, client, clock)
     run_slack_jobs(runtime)  # the card
     tweet_id = tweets["mentions"]
-    item = store.item_for_post(f"x:{tweet_id}")
+    item = store.items.item_for_post(f"x:{tweet_id}")
     assert item is not None
     runtime.queue.draft(item["id"], "UANA", "We are on it!")
     runtime.queue.approve(item["id"], "ULUCA")
     kill_mid_send(x_fake, Path(config.storage.path), item["id"], tweet_id, now=clock.now)
-    assert store.get_item(item["id"])["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item["id"])["state"] == "sending"  # type: ignore[index]
     return runtime, item["id"], tweet_id
 
 
 def card(runtime: SlackRuntime, fake: FakeSlack, item_id: int) -> str:
-    saved = runtime.store.slack_message(card_key(item_id))
+    saved = runtime.store.slack.slack_message(card_key(item_id))
     assert saved is not None
     return blocks_text(fake.find(saved["channel"], saved["ts"]))
 
@@ -72,16 +72,16 @@ def test_a_send_killed_after_x_posted_closes_as_replied_once_its_lease_ends(
     with runtime.store:
         x_fake.requests.clear()
         assert check_native_replies(runtime) == 0  # the dead send's lease still runs: left alone
-        assert runtime.store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+        assert runtime.store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
         assert x_fake.count("users_tweets") == 0
 
         clock.advance(minutes=10)
         run_slack_jobs(runtime)
 
         [reply] = x_fake.posted_replies(tweet_id)
-        item = runtime.store.get_item(item_id)
+        item = runtime.store.items.get_item(item_id)
         assert item is not None and item["state"] == "replied" and reply["id"] in item["reply_url"]
-        replied = runtime.store.events_for_item(item_id)[-1]
+        replied = runtime.store.items.events_for_item(item_id)[-1]
         assert (replied["action"], replied["actor"], replied["detail"]["found_on_platform"]) == (
             "replied",
             "watcher",
@@ -102,10 +102,10 @@ def test_a_send_killed_with_nothing_on_x_returns_to_failed_and_the_retry_posts_o
 
         run_slack_jobs(runtime)
 
-        item = runtime.store.get_item(item_id)
+        item = runtime.store.items.get_item(item_id)
         assert item is not None and item["state"] == "failed"
         assert "the send was interrupted" in item["last_error"] and LOOK_FIRST in item["last_error"]
-        assert runtime.store.events_for_item(item_id)[-1]["action"] == "send_failed"
+        assert runtime.store.items.events_for_item(item_id)[-1]["action"] == "send_failed"
         assert "Retry send" in card(runtime, fake, item_id)
 
         result = runtime.send(item_id, "ULUCA", require_approval=True)
@@ -123,8 +123,8 @@ def test_an_item_whose_send_is_running_is_not_touched_by_the_check(
         clock.advance(minutes=2)  # inside the lease: to the check, a send still running
         x_fake.requests.clear()
         assert check_native_replies(runtime) == 0
-        assert runtime.store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
-        assert [e["action"] for e in runtime.store.events_for_item(item_id)][-1] == "send"
+        assert runtime.store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+        assert [e["action"] for e in runtime.store.items.events_for_item(item_id)][-1] == "send"
 
 
 @pytest.mark.parametrize("edited", [False, True], ids=["failed", "draft-edited-since"])
@@ -136,7 +136,7 @@ def test_a_timed_out_send_that_x_shows_later_closes_as_replied_not_answered_nati
     runtime = runtime_for(config, store, client, clock)
     with store:
         run_slack_jobs(runtime)  # the card
-        item = store.item_for_post(f"x:{tweets['mentions']}")
+        item = store.items.item_for_post(f"x:{tweets['mentions']}")
         assert item is not None
         runtime.queue.draft(item["id"], "UANA", "We are on it!")
         x_fake.delay_next_post(2.0)  # X posts it, the answer times out, reads lag
@@ -150,9 +150,9 @@ def test_a_timed_out_send_that_x_shows_later_closes_as_replied_not_answered_nati
         clock.advance(minutes=10)
         run_slack_jobs(runtime)
 
-        closed = store.get_item(item["id"])
+        closed = store.items.get_item(item["id"])
         assert closed is not None and closed["state"] == "replied"
-        assert store.events_for_item(item["id"])[-1]["detail"]["found_on_platform"] is True
+        assert store.items.events_for_item(item["id"])[-1]["detail"]["found_on_platform"] is True
         text = card(runtime, fake, item["id"])
         assert "Replied by" in text and "Reply found on the platform" in text and "replied natively" not in text
         assert len(x_fake.posted_replies(tweets["mentions"])) == 1
@@ -195,7 +195,7 @@ def test_a_send_click_in_a_second_process_is_told_a_send_is_running(
         told = [c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == LUCA]
         assert len(told) == 1 and "is being sent right now" in told[0]
         assert other.replies == [] and held.replies == [("x:1", "On it")]
-        assert other_store.get_item(item_id)["state"] == "replied"  # type: ignore[index]
+        assert other_store.items.get_item(item_id)["state"] == "replied"  # type: ignore[index]
 
 
 class CheckedMidSend(HeldConnector):
@@ -241,7 +241,7 @@ def check_while_a_send_starts(runtime: SlackRuntime, connector: CheckedMidSend, 
     connector.during_read = start
     try:
         closed = check_native_replies(runtime)
-        return closed, runtime.store.get_item(item_id)["state"]  # type: ignore[index]
+        return closed, runtime.store.items.get_item(item_id)["state"]  # type: ignore[index]
     finally:
         connector.answer.set()
         if thread.is_alive():
@@ -258,7 +258,7 @@ def test_a_send_started_while_the_check_reads_the_platform_is_not_closed_as_answ
     connector.native["x:1"] = PostedReply("x", "n1", "https://x.com/acme/status/n1", START)
     assert check_while_a_send_starts(runtime, connector, item_id) == (0, "sending")
 
-    actions = [e["action"] for e in store.events_for_item(item_id)]
+    actions = [e["action"] for e in store.items.events_for_item(item_id)]
     assert "answered_elsewhere" not in actions and actions[-2:] == ["send", "replied"]
     assert connector.replies == [("x:1", "On it")]
 
@@ -281,9 +281,9 @@ def test_a_retry_that_takes_the_lease_after_the_check_read_the_platform_is_not_c
     runtime, connector, item_id = drafted_item(store, config, client, clock)
     with pytest.raises(Interrupted):
         runtime.queue.send(item_id, "UANA", StopsMidSend(), require_approval=False)
-    assert store.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
     assert check_while_a_send_starts(runtime, connector, item_id) == (0, "sending")
 
-    actions = [e["action"] for e in store.events_for_item(item_id)]
+    actions = [e["action"] for e in store.items.events_for_item(item_id)]
     assert "send_failed" not in actions and actions[-1] == "replied"
     assert connector.replies == [("x:1", "On it")]

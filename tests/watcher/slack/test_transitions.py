@@ -83,14 +83,14 @@ def test_a_card_never_offers_what_the_table_refuses(state):
 def test_a_snoozed_card_can_be_drafted_from_its_button_to_the_saved_draft(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     harness.click("snooze", item_id, ANA, choice="4h")
-    assert runtime.store.get_item(item_id)["state"] == "snoozed"
+    assert runtime.store.items.get_item(item_id)["state"] == "snoozed"
     card = runtime.notifier.view(item_id)[0]
     assert "draft" in [e["action_id"] for e in card_actions(card)]
     harness.click("draft", item_id, ANA)
     assert len(fake.calls_to("views.open")) == 1  # the modal opened
     response = harness.submit_draft(item_id, ANA, "Sorry, we are on it.")
     assert response.status == 200 and not response.body  # no errors: the queue took it
-    item = runtime.store.get_item(item_id)
+    item = runtime.store.items.get_item(item_id)
     assert item["state"] == "drafted" and item["snoozed_until"] is None
 
 
