@@ -37,7 +37,8 @@ from rules.triage import Triage, TriageContext  # noqa: E402
 from watcher.cli.demo import DEMO_BRAND, sample_path  # noqa: E402
 from watcher.config import parse_config  # noqa: E402
 from watcher.core.post import Post  # noqa: E402
-from watcher.ingest.pipeline import IngestReport, Pipeline, Poller  # noqa: E402
+from watcher.ingest.pipeline import IngestReport, Pipeline  # noqa: E402
+from watcher.ingest.poller import Poller  # noqa: E402
 from watcher.store import Store  # noqa: E402
 
 # what --triage constant returns for every post: needs a reply, so nothing skips the queue

@@ -15,7 +15,8 @@ from rules.triage import Triager
 from watcher.config import Config
 from watcher.core.config import ConfigError, ConfigProblem, SourceConfig
 from watcher.core.post import utc_now
-from watcher.ingest.pipeline import Pipeline, Poller, PollOutcome, TriageFn
+from watcher.ingest.pipeline import Pipeline, TriageFn
+from watcher.ingest.poller import Poller, PollOutcome
 from watcher.notify.outbox import ConsoleNotifier, FlushReport, Notifier, flush_outbox
 from watcher.store import Store
 

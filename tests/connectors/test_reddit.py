@@ -28,7 +28,8 @@ from watcher.config import parse_config
 from watcher.core.config import ConfigError, SourceConfig
 from watcher.core.cursor import Cursor
 from watcher.core.post import PostKind
-from watcher.ingest.pipeline import Pipeline, Poller
+from watcher.ingest.pipeline import Pipeline
+from watcher.ingest.poller import Poller
 from watcher.queue.machine import Queue
 from watcher.store import Store, StoredTriage
 

@@ -19,7 +19,8 @@ from tests.helpers import BRAND, T0, make_post
 from watcher.config import Config, parse_config
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post
-from watcher.ingest.pipeline import IngestReport, Pipeline, Poller
+from watcher.ingest.pipeline import IngestReport, Pipeline
+from watcher.ingest.poller import Poller
 from watcher.store import Store
 
 
@@ -285,7 +286,7 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     clock = Clock()
     page = FetchResult((make_post(native_id="u1"),), Cursor({"page": 1}), has_more=True, requests_made=1)
     connector = ScriptedConnector([page, TypeError("'NoneType' object is not subscriptable"), batch()])
-    with caplog.at_level(logging.ERROR, logger="watcher.ingest.pipeline"):
+    with caplog.at_level(logging.ERROR, logger="watcher.ingest.poller"):
         outcome = _poller(store, config, connector, clock).poll()
     assert outcome.status == "failed" and outcome.next_attempt_at is not None and outcome.next_attempt_at > T0
     assert outcome.report.stored == 1 and store.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
