@@ -374,3 +374,31 @@ def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, co
     assert store.item_for_post("x:12")["state"] == "new"  # type: ignore[index]
     again = pipeline.ingest("x", batch(replace(reply, native_id="13")))
     assert again.answered_natively == 0  # already closed: no second event
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (SourceUnavailable("503 from the API"), "failed"),
+        (AuthFailed("401: check X_BEARER_TOKEN"), "unhealthy"),
+        (TypeError("a payload nobody foresaw"), "failed"),
+        (RateLimited("429", until=T0 + timedelta(minutes=15), endpoint="search"), "rate_limited"),
+    ],
+)
+def test_a_source_that_fails_is_logged_once_naming_it(
+    store: Store, config: Config, caplog: pytest.LogCaptureFixture, error: Exception, status: str
+) -> None:
+    """`watcher poll --once` and the scheduler poll through Service.poll: one log line per
+    failed poll, not the poller's and then the service's."""
+    from watcher.service import Service
+
+    config = replace(config, sources=(parse_config({"brand": BRAND, "sources": {"s": {"kind": "replay"}}}).sources))
+    service = Service.from_config(
+        config,
+        store=store,
+        connectors={"s": ScriptedConnector([error])},
+        clock=Clock(),  # type: ignore[dict-item]
+    )
+    with caplog.at_level(logging.WARNING):
+        assert service.poll("s").status == status
+    assert len(caplog.records) == 1 and "source s" in caplog.records[0].getMessage()

@@ -1,6 +1,7 @@
 """One source's poll: honour a persisted back-off or rate-limit window, fetch pages
 until caught up, hand each page to the Pipeline (its own transaction), record the
-source's health and log what went wrong, once."""
+source's health. The Poller is the one place that logs a poll that went wrong: it
+knows what kind of wrong (its callers only read the PollOutcome)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from watcher.core.cursor import Cursor
 from watcher.ingest.pipeline import IngestReport, Pipeline
 
 log = logging.getLogger(__name__)
+
+
+def _hms(moment: datetime | None) -> str:
+    return f"{moment:%H:%M:%S} UTC" if moment is not None else "the next interval"
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class Poller:
                 rate_limits=limits,
                 success=False,
             )
+            log.warning("source %s is rate limited (%s); polling again at %s", name, exc, _hms(until))
             return PollOutcome(name, "rate_limited", total, str(exc), requests, until)
         except (AuthFailed, SourceMisconfigured) as exc:
             failures = state["failures"] + 1
@@ -101,7 +107,7 @@ class Poller:
             return PollOutcome(name, "unhealthy", total, exc.message, requests, retry_at)
         except ConnectorError as exc:
             outcome = self._failed(state, total, requests, exc.message)
-            log.warning("source %s failed (%s); retrying at %s", name, exc.message, outcome.next_attempt_at)
+            log.warning("source %s failed (%s); retrying at %s", name, exc.message, _hms(outcome.next_attempt_at))
             return outcome
         except Exception as exc:  # a bug, a payload nobody foresaw, a locked database: back off, the others go on
             detail = (str(exc).splitlines() or [""])[0][:200]
@@ -117,7 +123,7 @@ class Poller:
                 requests,
                 f"unexpected {type(exc).__name__} ({detail}) while {where}; the log has the traceback",
             )
-            log.exception("source %s failed unexpectedly; retrying at %s", name, outcome.next_attempt_at)
+            log.exception("source %s failed unexpectedly; retrying at %s", name, _hms(outcome.next_attempt_at))
             return outcome
         self._record(state, healthy=True, message="", failures=0, backoff_until=None, rate_limits={}, success=True)
         return PollOutcome(name, "ok", total, "", requests)
