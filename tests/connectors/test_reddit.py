@@ -396,6 +396,7 @@ def test_a_malformed_item_in_a_gap_does_not_stop_the_gap(fake: FakeReddit, conne
                         f"not a time in epoch seconds; the rest of the listing was read"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
     good = fake.add_submission("LumoBank", "my card is blocked", author="ann")
     broken = fake.add_submission("LumoBank", "second", author="bob")

@@ -54,6 +54,7 @@ def test_empty_text_hashes_to_nothing() -> None:
     assert len(x.idx) == len(x.words) == 0 or len(x.idx) > 0
 
 
+@pytest.mark.slow
 def test_model_file_round_trip_and_header(tmp_path: Path) -> None:
     rows = fixture_rows()
     texts = [hash_text(str(r["text"])) for r in rows]

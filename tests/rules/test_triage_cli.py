@@ -74,6 +74,7 @@ def setup(tmp_path: Path, triager: Triager, *, feedback: bool = True, days_ago: 
     return config
 
 
+@pytest.mark.slow
 def test_train_from_feedback_writes_a_versioned_model(tmp_path: Path, triager: Triager) -> None:
     config = setup(tmp_path, triager)
     out = tmp_path / "team_model.npz"

@@ -20,6 +20,7 @@ import sqlite_utils
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
+from tests.conftest import Clock
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from tests.watcher.digest_fixture import at, build
 from tests.watcher.test_digest_jobs import make_config
@@ -30,17 +31,11 @@ from watcher.store import Store
 from watcher.store.base import iso
 from watcher.store.schema import MIGRATIONS, _migration_digest_run_state
 
+pytestmark = pytest.mark.slow  # a real scheduler and the fake Slack in most tests
+
 SUNDAY_KEY = "digest:care_daily:day:2026-10-25"  # Sun 25 Oct in Rome
 LEGACY_SUNDAY_KEY = "digest:care_daily:2026-10-24T22:00:00+00:00"  # as an older watcher keyed it
 MONDAY_0900 = at("2026-10-26T08:00:00")  # the daily schedule's fire time (09:00 Rome)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
