@@ -1,7 +1,6 @@
-"""One source's poll: honour a persisted back-off or rate-limit window, fetch pages
-until caught up, hand each page to the Pipeline (its own transaction), record the
-source's health. The Poller is the one place that logs a poll that went wrong: it
-knows what kind of wrong (its callers only read the PollOutcome)."""
+"""Polling one source: the Poller and its PollOutcome. The Poller is the one place
+that logs a poll gone wrong, since it knows what kind of wrong; its callers (the
+service, `watcher poll`, the scheduler) only read the outcome."""
 
 from __future__ import annotations
 
