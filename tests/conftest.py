@@ -7,6 +7,7 @@ and ask for the fixtures (`clock`, `store`, `config`, `make_config`) by argument
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,18 @@ def make_post(
         metrics=metrics or Metrics(),
         **fields,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _language_model_read_once() -> Iterator[None]:
+    """Each Triager loads py3langid's model (0.3 s of lzma, read-only package data) and the
+    suite builds a hundred Triagers: tests read the file once. The service builds one."""
+    from py3langid import langid
+
+    load = langid._load_model_file
+    langid._load_model_file = functools.cache(load)
+    yield
+    langid._load_model_file = load
 
 
 @pytest.fixture
