@@ -26,7 +26,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E4
 from connectors.replay import ReplayConnector  # noqa: E402
 from watcher.cli.demo import DEMO_BRAND, sample_path  # noqa: E402
 from watcher.config import parse_config  # noqa: E402
-from watcher.ingest.pipeline import IngestReport, Pipeline, Poller  # noqa: E402
+from watcher.ingest.pipeline import IngestReport, Pipeline  # noqa: E402
+from watcher.ingest.poller import Poller  # noqa: E402
 from watcher.store import Store  # noqa: E402
 
 FLOOR = 500  # posts/s, end to end on one core

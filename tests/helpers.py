@@ -1,40 +1,17 @@
-"""Builders shared by the tests (import as tests.helpers)."""
+"""Old names for the shared test kit in tests/conftest.py, kept until every test imports
+from there. New tests: `from tests.conftest import BRAND, T0, Clock, make_post`."""
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watcher.core.post import Author, Metrics, Post, PostKind
+from tests.conftest import BRAND, T0, Clock
+from tests.conftest import make_post as _make_post
+from watcher.core.post import Post
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-BRAND = {
-    "name": "Lumo",
-    "own_accounts": {"x": ["900000001"]},
-    "languages": ["en", "it", "ro", "es", "de", "fr", "pt"],
-    "timezone": "Europe/Rome",
-}
-
-_ids = itertools.count(1)
+__all__ = ["BRAND", "T0", "Clock", "make_post"]
 
 
-def make_post(
-    text: str = "my card was declined twice, help?",
-    *,
-    native_id: str | None = None,
-    author: str = "ann",
-    minutes: float = 0,
-    platform: str = "x",
-    **fields: Any,
-) -> Post:
-    return Post(
-        platform=platform,
-        native_id=native_id or str(next(_ids)),
-        kind=fields.pop("kind", PostKind.MENTION),
-        text=text,
-        created_at=T0 + timedelta(minutes=minutes),
-        author=Author(id=f"id-{author}", handle=author, followers=fields.pop("followers", 10)),
-        metrics=fields.pop("metrics", Metrics()),
-        **fields,
-    )
+def make_post(text: str = "my card was declined twice, help?", *, author: str = "ann", **fields: Any) -> Post:
+    """tests.conftest.make_post, with the author's handle as `author`."""
+    return _make_post(text, handle=author, **fields)

@@ -15,7 +15,8 @@ from rules.triage import Triager
 from watcher.config import Config
 from watcher.core.config import ConfigError, ConfigProblem, SourceConfig
 from watcher.core.post import utc_now
-from watcher.ingest.pipeline import Pipeline, Poller, PollOutcome, TriageFn
+from watcher.ingest.pipeline import Pipeline, TriageFn
+from watcher.ingest.poller import Poller, PollOutcome
 from watcher.notify.outbox import ConsoleNotifier, FlushReport, Notifier, flush_outbox
 from watcher.store import Store
 
@@ -96,10 +97,8 @@ class Service:
         )
 
     def poll(self, source: str) -> PollOutcome:
-        outcome = self.pollers[source].poll()
-        if outcome.status not in ("ok", "skipped"):
-            log.warning("source %s: %s (%s)", source, outcome.status, outcome.message)
-        return outcome
+        """One poll of the source; the poller logs what went wrong."""
+        return self.pollers[source].poll()
 
     def flush(self, *, batch: int = 100) -> FlushReport:
         """Deliver every due notification, in batches, until none is due or the

@@ -28,7 +28,8 @@ from watcher.config import parse_config
 from watcher.core.config import ConfigError, SourceConfig
 from watcher.core.cursor import Cursor
 from watcher.core.post import PostKind
-from watcher.ingest.pipeline import Pipeline, Poller
+from watcher.ingest.pipeline import Pipeline
+from watcher.ingest.poller import Poller
 from watcher.queue.machine import Queue
 from watcher.store import Store, StoredTriage
 
@@ -395,6 +396,7 @@ def test_a_malformed_item_in_a_gap_does_not_stop_the_gap(fake: FakeReddit, conne
                         f"not a time in epoch seconds; the rest of the listing was read"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_poison_item_does_not_block_the_poller(fake: FakeReddit, connect: Connect, tmp_path: Path) -> None:
     good = fake.add_submission("LumoBank", "my card is blocked", author="ann")
     broken = fake.add_submission("LumoBank", "second", author="bob")

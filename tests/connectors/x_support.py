@@ -13,7 +13,8 @@ from typing import Any
 from connectors.x.connector import RateWindows, XConnector, build_client
 from tests.fakes.x_api import FakeX
 from watcher.config import Config, parse_config
-from watcher.ingest.pipeline import Pipeline, Poller
+from watcher.ingest.pipeline import Pipeline
+from watcher.ingest.poller import Poller
 from watcher.store import Store
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

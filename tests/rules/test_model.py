@@ -54,6 +54,7 @@ def test_empty_text_hashes_to_nothing() -> None:
     assert len(x.idx) == len(x.words) == 0 or len(x.idx) > 0
 
 
+@pytest.mark.slow
 def test_model_file_round_trip_and_header(tmp_path: Path) -> None:
     rows = fixture_rows()
     texts = [hash_text(str(r["text"])) for r in rows]
@@ -84,6 +85,7 @@ def test_model_file_errors_say_what_to_do(tmp_path: Path) -> None:
         load_models(Path(__file__).resolve().parents[2] / "rules" / "data" / "needs_reply.npz", kind="sentiment")
 
 
+@pytest.mark.slow
 def test_training_on_a_small_fixture_ranks_held_back(triager: Triager) -> None:
     rows = [{**r, "id": str(i)} for i, r in enumerate(fixture_rows())]
     train = [r for r in rows if not held_back(str(r["id"]), percent=30)]

@@ -190,6 +190,7 @@ def test_sentiment_cv_averages_over_the_seeds_of_the_fold_split(data_dir: Path) 
     assert logs == [logs[0]] and logs[0].startswith("sentiment es: 5-fold CV macro_f1") and "seeds [0, 1]" in logs[0]
 
 
+@pytest.mark.slow
 def test_train_sentiment_writes_every_language_with_its_recipe(
     data_dir: Path, analyzer: SentimentAnalyzer, tmp_path: Path
 ) -> None:

@@ -74,6 +74,7 @@ def test_folded_model_decides_exactly_as_the_joint_model(
     assert not np.allclose(fit.fold("it").weights, fit.fold("es").weights)
 
 
+@pytest.mark.slow
 def test_joint_cv_scores_every_pooled_language_per_seed(data_dir: Path) -> None:  # noqa: F811
     logs: list[str] = []
     out = joint_cv(data_dir, POOL, seeds=(0, 1), log=logs.append)
@@ -86,6 +87,7 @@ def test_joint_cv_scores_every_pooled_language_per_seed(data_dir: Path) -> None:
     assert found["chosen_by_seed"] == out["es"]
 
 
+@pytest.mark.slow
 def test_train_sentiment_folds_a_joint_recipe_into_the_languages_model(
     data_dir: Path,  # noqa: F811
     tmp_path: Path,

@@ -121,6 +121,7 @@ def test_a_triager_without_config_covers_the_market_languages() -> None:
     assert result.priority == "urgent" and "outage" in result.intents
 
 
+@pytest.mark.slow
 def test_from_config_reads_rules_and_model(tmp_path: Path) -> None:
     from watcher.config import parse_config
     from watcher.core.config import ConfigError

@@ -74,6 +74,7 @@ def setup(tmp_path: Path, triager: Triager, *, feedback: bool = True, days_ago: 
     return config
 
 
+@pytest.mark.slow
 def test_train_from_feedback_writes_a_versioned_model(tmp_path: Path, triager: Triager) -> None:
     config = setup(tmp_path, triager)
     out = tmp_path / "team_model.npz"
@@ -96,6 +97,7 @@ def test_train_from_feedback_writes_a_versioned_model(tmp_path: Path, triager: T
     assert p_reply > p_noise
 
 
+@pytest.mark.slow
 def test_train_with_csv_and_bad_csv(tmp_path: Path, triager: Triager) -> None:
     config = setup(tmp_path, triager, feedback=False)
     good = tmp_path / "labels.csv"

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from watcher.core.post import Author, Metrics, Post, PostKind
+from tests.conftest import make_post
+from watcher.core.post import Metrics, Post
 from watcher.store import Store, StoredTriage
 
 SUNDAY = "2026-10-25"
@@ -48,15 +49,15 @@ def post(
     author: str | None = None,
     is_own: bool = False,
 ) -> Post:
-    return Post(
-        platform=platform,
+    return make_post(
+        text,
         native_id=native_id,
-        kind=PostKind.MENTION,
-        text=text,
+        handle=author or f"user_{native_id}",
         created_at=at(when),
-        author=Author(id=author or f"a-{native_id}", handle=author or f"user_{native_id}", followers=followers),
-        url=f"https://example.invalid/{platform}/{native_id}",
+        platform=platform,
+        followers=followers,
         metrics=Metrics(likes=likes),
+        url=f"https://example.invalid/{platform}/{native_id}",
         is_own=is_own,
         source=f"{platform}_mentions",
     )

@@ -191,6 +191,7 @@ def test_demo_runs_the_sample_end_to_end(tmp_path: Path) -> None:
         assert store.items.count_items(states=("answered_elsewhere",)) >= 10
 
 
+@pytest.mark.slow
 def test_demo_drips_in_real_time(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--duration", "1.5", "--show", "3"])
     assert result.exit_code == 0, result.output

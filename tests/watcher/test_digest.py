@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,11 +27,10 @@ NOW = at("2026-10-26T08:00:00")  # Monday morning, Rome
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "digest.db")
-    build(db)
-    yield db
-    db.close()
+def store(store: Store) -> Store:
+    """The shared empty store, filled with the hand-checkable fixture."""
+    build(store)
+    return store
 
 
 def sunday(store: Store, *, now: datetime = NOW):  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
+from tests.conftest import Clock
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from tests.watcher.digest_fixture import at, build
 from tests.watcher.test_digest_jobs import make_config
@@ -27,16 +28,10 @@ from watcher.digest.jobs import build_digest, due_fire_times, retry_delay, run_s
 from watcher.digest.slack import post_digest
 from watcher.store import Store
 
+pytestmark = pytest.mark.slow  # a real scheduler and the fake Slack in most tests
+
 SUNDAY_KEY = "digest:care_daily:day:2026-10-25"  # Sun 25 Oct in Rome
 MONDAY_0900 = at("2026-10-26T08:00:00")  # the daily schedule's fire time (09:00 Rome)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

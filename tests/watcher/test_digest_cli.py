@@ -73,6 +73,7 @@ def test_db_only_prints_the_summary_and_writes_html_and_csv(tmp_path: Path, db: 
     assert "Themes in negative posts (en) waiting · refund (2, 100%)" in out
     assert "4 queue items: 2 handled, 1 dismissed, 1 escalated, 1 open" in out
     assert "median 50m, p90 1h 22m, within SLA 33%" in out
+    assert "pass --config to leave them out" in out  # without a config the brand's names are unknown
 
     page = html.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and "<script>" not in page
@@ -167,6 +168,7 @@ def test_week_period_from_config_timezone(tmp_path: Path, db: Path) -> None:
     result = CliRunner().invoke(digest, ["--config", str(config), "--period", "week", "--now", "2026-10-26T08:00Z"])
     assert result.exit_code == 0, result.output
     assert "week of Mon 19 Oct 2026" in result.output and "Volume 6 mentions (new" in result.output
+    assert "--config" not in result.output
 
 
 def test_an_empty_database_gives_an_empty_digest(tmp_path: Path) -> None:

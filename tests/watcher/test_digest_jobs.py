@@ -103,6 +103,7 @@ def test_without_slack_only_the_spike_check_runs(
         assert schedule_digests(BackgroundScheduler(timezone="UTC"), quiet, store, env={}) == []
 
 
+@pytest.mark.slow
 def test_a_scheduled_run_posts_yesterday_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     monday = at("2026-10-26T08:00:00")
     with running_fake_slack(channels={"care": "C0CARE01"}) as slack, Store(tmp_path / "w.db") as store:

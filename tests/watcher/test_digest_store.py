@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,13 +12,6 @@ from watcher.store import Store
 from watcher.store.reports import DigestQueries
 
 T0 = at("2026-10-20T00:00:00")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "store.db")
-    yield db
-    db.close()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])

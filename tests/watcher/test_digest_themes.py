@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.conftest import make_post
+from tests.watcher.digest_fixture import triage
+from watcher.config import Config
 from watcher.core.post import normalized_text
-from watcher.digest.themes import cluster_phrases, find_themes, key_phrases, stop_words, stop_words_for
+from watcher.digest.jobs import build_digest
+from watcher.digest.themes import (
+    brand_word_runs,
+    cluster_phrases,
+    find_themes,
+    key_phrases,
+    stop_words,
+    stop_words_for,
+)
+from watcher.store import Store
 
 EN = stop_words_for("en")
 
@@ -41,7 +55,6 @@ def test_key_phrases_never_start_or_end_with_a_stop_word(text: str, expected: se
 def test_stop_lists_are_accent_free_and_unknown_languages_use_all_of_them() -> None:
     assert "perche" in stop_words()["it"] and "fur" in stop_words()["de"]
     assert stop_words_for("xx") >= stop_words()["it"] | stop_words()["en"]
-    assert {"lumo", "bank"} <= stop_words_for("en", ["Lumo Bank"])
 
 
 def _rows(texts: list[str], lang: str = "en") -> list[dict[str, Any]]:
@@ -74,9 +87,49 @@ def test_refund_and_crash_themes_by_hand() -> None:
 
 def test_brand_names_are_not_themes() -> None:
     texts = ["Lumo refund late", "Lumo refund missing", "Lumo app slow"]
-    themes = find_themes(_rows(texts), stop_terms=["Lumo"])
+    themes = find_themes(_rows(texts), brand_terms=["Lumo"])
     assert [t.label for t in themes["en"]] == ["refund"]
     assert "lumo" in [t.label for t in find_themes(_rows(texts))["en"]]
+
+
+def test_a_brand_name_breaks_a_phrase_and_a_two_word_alias_is_dropped_as_a_whole() -> None:
+    brand = brand_word_runs(["Lumo Bank", "u/LumoOfficial"])
+    assert brand == {("lumo", "bank"), ("u", "lumoofficial"), ("lumoofficial",)}
+    assert key_phrases(normalized_text("app lumo bank crashing"), EN, brand) == {"app", "crashing"}
+    assert "bank transfer" in key_phrases(normalized_text("bank transfer failed"), EN, brand)
+    assert key_phrases(normalized_text("@LumoOfficial refund"), EN, brand) == {"refund"}
+
+
+LUMO = {
+    "name": "Lumo",
+    "aliases": ["Lumo Bank", "LumoBank"],
+    "handles": ["@LumoBank", "u/LumoOfficial"],
+    "own_accounts": {"x": ["900000001"], "reddit": ["LumoOfficial"]},
+    "staff_accounts": ["LumoSupport"],
+    "timezone": "Europe/Rome",
+}
+
+
+def test_digest_themes_leave_out_the_brand_names_handles_and_accounts(
+    store: Store, make_config: Callable[..., Config]
+) -> None:
+    # the brand is in every post, in each of its forms; the problems are what the posts share
+    texts = [
+        "@LumoBank outage again, the app is down",
+        "#Lumo outage all morning, Lumo Bank please fix",
+        "u/LumoOfficial data leak: I saw another customer, @LumoSupport",
+        "@LumoSupport data leak is scary, LumoOfficial answer",
+        "#lumobank card reader fire at the shop",
+        "card reader fire video, lumoofficial silent, lumosupport silent",
+    ]
+    for minutes, text in enumerate(texts):
+        post = make_post(text, minutes=minutes, created_at=datetime(2026, 11, 20, 9, minutes, tzinfo=UTC))
+        store.posts.insert_post(post, triage("negative"), fetched_at=post.created_at)
+    digest = build_digest(store, make_config(brand=LUMO), period="day", now=datetime(2026, 11, 21, 9, tzinfo=UTC))
+    themes = digest.themes["en"]
+    brand_words = {"lumo", "lumobank", "lumoofficial", "lumosupport", "bank"}
+    assert not [p for t in themes for p in t.phrases if brand_words & set(p.split())]
+    assert sorted(t.label for t in themes) == ["card reader fire", "data leak", "outage"]
 
 
 def test_themes_are_per_language_and_need_two_posts() -> None:

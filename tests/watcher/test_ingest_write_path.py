@@ -14,7 +14,7 @@ import pytest
 
 from bench import ingest
 from connectors.base import FetchResult
-from tests.helpers import T0, make_post
+from tests.conftest import T0, make_post
 from watcher import store as store_module
 from watcher.config import Config
 from watcher.core.cursor import Cursor
@@ -84,7 +84,7 @@ def test_the_cursor_is_replaced_not_added(store: Store) -> None:
 def test_open_items_per_author_are_read_through_the_author_index(store: Store, config: Config) -> None:
     """Driving the join from queue_items read every open item of the queue for each batch."""
     pipeline = Pipeline(store, config, clock=lambda: T0)
-    posts = tuple(make_post(f"app down, order {n} lost", native_id=str(n), author=f"a{n % 3}") for n in range(9))
+    posts = tuple(make_post(f"app down, order {n} lost", native_id=str(n), handle=f"a{n % 3}") for n in range(9))
     pipeline.ingest("x", FetchResult(posts=posts, cursor=Cursor({"n": 9})))
     assert store.posts.open_items_by_author(["x:id-a0", "x:id-a1", "x:id-zz"]) == {"x:id-a0": 3, "x:id-a1": 3}
     statements: list[str] = []
@@ -167,7 +167,7 @@ def _authors(store: Store) -> list[tuple[object, ...]]:
 
 def test_a_batch_upserts_each_author_once_as_one_upsert_per_post_did(tmp_path: Path) -> None:
     def post(native_id: str, minutes: float, handle: str, author: str = "ann", followers: int = 10) -> Post:
-        made = make_post(native_id=native_id, minutes=minutes, author=author, followers=followers)
+        made = make_post(native_id=native_id, minutes=minutes, handle=author, followers=followers)
         return replace(made, author=replace(made.author, handle=handle, display_name=handle.title()))
 
     known = [post("0", 30, "ann_old"), post("b0", 5, "bob", author="bob")]

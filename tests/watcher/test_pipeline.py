@@ -15,11 +15,12 @@ import pytest
 
 from connectors.base import AuthFailed, FetchResult, RateLimited, SourceUnavailable
 from connectors.replay import ReplayConnector
-from tests.helpers import BRAND, T0, make_post
+from tests.conftest import BRAND, T0, Clock, make_post
 from watcher.config import Config, parse_config
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post
-from watcher.ingest.pipeline import IngestReport, Pipeline, Poller
+from watcher.ingest.pipeline import IngestReport, Pipeline
+from watcher.ingest.poller import Poller
 from watcher.store import Store
 
 
@@ -32,7 +33,7 @@ def test_posts_are_stored_triaged_and_queued_with_a_card(store: Store, config: C
         "x",
         batch(
             make_post("My card reader caught fire and burned my hand", native_id="1"),
-            make_post("love the new app design", native_id="2", author="bo"),
+            make_post("love the new app design", native_id="2", handle="bo"),
         ),
     )
     assert (report.stored, report.queued) == (2, 1)
@@ -104,9 +105,9 @@ def test_own_posts_and_reposts_are_dropped_unless_configured(make_config: Callab
 
 def test_a_customer_writing_again_is_ranked_with_their_history(store: Store, config: Config) -> None:
     pipeline = Pipeline(store, config, clock=lambda: T0)
-    first = pipeline.ingest("x", batch(make_post("where is my parcel?", native_id="1", author="cy")))
+    first = pipeline.ingest("x", batch(make_post("where is my parcel?", native_id="1", handle="cy")))
     second = pipeline.ingest(
-        "x", batch(make_post("still no parcel, 2 days now", native_id="2", author="cy", minutes=60 * 24))
+        "x", batch(make_post("still no parcel, 2 days now", native_id="2", handle="cy", minutes=60 * 24))
     )
     assert first.queued == 1 and second.queued == 1
     triage = store.posts.post_triage("x:2")
@@ -184,6 +185,7 @@ def _snapshot(db_path: Path) -> dict:
         }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crash_at", [1, 3, 5])
 def test_a_crash_mid_batch_re_fetches_and_ends_exactly_like_a_clean_run(tmp_path: Path, crash_at: int) -> None:
     export = tmp_path / "export.jsonl"
@@ -234,14 +236,6 @@ class ScriptedConnector:
         return step
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):  # type: ignore[no-untyped-def]
-        return self.now
-
-
 def _poller(store: Store, config: Config, connector: ScriptedConnector, clock: Clock) -> Poller:
     config = replace(config, sources=(parse_config({"brand": BRAND, "sources": {"s": {"kind": "replay"}}}).sources))
     return Poller(config.sources[0], connector, Pipeline(store, config, clock=clock), max_backoff_seconds=3600)  # type: ignore[arg-type]
@@ -285,7 +279,7 @@ def test_an_unexpected_error_backs_the_source_off_with_a_message_and_keeps_what_
     clock = Clock()
     page = FetchResult((make_post(native_id="u1"),), Cursor({"page": 1}), has_more=True, requests_made=1)
     connector = ScriptedConnector([page, TypeError("'NoneType' object is not subscriptable"), batch()])
-    with caplog.at_level(logging.ERROR, logger="watcher.ingest.pipeline"):
+    with caplog.at_level(logging.ERROR, logger="watcher.ingest.poller"):
         outcome = _poller(store, config, connector, clock).poll()
     assert outcome.status == "failed" and outcome.next_attempt_at is not None and outcome.next_attempt_at > T0
     assert outcome.report.stored == 1 and store.sources.get_cursor("s") == Cursor({"page": 1})  # the first page is kept
@@ -342,7 +336,7 @@ def test_pages_are_fetched_until_caught_up_each_in_its_own_transaction(store: St
     clock = Clock()
     pages = [
         FetchResult((make_post(native_id="p1"),), Cursor({"page": 1}), has_more=True, requests_made=1),
-        FetchResult((make_post(native_id="p2", author="zed"),), Cursor({"page": 2}), has_more=False, requests_made=1),
+        FetchResult((make_post(native_id="p2", handle="zed"),), Cursor({"page": 2}), has_more=False, requests_made=1),
     ]
     connector = ScriptedConnector(list(pages))
     outcome = _poller(store, config, connector, clock).poll()
@@ -357,13 +351,13 @@ def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, co
     reply = make_post(
         "Sorry! Refund is on its way.",
         native_id="11",
-        author="LumoBank",
+        handle="LumoBank",
         minutes=5,
         parent_id="10",
         url="https://x.com/LumoBank/status/11",
     )
     reply = replace(reply, author=replace(reply.author, id="900000001"))
-    other = make_post("where is my parcel?", native_id="12", author="cy")
+    other = make_post("where is my parcel?", native_id="12", handle="cy")
     report = pipeline.ingest("x", batch(other, reply))
     assert report.answered_natively == 1 and report.dropped_own == 1
     item = store.items.item_for_post("x:10")
@@ -373,3 +367,31 @@ def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, co
     assert store.items.item_for_post("x:12")["state"] == "new"  # type: ignore[index]
     again = pipeline.ingest("x", batch(replace(reply, native_id="13")))
     assert again.answered_natively == 0  # already closed: no second event
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (SourceUnavailable("503 from the API"), "failed"),
+        (AuthFailed("401: check X_BEARER_TOKEN"), "unhealthy"),
+        (TypeError("a payload nobody foresaw"), "failed"),
+        (RateLimited("429", until=T0 + timedelta(minutes=15), endpoint="search"), "rate_limited"),
+    ],
+)
+def test_a_source_that_fails_is_logged_once_naming_it(
+    store: Store, config: Config, caplog: pytest.LogCaptureFixture, error: Exception, status: str
+) -> None:
+    """`watcher poll --once` and the scheduler poll through Service.poll: one log line per
+    failed poll, not the poller's and then the service's."""
+    from watcher.service import Service
+
+    config = replace(config, sources=(parse_config({"brand": BRAND, "sources": {"s": {"kind": "replay"}}}).sources))
+    service = Service.from_config(
+        config,
+        store=store,
+        connectors={"s": ScriptedConnector([error])},
+        clock=Clock(),  # type: ignore[dict-item]
+    )
+    with caplog.at_level(logging.WARNING):
+        assert service.poll("s").status == status
+    assert len(caplog.records) == 1 and "source s" in caplog.records[0].getMessage()

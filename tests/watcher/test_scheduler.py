@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.base import FetchResult, SourceUnavailable
-from tests.helpers import BRAND, T0, make_post
+from tests.conftest import BRAND, T0, make_post
 from watcher.config import parse_config
 from watcher.core.cursor import Cursor
 from watcher.scheduler import build_scheduler, run_forever
@@ -40,7 +41,7 @@ class Steady:
     def fetch(self, cursor: Cursor | None) -> FetchResult:
         self.calls += 1
         return FetchResult(
-            (make_post(f"help {self.calls}?", native_id=f"s{self.calls}", author=f"u{self.calls}"),),
+            (make_post(f"help {self.calls}?", native_id=f"s{self.calls}", handle=f"u{self.calls}"),),
             Cursor({"n": self.calls}),
             requests_made=1,
         )
@@ -84,6 +85,7 @@ def test_one_job_per_source_with_interval_jitter_coalesce_and_single_instance(tm
     service.close()
 
 
+@pytest.mark.slow
 def test_a_failing_source_backs_off_while_the_others_keep_running(tmp_path: Path) -> None:
     flaky, steady = Flaky(), Steady()
     service = Service.from_config(two_source_config(tmp_path), connectors={"a": flaky, "b": steady})  # type: ignore[dict-item]
@@ -101,6 +103,7 @@ def test_a_failing_source_backs_off_while_the_others_keep_running(tmp_path: Path
         assert db.posts.count_posts() >= 5
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(tmp_path: Path) -> None:
     export = tmp_path / "export.jsonl"
     with export.open("w", encoding="utf-8") as out:

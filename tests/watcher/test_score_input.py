@@ -200,6 +200,7 @@ def test_bad_lines_spread_over_several_batches_lose_nothing(tmp_path: Path) -> N
     assert f"{sum(i % 7 == 3 for i in range(250))} line(s) could not be scored" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_installed_command_answers_bad_bytes_with_exit_1_not_70(tmp_path: Path) -> None:
     """As a process, through main(): the real stdin/stdout, and a stdout that can only
     write ASCII (a non-UTF-8 locale) still gets valid JSON, escaped."""

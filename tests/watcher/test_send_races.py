@@ -23,6 +23,8 @@ from watcher.core.config import SourceConfig
 from watcher.queue.machine import LOOK_FIRST, SEND_LEASE, SEND_REQUESTS, Queue, SendInProgress, send_lease
 from watcher.store import Store
 
+pytestmark = pytest.mark.slow  # processes racing to send, one killed mid-send
+
 NOT_ALLOWED = (
     "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the "
     "author of the post you are replying to."

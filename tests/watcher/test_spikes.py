@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,13 +92,6 @@ def test_hourly_series_fills_empty_hours() -> None:
     rows = [("2026-11-01T00:0", "negative", 2), ("2026-11-01T00:3", "neutral", 1), ("2026-11-01T02:1", "neutral", 4)]
     series = hourly_series(rows, since=START, until=START + timedelta(hours=3))
     assert [(h.posts, h.negative) for h in series] == [(3, 2), (0, 0), (4, 0)]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "spikes.db")
-    yield db
-    db.close()
 
 
 def test_check_spikes_queues_one_alert_per_spike_with_examples(store: Store) -> None:

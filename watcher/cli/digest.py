@@ -139,6 +139,8 @@ def digest(
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(terminal_text(digest_text(report)), highlight=False)
+    if config is None and report.themes:  # --db alone: the digest cannot tell the brand's names from themes
+        console.print("Themes may include the brand's own names: pass --config to leave them out.", style="dim")
     charts = draw_charts(report, where="watcher digest") if (html_path or post_to_slack) else {}
     if html_path is not None:
         _write(html_path, render_html(report, charts), "HTML report")

@@ -497,7 +497,7 @@ def collect_digest(
         previous=previous,
         volume=volume,
         intents=build_intents(counts),
-        themes=find_themes(negative, stop_terms=brand_terms),
+        themes=find_themes(negative, brand_terms=brand_terms),
         top_posts=tuple(store.reports.digest_top_posts(since=window.since, until=window.until, limit=top_posts)),
         responses=build_responses(store.reports.digest_response_rows(**span), sla_targets=sla_targets, now=now),
         generated_at=now,

@@ -27,6 +27,7 @@ from watcher.core.post import utc_now
 from watcher.digest.figures import Digest, Window, collect_digest, period_window, sla_targets
 from watcher.digest.slack import DigestPostError, digest_title, find_posted_digest, post_digest, slack_client
 from watcher.digest.spikes import SpikeRule, check_spikes
+from watcher.digest.themes import brand_terms
 from watcher.store import Store, from_iso, iso
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def build_digest(
         sla_targets=sla_targets({**config.slack.sla_minutes, **config.digest.sla_minutes}),
         now=now,
         brand=config.brand.name,
-        brand_terms=(config.brand.name, *config.brand.aliases, *config.brand.handles),
+        brand_terms=brand_terms(config.brand),
         top_posts=config.digest.top_posts,
         theme_sample=config.digest.theme_sample,
     )

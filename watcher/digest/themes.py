@@ -1,8 +1,9 @@
 """Recurring themes among negative posts: clustered key phrases, per language.
 
 1. Key phrases are 1-3 word runs of a post's normalized text that neither start nor
-   end with a stop word (watcher/data/digest_stopwords.toml, plus the brand's own
-   names) and contain no number: "refund", "app keeps crashing", "delivery late".
+   end with a stop word (watcher/data/digest_stopwords.toml) and contain no number
+   and none of the brand's own names: "refund", "app keeps crashing", "delivery late".
+   The brand is in nearly every mention, so its names would lead every digest.
 2. A phrase must occur in at least `min_posts` posts. A phrase inside a longer one
    that occurs almost as often (80%) is dropped: the longer one says more.
 3. Phrases are grouped when the sets of posts they occur in overlap (cosine of the
@@ -23,6 +24,7 @@ from importlib.resources import files
 from typing import Any
 
 from watcher.core.post import normalized_text
+from watcher.core.settings import BrandConfig
 
 MAX_WORDS = 3
 KEEP_LONGER = 0.8
@@ -59,18 +61,41 @@ def stop_words() -> Mapping[str, frozenset[str]]:
     return {lang: frozenset(normalized_text(words).split()) for lang, words in data.items()}
 
 
-def stop_words_for(lang: str, extra: Iterable[str] = ()) -> frozenset[str]:
+def stop_words_for(lang: str) -> frozenset[str]:
     """The language's list, or every list for a language without one."""
     lists = stop_words()
-    base = lists.get(lang) or frozenset().union(*lists.values())
-    return base | {word for term in extra for word in normalized_text(term).split()}
+    return lists.get(lang) or frozenset().union(*lists.values())
 
 
-def key_phrases(norm_text: str, stop: frozenset[str]) -> set[str]:
+def brand_terms(brand: BrandConfig) -> tuple[str, ...]:
+    """What the brand is called: its name, aliases, handles, and its own and staff accounts."""
+    own = (name for names in brand.own_accounts.values() for name in names)
+    return (brand.name, *brand.aliases, *brand.handles, *own, *brand.staff_accounts)
+
+
+def brand_word_runs(terms: Iterable[str]) -> frozenset[tuple[str, ...]]:
+    """The terms as runs of normalized words ("@LumoBank" and "#lumobank" are both
+    "lumobank"); a handle like "u/LumoOfficial" also as the name after the slash."""
+    forms = {form for term in terms for form in (term, term.rsplit("/", 1)[-1])}
+    return frozenset(run for run in (tuple(normalized_text(form).split()) for form in forms) if run)
+
+
+def _brand_positions(words: Sequence[str], brand: frozenset[tuple[str, ...]]) -> set[int]:
+    covered: set[int] = set()
+    for run in brand:
+        for start in range(len(words) - len(run) + 1):
+            if tuple(words[start : start + len(run)]) == run:
+                covered.update(range(start, start + len(run)))
+    return covered
+
+
+def key_phrases(norm_text: str, stop: frozenset[str], brand: frozenset[tuple[str, ...]] = frozenset()) -> set[str]:
     words = norm_text.split()
-    # a word may start or end a phrase: 2+ letters, not a stop word, no digit; unigrams 3+ letters
-    edge = [len(w) > 1 and w not in stop and not any(ch.isdigit() for ch in w) for w in words]
-    inner = [not any(ch.isdigit() for ch in w) for w in words]
+    # a word may start or end a phrase: 2+ letters, not a stop word, no digit; unigrams 3+ letters;
+    # a digit or a brand name breaks a phrase
+    banned = _brand_positions(words, brand) if brand else set()
+    inner = [i not in banned and not any(ch.isdigit() for ch in w) for i, w in enumerate(words)]
+    edge = [ok and len(w) > 1 and w not in stop for ok, w in zip(inner, words, strict=True)]
     phrases = set()
     for start, word in enumerate(words):
         if not edge[start]:
@@ -145,21 +170,23 @@ def theme_label(phrases: Sequence[str], df: Mapping[str, int]) -> str:
 def find_themes(
     rows: Iterable[Mapping[str, Any]],
     *,
-    stop_terms: Sequence[str] = (),
+    brand_terms: Sequence[str] = (),
     min_posts: int = 2,
     max_themes: int = 6,
     examples: int = 3,
 ) -> dict[str, tuple[Theme, ...]]:
     """Themes per language from negative-post rows (key, text, norm_text, lang, url,
-    platform, handle, reach), most posts first; languages with no theme are left out."""
+    platform, handle, reach), most posts first; languages with no theme are left out.
+    `brand_terms` (see `brand_terms()`) never appear in a theme."""
+    brand = brand_word_runs(brand_terms)
     by_lang: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_lang[row.get("lang") or "unknown"].append(row)
     result: dict[str, tuple[Theme, ...]] = {}
     for lang in sorted(by_lang, key=lambda lang: (-len(by_lang[lang]), lang)):
         posts = by_lang[lang]
-        stop = stop_words_for(lang, stop_terms)
-        docs = [key_phrases(p.get("norm_text") or normalized_text(p["text"]), stop) for p in posts]
+        stop = stop_words_for(lang)
+        docs = [key_phrases(p.get("norm_text") or normalized_text(p["text"]), stop, brand) for p in posts]
         themes = []
         for label, phrases, members in cluster_phrases(docs, min_posts=min_posts)[:max_themes]:
             ranked = sorted(members, key=lambda i: (-int(posts[i]["reach"]), posts[i]["key"]))

@@ -28,7 +28,8 @@ from watcher.config import parse_config
 from watcher.core.config import SourceConfig
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post
-from watcher.ingest.pipeline import Pipeline, Poller
+from watcher.ingest.pipeline import Pipeline
+from watcher.ingest.poller import Poller
 from watcher.store import Store
 
 MAX_MALFORMATIONS = 4  # test ids: malformation 0..3 of a kit's list
