@@ -156,6 +156,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "reddit": "connectors.reddit.connector",
     "facebook": "connectors.meta.facebook",
     "instagram": "connectors.meta.instagram",
+    "bluesky": "connectors.bluesky.connector",
 }
 
 

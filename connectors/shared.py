@@ -1,0 +1,60 @@
+"""Small pieces the open-network connectors (Bluesky, Mastodon, YouTube, Hacker News)
+share: range checks of numeric keys, the base-URL rule, and the throttle kept in a cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from connectors.base import ConnectorError, RateLimited, ReplyOutcomeUnknown, SourceUnavailable
+from watcher.core.config import ConfigProblem, SourceOptions
+from watcher.core.post import parse_timestamp
+
+
+def check_ranges(opts: SourceOptions, limits: Mapping[str, tuple[float | None, float, float]]) -> None:
+    """key -> (value, low, high): a value outside its range is a problem naming the key."""
+    for key, (number, low, high) in limits.items():
+        if number is not None and not low <= number <= high:
+            opts.problems.append(
+                ConfigProblem(opts.cfg.file, f"sources.{opts.cfg.name}.{key}", f"must be between {low:g} and {high:g}")
+            )
+
+
+def check_base_url(opts: SourceOptions, key: str, url: str) -> None:
+    """A base URL must be https (plain http only for a fake or proxy on this machine)."""
+    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        opts.problems.append(
+            ConfigProblem(
+                opts.cfg.file,
+                f"sources.{opts.cfg.name}.{key}",
+                "must be an https:// URL (plain http only for 127.0.0.1)",
+            )
+        )
+
+
+def blocked_until(state: Mapping[str, Any]) -> datetime | None:
+    """The end of a throttle stored in a cursor's state, if any."""
+    value = state.get("blocked_until")
+    return parse_timestamp(str(value)) if value else None
+
+
+def refuse_while_blocked(until: datetime | None, now: datetime, *, platform: str, source: str, endpoint: str) -> None:
+    """No request before a stored throttle ends (it survives a restart in the cursor)."""
+    if until is not None and now < until:
+        raise RateLimited(
+            f"{platform} asked us to wait; no request before {until:%H:%M:%S} UTC",
+            until=until,
+            endpoint=endpoint,
+            source=source,
+        )
+
+
+def timed_out(platform: str, what: str, *, writing: bool, source: str) -> ConnectorError:
+    """No answer in time: a read is retried later; a write may have been done, so the
+    caller looks for it before sending again."""
+    if writing:
+        return ReplyOutcomeUnknown(
+            f"{platform} did not answer in time while posting {what}; it may have been posted", source=source
+        )
+    return SourceUnavailable(f"{platform} did not answer in time for {what}; will retry", source=source)
