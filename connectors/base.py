@@ -157,6 +157,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "facebook": "connectors.meta.facebook",
     "instagram": "connectors.meta.instagram",
     "bluesky": "connectors.bluesky.connector",
+    "youtube": "connectors.youtube.connector",
 }
 
 

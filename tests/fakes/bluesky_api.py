@@ -23,7 +23,7 @@ from itertools import count
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.loopback import Loopback, body_of, send_json
+from tests.fakes.loopback import LoopbackFake, body_of, send_json
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BRAND = ("did:plc:lumobrand0000000000000", "lumo.bsky.social")
@@ -63,7 +63,7 @@ class Fault:
 
 
 @dataclass
-class FakeBluesky:
+class FakeBluesky(LoopbackFake):
     brand: tuple[str, str] = BRAND
     password: str = "app-pass-word-1234"
     access_ttl: float = 7200.0  # seconds of real time
@@ -79,21 +79,6 @@ class FakeBluesky:
     _refresh: set[str] = field(default_factory=set)
     _ids: Any = field(default_factory=lambda: count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: Loopback | None = None
-
-    # --- life -----------------------------------------------------------------------
-    def start(self) -> FakeBluesky:
-        self._server = Loopback(self._handle)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return self._server.base_url
 
     # --- seeding and faults -----------------------------------------------------------
     def add_post(

@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 class Loopback:
@@ -58,3 +58,25 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: 
     handler.end_headers()
     with contextlib.suppress(OSError):
         handler.wfile.write(data)
+
+
+class LoopbackFake:
+    """Start, stop and base_url for a fake whose `_handle(handler, method)` answers."""
+
+    _server: Loopback | None = None
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = Loopback(self._handle)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return self._server.base_url

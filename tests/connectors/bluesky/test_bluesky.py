@@ -5,7 +5,7 @@ the reply exactly once with its thread references."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,25 +18,14 @@ from connectors.base import (
     SourceUnavailable,
 )
 from connectors.bluesky import BlueskyConnector
+from tests.connectors.open_support import Clock, roundtrip
 from tests.fakes.bluesky_api import BRAND, T0, FakeBluesky
 from watcher.core.config import SourceConfig
-from watcher.core.cursor import Cursor
 from watcher.core.post import PostKind
 
 ANA = ("did:plc:ana000000000000000000000", "ana.bsky.social")
 GIO = ("did:plc:gio000000000000000000000", "gio.bsky.social")
 ENV = {"BLUESKY_APP_PASSWORD": "app-pass-word-1234"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -48,7 +37,7 @@ def fake() -> Iterator[FakeBluesky]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 def connect(fake: FakeBluesky, clock: Clock, env: dict[str, str] | None = None, **options: Any) -> BlueskyConnector:
@@ -57,10 +46,6 @@ def connect(fake: FakeBluesky, clock: Clock, env: dict[str, str] | None = None, 
     connector = BlueskyConnector.from_config(cfg, ENV if env is None else env)
     connector.client.meter.clock = clock
     return connector
-
-
-def roundtrip(cursor: Cursor | None) -> Cursor | None:
-    return Cursor.from_json(cursor.to_json()) if cursor else None
 
 
 def seed(fake: FakeBluesky) -> dict[str, str]:
