@@ -158,6 +158,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "instagram": "connectors.meta.instagram",
     "bluesky": "connectors.bluesky.connector",
     "youtube": "connectors.youtube.connector",
+    "mastodon": "connectors.mastodon.connector",
 }
 
 

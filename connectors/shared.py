@@ -1,15 +1,18 @@
 """Small pieces the open-network connectors (Bluesky, Mastodon, YouTube, Hacker News)
-share: range checks of numeric keys, the base-URL rule, and the throttle kept in a cursor."""
+share: range checks of numeric keys, the base-URL rule, the throttle kept in a cursor,
+and a fetch made of units that a rate limit may stop half way."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import ConnectorError, RateLimited, ReplyOutcomeUnknown, SourceUnavailable
+from connectors.base import ConnectorError, FetchResult, RateLimited, ReplyOutcomeUnknown, SourceUnavailable
 from watcher.core.config import ConfigProblem, SourceOptions
-from watcher.core.post import parse_timestamp
+from watcher.core.cursor import Cursor
+from watcher.core.post import Post, parse_timestamp
 
 
 def check_ranges(opts: SourceOptions, limits: Mapping[str, tuple[float | None, float, float]]) -> None:
@@ -58,3 +61,33 @@ def timed_out(platform: str, what: str, *, writing: bool, source: str) -> Connec
             f"{platform} did not answer in time while posting {what}; it may have been posted", source=source
         )
     return SourceUnavailable(f"{platform} did not answer in time for {what}; will retry", source=source)
+
+
+@dataclass
+class Run:
+    """What one fetch has read so far; a unit (one listing) counts once it is complete."""
+
+    posts: list[Post] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    units: int = 0
+
+    def read(self, units: Iterable[Callable[[Run], None]], *, source: str) -> None:
+        """Run each unit in turn. A rate limit before any unit finished is raised (the poll
+        stored nothing); after one, the poll keeps what it read and says when the rest follows."""
+        try:
+            for unit in units:
+                unit(self)
+                self.units += 1
+        except RateLimited as exc:
+            if self.units == 0:
+                raise
+            self.problems.append(
+                f"{source}: {exc.message}; this poll stored what it had read, the rest follows after that time"
+            )
+
+    def result(self, cursor: Cursor, requests: int) -> FetchResult:
+        """The fetch's result, posts oldest first."""
+        self.posts.sort(key=lambda p: (p.created_at, len(p.native_id), p.native_id))
+        return FetchResult(
+            posts=tuple(self.posts), cursor=cursor, requests_made=requests, problems=tuple(self.problems)
+        )

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, Self
 
 from connectors.base import (
     FetchResult,
     PostedReply,
-    RateLimited,
     ReplyRejected,
     SourceMisconfigured,
     own_replies_one_by_one,
@@ -39,7 +39,7 @@ from connectors.bluesky.mapping import (
 )
 from connectors.meta.mapping import same_text
 from connectors.meta.state import Mark
-from connectors.shared import blocked_until, check_base_url, check_ranges, refuse_while_blocked
+from connectors.shared import Run, blocked_until, check_base_url, check_ranges, refuse_while_blocked
 from watcher.core.config import SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post
@@ -72,13 +72,6 @@ class BlueskyState:
         data = cursor.state
         marks = {str(k): Mark.from_json(v) for k, v in (data.get("marks") or {}).items()}
         return cls(marks, str(data.get("session") or ""), blocked_until(data))
-
-
-@dataclass
-class Run:
-    posts: list[Post] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    units: int = 0
 
 
 class BlueskyConnector:
@@ -166,29 +159,14 @@ class BlueskyConnector:
         self.client.resume(state.session)
         start = self.client.meter.count
         run = Run()
-        try:
-            if self.include_notifications:
-                self._listing(state, run, NOTIFICATIONS, now)
-            for term in self.searches:
-                self._listing(state, run, f"search:{term}", now)
-        except RateLimited as exc:
-            if run.units == 0:
-                raise
-            run.problems.append(
-                f"{self.source}: {exc.message}; this poll stored what it had read, the rest follows after that time"
-            )
+        listings = ([NOTIFICATIONS] if self.include_notifications else []) + [f"search:{t}" for t in self.searches]
+        run.read([partial(self._listing, state, key=key, now=now) for key in listings], source=self.source)
         state.session = self.client.session_string() or state.session
-        until = self.client.meter.blocked_until
-        state.blocked_until = until if until is not None and until > now else None
-        run.posts.sort(key=lambda p: (p.created_at, p.native_id))
-        return FetchResult(
-            posts=tuple(run.posts),
-            cursor=state.to_cursor(),
-            requests_made=self.client.meter.count - start,
-            problems=tuple(run.problems),
-        )
+        held = self.client.meter.blocked_until
+        state.blocked_until = held if held is not None and held > now else None
+        return run.result(state.to_cursor(), self.client.meter.count - start)
 
-    def _listing(self, state: BlueskyState, run: Run, key: str, now: datetime) -> None:
+    def _listing(self, state: BlueskyState, run: Run, *, key: str, now: datetime) -> None:
         """One listing, newest first, down to its watermark; counted once complete."""
         mark = state.marks.get(key) or Mark(now - self.backfill)
         if key == NOTIFICATIONS:
@@ -232,7 +210,6 @@ class BlueskyConnector:
                 "(raise max_pages or poll more often)"
             )
         state.marks[key] = mark.advanced(seen)
-        run.units += 1
 
     def _notification(self, raw: Mapping[str, Any]) -> Post:
         return notification_to_post(raw, brand_did=self.client.did, source=self.source)
