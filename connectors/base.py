@@ -159,6 +159,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "bluesky": "connectors.bluesky.connector",
     "youtube": "connectors.youtube.connector",
     "mastodon": "connectors.mastodon.connector",
+    "hackernews": "connectors.hackernews.connector",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
 
 from connectors.base import ConnectorError, FetchResult, RateLimited, ReplyOutcomeUnknown, SourceUnavailable
@@ -91,3 +92,27 @@ class Run:
         return FetchResult(
             posts=tuple(self.posts), cursor=cursor, requests_made=requests, problems=tuple(self.problems)
         )
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(content: str) -> str:
+    """HTML (a Mastodon status, a Hacker News comment) as the text a reader sees:
+    paragraphs and line breaks kept, links as their text, entities decoded."""
+    parser = _Text()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.parts).strip()

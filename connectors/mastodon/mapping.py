@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from html.parser import HTMLParser
 from typing import Any
 
+from connectors.shared import html_text
 from watcher.core.post import Author, Metrics, Post, PostKind, parse_timestamp
 
 MASTODON = "mastodon"
@@ -24,28 +24,6 @@ _MENTION = re.compile(r"(@[\w.-]+)@[\w.-]+\.\w+")
 
 class ItemError(ValueError):
     """A payload that cannot become a Post; the message names the field."""
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag == "p" and self.parts:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_text(content: str) -> str:
-    parser = _Text()
-    parser.feed(content)
-    parser.close()
-    return "".join(parser.parts).strip()
 
 
 def id_order(value: str) -> tuple[int, str]:
