@@ -20,21 +20,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rules.fitting import fit_needs_reply, ranking_metrics  # noqa: E402
 from rules.model import fit_linear, hash_text  # noqa: E402
 from rules.needs_reply import NeedsReplyModel  # noqa: E402
 from rules.sentiment import SentimentAnalyzer  # noqa: E402
 from rules.signals import NO_TEXT, reply_dense_matrix  # noqa: E402
-from rules.train import (  # noqa: E402
+from rules.triage import TriageContext, Triager  # noqa: E402
+from tools.sentiment_fit import (  # noqa: E402
     DataMissing,
     evaluate_sentiment,
-    fit_needs_reply,
-    ranking_metrics,
     read_jsonl,
     sentiment_rows,
     shared_data_dir,
     time_split,
 )
-from rules.triage import TriageContext, Triager  # noqa: E402
 from watcher.core.post import Author, Post, PostKind  # noqa: E402
 from watcher.core.settings import BrandConfig
 

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.triage_eval import BRAND, LANGS, URGENT_SET, as_post  # noqa: E402
-from rules.train import DataMissing, read_jsonl, shared_data_dir  # noqa: E402
 from rules.triage import TriageContext, Triager  # noqa: E402
+from tools.sentiment_fit import DataMissing, read_jsonl, shared_data_dir  # noqa: E402
 from watcher.core.post import Post  # noqa: E402
 
 PAGE = 100  # posts per page from X and Reddit, and what the pipeline triages at once

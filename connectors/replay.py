@@ -22,13 +22,13 @@ import json
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from connectors.base import FetchResult, PostedReply, ReplyRejected, SourceMisconfigured, own_replies_one_by_one
+from connectors.base import Connector, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
 from watcher.core.config import SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
@@ -67,7 +67,7 @@ def _count(value: Any, name: str) -> int:
         return 0
     try:
         return max(0, int(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 reads as infinity
         raise RecordError(f"{name} must be a whole number, got {value!r}") from None
 
 
@@ -159,19 +159,29 @@ def read_records(path: Path, *, default_platform: str = "import", source: str = 
     record yields an error naming file, line and field instead of stopping."""
     suffix = path.suffix.lower()
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        # a byte that is not UTF-8 costs its record, not the file: it is read as a lone
+        # surrogate and that record is reported (see _not_utf8)
+        handle = path.open(encoding="utf-8", errors="surrogateescape", newline="")
     except OSError as exc:
         raise SourceMisconfigured(f"cannot read {path}: {exc.strerror}; check the path option") from None
     with handle:
         if suffix == ".csv":
             reader = csv.DictReader(handle)
             for number, row in enumerate(reader, start=2):
+                bad = next((_not_utf8(v) for v in row.values() if isinstance(v, str) and _not_utf8(v)), "")
+                if bad:
+                    yield LoadedRecord(number, None, f"{path}:{number}: {bad}")
+                    continue
                 yield _load(row, path, number, default_platform, source)
             return
         for number, line in enumerate(handle, start=1):
             # the JSON text exactly: only JSON whitespace can surround an accepted object
             text = line.strip(" \t\n\r")
             if not text or text.isspace():  # a blank line (any Unicode whitespace)
+                continue
+            bad = _not_utf8(text)
+            if bad:
+                yield LoadedRecord(number, None, f"{path}:{number}: {bad}")
                 continue
             try:
                 record = _parse_json(text)
@@ -182,6 +192,15 @@ def read_records(path: Path, *, default_platform: str = "import", source: str = 
                 yield LoadedRecord(number, None, f"{path}:{number}: expected a JSON object per line")
                 continue
             yield _load(record, path, number, default_platform, source, json_text=text)
+
+
+def _not_utf8(text: str) -> str:
+    """What is wrong with text read with surrogateescape, or "" when it was all UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 (character {exc.start + 1} of the line); save the file as UTF-8"
+    return ""
 
 
 def _load(
@@ -204,7 +223,7 @@ def _sort_key(record: LoadedRecord) -> datetime:
     return _NO_TIME if post is None else post.created_at
 
 
-class ReplayConnector:
+class ReplayConnector(Connector):
     """A connector over an export file. Replies go to a local JSONL file when
     `replies_path` is set (a dry-run outbox for demos and training)."""
 
@@ -384,5 +403,5 @@ class ReplayConnector:
                 continue  # a line cut short by a crash mid-write, or edited by hand: that reply was not recorded
         return None
 
-    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
-        return own_replies_one_by_one(self, posts)
+
+CONNECTOR = ReplayConnector

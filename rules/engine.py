@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from rules.intents import bit_mask
+from watcher.core.vocab import PRIORITIES
 
-PRIORITIES = ("urgent", "high", "normal", "low")
 AUTHOR_LISTS = ("vip", "staff", "competitor")
 LIST_KEYS = ("keywords", "language", "platform", "source", "kind", "intent", "author_list", "tag")
 RANGE_KEYS = ("sentiment", "followers", "engagement", "score", "repeat", "open_items", "words")

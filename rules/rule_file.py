@@ -28,7 +28,6 @@ from rules.engine import (
     BOOL_KEYS,
     CONDITION_KEYS,
     LIST_KEYS,
-    PRIORITIES,
     RANGE_KEYS,
     Actions,
     Conditions,
@@ -39,6 +38,7 @@ from rules.engine import (
 from rules.intents import INTENTS
 from rules.model import strip_accents
 from watcher.core.config import ConfigError, ConfigProblem, read_toml, unknown_key
+from watcher.core.vocab import PRIORITIES
 
 BUILTIN_RULES_FILE = Path(__file__).resolve().parent / "builtin_rules.toml"
 ACTION_KEYS = (

@@ -5,7 +5,7 @@ logistic regression trained on labelled tweets; a second model without VADER's
 features answers first, and VADER runs only for the posts it is unsure of.
 it, es, fr, de, pt, ro: a curated lexicon (rules/data/lexicons.toml, with negation
 and intensifiers) and hashed n-grams into a per-language logistic regression (rules/data/sentiment.npz, built
-by `python -m rules.train`). No English lexicon is applied to another language.
+by `python -m tools.train`). No English lexicon is applied to another language.
 A language without a model falls back to its lexicon alone.
 """
 
@@ -215,7 +215,7 @@ class SentimentAnalyzer:
         English has two models: a quick one without VADER's features answers for the posts
         it is sure of (top class probability >= its `cascade_threshold`, chosen by
         cross-validation so the pair loses at most CASCADE_TOLERANCE macro-F1 against the full
-        model, rules/train.py),
+        model, tools/train.py),
         and VADER is run only for the rest, scored by the full model. VADER is most of the
         cost of an English post."""
         model = self.models.get(lang)

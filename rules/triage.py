@@ -18,19 +18,17 @@ How a score is made (each step adds a reason):
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from rules.engine import AUTHOR_LISTS, PRIORITIES, Facts, FactsBatch, RuleSet
-from rules.intents import bit_mask, detect_intents, prepare_scanners, sarcasm
+from rules.engine import Facts, RuleSet
+from rules.facts import PostFacts, TriageContext, post_facts
+from rules.intents import detect_intents, prepare_scanners, sarcasm
 from rules.language import UNKNOWN, LanguageDetector
 from rules.model import ModelError, SparseStack, hash_batch
 from rules.needs_reply import NeedsReplyModel
@@ -38,8 +36,9 @@ from rules.rule_file import load_ruleset
 from rules.sentiment import SentimentAnalyzer
 from rules.signals import SignalColumns, Signals
 from watcher.core.config import ConfigError, ConfigProblem
-from watcher.core.post import Author, Post
+from watcher.core.post import Post
 from watcher.core.settings import BrandConfig, TriageConfig
+from watcher.core.vocab import MARKET_LANGUAGES, Priority
 
 
 class TriageSettings(Protocol):
@@ -54,7 +53,7 @@ class TriageSettings(Protocol):
     def resolve_path(self, value: str) -> Path: ...
 
 
-__all__ = ["PRIORITIES", "Triage", "TriageContext", "Triager", "default_triager", "triage", "triager_for"]
+__all__ = ["PostFacts", "Triage", "TriageContext", "Triager", "priority_for"]
 
 MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
 INTENT_LABELS = {
@@ -74,15 +73,6 @@ INTENT_LABELS = {
     "thanks_close": "thanks",
     "spam": "spam or promo",
 }
-
-
-@dataclass(frozen=True)
-class TriageContext:
-    brand: BrandConfig
-    thresholds: TriageConfig = field(default_factory=TriageConfig)
-    author_recent_posts: int = 0
-    author_open_items: int = 0
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 # one per post: slots rather than frozen (a frozen dataclass pays a setattr call per field);
@@ -107,19 +97,17 @@ class Triage:
 
 def priority_for(score: int, thresholds: TriageConfig) -> str:
     if score >= thresholds.urgent_score:
-        return "urgent"
+        return Priority.URGENT.value
     if score >= thresholds.high_score:
-        return "high"
+        return Priority.HIGH.value
     if score >= thresholds.normal_score:
-        return "normal"
-    return "low"
+        return Priority.NORMAL.value
+    return Priority.LOW.value
 
 
-@functools.lru_cache(maxsize=64)
-def _priorities(urgent: int, high: int, normal: int) -> tuple[str, ...]:
-    """The priority of each score 0-100 for these bands: looked up rather than worked out per post."""
-    t = TriageConfig(urgent_score=urgent, high_score=high, normal_score=normal)
-    return tuple(priority_for(score, t) for score in range(101))
+def _priorities(thresholds: TriageConfig) -> tuple[str, ...]:
+    """The priority of each score 0-100 for these bands (a batch looks them up per post)."""
+    return tuple(priority_for(score, thresholds) for score in range(101))
 
 
 def ordinal(n: int) -> str:
@@ -128,12 +116,14 @@ def ordinal(n: int) -> str:
 
 
 class Triager:
-    """Loads its models once; `triage` is then pure and thread-safe."""
+    """Loads its models once; `triage` is then pure and thread-safe. Whoever scores
+    (the service, a CLI command) builds one and hands it to its parts: an edited rules or
+    model file is read by the next one built (for the service, on restart)."""
 
     def __init__(
         self,
         *,
-        languages: Sequence[str] = ("en", "it", "es", "de", "fr", "pt", "ro"),
+        languages: Sequence[str] = MARKET_LANGUAGES,
         language_floor: float = 0.5,
         rules: RuleSet | None = None,
         model_path: Path | None = None,
@@ -258,7 +248,7 @@ class Triager:
             if not priority:
                 table = bands.get(id(t))
                 if table is None:
-                    table = bands[id(t)] = _priorities(t.urgent_score, t.high_score, t.normal_score)
+                    table = bands[id(t)] = _priorities(t)
                 priority = table[points]
             mood = sig.sentiment
             reasons = [f"needs-reply model {probability:.2f}", mood.why]
@@ -313,212 +303,8 @@ class Triager:
 
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
-        accounts = _brand_accounts(ctx.brand)
-        on_lists = _author_bits(accounts, post.author)
-        return Facts(
-            text=post.text,
-            norm=sig.hashed.norm,
-            lang=sig.lang,
-            platform=post.platform,
-            source=post.source,
-            kind=str(post.kind),
-            sentiment=sig.sentiment.value,
-            intents=frozenset(sig.intents),
-            followers=post.author.followers,
-            verified=post.author.verified,
-            engagement=post.metrics.engagement,
-            repeat=ctx.author_recent_posts,
-            open_items=ctx.author_open_items,
-            tokens=sig.hashed.words,
-            author_lists=frozenset(name for name in AUTHOR_LISTS if on_lists & _LIST_BIT[name]),
-            mentions_competitor=_mentions_competitor(accounts, on_lists, post.text),
-            sarcasm=sig.sarcasm is not None,
-        )
+        return post_facts(post, sig, ctx)
 
 
-class PostFacts(FactsBatch):
-    """A batch's rule facts (the same as `Triager.facts` gives one post) built column by
-    column straight from the posts, their signals and contexts, each on first use: no
-    Facts object per post."""
-
-    def __init__(
-        self,
-        posts: Sequence[Post],
-        signals: Sequence[Signals],
-        contexts: Sequence[TriageContext],
-        columns: SignalColumns,
-    ) -> None:
-        super().__init__(size=len(posts))
-        self.posts = posts
-        self.signals = signals
-        self.contexts = contexts
-        self._columns.update(intents=columns.intent_bits, sentiment=columns.sentiment)
-        self._sarcasm = columns.sarcasm
-
-    def build(self, name: str) -> Any:
-        posts, signals, n = self.posts, self.signals, self.size
-        if name == "text":
-            return [p.text for p in posts]
-        if name == "norm":
-            return [s.hashed.norm for s in signals]
-        if name == "tokens":
-            return [s.hashed.words for s in signals]
-        if name == "lang":
-            return np.asarray([s.lang.casefold() for s in signals], dtype=object)
-        if name in ("platform", "source", "kind"):
-            return np.asarray([str(getattr(p, name)).casefold() for p in posts], dtype=object)
-        if name in ("author_lists", "mentions_competitor"):
-            bits, mentions = self._author_columns()
-            self._columns["author_lists"], self._columns["mentions_competitor"] = bits, mentions
-            return bits if name == "author_lists" else mentions
-        if name == "sarcasm":
-            return self._sarcasm.astype(np.float64)
-        if name == "followers":
-            return np.array([p.author.followers for p in posts], dtype=np.float64).reshape(n)
-        if name == "verified":
-            return np.array([p.author.verified for p in posts], dtype=np.float64).reshape(n)
-        if name == "engagement":
-            return np.array([p.metrics.engagement for p in posts], dtype=np.float64).reshape(n)
-        if name == "repeat":
-            return np.array([c.author_recent_posts for c in self.contexts], dtype=np.float64).reshape(n)
-        if name == "open_items":
-            return np.array([c.author_open_items for c in self.contexts], dtype=np.float64).reshape(n)
-        raise KeyError(f"no rule fact named {name!r}")
-
-    def _author_columns(self) -> tuple[np.ndarray, np.ndarray]:
-        """The author's lists (bit mask over AUTHOR_LISTS) and whether the post names a competitor."""
-        bits = [0] * self.size
-        mentions = [0.0] * self.size
-        # the contexts hold their brands for the whole batch, so their ids stay theirs
-        brands = {id(brand): _brand_accounts(brand) for brand in {id(c.brand): c.brand for c in self.contexts}.values()}
-        if not any(accounts.lists or accounts.rivals for accounts in brands.values()):
-            return np.zeros(self.size, dtype=np.int64), np.zeros(self.size)
-        for i, (post, ctx) in enumerate(zip(self.posts, self.contexts, strict=True)):
-            accounts = brands[id(ctx.brand)]
-            if accounts.lists or accounts.rivals:
-                bits[i] = on_lists = _author_bits(accounts, post.author)
-                mentions[i] = float(_mentions_competitor(accounts, on_lists, post.text))
-        return np.asarray(bits, dtype=np.int64), np.asarray(mentions, dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class BrandAccounts:
-    """The brand's account lists, case-folded once rather than for every post."""
-
-    lists: tuple[tuple[str, frozenset[str]], ...]
-    rivals: tuple[str, ...]
-
-
-_accounts_cache: dict[int, tuple[BrandConfig, BrandAccounts]] = {}
-
-
-def _brand_accounts(brand: BrandConfig) -> BrandAccounts:
-    found = _accounts_cache.get(id(brand))
-    if found is not None and found[0] is brand:
-        return found[1]
-
-    def folded(accounts: Sequence[str]) -> frozenset[str]:
-        return frozenset(a.lstrip("@").casefold() for a in accounts)
-
-    lists = (
-        ("vip", folded(brand.vip_accounts)),
-        ("staff", folded(brand.staff_accounts)),
-        ("competitor", folded(brand.competitors)),
-    )
-    made = BrandAccounts(
-        lists=tuple((name, members) for name, members in lists if members),
-        rivals=tuple(c.lstrip("@").casefold() for c in brand.competitors),
-    )
-    if len(_accounts_cache) > 64:
-        _accounts_cache.clear()
-    _accounts_cache[id(brand)] = (brand, made)
-    return made
-
-
-_LIST_BIT = {name: bit_mask((name,), AUTHOR_LISTS) for name in AUTHOR_LISTS}
-
-
-def _author_bits(accounts: BrandAccounts, author: Author) -> int:
-    """The brand's lists (vip, staff, competitor) the author is on, by id or handle, as a
-    bit mask over AUTHOR_LISTS."""
-    bits = 0
-    if accounts.lists:
-        user_id = author.id.casefold()
-        handle = author.handle.lstrip("@").casefold()
-        for name, members in accounts.lists:
-            if (user_id and user_id in members) or (handle and handle in members):
-                bits |= _LIST_BIT[name]
-    return bits
-
-
-def _mentions_competitor(accounts: BrandAccounts, author_bits: int, text: str) -> bool:
-    """Whether a post not written by a competitor names one as a word."""
-    if not accounts.rivals or author_bits & _LIST_BIT["competitor"]:
-        return False
-    folded = text.casefold()
-    return any(_word_in(r, folded) for r in accounts.rivals if r in folded)  # `in` first: most posts name none
-
-
-def _word_in(word: str, text: str) -> bool:
-    start = text.find(word)
-    while start >= 0:
-        before = text[start - 1] if start else " "
-        end = start + len(word)
-        after = text[end] if end < len(text) else " "
-        if not before.isalnum() and not after.isalnum():
-            return True
-        start = text.find(word, start + 1)
-    return False
-
-
-@functools.lru_cache(maxsize=256)
 def _repeat_reason(recent_posts: int, window_days: int) -> str:
     return f"{ordinal(recent_posts + 1)} message in {window_days} days"
-
-
-_default: Triager | None = None
-_default_lock = threading.Lock()
-_by_settings: dict[tuple[object, ...], tuple[tuple[object, ...], Triager]] = {}
-
-
-def default_triager() -> Triager:
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Triager()
-        return _default
-
-
-def _stamp(path: Path | None) -> tuple[str, int | None] | None:
-    """A file's name and modification time (None: no file configured)."""
-    if path is None:
-        return None
-    return str(path), path.stat().st_mtime_ns if path.exists() else None
-
-
-def triager_for(config: TriageSettings) -> Triager:
-    """One Triager per triage setup (languages, floor, rules file, model file): a service
-    and its pipelines share it. When the rules or model file changes on disk (its
-    modification time), the next call builds a new one, which replaces the old."""
-    t = config.triage
-    rules_file, model_file = (config.resolve_path(v) if v else None for v in (t.rules_file, t.model_path))
-    stamps = (_stamp(rules_file), _stamp(model_file))
-    setup = (tuple(config.brand.languages), t.language_confidence_floor, t.rules_file, t.model_path)
-    with _default_lock:
-        stamped, found = _by_settings.get(setup, ((None, None), None))
-    if found is None or stamped != stamps:
-        if found is not None and stamped[1] == stamps[1]:  # only the rules changed: the models stay loaded
-            found = found.with_rules(load_ruleset(rules_file))
-        else:
-            found = Triager.from_config(config)
-        with _default_lock:
-            # one Triager per setup: an edited file replaces the one built from its old version
-            stamped, kept = _by_settings.get(setup, ((None, None), None))
-            if kept is not None and stamped == stamps:
-                return kept
-            _by_settings[setup] = (stamps, found)
-    return found
-
-
-def triage(post: Post, ctx: TriageContext) -> Triage:
-    return default_triager().triage(post, ctx)

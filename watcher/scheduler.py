@@ -22,6 +22,19 @@ log = logging.getLogger(__name__)
 JobRegistrar = Callable[[BackgroundScheduler, Any], None]  # (scheduler, service)
 
 
+class _SkippedRunFilter(logging.Filter):
+    """A job still running at its next tick is skipped (max_instances=1): expected while a
+    long outbox drains, so it is logged at DEBUG, not as a WARNING every tick."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in str(record.msg):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_SKIPPED_RUNS = _SkippedRunFilter()
+
+
 def build_scheduler(
     service: Service,
     *,
@@ -32,6 +45,7 @@ def build_scheduler(
     """A scheduler with a job per enabled source (own interval and jitter, coalesced,
     never two runs of one source at once) plus housekeeping jobs. `deliver` replaces
     the plain outbox flush (the Slack tick also wakes snoozes and sends reminders)."""
+    logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_RUNS)  # adding the same filter again is a no-op
     workers = max(2, len(service.pollers) + 2)
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(workers)},

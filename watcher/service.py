@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector, connector_class
+from rules.triage import Triager
 from watcher.config import Config
 from watcher.core.config import ConfigError, ConfigProblem, SourceConfig
 from watcher.core.post import utc_now
@@ -68,7 +69,9 @@ class Service:
         env = os.environ if env is None else env
         store = store or Store(config.resolve_path(config.storage.path))
         connectors = dict(connectors) if connectors is not None else build_connectors(config, env)
-        pipeline = Pipeline(store, config, triage_fn=triage_fn, clock=clock)
+        # one Triager for the service's life: a rules or model file edited meanwhile is read on restart
+        triager = None if triage_fn is not None else Triager.from_config(config)
+        pipeline = Pipeline(store, config, triager=triager, triage_fn=triage_fn, clock=clock)
         stopping = threading.Event()
         pollers = {
             src.name: Poller(
@@ -111,10 +114,8 @@ class Service:
     def close(self) -> None:
         """Release the connectors' HTTP sessions (those that hold one), then the store."""
         for poller in self.pollers.values():
-            close = getattr(poller.connector, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # closing must not stop the rest from closing
-                    log.warning("closing the connector of %s failed", poller.source.name, exc_info=True)
+            try:
+                poller.connector.close()
+            except Exception:  # closing must not stop the rest from closing
+                log.warning("closing the connector of %s failed", poller.source.name, exc_info=True)
         self.store.close()

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any, ClassVar, Self
 
 from connectors.base import (
+    Connector,
     FetchResult,
     PostedReply,
     ReplyRejected,
@@ -74,7 +75,7 @@ class BlueskyState:
         return cls(marks, str(data.get("session") or ""), blocked_until(data))
 
 
-class BlueskyConnector:
+class BlueskyConnector(Connector):
     name: ClassVar[str] = BLUESKY
     max_reply_length: int = MAX_GRAPHEMES
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from connectors.base import (
+    Connector,
     FetchResult,
     PostedReply,
     RateLimited,
@@ -56,9 +57,8 @@ class HackerNewsState:
         return cls({str(k): Mark.from_json(v) for k, v in (data.get("marks") or {}).items()}, blocked_until(data))
 
 
-class HackerNewsConnector:
+class HackerNewsConnector(Connector):
     name: ClassVar[str] = HACKERNEWS
-    max_reply_length: int = 0  # read-only: nothing can be posted
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, ClassVar, Self
 
 from connectors.base import (
+    Connector,
     FetchResult,
     PostedReply,
     ReplyRejected,
@@ -79,7 +80,7 @@ class MastodonState:
                    blocked_until(data))  # fmt: skip
 
 
-class MastodonConnector:
+class MastodonConnector(Connector):
     name: ClassVar[str] = MASTODON
 
     def __init__(
@@ -107,17 +108,14 @@ class MastodonConnector:
         self.backfill = timedelta(hours=backfill_hours)
         self.request_timeout = request_timeout  # the queue's send lease is sized from it
         self.known = MastodonState()  # the account and limits, as last read (replies use them)
+        # the instance's own limit (configuration.statuses.max_characters), once read
+        self.max_reply_length: int | None = DEFAULT_MAX_CHARACTERS
         if clock is not None:
             client.meter.clock = clock
 
     @property
     def clock(self) -> Callable[[], datetime]:
         return self.client.clock
-
-    @property
-    def max_reply_length(self) -> int:
-        """The instance's own limit (`configuration.statuses.max_characters`), once read."""
-        return self.known.max_characters
 
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
@@ -177,6 +175,7 @@ class MastodonConnector:
         """The account, the instance's limit and whether it searches posts, daily."""
         if state.checked is not None and now - state.checked < RECHECK and state.account_id:
             self.known = state
+            self.max_reply_length = state.max_characters
             return
         me = self.client.call(self.client.sdk.account_verify_credentials, what="the account")
         state.account_id, state.acct = str(me["id"]), str(me.get("acct") or me.get("username") or "")
@@ -196,6 +195,7 @@ class MastodonConnector:
                 )
         state.checked = now
         self.known = state
+        self.max_reply_length = state.max_characters
 
     def _searches_posts(self, me: Mapping[str, Any]) -> bool:
         """Whether the instance searches post text: with full-text search it finds the

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from connectors.base import (
+    Connector,
     FetchResult,
     PostedReply,
     RateLimited,
@@ -63,12 +64,11 @@ def reply_target(post: Post) -> str:
     return post.native_id
 
 
-class MetaConnector:
+class MetaConnector(Connector):
     """The shared half; FacebookConnector and InstagramConnector fill in the platform."""
 
-    name: ClassVar[str] = ""
+    can_hide: ClassVar[bool] = True
     label: ClassVar[str] = ""  # the platform as messages name it
-    max_reply_length: int = 0
     # permissions to read comments, and to reply and hide, as Meta names them
     read_permission: ClassVar[str] = ""
     write_permission: ClassVar[str] = ""
@@ -347,11 +347,10 @@ class MetaConnector:
             raise ReplyRejected(f"post {post.key} is not a {self.label} post", source=self.source)
         if not text.strip():
             raise ReplyRejected(f"the reply to {post.key} is empty", source=self.source)
-        size = self.reply_length(text)
-        if size > self.max_reply_length:
+        size, limit = self.reply_length(text), self.max_reply_length or 0
+        if size > limit:
             raise ReplyRejected(
-                f"the reply to {post.key} is {size} characters; {self.label} allows {self.max_reply_length}. "
-                f"Cut {size - self.max_reply_length}.",
+                f"the reply to {post.key} is {size} characters; {self.label} allows {limit}. Cut {size - limit}.",
                 source=self.source,
             )
         self.refuse_reply(post)

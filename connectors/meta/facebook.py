@@ -249,3 +249,6 @@ class FacebookConnector(MetaConnector):
             except ConnectorError as exc:
                 problems.append(f"{self.source}: {exc.message}")
         return problems
+
+
+CONNECTOR = FacebookConnector

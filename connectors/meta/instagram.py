@@ -255,3 +255,6 @@ class InstagramConnector(MetaConnector):
             except ConnectorError as exc:
                 problems.append(f"{self.source}: {exc.message}")
         return problems
+
+
+CONNECTOR = InstagramConnector

@@ -27,7 +27,7 @@ persisted back-off takes over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -39,6 +39,7 @@ from praw.exceptions import PRAWException, RedditAPIException
 
 from connectors.base import (
     AuthFailed,
+    Connector,
     ConnectorError,
     FetchResult,
     PostedReply,
@@ -47,7 +48,6 @@ from connectors.base import (
     ReplyRejected,
     SourceMisconfigured,
     SourceUnavailable,
-    own_replies_one_by_one,
 )
 from connectors.reddit.client import RequestMeter, TransportFailure, WatcherRequestor, make_reddit
 from connectors.reddit.mapping import (
@@ -105,7 +105,7 @@ class _Walk:
 # --- the connector ----------------------------------------------------------------
 
 
-class RedditConnector:
+class RedditConnector(Connector):
     """Reads a source's streams through one praw.Reddit; replies as the brand account."""
 
     name: ClassVar[str] = "reddit"
@@ -133,7 +133,7 @@ class RedditConnector:
         self.reddit = reddit
         self.http = http
         # seconds one request may wait (the requestor's timeout): the queue's send lease is sized from it
-        self.request_timeout = request_timeout
+        self.request_timeout: float | None = request_timeout
         self.meter = meter
         self.streams = streams
         self.source = source
@@ -322,6 +322,7 @@ class RedditConnector:
         problems: list[str] = []
         reported = list(state.reported)
         reached = ended = cut_short = False
+        met_stored = False  # the walk came down to an item already returned: the listing joins what we have
         pages = 0
         while pages < self.max_pages and not (reached or ended):
             try:
@@ -364,11 +365,9 @@ class RedditConnector:
                 if floor.below(data):
                     reached = True
                     break
-                already = (
-                    (passed is not None and passed.covers(data))
-                    or floor.covers(data)
-                    or (state.top is not None and data["name"] in state.top.seen)
-                )
+                stored = floor.covers(data) or (state.top is not None and data["name"] in state.top.seen)
+                met_stored = met_stored or stored
+                already = stored or (passed is not None and passed.covers(data))
                 passed = passing(passed, data)
                 if not already:
                     items.append(data)
@@ -390,7 +389,7 @@ class RedditConnector:
                     f"fetch stopped, and this unfinished walk was already walked again from the newest item once, so "
                     f"it ends here; if {state.gap_after} was removed, older items not read yet may be missing"
                 )
-            elif ended and not reached and floor.seen and items:
+            elif ended and not reached and not met_stored and floor.seen and items:
                 problems.append(
                     f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
                     f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
@@ -709,9 +708,6 @@ class RedditConnector:
             )
         return None
 
-    def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
-        return own_replies_one_by_one(self, posts)
-
     def _brand(self) -> str | None:
         if self.brand_account is None and self.can_reply:
             try:
@@ -819,3 +815,6 @@ def _check_options(
             ConfigProblem(cfg.file, f"{where}.terms", "scanning comments needs terms to match, not only a query")
         )
     return problems
+
+
+CONNECTOR = RedditConnector

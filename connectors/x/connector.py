@@ -26,22 +26,19 @@ cursor), not after the newest post seen, which a quiet search may have seen days
 Rate limits: a 429, or a page that leaves 0 requests, blocks that endpoint until
 `x-rate-limit-reset` for every source sharing the app's credentials in this
 process; the next fetch raises `RateLimited` without a request and the poller
-persists the window. tweepy's `wait_on_rate_limit` is never used (it sleeps in the
-job thread).
+persists the window (client.py).
 
-tweepy hard-codes https://api.twitter.com; `BaseUrlSession` rewrites it to
-`api_base_url` (X's public host by default, or a gateway, proxy or fake server).
+Payload mapping is in mapping.py, the cursor's spans and gaps in cursor.py, the
+source table in options.py, the request budget in budget.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, Self
 
@@ -49,7 +46,8 @@ import requests
 import tweepy
 
 from connectors.base import (
-    AuthFailed,
+    BudgetRow,
+    Connector,
     ConnectorError,
     FetchResult,
     PostedReply,
@@ -57,21 +55,55 @@ from connectors.base import (
     ReplyOutcomeUnknown,
     ReplyRejected,
     SourceMisconfigured,
-    SourceUnavailable,
 )
-from connectors.x.budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, X_API_BASE_URL, source_limits
-from connectors.x.budget import budget_problems as budget_problems  # shown by `watcher check`
-from connectors.x.budget import plan_budget as plan_budget
-from connectors.x.text import comparable_reply_text, reply_length_problem
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from connectors.x import budget
+from connectors.x.budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, X_API_BASE_URL
+from connectors.x.client import (
+    DEFAULT_RESET,
+    SHARED_RATE_WINDOWS,
+    TWEEPY_HOST,
+    BaseUrlSession,
+    RateWindows,
+    build_client,
+    read_error,
+    reply_error,
+    reset_time,
+    response_json,
+)
+from connectors.x.cursor import (
+    Run,
+    Span,
+    SpanOutcome,
+    TopRead,
+    XState,
+    gap_within_reach,
+    live_conversations,
+    lost_problem,
+    merge_gaps,
+    newer,
+    older,
+    top_within_reach,
+    track_conversations,
+)
+from connectors.x.mapping import (
+    Page,
+    header_int,
+    own_replies,
+    parse_page,
+    reset_at,
+    tweet_url,
+)
+from connectors.x.options import MODES, read_source
+from connectors.x.text import MAX_WEIGHTED_LENGTH, reply_length_problem, weighted_length
+from watcher.core.config import ConfigProblem, SourceConfig
 from watcher.core.cursor import Cursor
-from watcher.core.post import Author, Metrics, Post, PostKind, parse_timestamp, utc_now
+from watcher.core.post import Post, utc_now
+
+__all__ = ["X_API_BASE_URL", "BaseUrlSession", "RateWindows", "XConnector", "build_client"]
 
 log = logging.getLogger(__name__)
 
-TWEEPY_HOST = "https://api.twitter.com"
-WEB_URL = "https://x.com"
-MODES = ("mentions", "search", "conversations")
+
 # what finding the brand's own replies reads of each post
 OWN_REPLY_FIELDS = ("created_at", "referenced_tweets", "conversation_id", "author_id")
 
@@ -87,419 +119,13 @@ TWEET_FIELDS = (
 USER_FIELDS = ("username", "name", "public_metrics", "verified", "verified_type", "protected")
 EXPANSIONS = ("author_id", "referenced_tweets.id", "referenced_tweets.id.author_id")
 # recent search reaches back 7 days; stay a little inside so the request is never refused
-SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=5)
-MAX_GAPS = 10
-EARLIEST = datetime.min.replace(tzinfo=UTC)
-DEFAULT_RESET = timedelta(minutes=15)
-UNAVAILABLE_HANDLE = "unavailable"
 
-# --- ids -------------------------------------------------------------------------
 
-TWITTER_EPOCH_MS = 1_288_834_974_657
-
-
-def snowflake_time(tweet_id: str | int) -> datetime:
-    """When an X id was minted (ids embed milliseconds since X's epoch)."""
-    return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
-
-
-def snowflake_at(moment: datetime, sequence: int = 0) -> str:
-    """The id X would mint at `moment`; used to bound ranges and by test fakes."""
-    millis = int(moment.timestamp() * 1000) - TWITTER_EPOCH_MS
-    return str((millis << 22) | (sequence & 0x3FFFFF))
-
-
-def _newer(a: str | None, b: str | None) -> str | None:
-    if a is None or b is None:
-        return a or b
-    return a if int(a) >= int(b) else b
-
-
-def _older(a: str | None, b: str | None) -> str | None:
-    if a is None or b is None:
-        return a or b
-    return a if int(a) <= int(b) else b
-
-
-# --- HTTP -------------------------------------------------------------------------
-
-
-class BaseUrlSession(requests.Session):
-    """A requests session that sends tweepy's hard-coded host to `base_url` and gives
-    every request a timeout (requests has none by default)."""
-
-    def __init__(self, base_url: str = X_API_BASE_URL, *, timeout: float = 20.0) -> None:
-        super().__init__()
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        method = method.decode() if isinstance(method, bytes) else method
-        url = url.decode() if isinstance(url, bytes) else url
-        if url.startswith(TWEEPY_HOST):
-            url = self.base_url + url[len(TWEEPY_HOST) :]
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, *args, **kwargs)
-
-
-def build_client(
-    *,
-    bearer_token: str,
-    api_base_url: str = X_API_BASE_URL,
-    timeout: float = 20.0,
-    consumer_key: str = "",
-    consumer_secret: str = "",
-    access_token: str = "",
-    access_token_secret: str = "",
-) -> tweepy.Client:
-    """A tweepy Client that returns raw responses (we need the rate-limit headers),
-    never sleeps on a 429, and talks to `api_base_url`."""
-    client = tweepy.Client(
-        bearer_token=bearer_token,
-        consumer_key=consumer_key or None,
-        consumer_secret=consumer_secret or None,
-        access_token=access_token or None,
-        access_token_secret=access_token_secret or None,
-        return_type=requests.Response,
-        wait_on_rate_limit=False,
-    )
-    client.session = BaseUrlSession(api_base_url, timeout=timeout)
-    return client
-
-
-class RateWindows:
-    """'No request before' times per endpoint, shared by the sources that use the same
-    app credentials, so one source's 429 stops the others' requests to that endpoint."""
-
-    def __init__(self) -> None:
-        self._until: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def blocked_until(self, key: str, now: datetime) -> datetime | None:
-        with self._lock:
-            until = self._until.get(key)
-            if until is not None and until <= now:
-                del self._until[key]
-                return None
-            return until
-
-    def block(self, key: str, until: datetime) -> None:
-        with self._lock:
-            current = self._until.get(key)
-            self._until[key] = until if current is None else max(current, until)
-
-
-SHARED_RATE_WINDOWS = RateWindows()
-
-
-# --- payload -> Post (pure) ---------------------------------------------------------
-
-
-class TweetError(ValueError):
-    """A tweet payload that cannot become a Post; the message names the field."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One response of a timeline or search endpoint, parsed."""
-
-    tweets: tuple[Mapping[str, Any], ...]
-    users: Mapping[str, Mapping[str, Any]]
-    included_tweets: Mapping[str, Mapping[str, Any]]
-    next_token: str | None
-    newest_id: str | None
-    oldest_id: str | None
-    errors: tuple[Mapping[str, Any], ...] = ()
-    remaining: int | None = None
-    reset_at: datetime | None = None
-    malformed: tuple[str, ...] = ()  # what is wrong with each item of `data` left out of `tweets`
-
-
-def _reset_at(headers: Mapping[str, str]) -> datetime | None:
-    """When the endpoint's rate-limit window resets (x-rate-limit-reset), if X said."""
-    reset = _header_int(headers, "x-rate-limit-reset")
-    return datetime.fromtimestamp(reset, UTC) if reset is not None else None
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _tweet_id(value: Any) -> str | None:
-    """An X id as a string of digits, or None when `value` is not one (ids are
-    compared as numbers, so anything else must not get past the page)."""
-    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    return text if text.isascii() and text.isdigit() else None
-
-
-def _malformed(item: Any) -> str:
-    """What is wrong with an item of `data` that is not a tweet with a valid id,
-    naming what identifies it (X's payload is data, never a secret)."""
-    if not isinstance(item, Mapping):
-        return f"X sent an item that is not a tweet ({type(item).__name__}: {str(item)[:80]!r}); skipped"
-    clues = ", ".join(f"{key}={item[key]!r}" for key in ("author_id", "created_at") if key in item)
-    return f"X sent a tweet with an invalid id ({item.get('id')!r}{', ' if clues else ''}{clues}); skipped"
-
-
-def parse_page(body: Mapping[str, Any], headers: Mapping[str, str]) -> Page:
-    """A v2 response body (`data`, `includes`, `meta`, `errors`) and its rate headers.
-    An item of `data` without a valid id is left out and described in `malformed`,
-    so one bad item costs that item, never the page."""
-    tweets: list[Mapping[str, Any]] = []
-    malformed: list[str] = []
-    for item in body.get("data") or []:
-        if isinstance(item, Mapping) and _tweet_id(item.get("id")) is not None:
-            tweets.append(item)
-        else:
-            malformed.append(_malformed(item))
-    includes = body.get("includes") or {}
-    users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, Mapping) and "id" in u}
-    included = {str(t["id"]): t for t in includes.get("tweets") or [] if isinstance(t, Mapping) and "id" in t}
-    meta = body.get("meta") or {}
-    ids = [str(t["id"]) for t in tweets]
-    return Page(
-        tweets=tuple(tweets),
-        users=users,
-        included_tweets=included,
-        next_token=meta.get("next_token") or None,
-        newest_id=_tweet_id(meta.get("newest_id")) or max(ids, key=int, default=None),
-        oldest_id=_tweet_id(meta.get("oldest_id")) or min(ids, key=int, default=None),
-        errors=tuple(e for e in body.get("errors") or [] if isinstance(e, Mapping)),
-        remaining=_header_int(headers, "x-rate-limit-remaining"),
-        reset_at=_reset_at(headers),
-        malformed=tuple(malformed),
-    )
-
-
-def _count(metrics: Any, name: str) -> int:
-    if not isinstance(metrics, Mapping):
-        return 0
-    value = metrics.get(name)
-    return value if isinstance(value, int) and value > 0 else 0
-
-
-def _referenced(tweet: Mapping[str, Any], kind: str) -> str | None:
-    for ref in tweet.get("referenced_tweets") or []:
-        if isinstance(ref, Mapping) and ref.get("type") == kind and ref.get("id"):
-            return str(ref["id"])
-    return None
-
-
-def _lang(value: Any) -> str | None:
-    # X marks undetermined and non-language posts with und, zxx and q* codes
-    if not isinstance(value, str) or not value or value in ("und", "zxx") or value.startswith("q"):
-        return None
-    return value
-
-
-def user_to_author(user_id: str, user: Mapping[str, Any] | None) -> Author:
-    """An author from `includes.users`; a placeholder when X left the user out
-    (deleted, suspended or protected accounts)."""
-    if user is None:
-        return Author(
-            id=user_id or "unknown",
-            handle=UNAVAILABLE_HANDLE,
-            display_name="account unavailable (deleted, suspended or protected)",
-        )
-    verified = bool(user.get("verified")) or user.get("verified_type") in ("blue", "business", "government")
-    return Author(
-        id=user_id,
-        handle=str(user.get("username") or UNAVAILABLE_HANDLE),
-        display_name=str(user.get("name") or ""),
-        followers=_count(user.get("public_metrics"), "followers_count"),
-        verified=verified,
-    )
-
-
-def tweet_url(tweet_id: str, username: str = "") -> str:
-    if username and username != UNAVAILABLE_HANDLE:
-        return f"{WEB_URL}/{username}/status/{tweet_id}"
-    return f"{WEB_URL}/i/web/status/{tweet_id}"
-
-
-def tweet_to_post(
-    tweet: Mapping[str, Any],
-    users_by_id: Mapping[str, Mapping[str, Any]],
-    tweets_by_id: Mapping[str, Mapping[str, Any]],
-    *,
-    source: str = "",
-    brand_user_id: str = "",
-) -> Post:
-    """One v2 tweet with its response's `includes` -> Post. Pure; missing optional
-    fields default, a missing author becomes a placeholder, never an exception;
-    only a tweet without id or text raises TweetError."""
-    tweet_id = str(tweet.get("id") or "")
-    if not tweet_id.isdigit():
-        raise TweetError(f"tweet without a valid id: {tweet_id!r}")
-    if not isinstance(tweet.get("text"), str):
-        raise TweetError(f"tweet {tweet_id} has no text")
-    try:
-        created = parse_timestamp(tweet["created_at"]) if tweet.get("created_at") else snowflake_time(tweet_id)
-    except (TypeError, ValueError):
-        created = snowflake_time(tweet_id)
-    author_id = str(tweet.get("author_id") or "")
-    user = users_by_id.get(author_id) if author_id else None
-    author = user_to_author(author_id, user)
-    parent_id = _referenced(tweet, "replied_to")
-    parent = tweets_by_id.get(parent_id) if parent_id else None
-    is_own = bool(brand_user_id) and author_id == brand_user_id
-    if is_own:
-        kind = PostKind.POST
-    elif parent_id:
-        kind = PostKind.REPLY
-    else:
-        kind = PostKind.MENTION
-    metrics = tweet.get("public_metrics")
-    raw: dict[str, Any] = {"tweet": dict(tweet)}
-    if user is not None:
-        raw["author"] = dict(user)
-    if parent is not None:
-        raw["parent"] = dict(parent)
-    return Post(
-        platform="x",
-        native_id=tweet_id,
-        kind=kind,
-        text=html.unescape(tweet["text"]),
-        created_at=created,
-        author=author,
-        url=tweet_url(tweet_id, author.handle),
-        lang=_lang(tweet.get("lang")),
-        parent_id=parent_id,
-        conversation_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
-        parent_text=html.unescape(str(parent["text"])) if parent is not None and parent.get("text") else None,
-        metrics=Metrics(
-            likes=_count(metrics, "like_count"),
-            reposts=_count(metrics, "retweet_count") + _count(metrics, "quote_count"),
-            replies=_count(metrics, "reply_count"),
-        ),
-        is_own=is_own,
-        is_repost=_referenced(tweet, "retweeted") is not None,
-        source=source,
-        raw=raw,
-    )
-
-
-# --- cursor state --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Span:
-    """A range of ids still to read: newer than `since_id` (or created after
-    `start_time` when no id is known yet) and, for a gap, older than `until_id`."""
-
-    since_id: str | None = None
-    start_time: datetime | None = None
-    until_id: str | None = None
-
-    def begins(self) -> datetime | None:
-        """When the span starts: its since_id's time, else its start_time."""
-        return snowflake_time(self.since_id) if self.since_id is not None else self.start_time
-
-    def to_json(self) -> dict[str, str]:
-        out = {}
-        if self.since_id:
-            out["since_id"] = self.since_id
-        if self.start_time:
-            out["start_time"] = self.start_time.isoformat()
-        if self.until_id:
-            out["until_id"] = self.until_id
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Span:
-        start = data.get("start_time")
-        return cls(
-            since_id=str(data["since_id"]) if data.get("since_id") else None,
-            start_time=parse_timestamp(start) if start else None,
-            until_id=str(data["until_id"]) if data.get("until_id") else None,
-        )
-
-
-@dataclass(frozen=True)
-class XState:
-    """What a cursor remembers: the newest id stored, ranges not yet read, for
-    conversations mode the brand's conversations being watched, and for recent search
-    when the newest posts were last read (`checked_at`): everything before it was
-    read, so only what came after can fall out of the 7-day window unread. The newest
-    id cannot tell: a quiet search's newest post may be days older than its last read."""
-
-    top: Span = field(default_factory=Span)
-    gaps: tuple[Span, ...] = ()
-    conversations: tuple[str, ...] = ()
-    checked_at: datetime | None = None
-
-    def to_cursor(self) -> Cursor:
-        state: dict[str, Any] = self.top.to_json()
-        if self.gaps:
-            state["gaps"] = [g.to_json() for g in self.gaps]
-        if self.conversations:
-            state["conversations"] = list(self.conversations)
-        if self.checked_at:
-            state["checked_at"] = self.checked_at.isoformat()
-        return Cursor(state)
-
-    def moved_on(self, old: XState) -> bool:
-        """Whether this state reads differently from `old` (a new read time alone does not)."""
-        return replace(self, checked_at=old.checked_at) != old
-
-    @classmethod
-    def from_cursor(cls, cursor: Cursor | None) -> XState | None:
-        if cursor is None or not cursor.state:
-            return None
-        state = cursor.state
-        return cls(
-            top=Span.from_json(state),
-            gaps=tuple(Span.from_json(g) for g in state.get("gaps", [])),
-            conversations=tuple(str(c) for c in state.get("conversations", [])),
-            checked_at=parse_timestamp(state["checked_at"]) if state.get("checked_at") else None,
-        )
-
-
-def merge_gaps(gaps: Sequence[Span], limit: int = MAX_GAPS) -> tuple[Span, ...]:
-    """Keep at most `limit` gaps (newest first) by joining the oldest ones: a joined
-    gap re-reads what lay between them (dedupe drops it), it never skips anything."""
-    result = list(gaps)
-    while len(result) > limit:
-        older, newer = result[-1], result[-2]
-        result[-2:] = [Span(since_id=older.since_id, start_time=older.start_time, until_id=newer.until_id)]
-    return tuple(result)
-
-
-# --- the connector -------------------------------------------------------------------
-
-
-@dataclass
-class _Run:
-    """What one fetch collected so far."""
-
-    tweets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    users: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    included: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    requests: int = 0
-    stopped: bool = False
-    failed: bool = False  # a request failed: asking again within this poll would fail too
-    spent: bool = False  # a page left 0 requests: the next fetch raises RateLimited, sending nothing
-    problems: list[str] = field(default_factory=list)
-    # (from, to) ranges recent search can no longer reach; from is None when unknown
-    lost: list[tuple[datetime | None, datetime]] = field(default_factory=list)
-
-    def add(self, page: Page) -> None:
-        self.requests += 1
-        for tweet in page.tweets:  # parse_page let through only tweets with a valid id
-            self.tweets[str(tweet["id"])] = tweet
-        self.problems.extend(page.malformed)
-        self.users.update(page.users)
-        self.included.update(page.included_tweets)
-
-
-class XConnector:
+class XConnector(Connector):
     """One X source. The tweepy Client is injected (see `build_client`)."""
 
     name: ClassVar[str] = "x"
+    max_reply_length = MAX_WEIGHTED_LENGTH  # as X weighs it (`reply_length`)
 
     def __init__(
         self,
@@ -544,93 +170,32 @@ class XConnector:
         self.clock = clock
         self.endpoint = MODE_ENDPOINT[mode]
         # seconds one request may wait for X (build_client's timeout): the queue's send lease is sized from it
-        self.request_timeout: float | None = getattr(getattr(client, "session", None), "timeout", None)
-        base = getattr(getattr(client, "session", None), "base_url", TWEEPY_HOST)
-        app = hashlib.sha256(str(getattr(client, "bearer_token", "") or "").encode()).hexdigest()[:12]
+        session = client.session if isinstance(client.session, BaseUrlSession) else None
+        self.request_timeout = session.timeout if session is not None else None
+        base = session.base_url if session is not None else TWEEPY_HOST
+        app = hashlib.sha256(str(client.bearer_token or "").encode()).hexdigest()[:12]
         self._window_prefix = f"{base}|{app}|"
 
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
-        opts = SourceOptions(cfg, env)
-        mode = opts.choice("mode", MODES, "mentions")
-        user_id = opts.get("user_id", str, "")
-        username = opts.get("username", str, "").lstrip("@")
-        query = opts.get("query", str, "")
-        api_base_url = opts.get("api_base_url", str, X_API_BASE_URL)
-        bearer = opts.secret("bearer_token_env", "X_BEARER_TOKEN")
-        reply_keys = ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env")
-        defaults = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
-        reply_values = [opts.secret(k, d, required=False) for k, d in zip(reply_keys, defaults, strict=True)]
-        reply_vars = [str(cfg.options.get(k, d)) for k, d in zip(reply_keys, defaults, strict=True)]
-        exclude_retweets = opts.get("exclude_retweets", bool, True)
-        exclude_own = opts.get("exclude_own", bool, True)
-        max_results = opts.get("max_results", int, 100)
-        max_pages = opts.get("max_pages", int, 5)
-        conversation_days = opts.get("conversation_days", int, 3)
-        max_query_length = opts.get("max_query_length", int, 512)
-        timeout = opts.get("timeout_seconds", float, 20.0)
-        opts.get("tier", str, "basic")
-        opts.get("rate_limits", dict, {})
-        problems = opts.problems
+        access, settings = read_source(cfg, env)
+        return cls(build_client(**asdict(access)), source=cfg.name, **asdict(settings))
 
-        def problem(key: str, reason: str) -> None:
-            problems.append(ConfigProblem(cfg.file, f"sources.{cfg.name}.{key}", reason))
+    def reply_length(self, text: str) -> int:
+        """X's weighted length: links count 23, wide characters and emoji 2."""
+        return weighted_length(text)
 
-        if mode in ("mentions", "conversations") and not user_id:
-            problem("user_id", f"required for mode {mode!r}: the brand account's numeric X user id")
-        if user_id and not user_id.isdigit():
-            problem("user_id", f"{user_id!r} is not a numeric X user id (the username goes in username)")
-        if mode == "search" and not query.strip():
-            problem("query", 'required for mode "search": an X search query like "acme OR @acme"')
-        if not 10 <= max_results <= 100:
-            problem("max_results", "must be between 10 and 100")
-        if not 1 <= conversation_days <= 7:
-            problem("conversation_days", "must be between 1 and 7 (recent search covers 7 days)")
-        if not 1 <= max_pages <= 100:
-            problem("max_pages", "must be between 1 and 100")
-        if not 0.1 <= timeout <= 300:
-            problem("timeout_seconds", "must be between 0.1 and 300 (seconds to wait for X's answer)")
-        if max_query_length < 256:
-            problem("max_query_length", "must be at least 256 (X's smallest query limit is 512)")
-        if not api_base_url.startswith(("https://", "http://")):
-            problem("api_base_url", f"{api_base_url!r} is not an http(s) URL like {X_API_BASE_URL}")
-        if any(reply_values) and not all(reply_values):
-            missing = [var for var, value in zip(reply_vars, reply_values, strict=True) if not value]
-            problem("access_token_env", f"replies need all four user-context variables; not set: {', '.join(missing)}")
-        if all(reply_values) and not user_id:
-            problem("user_id", "required to reply: it is how a retry finds a reply already posted")
-        try:
-            source_limits(cfg)
-        except ValueError as exc:
-            problem("rate_limits" if str(exc).startswith("rate_limits") else "tier", str(exc))
-        opts.finish()  # raises ConfigError with every problem above
-        client = build_client(
-            bearer_token=bearer,
-            api_base_url=api_base_url,
-            timeout=timeout,
-            consumer_key=reply_values[0],
-            consumer_secret=reply_values[1],
-            access_token=reply_values[2],
-            access_token_secret=reply_values[3],
-        )
-        bearer_var = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
-        return cls(
-            client,
-            source=cfg.name,
-            mode=mode,
-            user_id=user_id,
-            username=username,
-            query=query,
-            exclude_retweets=exclude_retweets,
-            exclude_own=exclude_own,
-            max_results=max_results,
-            max_pages=max_pages,
-            backfill_hours=cfg.backfill_hours,
-            conversation_days=conversation_days,
-            max_query_length=max_query_length,
-            credentials_hint=f"environment variable {bearer_var} (bearer_token_env)",
-            reply_credentials_hint="environment variables " + ", ".join(reply_vars),
-        )
+    @classmethod
+    def plan_budget(cls, sources: Sequence[SourceConfig], *, native_check_minutes: int = 0) -> list[BudgetRow]:
+        """Per endpoint, what the X sources spend against their tier (see budget.py)."""
+        return [
+            BudgetRow(line.describe(), line.ok, line.sources, "" if line.ok else line.fix())
+            for line in budget.plan_budget(sources, native_check_minutes=native_check_minutes)
+        ]
+
+    @classmethod
+    def budget_problems(cls, sources: Sequence[SourceConfig], *, native_check_minutes: int = 0) -> list[ConfigProblem]:
+        return budget.budget_problems(sources, native_check_minutes=native_check_minutes)
 
     @property
     def reply_scope(self) -> tuple[str, str]:
@@ -645,26 +210,26 @@ class XConnector:
         now = self.clock()
         self._check_window(self.endpoint, now)
         state = XState.from_cursor(cursor) or XState(top=Span(start_time=now - self.backfill))
-        conversations = self._live_conversations(state.conversations, now)
+        conversations = live_conversations(state.conversations, now - self.conversation_window)
         query = self._search_query(conversations) if self.endpoint == "search_recent" else ""
-        run = _Run()
+        run = Run()
         # the newest posts come first, but a waiting gap always keeps one request, so
         # gaps are read whatever max_pages is (with 1, the top waits until they are,
         # unless the gap's request fails: then the fetch reads the top instead)
         top_limit = self.max_pages - 1 if state.gaps else self.max_pages
-        top = _TopRead(span=state.top, gap=None, checked_at=state.checked_at)
+        top = TopRead(span=state.top, gap=None, checked_at=state.checked_at)
         if top_limit > 0:
             top = self._read_top(state, query, run, now, limit=top_limit)
         gaps, gap_failed = self._read_gaps(state.gaps, query, run, now)
         if top_limit == 0 and gap_failed:
             top = self._read_top(state, query, run, now, limit=self.max_pages)
-        posts, problems = self._posts(run)
+        posts, problems = run.posts(source=self.source, brand_user_id=self.user_id)
         all_gaps = [top.gap, *gaps] if top.gap is not None else gaps
         new_state = XState(
             top=top.span, gaps=merge_gaps(all_gaps), conversations=conversations, checked_at=top.checked_at
         )
         if self.mode == "conversations":
-            new_state = self._track_conversations(new_state, posts, now)
+            new_state = track_conversations(new_state, posts, now - self.conversation_window)
         unread = bool(new_state.gaps) or (top_limit == 0 and not gap_failed)
         return FetchResult(
             posts=tuple(posts),
@@ -673,18 +238,18 @@ class XConnector:
             # a failure (or it costs no request: the poller then learns the rate-limit window)
             has_more=unread and ((new_state.moved_on(state) and not run.failed) or run.spent),
             requests_made=run.requests,
-            problems=tuple(f"{self.source}: {p}" for p in [*run.problems, *_lost_problem(run.lost), *problems]),
+            problems=tuple(f"{self.source}: {p}" for p in [*run.problems, *lost_problem(run.lost), *problems]),
         )
 
-    def _read_top(self, state: XState, query: str, run: _Run, now: datetime, *, limit: int) -> _TopRead:
+    def _read_top(self, state: XState, query: str, run: Run, now: datetime, *, limit: int) -> TopRead:
         """Read the newest posts (at most `limit` requests of the fetch); the part left
         unread becomes a gap. Recent search notes when this read happened."""
-        top = self._top_within_reach(state, now, run)
+        top = top_within_reach(state, now, run) if self.endpoint == "search_recent" else state.top
         outcome = self._read_span(top, query, run, limit=limit)
         checked_at = now if self.endpoint == "search_recent" else None
-        return _TopRead(span=self._after_top(top, outcome), gap=outcome.gap, checked_at=checked_at)
+        return TopRead(span=self._after_top(top, outcome), gap=outcome.gap, checked_at=checked_at)
 
-    def _read_gaps(self, waiting: Sequence[Span], query: str, run: _Run, now: datetime) -> tuple[list[Span], bool]:
+    def _read_gaps(self, waiting: Sequence[Span], query: str, run: Run, now: datetime) -> tuple[list[Span], bool]:
         """Read the waiting gaps, oldest last, with what the fetch has left; return the
         gaps still to read and whether a gap's first request failed. That failure is a
         problem line and the gap is kept, so a gap X keeps refusing never blocks the
@@ -695,7 +260,7 @@ class XConnector:
             if failed or run.stopped or run.requests >= self.max_pages:
                 gaps.append(gap)
                 continue
-            reachable = self._gap_within_reach(gap, now, run)
+            reachable = gap_within_reach(gap, now, run) if self.endpoint == "search_recent" else gap
             if reachable is None:
                 continue
             try:
@@ -713,13 +278,13 @@ class XConnector:
             gaps += [] if outcome.gap is None else [outcome.gap]
         return gaps, failed
 
-    def _after_top(self, old: Span, outcome: _SpanOutcome) -> Span:
-        newest = _newer(old.since_id, outcome.newest)
+    def _after_top(self, old: Span, outcome: SpanOutcome) -> Span:
+        newest = newer(old.since_id, outcome.newest)
         if newest is None:
             return old  # nothing seen yet: keep the backfill start (or the search window's edge)
         return Span(since_id=newest)
 
-    def _read_span(self, span: Span, query: str, run: _Run, *, limit: int) -> _SpanOutcome:
+    def _read_span(self, span: Span, query: str, run: Run, *, limit: int) -> SpanOutcome:
         """Page one span newest -> oldest until the fetch has made `limit` requests;
         return the part left unread as a gap."""
         newest: str | None = None
@@ -737,47 +302,17 @@ class XConnector:
                 run.problems.append(f"stopped after {run.requests} requests: {exc.message}; the rest is read next poll")
                 break
             run.add(page)
-            newest = _newer(newest, page.newest_id)
-            oldest = _older(oldest, page.oldest_id)
+            newest = newer(newest, page.newest_id)
+            oldest = older(oldest, page.oldest_id)
             token = page.next_token
             if page.remaining == 0:  # _call has blocked the endpoint until the reset
                 run.stopped = run.spent = True
             if token is None:
-                return _SpanOutcome(newest=newest, gap=None)
+                return SpanOutcome(newest=newest, gap=None)
             if run.stopped:
                 break
         until = oldest or span.until_id
-        return _SpanOutcome(newest=newest, gap=replace(span, until_id=until))
-
-    def _top_within_reach(self, state: XState, now: datetime, run: _Run) -> Span:
-        """Recent search refuses ids and times older than 7 days: start the top at the
-        edge of the window when it begins before it. Everything up to the last read of
-        the top (`checked_at`) was read, so only what came after it and is now beyond the
-        edge is noted in `run.lost`; a cursor without checked_at (written before it was
-        kept) names nothing rather than guess."""
-        if self.endpoint != "search_recent":
-            return state.top
-        edge = now - SEARCH_WINDOW
-        if state.checked_at is not None and state.checked_at < edge:
-            run.lost.append((state.checked_at, edge))
-        top = state.top
-        start = top.begins()
-        return Span(start_time=edge) if start is None or start < edge else top
-
-    def _gap_within_reach(self, span: Span, now: datetime, run: _Run) -> Span | None:
-        """A gap as far as recent search still reaches it (None when all of it is older
-        than 7 days); the unread part cut off is noted in `run.lost`."""
-        if self.endpoint != "search_recent":
-            return span
-        edge = now - SEARCH_WINDOW
-        start = span.begins()
-        if span.until_id is not None and snowflake_time(span.until_id) <= edge:
-            run.lost.append((start, snowflake_time(span.until_id)))
-            return None
-        if start is None or start < edge:
-            run.lost.append((start, edge))
-            return Span(start_time=edge, until_id=span.until_id)
-        return span
+        return SpanOutcome(newest=newest, gap=replace(span, until_id=until))
 
     def _request(self, span: Span, query: str, token: str | None) -> Page:
         params: dict[str, Any] = {
@@ -794,7 +329,7 @@ class XConnector:
         else:
             call = partial(self.client.get_users_mentions, self.user_id, pagination_token=token, **params)
         response = self._call(self.endpoint, call)
-        body = _json(response)
+        body = response_json(response)
         page = parse_page(body, response.headers)
         if not page.tweets and page.errors and "meta" not in body:
             detail = "; ".join(str(e.get("detail") or e.get("title") or e) for e in page.errors)
@@ -811,7 +346,7 @@ class XConnector:
         try:
             response = call()
         except tweepy.TooManyRequests as exc:
-            until = self._reset_time(exc)
+            until = reset_time(exc, self.clock())
             self._block(endpoint, until)
             raise RateLimited(
                 f"X rate limit reached for {endpoint}; no request to it before {until:%H:%M:%S} UTC",
@@ -819,50 +354,12 @@ class XConnector:
                 endpoint=endpoint,
                 source=self.source,
             ) from None
-        except tweepy.Unauthorized:
-            raise AuthFailed(
-                f"X rejected the credentials (401) for {endpoint}; check {self.credentials_hint} "
-                "holds a current token of this app",
-                source=self.source,
-            ) from None
-        except tweepy.Forbidden as exc:
-            raise AuthFailed(
-                f"X refused access to {endpoint} ({_api_message(exc)}); check the app's access level "
-                "includes this endpoint and the app is attached to a project",
-                source=self.source,
-            ) from None
-        except tweepy.NotFound as exc:
-            raise SourceMisconfigured(
-                f"X does not know what this source asks for ({_api_message(exc)}); check user_id",
-                source=self.source,
-            ) from None
-        except tweepy.BadRequest as exc:
-            raise SourceMisconfigured(
-                f"X refused the request ({_api_message(exc)}); check the query and options",
-                source=self.source,
-            ) from None
-        except tweepy.TwitterServerError as exc:
-            raise SourceUnavailable(
-                f"X is having trouble ({exc.response.status_code}); backing off", source=self.source
-            ) from None
-        except tweepy.HTTPException as exc:
-            raise SourceUnavailable(f"unexpected answer from X: {_api_message(exc)}", source=self.source) from None
-        except requests.Timeout:
-            raise SourceUnavailable("X did not answer in time; backing off", source=self.source) from None
-        except requests.RequestException as exc:
-            raise SourceUnavailable(
-                f"cannot reach X ({type(exc).__name__}); check api_base_url and the network", source=self.source
-            ) from None
-        if _header_int(response.headers, "x-rate-limit-remaining") == 0:
+        except (tweepy.HTTPException, requests.RequestException) as exc:
+            raise read_error(exc, endpoint, source=self.source, credentials_hint=self.credentials_hint) from None
+        if header_int(response.headers, "x-rate-limit-remaining") == 0:
             # the allowance is spent: nothing more is sent to this endpoint before the reset
-            self._block(endpoint, _reset_at(response.headers) or self.clock() + DEFAULT_RESET)
+            self._block(endpoint, reset_at(response.headers) or self.clock() + DEFAULT_RESET)
         return response
-
-    def _reset_time(self, exc: tweepy.TooManyRequests) -> datetime:
-        """When X said the window resets; 15 minutes (X's read window) when it did not say."""
-        if exc.reset_time:
-            return datetime.fromtimestamp(exc.reset_time, UTC)
-        return self.clock() + DEFAULT_RESET
 
     def _window_key(self, endpoint: str) -> str:
         return self._window_prefix + endpoint
@@ -879,20 +376,6 @@ class XConnector:
                 endpoint=endpoint,
                 source=self.source,
             )
-
-    def _posts(self, run: _Run) -> tuple[list[Post], list[str]]:
-        posts = []
-        problems = []
-        for tweet_id in sorted(run.tweets, key=int):
-            try:
-                posts.append(
-                    tweet_to_post(
-                        run.tweets[tweet_id], run.users, run.included, source=self.source, brand_user_id=self.user_id
-                    )
-                )
-            except TweetError as exc:
-                problems.append(f"tweet {tweet_id}: {exc}")
-        return posts, problems
 
     # --- queries -------------------------------------------------------------
 
@@ -921,42 +404,11 @@ class XConnector:
             )
         return f"({' OR '.join(terms)}){suffix}"
 
-    def _live_conversations(self, conversations: Iterable[str], now: datetime) -> tuple[str, ...]:
-        edge = now - self.conversation_window
-        return tuple(c for c in conversations if snowflake_time(c) >= edge)
-
-    def _track_conversations(self, state: XState, posts: Sequence[Post], now: datetime) -> XState:
-        """Start watching conversations the brand's new posts open. Replies to them
-        newer than the old cursor were not asked for yet, so the cursor steps back to
-        the oldest new conversation (re-read posts are dropped as known)."""
-        known = set(state.conversations)
-        fresh = [
-            p.native_id
-            for p in posts
-            if p.is_own and p.parent_id is None and (p.conversation_id in (None, p.native_id))
-            if p.native_id not in known
-        ]
-        if not fresh:
-            return state
-        conversations = self._live_conversations([*state.conversations, *fresh], now)
-        oldest_fresh = min(fresh, key=int)
-        top = state.top
-        checked_at = state.checked_at
-        if top.since_id is not None:
-            top = Span(since_id=_older(top.since_id, oldest_fresh))
-            # the new conversations' replies were read from nowhere yet: from their start on
-            if checked_at is not None:
-                checked_at = min(checked_at, snowflake_time(oldest_fresh))
-        return XState(top=top, gaps=state.gaps, conversations=conversations, checked_at=checked_at)
-
     # --- reply ---------------------------------------------------------------
 
     def _has_user_context(self) -> bool:
         client = self.client
-        return all(
-            getattr(client, name, None)
-            for name in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-        )
+        return all((client.consumer_key, client.consumer_secret, client.access_token, client.access_token_secret))
 
     def reply(self, post: Post, text: str) -> PostedReply:
         """Post `text` as a public reply to `post` with the brand's user context."""
@@ -977,53 +429,11 @@ class XConnector:
             raise ReplyRejected(f"reply to {post.key}: {problem}", source=self.source)
         try:
             response = self.client.create_tweet(text=text, in_reply_to_tweet_id=post.native_id, user_auth=True)
-        except requests.ConnectTimeout:
-            raise SourceUnavailable(
-                "could not connect to X to post the reply (nothing was sent); try again", source=self.source
+        except (tweepy.HTTPException, requests.RequestException) as exc:
+            raise reply_error(
+                exc, post, source=self.source, credentials_hint=self.reply_credentials_hint, now=self.clock()
             ) from None
-        except (requests.Timeout, requests.ConnectionError):
-            raise ReplyOutcomeUnknown(
-                f"X did not confirm the reply to {post.key} in time; it may have been posted", source=self.source
-            ) from None
-        except tweepy.Forbidden as exc:
-            message = _api_message(exc)
-            if "duplicate" in message.lower():
-                # X refuses the brand's own recent words: proof an earlier attempt may have posted this
-                # very reply, so the caller looks for it instead of asking for new wording
-                raise ReplyOutcomeUnknown(
-                    f"X refused the reply to {post.key} as a duplicate of a recent post by the brand ({message}): "
-                    "an earlier attempt may have posted it. If X shows no brand reply to the post, the same words "
-                    "went to someone else recently: change the wording",
-                    source=self.source,
-                ) from None
-            raise ReplyRejected(_forbidden_reply_message(post, message), source=self.source) from None
-        except (tweepy.BadRequest, tweepy.NotFound) as exc:
-            raise ReplyRejected(
-                f"X refused the reply to {post.key} ({_api_message(exc)}); the post may have been deleted or "
-                "made private; check it on X and dismiss the item if it is gone",
-                source=self.source,
-            ) from None
-        except tweepy.Unauthorized:
-            raise AuthFailed(
-                f"X rejected the user-context credentials (401) while replying to {post.key}; check "
-                f"{self.reply_credentials_hint}",
-                source=self.source,
-            ) from None
-        except tweepy.TooManyRequests as exc:
-            until = self._reset_time(exc)
-            raise RateLimited(
-                f"X's posting limit is reached; send again after {until:%H:%M} UTC",
-                until=until,
-                endpoint="create_tweet",
-                source=self.source,
-            ) from None
-        except tweepy.HTTPException as exc:
-            # a 5xx may come after the post was created: let the queue look before retrying
-            raise ReplyOutcomeUnknown(
-                f"X answered {_api_message(exc)} while posting the reply to {post.key}; it may have been posted",
-                source=self.source,
-            ) from None
-        data = _json(response).get("data") or {}
+        data = response_json(response).get("data") or {}
         reply_id = str(data.get("id") or "")
         if not reply_id:
             raise ReplyOutcomeUnknown(
@@ -1048,7 +458,13 @@ class XConnector:
                 tweet_fields=list(OWN_REPLY_FIELDS),
             ),
         )
-        found = self._own_replies(parse_page(_json(search), search.headers), [post], text)
+        found = own_replies(
+            parse_page(response_json(search), search.headers),
+            [post],
+            text,
+            user_id=self.user_id,
+            username=self.username,
+        )
         if found:
             return found[post.key]
         timeline = self._call(
@@ -1060,7 +476,13 @@ class XConnector:
                 tweet_fields=list(OWN_REPLY_FIELDS),
             ),
         )
-        return self._own_replies(parse_page(_json(timeline), timeline.headers), [post], text).get(post.key)
+        return own_replies(
+            parse_page(response_json(timeline), timeline.headers),
+            [post],
+            text,
+            user_id=self.user_id,
+            username=self.username,
+        ).get(post.key)
 
     def find_own_replies(self, posts: Sequence[Post]) -> dict[str, PostedReply]:
         """The brand's replies to any of `posts` (post key -> reply), read from the
@@ -1089,8 +511,10 @@ class XConnector:
                 if number == 0:
                     raise
                 break  # what the first page found still counts
-            page = parse_page(_json(response), response.headers)
-            found = self._own_replies(page, wanted, None) | found  # a newer page's find stands
+            page = parse_page(response_json(response), response.headers)
+            found = (
+                own_replies(page, wanted, None, user_id=self.user_id, username=self.username) | found
+            )  # a newer page's find stands
             token = page.next_token
             if page.remaining == 0:  # the allowance is spent (_call has blocked the endpoint until the reset)
                 break
@@ -1098,90 +522,5 @@ class XConnector:
                 break
         return found
 
-    def _own_replies(self, page: Page, posts: Sequence[Post], text: str | None) -> dict[str, PostedReply]:
-        """post key -> the brand's earliest reply to it on `page` (with this text, when given)."""
-        wanted = comparable_reply_text(text) if text is not None else None
-        by_id = {p.native_id: p for p in posts}
-        found: dict[str, PostedReply] = {}
-        for tweet in sorted(page.tweets, key=lambda t: int(t["id"])):  # parse_page checked the ids
-            post = by_id.get(_referenced(tweet, "replied_to") or "")
-            if post is None or post.key in found:
-                continue
-            if str(tweet.get("author_id") or self.user_id) != self.user_id:
-                continue
-            if wanted is not None and comparable_reply_text(str(tweet.get("text", ""))) != wanted:
-                continue
-            reply_id = str(tweet["id"])
-            posted = parse_timestamp(tweet["created_at"]) if tweet.get("created_at") else snowflake_time(reply_id)
-            found[post.key] = PostedReply(
-                platform="x", native_id=reply_id, url=tweet_url(reply_id, self.username), posted_at=posted
-            )
-        return found
 
-
-@dataclass(frozen=True)
-class _SpanOutcome:
-    newest: str | None
-    gap: Span | None
-
-
-@dataclass(frozen=True)
-class _TopRead:
-    """The top after a fetch, the part of it left unread, and when it was last read."""
-
-    span: Span
-    gap: Span | None
-    checked_at: datetime | None
-
-
-def _lost_problem(lost: Sequence[tuple[datetime | None, datetime]]) -> list[str]:
-    """One line naming every range of a fetch that recent search could no longer
-    reach (touching ranges joined; an unknown start counts as the earliest), or none."""
-    if not lost:
-        return []
-    joined: list[tuple[datetime, datetime]] = []
-    for start, end in sorted((start or EARLIEST, end) for start, end in lost):
-        if joined and joined[-1][1] >= start:
-            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
-        else:
-            joined.append((start, end))
-    ranges = " and ".join(
-        f"before {end:%Y-%m-%d %H:%M}" if start == EARLIEST else f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
-        for start, end in joined
-    )
-    return [
-        f"posts {ranges} UTC fell out of X's 7-day search window before they could be read (the watcher was "
-        "stopped, rate limited or behind); they are not fetched"
-    ]
-
-
-def _json(response: Any) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, Mapping) else {}
-
-
-def _api_message(exc: tweepy.HTTPException) -> str:
-    messages = [m for m in exc.api_messages if isinstance(m, str)]
-    status = getattr(exc.response, "status_code", "?")
-    return f"{status} {'; '.join(messages)}".strip() if messages else str(status)
-
-
-def _forbidden_reply_message(post: Post, message: str) -> str:
-    lowered = message.lower()
-    if "deleted" in lowered or "not visible" in lowered:
-        return (
-            f"X refused the reply to {post.key} ({message}): the post was deleted or its author's account is "
-            "private or gone; dismiss the item, or reach the customer another way"
-        )
-    if "not allowed" in lowered or "reply" in lowered:
-        return (
-            f"X does not allow the brand to reply to {post.key} ({message}): the author limits who can reply. "
-            "Reach out another way (a DM or a new post mentioning them) and dismiss the item as handled_elsewhere"
-        )
-    return (
-        f"X refused the reply to {post.key} ({message}); check the app has Read and Write permission and that "
-        "the access token was regenerated after changing it"
-    )
+CONNECTOR = XConnector

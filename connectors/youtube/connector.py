@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from connectors.base import (
+    BudgetRow,
+    Connector,
     FetchResult,
     PostedReply,
     RateLimited,
@@ -50,8 +52,6 @@ from watcher.core.post import Post
 
 CURSOR_VERSION = 1
 MAX_THREADS = 500  # threads whose reply counts the cursor keeps (the newest)
-plan_budget = budget.plan_budget  # read by `watcher check` (see budget.py)
-budget_problems = budget.budget_problems
 
 
 @dataclass
@@ -79,7 +79,7 @@ class YouTubeState:
                    blocked_until(data))  # fmt: skip
 
 
-class YouTubeConnector:
+class YouTubeConnector(Connector):
     name: ClassVar[str] = YOUTUBE
     max_reply_length: int = MAX_REPLY_LENGTH
 
@@ -112,6 +112,17 @@ class YouTubeConnector:
     @property
     def clock(self) -> Callable[[], datetime]:
         return self.client.clock
+
+    @classmethod
+    def plan_budget(cls, sources: Sequence[SourceConfig], *, native_check_minutes: int = 0) -> list[BudgetRow]:
+        """A quota line per project (OAuth client) for `watcher check` (see budget.py)."""
+        lines = budget.plan_budget(sources, native_check_minutes=native_check_minutes)
+        return [BudgetRow(text=line.text, ok=line.ok, sources=line.sources, fix=line.fix) for line in lines]
+
+    @classmethod
+    def budget_problems(cls, sources: Sequence[SourceConfig], *, native_check_minutes: int = 0) -> list[ConfigProblem]:
+        """Projects whose polling leaves less than the replies' share, naming the intervals."""
+        return budget.budget_problems(sources, native_check_minutes=native_check_minutes)
 
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:

@@ -194,6 +194,19 @@ def test_a_listing_that_ends_before_the_cursor_is_reported(fake: FakeReddit, con
     assert len(result.problems) == 1 and "listing ended before reaching the last stored item" in result.problems[0]
 
 
+def test_a_quiet_subreddit_whose_listing_ends_is_no_problem(fake: FakeReddit, connect: Connect) -> None:
+    """Six items in all: the listing ends, but it went through the items already stored,
+    so nothing can be missing (only a listing that never reaches them may have lost some)."""
+    quiet = [fake.add_submission("LumoBank", f"post {i}") for i in range(6)]
+    cursor = roundtrip(connect(include_comments=False).fetch(None).cursor)
+    fresh = fake.add_submission("LumoBank", "a new one")
+
+    result = connect(include_comments=False, author_karma=False).fetch(cursor)
+
+    assert [p.native_id for p in result.posts] == [fresh["name"]]
+    assert result.problems == () and len(quiet) == 6
+
+
 def test_page_cap_leaves_a_gap_that_later_fetches_close(fake: FakeReddit, connect: Connect) -> None:
     posts = [fake.add_submission("LumoBank", f"post {i}") for i in range(5)]
     conn = connect(include_comments=False, page_size=2, max_pages=1, author_karma=False)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from connectors.base import AuthFailed, RateLimited, SourceMisconfigured, SourceUnavailable
-from connectors.x.connector import RateWindows, snowflake_at, snowflake_time
+from connectors.x.client import RateWindows
+from connectors.x.mapping import snowflake_at, snowflake_time
 from tests.connectors.x_support import BRAND_ID, Clock, make_connector, make_rig, reopen, running_fake
 from tests.fakes.x_api import FakeX
 from watcher.core.cursor import Cursor

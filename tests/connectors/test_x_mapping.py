@@ -8,17 +8,9 @@ from typing import Any
 import pytest
 
 from connectors.base import connector_class
-from connectors.x.connector import (
-    Span,
-    TweetError,
-    XConnector,
-    XState,
-    merge_gaps,
-    parse_page,
-    snowflake_at,
-    snowflake_time,
-    tweet_to_post,
-)
+from connectors.x.connector import XConnector
+from connectors.x.cursor import Span, XState, merge_gaps
+from connectors.x.mapping import TweetError, parse_page, snowflake_at, snowflake_time, tweet_to_post
 from watcher.core.cursor import Cursor
 from watcher.core.post import PostKind
 

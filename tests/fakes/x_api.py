@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.x.connector import snowflake_at
+from connectors.x.mapping import snowflake_at
 
 ALWAYS_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 ALWAYS_USER_FIELDS = ("id", "name", "username")

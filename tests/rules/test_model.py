@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rules.fitting import fit_needs_reply, ranking_metrics
 from rules.model import (
     FORMAT_VERSION,
     N_FEATURES,
@@ -24,8 +25,8 @@ from rules.model import (
 )
 from rules.needs_reply import NeedsReplyModel
 from rules.signals import NO_TEXT
-from rules.train import fit_needs_reply, held_back, ranking_metrics, time_split
 from rules.triage import Triager
+from tools.sentiment_fit import held_back, time_split
 
 FIXTURE = Path(__file__).parent / "data" / "needs_reply_fixture.jsonl"
 

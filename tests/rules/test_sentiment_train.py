@@ -1,4 +1,4 @@
-"""Sentiment training (rules/train.py) on a small generated data directory, and the shipped file."""
+"""Sentiment training (tools/train.py) on a small generated data directory, and the shipped file."""
 
 from __future__ import annotations
 
@@ -13,24 +13,26 @@ import pytest
 
 from rules.model import N_FEATURES, hash_text, load_models
 from rules.sentiment import DENSE, QUICK, SENTIMENT_MODEL_FILE, SentimentAnalyzer
-from rules.train import (
-    CASCADE_GRID,
-    CASCADE_LANGS,
-    CASCADE_TOLERANCE,
+from tools.sentiment_fit import (
     SENTIMENT_LANGS,
     SENTIMENT_RECIPES,
     Recipe,
-    cascade_threshold,
     cross_validate,
     extra_rows,
     featurize,
     fit_sentiment,
     held_back,
     nb_scale,
-    sentiment_cv,
     sentiment_rows,
-    train_sentiment,
     vader_label,
+)
+from tools.train import (
+    CASCADE_GRID,
+    CASCADE_LANGS,
+    CASCADE_TOLERANCE,
+    cascade_threshold,
+    sentiment_cv,
+    train_sentiment,
     without_vader,
 )
 

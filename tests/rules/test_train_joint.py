@@ -1,4 +1,4 @@
-"""Joint sentiment fits by feature augmentation (rules/train_joint.py) on a small generated data directory."""
+"""Joint sentiment fits by feature augmentation (tools/train_joint.py) on a small generated data directory."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 
 from rules.model import N_FEATURES, hash_text, load_models
 from rules.sentiment import DENSE, SentimentAnalyzer
-from rules.train import SENTIMENT_RECIPES, Recipe, featurize, sentiment_cv, sentiment_rows, train_sentiment
-from rules.train_joint import WIDTH, augment, fit_joint, joint_cv
 from tests.rules.test_sentiment_train import analyzer, data_dir  # noqa: F401 (module fixtures)
+from tools.sentiment_fit import SENTIMENT_RECIPES, Recipe, featurize, sentiment_rows
+from tools.train import sentiment_cv, train_sentiment
+from tools.train_joint import WIDTH, augment, fit_joint, joint_cv
 
 POOL = Recipe(c=2.0, nb_alpha=0.05, joint="it,es,fr")
 

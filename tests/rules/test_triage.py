@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.train import ranking_metrics
-from rules.triage import Triage, TriageContext, Triager, default_triager, triage
+from rules.fitting import ranking_metrics
+from rules.triage import Triage, TriageContext, Triager
 from tests.rules.conftest import BRAND, make_post
 from watcher.core.post import Metrics
 
@@ -112,16 +112,16 @@ def test_frozen_fixture_ranking(triager: Triager, ctx: TriageContext) -> None:
     assert agreement >= MIN_AGREEMENT
 
 
-def test_module_function_uses_one_default_triager() -> None:
-    assert default_triager() is default_triager()
-    result = triage(make_post("is the app down? can't log in"), TriageContext(brand=BRAND))
+def test_a_triager_without_config_covers_the_market_languages() -> None:
+    from watcher.core.vocab import MARKET_LANGUAGES
+
+    plain = Triager()
+    assert plain.detector.languages == MARKET_LANGUAGES
+    result = plain.triage(make_post("is the app down? can't log in"), TriageContext(brand=BRAND))
     assert result.priority == "urgent" and "outage" in result.intents
 
 
-def test_from_config_reads_rules_and_model_and_caches(tmp_path: Path) -> None:
-    import os
-
-    from rules.triage import triager_for
+def test_from_config_reads_rules_and_model(tmp_path: Path) -> None:
     from watcher.config import parse_config
     from watcher.core.config import ConfigError
 
@@ -134,22 +134,12 @@ def test_from_config_reads_rules_and_model_and_caches(tmp_path: Path) -> None:
         "triage": {"rules_file": "team_rules.toml"},
     }
     config = parse_config(data, file=str(tmp_path / "config.toml"))
-    first = triager_for(config)
-    assert first is triager_for(config)
+    first = Triager.from_config(config)
     assert first.detector.languages == ("en", "it")
     assert first.triage(make_post("my lawyer says hi"), TriageContext(brand=config.brand)).channel == "#legal"
-    rules_file.write_text(
-        "[[rules]]\nname = 'x'\nall = { intent = ['legal'] }\nthen = { channel = '#legal-2' }\n", encoding="utf-8"
-    )
-    os.utime(rules_file, ns=(1, 1))
-    assert triager_for(config) is not first
-    edited = triager_for(config)
-    # only the rules changed: the new rules apply, the loaded models are shared, not loaded again
-    assert edited.triage(make_post("my lawyer says hi"), TriageContext(brand=config.brand)).channel == "#legal-2"
-    assert edited.model is first.model and edited.sentiment is first.sentiment and edited is triager_for(config)
     broken = parse_config({**data, "triage": {"model_path": "missing.npz"}}, file=str(tmp_path / "config.toml"))
     with pytest.raises(ConfigError, match=r"triage.model_path: .*missing.npz: model file not found"):
-        triager_for(broken)
+        Triager.from_config(broken)
 
 
 @pytest.mark.parametrize(

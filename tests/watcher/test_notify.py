@@ -172,3 +172,58 @@ def test_the_upgrade_requeues_only_cards_and_card_redraws(store: Store) -> None:
     rows = store.db.execute("SELECT kind, status FROM outbox ORDER BY id").fetchall()
     # cards are drawn from the item's current state; the others carry old text or old pings
     assert dict(rows) == {kind: "pending" if kind in ("card", "card_update") else "failed" for kind in kinds}
+
+
+# a flush in a process of its own whose delivery never returns: the test kills it mid-delivery
+_STUCK_FLUSH = """
+import sys, time
+from datetime import datetime
+from watcher.notify.outbox import flush_outbox
+from watcher.store import Store
+
+class Stuck:
+    def deliver(self, row):
+        print("delivering", flush=True)
+        time.sleep(600)
+
+flush_outbox(Store(sys.argv[1]), Stuck(), clock=lambda: datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+def test_a_restarted_process_takes_over_the_rows_its_killed_predecessor_held(store: Store) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    row_id = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_FLUSH, store.path, T0.isoformat()], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "delivering"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)  # kill -9 while the message is in flight
+        child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
+    notifier = Recorder()
+    # seconds later, not after the 120 s lease: the lease's owner is gone
+    assert flush_outbox(store, notifier, clock=lambda: T0 + timedelta(seconds=5)).sent == 1
+    assert notifier.rows == [row_id]
+
+
+def test_a_lease_held_by_a_live_process_is_left_to_it(store: Store) -> None:
+    import os
+    import socket
+
+    from watcher.notify.outbox import PROCESS_TOKEN, owner_gone
+
+    row_id = store.enqueue_outbox("card", "card:x:1", {"post_key": "x:1"}, now=T0)
+    assert row_id is not None
+    alive = f"{socket.gethostname()}:{os.getppid()}:other"  # pytest's parent: running
+    assert store.lease_outbox(row_id, now=T0, until=T0 + timedelta(seconds=120), owner=alive)
+    assert flush_outbox(store, Recorder(), clock=lambda: T0 + timedelta(seconds=5)).sent == 0
+    assert not owner_gone(PROCESS_TOKEN, me=PROCESS_TOKEN)
+    assert not owner_gone("another-host:1:x", me=PROCESS_TOKEN)  # cannot tell: its lease runs out on its own
+    # our own pid under another token: the process this one replaced (a restarted container)
+    assert owner_gone(f"{socket.gethostname()}:{os.getpid()}:earlier", me=PROCESS_TOKEN)

@@ -8,15 +8,16 @@ from typing import Any, ClassVar
 
 import pytest
 
-from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import Connector, PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from tests.helpers import T0, make_post
 from watcher.core.post import Post
 from watcher.queue.machine import Queue, QueueConflict, QueueError
+from watcher.queue.transitions import Action
 from watcher.store import Store
 
 
 @dataclass
-class RecordingPlatform:
+class RecordingPlatform(Connector):
     """Stands in for a platform behind the Connector protocol: it records every reply
     it accepted; `timeout_after_post` simulates a request that posted but timed out."""
 
@@ -27,6 +28,10 @@ class RecordingPlatform:
     reject: str = ""
 
     def fetch(self, cursor):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, cfg, env):  # type: ignore[no-untyped-def]
         raise NotImplementedError
 
     def reply(self, post: Post, text: str) -> PostedReply:
@@ -96,7 +101,7 @@ def test_a_stale_version_loses_the_race(store: Store, item_id: int) -> None:
     queue.claim(item_id, "ana")
     assert stale is not None
     with pytest.raises(QueueConflict, match="changed by someone else"):
-        queue._move(stale, "claim", "bob", "claimed", {"assignee": "bob"})
+        queue._move(stale, Action.CLAIM, "bob", {"assignee": "bob"})
     assert store.get_item(item_id)["assignee"] == "ana"  # type: ignore[index]
 
 
@@ -258,3 +263,17 @@ def test_wake_never_undoes_a_claim_that_lands_meanwhile(tmp_path: Path, lands: s
         assert actions(app_store, first) == ["created", "snooze", "claim"]
         assert actions(app_store, second) == ["created", "snooze", "wake"]
     scheduler_store.close()
+
+
+def test_a_snoozed_item_can_be_drafted_which_ends_the_snooze(store: Store, item_id: int) -> None:
+    queue = Queue(store, clock=lambda: T0)
+    queue.snooze(item_id, "ana", T0 + timedelta(hours=4))
+    item = queue.draft(item_id, "ana", "Sorry, we are looking into it.").item
+    assert item["state"] == "drafted" and item["snoozed_until"] is None and item["assignee"] == "ana"
+    assert actions(store, item_id) == ["created", "snooze", "draft"]
+
+
+def test_every_refusal_names_the_action_and_the_state(store: Store, item_id: int) -> None:
+    queue = Queue(store, clock=lambda: T0)
+    with pytest.raises(QueueError, match=f"cannot approve item {item_id}: it is new"):
+        queue.approve(item_id, "ana")

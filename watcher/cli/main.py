@@ -3,7 +3,6 @@ sees says what, where and what to do, and exits non-zero without a traceback."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -21,8 +20,8 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from connectors.base import CONNECTOR_MODULES, Connector
-from rules.triage import Triage, TriageContext, Triager, default_triager, triager_for
+from connectors.base import BudgetRow, Connector, connector_class
+from rules.triage import Triage, TriageContext, Triager
 from watcher.cli.errors import EXIT_CONFIG, err, friendly_errors, report_problems
 from watcher.cli.views import queue_table, source_status
 from watcher.config import Config, load_config, slack_env_problems
@@ -126,9 +125,10 @@ def slack_delivery(service: Service, env: Mapping[str, str], *, serve: bool) -> 
     beside the scheduler. Replies go back through the connector of the source that
     fetched the post."""
     from watcher.cli.slack import connector_for_config
-    from watcher.slack.app import SlackRuntime, run_slack_jobs
     from watcher.slack.app import start as serve_slack
-    from watcher.slack.outbox import make_client
+    from watcher.slack.client import make_client
+    from watcher.slack.jobs import run_slack_jobs
+    from watcher.slack.runtime import SlackRuntime
 
     by_source = {name: poller.connector for name, poller in service.pollers.items()}
     fallback = connector_for_config(service.config, env)
@@ -497,9 +497,9 @@ def score(app: AppContext, source: BinaryIO) -> None:
     """
     if app.has_config():
         config = app.config()
-        triager, context = triager_for(config), TriageContext(brand=config.brand, thresholds=config.triage)
+        triager, context = Triager.from_config(config), TriageContext(brand=config.brand, thresholds=config.triage)
     else:  # no config: the shipped rules and model, every language the watcher knows
-        triager, context = default_triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
+        triager, context = Triager(), TriageContext(brand=BrandConfig(name="brand", languages=ALL_LANGUAGES))
     # typed at a terminal: answer each line as it comes rather than a batch at a time
     batch = 1 if source.isatty() else SCORE_BATCH
     errors = score_lines(_lines(source), triager=triager, context=context, out=sys.stdout, batch=batch)
@@ -516,22 +516,19 @@ def native_check_minutes(config: Config) -> int:
     return config.slack.native_reply_check_minutes if config.slack.enabled else 0
 
 
-def request_budget(config: Config) -> tuple[list[tuple[str, bool]], list[ConfigProblem]]:
-    """Each budget line (its text, whether it fits) and the problems of every connector
-    module that plans a request budget. All sources go in, disabled ones too: the Slack
-    job still checks their open items for native replies (each module's `plan_budget`
-    decides what it plans for them)."""
+def request_budget(config: Config) -> tuple[list[BudgetRow], list[ConfigProblem]]:
+    """Each kind's request budget lines and its over-budget problems. All sources go in,
+    disabled ones too: the Slack job still checks their open items for native replies
+    (each connector's `plan_budget` decides what it plans for them)."""
     minutes = native_check_minutes(config)
-    lines: list[tuple[str, bool]] = []
+    rows: list[BudgetRow] = []
     problems: list[ConfigProblem] = []
     for kind in sorted({s.kind for s in config.sources}):
-        module = importlib.import_module(CONNECTOR_MODULES[kind])
-        if not hasattr(module, "plan_budget"):
-            continue
+        cls = connector_class(kind)
         own = [s for s in config.sources if s.kind == kind]
-        lines += [(line.describe(), line.ok) for line in module.plan_budget(own, native_check_minutes=minutes)]
-        problems += module.budget_problems(own, native_check_minutes=minutes)
-    return lines, problems
+        rows += cls.plan_budget(own, native_check_minutes=minutes)
+        problems += cls.budget_problems(own, native_check_minutes=minutes)
+    return rows, problems
 
 
 @cli.command()
@@ -564,11 +561,16 @@ def check(app: AppContext) -> None:
                     f"[yellow]its open items cannot be checked for native replies ({reasons}); "
                     "fix that, or answer or dismiss them in Slack[/yellow]",
                 )
-    budget, budget_problems = request_budget(config)
-    for line, ok in budget:
-        table.add_row("request budget", line if ok else f"[red]{line}[/red]")
-    problems.extend(budget_problems)
     table.add_row("environment", "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]")
+    budget, budget_problems = request_budget(config)
+    for row in budget:
+        table.add_row("request budget", escape(row.text) if row.ok else f"[red]{escape(row.text)}[/red]")
+    # an overspend is the source's own row, not the environment's: the fix is in its table
+    for source in config.sources:
+        fixes = [row.fix for row in budget if not row.ok and source.name in row.sources]
+        if fixes:
+            table.add_row(f"budget {source.name}", f"[red]over budget: {escape('; '.join(fixes))}[/red]")
+    problems.extend(budget_problems)
     db_ok = True
     try:
         with app.store() as store:

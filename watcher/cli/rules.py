@@ -143,8 +143,8 @@ def train(config_path: str, csv_path: Path | None, out: Path | None, min_example
     a model trained on everything. Enable it with triage.model_path.
     """
     from rules.engine import RuleSet
+    from rules.fitting import fit_needs_reply
     from rules.model import save_models
-    from rules.train import fit_needs_reply
     from rules.triage import Triager
 
     config = load_config_or_exit(config_path)

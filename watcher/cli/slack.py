@@ -16,8 +16,10 @@ from watcher.cli.errors import friendly_errors, load_config_or_exit, open_store_
 from watcher.config import Config, slack_env_problems
 from watcher.core.config import ConfigProblem
 from watcher.core.post import Post
-from watcher.slack.app import ConnectorFor, SlackRuntime, run_slack_jobs, start
-from watcher.slack.outbox import make_client
+from watcher.slack.app import start
+from watcher.slack.client import make_client
+from watcher.slack.jobs import run_slack_jobs
+from watcher.slack.runtime import ConnectorFor, SlackRuntime
 
 BOT_SCOPES = (
     "chat:write",  # post cards, threads and reminders; update cards; ephemeral refusals

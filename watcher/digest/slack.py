@@ -21,7 +21,7 @@ from watcher.config import Config
 from watcher.core.config import env_missing
 from watcher.digest.figures import Digest
 from watcher.digest.text import digest_text
-from watcher.slack.outbox import channel_id_by_name, make_client
+from watcher.slack.client import channel_id_by_name, make_client
 from watcher.store import Store
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import AuthFailed, Connector, ConnectorError, FetchResult, RateLimited, SourceMisconfigured
-from rules.triage import Triage, TriageContext, triager_for
+from rules.triage import Triage, TriageContext, Triager
 from watcher.config import Config
 from watcher.core.config import SourceConfig
 from watcher.core.cursor import Cursor
@@ -133,15 +133,18 @@ class Pipeline:
         store: Store,
         config: Config,
         *,
+        triager: Triager | None = None,
         triage_fn: TriageFn | None = None,
         clock: Callable[[], datetime] = utc_now,
         before_commit: Callable[[IngestReport], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
-        self.triage_many: TriageManyFn = (
-            triager_for(config).triage_many if triage_fn is None else _one_by_one(triage_fn)
-        )
+        # the service hands over its one Triager; a pipeline made alone (tests, tools) builds its own
+        if triage_fn is not None:
+            self.triage_many: TriageManyFn = _one_by_one(triage_fn)
+        else:
+            self.triage_many = (triager or Triager.from_config(config)).triage_many
         self.clock = clock
         self.before_commit = before_commit
         self.own = OwnAccounts.of(config)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,9 +33,21 @@ log = logging.getLogger(__name__)
 # however long a service asks us to wait, a waiting row is tried again at least this often:
 # an outage of hours (or a bot not invited over a weekend) delays messages, never drops them
 RETRY_CAP_SECONDS = 900
-LEASE_SECONDS = 120  # longer than any one delivery takes, short enough to retry soon after a crash
+# longer than any one delivery takes; a process that dies mid-delivery frees its rows sooner:
+# its successor sees the lease owner is gone (`free_dead_leases`)
+LEASE_SECONDS = 120
 # while rows wait, the backlog warning is repeated this often (or sooner when more rows wait)
 WARN_EVERY_SECONDS = 900
+
+
+def process_token() -> str:
+    """Names this process as a lease owner: host, pid, and a random part (a restarted
+    container's watcher may get the same pid as the one it replaces)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+# this process's name as a lease owner, made once when it starts
+PROCESS_TOKEN = process_token()
 
 
 class DeliveryRetry(Exception):
@@ -83,6 +98,8 @@ class OutboxHold:
     # the row whose "wait" set the hold, and its item: after the hold they go last, so a row
     # that fails alone (one payload Slack keeps refusing with a 500) cannot stall the others
     probe: tuple[int, int | None] | None = None
+    # this process, as the owner of the rows it leases (every hold in a process shares it)
+    owner: str = PROCESS_TOKEN
 
     def probe_last(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """`rows` in order, with the row that set the last hold and its item's other rows
@@ -121,10 +138,11 @@ def flush_outbox(
     hold: OutboxHold = getattr(notifier, "hold", None) or OutboxHold()
     if hold.held(clock()):
         return FlushReport(held=True)
+    free_dead_leases(store, owner=hold.owner, now=clock())
     sent = retrying = failed = 0
     for row in hold.probe_last(store.due_outbox(now=clock(), limit=limit)):
         now = clock()
-        if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS)):
+        if not store.lease_outbox(row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=hold.owner):
             continue  # another flush took it first, or its channel was put off in this flush
         try:
             ref = notifier.deliver({**row, "leased": True})
@@ -150,6 +168,37 @@ def flush_outbox(
         store.mark_outbox_sent(row["id"], ref=ref, now=clock())
         sent += 1
     return FlushReport(sent=sent, retrying=retrying, failed=failed)
+
+
+def owner_gone(owner: str, *, me: str) -> bool:
+    """Whether the process `owner` names has certainly stopped: it ran on this host and its
+    pid is free, or the pid is ours but the token is not (we replaced it). Another host's
+    owner, or a malformed token, counts as alive: its lease runs out on its own."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, _nonce = rest.partition(":")
+    if owner == me or host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists but is not ours to signal
+        return False
+    return False
+
+
+def free_dead_leases(store: Store, *, owner: str, now: datetime) -> None:
+    """Rows leased by a process that died mid-delivery (a kill -9, a crash) are due again
+    now rather than when their lease runs out. Posting again is safe: a retried row looks
+    for the copy an earlier attempt may have left before it posts."""
+    for other in store.outbox_lease_owners(now=now):
+        if owner_gone(other, me=owner):
+            freed = store.free_outbox_leases(other, now=now)
+            if freed:
+                log.info("took over %d outbox row(s) from stopped process %s", freed, other)
 
 
 def retry_time(exc: DeliveryRetry, now: datetime) -> datetime:

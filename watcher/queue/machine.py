@@ -1,10 +1,7 @@
 """The moderated queue: a state machine over queue items, every step an audit event.
 
-    new --claim--> claimed --draft--> drafted --approve--> approved --send--> sending --> replied
-     |  <-unclaim-   |                  |  <---reject-------'                   '--> failed --send--> ...
-     '--snooze--> snoozed --wake--> new
-    any open state --dismiss--> dismissed;  --answered_elsewhere--> answered_elsewhere
-    escalate: raises priority to urgent, state unchanged.
+Which action is legal in which state, and where it leads, is the table in
+`watcher.queue.transitions`; every move here goes through it.
 
 Transitions are compare-and-set on the item's version, so two agents clicking at
 once yield one winner and one clear refusal; repeating a transition that already
@@ -30,8 +27,10 @@ from typing import Any
 
 from connectors.base import Connector, ConnectorError, PostedReply, ReplyOutcomeUnknown, ReplyRejected
 from watcher.core.post import Post, utc_now
+from watcher.core.times import from_iso, iso
 from watcher.core.vocab import FINAL_STATES, OPEN_STATES
-from watcher.store import Store, from_iso, iso
+from watcher.queue.transitions import Action, QueueError, require, result_state
+from watcher.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,6 @@ SEND_LEASE = timedelta(minutes=3)
 SEND_REQUESTS = 5
 SEND_LEASE_MARGIN = timedelta(minutes=1)
 LOOK_FIRST = "sending again will check the platform first"
-
-
-class QueueError(Exception):
-    """A transition that is not allowed; the message says why and what to do."""
 
 
 class QueueConflict(QueueError):
@@ -85,12 +80,14 @@ class Queue:
     def _move(
         self,
         item: dict[str, Any],
-        action: str,
+        action: Action,
         actor: str,
-        to_state: str,
         changes: dict[str, Any] | None = None,
         detail: dict[str, Any] | None = None,
     ) -> Transition:
+        """Apply `action` as the transition table has it (refused in a state it does not allow)."""
+        require(action, item["id"], item["state"])
+        to_state = result_state(action, item["state"]).value
         now = self.clock()
         with self.store.transaction():
             ok = self.store.update_item(
@@ -110,25 +107,19 @@ class Queue:
             )
         return Transition(self.item(item["id"]), True)
 
-    def _require(self, item: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
-        if item["state"] not in allowed:
-            raise QueueError(f"cannot {action} item {item['id']}: it is {item['state']}")
-
     def claim(self, item_id: int, actor: str) -> Transition:
         item = self.item(item_id)
         if item["state"] == "claimed" and item["assignee"] == actor:
             return Transition(item, False)
         if item["state"] == "claimed":
             raise QueueConflict(f"item {item_id} is already claimed by {item['assignee']}")
-        self._require(item, ("new", "snoozed", "failed"), "claim")
-        return self._move(item, "claim", actor, "claimed", {"assignee": actor, "snoozed_until": None})
+        return self._move(item, Action.CLAIM, actor, {"assignee": actor, "snoozed_until": None})
 
     def unclaim(self, item_id: int, actor: str) -> Transition:
         item = self.item(item_id)
         if item["state"] == "new":
             return Transition(item, False)
-        self._require(item, ("claimed",), "unclaim")
-        return self._move(item, "unclaim", actor, "new", {"assignee": None})
+        return self._move(item, Action.UNCLAIM, actor, {"assignee": None})
 
     def draft(self, item_id: int, actor: str, text: str, *, note: str = "") -> Transition:
         item = self.item(item_id)
@@ -136,12 +127,10 @@ class Queue:
             raise QueueError("the reply text is empty; write the public reply first")
         if item["state"] == "drafted" and item["draft_text"] == text and item["drafted_by"] == actor:
             return Transition(item, False)
-        self._require(item, ("new", "claimed", "drafted", "failed"), "draft a reply for")
         return self._move(
             item,
-            "draft",
+            Action.DRAFT,
             actor,
-            "drafted",
             {
                 "draft_text": text,
                 "draft_note": note,
@@ -149,6 +138,7 @@ class Queue:
                 "assignee": item["assignee"] or actor,
                 "approved_by": None,
                 "last_error": None,
+                "snoozed_until": None,
             },
             {"length": len(text), "note": note} if note else {"length": len(text)},
         )
@@ -157,16 +147,15 @@ class Queue:
         item = self.item(item_id)
         if item["state"] in ("approved", "sending", "replied") and item["approved_by"] == actor:
             return Transition(item, False)
-        self._require(item, ("drafted",), "approve")
+        require(Action.APPROVE, item_id, item["state"])
         if self.four_eyes and item["drafted_by"] == actor:
             raise QueueError("four-eyes is on: someone other than the drafter must approve this reply")
-        return self._move(item, "approve", actor, "approved", {"approved_by": actor})
+        return self._move(item, Action.APPROVE, actor, {"approved_by": actor})
 
     def reject(self, item_id: int, actor: str, note: str) -> Transition:
         item = self.item(item_id)
-        self._require(item, ("drafted", "approved"), "reject")
         return self._move(
-            item, "reject", actor, "claimed", {"assignee": item["drafted_by"], "approved_by": None}, {"note": note}
+            item, Action.REJECT, actor, {"assignee": item["drafted_by"], "approved_by": None}, {"note": note}
         )
 
     def dismiss(self, item_id: int, actor: str, reason: str) -> Transition:
@@ -175,8 +164,7 @@ class Queue:
         item = self.item(item_id)
         if item["state"] == "dismissed":
             return Transition(item, False)
-        self._require(item, tuple(s for s in OPEN_STATES if s != "sending"), "dismiss")
-        result = self._move(item, "dismiss", actor, "dismissed", {"dismiss_reason": reason}, {"reason": reason})
+        result = self._move(item, Action.DISMISS, actor, {"dismiss_reason": reason}, {"reason": reason})
         self.store.add_feedback(item["post_key"], f"dismissed:{reason}", actor=actor, now=self.clock())
         return result
 
@@ -184,12 +172,10 @@ class Queue:
         item = self.item(item_id)
         if item["escalated"]:
             return Transition(item, False)
-        self._require(item, OPEN_STATES, "escalate")
         result = self._move(
             item,
-            "escalate",
+            Action.ESCALATE,
             actor,
-            item["state"],
             {"escalated": 1, "priority": "urgent"},
             {"note": note, "from_priority": item["priority"]},
         )
@@ -198,8 +184,7 @@ class Queue:
 
     def snooze(self, item_id: int, actor: str, until: datetime) -> Transition:
         item = self.item(item_id)
-        self._require(item, ("new", "claimed", "snoozed"), "snooze")
-        return self._move(item, "snooze", actor, "snoozed", {"snoozed_until": until}, {"until": until.isoformat()})
+        return self._move(item, Action.SNOOZE, actor, {"snoozed_until": until}, {"until": until.isoformat()})
 
     def wake_due(self) -> list[int]:
         """Snoozed items whose time has come go back to new (called by the scheduler)."""
@@ -210,7 +195,7 @@ class Queue:
             if item["state"] != "snoozed" or not item["snoozed_until"] or item["snoozed_until"] > iso(now):
                 continue
             try:
-                self._move(item, "wake", "watcher", "new", {"snoozed_until": None})
+                self._move(item, Action.WAKE, "watcher", {"snoozed_until": None})
             except QueueConflict:  # a click landed in between: theirs stands, the rest still wake
                 log.info("item %s changed while waking it; left as the moderator set it", item_id)
                 continue
@@ -226,9 +211,8 @@ class Queue:
                 return Transition(item, False)
             return self._move(
                 item,
-                "answered_elsewhere",
+                Action.ANSWERED_ELSEWHERE,
                 actor,
-                "answered_elsewhere",
                 {"reply_url": url, "first_response_at": self.clock()},
                 {"url": url},
             )
@@ -241,10 +225,9 @@ class Queue:
             item = self.item(item_id)
             if item["state"] == "replied":
                 return Transition(item, False)
-            allowed = (
-                ("approved", "sending", "failed") if require_approval else ("drafted", "approved", "sending", "failed")
-            )
-            self._require(item, allowed, "send")
+            require(Action.SEND, item_id, item["state"])
+            if item["state"] == "drafted" and require_approval:
+                raise QueueError(f"cannot send item {item_id}: it is drafted and needs approval first")
             if item["state"] == "failed" and require_approval and not item["approved_by"]:
                 raise QueueError(f"item {item_id} needs approval before it is sent")
             text = item["draft_text"] or ""
@@ -260,7 +243,7 @@ class Queue:
                 r for r in self.store.unsettled_replies(item_id) if r["key"] != key or not reservation["fresh"]
             ]
             if item["state"] != "sending":
-                item = self._move(item, "send", actor, "sending", {"reply_key": key}).item
+                item = self._move(item, Action.SEND, actor, {"reply_key": key}).item
         try:
             if reservation["status"] == "sent":
                 return self._finish_sent(item, key, reservation["platform_reply_id"], reservation["url"], actor)
@@ -374,9 +357,8 @@ class Queue:
             fresh = self.item(item["id"])
             result = self._move(
                 fresh,
-                "replied",
+                Action.REPLIED,
                 actor,
-                "replied",
                 {"reply_url": url, "first_response_at": fresh["first_response_at"] or now, "last_error": None},
                 detail,
             )
@@ -385,7 +367,7 @@ class Queue:
 
     def _fail(self, item: dict[str, Any], message: str, actor: str) -> Transition:
         fresh = self.item(item["id"])
-        return self._move(fresh, "send_failed", actor, "failed", {"last_error": message}, {"error": message})
+        return self._move(fresh, Action.SEND_FAILED, actor, {"last_error": message}, {"error": message})
 
 
 def send_lease(connector: Connector) -> timedelta:
@@ -393,8 +375,8 @@ def send_lease(connector: Connector) -> timedelta:
     connector's `request_timeout` (seconds per request; X and Reddit set it from
     timeout_seconds, up to 300) lets a slow send run past it. A lease that ran out while
     the send still waited on the platform would let a second send post beside it."""
-    timeout = getattr(connector, "request_timeout", None)
-    if not isinstance(timeout, int | float) or timeout <= 0:
+    timeout = connector.request_timeout
+    if timeout is None or timeout <= 0:
         return SEND_LEASE
     return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * 2 * float(timeout)) + SEND_LEASE_MARGIN)
 

@@ -1,8 +1,5 @@
-"""SLA clocks in business hours, snooze times in the team's time zone, and the sweep
-that reminds the team of unclaimed items past their target.
-
-All pure except `sla_sweep`, which only reads the store and writes outbox rows:
-the reminders themselves are delivered by the Slack notifier like any card.
+"""SLA clocks in business hours and snooze times in the team's time zone. Pure: cards
+draw from it; the sweep that reminds the team (it reads the store) is in watcher.slack.jobs.
 """
 
 from __future__ import annotations
@@ -13,8 +10,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from watcher.config import DEFAULT_SLA_MINUTES, WEEKDAYS, Config, SlackConfig
-from watcher.store import Store, from_iso, iso
+from watcher.config import DEFAULT_SLA_MINUTES, WEEKDAYS, SlackConfig
+from watcher.core.times import from_iso
 
 UNCLAIMED_STATES = ("new",)
 SNOOZE_CHOICES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "tomorrow morning"}
@@ -140,34 +137,3 @@ def snooze_until(choice: str, *, now: datetime, hours: BusinessHours) -> datetim
     if choice == "tomorrow":
         return hours.next_opening(now)
     raise ValueError(f"unknown snooze choice {choice!r}; use one of {', '.join(SNOOZE_CHOICES)}")
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    reminded: tuple[int, ...] = ()
-
-
-def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000) -> SweepReport:
-    """Stamp SLA due times on new items and queue one reminder, in the card's thread,
-    for each unclaimed item past its target. Reminders are outbox rows, so a Slack
-    outage delays them and a second sweep never duplicates them."""
-    slack = config.slack
-    hours = BusinessHours.from_config(slack, config.brand.timezone)
-    reminded = []
-    for row in store.queue_rows(states=UNCLAIMED_STATES, limit=limit):
-        state = row_sla_state(row, slack=slack, hours=hours, now=now)
-        if row["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
-            store.set_sla_due(row["id"], state.due_at)
-        if state.status != "breached":
-            continue
-        new = store.enqueue_outbox(
-            "reminder",
-            f"reminder:{row['id']}:{row['priority']}",
-            {"item_id": row["id"], "post_key": row["post_key"], "late_minutes": state.minutes},
-            now=now,
-            channel=row["channel"] or slack.channel,
-            item_id=row["id"],
-        )
-        if new is not None:
-            reminded.append(row["id"])
-    return SweepReport(reminded=tuple(reminded))

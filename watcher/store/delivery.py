@@ -66,7 +66,7 @@ class DeliveryTables(StoreBase):
     @_locked
     def mark_outbox_retry(self, outbox_id: int, *, next_attempt_at: datetime, error: str) -> None:
         self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL WHERE id = ?",
             [iso(next_attempt_at), error[:500], outbox_id],
         )
 
@@ -85,16 +85,37 @@ class DeliveryTables(StoreBase):
         return {"status": row[0], "ref": row[1], "attempts": row[2]} if row else None
 
     @_locked
-    def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime) -> bool:
-        """Take a due, pending row for delivery until `until`; False when another
-        process or thread took it first. A crash mid-delivery frees it at `until`. Taking
-        it counts as an attempt, recorded before the send (crash forensics)."""
+    def lease_outbox(self, outbox_id: int, *, now: datetime, until: datetime, owner: str = "") -> bool:
+        """Take a due, pending row for delivery until `until`, for process `owner`; False when
+        another process or thread took it first. A crash mid-delivery frees it at `until`, or
+        sooner through `free_outbox_leases`. Taking it counts as an attempt, recorded before
+        the send (crash forensics)."""
         cur = self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 "
+            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1, lease_owner = ? "
             "WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
-            [iso(until), outbox_id, iso(now)],
+            [iso(until), owner or None, outbox_id, iso(now)],
         )
         return cur.rowcount == 1
+
+    @_locked
+    def outbox_lease_owners(self, *, now: datetime) -> set[str]:
+        """The processes holding a delivery lease on a pending row now."""
+        rows = self.db.execute(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE status = 'pending' AND next_attempt_at > ? "
+            "AND lease_owner IS NOT NULL",
+            [iso(now)],
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    @_locked
+    def free_outbox_leases(self, owner: str, *, now: datetime) -> int:
+        """Make the rows `owner` (a process that is gone) held due now; returns how many."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, lease_owner = NULL "
+            "WHERE status = 'pending' AND lease_owner = ? AND next_attempt_at > ?",
+            [iso(now), owner, iso(now)],
+        )
+        return cur.rowcount
 
     # --- outbox: one channel waits ---
 
@@ -104,7 +125,7 @@ class DeliveryTables(StoreBase):
         it, or cannot see it): one refusal stands for all of them, and the flush goes on with
         other channels. Rows leased elsewhere are not due, so they are left alone."""
         self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ? "
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL "
             "WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ?",
             [iso(until), error[:500], channel, iso(now)],
         )

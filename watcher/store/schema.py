@@ -282,6 +282,14 @@ def _migration_digest_run_state(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_restart_takeover(db: sqlite_utils.Database) -> None:
+    """Who holds an outbox row's delivery lease (a process token), so a restarted process
+    frees the rows its dead predecessor held at once, not when their lease runs out; and
+    when each periodic job last ran, so a restart does not run it again before its interval."""
+    db.execute("ALTER TABLE outbox ADD COLUMN lease_owner TEXT")
+    db.table("job_runs").create({"name": str, "last_run_at": str}, pk="name")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_slack,
@@ -290,6 +298,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_send_lease,
     _migration_spike_state,
     _migration_digest_run_state,
+    _migration_restart_takeover,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from watcher.store.base import StoreBase, _dicts, _locked, iso
@@ -106,3 +106,20 @@ class SlackTables(StoreBase):
             [*sorted(authors), post_key, created_at, limit],
         )
         return _dicts(cursor)
+
+    # --- periodic jobs ---
+
+    @_locked
+    def claim_job_run(self, name: str, *, now: datetime, every: timedelta) -> bool:
+        """True (and `now` recorded as its last run) when job `name` last ran `every` or more
+        ago, or never: one run per interval across restarts and processes."""
+        with self.transaction():
+            row = self.db.execute("SELECT last_run_at FROM job_runs WHERE name = ?", [name]).fetchone()
+            if row is not None and row[0] > iso(now - every):
+                return False
+            self.db.execute(
+                "INSERT INTO job_runs (name, last_run_at) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET last_run_at = excluded.last_run_at",
+                [name, iso(now)],
+            )
+            return True

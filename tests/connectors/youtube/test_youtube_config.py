@@ -25,8 +25,10 @@ def test_the_documented_table_builds_a_connector_and_its_quota_line_is_checked()
     assert isinstance(connector, YouTubeConnector) and connector.request_timeout == 20.0
     assert connector.client.count == 0
     connector.close()
-    lines, problems = request_budget(config)
-    assert any(text.startswith("youtube quota (YOUTUBE_CLIENT_ID): polling 288 units/day") for text, ok in lines)
+    rows, problems = request_budget(config)
+    assert any(
+        row.text.startswith("youtube quota (YOUTUBE_CLIENT_ID): polling 288 units/day") and row.ok for row in rows
+    )
     assert not [p for p in problems if "youtube" in p.reason]
 
 

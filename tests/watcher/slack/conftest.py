@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from connectors.base import FetchResult
+from connectors.base import Connector, FetchResult
 from rules.triage import Triage, TriageContext
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
 from watcher.config import Config, parse_config
 from watcher.core.post import Author, Post, PostKind
 from watcher.ingest.pipeline import Pipeline
-from watcher.slack.app import SlackRuntime
+from watcher.slack.runtime import SlackRuntime
 from watcher.store import Store
 
 # Monday 2026-11-16 10:00 in Rome (09:00 UTC): inside business hours
@@ -140,7 +140,7 @@ def client(fake: FakeSlack) -> WebClient:
     return WebClient(token=BOT_TOKEN, base_url=fake.base_url, retry_handlers=[])
 
 
-class RecordingConnector:
+class RecordingConnector(Connector):
     """A connector that records replies; `fail_with` makes the next reply raise."""
 
     name = "x"

@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.slack_api import BOT_TOKEN
-from watcher.slack.app import SlackRuntime, build_app
+from watcher.slack.app import build_app
 from watcher.slack.outbox import card_key
+from watcher.slack.runtime import SlackRuntime
 
 SECRET = "test-signing-secret"
 _action_ts = itertools.count(1)
@@ -74,6 +74,22 @@ def block_action(
     }
 
 
+def template_pick(user: str, view: dict[str, Any], option: str) -> dict[str, Any]:
+    """A template chosen in the draft modal `view` (a block action inside the modal)."""
+    return {
+        **envelope("block_actions", user),
+        "view": view,
+        "actions": [
+            {
+                "action_id": "pick_template",
+                "block_id": "templates",
+                "selected_option": {"value": option},
+                "action_ts": "1.2",
+            }
+        ],
+    }
+
+
 def view_submission(callback_id: str, user: str, *, metadata: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return {
         **envelope("view_submission", user),
@@ -91,7 +107,7 @@ def view_submission(callback_id: str, user: str, *, metadata: dict[str, Any], va
 class Harness:
     def __init__(self, runtime: SlackRuntime) -> None:
         self.runtime = runtime
-        self.app: App = build_app(runtime, token=BOT_TOKEN, signing_secret=SECRET, process_before_response=True)
+        self.app: App = build_app(runtime, signing_secret=SECRET, process_before_response=True)
 
     def dispatch(self, payload: dict[str, Any]) -> BoltResponse:
         body = form(payload)

@@ -13,8 +13,9 @@ import pytest
 from connectors.base import PostedReply, ReplyOutcomeUnknown, ReplyRejected, SourceUnavailable
 from connectors.replay import ReplayConnector
 from watcher.ingest.pipeline import Pipeline
-from watcher.slack.app import SlackRuntime, run_slack_jobs
+from watcher.slack.jobs import run_slack_jobs
 from watcher.slack.outbox import card_key
+from watcher.slack.runtime import SlackRuntime
 from watcher.store import Store
 
 from .conftest import (
@@ -30,7 +31,7 @@ from .conftest import (
     make_post,
     make_runtime,
 )
-from .harness import Harness
+from .harness import Harness, template_pick
 
 
 @pytest.fixture
@@ -107,24 +108,8 @@ def test_draft_modal_offers_templates_and_checks_the_length(harness, runtime, fa
     harness.click("draft", item_id, ANA)
     view = fake.calls_to("views.open")[0].params["view"]
     assert "Hi @carla, thanks for asking!" in json.dumps(view)
-    harness.dispatch(
-        {
-            "type": "block_actions",
-            "user": {"id": ANA, "name": "ana"},
-            "team": {"id": "T1"},
-            "api_app_id": "A1",
-            "trigger_id": "t",
-            "view": {**view, "id": "V9", "hash": "h", "state": {"values": {"note": {"note": {"value": "keep"}}}}},
-            "actions": [
-                {
-                    "action_id": "pick_template",
-                    "block_id": "templates",
-                    "selected_option": {"value": "1"},
-                    "action_ts": "1.2",
-                }
-            ],
-        }
-    )
+    view = {**view, "id": "V9", "hash": "h", "state": {"values": {"note": {"note": {"value": "keep"}}}}}
+    harness.dispatch(template_pick(ANA, view, "1"))
     updated = fake.calls_to("views.update")[0].params
     assert (
         updated["view_id"] == "V9"
@@ -392,7 +377,7 @@ def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connec
 
 
 def test_jobs_loop_delivers_until_stopped(runtime, fake, clock):
-    from watcher.slack.app import jobs_loop
+    from watcher.slack.jobs import jobs_loop
 
     ingest(runtime.store, runtime.config, clock, make_post("1"))
     stop = threading.Event()

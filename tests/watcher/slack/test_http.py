@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from watcher.slack.app import serve_http
+from watcher.slack.http import serve_http
 
 from .conftest import ANA, make_runtime
 from .harness import Harness, block_action, form, signed_headers
@@ -91,14 +91,13 @@ def test_other_paths_are_not_found(endpoint):
 def test_socket_mode_requests_need_no_signature(store, config, client, clock, fake):
     from slack_bolt import BoltRequest
 
-    from tests.fakes.slack_api import BOT_TOKEN
     from watcher.slack.app import build_app
 
     from .conftest import ingest, make_post
 
     runtime = make_runtime(store, config, client, clock, None)
     (item_id,) = ingest(store, config, clock, make_post("1"))
-    app = build_app(runtime, token=BOT_TOKEN, signing_secret="", verify_requests=False, process_before_response=True)
+    app = build_app(runtime, signing_secret="", verify_requests=False, process_before_response=True)
     payload = block_action("claim", ANA, value=str(item_id))
     response = app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
     assert response.status == 200 and store.get_item(item_id)["assignee"] == ANA
@@ -107,3 +106,26 @@ def test_socket_mode_requests_need_no_signature(store, config, client, clock, fa
 def test_http_request_without_signature_is_refused(endpoint):
     url, _ = endpoint
     assert post(url, claim_body(), {"content-type": ["application/x-www-form-urlencoded"]}) == 401
+
+
+def test_a_body_over_the_cap_is_refused_unread(endpoint, fake):
+    import http.client
+    from urllib.parse import urlsplit
+
+    from watcher.slack.http import MAX_BODY_BYTES
+
+    url, _ = endpoint
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    try:
+        # the headers announce a huge body; the answer comes before any of it is sent
+        conn.putrequest("POST", parts.path)
+        conn.putheader("Content-Length", str(MAX_BODY_BYTES + 1))
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 413
+        response.read()
+    finally:
+        conn.close()
+    assert fake.calls_to("chat.postEphemeral") == []  # no listener ran

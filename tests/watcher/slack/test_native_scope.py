@@ -22,7 +22,8 @@ from tests.fakes.x_api import FakeX
 from watcher.cli.slack import connector_for_config
 from watcher.config import Config
 from watcher.ingest.pipeline import Pipeline
-from watcher.slack.app import SlackRuntime, run_slack_jobs
+from watcher.slack.jobs import run_slack_jobs
+from watcher.slack.runtime import SlackRuntime
 from watcher.store import Store
 
 from .conftest import Clock, fixed_triage, make_config

@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from watcher.config import Config
-from watcher.slack.app import run_slack_jobs
+from watcher.slack.jobs import run_slack_jobs
 from watcher.slack.outbox import SlackNotifier, card_key, flush_slack
 from watcher.store import Store
 

@@ -21,8 +21,9 @@ from tests.watcher.send_child import kill_mid_send
 from watcher.config import Config
 from watcher.core.post import Post
 from watcher.queue.machine import LOOK_FIRST
-from watcher.slack.app import SlackRuntime, check_native_replies, run_slack_jobs
+from watcher.slack.jobs import check_native_replies, run_slack_jobs
 from watcher.slack.outbox import card_key
+from watcher.slack.runtime import SlackRuntime
 from watcher.store import Store
 
 from .conftest import ANA, LUCA, START, Clock, RecordingConnector, blocks_text, ingest, make_post, make_runtime

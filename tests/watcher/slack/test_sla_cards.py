@@ -9,7 +9,8 @@ import pytest
 
 from watcher.config import SlackConfig, parse_config
 from watcher.core.config import ConfigError
-from watcher.slack.cards import escape, fit, length_error, link, mention, quote, render_template, templates_for
+from watcher.slack.cards import escape, fit, link, mention, quote
+from watcher.slack.modals import length_error, render_template, templates_for
 from watcher.slack.sla import BusinessHours, sla_due, sla_state, snooze_until
 
 from .conftest import make_post

@@ -1,6 +1,6 @@
 """Several languages' sentiment models fitted jointly with feature augmentation
 (Daume III 2007, "Frustratingly easy domain adaptation"), folded into one ordinary
-LinearModel per language: `python -m rules.train_joint cv` runs the check.
+LinearModel per language: `python -m tools.train_joint cv` runs the check.
 
 Every pooled row's features appear twice while fitting: a SHARED copy (times
 `shared_scale`) and a copy only its own language's rows fill. One logistic regression
@@ -22,7 +22,7 @@ import numpy as np
 
 from rules.model import N_FEATURES, LinearModel
 from rules.sentiment import DENSE, SentimentAnalyzer
-from rules.train import (
+from tools.sentiment_fit import (
     CV_FOLDS,
     CV_SEEDS,
     Batch,
@@ -150,7 +150,7 @@ def joint_cv(
     log: Any = print,
 ) -> dict[str, list[float]]:
     """Macro-F1 per pooled language and seed, from the same stratified folds as
-    rules.train.cross_validate (so the figures pair with its): fold i of EVERY pooled
+    tools.sentiment_fit.cross_validate (so the figures pair with its): fold i of EVERY pooled
     language is held out at once, the joint model is fitted on the other folds of all
     of them, and each language's held-out rows are scored through
     `SentimentAnalyzer.analyze` with its folded model. No held-out row is ever in the
@@ -185,7 +185,7 @@ def joint_cv(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m rules.train_joint cv joint=it,es,fr,pt [c=2 shared_scale=1 nb_alpha=0.05
+    """`python -m tools.train_joint cv joint=it,es,fr,pt [c=2 shared_scale=1 nb_alpha=0.05
     nb_per_copy=1 share_dense=1]`: the CV figures of one joint recipe, per pooled language.
     Unnamed options keep Recipe's defaults (c 4, no NB scaling)."""
     args = list(sys.argv[1:] if argv is None else argv)

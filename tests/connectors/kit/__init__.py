@@ -1,0 +1,1 @@
+"""The connector kit: contract tests every connector passes against its fake server."""

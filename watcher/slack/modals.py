@@ -1,0 +1,197 @@
+"""Block Kit for the draft and reject modals, reply templates, and the reply length a
+platform takes. Pure functions, like cards.py."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import Connector
+from watcher.core.post import Post
+from watcher.slack.cards import OPTION_LIMIT, author_line
+from watcher.slack.mrkdwn import quote
+
+INPUT_LIMIT = 3000
+# the platforms' own limits on a public reply, in characters
+REPLY_LIMITS = {
+    "x": 280,
+    "bluesky": 300,
+    "mastodon": 500,
+    "threads": 500,
+    "instagram": 2200,
+    "facebook": 8000,
+    "linkedin": 1250,
+    "reddit": 10000,
+    "youtube": 10000,
+    "tiktok": 150,
+    "trustpilot": 2048,
+}
+DEFAULT_REPLY_LIMIT = 10000
+
+
+def reply_limit(platform: str, connector: Connector | None = None) -> int:
+    """A connector may declare `max_reply_length`; otherwise the platform's known limit."""
+    declared = connector.max_reply_length if connector is not None else None
+    if declared is not None and declared > 0:
+        return declared
+    return REPLY_LIMITS.get(platform, DEFAULT_REPLY_LIMIT)
+
+
+def length_error(text: str, limit: int, platform: str, measure: Callable[[str], int] = len) -> str | None:
+    """None when the reply fits; `measure` is the platform's own count when its
+    connector has one (X weighs links and some characters differently)."""
+    if not text.strip():
+        return "The reply is empty; write the public reply."
+    size = measure(text)
+    if size > limit:
+        return f"{size} characters: {platform} allows {limit}. Cut {size - limit}."
+    return None
+
+
+@dataclass(frozen=True)
+class Template:
+    label: str
+    text: str
+
+
+def templates_for(
+    templates: Mapping[str, Mapping[str, Sequence[str]]], *, intents: Sequence[str], lang: str
+) -> list[Template]:
+    """Templates for the post's intents (then "default") in its language, then "any"."""
+    found: list[Template] = []
+    for intent in [*intents, "default"]:
+        by_lang = templates.get(intent, {})
+        for key in (lang, "any"):
+            for number, text in enumerate(by_lang.get(key, ()), start=1):
+                found.append(Template(f"{intent} ({key}) {number}: {text}"[:OPTION_LIMIT], text))
+    return found
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render_template(text: str, *, post: Post, brand: str, agent: str = "") -> str:
+    values = _Blank(
+        handle="@" + post.author.handle.lstrip("@"),
+        name=post.author.display_name or post.author.handle.lstrip("@"),
+        brand=brand,
+        platform=post.platform,
+        agent=agent,
+    )
+    return string.Formatter().vformat(text, (), values)
+
+
+@dataclass(frozen=True)
+class DraftForm:
+    item_id: int
+    post: Post
+    limit: int
+    templates: tuple[Template, ...] = ()
+    text: str = ""
+    note: str = ""
+    revision: int = 0
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+def draft_modal(form: DraftForm) -> dict[str, Any]:
+    """The Draft reply modal. The reply input's block id carries a revision number:
+    picking a template bumps it, which is how Slack lets us replace typed text."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": author_line(form.post) + "\n" + quote(form.post.text, 1500)},
+        },
+    ]
+    if form.templates:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "templates",
+                "elements": [
+                    {
+                        "type": "static_select",
+                        "action_id": "pick_template",
+                        "placeholder": {"type": "plain_text", "text": "Start from a template"},
+                        "options": [
+                            {"text": {"type": "plain_text", "text": t.label}, "value": str(i)}
+                            for i, t in enumerate(form.templates[:100])
+                        ],
+                    }
+                ],
+            }
+        )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": f"reply:{form.revision}",
+            "label": {
+                "type": "plain_text",
+                "text": f"Public reply on {form.post.platform} (max {form.limit} characters)",
+            },
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "text",
+                "multiline": True,
+                # Slack's own cap only: the platform limit is checked on submit with a clear message,
+                # and a template longer than the limit must still open
+                "max_length": INPUT_LIMIT,
+                **({"initial_value": form.text[:INPUT_LIMIT]} if form.text else {}),
+            },
+        }
+    )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": "note",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Internal note (never posted)"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "note",
+                "multiline": True,
+                **({"initial_value": form.note[:INPUT_LIMIT]} if form.note else {}),
+            },
+        }
+    )
+    return {
+        "type": "modal",
+        "callback_id": "draft_submit",
+        "title": {"type": "plain_text", "text": f"Reply to #{form.item_id}"},
+        "submit": {"type": "plain_text", "text": "Save draft"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps({"item_id": form.item_id, "revision": form.revision}),
+        "blocks": blocks,
+    }
+
+
+def reject_modal(item_id: int) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "reject_submit",
+        "title": {"type": "plain_text", "text": f"Reject draft #{item_id}"},
+        "submit": {"type": "plain_text", "text": "Return to drafter"},
+        "private_metadata": json.dumps({"item_id": item_id}),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "note",
+                "label": {"type": "plain_text", "text": "What should change?"},
+                "element": {"type": "plain_text_input", "action_id": "note", "multiline": True},
+            }
+        ],
+    }
+
+
+def submitted_draft(view: Mapping[str, Any]) -> tuple[int, str, str, str]:
+    """(item id, reply text, note, reply block id) from a draft modal submission."""
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = view.get("state", {}).get("values", {})
+    block_id = next((b for b in values if b.startswith("reply:")), "reply:0")
+    text = (values.get(block_id, {}).get("text", {}).get("value") or "").strip()
+    note = (values.get("note", {}).get("note", {}).get("value") or "").strip()
+    return int(meta["item_id"]), text, note, block_id

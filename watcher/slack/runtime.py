@@ -1,0 +1,139 @@
+"""What the Slack listeners and the scheduler's Slack jobs share: the store, the queue,
+the Slack client and notifier, who may act, and the connectors replies go through."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+
+from connectors.base import Connector
+from watcher.config import Config
+from watcher.core.post import Post, utc_now
+from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
+from watcher.queue.machine import Queue, QueueError, Transition
+from watcher.slack.modals import reply_limit
+from watcher.slack.outbox import SlackNotifier, enqueue_card_update
+from watcher.slack.permissions import Permissions
+from watcher.slack.sla import BusinessHours
+from watcher.store import Store
+
+log = logging.getLogger(__name__)
+
+ConnectorFor = Callable[[Post], Connector]
+
+
+@dataclass
+class SlackRuntime:
+    """Everything the listeners and the scheduler jobs share."""
+
+    config: Config
+    store: Store
+    client: WebClient
+    connector_for: ConnectorFor
+    clock: Callable[[], datetime] = utc_now
+    # pacing between posts to one channel; tests pass a recorder instead of sleeping
+    sleep: Callable[[float], None] = time.sleep
+    notifier: SlackNotifier = field(init=False)
+    queue: Queue = field(init=False)
+    permissions: Permissions = field(init=False)
+    _redraw_locks: dict[int, threading.Lock] = field(default_factory=dict)
+    _send_locks: dict[int, threading.Lock] = field(default_factory=dict)
+    # one flusher per process: two threads delivering the same outbox row could post it twice
+    flush_lock: threading.Lock = field(default_factory=threading.Lock)
+    native_offset: int = 0
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        slack = self.config.slack
+        self.notifier = SlackNotifier(self.store, self.client, self.config, clock=self.clock, sleep=self.sleep)
+        self.queue = Queue(self.store, clock=self.clock, four_eyes=slack.four_eyes)
+        self.permissions = Permissions(self.client, slack.moderators, slack.approvers)
+
+    @property
+    def hours(self) -> BusinessHours:
+        return BusinessHours.from_config(self.config.slack, self.config.brand.timezone)
+
+    def approval_required(self, item: Mapping[str, Any]) -> bool:
+        return item["priority"] in self.config.slack.approval_required
+
+    def redraw(self, item_id: int) -> None:
+        """Update the card now; if Slack cannot take it now, the outbox row stays
+        pending and the scheduler's flush delivers it (Retry-After honoured)."""
+        item = self.store.get_item(item_id)
+        if item is None:
+            return
+        row_id = enqueue_card_update(self.store, item, now=self.clock())
+        if row_id is None:
+            return
+        with self._lock_for(self._redraw_locks, item_id):
+            row = {"id": row_id, "kind": "card_update", "attempts": 0, "channel": "", "item_id": item_id}
+            row["payload"] = {"item_id": item_id}
+            try:
+                ref = self.notifier.deliver(row)
+            except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox
+                log.warning("card for item %s not redrawn yet: %s", item_id, exc)
+                self.store.mark_outbox_retry(row_id, next_attempt_at=retry_time(exc, self.clock()), error=str(exc))
+                return
+            except DeliveryFailed as exc:
+                log.error("card for item %s cannot be redrawn: %s", item_id, exc)
+                self.store.mark_outbox_failed(row_id, error=str(exc))
+                return
+            self.store.mark_outbox_sent(row_id, ref=ref, now=self.clock())
+
+    def note(self, item: Mapping[str, Any], what: str, text: str) -> None:
+        """A message in the card's thread that pings the people who must act next."""
+        self.store.enqueue_outbox(
+            "note",
+            f"note:{item['id']}:{item['version']}:{what}",
+            {"item_id": item["id"], "post_key": item["post_key"], "text": text},
+            now=self.clock(),
+            channel=item["channel"] or "",
+            item_id=item["id"],
+        )
+
+    def _lock_for(self, locks: dict[int, threading.Lock], item_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return locks.setdefault(item_id, threading.Lock())
+
+    def send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
+        """One send per item at a time in this process: a double click waits for the
+        first send and then finds the item replied instead of asking the platform twice.
+        A click in another process meanwhile is refused by the send lease in the database."""
+        with self._lock_for(self._send_locks, item_id):
+            return self._send(item_id, actor, require_approval=require_approval)
+
+    def _send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
+        item = self.queue.item(item_id)
+        post = self.store.get_post(item["post_key"])
+        if post is None:
+            raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+        try:
+            connector = self.connector_for(post)
+        except Exception as exc:
+            raise QueueError(
+                f"no connector can reply on {post.platform} for source {post.source!r} ({exc}); check [sources] in the config"
+            ) from None
+        return self.queue.send(item_id, actor, connector, require_approval=require_approval)
+
+    def reply_limit(self, post: Post) -> int:
+        """The longest public reply `post`'s platform takes (its connector may declare it)."""
+        try:
+            connector: Connector | None = self.connector_for(post)
+        except Exception:
+            connector = None
+        return reply_limit(post.platform, connector)
+
+    def reply_measure(self, post: Post) -> Callable[[str], int]:
+        """The connector's count of reply length (X weighs links and some characters differently)."""
+        try:
+            connector: Connector = self.connector_for(post)
+        except Exception:
+            return len
+        return connector.reply_length
