@@ -159,7 +159,8 @@ class MastodonConnector(Connector):
         run = Run()
         listings = ["mentions"] if self.include_mentions else []
         listings += [f"tag:{tag}" for tag in self.hashtags]
-        units: list[Callable[[Run], None]] = [partial(self._learn, state, now=now)]  # daily: may the searches run
+        self._learn(state, run, now=now)  # daily: the account, the limit, whether searches run
+        units: list[Callable[[Run], None]] = []
 
         def searches(run: Run) -> None:
             for term in self.searches if state.searchable else ():

@@ -79,6 +79,7 @@ class FakeMastodon(LoopbackFake):
     reset: datetime = T0 + timedelta(minutes=5)
     post_delay: float = 0.0
     idempotent: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> status id
+    malformed: set[str] = field(default_factory=set)  # statuses served without their content
     _ids: Any = field(default_factory=lambda: count(110000000000000001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -204,7 +205,7 @@ class FakeMastodon(LoopbackFake):
                 "url": f"https://{DOMAIN}/@{s['by'][1]}/{s['id']}", "replies_count": 0, "reblogs_count": 0,
                 "favourites_count": 1, "content": html(s["text"]),
                 "reblog": None, "account": self._account(s["by"]), "media_attachments": [], "mentions": [],
-                "tags": [{"name": t} for t in s["tags"]], "emojis": []}  # fmt: skip
+                "tags": [{"name": t} for t in s["tags"]], "emojis": []} | ({"content": None} if s["id"] in self.malformed else {})  # fmt: skip
 
     def _page(self, rows: list[dict[str, Any]], one: dict[str, str], path: str) -> tuple[int, Any, dict[str, str]]:
         """Newest first; with min_id, the `limit` just above it (Mastodon's min_id)."""
