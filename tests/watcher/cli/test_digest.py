@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
-from tests.watcher.digest_fixture import build
+from tests.watcher.digest.fixture import build
 from watcher.cli.digest import digest
 from watcher.store import Store
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.watcher.digest_fixture import add, at, post
+from tests.watcher.digest.fixture import add, at, post
 from watcher.store import Store
 from watcher.store.reports import DigestQueries
 

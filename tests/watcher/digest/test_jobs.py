@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from tests.fakes.slack_api import BOT_TOKEN, running_fake_slack
-from tests.watcher.digest_fixture import at, build
+from tests.watcher.digest.fixture import at, build
 from watcher.config import Config, DigestScheduleConfig, parse_config
 from watcher.digest.jobs import cron_trigger, register_digest_jobs, run_scheduled_digest, schedule_digests
 from watcher.store import Store

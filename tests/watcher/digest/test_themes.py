@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_post
-from tests.watcher.digest_fixture import triage
+from tests.watcher.digest.fixture import triage
 from watcher.config import Config
 from watcher.core.post import normalized_text
 from watcher.digest.jobs import build_digest

@@ -1,4 +1,4 @@
-"""Digest figures against hand-computed values (fixture: tests/watcher/digest_fixture.py)."""
+"""Digest figures against hand-computed values (fixture: tests/watcher/digest/fixture.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.watcher.digest_fixture import SUNDAY, TZ, at, build
+from tests.watcher.digest.fixture import SUNDAY, TZ, at, build
 from watcher.digest.figures import (
     SLA_DEFAULTS,
     DigestError,
@@ -261,7 +261,7 @@ def test_an_empty_period_has_zeros_and_no_shares(tmp_path: Path) -> None:
 
 
 def test_a_single_post(tmp_path: Path) -> None:
-    from tests.watcher.digest_fixture import add, post, respond
+    from tests.watcher.digest.fixture import add, post, respond
 
     with Store(tmp_path / "one.db") as one:
         key = add(one, post("solo", "2026-10-25T09:15:00", "the app crashes at login"), "negative")
@@ -277,7 +277,7 @@ def test_a_single_post(tmp_path: Path) -> None:
 
 
 def test_posts_created_exactly_at_the_boundaries(tmp_path: Path) -> None:
-    from tests.watcher.digest_fixture import add, post
+    from tests.watcher.digest.fixture import add, post
 
     with Store(tmp_path / "edge.db") as edge:
         add(edge, post("start", "2026-10-24T22:00:00", "a"), "neutral")  # Sunday 00:00 CEST: in

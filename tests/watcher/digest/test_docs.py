@@ -12,7 +12,7 @@ from watcher.cli.digest import digest
 from watcher.cli.reference import CONFIG_DOC, parse_example
 from watcher.config import DigestConfig, DigestScheduleConfig, parse_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_documented_config_parses_and_names_every_key() -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.watcher.digest_fixture import add, at, post
+from tests.watcher.digest.fixture import add, at, post
 from watcher.digest.spikes import (
     HOUR,
     Hour,

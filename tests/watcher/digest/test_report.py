@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.watcher.digest_fixture import SUNDAY, TZ, at, build
+from tests.watcher.digest.fixture import SUNDAY, TZ, at, build
 from watcher.digest.charts import RESPONSE_BINS, render_charts, response_bins
 from watcher.digest.figures import SLA_DEFAULTS, Digest, collect_digest, parse_moment, period_window
 from watcher.digest.html import render_html

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from connectors.reddit.connector import RedditConnector
-from tests.connectors.test_reddit import ENV as REDDIT_ENV
-from tests.connectors.test_x_reply import approved_item, customer_post
-from tests.connectors.x_support import Clock, make_connector, running_fake
+from tests.connectors.reddit.test_connector import ENV as REDDIT_ENV
+from tests.connectors.x.support import Clock, make_connector, running_fake
+from tests.connectors.x.test_reply import approved_item, customer_post
 from tests.fakes.x_api import FakeX
-from tests.watcher.send_child import kill_mid_send, wait_for
+from tests.watcher.queue.send_child import kill_mid_send, wait_for
 from watcher.core.config import SourceConfig
 from watcher.queue.machine import LOOK_FIRST, SEND_LEASE, SEND_REQUESTS, Queue, SendInProgress, send_lease
 from watcher.store import Store

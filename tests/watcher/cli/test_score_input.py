@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from watcher.cli.main import cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = {"id": "g", "text": "your app is broken, I need help"}
 
 

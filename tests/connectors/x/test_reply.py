@@ -11,7 +11,7 @@ import pytest
 
 from connectors.base import AuthFailed, RateLimited, ReplyOutcomeUnknown, ReplyRejected
 from connectors.x.connector import XConnector
-from tests.connectors.x_support import BRAND_ID, Clock, make_connector, running_fake
+from tests.connectors.x.support import BRAND_ID, Clock, make_connector, running_fake
 from tests.fakes.x_api import FakeX
 from watcher.core.post import Post
 from watcher.queue.machine import Queue

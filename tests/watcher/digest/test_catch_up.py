@@ -21,8 +21,8 @@ from slack_sdk import WebClient
 
 from tests.conftest import Clock
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, running_fake_slack
-from tests.watcher.digest_fixture import at, build
-from tests.watcher.test_digest_jobs import make_config
+from tests.watcher.digest.fixture import at, build
+from tests.watcher.digest.test_jobs import make_config
 from watcher.config import Config, DigestScheduleConfig
 from watcher.digest.jobs import build_digest, due_fire_times, retry_delay, run_scheduled_digest, schedule_digests
 from watcher.digest.slack import post_digest

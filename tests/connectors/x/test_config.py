@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.x.connector import X_API_BASE_URL, BaseUrlSession, XConnector
-from tests.connectors.x_support import BRAND_ID, ENV, Clock, make_config, running_fake
+from tests.connectors.x.support import BRAND_ID, ENV, Clock, make_config, running_fake
 from tests.fakes.x_api import FakeX
 from watcher.core.config import ConfigError, SourceConfig
 
@@ -120,7 +120,7 @@ def test_a_secret_written_in_the_file_is_refused(tmp_path: Path) -> None:
 def documented_x_sources() -> dict[str, dict[str, Any]]:
     """The [sources.*] tables of kind x in config.example.toml, or in docs/x.config.toml
     until that section is merged into the example."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     for candidate in (repo / "config.example.toml", repo / "docs" / "x.config.toml"):
         if candidate.exists():
             tables = tomllib.loads(candidate.read_text(encoding="utf-8")).get("sources", {})

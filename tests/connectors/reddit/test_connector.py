@@ -882,7 +882,7 @@ def test_one_praw_instance_per_connector(fake: FakeReddit) -> None:
 
 def test_documented_example_tables_are_valid() -> None:
     """The reddit tables of config.example.toml each build a connector."""
-    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    example = Path(__file__).resolve().parents[3] / "config.example.toml"
     data = tomllib.loads(example.read_text(encoding="utf-8"))
     config = parse_config(data, file=str(example))
     sources = [s for s in config.sources if s.kind == "reddit"]

@@ -13,7 +13,7 @@ import pytest
 from connectors.base import AuthFailed, RateLimited, SourceMisconfigured, SourceUnavailable
 from connectors.x.client import RateWindows
 from connectors.x.mapping import snowflake_at, snowflake_time
-from tests.connectors.x_support import BRAND_ID, Clock, make_connector, make_rig, reopen, running_fake
+from tests.connectors.x.support import BRAND_ID, Clock, make_connector, make_rig, reopen, running_fake
 from tests.fakes.x_api import FakeX
 from watcher.core.cursor import Cursor
 from watcher.core.post import PostKind

@@ -1,7 +1,7 @@
 """One queue send in a process of its own, for tests that kill it mid-send (a real
 crash: no `finally` runs, the lease and the `sending` state stay behind).
 
-    python -m tests.watcher.send_child DB X_BASE_URL ITEM_ID NOW_ISO
+    python -m tests.watcher.queue.send_child DB X_BASE_URL ITEM_ID NOW_ISO
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from connectors.x.connector import RateWindows, XConnector, build_client
-from tests.connectors.x_support import BRAND_ID, ENV
+from tests.connectors.x.support import BRAND_ID, ENV
 from tests.fakes.x_api import FakeX
 from watcher.queue.machine import Queue
 from watcher.store import Store
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> None:
     Queue(Store(db), clock=lambda: moment).send(int(item_id), "lead", connector)
 
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -57,7 +57,7 @@ def kill_mid_send(fake: FakeX, db: Path, item_id: int, post_id: str, *, now: dat
     """A watcher process sends the item at `now` and dies (SIGKILL) once X has created the tweet."""
     fake.delay_next_post(60.0)
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.watcher.send_child", str(db), fake.base_url, str(item_id), now.isoformat()],
+        [sys.executable, "-m", "tests.watcher.queue.send_child", str(db), fake.base_url, str(item_id), now.isoformat()],
         cwd=ROOT,
     )
     try:

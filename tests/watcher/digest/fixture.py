@@ -1,4 +1,4 @@
-"""A small hand-checkable store for the digest tests (import as tests.watcher.digest_fixture).
+"""A small hand-checkable store for the digest tests (import as tests.watcher.digest.fixture).
 
 Europe/Rome, around the end of summer time on Sunday 2026-10-25 (03:00 CEST ->
 02:00 CET at 01:00 UTC): that local day lasts 25 hours, 2026-10-24T22:00Z to

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.x.budget import EndpointLimit, budget_problems, plan_budget, polls_per_window, shortest_interval
-from tests.connectors.x_support import make_config
+from tests.connectors.x.support import make_config
 from watcher.core.config import SourceConfig
 
 
