@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Self
 from connectors.base import Connector, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
 from watcher.core.config import SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
-from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, parse_timestamp
 
 TRUE_WORDS = {"1", "true", "yes", "y", "t"}
 
@@ -140,7 +140,20 @@ def record_to_post(
         _flag(get("is_repost")),  # is_repost
         str(get("source") or source),  # source
         dict(record) if json_text is None else RawJson(json_text),  # raw
+        review=_review(get("review")),
     )
+
+
+def _review(value: Any) -> Review | None:
+    """A record's `review` object (rating, title, app_version, ...) or None."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, Mapping) or "rating" not in value:
+        raise RecordError("review must be an object with a rating (1-5)")
+    try:
+        return Review.from_json(value)
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"review: {exc}") from None
 
 
 # one per record: slots rather than frozen (a frozen dataclass pays a setattr call per
