@@ -209,6 +209,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "reddit": "connectors.reddit",
     "facebook": "connectors.meta.facebook",
     "instagram": "connectors.meta.instagram",
+    "google_play": "connectors.google_play",
 }
 
 
