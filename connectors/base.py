@@ -210,6 +210,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "facebook": "connectors.meta.facebook",
     "instagram": "connectors.meta.instagram",
     "google_play": "connectors.google_play",
+    "app_store": "connectors.app_store",
 }
 
 

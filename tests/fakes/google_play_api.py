@@ -16,15 +16,16 @@ down (`reply_delay`) and read `requests`.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from itertools import count
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackFake, body_of, send_json
 
 PACKAGE = "com.lumo.bank"
 TOKEN = "ya29.fake-play-token"
@@ -45,7 +46,7 @@ class Fault:
 
 
 @dataclass
-class FakePlay:
+class FakePlay(LoopbackFake):
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     page_size: int = 100  # the most one page holds, whatever maxResults asks
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -57,38 +58,8 @@ class FakePlay:
     reply_delay: float = 0.0  # seconds the next reply waits after taking effect, before answering
     faults: list[Fault] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: count(1))
-    _server: ThreadingHTTPServer | None = None
 
     # --- life -----------------------------------------------------------------------
-    def start(self) -> FakePlay:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._handle(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     # --- seeding ----------------------------------------------------------------------
     def add_review(
         self,
@@ -127,8 +98,7 @@ class FakePlay:
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         parts = parts._replace(path=unquote(parts.path))
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        body = body_of(handler)
         if parts.path == "/token":
             self._token(handler, body)
             return
@@ -150,7 +120,7 @@ class FakePlay:
             if review is None:
                 self._error(handler, 404, "Review not found.", "notFound")
             else:
-                self._send(handler, 200, review)
+                send_json(handler, 200, review)
         elif method == "POST" and parts.path.startswith(PREFIX + "/") and parts.path.endswith(":reply"):
             self._reply(handler, parts.path[len(PREFIX) + 1 : -len(":reply")], json.loads(body or b"{}"))
         else:
@@ -159,10 +129,10 @@ class FakePlay:
     def _token(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if self.revoked or form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            self._send(handler, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+            send_json(handler, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
             return
         self.tokens_issued += 1
-        self._send(handler, 200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+        send_json(handler, 200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
 
     def _visible(self) -> list[dict[str, Any]]:
         since = self.clock() - WINDOW
@@ -177,7 +147,7 @@ class FakePlay:
         answer: dict[str, Any] = {"pageInfo": {"totalResults": len(listed), "resultPerPage": size}, "reviews": page}
         if start + size < len(listed):
             answer["tokenPagination"] = {"nextPageToken": str(start + size)}
-        self._send(handler, 200, answer)
+        send_json(handler, 200, answer)
 
     def _reply(self, handler: BaseHTTPRequestHandler, review_id: str, body: dict[str, Any]) -> None:
         review = self.reviews.get(review_id)
@@ -194,7 +164,7 @@ class FakePlay:
         delay, self.reply_delay = self.reply_delay, 0.0
         if delay:
             time.sleep(delay)
-        self._send(handler, 200, {"result": {"replyText": text, "lastEdited": timestamp(now)}})
+        send_json(handler, 200, {"result": {"replyText": text, "lastEdited": timestamp(now)}})
 
     def _error(
         self,
@@ -206,20 +176,4 @@ class FakePlay:
     ) -> None:
         error = {"code": status, "message": message, "status": {429: "RESOURCE_EXHAUSTED"}.get(status, "ERROR"),
                  "errors": [{"reason": reason, "message": message, "domain": "androidpublisher"}]}  # fmt: skip
-        self._send(handler, status, {"error": error}, headers)
-
-    @staticmethod
-    def _send(
-        handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        data = json.dumps(body).encode()
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=UTF-8")
-            handler.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a timeout test)
+        send_json(handler, status, {"error": error}, headers or {})

@@ -44,7 +44,7 @@ def key_file(folder: Path) -> Path:
 
 
 def source(fake: FakePlay, name: str = "play", **options: Any) -> SourceConfig:
-    options = {"package_name": PACKAGE, "api_url": fake.url, "token_url": fake.url + "/token",
+    options = {"package_name": PACKAGE, "api_url": fake.base_url, "token_url": fake.base_url + "/token",
                "timeout_seconds": 5.0, **options}  # fmt: skip
     return SourceConfig(name=name, kind="google_play", options=options, backfill_hours=24)
 
