@@ -114,7 +114,7 @@ def test_the_bench_prints_posts_per_second_beside_vader(
     out = capsys.readouterr().out
     assert re.search(r"end-to-end ingest: +\d+ posts/s +\(floor 500: (ok|BELOW)\)", out), out
     assert re.search(r"VADER alone: +\d+ posts/s", out), out
-    counts = re.search(r"posts: 363 \((\d+) stored, (\d+) queued, (\d+) collapsed\)", out)
+    counts = re.search(r"posts: 371 \((\d+) stored, (\d+) queued, (\d+) collapsed\)", out)
     assert counts is not None, out
     stored, queued, collapsed = map(int, counts.groups())
     assert stored > 300 and 0 < queued <= stored - collapsed
