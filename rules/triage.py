@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rules.context import in_context
 from rules.engine import Facts, RuleSet
 from rules.facts import PostFacts, TriageContext, post_facts
 from rules.intents import detect_intents, prepare_scanners, sarcasm
@@ -196,13 +197,13 @@ class Triager:
             rows = batch.rows(start, stop)
             moods = self.sentiment.analyze_many(rows, [texts[i] for i in members], lang, parts)
             for row, (i, x, mood) in enumerate(zip(members, rows, moods, strict=True)):
-                hits = tuple(detect_intents(x.norm, lang))
+                hits, aside = in_context(x.norm, lang, detect_intents(x.norm, lang))
                 irony = sarcasm(x.norm, (h.intent for h in hits))
                 if irony:
                     hits = tuple(h for h in hits if h.intent != "praise")
                     if mood.value > -0.3:
                         mood = mood.read_as_negative(floor=-0.3)
-                found[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row))
+                found[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row), aside)
             start = stop
         return [found[i] for i in range(len(texts))]
 
@@ -256,6 +257,7 @@ class Triager:
                 reasons.append(sig.lang_why)
             for h in sig.hits:
                 reasons.append(f"{INTENT_LABELS[h.intent]}: '{h.match}'")
+            reasons += sig.set_aside
             if sig.sarcasm:
                 reasons.append(f"sarcasm: '{sig.sarcasm}'")
             if ctx.author_recent_posts:
