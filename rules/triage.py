@@ -241,8 +241,8 @@ class Triager:
             strict=True,
         ):
             e = effect(tuple(rules_fired))
-            if not e.allow_urgent and e.priority != "urgent":
-                value = min(value, t.urgent_score - 1)
+            if not e.allow_urgent and e.priority != "urgent" and value > t.urgent_score - 1:
+                value = _below_urgent(probability, t)
             points = max(0, min(100, int(round(value))))
             needs_reply = points >= t.reply_threshold if e.needs_reply is None else e.needs_reply
             priority = e.priority
@@ -306,6 +306,13 @@ class Triager:
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         return post_facts(post, sig, ctx)
+
+
+def _below_urgent(probability: float, thresholds: TriageConfig) -> float:
+    """A score past the urgent band that no rule allows there: spread over the top of the
+    high band by the model's probability, so such posts do not all tie at urgent_score - 1."""
+    top = thresholds.urgent_score - 1
+    return top - (1.0 - probability) * (top - thresholds.high_score) / 2
 
 
 def _repeat_reason(recent_posts: int, window_days: int) -> str:

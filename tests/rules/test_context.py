@@ -105,3 +105,15 @@ def test_a_bad_context_file_names_the_key(tmp_path: Path) -> None:
     path.write_text(tables.replace("['i']", "['(']", 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"en\.person\[0\]"):
         load_context(path)
+
+
+def test_scores_past_the_cap_spread_by_the_model_probability(triager: Triager, tmp_path: Path) -> None:
+    from rules.rule_file import load_ruleset
+
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text("[[rules]]\nname = 'lift'\nall = { words = { min = 1 } }\nthen = { boost = 100 }\n")
+    lifted = triager.with_rules(load_ruleset(rules_file))
+    texts = ["@lumo where is my parcel? still waiting, terrible service", "nice weather today"]
+    got = [lifted.triage(make_post(t), TriageContext(brand=BRAND)) for t in texts]
+    assert all(60 <= t.score < 80 for t in got), [t.score for t in got]
+    assert got[0].model_probability > got[1].model_probability and got[0].score > got[1].score
