@@ -26,6 +26,7 @@ from watcher.cli.errors import EXIT_CONFIG, err, friendly_errors, report_problem
 from watcher.cli.views import queue_table, source_status
 from watcher.config import Config, load_config, slack_env_problems
 from watcher.core.config import ConfigError, ConfigProblem
+from watcher.core.item import QueueRow
 from watcher.core.post import Author, Post, PostKind, parse_timestamp, utc_now
 from watcher.core.settings import BrandConfig
 from watcher.core.vocab import OPEN_STATES
@@ -218,7 +219,7 @@ def queue(
     sla = sla_texts(rows, config, now=now)
     if as_json:
         for row in rows:
-            click.echo(json.dumps({**row, "sla": sla[row["id"]]}, ensure_ascii=False))
+            click.echo(json.dumps({**row.as_json(), "sla": sla[row.item.id]}, ensure_ascii=False))
         return
     if not rows:
         Console().print("the queue is empty")
@@ -226,13 +227,13 @@ def queue(
     Console().print(queue_table(rows, now=now, sla=sla))
 
 
-def sla_texts(rows: list[dict[str, Any]], config: Config, *, now: datetime) -> dict[int, str]:
+def sla_texts(rows: list[QueueRow], config: Config, *, now: datetime) -> dict[int, str]:
     """Each item's SLA clock in words ("claim within 40 min", "SLA missed by 1 h"), counted
     like the Slack cards count it: slack.sla_minutes in business hours."""
-    from watcher.slack.sla import BusinessHours, row_sla_state
+    from watcher.slack.sla import BusinessHours, sla_state
 
     hours = BusinessHours.from_config(config.slack, config.brand.timezone)
-    return {row["id"]: row_sla_state(row, slack=config.slack, hours=hours, now=now).describe() for row in rows}
+    return {row.item.id: sla_state(row.item, slack=config.slack, hours=hours, now=now).describe() for row in rows}
 
 
 # --- score --------------------------------------------------------------------

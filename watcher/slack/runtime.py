@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from slack_sdk import WebClient
 
 from connectors.base import Connector
 from watcher.config import Config
+from watcher.core.item import OutboxRow, QueueItem
 from watcher.core.post import Post, utc_now
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
 from watcher.queue.machine import Queue, QueueError, Transition
@@ -60,8 +60,8 @@ class SlackRuntime:
     def hours(self) -> BusinessHours:
         return BusinessHours.from_config(self.config.slack, self.config.brand.timezone)
 
-    def approval_required(self, item: Mapping[str, Any]) -> bool:
-        return item["priority"] in self.config.slack.approval_required
+    def approval_required(self, item: QueueItem) -> bool:
+        return item.priority in self.config.slack.approval_required
 
     def redraw(self, item_id: int) -> None:
         """Update the card now; if Slack cannot take it now, the outbox row stays
@@ -73,8 +73,7 @@ class SlackRuntime:
         if row_id is None:
             return
         with self._lock_for(self._redraw_locks, item_id):
-            row = {"id": row_id, "kind": "card_update", "attempts": 0, "channel": "", "item_id": item_id}
-            row["payload"] = {"item_id": item_id}
+            row = OutboxRow(row_id, "card_update", "", "", item_id, {"item_id": item_id})
             try:
                 ref = self.notifier.deliver(row)
             except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox
@@ -89,15 +88,15 @@ class SlackRuntime:
                 return
             self.store.outbox.mark_outbox_sent(row_id, ref=ref, now=self.clock())
 
-    def note(self, item: Mapping[str, Any], what: str, text: str) -> None:
+    def note(self, item: QueueItem, what: str, text: str) -> None:
         """A message in the card's thread that pings the people who must act next."""
         self.store.outbox.enqueue_outbox(
             "note",
-            f"note:{item['id']}:{item['version']}:{what}",
-            {"item_id": item["id"], "post_key": item["post_key"], "text": text},
+            f"note:{item.id}:{item.version}:{what}",
+            {"item_id": item.id, "post_key": item.post_key, "text": text},
             now=self.clock(),
-            channel=item["channel"] or "",
-            item_id=item["id"],
+            channel=item.channel or "",
+            item_id=item.id,
         )
 
     def _lock_for(self, locks: dict[int, threading.Lock], item_id: int) -> threading.Lock:
@@ -113,9 +112,9 @@ class SlackRuntime:
 
     def _send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
         item = self.queue.item(item_id)
-        post = self.store.posts.get_post(item["post_key"])
+        post = self.store.posts.get_post(item.post_key)
         if post is None:
-            raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+            raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
         try:
             connector = self.connector_for(post)
         except Exception as exc:

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from watcher.core.vocab import QueueState
+from watcher.core.item import QueueItem
+from watcher.core.vocab import Priority, QueueState
 from watcher.queue.transitions import Action, allows
 from watcher.slack.cards import CardView, card_actions, context_blocks
 from watcher.slack.jobs import JobsReport, run_slack_jobs
@@ -46,24 +47,22 @@ def ephemerals(fake, user):
 
 
 def view_for(state: str, *, approval: bool, escalated: bool, draft: str) -> CardView:
-    item = {
-        "id": 7,
-        "state": state,
-        "priority": "high",
-        "score": 70,
-        "escalated": int(escalated),
-        "repeat_count": 0,
-        "assignee": "UANA",
-        "drafted_by": "UANA" if draft else None,
-        "approved_by": None,
-        "draft_text": draft or None,
-        "draft_note": None,
-        "last_error": "boom" if state == "failed" else None,
-        "snoozed_until": (START + timedelta(hours=1)).isoformat() if state == "snoozed" else None,
-        "first_response_at": None,
-        "reply_url": None,
-        "dismiss_reason": None,
-    }
+    item = QueueItem(
+        id=7,
+        post_key="x:1",
+        state=QueueState(state),
+        priority=Priority.HIGH,
+        score=70,
+        channel="",
+        created_at=START,
+        version=1,
+        escalated=escalated,
+        assignee="UANA",
+        drafted_by="UANA" if draft else None,
+        draft_text=draft or None,
+        last_error="boom" if state == "failed" else None,
+        snoozed_until=START + timedelta(hours=1) if state == "snoozed" else None,
+    )
     return CardView(
         item=item,
         post=make_post("1"),
@@ -83,7 +82,7 @@ def test_a_card_never_offers_what_the_table_refuses(state):
 def test_a_snoozed_card_can_be_drafted_from_its_button_to_the_saved_draft(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     harness.click("snooze", item_id, ANA, choice="4h")
-    assert runtime.store.items.get_item(item_id)["state"] == "snoozed"
+    assert runtime.store.items.get_item(item_id).state == "snoozed"
     card = runtime.notifier.view(item_id)[0]
     assert "draft" in [e["action_id"] for e in card_actions(card)]
     harness.click("draft", item_id, ANA)
@@ -91,7 +90,7 @@ def test_a_snoozed_card_can_be_drafted_from_its_button_to_the_saved_draft(harnes
     response = harness.submit_draft(item_id, ANA, "Sorry, we are on it.")
     assert response.status == 200 and not response.body  # no errors: the queue took it
     item = runtime.store.items.get_item(item_id)
-    assert item["state"] == "drafted" and item["snoozed_until"] is None
+    assert item.state == "drafted" and item.snoozed_until is None
 
 
 def test_the_reject_form_does_not_open_for_an_item_the_table_says_cannot_be_rejected(harness, runtime, fake, clock):
