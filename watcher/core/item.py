@@ -34,6 +34,7 @@ class QueueItem:
     reply_key: str | None = None
     reply_url: str | None = None
     dismiss_reason: str | None = None
+    hidden: bool = False  # hidden on the platform by a moderator
     snoozed_until: datetime | None = None
     sla_due_at: datetime | None = None
     first_response_at: datetime | None = None

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, PostedReply, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    PostedReply,
+    ReplyOutcomeUnknown,
+    ReplyRejected,
+)
 from watcher.core.item import QueueItem
 from watcher.core.post import Post, utc_now
 from watcher.core.times import from_iso
@@ -168,6 +174,61 @@ class Queue:
         result = self._move(item, Action.DISMISS, actor, {"dismiss_reason": reason}, {"reason": reason})
         self.store.items.add_feedback(item.post_key, f"dismissed:{reason}", actor=actor, now=self.clock())
         return result
+
+    def hide(self, item_id: int, actor: str, connector: Connector) -> Transition:
+        """Hide the item's post on the platform and dismiss the item as spam. The platform
+        is asked once per click (hiding twice is harmless there); a repeat click on a hidden
+        item asks nothing. What the platform said is in the audit event."""
+        item = self.item(item_id)
+        if item.hidden:
+            return Transition(item, False)
+        require(Action.HIDE, item_id, item.state)
+        post = self._post_of(item)
+        self._on_platform(connector.hide, post, "hide")
+        changes = {"hidden": 1, "dismiss_reason": "spam"}
+        detail = {"reason": "spam", "on_platform": "hidden", "source": post.source}
+        result = self._move_fresh(item_id, Action.HIDE, actor, changes, detail)
+        self.store.items.add_feedback(item.post_key, "dismissed:spam", actor=actor, now=self.clock())
+        return result
+
+    def unhide(self, item_id: int, actor: str, connector: Connector) -> Transition:
+        """Show the post again and put the item back in the queue as new: it was taken out
+        only because it was hidden, and a comment worth showing may be worth an answer."""
+        item = self.item(item_id)
+        if not item.hidden:
+            if item.state == "new":  # a repeat click
+                return Transition(item, False)
+            raise QueueError(f"item {item_id} is not hidden on the platform")
+        require(Action.UNHIDE, item_id, item.state)
+        post = self._post_of(item)
+        self._on_platform(connector.unhide, post, "unhide")
+        changes = {"hidden": 0, "dismiss_reason": None, "assignee": None}
+        return self._move_fresh(item_id, Action.UNHIDE, actor, changes, {"on_platform": "shown", "source": post.source})
+
+    def _post_of(self, item: QueueItem) -> Post:
+        post = self.store.posts.get_post(item.post_key)
+        if post is None:
+            raise QueueError(f"post {item.post_key} of item {item.id} is missing from the store")
+        return post
+
+    def _on_platform(self, call: Callable[[Post], None], post: Post, verb: str) -> None:
+        """A moderation call to the platform; its refusals become the user's error message."""
+        try:
+            call(post)
+        except ConnectorError as exc:  # not here, refused, or no answer: the item stays as it was
+            raise QueueError(f"could not {verb} {post.key} on {post.platform}: {exc.message}") from None
+
+    def _move_fresh(
+        self, item_id: int, action: Action, actor: str, changes: dict[str, Any], detail: dict[str, Any]
+    ) -> Transition:
+        """`action` on the item as it is now: the platform call done, a click that landed
+        meanwhile (a claim) must not leave the queue out of step with the platform."""
+        for _ in range(3):
+            try:
+                return self._move(self.item(item_id), action, actor, changes, detail)
+            except QueueConflict:
+                continue
+        raise QueueConflict(f"item {item_id} keeps changing; refresh and try again")
 
     def escalate(self, item_id: int, actor: str, note: str = "") -> Transition:
         item = self.item(item_id)

@@ -126,6 +126,14 @@ def snooze(runtime: SlackRuntime, item_id: int, user: str, choice: str) -> Trans
     return runtime.queue.snooze(item_id, user, until)
 
 
+def hide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
+    return runtime.hide(item_id, user, hidden=True)
+
+
+def unhide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
+    return runtime.hide(item_id, user, hidden=False)
+
+
 def approve(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
     runtime.queue.approve(item_id, user)
     runtime.redraw(item_id)  # "Approved; sending" shows while the platform call runs
@@ -277,6 +285,9 @@ LISTENERS: tuple[ActionListener | ViewListener, ...] = (
     ActionListener("snooze", Role.MODERATOR, card_button("snooze", snooze)),
     ActionListener("send", Role.MODERATOR, card_button("send", send)),
     ActionListener("approve", Role.APPROVER, card_button("approve", approve)),
+    # hiding a customer's words is public, like sending a reply: approvers only
+    ActionListener("hide", Role.APPROVER, card_button("hide", hide)),
+    ActionListener("unhide", Role.APPROVER, card_button("unhide", unhide)),
     ActionListener("draft", Role.MODERATOR, open_draft),
     ActionListener("pick_template", Role.MODERATOR, pick_template),
     ViewListener("draft_submit", Role.MODERATOR, submit_draft, _draft_error_block),

@@ -83,6 +83,7 @@ class SlackNotifier:
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        can_hide: Callable[[Post], bool] = lambda _post: False,
     ) -> None:
         self.store = store
         self.client = client
@@ -92,6 +93,7 @@ class SlackNotifier:
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
+        self.can_hide = can_hide  # whether a card offers Hide (the runtime asks the post's connector)
         self._last_post: dict[str, float] = {}
         self._lock = threading.RLock()
         self._delivered: dict[int, str] = {}
@@ -166,6 +168,7 @@ class SlackNotifier:
             approval_required=item.priority in self.slack.approval_required,
             events=tuple(self.store.items.events_for_item(item_id)),
             overflow_note=overflow_note,
+            can_hide=self.can_hide(post),
         )
         return view, post
 

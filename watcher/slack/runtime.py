@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from connectors.base import Connector
 from watcher.config import Config
 from watcher.core.item import OutboxRow, QueueItem
-from watcher.core.post import Post, utc_now
+from watcher.core.post import Post, PostKind, utc_now
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
 from watcher.queue.machine import Queue, QueueError, Transition
 from watcher.slack.modals import reply_limit
@@ -52,7 +52,9 @@ class SlackRuntime:
 
     def __post_init__(self) -> None:
         slack = self.config.slack
-        self.notifier = SlackNotifier(self.store, self.client, self.config, clock=self.clock, sleep=self.sleep)
+        self.notifier = SlackNotifier(
+            self.store, self.client, self.config, clock=self.clock, sleep=self.sleep, can_hide=self.can_hide
+        )
         self.queue = Queue(self.store, clock=self.clock, four_eyes=slack.four_eyes)
         self.permissions = Permissions(self.client, slack.moderators, slack.approvers)
 
@@ -111,17 +113,40 @@ class SlackRuntime:
             return self._send(item_id, actor, require_approval=require_approval)
 
     def _send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
+        connector = self._connector(item_id, "reply")
+        return self.queue.send(item_id, actor, connector, require_approval=require_approval)
+
+    def hide(self, item_id: int, actor: str, *, hidden: bool) -> Transition:
+        """Hide the item's post on its platform (or show it again); one click at a time per
+        item, so a double click asks the platform once."""
+        with self._lock_for(self._send_locks, item_id):
+            connector = self._connector(item_id, "hide posts")
+            if hidden:
+                return self.queue.hide(item_id, actor, connector)
+            return self.queue.unhide(item_id, actor, connector)
+
+    def _connector(self, item_id: int, what: str) -> Connector:
         item = self.queue.item(item_id)
         post = self.store.posts.get_post(item.post_key)
         if post is None:
             raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
         try:
-            connector = self.connector_for(post)
+            return self.connector_for(post)
         except Exception as exc:
             raise QueueError(
-                f"no connector can reply on {post.platform} for source {post.source!r} ({exc}); check [sources] in the config"
+                f"no connector can {what} on {post.platform} for source {post.source!r} ({exc}); "
+                "check [sources] in the config"
             ) from None
-        return self.queue.send(item_id, actor, connector, require_approval=require_approval)
+
+    def can_hide(self, post: Post) -> bool:
+        """Whether the card offers Hide: the post's connector can hide, and it is a comment
+        (the platforms hide comments under the brand's posts, not posts or ratings)."""
+        if post.kind not in (PostKind.COMMENT, PostKind.REPLY):
+            return False
+        try:
+            return self.connector_for(post).can_hide
+        except Exception:
+            return False
 
     def reply_limit(self, post: Post) -> int:
         """The longest public reply `post`'s platform takes (its connector may declare it)."""

@@ -308,6 +308,7 @@ def _item(row: Mapping[str, Any]) -> QueueItem:
     values["state"] = QueueState(values["state"])
     values["priority"] = Priority(values["priority"])
     values["escalated"] = bool(values["escalated"])
+    values["hidden"] = bool(values["hidden"])
     values["repeat_count"] = int(values["repeat_count"] or 0)
     values["channel"] = values["channel"] or ""
     return QueueItem(**values)

@@ -109,6 +109,8 @@ CREATE TABLE queue_items (
     reply_key TEXT,
     reply_url TEXT,
     dismiss_reason TEXT,
+    -- hidden on the platform by a moderator (and so dismissed as spam)
+    hidden INTEGER NOT NULL DEFAULT 0,
     snoozed_until TEXT,
     sla_due_at TEXT,
     first_response_at TEXT,

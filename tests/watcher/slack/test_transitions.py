@@ -46,7 +46,7 @@ def ephemerals(fake, user):
     return [c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == user]
 
 
-def view_for(state: str, *, approval: bool, escalated: bool, draft: str) -> CardView:
+def view_for(state: str, *, approval: bool, escalated: bool, draft: str, hideable: bool = False) -> CardView:
     item = QueueItem(
         id=7,
         post_key="x:1",
@@ -62,6 +62,7 @@ def view_for(state: str, *, approval: bool, escalated: bool, draft: str) -> Card
         draft_text=draft or None,
         last_error="boom" if state == "failed" else None,
         snoozed_until=START + timedelta(hours=1) if state == "snoozed" else None,
+        hidden=hideable and state == "dismissed",
     )
     return CardView(
         item=item,
@@ -69,13 +70,16 @@ def view_for(state: str, *, approval: bool, escalated: bool, draft: str) -> Card
         triage=None,
         sla=SlaState(START, "running", 10),
         approval_required=approval,
+        can_hide=hideable,
     )
 
 
 @pytest.mark.parametrize("state", [s.value for s in QueueState])
 def test_a_card_never_offers_what_the_table_refuses(state):
-    for approval, escalated, draft in itertools.product((True, False), (True, False), ("", "Hi!")):
-        for element in card_actions(view_for(state, approval=approval, escalated=escalated, draft=draft)):
+    cases = itertools.product((True, False), (True, False), ("", "Hi!"), (True, False))
+    for approval, escalated, draft, hideable in cases:
+        view = view_for(state, approval=approval, escalated=escalated, draft=draft, hideable=hideable)
+        for element in card_actions(view):
             assert allows(Action(element["action_id"]), state), (state, element["action_id"])
 
 
