@@ -209,6 +209,10 @@ CONNECTOR_MODULES: dict[str, str] = {
     "reddit": "connectors.reddit",
     "facebook": "connectors.meta.facebook",
     "instagram": "connectors.meta.instagram",
+    "bluesky": "connectors.bluesky",
+    "youtube": "connectors.youtube",
+    "mastodon": "connectors.mastodon",
+    "hackernews": "connectors.hackernews",
 }
 
 
