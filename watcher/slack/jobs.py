@@ -76,14 +76,14 @@ class SweepReport:
     reminded: tuple[int, ...] = ()
 
 
-def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000) -> SweepReport:
+def sla_sweep(store: Store, config: Config, *, now: datetime) -> SweepReport:
     """Stamp SLA due times on new items and queue one reminder, in the card's thread,
     for each unclaimed item past its target. Reminders are outbox rows, so a Slack
     outage delays them and a second sweep never duplicates them."""
     slack = config.slack
     hours = BusinessHours.from_config(slack, config.brand.timezone)
     reminded = []
-    for item in (row.item for row in store.items.queue_rows(states=UNCLAIMED_STATES, limit=limit)):
+    for item in (row.item for row in store.items.iter_queue_rows(states=UNCLAIMED_STATES)):  # all, page by page
         state = sla_state(item, slack=slack, hours=hours, now=now)
         if item.sla_due_at != state.due_at:  # new, or its priority changed (escalated)
             store.items.set_sla_due(item.id, state.due_at)

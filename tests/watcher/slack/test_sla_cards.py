@@ -4,7 +4,7 @@ templates, status lines, and the config keys' validation."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -168,3 +168,17 @@ def test_slack_config_defaults_are_valid_and_templates_become_tuples():
     )
     assert config.slack.templates == {"question": {"en": ("Hi {handle}",)}}
     assert config.slack.sla_minutes == {"high": 30} and config.slack.approval_required == ("urgent", "high")
+
+
+def test_the_sla_sweep_reaches_every_unclaimed_item_not_the_first_thousand(tmp_path):
+    from watcher.slack.jobs import sla_sweep
+    from watcher.store import NewItem, NewPost, Store
+
+    config = parse_config({"brand": {"name": "Acme", "timezone": "Europe/Rome"}}, file=str(tmp_path / "c.toml"))
+    with Store(tmp_path / "w.db") as store:
+        created = utc("2026-11-16T09:00")
+        posts = [make_post(str(n), created_at=created) for n in range(1001)]
+        store.posts.insert_posts([NewPost(p, None) for p in posts], fetched_at=created)
+        store.items.create_queue_items([NewItem(p.key, "urgent", 90) for p in posts], now=created)
+        report = sla_sweep(store, config, now=created + timedelta(hours=2))
+        assert len(report.reminded) == 1001
