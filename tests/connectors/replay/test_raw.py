@@ -19,7 +19,7 @@ LINE = (
     '{"id": "x-1", "platform": "x", "kind": "mention", "text": "@LumoBank refund?", '
     '"created_at": "2026-11-20T10:00:00+01:00", "lang": "en", "url": "https://x.com/a/status/1", '
     '"author": {"id": "42", "handle": "ann", "name": "Ann", "followers": 12, "verified": true}, '
-    '"parent_id": null, "conversation_id": "x-1", "metrics": {"likes": 3, "reposts": -1, "replies": "2"}, '
+    '"parent_id": null, "conversation_id": "x-1", "metrics": {"likes": 3, "reposts": 0, "replies": "2"}, '
     '"is_own": false, "is_repost": "no", "extra": {"nested": [1, "\\u00e8"]}}'
 )
 
@@ -67,12 +67,16 @@ def test_a_mapping_record_gets_a_plain_payload() -> None:
     assert type(post.raw) is dict and post.metrics.likes == 4 and post.kind is PostKind.POST
 
 
-@pytest.mark.parametrize(
-    ("value", "count"), [(7, 7), (0, 0), (-3, 0), ("5", 5), (None, 0), ("", 0), (2.9, 2), (True, 1)]
-)
+@pytest.mark.parametrize(("value", "count"), [(7, 7), (0, 0), ("5", 5), (None, 0), ("", 0), (3.0, 3)])
 def test_counts_accept_numbers_and_numeric_text(value: object, count: int) -> None:
     post = record_to_post({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "followers": value})
     assert post.author.followers == count
+
+
+@pytest.mark.parametrize("value", [-3, 2.9, True, "many"])
+def test_a_count_that_is_no_whole_number_is_the_records_error(value: object) -> None:
+    with pytest.raises(RecordError, match="followers must be a whole number"):
+        record_to_post({"id": 1, "text": "hi", "created_at": "2026-11-20T09:00:00Z", "followers": value})
 
 
 def test_an_unknown_kind_still_names_the_choices() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import connector_class
 from connectors.youtube import YouTubeConnector
-from watcher.cli.main import request_budget
+from watcher.cli.check import request_budget
 from watcher.config import parse_config
 from watcher.core.config import ConfigError, SourceConfig
 
