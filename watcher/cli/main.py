@@ -23,6 +23,7 @@ from rich.table import Table
 from connectors.base import BudgetRow, Connector, connector_class
 from rules.triage import Triage, TriageContext, Triager
 from watcher.cli.errors import EXIT_CONFIG, err, friendly_errors, report_problems
+from watcher.cli.logs import log_off_thread
 from watcher.cli.views import queue_table, source_status
 from watcher.config import Config, load_config, slack_env_problems
 from watcher.core.config import ConfigError, ConfigProblem
@@ -68,7 +69,7 @@ class AppContext:
 def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
     """Social care watcher: find brand mentions, rank what needs a reply, run the reply queue."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, handlers=[RichHandler(console=err, show_path=False)], format="%(message)s")
+    log_off_thread(level, RichHandler(console=err, show_path=False))
     ctx.obj = AppContext(config_path)
     if ctx.get_parameter_source("config_path") != click.core.ParameterSource.DEFAULT:
         # subcommands with their own --config (digest, train, rules test, slack ...) default to this one
