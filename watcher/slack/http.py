@@ -188,13 +188,17 @@ def serve_http(app: App, *, host: str, port: int, path: str, signing_secret: str
 
         def _reply(self, status: int, headers: Mapping[str, Any], body: str) -> None:
             payload = body.encode("utf-8")
-            self.send_response(status)
-            for name, values in headers.items():
-                for value in values if isinstance(values, list | tuple) else [values]:
-                    if name.lower() != "content-length":
-                        self.send_header(name, str(value))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                for name, values in headers.items():
+                    for value in values if isinstance(values, list | tuple) else [values]:
+                        if name.lower() != "content-length":
+                            self.send_header(name, str(value))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError as exc:  # the client hung up (say, on a refusal before its body was read)
+                log.debug("slack http: the answer %s did not reach %s: %s", status, self.client_address[0], exc)
+                self.close_connection = True
 
     return ThreadingHTTPServer((host, port), Handler)
