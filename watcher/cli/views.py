@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from watcher.core.post import parse_timestamp
+from watcher.core.text import visible
 from watcher.store import SourceState
 
 
@@ -23,7 +24,8 @@ def age_text(created_at: str, now: datetime) -> str:
 
 
 def excerpt(text: str, width: int = 70) -> str:
-    flat = " ".join(text.split())
+    """One line of a stranger's text, hidden and reordering characters shown (watcher.core.text)."""
+    flat = " ".join(visible(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -82,7 +84,7 @@ def queue_table(
             str(row["id"]),
             f"[{style}]{row['priority']}[/{style}] {row['score']}" + (" ⚑" if row["escalated"] else ""),
             age_text(row["created_at"], now),
-            f"{row['platform']} @{row['handle']}" if row["handle"] else row["platform"],
+            escape(visible(f"{row['platform']} @{row['handle']}" if row["handle"] else row["platform"])),
             row["lang"] or "",
             row["state"] + (f" ({row['assignee']})" if row["assignee"] else ""),
             *([sla.get(row["id"], "")] if sla is not None else []),

@@ -11,10 +11,12 @@ from typing import Any
 
 from connectors.base import Connector
 from watcher.core.post import Post
+from watcher.core.text import plain, plain_handle
 from watcher.slack.cards import OPTION_LIMIT, author_line
 from watcher.slack.mrkdwn import quote
 
 INPUT_LIMIT = 3000
+NAME_LIMIT, HANDLE_LIMIT = 40, 30  # a {name} or {handle} in a reply template, in characters
 MAX_ITEM_ID = 2**63 - 1  # SQLite's largest INTEGER
 # the platforms' own limits on a public reply, in characters
 REPLY_LIMITS = {
@@ -77,9 +79,11 @@ class _Blank(dict[str, str]):
 
 
 def render_template(text: str, *, post: Post, brand: str, agent: str = "") -> str:
+    # a stranger chose their name and handle: only plain words reach the brand's public reply
+    handle = plain_handle(post.author.handle, HANDLE_LIMIT)
     values = _Blank(
-        handle="@" + post.author.handle.lstrip("@"),
-        name=post.author.display_name or post.author.handle.lstrip("@"),
+        handle="@" + handle if handle else "",
+        name=plain(post.author.display_name, NAME_LIMIT) or handle,
         brand=brand,
         platform=post.platform,
         agent=agent,
