@@ -101,7 +101,7 @@ class RequestGuard:
         if abs(self.clock() - int(timestamp)) > self.window:
             raise Refused(401, "stale X-Slack-Request-Timestamp")
         digest = hmac.new(self.signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
-        if not hmac.compare_digest("v0=" + digest.hexdigest(), signature):
+        if not hmac.compare_digest(("v0=" + digest.hexdigest()).encode(), signature.encode("utf-8", "replace")):
             raise Refused(401, "bad signature")
 
     @staticmethod

@@ -176,6 +176,10 @@ MALFORMED = {
         b"payload=x",
         {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=0"},
     ),
+    "a non-ASCII signature": (
+        b"payload=x",
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=\xe9"},
+    ),
     "a huge timestamp": (b"payload=x", {"X-Slack-Request-Timestamp": "9" * 4000, "X-Slack-Signature": "v0=0"}),
     "a non-UTF-8 body, unsigned": (b"payload=\xff\xfe", {}),
     "Content-Length: abc": (b"payload=x", {"Content-Length": "abc"}),
