@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.replay import RecordError, record_to_post
+from connectors.records import RecordError, record_to_post
 from watcher.core.post import Post
 
 json_values = st.recursive(
