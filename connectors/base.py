@@ -217,6 +217,8 @@ CONNECTOR_MODULES: dict[str, str] = {
     "youtube": "connectors.youtube",
     "mastodon": "connectors.mastodon",
     "hackernews": "connectors.hackernews",
+    "google_play": "connectors.google_play",
+    "app_store": "connectors.app_store",
 }
 
 

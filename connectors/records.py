@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, parse_timestamp
 
 MAX_COUNT = 10**12  # far above any real account; keeps the engine's float and int64 columns exact
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t"})
@@ -191,6 +191,19 @@ def record_to_post(
             is_repost=flag(record.get("is_repost"), "is_repost"),
             source=_string(record, "source") or source,
             raw=dict(record) if json_text is None else RawJson(json_text),
+            review=review(record.get("review")),
         )
     except (ValueError, TypeError) as exc:
         raise RecordError(str(exc)) from None
+
+
+def review(value: Any) -> Review | None:
+    """A record's `review` object (rating, title, app_version, ...) or None."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, Mapping) or "rating" not in value:
+        raise RecordError("review must be an object with a rating (1-5)")
+    try:
+        return Review.from_json(value)
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"review: {exc}") from None

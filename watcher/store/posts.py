@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
 from watcher.core.vocab import OPEN_STATES
 from watcher.store.base import Repository, _locked, _present, from_iso, iso
 
@@ -192,7 +192,7 @@ class PostTables(Repository):
         sql = (
             "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
             "p.conversation_id, p.parent_text, p.likes, p.reposts, p.replies, p.is_own, p.is_repost, "
-            "p.source, p.raw, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key "
+            "p.source, p.raw, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key, p.review "
             "FROM posts p LEFT JOIN authors a ON a.key = p.author_key " + tail
         )
         posts = []
@@ -222,6 +222,7 @@ class PostTables(Repository):
                         followers=r[20] or 0,
                         verified=bool(r[21]),
                     ),
+                    review=Review.from_json(json.loads(r[23])) if r[23] else None,
                 )
             )
         return posts
@@ -272,6 +273,8 @@ _POST_COLUMNS = (
     "duplicate_of",
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
     "raw",
+    "rating",
+    "review",
 )
 _INSERT_POST = f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join(':' + c for c in _POST_COLUMNS)})"
 # one upsert per post, in batch order: the author keeps the last post's profile, the
@@ -311,6 +314,9 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "is_repost": int(post.is_repost),
         "duplicate_of": entry.duplicate_of,
         "raw": _raw_text(post.raw),
+        # the rating in a column of its own for the digest's figures; the whole review as JSON
+        "rating": post.review.rating if post.review else None,
+        "review": _json(post.review.to_json()) if post.review else None,
     }
     if triage is None:  # the detected language replaces the platform's hint only when triaged
         row.update(dict.fromkeys(TRIAGE_COLUMNS), lang=post.lang)

@@ -48,7 +48,9 @@ CREATE TABLE posts (
     reasons TEXT,
     tags TEXT,
     channel TEXT,
-    raw TEXT
+    raw TEXT,
+    rating INTEGER,
+    review TEXT
 );
 CREATE INDEX idx_posts_created_at ON posts (created_at);
 CREATE INDEX idx_posts_author_key_created_at ON posts (author_key, created_at);
