@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from watcher.core.item import QueueRow
+from watcher.core.text import visible
 from watcher.store import SourceState
 
 
@@ -23,7 +24,8 @@ def age_text(created_at: datetime, now: datetime) -> str:
 
 
 def excerpt(text: str, width: int = 70) -> str:
-    flat = " ".join(text.split())
+    """One line of a stranger's text, hidden and reordering characters shown (watcher.core.text)."""
+    flat = " ".join(visible(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -80,7 +82,7 @@ def queue_table(rows: list[QueueRow], *, now: datetime, title: str = "", sla: di
             str(row.item.id),
             f"[{style}]{row.item.priority}[/{style}] {row.item.score}" + (" ⚑" if row.item.escalated else ""),
             age_text(row.created_at, now),
-            f"{row.platform} @{row.handle}" if row.handle else row.platform,
+            escape(visible(f"{row.platform} @{row.handle}" if row.handle else row.platform)),
             row.lang or "",
             str(row.item.state) + (f" ({row.item.assignee})" if row.item.assignee else ""),
             *([sla.get(row.item.id, "")] if sla is not None else []),

@@ -9,7 +9,6 @@ redrawn in place. A modal opens only for an action the transition table allows n
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,10 +25,13 @@ from watcher.slack.modals import (
     DraftForm,
     draft_modal,
     length_error,
+    parse_item_id,
     reject_modal,
     render_template,
+    reply_block_id,
     submitted_draft,
     templates_for,
+    view_metadata,
 )
 from watcher.slack.permissions import Refused, Role
 from watcher.slack.runtime import SlackRuntime
@@ -68,7 +70,7 @@ def _item_id(action: Mapping[str, Any]) -> tuple[int, str]:
     """Buttons carry "<id>", selects "<id>:<choice>"."""
     raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
     item, _, choice = raw.partition(":")
-    return int(item), choice
+    return parse_item_id(item), choice
 
 
 def card_button(name: str, step: CardStep) -> ActionHandler:
@@ -199,13 +201,14 @@ def pick_template(
     runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, _: str
 ) -> None:
     view = body["view"]
-    meta = json.loads(view.get("private_metadata") or "{}")
     try:
-        form = draft_form(runtime, int(meta["item_id"]))
-    except QueueError as exc:
-        _tell(client, body, str(exc))
+        item_id, revision = view_metadata(view)
+        form = draft_form(runtime, item_id)
+        picked = str((action.get("selected_option") or {}).get("value", ""))
+        chosen = form.templates[int(picked) if picked.isascii() and picked.isdigit() else len(form.templates)]
+    except (ValueError, IndexError, QueueError) as exc:
+        _tell(client, body, str(exc) if isinstance(exc, QueueError) else "That template is not offered any more.")
         return
-    chosen = form.templates[int(action["selected_option"]["value"])]
     note = view.get("state", {}).get("values", {}).get("note", {}).get("note", {}).get("value") or ""
     updated = DraftForm(
         item_id=form.item_id,
@@ -214,7 +217,7 @@ def pick_template(
         templates=form.templates,
         text=render_template(chosen.text, post=form.post, brand=runtime.config.brand.name, agent=agent_name(body)),
         note=note,
-        revision=int(meta.get("revision", 0)) + 1,
+        revision=revision + 1,
     )
     try:
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=draft_modal(updated))
@@ -223,7 +226,11 @@ def pick_template(
 
 
 def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
-    item_id, text, note, block_id = submitted_draft(view)
+    try:
+        item_id, text, note, block_id = submitted_draft(view)
+    except ValueError as exc:
+        ack(response_action="errors", errors={_draft_error_block(view): str(exc)})
+        return
     try:
         item = runtime.queue.item(item_id)
         post = runtime.store.posts.get_post(item.post_key)
@@ -245,7 +252,7 @@ def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: di
 
 
 def _draft_error_block(view: Mapping[str, Any]) -> str:
-    return submitted_draft(view)[3]
+    return reply_block_id(view)
 
 
 # --- the reject modal -------------------------------------------------------------------
@@ -262,11 +269,11 @@ def open_reject(runtime: SlackRuntime, body: dict[str, Any], action: dict[str, A
 
 
 def submit_reject(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
-    item_id = int(json.loads(view["private_metadata"])["item_id"])
     note = (view["state"]["values"].get("note", {}).get("note", {}).get("value") or "").strip()
     try:
+        item_id = view_metadata(view)[0]
         rejected = runtime.queue.reject(item_id, user, note)
-    except QueueError as exc:
+    except (ValueError, QueueError) as exc:
         ack(response_action="errors", errors={"note": str(exc)})
         return
     ack()
