@@ -105,6 +105,4 @@ class IncidentsConfig:
     own_card_tags: tuple[str, ...] = ("vip",)
     # replies per minute per platform while answering everyone
     sends_per_minute: int = 20
-    # posts joining after the statement went out: "auto" sends it, "approval" waits for a click
-    late_joiners: str = "approval"
     channel: str = ""  # the incident cards' channel; empty: slack.channel
