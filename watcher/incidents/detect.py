@@ -130,11 +130,13 @@ class IncidentDesk:
         active = self._active(now)
         window = timedelta(minutes=self.settings.window_minutes)
         for intent in self.settings.intents:
-            latest = [a.post.created_at for a in arrivals if intent in a.intents]
-            if not latest or intent in active:
+            times = [a.post.created_at for a in arrivals if intent in a.intents]
+            if not times or intent in active:
                 continue
-            keys = self.store.incidents.unlinked_recent(intent, since=max(latest) - window)
-            if len(keys) < self.settings.min_posts:
+            keys = burst(
+                self.store.incidents.unlinked_recent(intent, since=min(times) - window), window, self.settings.min_posts
+            )
+            if not keys:
                 continue
             incident_id = self.store.incidents.create(
                 title=incident_title(intent),
@@ -148,3 +150,15 @@ class IncidentDesk:
             self.store.outbox.enqueue_outbox(
                 CARD_KIND, card_dedupe_key(incident_id), {"incident_id": incident_id}, now=now, channel=self.channel
             )
+
+
+def burst(posts: Sequence[tuple[str, datetime]], window: timedelta, min_posts: int) -> list[str]:
+    """The keys from the first `min_posts` posts (oldest first) that fall within one
+    `window` to the last: a batch of a backfill may hold a burst and the hours after it."""
+    start = 0
+    for end, (_, created) in enumerate(posts):
+        while created - posts[start][1] > window:
+            start += 1
+        if end - start + 1 >= min_posts:
+            return [key for key, _ in posts[start:]]
+    return []

@@ -173,15 +173,26 @@ class IncidentTables(Repository):
         ]
 
     @_locked
-    def unlinked_recent(self, intent: str, *, since: datetime) -> list[str]:
-        """Keys of counted posts since `since` with `intent` that belong to no incident, oldest first."""
+    def carded(self, incident_id: int) -> int:
+        """How many of the incident's posts have a card of their own (an outbox card row)."""
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM incident_posts ip JOIN queue_items q ON q.post_key = ip.post_key "
+                "WHERE ip.incident_id = ? AND EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'card' AND o.item_id = q.id)",
+                [incident_id],
+            ).fetchone()[0]
+        )
+
+    @_locked
+    def unlinked_recent(self, intent: str, *, since: datetime) -> list[tuple[str, datetime]]:
+        """(key, created_at) of counted posts since `since` with `intent` that belong to no incident, oldest first."""
         rows = self.db.execute(
-            "SELECT p.key FROM posts p LEFT JOIN incident_posts ip ON ip.post_key = p.key "
+            "SELECT p.key, p.created_at FROM posts p LEFT JOIN incident_posts ip ON ip.post_key = p.key "
             "WHERE p.created_at >= ? AND ip.post_key IS NULL AND p.duplicate_of IS NULL AND COALESCE(p.is_own, 0) = 0 "
             "AND EXISTS (SELECT 1 FROM json_each(p.intents) WHERE json_each.value = ?) ORDER BY p.created_at",
             [iso(since), intent],
         ).fetchall()
-        return [str(r[0]) for r in rows]
+        return [(str(r[0]), from_iso(r[1])) for r in rows]
 
     # --- statements -----------------------------------------------------------------
 
