@@ -126,6 +126,14 @@ def snooze(runtime: SlackRuntime, item_id: int, user: str, choice: str) -> Trans
     return runtime.queue.snooze(item_id, user, until)
 
 
+def hide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
+    return runtime.hide(item_id, user, hidden=True)
+
+
+def unhide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
+    return runtime.hide(item_id, user, hidden=False)
+
+
 def approve(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
     runtime.queue.approve(item_id, user)
     runtime.redraw(item_id)  # "Approved; sending" shows while the platform call runs
@@ -135,16 +143,16 @@ def approve(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transitio
 def send(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
     item = runtime.queue.item(item_id)
     needs = runtime.approval_required(item)
-    if needs and item["state"] == "drafted":
-        raise QueueError(f"#{item_id} is {item['priority']}: an approver must use Approve & send.")
+    if needs and item.state == "drafted":
+        raise QueueError(f"#{item_id} is {item.priority}: an approver must use Approve & send.")
     return _sent(runtime, runtime.send(item_id, user, require_approval=needs), user)
 
 
 def _sent(runtime: SlackRuntime, result: Transition, user: str) -> Transition:
     item = result.item
-    if result.changed and item["state"] == "failed":
-        who = {mention(user), mention(item["drafted_by"])}
-        error = escape(item["last_error"] or "unknown error")
+    if result.changed and item.state == "failed":
+        who = {mention(user), mention(item.drafted_by)}
+        error = escape(item.last_error or "unknown error")
         runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {error}")
     return result
 
@@ -154,17 +162,17 @@ def _sent(runtime: SlackRuntime, result: Transition, user: str) -> Transition:
 
 def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
     item = runtime.queue.item(item_id)
-    require(Action.DRAFT, item_id, item["state"])
-    post = runtime.store.posts.get_post(item["post_key"])
+    require(Action.DRAFT, item_id, item.state)
+    post = runtime.store.posts.get_post(item.post_key)
     if post is None:
-        raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+        raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
     triage = runtime.store.posts.post_triage(post.key)
     templates = templates_for(
         runtime.config.slack.templates,
         intents=triage.intents if triage else (),
         lang=(triage.lang if triage else None) or post.lang or "en",
     )
-    text = item["draft_text"] or ""
+    text = item.draft_text or ""
     if not text and templates:
         text = render_template(templates[0].text, post=post, brand=runtime.config.brand.name)
     return DraftForm(
@@ -173,7 +181,7 @@ def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
         limit=runtime.reply_limit(post),
         templates=tuple(templates),
         text=text,
-        note=item["draft_note"] or "",
+        note=item.draft_note or "",
     )
 
 
@@ -218,9 +226,9 @@ def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: di
     item_id, text, note, block_id = submitted_draft(view)
     try:
         item = runtime.queue.item(item_id)
-        post = runtime.store.posts.get_post(item["post_key"])
+        post = runtime.store.posts.get_post(item.post_key)
         if post is None:
-            raise QueueError(f"post {item['post_key']} is missing from the store")
+            raise QueueError(f"post {item.post_key} is missing from the store")
         problem = length_error(text, runtime.reply_limit(post), post.platform, runtime.reply_measure(post))
         if problem:
             ack(response_action="errors", errors={block_id: problem})
@@ -246,7 +254,7 @@ def _draft_error_block(view: Mapping[str, Any]) -> str:
 def open_reject(runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, _: str) -> None:
     try:
         item_id, _choice = _item_id(action)
-        require(Action.REJECT, item_id, runtime.queue.item(item_id)["state"])
+        require(Action.REJECT, item_id, runtime.queue.item(item_id).state)
     except (ValueError, QueueError) as exc:
         _tell(client, body, str(exc))
         return
@@ -262,7 +270,7 @@ def submit_reject(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: d
         ack(response_action="errors", errors={"note": str(exc)})
         return
     ack()
-    drafter = rejected.item["assignee"]
+    drafter = rejected.item.assignee
     runtime.note(rejected.item, "rejected", f"{mention(drafter)} {mention(user)} returned your draft: {escape(note)}")
     runtime.redraw(item_id)
 
@@ -277,6 +285,9 @@ LISTENERS: tuple[ActionListener | ViewListener, ...] = (
     ActionListener("snooze", Role.MODERATOR, card_button("snooze", snooze)),
     ActionListener("send", Role.MODERATOR, card_button("send", send)),
     ActionListener("approve", Role.APPROVER, card_button("approve", approve)),
+    # hiding a customer's words is public, like sending a reply: approvers only
+    ActionListener("hide", Role.APPROVER, card_button("hide", hide)),
+    ActionListener("unhide", Role.APPROVER, card_button("unhide", unhide)),
     ActionListener("draft", Role.MODERATOR, open_draft),
     ActionListener("pick_template", Role.MODERATOR, pick_template),
     ViewListener("draft_submit", Role.MODERATOR, submit_draft, _draft_error_block),

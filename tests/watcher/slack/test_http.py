@@ -100,7 +100,7 @@ def test_socket_mode_requests_need_no_signature(store, config, client, clock, fa
     app = build_app(runtime, signing_secret="", verify_requests=False, process_before_response=True)
     payload = block_action("claim", ANA, value=str(item_id))
     response = app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
-    assert response.status == 200 and store.items.get_item(item_id)["assignee"] == ANA
+    assert response.status == 200 and store.items.get_item(item_id).assignee == ANA
 
 
 def test_http_request_without_signature_is_refused(endpoint):
