@@ -146,11 +146,11 @@ class FanOut:
             report.left_to_agents += 1
             return
         item = self.queue.item(entry.item_id)
-        ours = item["drafted_by"] == me
-        if item["state"] in (QueueState.REPLIED, QueueState.ANSWERED_ELSEWHERE):
+        ours = item.drafted_by == me
+        if item.state in (QueueState.REPLIED, QueueState.ANSWERED_ELSEWHERE):
             report.already += 1
             return
-        if not ours and item["state"] not in FREE_STATES:
+        if not ours and item.state not in FREE_STATES:
             report.left_to_agents += 1  # an agent drafted, dismissed or is answering it
             return
         statement = statements.get(entry.lang)
@@ -169,13 +169,13 @@ class FanOut:
         text = render_statement(statement.text, post)
         approver = str(statement.approved_by)
         try:
-            if item["state"] != QueueState.SENDING and not (ours and item["draft_text"] == text):
-                self.queue.draft(item["id"], me, text)
-            if self.queue.item(item["id"])["state"] == QueueState.DRAFTED:
-                self.queue.approve(item["id"], approver)
+            if item.state != QueueState.SENDING and not (ours and item.draft_text == text):
+                self.queue.draft(item.id, me, text)
+            if self.queue.item(item.id).state == QueueState.DRAFTED:
+                self.queue.approve(item.id, approver)
             self._pace(entry.platform, last_send)
             connector = _Watched(self.connector_for(post))
-            result = self.queue.send(item["id"], actor or approver, connector)
+            result = self.queue.send(item.id, actor or approver, connector)
         except SendInProgress:
             report.waiting += 1
             return
@@ -183,7 +183,7 @@ class FanOut:
             log.warning("incident %s: post %s not answered: %s", incident_id, entry.post_key, exc)
             report.failed += 1
             return
-        if result.item["state"] == QueueState.REPLIED:
+        if result.item.state == QueueState.REPLIED:
             report.sent += int(result.changed)
             report.already += int(not result.changed)
             self.store.incidents.add_event(
@@ -193,7 +193,7 @@ class FanOut:
                 from_state=None,
                 to_state=None,
                 now=self.clock(),
-                detail={"post_key": entry.post_key, "item_id": item["id"], "url": result.item["reply_url"]},
+                detail={"post_key": entry.post_key, "item_id": item.id, "url": result.item.reply_url},
             )
             return
         if connector.limited is not None:

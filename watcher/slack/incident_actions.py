@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from watcher.core.incident import IncidentState, StatementKind
+from watcher.core.item import OutboxRow
 from watcher.incidents.actions import IncidentError, Incidents
 from watcher.incidents.detect import enqueue_incident_update
 from watcher.incidents.fanout import FanOut, FanOutReport
@@ -39,8 +40,7 @@ def redraw_incident(runtime: SlackRuntime, incident_id: int) -> None:
     row_id = enqueue_incident_update(runtime.store, incident, now=now, reason=f"redraw:{now.isoformat()}")
     if row_id is None:
         return
-    row = {"id": row_id, "kind": "incident_update", "attempts": 0, "channel": "", "item_id": None}
-    row["payload"] = {"incident_id": incident_id}
+    row = OutboxRow(row_id, "incident_update", "", "", None, {"incident_id": incident_id})
     try:
         ref = runtime.notifier.deliver(row)
     except DeliveryRetry as exc:

@@ -4,9 +4,10 @@ are written and approved, and answers go out."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from watcher.core.incident import StatementKind
+from watcher.core.item import OutboxRow
 from watcher.incidents.fanout import progress
 from watcher.incidents.promises import PromiseList, warning_lines
 from watcher.notify.outbox import DeliveryFailed
@@ -37,14 +38,14 @@ def incident_view(store: Store, incident_id: int, promises: PromiseList | None =
     return IncidentView(incident, posts, statements, warnings, answered, of)
 
 
-def deliver_incident_card(notifier: SlackNotifier, row: dict[str, Any]) -> str:
-    incident_id = int(row["payload"]["incident_id"])
+def deliver_incident_card(notifier: SlackNotifier, row: OutboxRow) -> str:
+    incident_id = int(row.payload["incident_id"])
     store = notifier.store
     existing = store.slack.slack_message(incident_card_key(incident_id))
     if existing is not None:
         return str(existing["ts"])
     view = incident_view(store, incident_id)
-    channel = row["channel"] or notifier.slack.channel
+    channel = row.channel or notifier.slack.channel
     text, blocks = incident_text(view), incident_blocks(view)
     earlier = notifier._earlier_copy(row, channel)
     if earlier is not None:  # posted by an attempt that did not learn its ts: redraw it as it is now
@@ -58,8 +59,8 @@ def deliver_incident_card(notifier: SlackNotifier, row: dict[str, Any]) -> str:
     return ts
 
 
-def deliver_incident_update(notifier: SlackNotifier, row: dict[str, Any]) -> str:
-    incident_id = int(row["payload"]["incident_id"])
+def deliver_incident_update(notifier: SlackNotifier, row: OutboxRow) -> str:
+    incident_id = int(row.payload["incident_id"])
     card = notifier.store.slack.slack_message(incident_card_key(incident_id))
     if card is None:
         return "superseded: the card is not posted yet and will show the current state"

@@ -200,7 +200,7 @@ def test_posts_an_agent_handles_and_posts_without_a_statement_are_left(
     assert item is not None
     from watcher.queue.machine import Queue
 
-    Queue(store, clock=clock).draft(item["id"], "UMIRA", "My own words")
+    Queue(store, clock=clock).draft(item.id, "UMIRA", "My own words")
     reddit = FakeReddit()
     x = make_connector(fake, clock, mode="mentions")
     report = FanOut(store, lambda p: reddit if p.platform == "reddit" else x, clock=clock, sleep=lambda s: None).run(
