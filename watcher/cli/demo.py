@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.replay import ReplayConnector
+from watcher.cli.demo_incidents import DEMO_INCIDENTS, incident_lines, open_suggestions
 from watcher.cli.views import queue_table
 from watcher.config import Config, parse_config
 from watcher.core.item import OutboxRow, QueueRow
@@ -50,6 +51,7 @@ def demo_config(db_path: Path, sample: Path) -> Config:
         {
             "brand": DEMO_BRAND,
             "storage": {"path": str(db_path)},
+            "incidents": DEMO_INCIDENTS,
             "sources": {"demo": {"kind": "replay", "path": str(sample), "interval_seconds": 1, "jitter_seconds": 0}},
         },
         file=str(db_path.parent / "demo.toml"),
@@ -94,6 +96,7 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
             while True:
                 outcome = service.poll("demo")
                 report.add(outcome.report)
+                open_suggestions(service.store)  # the agent's click on the suggested card
                 service.flush()
                 cursor = service.store.sources.get_cursor("demo")
                 done = int(cursor.state.get("offset", 0)) if cursor else 0
@@ -119,6 +122,8 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
             + ", ".join(f"{by_priority[p]} {p}" for p in Priority)
             + f"; {notifier.delivered} notifications delivered."
         )
+        for line in incident_lines(service.store):
+            console.print(line)
         if report.problems:
             console.print(
                 f"[yellow]{len(report.problems)} record(s) skipped[/yellow]: " + "; ".join(report.problems[:3])

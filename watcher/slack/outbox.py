@@ -45,6 +45,7 @@ from watcher.slack.cards import (
     reminder_text,
 )
 from watcher.slack.client import FIXABLE_ERRORS, channel_id_by_name, classify, slack_error
+from watcher.slack.incident_outbox import deliver_incident_card, deliver_incident_update
 from watcher.slack.sla import BusinessHours, sla_state
 from watcher.store import Store
 
@@ -114,6 +115,8 @@ class SlackNotifier:
             "reminder": self._reminder,
             "overflow": self._overflow,
             "note": self._note,
+            "incident": lambda row: deliver_incident_card(self, row),
+            "incident_update": lambda row: deliver_incident_update(self, row),
         }
         handler = handlers.get(row.kind, self._message)
         # one delivery at a time, and never of a row another flush already delivered:

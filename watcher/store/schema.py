@@ -221,6 +221,58 @@ CREATE TABLE digest_schedules (name TEXT PRIMARY KEY, first_seen TEXT);
 
 -- the last alerted spike of each statistic: a spike that goes on is alerted once
 CREATE TABLE spike_state (statistic TEXT PRIMARY KEY, first_hour TEXT, last_hour TEXT, updated_at TEXT);
+
+-- incidents: one problem many customers write about (watcher.core.incident); their
+-- posts, statements per language and kind, and an audit timeline like queue items'
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    opened_by TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    first_statement_at TEXT,
+    resolved_at TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX incidents_state ON incidents (state, intent);
+
+-- own_card: the post kept its own card (urgent for another reason)
+CREATE TABLE incident_posts (
+    post_key TEXT PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    joined_at TEXT NOT NULL,
+    own_card INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX incident_posts_incident ON incident_posts (incident_id);
+
+CREATE TABLE incident_statements (
+    incident_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    drafted_by TEXT NOT NULL,
+    approved_by TEXT,
+    override_reason TEXT NOT NULL DEFAULT '',
+    updated_at TEXT,
+    PRIMARY KEY (incident_id, kind, lang)
+);
+
+CREATE TABLE incident_events (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    at TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+
+-- answering everyone: a platform that said stop is not asked again before `until`
+CREATE TABLE incident_waits (platform TEXT PRIMARY KEY, until TEXT NOT NULL);
 """
 
 
