@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from watcher.core.vocab import OPEN_STATES
 from watcher.store.base import StoreError
 
 SCHEMA_VERSION = 1
@@ -15,6 +16,9 @@ APPLICATION_ID = 0x57544348
 # 15-minute UTC bucket of a post, e.g. "2026-10-25T01:2" for 01:30-01:44: every real time
 # zone offset is a multiple of 15 minutes, so local hours and days are sums of these.
 QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
+
+_OPEN = ", ".join(f"'{state}'" for state in OPEN_STATES)
+_AUTHOR_OF = "SELECT author_key FROM posts WHERE key = {row}.post_key"
 
 SCHEMA = f"""
 CREATE TABLE posts (
@@ -48,7 +52,8 @@ CREATE TABLE posts (
     reasons TEXT,
     tags TEXT,
     channel TEXT,
-    raw TEXT
+    -- the platform payload, zlib-compressed JSON
+    raw BLOB
 );
 CREATE INDEX idx_posts_created_at ON posts (created_at);
 CREATE INDEX idx_posts_author_key_created_at ON posts (author_key, created_at);
@@ -68,7 +73,10 @@ CREATE TABLE authors (
     verified INTEGER,
     first_seen TEXT,
     last_seen TEXT,
-    post_count INTEGER
+    post_count INTEGER,
+    -- open queue items of the author's posts (ingest's "has open cases"), kept by the
+    -- queue_items triggers below in the same transaction as the item's change
+    open_items INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX authors_followers ON authors (followers);
 
@@ -110,6 +118,20 @@ CREATE TABLE queue_items (
     version INTEGER
 );
 CREATE UNIQUE INDEX idx_queue_items_post_key ON queue_items (post_key);
+CREATE TRIGGER queue_items_open_insert AFTER INSERT ON queue_items WHEN NEW.state IN ({_OPEN})
+BEGIN
+    UPDATE authors SET open_items = open_items + 1 WHERE key = ({_AUTHOR_OF.format(row="NEW")});
+END;
+CREATE TRIGGER queue_items_open_update AFTER UPDATE OF state ON queue_items
+    WHEN (OLD.state IN ({_OPEN})) != (NEW.state IN ({_OPEN}))
+BEGIN
+    UPDATE authors SET open_items = open_items + IIF(NEW.state IN ({_OPEN}), 1, -1)
+    WHERE key = ({_AUTHOR_OF.format(row="NEW")});
+END;
+CREATE TRIGGER queue_items_open_delete AFTER DELETE ON queue_items WHEN OLD.state IN ({_OPEN})
+BEGIN
+    UPDATE authors SET open_items = open_items - 1 WHERE key = ({_AUTHOR_OF.format(row="OLD")});
+END;
 CREATE INDEX idx_queue_items_state_priority ON queue_items (state, priority);
 CREATE INDEX queue_items_created ON queue_items (created_at);
 
