@@ -22,6 +22,7 @@ from watcher.core.cursor import Cursor
 from watcher.core.post import Post, RawJson
 from watcher.ingest.pipeline import Pipeline
 from watcher.store import NewItem, NewPost, Store, StoredTriage
+from watcher.store.posts import norm_hash
 
 TRIAGED = StoredTriage(
     score=71,
@@ -42,13 +43,13 @@ def test_a_triaged_post_is_stored_column_by_column(store: Store) -> None:
     store.posts.insert_posts([NewPost(post, TRIAGED, None, "voglio il rimborso")], fetched_at=T0)
     assert store.posts.post_triage("x:1") == TRIAGED
     row = store.db.execute(
-        "SELECT lang, norm_text, fetched_at, created_at, author_key, raw, duplicate_of FROM posts WHERE key = 'x:1'"
+        "SELECT lang, norm_hash, fetched_at, created_at, author_key, raw, duplicate_of FROM posts WHERE key = 'x:1'"
     ).fetchone()
     row = (*row[:5], zlib.decompress(row[5]).decode(), row[6])  # raw is stored compressed
     # the detected language replaces the platform's hint; raw is encoded as before (default=str)
     assert row == (
         "it",
-        "voglio il rimborso",
+        norm_hash("voglio il rimborso"),
         "2026-11-20T09:00:00.000000+00:00",
         "2026-11-20T09:00:00.000000+00:00",
         "x:id-ann",
@@ -61,9 +62,9 @@ def test_an_untriaged_duplicate_keeps_the_platform_language(store: Store) -> Non
     post = make_post("Help!!", native_id="2", lang="en")
     store.posts.insert_posts([NewPost(post, None, "x:1")], fetched_at=T0)
     row = store.db.execute(
-        "SELECT lang, norm_text, duplicate_of, score, intents FROM posts WHERE key = 'x:2'"
+        "SELECT lang, norm_hash, duplicate_of, score, intents FROM posts WHERE key = 'x:2'"
     ).fetchone()
-    assert row == ("en", "help", "x:1", None, None)
+    assert row == ("en", norm_hash("help"), "x:1", None, None)
     assert store.posts.post_triage("x:2") is None
 
 

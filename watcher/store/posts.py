@@ -3,6 +3,7 @@ the reads that rebuild Post objects."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -112,7 +113,7 @@ class PostTables(Repository):
                     iso(probe.created_at),
                     iso(probe.created_at - repeat_window),
                     iso(probe.created_at - dedupe_window),
-                    probe.norm_text,
+                    norm_hash(probe.norm_text),
                 ]
             cte = f"WITH probe (i, author, created, repeat_since, dedupe_since, norm) AS (VALUES {values}) "
             repeats = self.db.execute(
@@ -122,14 +123,15 @@ class PostTables(Repository):
                 params,
             ).fetchall()
             originals: dict[int, tuple[datetime, str]] = {}
-            for i, created, key in self.db.execute(
-                cte + "SELECT probe.i, p.created_at, p.key FROM probe JOIN posts p ON p.author_key = probe.author "
-                "AND p.created_at >= probe.dedupe_since AND p.norm_text = probe.norm "
-                "AND p.duplicate_of IS NULL AND p.is_own = 0 WHERE probe.norm != '' "
+            for i, created, key, text in self.db.execute(
+                cte + "SELECT probe.i, p.created_at, p.key, p.text FROM probe JOIN posts p "
+                "ON p.author_key = probe.author AND p.created_at >= probe.dedupe_since AND p.norm_hash = probe.norm "
+                "AND p.duplicate_of IS NULL AND p.is_own = 0 WHERE probe.norm IS NOT NULL "
                 "ORDER BY probe.i, p.created_at, p.rowid",
                 params,
             ):
-                originals.setdefault(i, (from_iso(created), key))  # each probe's first row: its earliest match
+                if i not in originals and normalized_text(text) == chunk[i].norm_text:  # the hash's match, confirmed
+                    originals[i] = (from_iso(created), key)  # each probe's first row: its earliest match
             found.extend(StoredHistory(row[0], originals.get(i)) for i, row in enumerate(repeats))
         return found
 
@@ -309,7 +311,7 @@ _POST_COLUMNS = (
     "kind",
     "url",
     "text",
-    "norm_text",
+    "norm_hash",
     "lang",
     "created_at",
     "fetched_at",
@@ -350,7 +352,7 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "kind": post.kind.value,
         "url": post.url,
         "text": post.text,
-        "norm_text": normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
+        "norm_hash": norm_hash(normalized_text(post.text) if entry.norm_text is None else entry.norm_text),
         "created_at": iso(post.created_at),
         "fetched_at": fetched_at,
         "author_key": post.author_key,
@@ -395,6 +397,16 @@ def _author_row(post: Post) -> tuple[Any, ...]:
         int(author.verified),
         created,
         created,
+    )
+
+
+def norm_hash(norm: str) -> int | None:
+    """A post's normalized words as a 64-bit number: de-duplication looks them up by it
+    (and confirms on the text), so the row does not keep a second copy of the text."""
+    if not norm:
+        return None
+    return int.from_bytes(
+        hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True
     )
 
 

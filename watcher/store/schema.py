@@ -29,7 +29,8 @@ CREATE TABLE posts (
     kind TEXT,
     url TEXT,
     text TEXT NOT NULL,
-    norm_text TEXT,
+    -- normalized_text(text) hashed (store.posts.norm_hash): de-duplication looks posts up by it
+    norm_hash INTEGER,
     lang TEXT,
     created_at TEXT NOT NULL,
     fetched_at TEXT,
