@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.base import ConnectorError  # noqa: E402
 from connectors.x.connector import RateWindows  # noqa: E402
-from tests.connectors.x_support import Clock, make_connector, make_rig, running_fake  # noqa: E402
+from tests.connectors.x.support import Clock, make_connector, make_rig, running_fake  # noqa: E402
 from tests.fakes.x_api import FakeX  # noqa: E402
 
 MENTIONS = 300

@@ -158,6 +158,10 @@ class Connector(ABC):
         """Show a hidden `post` again, where `can_hide`."""
         raise NotSupported(f"{self.name} cannot hide posts; hide it on the platform")
 
+    def check(self) -> list[str]:
+        """Problems with this source's credentials, permissions and ids, each saying what to do (`watcher check`)."""
+        return []
+
     def close(self) -> None:  # noqa: B027  # optional: most connectors hold nothing to release
         """Release the HTTP session at shutdown (the connector is not used after)."""
 
@@ -209,6 +213,12 @@ CONNECTOR_MODULES: dict[str, str] = {
     "reddit": "connectors.reddit",
     "facebook": "connectors.meta.facebook",
     "instagram": "connectors.meta.instagram",
+    "bluesky": "connectors.bluesky",
+    "youtube": "connectors.youtube",
+    "mastodon": "connectors.mastodon",
+    "hackernews": "connectors.hackernews",
+    "google_play": "connectors.google_play",
+    "app_store": "connectors.app_store",
 }
 
 

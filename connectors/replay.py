@@ -12,7 +12,8 @@ JSONL records carry the fields of `watcher.core.post.Post` (`id`, `text` and
 `created_at` are required; `author` is an object). CSV files use flat columns:
 id, text, created_at, platform, kind, lang, url, author_id, author_handle,
 author_name, followers, verified, parent_id, conversation_id, likes, reposts,
-replies, is_own, is_repost.
+replies, is_own, is_repost. connectors/records.py maps both (the one mapper,
+shared with `watcher score`). A byte order mark at the start of the file is skipped.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from connectors.base import Connector, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
+from connectors.records import RecordError, record_to_post
 from watcher.core.config import SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
-from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, parse_timestamp
+from watcher.core.post import Post, parse_timestamp
 
-TRUE_WORDS = {"1", "true", "yes", "y", "t"}
-
+__all__ = ["RecordError", "ReplayConnector", "read_records", "record_to_post"]  # the mapper lives in records.py
 
 # json.loads without its wrapper (two more calls and two whitespace matches per line); a line
 # the decoder does not take in full goes through json.loads, for json.loads' own error
@@ -48,99 +49,6 @@ def _parse_json(text: str) -> Any:
     except json.JSONDecodeError:
         return json.loads(text)  # raises json.loads' own error
     return value if end == len(text) else json.loads(text)
-
-
-class RecordError(ValueError):
-    """A record that cannot become a Post; the message names the field."""
-
-
-def _flag(value: Any) -> bool:
-    if value is True or value is False:
-        return value
-    return str(value or "").strip().lower() in TRUE_WORDS
-
-
-def _count(value: Any, name: str) -> int:
-    if type(value) is int:  # the usual case in JSONL, checked first (ingest maps every record)
-        return value if value > 0 else 0
-    if value in (None, ""):
-        return 0
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 reads as infinity
-        raise RecordError(f"{name} must be a whole number, got {value!r}") from None
-
-
-def _optional(value: Any) -> str | None:
-    return str(value) if value else None
-
-
-_KINDS = {kind.value: kind for kind in PostKind}
-
-
-def record_to_post(
-    record: Mapping[str, Any], *, default_platform: str = "import", source: str = "", json_text: str | None = None
-) -> Post:
-    """One exported record (JSONL object or CSV row) -> Post. Pure. `json_text` is the
-    JSON object the record was parsed from: it becomes the raw payload as is, stored
-    without being encoded again."""
-    get = record.get
-    for required in ("id", "text", "created_at"):
-        if get(required) in (None, ""):
-            raise RecordError(f"missing required field {required!r}")
-    try:
-        created = parse_timestamp(record["created_at"])
-    except (ValueError, TypeError) as exc:
-        raise RecordError(f"created_at: {exc}") from None
-    raw_author = get("author")
-    if type(raw_author) is dict or isinstance(raw_author, Mapping):  # a dict is checked without the ABC
-        author_fields = raw_author
-    else:
-        author_fields = {
-            "id": get("author_id"),
-            "handle": get("author_handle"),
-            "name": get("author_name"),
-            "followers": get("followers"),
-            "verified": get("verified"),
-        }
-    handle = str(author_fields.get("handle") or author_fields.get("id") or "unknown")
-    author = Author(
-        str(author_fields.get("id") or handle),
-        handle,
-        str(author_fields.get("name") or ""),
-        _count(author_fields.get("followers"), "followers"),
-        _flag(author_fields.get("verified")),
-    )
-    raw_metrics = get("metrics")
-    metric_fields: Mapping[str, Any] = record
-    if type(raw_metrics) is dict or isinstance(raw_metrics, Mapping):
-        metric_fields = raw_metrics
-    kind_text = str(get("kind") or "post")
-    kind = _KINDS.get(kind_text)
-    if kind is None:
-        raise RecordError(f"kind {kind_text!r} is not one of {', '.join(k.value for k in PostKind)}")
-    return Post(  # positional, in Post's field order
-        str(get("platform") or default_platform),  # platform
-        str(record["id"]),  # native_id
-        kind,
-        str(record["text"]),  # text
-        created,  # created_at
-        author,
-        str(get("url") or ""),  # url
-        _optional(get("lang")),  # lang
-        _optional(get("parent_id")),  # parent_id
-        _optional(get("conversation_id")),  # conversation_id
-        _optional(get("parent_text")),  # parent_text
-        Metrics(
-            _count(metric_fields.get("likes"), "likes"),
-            _count(metric_fields.get("reposts"), "reposts"),
-            _count(metric_fields.get("replies"), "replies"),
-        ),
-        _flag(get("is_own")),  # is_own
-        _flag(get("is_repost")),  # is_repost
-        str(get("source") or source),  # source
-        dict(record) if json_text is None else RawJson(json_text),  # raw
-    )
 
 
 # one per record: slots rather than frozen (a frozen dataclass pays a setattr call per
@@ -159,7 +67,8 @@ def read_records(path: Path, *, default_platform: str = "import", source: str = 
     try:
         # a byte that is not UTF-8 costs its record, not the file: it is read as a lone
         # surrogate and that record is reported (see _not_utf8)
-        handle = path.open(encoding="utf-8", errors="surrogateescape", newline="")
+        # utf-8-sig: the byte order mark Notepad and Excel write is no part of line 1
+        handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise SourceMisconfigured(f"cannot read {path}: {exc.strerror}; check the path option") from None
     with handle:
@@ -264,10 +173,11 @@ class ReplayConnector(Connector):
         opts.finish()
         base = Path(cfg.file).parent
         resolved = Path(path) if Path(path).is_absolute() else base / path
-        if not resolved.exists():
+        if not resolved.is_file():
             from watcher.core.config import ConfigError, ConfigProblem
 
-            raise ConfigError([ConfigProblem(cfg.file, f"sources.{cfg.name}.path", f"file {resolved} does not exist")])
+            what = "is a directory; give the export file in it" if resolved.is_dir() else "does not exist"
+            raise ConfigError([ConfigProblem(cfg.file, f"sources.{cfg.name}.path", f"file {resolved} {what}")])
         replies = (
             (Path(replies_path) if Path(replies_path).is_absolute() else base / replies_path) if replies_path else None
         )

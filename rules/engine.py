@@ -18,7 +18,7 @@ from watcher.core.vocab import PRIORITIES
 
 AUTHOR_LISTS = ("vip", "staff", "competitor")
 LIST_KEYS = ("keywords", "language", "platform", "source", "kind", "intent", "author_list", "tag")
-RANGE_KEYS = ("sentiment", "followers", "engagement", "score", "repeat", "open_items", "words")
+RANGE_KEYS = ("sentiment", "followers", "engagement", "score", "repeat", "open_items", "words", "rating", "rating_drop")
 BOOL_KEYS = ("verified", "mentions_competitor", "sarcasm")
 CONDITION_KEYS = (*LIST_KEYS, "regex", *RANGE_KEYS, *BOOL_KEYS)
 
@@ -51,6 +51,8 @@ class Facts:
     author_lists: frozenset[str] = frozenset()
     mentions_competitor: bool = False
     sarcasm: bool = False
+    rating: int = 0  # a review's stars (1-5); 0 for a post that is not a review
+    rating_drop: int = 0  # stars the customer took away when editing the review
 
     @property
     def words(self) -> int:

@@ -49,6 +49,8 @@ def post_facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         author_lists=frozenset(name for name in AUTHOR_LISTS if on_lists & _LIST_BIT[name]),
         mentions_competitor=_mentions_competitor(accounts, on_lists, post.text),
         sarcasm=sig.sarcasm is not None,
+        rating=post.review.rating if post.review else 0,
+        rating_drop=post.review.rating_drop if post.review else 0,
     )
 
 
@@ -99,6 +101,8 @@ class PostFacts(FactsBatch):
             return np.array([c.author_recent_posts for c in self.contexts], dtype=np.float64).reshape(n)
         if name == "open_items":
             return np.array([c.author_open_items for c in self.contexts], dtype=np.float64).reshape(n)
+        if name in ("rating", "rating_drop"):
+            return np.array([getattr(p.review, name) if p.review else 0 for p in posts], dtype=np.float64).reshape(n)
         raise KeyError(f"no rule fact named {name!r}")
 
     def _author_columns(self) -> tuple[np.ndarray, np.ndarray]:

@@ -46,6 +46,8 @@ class Signals:
     sarcasm: str | None
     # (id(model) -> hashed part of that model's logits for a batch, this post's row in it)
     text_logits: tuple[Mapping[int, np.ndarray], int] = field(default=({}, 0), compare=False, repr=False)
+    # intent words found but not counted, each with why (rules/context.py)
+    set_aside: tuple[str, ...] = ()
 
     @property
     def intents(self) -> tuple[str, ...]:

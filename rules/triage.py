@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rules.context import in_context
 from rules.engine import Facts, RuleSet
 from rules.facts import PostFacts, TriageContext, post_facts
 from rules.intents import detect_intents, prepare_scanners, sarcasm
@@ -196,13 +197,13 @@ class Triager:
             rows = batch.rows(start, stop)
             moods = self.sentiment.analyze_many(rows, [texts[i] for i in members], lang, parts)
             for row, (i, x, mood) in enumerate(zip(members, rows, moods, strict=True)):
-                hits = tuple(detect_intents(x.norm, lang))
+                hits, aside = in_context(x.norm, lang, detect_intents(x.norm, lang))
                 irony = sarcasm(x.norm, (h.intent for h in hits))
                 if irony:
                     hits = tuple(h for h in hits if h.intent != "praise")
                     if mood.value > -0.3:
                         mood = mood.read_as_negative(floor=-0.3)
-                found[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row))
+                found[i] = Signals(x, lang, detected[i].why, mood, hits, irony, (parts, row), aside)
             start = stop
         return [found[i] for i in range(len(texts))]
 
@@ -240,8 +241,8 @@ class Triager:
             strict=True,
         ):
             e = effect(tuple(rules_fired))
-            if not e.allow_urgent and e.priority != "urgent":
-                value = min(value, t.urgent_score - 1)
+            if not e.allow_urgent and e.priority != "urgent" and value > t.urgent_score - 1:
+                value = _below_urgent(probability, t)
             points = max(0, min(100, int(round(value))))
             needs_reply = points >= t.reply_threshold if e.needs_reply is None else e.needs_reply
             priority = e.priority
@@ -256,6 +257,7 @@ class Triager:
                 reasons.append(sig.lang_why)
             for h in sig.hits:
                 reasons.append(f"{INTENT_LABELS[h.intent]}: '{h.match}'")
+            reasons += sig.set_aside
             if sig.sarcasm:
                 reasons.append(f"sarcasm: '{sig.sarcasm}'")
             if ctx.author_recent_posts:
@@ -304,6 +306,13 @@ class Triager:
     @staticmethod
     def facts(post: Post, sig: Signals, ctx: TriageContext) -> Facts:
         return post_facts(post, sig, ctx)
+
+
+def _below_urgent(probability: float, thresholds: TriageConfig) -> float:
+    """A score past the urgent band that no rule allows there: spread over the top of the
+    high band by the model's probability, so such posts do not all tie at urgent_score - 1."""
+    top = thresholds.urgent_score - 1
+    return top - (1.0 - probability) * (top - thresholds.high_score) / 2
 
 
 def _repeat_reason(recent_posts: int, window_days: int) -> str:

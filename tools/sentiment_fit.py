@@ -5,6 +5,7 @@ scoring one language's model. tools/train.py and tools/train_joint.py build on i
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,8 +123,10 @@ class DataMissing(Exception):
 
 
 def shared_data_dir() -> Path:
-    """../shared/data beside the repository (CI clones the repo next to it)."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    """../shared/data beside the repository (CI clones the repo next to it), or the folder
+    named by $WATCHER_SHARED_DATA (a worktree elsewhere)."""
+    override = os.environ.get("WATCHER_SHARED_DATA")
+    path = Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if not path.is_dir():
         raise DataMissing(
             f"{path}: labelled data not found; clone the shared data beside the repository "

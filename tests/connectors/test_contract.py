@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from connectors.base import CONNECTOR_MODULES, Connector, NotSupported, connector_class
 from connectors.replay import ReplayConnector
 from connectors.x.connector import XConnector
-from tests.connectors.x_support import Clock, make_connector, running_fake
+from tests.connectors.x.support import Clock, make_connector, running_fake
 from tests.helpers import make_post
 from watcher.cli.main import cli
 from watcher.slack.runtime import SlackRuntime

@@ -244,6 +244,7 @@ def test_batch_is_the_rules_applied_post_by_post(team: Triager, ctx: TriageConte
         )
         said = [f"needs-reply model {p:.2f}", sig.sentiment.why, *([sig.lang_why] if sig.lang == "unknown" else [])]
         said += [f"{INTENT_LABELS[h.intent]}: '{h.match}'" for h in sig.hits]
+        said += sig.set_aside
         said += [f"sarcasm: '{sig.sarcasm}'"] if sig.sarcasm else []
         n = c.author_recent_posts
         said += [f"{ordinal(n + 1)} message in {t.repeat_window_days} days"] if n else []

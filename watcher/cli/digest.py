@@ -8,20 +8,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.console import Console
 
 from watcher.cli.errors import fail, friendly_errors, load_config_or_exit, open_store_or_exit
-from watcher.config import Config
 from watcher.core.post import utc_now
-from watcher.digest.figures import DigestError, collect_digest, parse_moment, period_window, sla_targets
-from watcher.digest.html import render_html
-from watcher.digest.jobs import build_digest, draw_charts
-from watcher.digest.slack import DigestPostError, post_digest, slack_client
-from watcher.digest.text import digest_text, write_csv
-from watcher.store import Store
+
+if TYPE_CHECKING:  # the digest package (matplotlib, Slack) is imported when a digest is made
+    from watcher.config import Config
+    from watcher.store import Store
 
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
@@ -101,6 +99,12 @@ def digest(
     first response times per priority and agent, languages. Prints a summary; writes
     HTML and CSV on request; posts to Slack with --post.
     """
+    from watcher.digest.figures import DigestError, collect_digest, parse_moment, period_window, sla_targets
+    from watcher.digest.html import render_html
+    from watcher.digest.jobs import build_digest, draw_charts
+    from watcher.digest.slack import DigestPostError, post_digest, slack_client
+    from watcher.digest.text import digest_text, write_csv
+
     console = Console()
     config: Config | None = None
     if config_path is not None or db_path is None:

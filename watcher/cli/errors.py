@@ -9,14 +9,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from rich.console import Console
 
 from connectors.base import ConnectorError
-from watcher.config import Config, load_config
 from watcher.core.config import ConfigError, ConfigProblem
-from watcher.store import Store, StoreError
+
+if TYPE_CHECKING:  # imported where used: `watcher --help` loads neither the config loader nor SQLite
+    from watcher.config import Config
+    from watcher.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,16 +52,23 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConfigError as exc:
             report_problems(exc.problems)
-        except StoreError as exc:
-            fail("database error", str(exc))
         except ConnectorError as exc:
             fail("source error", str(exc), code=EXIT_SOURCE)
+        except Exception as exc:
+            # a StoreError can only come from a command that has imported the store already
+            from watcher.store import StoreError
+
+            if isinstance(exc, StoreError):
+                fail("database error", str(exc))
+            raise
 
     return wrapper  # type: ignore[return-value]
 
 
 def load_config_or_exit(path: str | Path, *, hint: str = "") -> Config:
     """The config at `path`, or every problem in it reported and exit code 2."""
+    from watcher.config import load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -68,6 +77,8 @@ def load_config_or_exit(path: str | Path, *, hint: str = "") -> Config:
 
 def open_store_or_exit(path: Path) -> Store:
     """The database at `path` (migrated to the current schema), or a clear error and exit code 2."""
+    from watcher.store import Store, StoreError
+
     try:
         return Store(path)
     except StoreError as exc:

@@ -20,15 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from watcher.cli.errors import fail, friendly_errors, load_config_or_exit, open_store_or_exit, report_problems
-from watcher.config import Config
 from watcher.core.config import ConfigError
 from watcher.core.vocab import PRIORITY_RANK
-from watcher.store import Store
+
+if TYPE_CHECKING:  # `watcher --help` loads no SQLite layer
+    from watcher.config import Config
+    from watcher.store import Store
 
 POSITIVE_LABELS = {"replied": 1.0, "escalated": 2.0}
 # watcher/queue.py DISMISS_REASONS: these three say the post did not need a reply;

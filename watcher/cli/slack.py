@@ -8,18 +8,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
 
 from connectors.base import Connector, connector_class
 from watcher.cli.errors import friendly_errors, load_config_or_exit, open_store_or_exit, report_problems
-from watcher.config import Config, slack_env_problems
 from watcher.core.config import ConfigProblem
 from watcher.core.post import Post
-from watcher.slack.app import start
-from watcher.slack.client import make_client
-from watcher.slack.jobs import run_slack_jobs
-from watcher.slack.runtime import ConnectorFor, SlackRuntime
+
+if TYPE_CHECKING:  # Slack's SDKs are imported when a Slack command runs, not for --help
+    from watcher.config import Config
+    from watcher.slack.runtime import ConnectorFor, SlackRuntime
 
 BOT_SCOPES = (
     "chat:write",  # post cards, threads and reminders; update cards; ephemeral refusals
@@ -91,6 +91,10 @@ def connector_for_config(config: Config, env: Mapping[str, str]) -> ConnectorFor
 
 
 def _runtime(config_path: str | None) -> SlackRuntime:
+    from watcher.config import slack_env_problems
+    from watcher.slack.client import make_client
+    from watcher.slack.runtime import SlackRuntime
+
     if config_path is None:  # `watcher --config X slack serve` and `watcher slack serve --config X` both work
         config_path = click.get_current_context().find_root().params.get("config_path") or "config.toml"
     config = load_config_or_exit(config_path)
@@ -135,6 +139,8 @@ def manifest(mode: str, request_url: str, name: str) -> None:
 @friendly_errors
 def serve(config_path: str | None, jobs: bool) -> None:
     """Run the Slack app (Socket Mode, or HTTP with signed requests) until Ctrl-C."""
+    from watcher.slack.app import start
+
     runtime = _runtime(config_path)
     try:
         start(runtime, os.environ, with_jobs=jobs)
@@ -149,6 +155,8 @@ def serve(config_path: str | None, jobs: bool) -> None:
 @friendly_errors
 def flush(config_path: str | None) -> None:
     """Run one Slack tick now: wake snoozed items, SLA reminders, deliver the outbox."""
+    from watcher.slack.jobs import run_slack_jobs
+
     runtime = _runtime(config_path)
     try:
         report = run_slack_jobs(runtime)

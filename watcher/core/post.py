@@ -75,6 +75,59 @@ class RawJson(Mapping[str, Any]):
         return f"RawJson({self.text!r})"
 
 
+MIN_STARS, MAX_STARS = 1, 5
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """What an app store or review site adds to a post: the stars, and the brand's
+    public answer as it stands (a new reply replaces it)."""
+
+    rating: int  # 1-5 stars
+    title: str = ""
+    app_version: str = ""  # the app version the customer reviewed (app stores)
+    territory: str = ""  # the store country (App Store) or the reviewer's language (Google Play)
+    previous_rating: int | None = None  # the rating before the customer edited the review
+    answer: str = ""  # the brand's current answer, "" when none
+    answer_pending: bool = False  # answered, but the platform has not published it yet
+
+    def __post_init__(self) -> None:
+        for name, stars in (("rating", self.rating), ("previous_rating", self.previous_rating)):
+            if stars is not None and not MIN_STARS <= stars <= MAX_STARS:
+                raise ValueError(f"{name} must be {MIN_STARS} to {MAX_STARS} stars, got {stars!r}")
+        object.__setattr__(self, "title", storable_text(self.title))
+        object.__setattr__(self, "answer", storable_text(self.answer))
+
+    @property
+    def rating_drop(self) -> int:
+        """Stars lost in the customer's last edit (0 for a first review or a raise)."""
+        return max(0, self.previous_rating - self.rating) if self.previous_rating else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rating": self.rating,
+            "title": self.title,
+            "app_version": self.app_version,
+            "territory": self.territory,
+            "previous_rating": self.previous_rating,
+            "answer": self.answer,
+            "answer_pending": self.answer_pending,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Review:
+        previous = data.get("previous_rating")
+        return cls(
+            rating=int(data["rating"]),
+            title=str(data.get("title") or ""),
+            app_version=str(data.get("app_version") or ""),
+            territory=str(data.get("territory") or ""),
+            previous_rating=int(previous) if previous else None,
+            answer=str(data.get("answer") or ""),
+            answer_pending=bool(data.get("answer_pending")),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Post:
     """One post, comment or mention, as every platform's payload is mapped to it.
@@ -99,6 +152,7 @@ class Post:
     is_repost: bool = False
     source: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
+    review: Review | None = None  # the stars and answer of an app store or site review
     # derived from the fields above (not arguments): the store's and ingest's lookup keys
     key: str = field(init=False, repr=False, compare=False)
     author_key: str = field(init=False, repr=False, compare=False)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from watcher.config import DEFAULT_SLA_MINUTES
 from watcher.core.vocab import PRIORITY_RANK
+from watcher.digest.ratings import Ratings, build_ratings
 from watcher.digest.themes import Theme, find_themes
 from watcher.store import Store
 
@@ -471,6 +472,7 @@ class Digest:
     responses: Responses
     generated_at: datetime
     brand: str = ""
+    ratings: Ratings | None = None  # review figures (app stores, Trustpilot)
 
 
 def collect_digest(
@@ -502,4 +504,8 @@ def collect_digest(
         responses=build_responses(store.reports.digest_response_rows(**span), sla_targets=sla_targets, now=now),
         generated_at=now,
         brand=brand,
+        ratings=build_ratings(
+            store.reports.digest_review_rows(**span),
+            store.reports.digest_review_rows(since=previous.since, until=previous.until),
+        ),
     )

@@ -7,10 +7,11 @@ Every piece of post text is escaped: posts are written by strangers.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from html import escape
 
 from watcher.digest.figures import SENTIMENTS, Digest, ResponseStats
+from watcher.digest.ratings import RatingGroup, Ratings, stars_change
 from watcher.digest.text import change, duration, percent, points
 
 CSS = """
@@ -63,6 +64,27 @@ def _link(url: str, text: str) -> str:
     if url.startswith(("https://", "http://")):
         return f'<a href="{escape(url)}">{escape(text)}</a>'
     return escape(text)
+
+
+def _ratings_html(ratings: Ratings) -> list[str]:
+    """Ratings per platform and per app version, beside the previous period's average."""
+
+    def rows(groups: Iterable[RatingGroup]) -> Iterator[list[object]]:
+        for g in groups:
+            average = f"{g.average:.2f}" if g.average is not None else "-"
+            yield [g.name, g.count, average, stars_change(g.change), *g.distribution]
+
+    headers = ("reviews of", "count", "average ★", "change", "1★", "2★", "3★", "4★", "5★")
+    rate = f"{ratings.response_rate:.0%}" if ratings.response_rate is not None else "-"
+    return [
+        "<h2>Ratings</h2>",
+        f'<p class="muted">1-2 star reviews answered: {ratings.low_star_answered} of {ratings.low_star} '
+        f"({rate}). Change = average stars now minus in the previous period.</p>",
+        "<h3>By platform</h3>",
+        _table(headers, rows(ratings.by_platform)),
+        "<h3>By app version</h3>" if ratings.by_version else "",
+        _table(headers, rows(ratings.by_version)) if ratings.by_version else "",
+    ]
 
 
 def render_html(digest: Digest, charts: Mapping[str, bytes]) -> str:
@@ -144,6 +166,8 @@ def render_html(digest: Digest, charts: Mapping[str, bytes]) -> str:
             ),
         )
     )
+    if digest.ratings and digest.ratings.reviews:
+        parts.extend(_ratings_html(digest.ratings))
     targets = ", ".join(f"{p} {duration(t.total_seconds())}" for p, t in r.sla_targets.items())
     parts.extend(
         [

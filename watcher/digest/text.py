@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.digest.figures import SENTIMENTS, Change, Digest, ResponseStats
+from watcher.digest.ratings import ratings_lines
 from watcher.slack.mrkdwn import escape, link
 
 
@@ -91,6 +92,8 @@ def digest_text(digest: Digest) -> str:
         )
         lines.append("By platform: " + ", ".join(_change_text(c) for c in v.by_platform[:6]))
         lines.append("*Sentiment* " + ", ".join(sentiment_text(digest, label) for label in SENTIMENTS))
+        if digest.ratings:
+            lines.extend(ratings_lines(digest.ratings))
         if digest.intents:
             lines.append("*Top intents* " + ", ".join(f"{i.intent} {i.posts:,}" for i in digest.intents[:5]))
         for lang, themes in list(digest.themes.items())[:3]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, normalized_text, storable_text
+from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
 from watcher.store.base import Repository, _locked, _present, from_iso, iso
 
 
@@ -230,7 +230,7 @@ class PostTables(Repository):
         after: tuple[str, int] = (iso(since), 0)  # (created_at, rowid) of the last row read
         while rows := self._page_after(after, page_size):
             yield [_row_post(r) for r in rows]
-            after = (rows[-1][4], rows[-1][23])
+            after = (rows[-1][4], rows[-1][24])
 
     @_locked
     def _page_after(self, after: tuple[str, int], size: int) -> list[Any]:
@@ -266,7 +266,8 @@ class PostTables(Repository):
 _POST_SELECT = (
     "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
     "p.conversation_id, p.parent_text, p.likes, p.reposts, p.replies, p.is_own, p.is_repost, "
-    "p.source, {raw}, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key, p.rowid "
+    "p.source, {raw}, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key, p.review, "
+    "p.rowid "
     "FROM posts p LEFT JOIN authors a ON a.key = p.author_key"
 )
 
@@ -297,6 +298,7 @@ def _row_post(r: Sequence[Any]) -> Post:
             followers=r[20] or 0,
             verified=bool(r[21]),
         ),
+        review=Review.from_json(json.loads(r[23])) if r[23] else None,
     )
 
 
@@ -327,6 +329,8 @@ _POST_COLUMNS = (
     "duplicate_of",
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
     "raw",
+    "rating",
+    "review",
 )
 _INSERT_POST = f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join(':' + c for c in _POST_COLUMNS)})"
 # one upsert per post, in batch order: the author keeps the last post's profile, the
@@ -366,6 +370,9 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "is_repost": int(post.is_repost),
         "duplicate_of": entry.duplicate_of,
         "raw": _raw_blob(post.raw),
+        # the rating in a column of its own for the digest's figures; the whole review as JSON
+        "rating": post.review.rating if post.review else None,
+        "review": _json(post.review.to_json()) if post.review else None,
     }
     if triage is None:  # the detected language replaces the platform's hint only when triaged
         row.update(dict.fromkeys(TRIAGE_COLUMNS), lang=post.lang)

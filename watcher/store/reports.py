@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from watcher.store.base import Repository, _dicts, _locked, from_iso, iso
 from watcher.store.schema import QUARTER_SQL
+
+
+class ReviewRow(NamedTuple):
+    """One counted review of a digest window."""
+
+    platform: str
+    app_version: str  # "" when the platform does not say
+    rating: int
+    answered: bool  # the brand answered it: from the queue, or natively on the platform
 
 
 class DigestQueries(Repository):
@@ -178,6 +187,19 @@ class DigestQueries(Repository):
             row["agent"] = row["agent"] or ""
             rows.append(row)
         return rows
+
+    @_locked
+    def digest_review_rows(self, *, since: datetime, until: datetime) -> list[ReviewRow]:
+        """The reviews written in [since, until) (each version of an edited one), with
+        whether the brand has answered them."""
+        sql = (
+            "SELECT p.platform, COALESCE(json_extract(p.review, '$.app_version'), ''), p.rating, "
+            "EXISTS (SELECT 1 FROM queue_items q WHERE q.post_key = p.key AND q.first_response_at IS NOT NULL) "
+            "OR COALESCE(json_extract(p.review, '$.answer'), '') != '' "
+            f"FROM posts p WHERE p.rating IS NOT NULL AND {self._COUNTED}"
+        )
+        rows = self.db.execute(sql, [iso(since), iso(until)]).fetchall()
+        return [ReviewRow(r[0], r[1], int(r[2]), bool(r[3])) for r in rows]
 
     # --- digest runs -------------------------------------------------------------
     # One row per scheduled digest period (key digest:<schedule>:<period>:<local start date>):

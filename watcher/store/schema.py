@@ -54,7 +54,9 @@ CREATE TABLE posts (
     tags TEXT,
     channel TEXT,
     -- the platform payload, zlib-compressed JSON
-    raw BLOB
+    raw BLOB,
+    rating INTEGER,
+    review TEXT
 );
 CREATE INDEX idx_posts_created_at ON posts (created_at);
 CREATE INDEX idx_posts_author_key_created_at ON posts (author_key, created_at);

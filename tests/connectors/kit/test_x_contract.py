@@ -10,7 +10,7 @@ import pytest
 from connectors.x.client import RateWindows, build_client
 from connectors.x.connector import XConnector
 from tests.connectors.kit.contract import ConnectorContract, Kit
-from tests.connectors.x_support import BRAND_ID, ENV
+from tests.connectors.x.support import BRAND_ID, ENV
 from tests.fakes.x_api import FakeX
 from watcher.core.post import Post
 

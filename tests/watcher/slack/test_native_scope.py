@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from connectors.base import reply_scope
 from connectors.x.budget import plan_budget
-from tests.connectors.x_support import BRAND_ID, ENV, make_connector
+from tests.connectors.x.support import BRAND_ID, ENV, make_connector
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
 from watcher.cli.slack import connector_for_config

@@ -14,10 +14,10 @@ import pytest
 from slack_sdk import WebClient
 
 from connectors.base import PostedReply
-from tests.connectors.x_support import BRAND_ID
+from tests.connectors.x.support import BRAND_ID
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
-from tests.watcher.send_child import kill_mid_send
+from tests.watcher.queue.send_child import kill_mid_send
 from watcher.config import Config
 from watcher.core.post import Post
 from watcher.queue.machine import LOOK_FIRST
