@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 from click.testing import CliRunner
 
+from rules.facts import TriageContext
+from rules.rule_file import load_ruleset
+from rules.triage import Triager
 from tests.conftest import T0
+from tests.rules.conftest import make_post
 from watcher.cli.rules import RepeatWindow, ReplaySummary
 
 
@@ -51,3 +56,18 @@ def test_the_summary_keeps_the_largest_changes_first_met_first() -> None:
     rerouted = text.split("re-routed: 3\n")[1].splitlines()
     assert [line.split(":")[1] for line in rerouted] == ["9", "13"]
     assert "#billing             0       3      +3" in text
+
+
+def test_triage_under_two_rule_sets_reads_the_texts_once(triager: Triager, ctx: TriageContext, tmp_path: Path) -> None:
+    path = tmp_path / "team.toml"
+    path.write_text(
+        '[[rules]]\nname = "billing team"\nall = { intent = ["billing"] }\nthen = { channel = "#billing", boost = 15 }\n',
+        encoding="utf-8",
+    )
+    team = load_ruleset(path)
+    posts = [make_post(text) for text in ("charged twice for one payment", "La bolletta è sbagliata", "nice app")]
+    contexts = [ctx] * len(posts)
+    before, after = triager.triage_many_each(posts, contexts, [triager.rules, team])
+    assert before == triager.triage_many(posts, contexts)
+    assert after == triager.with_rules(team).triage_many(posts, contexts)
+    assert before != after

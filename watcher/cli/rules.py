@@ -257,10 +257,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
                 TriageContext(brand=config.brand, thresholds=config.triage, author_recent_posts=n, now=now)
                 for _, n in replayed
             ]
-            triager.rules = before_rules
-            before = triager.triage_many(posts, contexts)
-            triager.rules = after_rules
-            after = triager.triage_many(posts, contexts)
+            before, after = triager.triage_many_each(posts, contexts, [before_rules, after_rules])
             for change in zip(posts, before, after, strict=True):
                 summary.add(*change)
     finally:
