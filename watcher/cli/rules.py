@@ -242,8 +242,7 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     try:
         now = datetime.now(UTC)
         repeat = timedelta(days=config.triage.repeat_window_days)
-        # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
-        triager = Triager.from_config(config)
+        triager: Triager | None = None  # built at the first post to replay (it loads the models)
         summary = ReplaySummary(examples)
         repeats = RepeatWindow(repeat)
         # one repeat window further back too, so "writes again" sees an author's history
@@ -257,6 +256,8 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
                 TriageContext(brand=config.brand, thresholds=config.triage, author_recent_posts=n, now=now)
                 for _, n in replayed
             ]
+            if triager is None:  # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
+                triager = Triager.from_config(config)
             before, after = triager.triage_many_each(posts, contexts, [before_rules, after_rules])
             for change in zip(posts, before, after, strict=True):
                 summary.add(*change)
