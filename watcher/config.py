@@ -26,6 +26,7 @@ from watcher.core.config import (
     refuse_secrets,
     unknown_key,
 )
+from watcher.core.incident import IncidentsConfig
 from watcher.core.settings import BrandConfig, TriageConfig
 from watcher.core.vocab import PRIORITIES
 
@@ -136,6 +137,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     sources: tuple[SourceConfig, ...] = ()
     digest: DigestConfig = field(default_factory=DigestConfig)
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -161,6 +163,7 @@ SECTIONS: dict[str, type] = {
     "slack": SlackConfig,
     "scheduler": SchedulerConfig,
     "digest": DigestConfig,
+    "incidents": IncidentsConfig,
 }
 SOURCE_COMMON_KEYS = ("kind", "enabled", "interval_seconds", "jitter_seconds", "backfill_hours")
 

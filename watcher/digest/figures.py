@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from watcher.config import DEFAULT_SLA_MINUTES
 from watcher.core.vocab import PRIORITY_RANK
+from watcher.digest.incidents import IncidentFigures, incident_figures
 from watcher.digest.ratings import Ratings, build_ratings
 from watcher.digest.themes import Theme, find_themes
 from watcher.store import Store
@@ -473,6 +474,7 @@ class Digest:
     generated_at: datetime
     brand: str = ""
     ratings: Ratings | None = None  # review figures (app stores, Trustpilot)
+    incidents: tuple[IncidentFigures, ...] = ()
 
 
 def collect_digest(
@@ -508,4 +510,5 @@ def collect_digest(
             store.reports.digest_review_rows(**span),
             store.reports.digest_review_rows(since=previous.since, until=previous.until),
         ),
+        incidents=incident_figures(store, since=window.since, until=window.until, now=now),
     )

@@ -7,11 +7,12 @@ formatting helpers so every figure reads the same everywhere.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from watcher.digest.figures import SENTIMENTS, Change, Digest, ResponseStats
+from watcher.digest.incidents import IncidentFigures
 from watcher.digest.ratings import ratings_lines
 from watcher.slack.mrkdwn import escape, link
 
@@ -79,6 +80,20 @@ def response_line(stats: ResponseStats) -> str:
     )
 
 
+def incident_lines(incidents: Sequence[IncidentFigures]) -> list[str]:
+    """One line per incident of the period (none when there were none)."""
+    if not incidents:
+        return []
+    lines = [f"*Incidents* {len(incidents)}"]
+    for f in incidents:
+        lines.append(
+            f"  • #{f.incident.id} {escape(f.incident.title)} ({f.incident.state.value}): {f.customers} customers, "
+            f"{f.posts} posts, {f.answered} answered; lasted {duration(f.duration_seconds)}, first statement after "
+            f"{duration(f.to_first_statement_seconds)}, resolved after {duration(f.to_resolution_seconds)}"
+        )
+    return lines
+
+
 def digest_text(digest: Digest) -> str:
     """The digest as a Slack mrkdwn message: the figures people read first."""
     v = digest.volume
@@ -105,6 +120,7 @@ def digest_text(digest: Digest) -> str:
         if digest.top_posts:
             lines.append("*Top posts by reach*")
             lines.extend(f"  • {top_post_line(post)}" for post in digest.top_posts[:3])
+    lines.extend(incident_lines(digest.incidents))
     r = digest.responses
     if r.items:
         o = r.overall

@@ -18,6 +18,7 @@ from rules.triage import Triage, TriageContext, Triager
 from watcher.config import Config
 from watcher.core.post import Post, normalized_text, post_key, utc_now
 from watcher.core.vocab import OPEN_STATES
+from watcher.incidents.detect import Arrival, IncidentDesk
 from watcher.queue.machine import Queue
 from watcher.store import AuthorProbe, NewItem, NewPost, Store, StoredHistory
 
@@ -160,6 +161,7 @@ class Pipeline:
         self.clock = clock
         self.before_commit = before_commit
         self.own = OwnAccounts.of(config)
+        self.incidents = IncidentDesk(store, config.incidents, channel=config.slack.channel)
 
     def ingest(self, source: str, result: FetchResult) -> IngestReport:
         now = self.clock()
@@ -230,7 +232,13 @@ class Pipeline:
                 elif triaged is not None and triaged.needs_reply and not triaged.suppress:
                     channel = triaged.channel or self.config.slack.channel
                     items.append(NewItem(post.key, triaged.priority, triaged.score, channel, not triaged.digest_only))
-            created = self.store.items.create_queue_items(items, now=now, card_kind="card")
+            arrivals = [
+                Arrival(post, triaged.lang, triaged.intents, triaged.tags)
+                for post, _, triaged, _ in planned
+                if triaged is not None and post.key in inserted
+            ]
+            # posts joining an open incident get no card of their own; a burst suggests one
+            created = self.incidents.queue(arrivals, items, now=now)
             report.queued += len(created)
             report.queued_keys.extend(created)
             report.answered_natively += self._close_answered_natively(result.posts)
@@ -249,10 +257,10 @@ class Pipeline:
             if not post.parent_id or not self.own.owns(post):
                 continue
             item = self.store.items.item_for_post(post_key(post.platform, post.parent_id))
-            if item is None or item["state"] not in OPEN_STATES or item["state"] == "sending":
+            if item is None or item.state not in OPEN_STATES or item.state == "sending":
                 continue  # none, closed already, or our own send in flight (it records itself)
             actor = f"@{post.author.handle}" if post.author.handle else "brand"
-            if queue.answered_elsewhere(item["id"], url=post.url, actor=actor).changed:
+            if queue.answered_elsewhere(item.id, url=post.url, actor=actor).changed:
                 closed += 1
         return closed
 

@@ -16,8 +16,9 @@ from slack_bolt import App
 
 from watcher.core.config import env_missing
 from watcher.slack.http import ReplayGuard, serve_http
+from watcher.slack.incident_actions import INCIDENT_LISTENERS
 from watcher.slack.jobs import jobs_loop
-from watcher.slack.listeners import register
+from watcher.slack.listeners import LISTENERS, register
 from watcher.slack.runtime import SlackRuntime
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def build_app(
         name="watcher",
     )
     app.use(ReplayGuard(clock=replay_clock))
-    register(app, runtime)
+    register(app, runtime, LISTENERS + INCIDENT_LISTENERS)
     return app
 
 
@@ -82,7 +83,7 @@ def _serve(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
             " (slack.mode is http)"
         )
     app = build_app(runtime, signing_secret=secret)
-    server = serve_http(app, host=slack.http_host, port=slack.http_port, path=slack.http_path)
+    server = serve_http(app, host=slack.http_host, port=slack.http_port, path=slack.http_path, signing_secret=secret)
     log.info("Slack HTTP endpoint on %s:%s%s", slack.http_host, slack.http_port, slack.http_path)
     try:
         server.serve_forever()

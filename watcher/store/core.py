@@ -11,6 +11,7 @@ import sqlite_utils
 
 from watcher.store.base import Connection, StoreError
 from watcher.store.delivery import OutboxTables, ReplyTables
+from watcher.store.incidents import IncidentTables
 from watcher.store.items import QueueTables
 from watcher.store.posts import PostTables
 from watcher.store.reports import DigestQueries
@@ -60,6 +61,7 @@ class Store(Connection):
         self.slack = SlackTables(self)
         self.reports = DigestQueries(self)
         self.spikes = SpikeTables(self)
+        self.incidents = IncidentTables(self)
 
     def schema_version(self) -> int:
         with self._lock:

@@ -15,9 +15,11 @@ APPLICATION_ID = 0x57544348
 
 # 15-minute UTC bucket of a post, e.g. "2026-10-25T01:2" for 01:30-01:44: every real time
 # zone offset is a multiple of 15 minutes, so local hours and days are sums of these.
+# the open states as an SQL list: the partial index and the queries that use it say it alike
+OPEN_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
+
 QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
 
-_OPEN = ", ".join(f"'{state}'" for state in OPEN_STATES)
 _AUTHOR_OF = "SELECT author_key FROM posts WHERE key = {row}.post_key"
 
 SCHEMA = f"""
@@ -100,7 +102,11 @@ CREATE TABLE queue_items (
     post_key TEXT NOT NULL,
     state TEXT NOT NULL,
     priority TEXT,
-    score INTEGER,
+    -- the priority's place in PRIORITY_RANK (0: urgent), kept with it: the queue's sort key
+    priority_rank INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    -- the post's time, copied once: the queue's last sort key, so the ranking is one index
+    posted_at TEXT NOT NULL,
     channel TEXT,
     assignee TEXT,
     escalated INTEGER,
@@ -112,6 +118,8 @@ CREATE TABLE queue_items (
     reply_key TEXT,
     reply_url TEXT,
     dismiss_reason TEXT,
+    -- hidden on the platform by a moderator (and so dismissed as spam)
+    hidden INTEGER NOT NULL DEFAULT 0,
     snoozed_until TEXT,
     sla_due_at TEXT,
     first_response_at TEXT,
@@ -121,21 +129,25 @@ CREATE TABLE queue_items (
     version INTEGER
 );
 CREATE UNIQUE INDEX idx_queue_items_post_key ON queue_items (post_key);
-CREATE TRIGGER queue_items_open_insert AFTER INSERT ON queue_items WHEN NEW.state IN ({_OPEN})
+CREATE TRIGGER queue_items_open_insert AFTER INSERT ON queue_items WHEN NEW.state IN ({OPEN_SQL})
 BEGIN
     UPDATE authors SET open_items = open_items + 1 WHERE key = ({_AUTHOR_OF.format(row="NEW")});
 END;
 CREATE TRIGGER queue_items_open_update AFTER UPDATE OF state ON queue_items
-    WHEN (OLD.state IN ({_OPEN})) != (NEW.state IN ({_OPEN}))
+    WHEN (OLD.state IN ({OPEN_SQL})) != (NEW.state IN ({OPEN_SQL}))
 BEGIN
-    UPDATE authors SET open_items = open_items + IIF(NEW.state IN ({_OPEN}), 1, -1)
+    UPDATE authors SET open_items = open_items + IIF(NEW.state IN ({OPEN_SQL}), 1, -1)
     WHERE key = ({_AUTHOR_OF.format(row="NEW")});
 END;
-CREATE TRIGGER queue_items_open_delete AFTER DELETE ON queue_items WHEN OLD.state IN ({_OPEN})
+CREATE TRIGGER queue_items_open_delete AFTER DELETE ON queue_items WHEN OLD.state IN ({OPEN_SQL})
 BEGIN
     UPDATE authors SET open_items = open_items - 1 WHERE key = ({_AUTHOR_OF.format(row="OLD")});
 END;
-CREATE INDEX idx_queue_items_state_priority ON queue_items (state, priority);
+-- the ranked queue read in order through an index, never sorted: open items through the
+-- partial index, one state through the other (see QueueTables.queue_rows)
+CREATE INDEX queue_open ON queue_items (priority_rank, score DESC, posted_at, id)
+    WHERE state IN ({OPEN_SQL});
+CREATE INDEX queue_state ON queue_items (state, priority_rank, score DESC, posted_at, id);
 CREATE INDEX queue_items_created ON queue_items (created_at);
 
 CREATE TABLE events (
@@ -230,6 +242,58 @@ CREATE TABLE digest_schedules (name TEXT PRIMARY KEY, first_seen TEXT);
 
 -- the last alerted spike of each statistic: a spike that goes on is alerted once
 CREATE TABLE spike_state (statistic TEXT PRIMARY KEY, first_hour TEXT, last_hour TEXT, updated_at TEXT);
+
+-- incidents: one problem many customers write about (watcher.core.incident); their
+-- posts, statements per language and kind, and an audit timeline like queue items'
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    opened_by TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    first_statement_at TEXT,
+    resolved_at TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX incidents_state ON incidents (state, intent);
+
+-- own_card: the post kept its own card (urgent for another reason)
+CREATE TABLE incident_posts (
+    post_key TEXT PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    joined_at TEXT NOT NULL,
+    own_card INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX incident_posts_incident ON incident_posts (incident_id);
+
+CREATE TABLE incident_statements (
+    incident_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    drafted_by TEXT NOT NULL,
+    approved_by TEXT,
+    override_reason TEXT NOT NULL DEFAULT '',
+    updated_at TEXT,
+    PRIMARY KEY (incident_id, kind, lang)
+);
+
+CREATE TABLE incident_events (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    at TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+
+-- answering everyone: a platform that said stop is not asked again before `until`
+CREATE TABLE incident_waits (platform TEXT PRIMARY KEY, until TEXT NOT NULL);
 """
 
 

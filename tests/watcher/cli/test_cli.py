@@ -183,10 +183,18 @@ def test_demo_runs_the_sample_end_to_end(tmp_path: Path) -> None:
 
     with Store(db) as store:
         rows = store.items.queue_rows(limit=1000)
-        assert rows and rows[0]["priority"] == "urgent"
+        assert rows and rows[0].item.priority == "urgent"
         assert store.posts.count_posts() > 250
         assert store.db.execute("SELECT COUNT(*) FROM posts WHERE duplicate_of IS NOT NULL").fetchone()[0] >= 5
-        assert store.outbox.outbox_counts().get("sent") == store.items.count_items()  # one card per item, none twice
+        # one card per item, none twice; an item without a card joined an opened incident
+        cards = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT item_id) FROM outbox WHERE kind = 'card'").fetchone()
+        without = store.db.execute(
+            "SELECT COUNT(*), COUNT(ip.post_key) FROM queue_items q LEFT JOIN incident_posts ip ON ip.post_key = "
+            "q.post_key WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'card' AND o.item_id = q.id)"
+        ).fetchone()
+        assert cards[0] == cards[1] == store.items.count_items() - without[0] and without[0] == without[1]
+        assert store.outbox.outbox_counts().get("pending", 0) == 0
+        assert "Incident #1 Outage reports: formed 19 Nov 06:21 UTC" in " ".join(result.stdout.split())
         # the brand's own replies in the sample close the items they answer
         assert store.items.count_items(states=("answered_elsewhere",)) >= 10
 

@@ -1,0 +1,174 @@
+"""The incident card's buttons and modals: open or ignore a suggestion, write the
+statement per language, approve it (someone else; past a promise warning only with a
+reason), answer everyone, resolve. `INCIDENT_LISTENERS` joins the listeners table in
+app.py, each entry behind its role like every other listener."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+
+from watcher.core.incident import IncidentState, StatementKind
+from watcher.core.item import OutboxRow
+from watcher.incidents.actions import IncidentError, Incidents
+from watcher.incidents.detect import enqueue_incident_update
+from watcher.incidents.fanout import FanOut, FanOutReport
+from watcher.incidents.promises import PromiseList
+from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
+from watcher.slack.incident_cards import approve_modal, statement_modal, submitted_statement
+from watcher.slack.listeners import Ack, ActionHandler, ActionListener, ViewListener, _tell, open_modal
+from watcher.slack.permissions import Role
+from watcher.slack.runtime import SlackRuntime
+
+log = logging.getLogger(__name__)
+
+
+def incidents_of(runtime: SlackRuntime) -> Incidents:
+    return Incidents(runtime.store, PromiseList.load(), clock=runtime.clock)
+
+
+def redraw_incident(runtime: SlackRuntime, incident_id: int) -> None:
+    """Update the incident card now; if Slack cannot take it now, the outbox row waits."""
+    incident = runtime.store.incidents.get(incident_id)
+    if incident is None:
+        return
+    now = runtime.clock()
+    row_id = enqueue_incident_update(runtime.store, incident, now=now, reason=f"redraw:{now.isoformat()}")
+    if row_id is None:
+        return
+    row = OutboxRow(row_id, "incident_update", "", "", None, {"incident_id": incident_id})
+    try:
+        ref = runtime.notifier.deliver(row)
+    except DeliveryRetry as exc:
+        runtime.store.outbox.mark_outbox_retry(row_id, next_attempt_at=retry_time(exc, runtime.clock()), error=str(exc))
+        return
+    except DeliveryFailed as exc:
+        runtime.store.outbox.mark_outbox_failed(row_id, error=str(exc))
+        return
+    runtime.store.outbox.mark_outbox_sent(row_id, ref=ref, now=runtime.clock())
+
+
+def _incident_id(action: Mapping[str, Any]) -> int:
+    return int(str(action.get("value") or "0"))
+
+
+def incident_step(to: IncidentState) -> ActionHandler:
+    """A button that moves the incident (open, ignore, resolve)."""
+
+    def handle(
+        runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
+    ) -> None:
+        incident_id = _incident_id(action)
+        try:
+            incidents_of(runtime).move(incident_id, to, user)
+        except IncidentError as exc:
+            _tell(client, body, str(exc))
+            return
+        redraw_incident(runtime, incident_id)
+
+    return handle
+
+
+def open_statement(
+    runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, _: str
+) -> None:
+    incidents = incidents_of(runtime)
+    try:
+        incident = incidents.get(_incident_id(action))
+    except IncidentError as exc:
+        _tell(client, body, str(exc))
+        return
+    current = runtime.store.incidents.statements(incident.id, StatementKind.FIRST)
+    langs = sorted({p.lang for p in runtime.store.incidents.posts(incident.id) if p.lang} | set(current))
+    warnings = incidents.check({lang: s.text for lang, s in current.items()}).warnings
+    open_modal(client, body, statement_modal(incident, langs or ["en"], current, warnings))
+
+
+def submit_statement(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
+    incident_id, texts = submitted_statement(view)
+    try:
+        incidents_of(runtime).write_statement(incident_id, StatementKind.FIRST, texts, user)
+    except IncidentError as exc:
+        first = next(iter(texts), "en")
+        ack(response_action="errors", errors={f"lang:{first}": str(exc)})
+        return
+    ack()
+    redraw_incident(runtime, incident_id)
+
+
+def approve_statement(
+    runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
+) -> None:
+    incidents = incidents_of(runtime)
+    incident_id = _incident_id(action)
+    statements = runtime.store.incidents.statements(incident_id, StatementKind.FIRST)
+    warnings = incidents.check({lang: s.text for lang, s in statements.items()}).warnings
+    try:
+        if warnings and not any(s.drafted_by == user for s in statements.values()):
+            open_modal(client, body, approve_modal(incidents.get(incident_id), warnings))
+            return
+        incidents.approve_statement(incident_id, StatementKind.FIRST, user)
+    except IncidentError as exc:
+        _tell(client, body, str(exc))
+        return
+    redraw_incident(runtime, incident_id)
+
+
+def submit_approval(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
+    incident_id = int(json.loads(view["private_metadata"])["incident_id"])
+    reason = str(view["state"]["values"].get("reason", {}).get("reason", {}).get("value") or "")
+    try:
+        incidents_of(runtime).approve_statement(incident_id, StatementKind.FIRST, user, reason=reason)
+    except IncidentError as exc:
+        ack(response_action="errors", errors={"reason": str(exc)})
+        return
+    ack()
+    redraw_incident(runtime, incident_id)
+
+
+def fan_out(runtime: SlackRuntime, incident_id: int, user: str) -> FanOutReport:
+    fanout = FanOut(
+        runtime.store,
+        runtime.connector_for,
+        clock=runtime.clock,
+        sends_per_minute=runtime.config.incidents.sends_per_minute,
+        sleep=runtime.sleep,
+    )
+    return fanout.run(incident_id, actor=user)
+
+
+def answer_everyone(
+    runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
+) -> None:
+    incident_id = _incident_id(action)
+    report = fan_out(runtime, incident_id, user)
+    parts = [f"{report.sent} answered now", f"{report.already} answered before"]
+    if report.blocked:
+        waits = ", ".join(f"{platform} until {until:%H:%M} UTC" for platform, until in sorted(report.blocked.items()))
+        parts.append(f"{report.waiting} waiting ({waits}); click again after that")
+    elif report.waiting:
+        parts.append(f"{report.waiting} waiting for another send; click again shortly")
+    if report.no_statement:
+        parts.append(f"{report.no_statement} without an approved statement in their language")
+    if report.failed:
+        parts.append(f"{report.failed} failed (their cards say why)")
+    if report.left_to_agents:
+        parts.append(f"{report.left_to_agents} left to agents (own card or a draft of their own)")
+    _tell(client, body, f"Incident #{incident_id}: " + "; ".join(parts) + ".")
+    redraw_incident(runtime, incident_id)
+
+
+INCIDENT_LISTENERS: tuple[ActionListener | ViewListener, ...] = (
+    ActionListener("incident_open", Role.MODERATOR, incident_step(IncidentState.INVESTIGATING)),
+    ActionListener("incident_ignore", Role.MODERATOR, incident_step(IncidentState.IGNORED)),
+    ActionListener("incident_resolve", Role.MODERATOR, incident_step(IncidentState.RESOLVED)),
+    ActionListener("incident_statement", Role.MODERATOR, open_statement),
+    ViewListener("incident_statement_submit", Role.MODERATOR, submit_statement, lambda _view: "lang:en"),
+    ActionListener("incident_approve", Role.APPROVER, approve_statement),
+    ViewListener("incident_approve_submit", Role.APPROVER, submit_approval, lambda _view: "reason"),
+    ActionListener("incident_answer", Role.APPROVER, answer_everyone),
+)

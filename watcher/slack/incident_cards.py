@@ -1,0 +1,210 @@
+"""Block Kit for incidents: the card (suggested, open, resolved; counters, examples,
+statements, progress) and the statement and approval modals. Pure functions, like cards.py."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from watcher.core.incident import Incident, IncidentPost, IncidentState, Statement, StatementKind
+from watcher.slack.mrkdwn import escape, fit, mention
+
+EXAMPLES = 3
+OPEN_STEPS = (IncidentState.INVESTIGATING, IncidentState.IDENTIFIED, IncidentState.MONITORING)
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident: Incident
+    posts: Sequence[IncidentPost]
+    statements: Mapping[str, Statement]  # the first statement, per language
+    warnings: Sequence[str] = ()  # the promise check of the statements
+    answered: int = 0
+    to_answer: int = 0
+
+
+def incident_text(view: IncidentView) -> str:
+    incident = view.incident
+    if incident.state == IncidentState.SUGGESTED:
+        return f"Incident suggested: {incident.title} ({len(view.posts)} posts)"
+    return f"Incident #{incident.id}: {incident.title} ({incident.state.value}, {len(view.posts)} posts)"
+
+
+def _counts(values: Sequence[str]) -> str:
+    return ", ".join(f"{name or '?'} {n}" for name, n in Counter(values).most_common())
+
+
+def _speed(posts: Sequence[IncidentPost]) -> str:
+    if len(posts) < 2:
+        return f"{len(posts)} post"
+    span = max(p.created_at for p in posts) - min(p.created_at for p in posts)
+    minutes = max(1, round(span.total_seconds() / 60))
+    return f"{len(posts)} posts in {minutes} min"
+
+
+def button(text: str, action_id: str, incident_id: int, style: str = "") -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": str(incident_id),
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
+    incident, posts = view.incident, view.posts
+    title = incident_text(view)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": fit(title, 150, escaped=False)}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*How many, how fast*\n{_speed(posts)}"},
+                {"type": "mrkdwn", "text": f"*Languages*\n{_counts([p.lang for p in posts])}"},
+                {"type": "mrkdwn", "text": f"*Platforms*\n{_counts([p.platform for p in posts])}"},
+                {"type": "mrkdwn", "text": f"*State*\n{incident.state.value}"},
+            ],
+        },
+    ]
+    for post in posts[:EXAMPLES]:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"{post.platform} @{escape(post.author_handle)}: {fit(post.text, 280)}"}
+                ],
+            }
+        )
+    if view.statements:
+        lines = []
+        for lang, statement in sorted(view.statements.items()):
+            state = f"approved by {mention(statement.approved_by)}" if statement.approved_by else "waiting for approval"
+            lines.append(f"*{lang}* ({state}): {fit(statement.text, 300)}")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+    if view.warnings:
+        text = ":warning: *Promises that need approval*\n" + "\n".join(f"• {escape(w)}" for w in view.warnings)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": fit(text, 3000, escaped=False)}})
+    if view.to_answer and incident.state != IncidentState.SUGGESTED:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"Answered {view.answered} of {view.to_answer} posts"}],
+            }
+        )
+    actions = _actions(view)
+    if actions:
+        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}", "elements": actions})
+    return blocks
+
+
+def _actions(view: IncidentView) -> list[dict[str, Any]]:
+    incident = view.incident
+    if incident.state == IncidentState.SUGGESTED:
+        return [
+            button("Open incident", "incident_open", incident.id, "primary"),
+            button("Ignore", "incident_ignore", incident.id),
+        ]
+    if incident.state not in OPEN_STEPS:
+        return []
+    actions = [button("Write statement", "incident_statement", incident.id)]
+    statements = view.statements.values()
+    if statements and not all(s.approved_by for s in statements):
+        actions.append(button("Approve statement", "incident_approve", incident.id, "primary"))
+    if statements and all(s.approved_by for s in statements) and view.answered < view.to_answer:
+        actions.append(button("Answer everyone", "incident_answer", incident.id, "primary"))
+    actions.append(button("Resolve", "incident_resolve", incident.id, "danger"))
+    return actions
+
+
+@cache
+def _templates() -> dict[str, dict[str, str]]:
+    """The bundled statement templates (package data: read once, never edited at run time)."""
+    data = tomllib.loads(files("watcher").joinpath("data/incident_templates.toml").read_text(encoding="utf-8"))
+    return {intent: dict(texts) for intent, texts in data.items()}
+
+
+def statement_template(intent: str, lang: str, kind: StatementKind = StatementKind.FIRST) -> str:
+    templates = _templates()
+    key = "closing" if kind == StatementKind.CLOSING else intent
+    return templates.get(key, templates["default"]).get(lang) or templates["default"].get(lang, "")
+
+
+def statement_modal(
+    incident: Incident, langs: Sequence[str], current: Mapping[str, Statement], warnings: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One text per language of the incident's posts, prefilled from the current statement or a template."""
+    blocks: list[dict[str, Any]] = []
+    if warnings:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": ":warning: " + "\n".join(escape(w) for w in warnings)},
+            }
+        )
+    for lang in langs:
+        text = current[lang].text if lang in current else statement_template(incident.intent, lang)
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": f"lang:{lang}",
+                "optional": True,
+                "label": {"type": "plain_text", "text": f"Statement ({lang})"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "initial_value": text,
+                    "max_length": 3000,
+                },
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": "incident_statement_submit",
+        "private_metadata": json.dumps({"incident_id": incident.id}),
+        "title": {"type": "plain_text", "text": "Incident statement"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": blocks,
+    }
+
+
+def approve_modal(incident: Incident, warnings: Sequence[str]) -> dict[str, Any]:
+    """Approving past a promise warning: each phrase and why, and the reason (kept in the timeline)."""
+    lines = "\n".join(f"• {escape(w)}" for w in warnings)
+    return {
+        "type": "modal",
+        "callback_id": "incident_approve_submit",
+        "private_metadata": json.dumps({"incident_id": incident.id}),
+        "title": {"type": "plain_text", "text": "Approve statement"},
+        "submit": {"type": "plain_text", "text": "Approve"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": fit(f"*The statement promises:*\n{lines}", 3000, escaped=False)},
+            },
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why approve it as it is?"},
+                "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True},
+            },
+        ],
+    }
+
+
+def submitted_statement(view: Mapping[str, Any]) -> tuple[int, dict[str, str]]:
+    incident_id = int(json.loads(view["private_metadata"])["incident_id"])
+    texts = {}
+    for block_id, block in view["state"]["values"].items():
+        if block_id.startswith("lang:"):
+            texts[block_id.removeprefix("lang:")] = str(block["text"].get("value") or "")
+    return incident_id, texts
