@@ -27,6 +27,7 @@ from watcher.core.post import normalized_text  # noqa: E402
 from watcher.digest.figures import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
 from watcher.digest.spikes import SpikeRule, check_spikes  # noqa: E402
 from watcher.store import Store, iso  # noqa: E402
+from watcher.store.posts import norm_hash  # noqa: E402
 
 END = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 TEXTS = {
@@ -64,7 +65,7 @@ PLATFORMS = [("x", "x_mentions"), ("reddit", "reddit_search"), ("import", "repla
 PRIORITIES = ["urgent", "high", "normal", "low"]
 AGENTS = ["ana", "ben", "chen", "dara"]
 POST_COLUMNS = (
-    "key, platform, native_id, source, kind, url, text, norm_text, lang, created_at, fetched_at, author_key, "
+    "key, platform, native_id, source, kind, url, text, norm_hash, lang, created_at, fetched_at, author_key, "
     "likes, reposts, replies, is_own, is_repost, duplicate_of, score, priority, needs_reply, sentiment, "
     "sentiment_label, intents, reasons, tags, channel, raw"
 )
@@ -83,7 +84,7 @@ def _posts(n: int, days: int, rng: random.Random, authors: int) -> Iterator[tupl
         number = rng.randint(2, 60)
         if (template, number) not in texts:
             text = template.format(n=number)
-            texts[(template, number)] = (text, normalized_text(text))
+            texts[(template, number)] = (text, norm_hash(normalized_text(text)))
         text, norm = texts[(template, number)]
         platform, source = PLATFORMS[i % 3]
         sentiment = {"negative": -0.6, "neutral": 0.0, "positive": 0.6}[label]

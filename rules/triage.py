@@ -212,10 +212,17 @@ class Triager:
 
     def triage_many(self, posts: Sequence[Post], contexts: Sequence[TriageContext]) -> list[Triage]:
         """One Triage per post, in order: the same as `triage` for each, computed for the batch at once."""
+        return self.triage_many_each(posts, contexts, [self.rules])[0]
+
+    def triage_many_each(
+        self, posts: Sequence[Post], contexts: Sequence[TriageContext], rulesets: Sequence[RuleSet]
+    ) -> list[list[Triage]]:
+        """`triage_many` under each rule set, the texts read once (`watcher rules test`
+        compares the rules in use with a candidate on the same posts)."""
         if len(posts) != len(contexts):
             raise ValueError(f"{len(posts)} posts but {len(contexts)} contexts")
         if not posts:
-            return []
+            return [[] for _ in rulesets]
         signals = self.signals_many([p.text for p in posts], [p.lang for p in posts])
         columns = SignalColumns.of(signals)
         probabilities = self.model.probabilities(signals, dense=columns.dense)
@@ -226,6 +233,22 @@ class Triager:
         score = probabilities * np.fromiter(
             (t.urgent_score - MODEL_HEADROOM for t in thresholds), dtype=np.float64, count=len(posts)
         )
+        return [
+            self.with_rules(rules)._decide(posts, contexts, signals, columns, probabilities, score.copy())
+            for rules in rulesets
+        ]
+
+    def _decide(
+        self,
+        posts: Sequence[Post],
+        contexts: Sequence[TriageContext],
+        signals: list[Signals],
+        columns: SignalColumns,
+        probabilities: np.ndarray,
+        score: np.ndarray,
+    ) -> list[Triage]:
+        """The rules over the read posts (updating `score`), then each post's Triage."""
+        thresholds = [ctx.thresholds for ctx in contexts]
         fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), score, thresholds)
         effect = self.rules.effect
         bands: dict[int, tuple[str, ...]] = {}  # id(thresholds) -> priority of each score 0-100

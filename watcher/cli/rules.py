@@ -13,8 +13,9 @@ queue and the stored scores are not touched.
 from __future__ import annotations
 
 import csv
+import heapq
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -241,77 +242,123 @@ def test_rules(config_path: str, rules_path: Path | None, since: str, examples: 
     try:
         now = datetime.now(UTC)
         repeat = timedelta(days=config.triage.repeat_window_days)
+        triager: Triager | None = None  # built at the first post to replay (it loads the models)
+        summary = ReplaySummary(examples)
+        repeats = RepeatWindow(repeat)
         # one repeat window further back too, so "writes again" sees an author's history
-        history = store.posts.iter_posts(since=now - window - repeat)
+        for page in store.posts.post_pages(since=now - window - repeat):
+            counts = [repeats.count(post.author_key, post.created_at) for post in page]
+            replayed = [(p, n) for p, n in zip(page, counts, strict=True) if p.created_at >= now - window]
+            if not replayed:
+                continue
+            posts = [p for p, _ in replayed]
+            contexts = [
+                TriageContext(brand=config.brand, thresholds=config.triage, author_recent_posts=n, now=now)
+                for _, n in replayed
+            ]
+            if triager is None:  # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
+                triager = Triager.from_config(config)
+            before, after = triager.triage_many_each(posts, contexts, [before_rules, after_rules])
+            for change in zip(posts, before, after, strict=True):
+                summary.add(*change)
     finally:
         store.close()
-    posts = [p for p in history if p.created_at >= now - window]
-    if not posts:
+    if not summary.replayed:
         click.echo(f"no stored posts in the last {since}; nothing to replay")
         return
-    # the live setup (languages, floor, the team's model), so "now" ranks as the queue does
-    triager = Triager.from_config(config)
-    by_author: dict[str, list[datetime]] = {}
-    for post in history:
-        by_author.setdefault(post.author_key, []).append(post.created_at)
-    contexts = [
-        TriageContext(
-            brand=config.brand,
-            thresholds=config.triage,
-            author_recent_posts=sum(
-                post.created_at - repeat <= t < post.created_at for t in by_author[post.author_key]
-            ),
-            now=now,
-        )
-        for post in posts
-    ]
-    triager.rules = before_rules
-    before = triager.triage_many(posts, contexts)
-    triager.rules = after_rules
-    after = triager.triage_many(posts, contexts)
-    changes = list(zip(posts, before, after, strict=True))
-    _report(
-        changes,
-        before_name=str(current_file or "built-in rules"),
-        after_name=str(candidate_file or "built-in rules"),
-        examples=examples,
+    summary.report(
+        before_name=str(current_file or "built-in rules"), after_name=str(candidate_file or "built-in rules")
     )
 
 
-def _report(changes: list[tuple[Any, Any, Any]], *, before_name: str, after_name: str, examples: int) -> None:
-    click.echo(f"replayed {len(changes)} stored posts: now = {before_name}, with = {after_name}")
-    click.echo(f"{'':<14}{'now':>8}{'with':>8}{'change':>8}")
+class RepeatWindow:
+    """Each author's posts in [t - window, t), for posts fed in time order: a sliding
+    count over the posts of the last window, whatever the length of the history."""
 
-    def line(name: str, before: int, after: int) -> None:
-        click.echo(f"{name:<14}{before:>8}{after:>8}{after - before:>+8}")
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self.inside: deque[tuple[datetime, str]] = deque()  # (time, author), oldest first
+        self.counts: Counter[str] = Counter()
+        self.same_time: list[tuple[datetime, str]] = []  # posts at the current time: counted once it passes
 
-    for p in PRIORITY_RANK:
-        line(p, sum(o.priority == p for _, o, _ in changes), sum(n.priority == p for _, _, n in changes))
-    line("needs reply", sum(o.needs_reply for _, o, _ in changes), sum(n.needs_reply for _, _, n in changes))
-    line("suppressed", sum(o.suppress for _, o, _ in changes), sum(n.suppress for _, _, n in changes))
-    line("digest only", sum(o.digest_only for _, o, _ in changes), sum(n.digest_only for _, _, n in changes))
-    channels = sorted({o.channel for _, o, _ in changes} | {n.channel for _, _, n in changes})
-    click.echo("per channel:")
-    for ch in channels:
-        line(
-            ch or "(default)", sum(o.channel == ch for _, o, _ in changes), sum(n.channel == ch for _, _, n in changes)
-        )
-    up = [
-        c for c in changes if (PRIORITY_RANK[c[2].priority], -c[2].score) < (PRIORITY_RANK[c[1].priority], -c[1].score)
-    ]
-    down = [
-        c for c in changes if (PRIORITY_RANK[c[2].priority], -c[2].score) > (PRIORITY_RANK[c[1].priority], -c[1].score)
-    ]
-    rerouted = [c for c in changes if c[1].channel != c[2].channel]
-    for title, group in (("moved up", up), ("moved down", down), ("re-routed", rerouted)):
-        click.echo(f"{title}: {len(group)}")
-        group.sort(key=lambda c: -abs(c[2].score - c[1].score))
-        for post, old, new in group[:examples]:
-            fired = [r for r in new.rules_fired if r not in old.rules_fired] or [
-                r for r in old.rules_fired if r not in new.rules_fired
-            ]
-            click.echo(
-                f"  {post.key}: {old.priority} {old.score} -> {new.priority} {new.score}"
-                + (f" -> {new.channel or '(default channel)'}" if new.channel != old.channel else "")
-                + f"  [{', '.join(fired)}]  {post.text[:80]!r}"
-            )
+    def count(self, author: str, at: datetime) -> int:
+        if self.same_time and self.same_time[0][0] != at:
+            self.inside.extend(self.same_time)
+            self.counts.update(who for _, who in self.same_time)
+            self.same_time = []
+        while self.inside and self.inside[0][0] < at - self.window:
+            _, who = self.inside.popleft()
+            self.counts[who] -= 1
+            if not self.counts[who]:
+                del self.counts[who]
+        self.same_time.append((at, author))
+        return self.counts[author]
+
+
+def _rank(triage: Any) -> tuple[int, int]:
+    return PRIORITY_RANK[triage.priority], -triage.score
+
+
+class ReplaySummary:
+    """The figures of a replay, added up post by post, and the examples with the largest
+    score change in each direction (the first met wins a tie): memory for the examples,
+    not for every post replayed."""
+
+    def __init__(self, examples: int) -> None:
+        self.examples = examples
+        self.replayed = 0
+        self.counts: Counter[tuple[str, str]] = Counter()  # (figure, "now" or "with")
+        self.channels: Counter[tuple[str, str]] = Counter()
+        self.groups: dict[str, list[tuple[int, int, tuple[Any, Any, Any]]]] = {
+            "moved up": [],
+            "moved down": [],
+            "re-routed": [],
+        }
+        self.sizes: Counter[str] = Counter()
+
+    def add(self, post: Any, old: Any, new: Any) -> None:
+        self.replayed += 1
+        for side, triage in (("now", old), ("with", new)):
+            self.counts[(triage.priority, side)] += 1
+            self.counts[("needs reply", side)] += bool(triage.needs_reply)
+            self.counts[("suppressed", side)] += bool(triage.suppress)
+            self.counts[("digest only", side)] += bool(triage.digest_only)
+            self.channels[(triage.channel, side)] += 1
+        groups = []
+        if _rank(new) < _rank(old):
+            groups.append("moved up")
+        elif _rank(new) > _rank(old):
+            groups.append("moved down")
+        if old.channel != new.channel:
+            groups.append("re-routed")
+        for name in groups:
+            self.sizes[name] += 1
+            heap = self.groups[name]
+            # the smallest change, then the latest post, is the first to go
+            heapq.heappush(heap, (abs(new.score - old.score), -self.replayed, (post, old, new)))
+            if len(heap) > self.examples:
+                heapq.heappop(heap)
+
+    def report(self, *, before_name: str, after_name: str) -> None:
+        click.echo(f"replayed {self.replayed} stored posts: now = {before_name}, with = {after_name}")
+        click.echo(f"{'':<14}{'now':>8}{'with':>8}{'change':>8}")
+
+        def line(name: str, before: int, after: int) -> None:
+            click.echo(f"{name:<14}{before:>8}{after:>8}{after - before:>+8}")
+
+        for figure in (*PRIORITY_RANK, "needs reply", "suppressed", "digest only"):
+            line(figure, self.counts[(figure, "now")], self.counts[(figure, "with")])
+        click.echo("per channel:")
+        for ch in sorted({channel for channel, _ in self.channels}):
+            line(ch or "(default)", self.channels[(ch, "now")], self.channels[(ch, "with")])
+        for title, heap in self.groups.items():
+            click.echo(f"{title}: {self.sizes[title]}")
+            for _, _, (post, old, new) in sorted(heap, key=lambda e: (-e[0], -e[1])):
+                fired = [r for r in new.rules_fired if r not in old.rules_fired] or [
+                    r for r in old.rules_fired if r not in new.rules_fired
+                ]
+                click.echo(
+                    f"  {post.key}: {old.priority} {old.score} -> {new.priority} {new.score}"
+                    + (f" -> {new.channel or '(default channel)'}" if new.channel != old.channel else "")
+                    + f"  [{', '.join(fired)}]  {post.text[:80]!r}"
+                )

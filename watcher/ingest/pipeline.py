@@ -20,7 +20,7 @@ from watcher.core.post import Post, normalized_text, post_key, utc_now
 from watcher.core.vocab import OPEN_STATES
 from watcher.incidents.detect import Arrival, IncidentDesk
 from watcher.queue.machine import Queue
-from watcher.store import NewItem, NewPost, RecentPost, Store
+from watcher.store import AuthorProbe, NewItem, NewPost, Store, StoredHistory
 
 log = logging.getLogger(__name__)
 
@@ -84,38 +84,54 @@ class OwnAccounts:
         return post.author.id in ids or post.author.handle.lstrip("@").casefold() in self.handles[post.platform]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchPost:
+    """A post met earlier in the same batch, for the posts after it."""
+
+    key: str
+    created_at: datetime
+    norm_text: str
+    duplicate_of: str | None
+
+
 @dataclass
 class AuthorHistory:
-    """The recent posts of a batch's authors, loaded once per batch and extended as
-    the batch is processed, so de-duplication and "writes again" see both the store
-    and the posts earlier in the same batch."""
+    """What de-duplication and "writes again" know of a batch's authors: the store's
+    answer for each new post (read once per batch) plus the posts earlier in the same
+    batch, so both see the store and the batch."""
 
     dedupe_window: timedelta
     repeat_window: timedelta
-    by_author: dict[str, list[RecentPost]] = field(default_factory=dict)
+    stored: dict[str, StoredHistory] = field(default_factory=dict)  # by the new post's key
+    batch: dict[str, list[BatchPost]] = field(default_factory=dict)  # by author
     open_items: dict[str, int] = field(default_factory=dict)
 
     def original_of(self, post: Post, norm: str) -> str | None:
         """Key of the earlier post by the same author with the same words, if any."""
-        recent = self.by_author.get(post.author_key)
-        if not norm or not recent:  # most posts: the author's first in the window
+        if not norm:
             return None
+        stored = self.stored.get(post.key)
+        matches = [stored.original] if stored is not None and stored.original is not None else []
         since = post.created_at - self.dedupe_window
-        matches = [r for r in recent if r.norm_text == norm and r.duplicate_of is None and r.created_at >= since]
-        return min(matches, key=lambda r: r.created_at).key if matches else None
+        matches += [
+            (r.created_at, r.key)
+            for r in self.batch.get(post.author_key, ())
+            if r.norm_text == norm and r.duplicate_of is None and r.created_at >= since
+        ]
+        # the earliest; on a tie the stored one (listed first)
+        return min(matches, key=lambda m: m[0])[1] if matches else None
 
     def recent_count(self, post: Post) -> int:
-        recent = self.by_author.get(post.author_key)
-        if not recent:
-            return 0
+        stored = self.stored.get(post.key)
         created = post.created_at
         since = created - self.repeat_window
-        return sum(1 for r in recent if r.duplicate_of is None and since <= r.created_at < created)
+        in_batch = sum(
+            1 for r in self.batch.get(post.author_key, ()) if r.duplicate_of is None and since <= r.created_at < created
+        )
+        return (stored.repeats if stored is not None else 0) + in_batch
 
     def add(self, post: Post, norm: str, duplicate_of: str | None) -> None:
-        self.by_author.setdefault(post.author_key, []).append(
-            RecentPost(post.author_key, post.key, post.created_at, norm, duplicate_of)
-        )
+        self.batch.setdefault(post.author_key, []).append(BatchPost(post.key, post.created_at, norm, duplicate_of))
 
 
 def _one_by_one(triage_fn: TriageFn) -> TriageManyFn:
@@ -169,15 +185,15 @@ class Pipeline:
             else:
                 known.add(post.key)
                 fresh.append(post)
-        history = self._history_for(fresh)
+        norms = [normalized_text(post.text) for post in fresh]
+        history = self._history_for(fresh, norms)
         seen: list[tuple[Post, str, str | None]] = []
         to_triage: list[Post] = []
         contexts: list[TriageContext] = []
         # contexts differ only in the two counts: posts with the same counts share one (frozen)
         shared: dict[tuple[int, int], TriageContext] = {}
         brand, thresholds, open_items = self.config.brand, self.config.triage, history.open_items
-        for post in fresh:
-            norm = normalized_text(post.text)
+        for post, norm in zip(fresh, norms, strict=True):
             original = history.original_of(post, norm)
             if original is None:
                 to_triage.append(post)
@@ -248,15 +264,17 @@ class Pipeline:
                 closed += 1
         return closed
 
-    def _history_for(self, posts: list[Post]) -> AuthorHistory:
-        dedupe = timedelta(hours=self.config.pipeline.dedupe_window_hours)
-        repeat = timedelta(days=self.config.triage.repeat_window_days)
-        history = AuthorHistory(dedupe_window=dedupe, repeat_window=repeat)
+    def _history_for(self, posts: list[Post], norms: list[str]) -> AuthorHistory:
+        history = AuthorHistory(
+            dedupe_window=timedelta(hours=self.config.pipeline.dedupe_window_hours),
+            repeat_window=timedelta(days=self.config.triage.repeat_window_days),
+        )
         if not posts:
             return history
-        authors = sorted({p.author_key for p in posts})
-        since = min(p.created_at for p in posts) - max(dedupe, repeat)
-        for row in self.store.posts.recent_by_authors(authors, since=since):
-            history.by_author.setdefault(row.author_key, []).append(row)
-        history.open_items = self.store.posts.open_items_by_author(authors)
+        probes = [AuthorProbe(p.author_key, p.created_at, norm) for p, norm in zip(posts, norms, strict=True)]
+        answers = self.store.posts.author_history(
+            probes, dedupe_window=history.dedupe_window, repeat_window=history.repeat_window
+        )
+        history.stored = {p.key: answer for p, answer in zip(posts, answers, strict=True)}
+        history.open_items = self.store.posts.open_items_by_author(sorted({p.author_key for p in posts}))
         return history

@@ -19,17 +19,18 @@ from __future__ import annotations
 from watcher.store.base import StoreError, from_iso, iso
 from watcher.store.core import Store
 from watcher.store.items import NewItem
-from watcher.store.posts import TRIAGE_COLUMNS, NewPost, RecentPost, StoredTriage, TriageColumns
+from watcher.store.posts import TRIAGE_COLUMNS, AuthorProbe, NewPost, StoredHistory, StoredTriage, TriageColumns
 from watcher.store.schema import QUARTER_SQL, SCHEMA_VERSION
 from watcher.store.sources import SourceState
 
 __all__ = [
+    "AuthorProbe",
     "QUARTER_SQL",
     "SCHEMA_VERSION",
     "TRIAGE_COLUMNS",
     "NewItem",
     "NewPost",
-    "RecentPost",
+    "StoredHistory",
     "SourceState",
     "Store",
     "StoreError",

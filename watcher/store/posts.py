@@ -3,14 +3,15 @@ the reads that rebuild Post objects."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
-from watcher.core.vocab import OPEN_STATES
 from watcher.store.base import Repository, _locked, _present, from_iso, iso
 
 
@@ -63,12 +64,24 @@ class NewPost:
 
 
 @dataclass(frozen=True, slots=True)
-class RecentPost:
+class AuthorProbe:
+    """A new post's question to its author's stored history."""
+
     author_key: str
-    key: str
     created_at: datetime
     norm_text: str
-    duplicate_of: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHistory:
+    """The answer: repeats in the window before the post, and the earliest stored post
+    with the same words in the dedupe window (its time and key), if any."""
+
+    repeats: int
+    original: tuple[datetime, str] | None
+
+
+_PROBE_CHUNK = 100  # six parameters a probe, well under SQLite's limit
 
 
 class PostTables(Repository):
@@ -81,34 +94,57 @@ class PostTables(Repository):
         return _present(self.db, "posts", "key", keys)
 
     @_locked
-    def recent_by_authors(self, author_keys: Sequence[str], *, since: datetime) -> list[RecentPost]:
-        """Customer posts by these authors since `since`: one query for a whole batch's
-        de-duplication and history context."""
-        found: list[RecentPost] = []
-        keys = list(author_keys)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = self.db.execute(
-                f"SELECT author_key, key, created_at, norm_text, duplicate_of FROM posts "
-                f"WHERE author_key IN ({','.join('?' * len(chunk))}) AND created_at >= ? AND is_own = 0",
-                [*chunk, iso(since)],
+    def author_history(
+        self, probes: Sequence[AuthorProbe], *, dedupe_window: timedelta, repeat_window: timedelta
+    ) -> list[StoredHistory]:
+        """What the stored customer posts (not own, not duplicates) say about each new
+        post's author: how many they wrote in the repeat window before the post, and the
+        earliest with the same words since the dedupe window before it. Index range
+        reads per post, bounded by the windows, not by the author's history."""
+        found: list[StoredHistory] = []
+        for start in range(0, len(probes), _PROBE_CHUNK):
+            chunk = probes[start : start + _PROBE_CHUNK]
+            values = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+            params: list[Any] = []
+            for i, probe in enumerate(chunk):
+                params += [
+                    i,
+                    probe.author_key,
+                    iso(probe.created_at),
+                    iso(probe.created_at - repeat_window),
+                    iso(probe.created_at - dedupe_window),
+                    norm_hash(probe.norm_text),
+                ]
+            cte = f"WITH probe (i, author, created, repeat_since, dedupe_since, norm) AS (VALUES {values}) "
+            repeats = self.db.execute(
+                cte + "SELECT (SELECT COUNT(*) FROM posts p WHERE p.author_key = probe.author "
+                "AND p.created_at >= probe.repeat_since AND p.created_at < probe.created "
+                "AND p.duplicate_of IS NULL AND p.is_own = 0) FROM probe ORDER BY i",
+                params,
             ).fetchall()
-            found.extend(RecentPost(r[0], r[1], from_iso(r[2]), r[3] or "", r[4]) for r in rows)
+            originals: dict[int, tuple[datetime, str]] = {}
+            for i, created, key, text in self.db.execute(
+                cte + "SELECT probe.i, p.created_at, p.key, p.text FROM probe JOIN posts p "
+                "ON p.author_key = probe.author AND p.created_at >= probe.dedupe_since AND p.norm_hash = probe.norm "
+                "AND p.duplicate_of IS NULL AND p.is_own = 0 WHERE probe.norm IS NOT NULL "
+                "ORDER BY probe.i, p.created_at, p.rowid",
+                params,
+            ):
+                if i not in originals and normalized_text(text) == chunk[i].norm_text:  # the hash's match, confirmed
+                    originals[i] = (from_iso(created), key)  # each probe's first row: its earliest match
+            found.extend(StoredHistory(row[0], originals.get(i)) for i, row in enumerate(repeats))
         return found
 
     @_locked
     def open_items_by_author(self, author_keys: Sequence[str]) -> dict[str, int]:
+        """Open queue items per author, from the counter the schema's triggers keep."""
         keys = list(author_keys)
         counts: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self.db.execute(
-                # CROSS JOIN keeps posts (by the author index) as the outer loop: the other order
-                # reads every open item of the queue for each batch
-                f"SELECT p.author_key, COUNT(*) FROM posts p CROSS JOIN queue_items q ON q.post_key = p.key "
-                f"WHERE p.author_key IN ({','.join('?' * len(chunk))}) "
-                f"AND q.state IN ({','.join('?' * len(OPEN_STATES))}) GROUP BY p.author_key",
-                [*chunk, *OPEN_STATES],
+                f"SELECT key, open_items FROM authors WHERE key IN ({','.join('?' * len(chunk))}) AND open_items > 0",
+                chunk,
             ).fetchall()
             counts.update({r[0]: int(r[1]) for r in rows})
         return counts
@@ -188,44 +224,25 @@ class PostTables(Repository):
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return self._post_rows(where + " ORDER BY p.created_at", params)
 
+    def post_pages(self, *, since: datetime, page_size: int = 1000) -> Iterator[list[Post]]:
+        """Posts since `since` (not duplicates) in time order, a page at a time, without
+        their raw payloads: a long replay holds one page, not the window."""
+        after: tuple[str, int] = (iso(since), 0)  # (created_at, rowid) of the last row read
+        while rows := self._page_after(after, page_size):
+            yield [_row_post(r) for r in rows]
+            after = (rows[-1][4], rows[-1][24])
+
+    @_locked
+    def _page_after(self, after: tuple[str, int], size: int) -> list[Any]:
+        # keyset paging along idx_posts_created_at (its entries end with the rowid)
+        return self.db.execute(
+            _POST_SELECT.format(raw="NULL")
+            + " WHERE (p.created_at, p.rowid) > (?, ?) AND p.duplicate_of IS NULL ORDER BY p.created_at, p.rowid LIMIT ?",
+            [*after, size],
+        ).fetchall()
+
     def _post_rows(self, tail: str, params: list[Any]) -> list[Post]:
-        sql = (
-            "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
-            "p.conversation_id, p.parent_text, p.likes, p.reposts, p.replies, p.is_own, p.is_repost, "
-            "p.source, p.raw, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key, p.review "
-            "FROM posts p LEFT JOIN authors a ON a.key = p.author_key " + tail
-        )
-        posts = []
-        for r in self.db.execute(sql, params).fetchall():
-            author_id = r[17] if r[17] is not None else r[22].split(":", 1)[-1]
-            posts.append(
-                Post(
-                    platform=r[0],
-                    native_id=r[1],
-                    kind=PostKind(r[2]),
-                    text=r[3],
-                    created_at=from_iso(r[4]),
-                    url=r[5] or "",
-                    lang=r[6],
-                    parent_id=r[7],
-                    conversation_id=r[8],
-                    parent_text=r[9],
-                    metrics=Metrics(likes=r[10] or 0, reposts=r[11] or 0, replies=r[12] or 0),
-                    is_own=bool(r[13]),
-                    is_repost=bool(r[14]),
-                    source=r[15] or "",
-                    raw=json.loads(r[16] or "{}"),
-                    author=Author(
-                        id=author_id,
-                        handle=r[18] or "",
-                        display_name=r[19] or "",
-                        followers=r[20] or 0,
-                        verified=bool(r[21]),
-                    ),
-                    review=Review.from_json(json.loads(r[23])) if r[23] else None,
-                )
-            )
-        return posts
+        return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw="p.raw") + " " + tail, params)]
 
     @_locked
     def count_posts(self) -> int:
@@ -246,6 +263,45 @@ class PostTables(Repository):
         )[::-1]
 
 
+_POST_SELECT = (
+    "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
+    "p.conversation_id, p.parent_text, p.likes, p.reposts, p.replies, p.is_own, p.is_repost, "
+    "p.source, {raw}, a.author_id, a.handle, a.display_name, a.followers, a.verified, p.author_key, p.review, "
+    "p.rowid "
+    "FROM posts p LEFT JOIN authors a ON a.key = p.author_key"
+)
+
+
+def _row_post(r: Sequence[Any]) -> Post:
+    """A _POST_SELECT row -> Post."""
+    author_id = r[17] if r[17] is not None else r[22].split(":", 1)[-1]
+    return Post(
+        platform=r[0],
+        native_id=r[1],
+        kind=PostKind(r[2]),
+        text=r[3],
+        created_at=from_iso(r[4]),
+        url=r[5] or "",
+        lang=r[6],
+        parent_id=r[7],
+        conversation_id=r[8],
+        parent_text=r[9],
+        metrics=Metrics(likes=r[10] or 0, reposts=r[11] or 0, replies=r[12] or 0),
+        is_own=bool(r[13]),
+        is_repost=bool(r[14]),
+        source=r[15] or "",
+        raw=_raw_payload(r[16]),
+        author=Author(
+            id=author_id,
+            handle=r[18] or "",
+            display_name=r[19] or "",
+            followers=r[20] or 0,
+            verified=bool(r[21]),
+        ),
+        review=Review.from_json(json.loads(r[23])) if r[23] else None,
+    )
+
+
 TRIAGE_COLUMNS = tuple(f.name for f in fields(StoredTriage))  # the posts columns a triage fills, in order
 
 
@@ -257,7 +313,7 @@ _POST_COLUMNS = (
     "kind",
     "url",
     "text",
-    "norm_text",
+    "norm_hash",
     "lang",
     "created_at",
     "fetched_at",
@@ -300,7 +356,7 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "kind": post.kind.value,
         "url": post.url,
         "text": post.text,
-        "norm_text": normalized_text(post.text) if entry.norm_text is None else entry.norm_text,
+        "norm_hash": norm_hash(normalized_text(post.text) if entry.norm_text is None else entry.norm_text),
         "created_at": iso(post.created_at),
         "fetched_at": fetched_at,
         "author_key": post.author_key,
@@ -313,7 +369,7 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "is_own": int(post.is_own),
         "is_repost": int(post.is_repost),
         "duplicate_of": entry.duplicate_of,
-        "raw": _raw_text(post.raw),
+        "raw": _raw_blob(post.raw),
         # the rating in a column of its own for the digest's figures; the whole review as JSON
         "rating": post.review.rating if post.review else None,
         "review": _json(post.review.to_json()) if post.review else None,
@@ -351,14 +407,35 @@ def _author_row(post: Post) -> tuple[Any, ...]:
     )
 
 
+def norm_hash(norm: str) -> int | None:
+    """A post's normalized words as a 64-bit number: de-duplication looks them up by it
+    (and confirms on the text), so the row does not keep a second copy of the text."""
+    if not norm:
+        return None
+    return int.from_bytes(
+        hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True
+    )
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _raw_text(raw: Mapping[str, Any]) -> str:
+def _raw_blob(raw: Mapping[str, Any]) -> bytes:
+    """The payload as zlib-compressed JSON: a platform payload is most of a post's row,
+    and compressed it takes about 60% of the space."""
     if isinstance(raw, RawJson):
-        return raw.text  # already JSON (a replayed line): not encoded again
-    text = _json(dict(raw))
-    if storable_text(text) != text:  # a lone surrogate SQLite refuses: \u-escaped, kept exactly
-        return json.dumps(dict(raw), default=str)
-    return text
+        text = raw.text  # already JSON (a replayed line): not encoded again
+    else:
+        text = _json(dict(raw))
+        if storable_text(text) != text:  # a lone surrogate: \u-escaped, kept exactly
+            text = json.dumps(dict(raw), default=str)
+    return zlib.compress(text.encode("utf-8", "surrogatepass"))
+
+
+def _raw_payload(stored: bytes | str | None) -> dict[str, Any]:
+    if stored is None:
+        return {}
+    text = zlib.decompress(stored).decode("utf-8", "surrogatepass") if isinstance(stored, bytes) else stored
+    payload: dict[str, Any] = json.loads(text or "{}")
+    return payload

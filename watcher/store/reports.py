@@ -56,7 +56,7 @@ class DigestQueries(Repository):
         return [(r[0], r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5] or "", int(r[6])) for r in rows]
 
     _DIGEST_POST_COLUMNS = (
-        "p.key, p.platform, p.source, p.url, p.text, p.norm_text, p.lang, p.created_at, p.sentiment_label, "
+        "p.key, p.platform, p.source, p.url, p.text, p.lang, p.created_at, p.sentiment_label, "
         "p.likes, p.reposts, p.replies, COALESCE(a.followers, 0) AS followers, COALESCE(a.handle, '') AS handle"
     )
 

@@ -20,6 +20,8 @@ OPEN_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
 
 QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
 
+_AUTHOR_OF = "SELECT author_key FROM posts WHERE key = {row}.post_key"
+
 SCHEMA = f"""
 CREATE TABLE posts (
     key TEXT PRIMARY KEY,
@@ -29,7 +31,8 @@ CREATE TABLE posts (
     kind TEXT,
     url TEXT,
     text TEXT NOT NULL,
-    norm_text TEXT,
+    -- normalized_text(text) hashed (store.posts.norm_hash): de-duplication looks posts up by it
+    norm_hash INTEGER,
     lang TEXT,
     created_at TEXT NOT NULL,
     fetched_at TEXT,
@@ -52,7 +55,8 @@ CREATE TABLE posts (
     reasons TEXT,
     tags TEXT,
     channel TEXT,
-    raw TEXT,
+    -- the platform payload, zlib-compressed JSON
+    raw BLOB,
     rating INTEGER,
     review TEXT
 );
@@ -74,7 +78,10 @@ CREATE TABLE authors (
     verified INTEGER,
     first_seen TEXT,
     last_seen TEXT,
-    post_count INTEGER
+    post_count INTEGER,
+    -- open queue items of the author's posts (ingest's "has open cases"), kept by the
+    -- queue_items triggers below in the same transaction as the item's change
+    open_items INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX authors_followers ON authors (followers);
 
@@ -122,6 +129,20 @@ CREATE TABLE queue_items (
     version INTEGER
 );
 CREATE UNIQUE INDEX idx_queue_items_post_key ON queue_items (post_key);
+CREATE TRIGGER queue_items_open_insert AFTER INSERT ON queue_items WHEN NEW.state IN ({OPEN_SQL})
+BEGIN
+    UPDATE authors SET open_items = open_items + 1 WHERE key = ({_AUTHOR_OF.format(row="NEW")});
+END;
+CREATE TRIGGER queue_items_open_update AFTER UPDATE OF state ON queue_items
+    WHEN (OLD.state IN ({OPEN_SQL})) != (NEW.state IN ({OPEN_SQL}))
+BEGIN
+    UPDATE authors SET open_items = open_items + IIF(NEW.state IN ({OPEN_SQL}), 1, -1)
+    WHERE key = ({_AUTHOR_OF.format(row="NEW")});
+END;
+CREATE TRIGGER queue_items_open_delete AFTER DELETE ON queue_items WHEN OLD.state IN ({OPEN_SQL})
+BEGIN
+    UPDATE authors SET open_items = open_items - 1 WHERE key = ({_AUTHOR_OF.format(row="OLD")});
+END;
 -- the ranked queue read in order through an index, never sorted: open items through the
 -- partial index, one state through the other (see QueueTables.queue_rows)
 CREATE INDEX queue_open ON queue_items (priority_rank, score DESC, posted_at, id)
