@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from rules.context import in_context
-from rules.engine import Facts, RuleSet
+from rules.engine import MODEL_HEADROOM, Facts, RuleSet, Scores
 from rules.facts import PostFacts, TriageContext, post_facts
 from rules.intents import detect_intents, prepare_scanners, sarcasm
 from rules.language import UNKNOWN, LanguageDetector
@@ -54,9 +54,8 @@ class TriageSettings(Protocol):
     def resolve_path(self, value: str) -> Path: ...
 
 
-__all__ = ["PostFacts", "Triage", "TriageContext", "Triager", "priority_for"]
+__all__ = ["MODEL_HEADROOM", "PostFacts", "Triage", "TriageContext", "Triager", "priority_for"]
 
-MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
 INTENT_LABELS = {
     "question": "question or request",
     "complaint": "complaint",
@@ -223,10 +222,9 @@ class Triager:
         # The model alone tops out below the urgent band: "urgent" is for what a rule
         # names (safety, legal, takeover...) or a pile-up of context, not for a
         # confidently ordinary complaint.
-        score = probabilities * np.fromiter(
-            (t.urgent_score - MODEL_HEADROOM for t in thresholds), dtype=np.float64, count=len(posts)
-        )
-        fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), score, thresholds)
+        top = np.fromiter((t.urgent_score - MODEL_HEADROOM for t in thresholds), dtype=np.float64, count=len(posts))
+        scores = Scores(probabilities, top)
+        fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), scores, thresholds)
         effect = self.rules.effect
         bands: dict[int, tuple[str, ...]] = {}  # id(thresholds) -> priority of each score 0-100
         out = []
@@ -236,7 +234,7 @@ class Triager:
             thresholds,
             columns.intents,
             probabilities.tolist(),
-            score.tolist(),
+            scores.points.tolist(),
             fired,
             strict=True,
         ):
@@ -282,8 +280,8 @@ class Triager:
             )
         return out
 
-    def _fire_rules(self, facts: PostFacts, score: np.ndarray, thresholds: Sequence[TriageConfig]) -> list[list[int]]:
-        """Run the rules over the batch, updating `score`; per post, the rules that fired
+    def _fire_rules(self, facts: PostFacts, scores: Scores, thresholds: Sequence[TriageConfig]) -> list[list[int]]:
+        """Run the rules over the batch, updating `scores`; per post, the rules that fired
         (indices into self.rules, in order). Posts are grouped by their priority bands."""
         rules = self.rules
         by_bands: dict[tuple[int, int, int], list[int]] = {}
@@ -296,7 +294,7 @@ class Triager:
         for (urgent, high, normal), members in by_bands.items():
             floors = {"urgent": urgent, "high": high, "normal": normal, "low": 0}
             rows = None if len(by_bands) == 1 else members
-            for k, hit in rules.fire(facts, score, tags, band_floor=floors, rows=rows):
+            for k, hit in rules.fire(facts, scores, tags, band_floor=floors, rows=rows):
                 for r in hit:
                     fired[r].append(k)
                     if reads_tags:
