@@ -8,11 +8,11 @@ How a score is made (each step adds a reason):
 1. signals: language (rules/language.py), sentiment (rules/sentiment.py), intents
    and sarcasm (rules/intents.py), all from one hashed view of the text;
 2. the learned needs-reply model (rules/needs_reply.py over rules/signals.py's
-   columns) turns text + signals into a probability: the base score is 100 x that
-   probability;
+   columns) turns text + signals into a probability: the base score is
+   (urgent_score - MODEL_HEADROOM) x that probability;
 3. rules (rules/engine.py; loaded by rules/rule_file.py: built-in, then the team's
-   file) boost or lower it, set a priority floor, route, tag, suppress or send to the
-   digest only.
+   file) add bounded evidence to the model's logit (engine.Scores), set a priority,
+   route, tag, suppress or send to the digest only.
 """
 
 from __future__ import annotations
