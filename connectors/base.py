@@ -219,6 +219,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "hackernews": "connectors.hackernews",
     "google_play": "connectors.google_play",
     "app_store": "connectors.app_store",
+    "trustpilot": "connectors.trustpilot",
 }
 
 

@@ -1,12 +1,18 @@
 """Replay a JSONL or CSV export of posts: history import and the offline demo.
 
-The cursor is the number of records consumed (in time order) and a checksum of
-their keys, so a restart resumes exactly where the last stored batch ended. A file
-that changes (a refreshed export) is read again; when a record appeared or vanished
-before the part already read, the file is read again from the start, with a problem
-line saying so: the pipeline skips the posts it has stored, and nothing is lost.
-In drip mode records are released at their original pace divided by `speed`, like
-live traffic.
+The file is read as a stream (connectors/replay_file.py), `batch_size` records a
+fetch, in constant memory whatever its size. An export is read in its own order:
+oldest-first from the top, newest-first (its first record newer than its last) from
+the bottom up, so every fetch is oldest -> newest. A record older than one read
+before it (an export not sorted by time) is still returned, with a problem line.
+
+The cursor is the reading position in bytes, lines and records, and a fingerprint of
+the part already read, so a restart resumes exactly where the last stored batch ended.
+A file that grows (appended to, or a newest-first export growing at the top) is read
+on from there; one replaced or rewritten before that point is read again from the
+start, with a problem line saying so: the pipeline skips the posts it has stored, and
+nothing is lost. In drip mode records are released at their original pace divided by
+`speed`, like live traffic.
 
 JSONL records carry the fields of `watcher.core.post.Post` (`id`, `text` and
 `created_at` are required; `author` is an object). CSV files use flat columns:
@@ -18,116 +24,102 @@ shared with `watcher score`). A byte order mark at the start of the file is skip
 
 from __future__ import annotations
 
-import csv
 import json
+import sys
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from connectors.base import Connector, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
 from connectors.records import RecordError, record_to_post
+from connectors.replay_file import ExportFile, LoadedRecord, Order
+from connectors.replay_file import _parse_json as _parse_json  # tests check it against json.loads
 from watcher.core.config import SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, parse_timestamp
 
-__all__ = ["RecordError", "ReplayConnector", "read_records", "record_to_post"]  # the mapper lives in records.py
+__all__ = ["LoadedRecord", "RecordError", "ReplayConnector", "record_to_post"]  # the mapper lives in records.py
 
-# json.loads without its wrapper (two more calls and two whitespace matches per line); a line
-# the decoder does not take in full goes through json.loads, for json.loads' own error
-_DECODER = json.JSONDecoder()
+PROGRESS_BYTES = 4 << 20  # exports from this size get a progress bar on a terminal
 
 
-def _parse_json(text: str) -> Any:
-    """json.loads(text) for a line already trimmed of JSON whitespace."""
-    try:
-        value, end = _DECODER.raw_decode(text)
-    except json.JSONDecodeError:
-        return json.loads(text)  # raises json.loads' own error
-    return value if end == len(text) else json.loads(text)
+@dataclass(frozen=True)
+class ReplayState:
+    """The cursor of a replay source. `pos` and `lines` count in reading order (see
+    replay_file.py); `records` is the number of records consumed (the demo's progress,
+    and all a cursor of an older version holds: then `pos` is None)."""
 
+    records: int = 0
+    pos: int | None = 0
+    lines: int = 0
+    fingerprint: int = 0
+    order: Order | None = None  # None until the file shows its order (two records of different times)
+    newest: datetime | None = None  # the newest post returned so far
 
-# one per record: slots rather than frozen (a frozen dataclass pays a setattr call per
-# field); nothing changes a LoadedRecord once made
-@dataclass(slots=True)
-class LoadedRecord:
-    line: int
-    post: Post | None
-    error: str = ""
-
-
-def read_records(path: Path, *, default_platform: str = "import", source: str = "") -> Iterator[LoadedRecord]:
-    """Every record of a .jsonl/.json-lines or .csv file, with its line number; a bad
-    record yields an error naming file, line and field instead of stopping."""
-    suffix = path.suffix.lower()
-    try:
-        # a byte that is not UTF-8 costs its record, not the file: it is read as a lone
-        # surrogate and that record is reported (see _not_utf8)
-        # utf-8-sig: the byte order mark Notepad and Excel write is no part of line 1
-        handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except OSError as exc:
-        raise SourceMisconfigured(f"cannot read {path}: {exc.strerror}; check the path option") from None
-    with handle:
-        if suffix == ".csv":
-            reader = csv.DictReader(handle)
-            for number, row in enumerate(reader, start=2):
-                bad = next((_not_utf8(v) for v in row.values() if isinstance(v, str) and _not_utf8(v)), "")
-                if bad:
-                    yield LoadedRecord(number, None, f"{path}:{number}: {bad}")
-                    continue
-                yield _load(row, path, number, default_platform, source)
-            return
-        for number, line in enumerate(handle, start=1):
-            # the JSON text exactly: only JSON whitespace can surround an accepted object
-            text = line.strip(" \t\n\r")
-            if not text or text.isspace():  # a blank line (any Unicode whitespace)
-                continue
-            bad = _not_utf8(text)
-            if bad:
-                yield LoadedRecord(number, None, f"{path}:{number}: {bad}")
-                continue
-            try:
-                record = _parse_json(text)
-            except json.JSONDecodeError as exc:
-                yield LoadedRecord(number, None, f"{path}:{number}: not valid JSON ({exc.msg}); fix or remove the line")
-                continue
-            if not isinstance(record, dict):
-                yield LoadedRecord(number, None, f"{path}:{number}: expected a JSON object per line")
-                continue
-            yield _load(record, path, number, default_platform, source, json_text=text)
-
-
-def _not_utf8(text: str) -> str:
-    """What is wrong with text read with surrogateescape, or "" when it was all UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return f"not UTF-8 (character {exc.start + 1} of the line); save the file as UTF-8"
-    return ""
-
-
-def _load(
-    record: Mapping[str, Any], path: Path, number: int, platform: str, source: str, *, json_text: str | None = None
-) -> LoadedRecord:
-    try:
-        return LoadedRecord(
-            number, record_to_post(record, default_platform=platform, source=source, json_text=json_text)
+    @classmethod
+    def from_cursor(cls, cursor: Cursor | None) -> ReplayState:
+        state = cursor.state if cursor else {}
+        records = int(state.get("offset", 0))
+        if "pos" not in state:
+            return cls(records=records, pos=None if records else 0)
+        return cls(
+            records=records,
+            pos=int(state["pos"]),
+            lines=int(state.get("line", 0)),
+            fingerprint=int(state.get("crc", 0)),
+            order=Order(state["order"]) if state.get("order") else None,
+            newest=parse_timestamp(state["newest"]) if state.get("newest") else None,
         )
-    except RecordError as exc:
-        ident = record.get("id") or "?"
-        return LoadedRecord(number, None, f"{path}:{number}: record {ident}: {exc}")
+
+    def to_cursor(self) -> Cursor:
+        state: dict[str, Any] = {"offset": self.records, "pos": self.pos or 0, "line": self.lines}
+        state["crc"] = self.fingerprint
+        if self.order is not None:
+            state["order"] = self.order.value
+        if self.newest is not None:
+            state["newest"] = self.newest.isoformat()
+        return Cursor(state)
 
 
-_NO_TIME = datetime.min.replace(tzinfo=UTC)
+class Progress(Protocol):
+    def update(self, done: int, total: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
-def _sort_key(record: LoadedRecord) -> datetime:
-    post = record.post
-    return _NO_TIME if post is None else post.created_at
+class TerminalProgress:
+    """A rich progress bar of the bytes of an export read, for a long import on a
+    terminal (`watcher poll --once` of a large file); nothing when stdout is not one."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if total < PROGRESS_BYTES or done >= total or not sys.stdout.isatty():
+                return
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), transient=True
+            )
+            self._task = self._bar.add_task(self.label, total=total)
+            self._bar.start()
+        self._bar.update(self._task, completed=done, total=total)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 class ReplayConnector(Connector):
@@ -147,18 +139,17 @@ class ReplayConnector(Connector):
         speed: float = 60.0,
         replies_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        progress: Progress | None = None,
     ) -> None:
         self.path = path
         self.source = source
         self.platform = platform
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size)
         self.drip = drip
         self.speed = speed
         self.replies_path = replies_path
         self.clock = clock
-        self._records: list[LoadedRecord] | None = None
-        self._stamp: tuple[int, int] = (-1, -1)  # the file's size and mtime when read
-        self._checksum: tuple[int, int] = (0, 0)  # (end, crc32 of the keys of records[:end]) last computed
+        self.progress = progress
         self._started_at: float | None = None
 
     @classmethod
@@ -189,84 +180,150 @@ class ReplayConnector(Connector):
             drip=drip,
             speed=speed,
             replies_path=replies,
+            progress=TerminalProgress(f"reading {resolved.name}"),
         )
 
-    def _load(self) -> list[LoadedRecord]:
-        """The file's records, oldest to newest; read again when the file has changed."""
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+    @contextmanager
+    def _open(self) -> Iterator[ExportFile]:
         try:
-            stat = self.path.stat()
+            handle = self.path.open("rb")
         except OSError as exc:
             raise SourceMisconfigured(f"cannot read {self.path}: {exc.strerror}; check the path option") from None
-        stamp = (stat.st_size, stat.st_mtime_ns)
-        if self._records is None or stamp != self._stamp:
-            records = list(read_records(self.path, default_platform=self.platform, source=self.source))
-            # oldest -> newest; records come in line order and sorted() is stable, so equal
-            # times keep it; bad records (no time) sort first, in line order
-            self._records = sorted(records, key=_sort_key)
-            self._stamp = stamp
-            self._checksum = (0, 0)
-        return self._records
+        with handle:
+            yield ExportFile(self.path, handle, platform=self.platform, source=self.source)
 
-    def _consumed(self, records: list[LoadedRecord], end: int) -> int:
-        """crc32 of the keys of the readable records in records[:end]: what a cursor remembers
-        of the part already read. Unreadable records (no key) sort first, so one added or
-        fixed still moves a readable one in or out of the part; a line that only moves (a
-        newest-first export growing at the top) changes nothing. Extends the last sum when it can."""
-        start, crc = self._checksum if self._checksum[0] <= end else (0, 0)
-        keys = "".join(f"{r.post.key}\n" for r in records[start:end] if r.post is not None)
-        crc = zlib.crc32(keys.encode("utf-8", "surrogatepass"), crc)
-        self._checksum = (end, crc)
-        return crc
+    def _records(self) -> Iterator[LoadedRecord]:
+        """Every record of the file in reading order (a whole pass, constant memory)."""
+        with self._open() as export:
+            for entry in export.entries(export.detect_order() or Order.OLDEST_FIRST, 0, 0):
+                if entry.record is not None:
+                    yield entry.record
 
     def total(self) -> int:
-        return len(self._load())
+        """How many records the file holds (one pass over it)."""
+        return sum(1 for _ in self._records())
 
     def time_span(self) -> tuple[datetime, datetime]:
         """The oldest and newest post times in the file (the demo paces its drip by them)."""
-        times = [r.post.created_at for r in self._load() if r.post is not None]
-        if not times:
+        first = last = None
+        for record in self._records():
+            if record.post is not None:
+                at = record.post.created_at
+                first, last = min(first or at, at), max(last or at, at)
+        if first is None or last is None:
             raise SourceMisconfigured(f"{self.path} holds no readable posts")
-        return times[0], times[-1]
+        return first, last
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
-        records = self._load()
-        offset = int(cursor.state.get("offset", 0)) if cursor else 0
+        with self._open() as export:
+            return self._fetch(export, ReplayState.from_cursor(cursor))
+
+    def _fetch(self, export: ExportFile, state: ReplayState) -> FetchResult:
         problems: list[str] = []
-        remembered = cursor.state.get("consumed") if cursor else None  # cursors stored by older versions have none
-        if offset > len(records) or (remembered is not None and self._consumed(records, offset) != remembered):
+        if state.pos is None:  # a cursor of an older version: its count of records read
+            state = self._skip(export, state.records)
+        order = state.order or export.detect_order() or Order.OLDEST_FIRST
+        pos = state.pos or 0
+        if pos and (pos > export.layout.body or export.fingerprint(order, pos) != state.fingerprint):
             problems.append(
                 f"{self.path} changed before the part already read (records added, removed or re-timed); "
                 "reading it again from the start: posts already stored are skipped"
             )
-            offset = 0
-        end = min(len(records), offset + self.batch_size)
-        if self.drip:
-            end = min(end, offset + self._released(records, offset))
-        batch = records[offset:end]
-        posts = tuple(r.post for r in batch if r.post is not None)
-        problems += [r.error for r in batch if r.error]
+            state = ReplayState()
+            order = export.detect_order() or Order.OLDEST_FIRST
+        posts: list[Post] = []
+        late: list[LoadedRecord] = []  # records older than one read before them
+        count, more, torn = 0, False, False
+        lines, newest = state.lines, state.newest
+        first_time = self._first_time(export, order) if self.drip else None
+        pos = state.pos or 0
+        for entry in export.entries(order, pos, lines):
+            if entry.torn:
+                torn = True
+                problems.append(
+                    f"{self.path}:{lines + 1}: the last line has no line end and is not a whole record yet "
+                    "(the export is still being written?); it is read once it is complete"
+                )
+                break
+            record = entry.record
+            if record is not None:
+                if count >= self.batch_size:
+                    more = True
+                    break
+                if first_time is not None and record.post is not None and not self._due(record.post, first_time):
+                    break
+                count += 1
+                if record.post is None:
+                    problems.append(record.error)
+                else:
+                    if newest is not None and record.post.created_at < newest:
+                        late.append(record)
+                    newest = max(newest or record.post.created_at, record.post.created_at)
+                    posts.append(record.post)
+            pos += entry.size
+            lines += entry.lines
+        if late:
+            problems.append(self._out_of_order(late, order))
+        posts.sort(key=lambda p: p.created_at)  # a page is oldest -> newest even when the file is not
+        # with the order not known yet (one record so far), the part read is at most a
+        # window long, so its fingerprint holds for whichever order the file shows later
+        new_state = ReplayState(
+            records=state.records + count,
+            pos=pos,
+            lines=lines,
+            fingerprint=export.fingerprint(order, pos),
+            order=state.order or export.detect_order(),
+            newest=newest,
+        )
+        if self.progress is not None:
+            self.progress.update(pos, export.layout.body)
         return FetchResult(
-            posts=posts,
-            cursor=Cursor({"offset": end, "consumed": self._consumed(records, end)}),
-            has_more=end < len(records) and not self.drip,
-            requests_made=1 if batch else 0,
+            posts=tuple(posts),
+            cursor=new_state.to_cursor(),
+            has_more=more and not self.drip and not torn,
+            requests_made=1 if count else 0,
             problems=tuple(problems),
         )
 
-    def _released(self, records: list[LoadedRecord], offset: int) -> int:
-        """How many records after `offset` are due by now at the replay speed."""
-        first = next((r.post.created_at for r in records if r.post), None)
-        if first is None:
-            return len(records) - offset
+    def _skip(self, export: ExportFile, records: int) -> ReplayState:
+        """Where a cursor of an older version (`records` consumed) stands in the file now."""
+        detected = export.detect_order()
+        order = detected or Order.OLDEST_FIRST
+        pos = lines = seen = 0
+        for entry in export.entries(order, 0, 0):
+            if seen >= records and entry.record is not None:
+                break
+            if entry.torn:
+                break
+            seen += entry.record is not None
+            pos, lines = pos + entry.size, lines + entry.lines
+        return ReplayState(seen, pos, lines, export.fingerprint(order, pos), detected)
+
+    def _out_of_order(self, late: list[LoadedRecord], order: Order) -> str:
+        first = late[0]
+        assert first.post is not None
+        return (
+            f"{self.path}:{first.line}: record {first.post.native_id} is older than a record read before it"
+            + (f" ({len(late)} records in this batch)" if len(late) > 1 else "")
+            + f"; the export is read {order.value}, so sort it by created_at: they are stored anyway, "
+            "but an author's earlier posts may count after their later ones"
+        )
+
+    def _first_time(self, export: ExportFile, order: Order) -> datetime | None:
+        """The time the drip counts from: the first readable post in reading order."""
+        post = export.first_post(order)
+        return post.created_at if post is not None else None
+
+    def _due(self, post: Post, first: datetime) -> bool:
+        """Whether `post` is due by now at the replay speed."""
         if self._started_at is None:
             self._started_at = self.clock()
         elapsed = (self.clock() - self._started_at) * self.speed
-        due = 0
-        for record in records[offset:]:
-            if record.post is not None and (record.post.created_at - first).total_seconds() > elapsed:
-                break
-            due += 1
-        return due
+        return (post.created_at - first).total_seconds() <= elapsed
 
     def reply(self, post: Post, text: str) -> PostedReply:
         if self.replies_path is None:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.base import PostedReply
 from watcher.core.cursor import Cursor
-from watcher.core.post import parse_timestamp
+from watcher.core.post import Post, parse_timestamp
 
 CURSOR_VERSION = 1
 MAX_IDS = 50  # ids kept at the watermark second
@@ -34,6 +35,20 @@ def version_id(review_id: str, changed: datetime, known: Known | None) -> str:
 def review_id_of(native_id: str) -> str:
     """The platform's review id of a version's native id (what a reply is sent to)."""
     return native_id.split("@", 1)[0]
+
+
+def own_answer(post: Post, answer: str, answered: datetime | None, text: str | None) -> PostedReply | None:
+    """The brand's answer on a review as a reply to `post`: with these words, or any written
+    after this version of the review (an answer to an earlier version does not answer an
+    edit); None when there is none."""
+    if not answer or answered is None:
+        return None
+    if text is not None and " ".join(answer.split()) != " ".join(text.split()):
+        return None
+    if text is None and answered < post.created_at:
+        return None
+    review_id = review_id_of(post.native_id)
+    return PostedReply(platform=post.platform, native_id=f"{review_id}:reply", url=post.url, posted_at=answered)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,23 @@ and a fetch made of units that a rate limit may stop half way."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from connectors.base import ConnectorError, FetchResult, RateLimited, ReplyOutcomeUnknown, SourceUnavailable
-from watcher.core.config import ConfigProblem, SourceOptions
+import httpx
+
+from connectors.base import (
+    BudgetRow,
+    ConnectorError,
+    FetchResult,
+    RateLimited,
+    ReplyOutcomeUnknown,
+    SourceUnavailable,
+)
+from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, parse_timestamp
 
@@ -62,6 +71,30 @@ def timed_out(platform: str, what: str, *, writing: bool, source: str) -> Connec
             f"{platform} did not answer in time while posting {what}; it may have been posted", source=source
         )
     return SourceUnavailable(f"{platform} did not answer in time for {what}; will retry", source=source)
+
+
+def transport_error(exc: httpx.HTTPError, platform: str, what: str, *, writing: bool, source: str) -> ConnectorError:
+    """An httpx request that got no answer: nothing was sent when the connection never
+    opened; otherwise a write may have landed, so the caller looks before sending again."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return SourceUnavailable(f"cannot reach {platform} ({name}) for {what}; nothing was sent, will retry",
+                                 source=source)  # fmt: skip
+    if writing:
+        return ReplyOutcomeUnknown(f"{platform} did not answer ({name}) while posting {what}; it may have been posted",
+                                   source=source)  # fmt: skip
+    return SourceUnavailable(f"{platform} did not answer for {what} ({name}); will retry", source=source)
+
+
+def over_budget(rows: Iterable[BudgetRow], sources: Sequence[SourceConfig]) -> list[ConfigProblem]:
+    """Each budget row over its limit as a problem naming the intervals to raise."""
+    problems = []
+    for row in rows:
+        if not row.ok:
+            first = next(s for s in sources if s.name == row.sources[0])
+            where = ", ".join(f"sources.{name}.interval_seconds" for name in row.sources)
+            problems.append(ConfigProblem(first.file, where, f"{row.text}; {row.fix}"))
+    return problems
 
 
 @dataclass

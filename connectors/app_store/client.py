@@ -25,6 +25,7 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
+from connectors.shared import transport_error
 from watcher.core.post import utc_now
 
 APP_STORE_URL = "https://api.appstoreconnect.apple.com"
@@ -102,21 +103,8 @@ class AppStoreClient:
         self.count += 1
         try:
             return self.http.request(method, url, headers=headers, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise SourceUnavailable(
-                f"cannot reach App Store Connect ({type(exc).__name__}) for {what}; nothing was sent, will retry",
-                source=self.source,
-            ) from None
         except httpx.HTTPError as exc:
-            if writing:
-                raise ReplyOutcomeUnknown(
-                    f"App Store Connect did not answer ({type(exc).__name__}) while posting {what}; it may have "
-                    "been posted",
-                    source=self.source,
-                ) from None
-            raise SourceUnavailable(
-                f"App Store Connect did not answer for {what} ({type(exc).__name__}); will retry", source=self.source
-            ) from None
+            raise transport_error(exc, "App Store Connect", what, writing=writing, source=self.source) from None
 
     def _json(self, response: httpx.Response, what: str, *, writing: bool) -> dict[str, Any]:
         try:

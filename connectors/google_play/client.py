@@ -9,7 +9,6 @@ Reply to Reviews quota is per app: 200 reads an hour and 2,000 replies a day.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,37 +26,13 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
+from connectors.google import CountingHttp, error_detail
 from watcher.core.post import utc_now
 
 PLAY_URL = "https://androidpublisher.googleapis.com/"
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 RATE_PAUSE = timedelta(minutes=15)  # a limit without Retry-After: the read quota is counted per hour
-
-
-class CountingHttp(httplib2.Http):
-    """httplib2.Http that counts what it sends (token requests too)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.count = 0
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        self.count += 1
-        return super().request(*args, **kwargs)
-
-
-def error_detail(exc: HttpError) -> tuple[str, str]:
-    """(reason, message) of Google's error object, as much of it as came."""
-    try:
-        error = json.loads(exc.content.decode("utf-8", "replace")).get("error") or {}
-    except (ValueError, AttributeError):
-        return "", ""
-    if not isinstance(error, dict):
-        return "", ""
-    details = error.get("errors")
-    first = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
-    return str(first.get("reason") or error.get("status") or ""), str(error.get("message") or "")
 
 
 class PlayClient:

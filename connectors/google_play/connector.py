@@ -26,7 +26,8 @@ from connectors.base import (
 )
 from connectors.google_play.client import PLAY_URL, TOKEN_URL, PlayClient, make_client
 from connectors.google_play.mapping import PLATFORM, ItemError, PlayReview, parse_review, play_time, to_post
-from connectors.reviews import ReviewState, review_id_of
+from connectors.reviews import ReviewState, own_answer, review_id_of
+from connectors.shared import over_budget
 from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, utc_now
@@ -194,13 +195,7 @@ class GooglePlayConnector(Connector):
             return None  # the review is gone (deleted, or out of Play's reach)
         except ItemError:
             return None
-        if not review.answer or review.answered is None:
-            return None
-        if text is not None and " ".join(review.answer.split()) != " ".join(text.split()):
-            return None
-        if text is None and review.answered < post.created_at:
-            return None  # that answer was to an earlier version of the review
-        return PostedReply(platform=self.name, native_id=f"{review_id}:reply", url=post.url, posted_at=review.answered)
+        return own_answer(post, review.answer, review.answered, text)
 
     # --- watcher check ----------------------------------------------------------------
     @classmethod
@@ -237,12 +232,7 @@ class GooglePlayConnector(Connector):
                         f"lists only the last 7 days; poll at least every {longest}s (6 days, a day kept for retries)",
                     )
                 )
-        for row in cls.plan_budget(sources, native_check_minutes=native_check_minutes):
-            if not row.ok:
-                first = next(s for s in sources if s.name == row.sources[0])
-                where = ", ".join(f"sources.{name}.interval_seconds" for name in row.sources)
-                problems.append(ConfigProblem(first.file, where, f"{row.text}; {row.fix}"))
-        return problems
+        return problems + over_budget(cls.plan_budget(sources, native_check_minutes=native_check_minutes), sources)
 
 
 def _by_package(sources: Sequence[SourceConfig]) -> dict[str, list[SourceConfig]]:

@@ -1,5 +1,6 @@
 """praw plumbing for the Reddit connector: count requests, read rate-limit headers,
-and keep prawcore from retrying behind our back.
+keep prawcore from retrying behind our back, and turn praw's failures into the
+connector's typed errors (messages say what to do).
 
 prawcore retries timeouts, connection errors and 5xx twice, sleeping up to ~6s
 in the job thread, and would re-send a POST /api/comment whose first attempt may
@@ -17,8 +18,18 @@ from typing import Any
 import praw
 import prawcore
 import requests
+from praw.exceptions import RedditAPIException
 
-from watcher.core.post import utc_now
+from connectors.base import (
+    AuthFailed,
+    ConnectorError,
+    RateLimited,
+    ReplyRejected,
+    SourceMisconfigured,
+    SourceUnavailable,
+)
+from connectors.reddit.mapping import Stream
+from watcher.core.post import Post, utc_now
 
 
 class TransportFailure(Exception):
@@ -123,3 +134,121 @@ def make_reddit(
     if session is not None:
         kwargs["session"] = session
     return praw.Reddit(requestor_class=WatcherRequestor, requestor_kwargs=kwargs, **settings)
+
+
+# --- errors: praw and prawcore failures as the typed errors the Poller and queue act on ---
+
+
+def fetch_error(
+    exc: Exception, stream: Stream | None, *, source: str, now: datetime, where: str = ""
+) -> ConnectorError:
+    """A praw/prawcore error -> the typed error the Poller and queue act on."""
+    if not where:
+        where = f"r/{stream.subreddit}" if stream and stream.subreddit else (stream.path if stream else "Reddit")
+    if isinstance(exc, prawcore.TooManyRequests):
+        return rate_limited(exc.response, where, source=source, now=now)
+    if isinstance(exc, prawcore.OAuthException):
+        return AuthFailed(
+            f"Reddit refused the account login ({exc.error}): check the username/password or refresh "
+            f"token variables of this source, and that the account is a developer of the app",
+            source=source,
+        )
+    if isinstance(exc, prawcore.InsufficientScope):
+        return AuthFailed(
+            f"the Reddit token lacks a scope needed for {where}; authorize the app with read, "
+            f"privatemessages, submit and identity scopes",
+            source=source,
+        )
+    if isinstance(exc, prawcore.InvalidToken) or (
+        isinstance(exc, prawcore.ResponseException) and exc.response.status_code == 401
+    ):
+        return AuthFailed(
+            "Reddit refused the app credentials (HTTP 401): check the client id and secret variables "
+            "of this source against https://www.reddit.com/prefs/apps",
+            source=source,
+        )
+    if isinstance(exc, prawcore.Redirect):
+        return SourceMisconfigured(
+            f"{where} does not exist (Reddit redirected to search); fix the name in subreddits",
+            source=source,
+        )
+    if isinstance(exc, prawcore.Forbidden | prawcore.NotFound | prawcore.UnavailableForLegalReasons):
+        reason = _reason(exc.response)
+        if stream is None or not stream.subreddit and not stream.path.startswith("message/"):
+            return SourceUnavailable(
+                f"Reddit refused to show {where} (HTTP {exc.response.status_code}); will retry",
+                source=source,
+            )
+        if stream.path.startswith("message/"):
+            return AuthFailed(
+                f"Reddit refused {stream.path} (HTTP {exc.response.status_code}): inbox mode needs the brand "
+                f"account logged in with the privatemessages scope",
+                source=source,
+            )
+        what = {
+            "private": "is private",
+            "banned": "is banned",
+            "quarantined": "is quarantined",
+            "gold_only": "is restricted",
+        }.get(reason, "is not readable" if isinstance(exc, prawcore.Forbidden) else "was not found")
+        return SourceMisconfigured(
+            f"{where} {what} (HTTP {exc.response.status_code}); remove it from subreddits, or ask its "
+            f"moderators to approve the brand account and log in as it",
+            source=source,
+        )
+    if isinstance(exc, prawcore.RequestException):
+        original = exc.original_exception
+        what = original.what if isinstance(original, TransportFailure) else type(original).__name__
+        return SourceUnavailable(f"Reddit is unavailable for {where}: {what}; will retry", source=source)
+    if isinstance(exc, prawcore.ResponseException):
+        return SourceUnavailable(
+            f"Reddit answered HTTP {exc.response.status_code} for {where}; will retry", source=source
+        )
+    return SourceUnavailable(f"Reddit request for {where} failed ({type(exc).__name__}); will retry", source=source)
+
+
+def rate_limited(response: requests.Response, where: str, *, source: str, now: datetime) -> RateLimited:
+    """A 429 as RateLimited, until the time Reddit's headers give (a minute when they say nothing)."""
+    headers = response.headers
+    wait = 60.0
+    for key in ("retry-after", "x-ratelimit-reset"):
+        try:
+            wait = float(headers[key])
+            break
+        except (KeyError, ValueError):
+            continue
+    until = now + timedelta(seconds=max(1.0, wait))
+    return RateLimited(
+        f"Reddit said too many requests (HTTP 429) for {where}; waiting until {until:%H:%M:%S} UTC",
+        until=until,
+        endpoint="oauth",
+        source=source,
+    )
+
+
+def reply_rejected(exc: RedditAPIException, post: Post, *, source: str) -> ReplyRejected:
+    """Reddit's refusal of a comment as ReplyRejected, saying what the team can do instead."""
+    item = exc.items[0] if exc.items else None
+    error_type = item.error_type if item else "UNKNOWN"
+    message = item.message if item else str(exc)
+    where = post.url or post.native_id
+    reasons = {
+        "RATELIMIT": f"Reddit is rate-limiting comments from the brand account ({message}); send again later",
+        "THREAD_LOCKED": f"{where} is locked: nobody can comment; reply by private message or dismiss",
+        "TOO_OLD": f"{where} is archived (too old to reply to); reply by private message or dismiss",
+        "DELETED_COMMENT": f"{where} was deleted; there is nothing to reply to, dismiss the item",
+        "DELETED_LINK": f"the post {where} was deleted; there is nothing to reply to, dismiss the item",
+        "INVALID_THING_ID": f"{where} no longer exists on Reddit; dismiss the item",
+        "USER_BLOCKED": f"the author of {where} blocked the brand account; reply is not possible",
+        "SOMETHING_IS_BROKEN": f"Reddit could not post the reply to {where} ({message}); try again",
+    }
+    text = reasons.get(error_type, f"Reddit refused the reply to {where}: {error_type}: {message}")
+    return ReplyRejected(text, source=source)
+
+
+def _reason(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("reason") or "") if isinstance(body, dict) else ""

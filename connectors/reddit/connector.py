@@ -22,14 +22,17 @@ prawcore's own retry loop is switched off by `WatcherRequestor`: it would
 sleep inside the job thread and, worse, re-send a POST whose first attempt may
 have been posted. Failures come back at once as typed errors and the Poller's
 persisted back-off takes over.
+
+The payload mapping and streams are in mapping.py, the listing walk and its gaps in
+walk.py, praw's plumbing and error translation in client.py, the source table in
+options.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 import praw
@@ -38,7 +41,6 @@ import requests
 from praw.exceptions import PRAWException, RedditAPIException
 
 from connectors.base import (
-    AuthFailed,
     Connector,
     ConnectorError,
     FetchResult,
@@ -46,32 +48,34 @@ from connectors.base import (
     RateLimited,
     ReplyOutcomeUnknown,
     ReplyRejected,
-    SourceMisconfigured,
     SourceUnavailable,
 )
-from connectors.reddit.client import RequestMeter, TransportFailure, WatcherRequestor, make_reddit
+from connectors.reddit.client import (
+    RequestMeter,
+    TransportFailure,
+    WatcherRequestor,
+    fetch_error,
+    make_reddit,
+    rate_limited,
+    reply_rejected,
+)
 from connectors.reddit.mapping import (
-    MAX_REPORTED,
-    MODES,
     PLATFORM,
-    Boundary,
     Stream,
     StreamState,
-    advance,
     build_streams,
     clean_text,
     comment_to_post,
     is_gone,
     is_own,
-    item_label,
-    malformed,
-    passing,
     permalink_url,
     same_text,
     submission_to_post,
     wanted,
 )
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from connectors.reddit.options import read_source
+from connectors.reddit.walk import BudgetSpent, Walk, walk
+from watcher.core.config import SourceConfig
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, PostKind, parse_timestamp, utc_now
 
@@ -86,20 +90,7 @@ __all__ = [
     "submission_to_post",
 ]
 
-DEFAULT_USER_AGENT = "python:social-care-watcher:0.1 (self-hosted)"
 CURSOR_VERSION = 1
-
-
-class _BudgetSpent(Exception):
-    """Internal: stop walking, the rate-limit budget is at the reserve."""
-
-
-@dataclass
-class _Walk:
-    items: list[dict[str, Any]]
-    state: StreamState
-    complete: bool
-    problems: list[str]
 
 
 # --- the connector ----------------------------------------------------------------
@@ -150,93 +141,24 @@ class RedditConnector(Connector):
 
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
-        opts = SourceOptions(cfg, env)
-        mode = opts.choice("mode", MODES, "subreddit")
-        subreddits = tuple(
-            s.strip().removeprefix("r/").removeprefix("/r/") for s in opts.get("subreddits", tuple[str, ...], ())
-        )
-        terms = opts.get("terms", tuple[str, ...], ())
-        query = opts.get("query", str, "")
-        include_submissions = opts.get("include_submissions", bool, True)
-        include_comments = opts.get("include_comments", bool, mode == "subreddit")
-        include_mentions = opts.get("include_mentions", bool, True)
-        include_replies = opts.get("include_replies", bool, True)
-        oauth_url = opts.get("oauth_url", str, "https://oauth.reddit.com")
-        reddit_url = opts.get("reddit_url", str, "https://www.reddit.com")
-        user_agent = opts.get("user_agent", str, DEFAULT_USER_AGENT)
-        timeout = opts.get("timeout_seconds", float, 16.0)
-        page_size = opts.get("page_size", int, 100)
-        max_pages = opts.get("max_pages", int, 5)
-        min_remaining = opts.get("min_remaining", int, 10)
-        parent_context = opts.get("parent_context", bool, True)
-        author_karma = opts.get("author_karma", bool, True)
-        lookback = opts.get("lookback_minutes", float, 10.0)
-        brand_account = opts.get("brand_account", str, "")
-        client_id = opts.secret("client_id_env", "REDDIT_CLIENT_ID")
-        client_secret = opts.secret("client_secret_env", "REDDIT_CLIENT_SECRET")
-        refresh_token = opts.secret("refresh_token_env", "REDDIT_REFRESH_TOKEN", required=False)
-        username = opts.secret("username_env", "REDDIT_USERNAME", required=False)
-        password = opts.secret("password_env", "REDDIT_PASSWORD", required=False)
-        logged_in = bool(refresh_token or (username and password))
-        problems = _check_options(
-            cfg,
-            mode=mode,
-            subreddits=subreddits,
-            terms=terms,
-            query=query,
-            include_comments=include_comments,
-            urls={"oauth_url": oauth_url, "reddit_url": reddit_url},
-            logged_in=logged_in,
-            password_missing=bool(username and not password and not refresh_token),
-            user_agent=user_agent,
-            limits={"page_size": (page_size, 1, 100), "max_pages": (max_pages, 1, 100),
-                    "min_remaining": (min_remaining, 0, 1000), "timeout_seconds": (timeout, 0.1, 300),
-                    "lookback_minutes": (lookback, 0, 24 * 60)},
-        )  # fmt: skip
-        opts.problems.extend(problems)
-        opts.finish()  # one ConfigError listing every problem of the table
+        access, settings = read_source(cfg, env)
         meter = RequestMeter()
         http = requests.Session()
         reddit = make_reddit(
             session=http,
-            client_id=client_id,
-            client_secret=client_secret,
-            user_agent=user_agent,
+            client_id=access.client_id,
+            client_secret=access.client_secret,
+            user_agent=access.user_agent,
             meter=meter,
-            oauth_url=oauth_url,
-            reddit_url=reddit_url,
-            username=username,
-            password=password,
-            refresh_token=refresh_token,
-            timeout=timeout,
+            oauth_url=access.oauth_url,
+            reddit_url=access.reddit_url,
+            username=access.username,
+            password=access.password,
+            refresh_token=access.refresh_token,
+            timeout=access.timeout,
         )
-        streams = build_streams(
-            mode=mode,
-            subreddits=subreddits,
-            terms=terms,
-            query=query,
-            include_submissions=include_submissions,
-            include_comments=include_comments,
-            include_mentions=include_mentions,
-            include_replies=include_replies,
-        )
-        return cls(
-            reddit,
-            meter=meter,
-            streams=streams,
-            source=cfg.name,
-            brand_account=brand_account or username or None,
-            can_reply=logged_in,
-            page_size=page_size,
-            max_pages=max_pages,
-            min_remaining=min_remaining,
-            backfill_hours=cfg.backfill_hours,
-            parent_context=parent_context,
-            author_karma=author_karma,
-            lookback_minutes=lookback,
-            http=http,
-            request_timeout=timeout,
-        )
+        options = {f.name: getattr(settings, f.name) for f in fields(settings)}  # shallow: streams stay Streams
+        return cls(reddit, meter=meter, source=cfg.name, http=http, **options)
 
     def close(self) -> None:
         """Close the HTTP connections (at shutdown; the connector is not used after)."""
@@ -260,7 +182,7 @@ class RedditConnector(Connector):
                 walked.extend((stream, item) for item in walk.items)
                 has_more = has_more or not walk.complete
                 problems.extend(walk.problems)
-        except _BudgetSpent:
+        except BudgetSpent:
             has_more = True
         keep: list[tuple[Stream, dict[str, Any]]] = []
         names: set[str] = set()
@@ -300,112 +222,20 @@ class RedditConnector(Connector):
                 endpoint="oauth",
                 source=self.source,
             )
-        raise _BudgetSpent()
+        raise BudgetSpent()
 
-    def _walk(self, stream: Stream, state: StreamState, start: int) -> _Walk:
-        """Newest -> oldest through the listing until the floor (the previous top, or the
-        backfill horizon on a first run) is reached, the listing ends, the page cap
-        hits or the budget runs out; the last two leave a gap for the next fetch.
-        A gap whose resume point has vanished (removed by a moderator, or fallen out of
-        Reddit's ~1000-item listing) is walked again from the top, once, skipping what
-        the gap walk had already passed; when the listing ends before that walk gets below
-        where the gap walk stood, what lay below may be gone, and a problem line says so."""
-        if state.gap_after is not None and state.gap_floor is not None:
-            floor, after, resuming = state.gap_floor, state.gap_after, True
-        else:
-            horizon = (self.clock() - timedelta(hours=self.backfill_hours)).timestamp()
-            floor, after, resuming = state.top or Boundary(horizon), None, False
-        passed = state.gap_passed if resuming else None
-        rewalked = state.gap_rewalked if resuming else False
-        stood = state.gap_stood if resuming else None
-        items: list[dict[str, Any]] = []
-        problems: list[str] = []
-        reported = list(state.reported)
-        reached = ended = cut_short = False
-        met_stored = False  # the walk came down to an item already returned: the listing joins what we have
-        pages = 0
-        while pages < self.max_pages and not (reached or ended):
-            try:
-                self._spend(start)
-            except _BudgetSpent:
-                if not items and not resuming:
-                    raise
-                break
-            params: dict[str, Any] = {**stream.params, "limit": self.page_size}
-            if after:
-                params["after"] = after
-            listing = self._get(stream, params)
-            children = [c for c in listing["data"]["children"] if isinstance(c, dict) and c.get("kind") in ("t1", "t3")]
-            if resuming and after == state.gap_after and not children:
-                if rewalked:  # walked again from the top already: never again; nothing after it is the end
-                    ended = cut_short = True
-                    continue
-                problems.append(
-                    f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the "
-                    f"previous fetch stopped (the item was removed, or fell out of Reddit's listing); walked the "
-                    f"listing again from the newest item down to where the unfinished walk began, skipping what it "
-                    f"had already read"
-                )
-                after = None  # this empty answer does not count against the page cap
-                rewalked, stood = True, passed
-                continue
-            pages += 1
-            for child in children:
-                data = child["data"] if isinstance(child.get("data"), dict) else {}
-                wrong = malformed(data, child["kind"])
-                if wrong:
-                    label = item_label(data, child["kind"])
-                    if not label or label not in reported:
-                        problems.append(
-                            f"{self.source}: {stream.path}: skipped {label or 'an item without a name or id'}: "
-                            f"{wrong}; the rest of the listing was read"
-                        )
-                        reported.extend([label] if label else [])
-                    continue
-                if floor.below(data):
-                    reached = True
-                    break
-                stored = floor.covers(data) or (state.top is not None and data["name"] in state.top.seen)
-                met_stored = met_stored or stored
-                already = stored or (passed is not None and passed.covers(data))
-                passed = passing(passed, data)
-                if not already:
-                    items.append(data)
-            after = listing["data"].get("after")
-            ended = not after or not children
-        top = advance(state.top, items, lookback=self.lookback)
-        reported = reported[-MAX_REPORTED:]
-        if reached or ended:
-            if ended and not reached and stood is not None and passed == stood:
-                problems.append(
-                    f"{self.source}: {stream.path}: the listing ended before the walk started again from the newest "
-                    f"item got back down to where the unfinished walk had stopped (Reddit lists about 1000 items), so "
-                    f"items created before {datetime.fromtimestamp(stood.created, UTC):%Y-%m-%d %H:%M} UTC that it had "
-                    f"not read yet may be missing; poll this source more often"
-                )
-            elif cut_short:
-                problems.append(
-                    f"{self.source}: {stream.path}: Reddit listed nothing after {state.gap_after}, where the previous "
-                    f"fetch stopped, and this unfinished walk was already walked again from the newest item once, so "
-                    f"it ends here; if {state.gap_after} was removed, older items not read yet may be missing"
-                )
-            elif ended and not reached and not met_stored and floor.seen and items:
-                problems.append(
-                    f"{self.source}: {stream.path}: the listing ended before reaching the last stored item "
-                    f"(Reddit lists about 1000 items), so older new items may be missing; poll this source more often"
-                )
-            return _Walk(items, StreamState(top=top, reported=tuple(reported)), True, problems)
-        last = items[-1]["name"] if items else (after or state.gap_after)
-        gap = StreamState(
-            top=top,
-            gap_after=last,
-            gap_floor=floor,
-            gap_passed=passed,
-            gap_rewalked=rewalked,
-            gap_stood=stood,
-            reported=tuple(reported),
+    def _walk(self, stream: Stream, state: StreamState, start: int) -> Walk:
+        return walk(
+            stream,
+            state,
+            read_page=self._get,
+            spend=lambda: self._spend(start),
+            horizon=(self.clock() - timedelta(hours=self.backfill_hours)).timestamp(),
+            source=self.source,
+            page_size=self.page_size,
+            max_pages=self.max_pages,
+            lookback=self.lookback,
         )
-        return _Walk(items, gap, False, problems)
 
     def _get(self, stream: Stream, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -420,88 +250,7 @@ class RedditConnector(Connector):
         return data
 
     def _fetch_error(self, exc: Exception, stream: Stream | None, where: str = "") -> ConnectorError:
-        """A praw/prawcore error -> the typed error the Poller and queue act on."""
-        if not where:
-            where = f"r/{stream.subreddit}" if stream and stream.subreddit else (stream.path if stream else "Reddit")
-        if isinstance(exc, prawcore.TooManyRequests):
-            return self._rate_limited(exc.response, where)
-        if isinstance(exc, prawcore.OAuthException):
-            return AuthFailed(
-                f"Reddit refused the account login ({exc.error}): check the username/password or refresh "
-                f"token variables of this source, and that the account is a developer of the app",
-                source=self.source,
-            )
-        if isinstance(exc, prawcore.InsufficientScope):
-            return AuthFailed(
-                f"the Reddit token lacks a scope needed for {where}; authorize the app with read, "
-                f"privatemessages, submit and identity scopes",
-                source=self.source,
-            )
-        if isinstance(exc, prawcore.InvalidToken) or (
-            isinstance(exc, prawcore.ResponseException) and exc.response.status_code == 401
-        ):
-            return AuthFailed(
-                "Reddit refused the app credentials (HTTP 401): check the client id and secret variables "
-                "of this source against https://www.reddit.com/prefs/apps",
-                source=self.source,
-            )
-        if isinstance(exc, prawcore.Redirect):
-            return SourceMisconfigured(
-                f"{where} does not exist (Reddit redirected to search); fix the name in subreddits",
-                source=self.source,
-            )
-        if isinstance(exc, prawcore.Forbidden | prawcore.NotFound | prawcore.UnavailableForLegalReasons):
-            reason = _reason(exc.response)
-            if stream is None or not stream.subreddit and not stream.path.startswith("message/"):
-                return SourceUnavailable(
-                    f"Reddit refused to show {where} (HTTP {exc.response.status_code}); will retry",
-                    source=self.source,
-                )
-            if stream.path.startswith("message/"):
-                return AuthFailed(
-                    f"Reddit refused {stream.path} (HTTP {exc.response.status_code}): inbox mode needs the brand "
-                    f"account logged in with the privatemessages scope",
-                    source=self.source,
-                )
-            what = {
-                "private": "is private",
-                "banned": "is banned",
-                "quarantined": "is quarantined",
-                "gold_only": "is restricted",
-            }.get(reason, "is not readable" if isinstance(exc, prawcore.Forbidden) else "was not found")
-            return SourceMisconfigured(
-                f"{where} {what} (HTTP {exc.response.status_code}); remove it from subreddits, or ask its "
-                f"moderators to approve the brand account and log in as it",
-                source=self.source,
-            )
-        if isinstance(exc, prawcore.RequestException):
-            original = exc.original_exception
-            what = original.what if isinstance(original, TransportFailure) else type(original).__name__
-            return SourceUnavailable(f"Reddit is unavailable for {where}: {what}; will retry", source=self.source)
-        if isinstance(exc, prawcore.ResponseException):
-            return SourceUnavailable(
-                f"Reddit answered HTTP {exc.response.status_code} for {where}; will retry", source=self.source
-            )
-        return SourceUnavailable(
-            f"Reddit request for {where} failed ({type(exc).__name__}); will retry", source=self.source
-        )
-
-    def _rate_limited(self, response: requests.Response, where: str) -> RateLimited:
-        headers = response.headers
-        wait = 60.0
-        for key in ("retry-after", "x-ratelimit-reset"):
-            try:
-                wait = float(headers[key])
-                break
-            except (KeyError, ValueError):
-                continue
-        until = self.clock() + timedelta(seconds=max(1.0, wait))
-        return RateLimited(
-            f"Reddit said too many requests (HTTP 429) for {where}; waiting until {until:%H:%M:%S} UTC",
-            until=until,
-            endpoint="oauth",
-            source=self.source,
-        )
+        return fetch_error(exc, stream, source=self.source, now=self.clock(), where=where)
 
     # --- enrichment (one request per 100 items, never one per post) ---------------
     def _parents(self, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -585,7 +334,7 @@ class RedditConnector(Connector):
         try:
             created = target.reply(text)
         except RedditAPIException as exc:
-            raise self._reply_rejected(exc, post) from None
+            raise reply_rejected(exc, post, source=self.source) from None
         except prawcore.RequestException as exc:
             original = exc.original_exception
             what = original.what if isinstance(original, TransportFailure) else type(original).__name__
@@ -593,7 +342,7 @@ class RedditConnector(Connector):
                 f"the reply to {post.url or post.native_id} may or may not be posted ({what})", source=self.source
             ) from None
         except prawcore.TooManyRequests as exc:
-            limited = self._rate_limited(exc.response, post.native_id)
+            limited = rate_limited(exc.response, post.native_id, source=self.source, now=self.clock())
             raise ReplyRejected(f"{limited.message}; send again after that time", source=self.source) from None
         except prawcore.Forbidden:
             raise ReplyRejected(
@@ -638,24 +387,6 @@ class RedditConnector(Connector):
             f"post {post.key} is not a Reddit submission or comment (id {fullname!r}); reply on Reddit",
             source=self.source,
         )
-
-    def _reply_rejected(self, exc: RedditAPIException, post: Post) -> ReplyRejected:
-        item = exc.items[0] if exc.items else None
-        error_type = item.error_type if item else "UNKNOWN"
-        message = item.message if item else str(exc)
-        where = post.url or post.native_id
-        reasons = {
-            "RATELIMIT": f"Reddit is rate-limiting comments from the brand account ({message}); send again later",
-            "THREAD_LOCKED": f"{where} is locked: nobody can comment; reply by private message or dismiss",
-            "TOO_OLD": f"{where} is archived (too old to reply to); reply by private message or dismiss",
-            "DELETED_COMMENT": f"{where} was deleted; there is nothing to reply to, dismiss the item",
-            "DELETED_LINK": f"the post {where} was deleted; there is nothing to reply to, dismiss the item",
-            "INVALID_THING_ID": f"{where} no longer exists on Reddit; dismiss the item",
-            "USER_BLOCKED": f"the author of {where} blocked the brand account; reply is not possible",
-            "SOMETHING_IS_BROKEN": f"Reddit could not post the reply to {where} ({message}); try again",
-        }
-        text = reasons.get(error_type, f"Reddit refused the reply to {where}: {error_type}: {message}")
-        return ReplyRejected(text, source=self.source)
 
     def find_own_reply(self, post: Post, text: str | None = None) -> PostedReply | None:
         """Look at the target's direct replies for one by the brand account (made by us
@@ -728,93 +459,6 @@ def _replies_of(answer: Any, fullname: str) -> list[dict[str, Any]]:
             replies = data.get("replies")
             return list(replies["data"]["children"]) if isinstance(replies, dict) else []
     return []
-
-
-def _reason(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("reason") or "") if isinstance(body, dict) else ""
-
-
-def _check_options(
-    cfg: SourceConfig,
-    *,
-    mode: str,
-    subreddits: tuple[str, ...],
-    terms: tuple[str, ...],
-    query: str,
-    include_comments: bool,
-    urls: Mapping[str, str],
-    logged_in: bool,
-    password_missing: bool,
-    limits: Mapping[str, tuple[float, float, float]],
-    user_agent: str,
-) -> list[ConfigProblem]:
-    """Problems no single key shows: options that do not fit the mode or each other."""
-    where = f"sources.{cfg.name}"
-    problems = []
-    if len(user_agent.strip()) < 7:
-        problems.append(
-            ConfigProblem(
-                cfg.file,
-                f"{where}.user_agent",
-                'too short; describe the app, like "python:lumo-care:1.0 (by /u/LumoSupport)"',
-            )
-        )
-    for name, (number, low, high) in limits.items():
-        if number is not None and not low <= number <= high:
-            problems.append(ConfigProblem(cfg.file, f"{where}.{name}", f"must be between {low:g} and {high:g}"))
-    if mode == "inbox" and not logged_in:
-        problems.append(
-            ConfigProblem(
-                cfg.file,
-                f"{where}.mode",
-                "inbox mode reads the brand account's mentions and replies: export the account's "
-                "username and password (username_env/password_env) or a refresh token (refresh_token_env)",
-            )
-        )
-    if password_missing:
-        problems.append(
-            ConfigProblem(
-                cfg.file,
-                f"{where}.password_env",
-                "the username is set but the password variable is empty; export both or neither",
-            )
-        )
-    for key, value in urls.items():
-        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            problems.append(
-                ConfigProblem(cfg.file, f"{where}.{key}", "must be an https:// URL (plain http only for 127.0.0.1)")
-            )
-    name_ok = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
-    for sub in subreddits:
-        if not name_ok.match(sub):
-            problems.append(
-                ConfigProblem(cfg.file, f"{where}.subreddits", f'{sub!r} is not a subreddit name like "LumoBank"')
-            )
-    if mode == "subreddit" and not subreddits:
-        problems.append(
-            ConfigProblem(cfg.file, f"{where}.subreddits", 'subreddit mode needs at least one, like ["LumoBank"]')
-        )
-    if mode == "search" and not (terms or query):
-        problems.append(
-            ConfigProblem(cfg.file, f"{where}.terms", 'search mode needs terms like ["Lumo", "Lumo Bank"] or a query')
-        )
-    if mode == "search" and include_comments and not subreddits:
-        problems.append(
-            ConfigProblem(
-                cfg.file,
-                f"{where}.include_comments",
-                "Reddit search does not cover comments; list subreddits whose comments to scan for the terms",
-            )
-        )
-    if mode == "search" and include_comments and not terms:
-        problems.append(
-            ConfigProblem(cfg.file, f"{where}.terms", "scanning comments needs terms to match, not only a query")
-        )
-    return problems
 
 
 CONNECTOR = RedditConnector

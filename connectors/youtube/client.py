@@ -8,7 +8,6 @@ endpoint and the API's address come from the config, so tests point both at a fa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from connectors.base import (
     SourceMisconfigured,
     SourceUnavailable,
 )
+from connectors.google import CountingHttp, error_detail
 from connectors.shared import timed_out
 from connectors.youtube.budget import next_quota_reset
 from watcher.core.post import utc_now
@@ -36,31 +36,6 @@ SCOPE = "https://www.googleapis.com/auth/youtube.force-ssl"
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RATE_PAUSE = timedelta(minutes=5)  # a short-term limit without Retry-After
-
-
-class CountingHttp(httplib2.Http):
-    """httplib2.Http that counts what it sends (token refreshes too)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.count = 0
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        self.count += 1
-        return super().request(*args, **kwargs)
-
-
-def error_reason(exc: HttpError) -> tuple[str, str]:
-    """(reason, message) of Google's error object, as much of it as came."""
-    try:
-        error = json.loads(exc.content.decode("utf-8", "replace")).get("error") or {}
-    except (ValueError, AttributeError):
-        return "", ""
-    details = error.get("errors") if isinstance(error, dict) else None
-    reason = (
-        details[0].get("reason", "") if isinstance(details, list) and details and isinstance(details[0], dict) else ""
-    )
-    return str(reason), str(error.get("message", "") if isinstance(error, dict) else "")
 
 
 class YouTubeClient:
@@ -125,7 +100,7 @@ class YouTubeClient:
 
     def error(self, exc: HttpError, what: str, *, writing: bool) -> ConnectorError:
         status = exc.resp.status
-        reason, message = error_reason(exc)
+        reason, message = error_detail(exc)
         detail = f"{reason or status}: {message}" if message else str(reason or status)
         if reason in QUOTA_REASONS:
             until = next_quota_reset(self.clock())

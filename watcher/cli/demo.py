@@ -23,8 +23,9 @@ from rich.text import Text
 from connectors.replay import ReplayConnector
 from watcher.cli.views import queue_table
 from watcher.config import Config, parse_config
+from watcher.core.item import OutboxRow, QueueRow
 from watcher.core.post import utc_now
-from watcher.core.vocab import OPEN_STATES
+from watcher.core.vocab import OPEN_STATES, Priority
 from watcher.ingest.pipeline import IngestReport
 from watcher.service import Service
 
@@ -59,13 +60,13 @@ class DemoNotifier:
     """Keeps the latest cards for the live view instead of printing each one."""
 
     def __init__(self) -> None:
-        self.latest: deque[dict[str, Any]] = deque(maxlen=5)
+        self.latest: deque[OutboxRow] = deque(maxlen=5)
         self.delivered = 0
 
-    def deliver(self, row: dict[str, Any]) -> str:
+    def deliver(self, row: OutboxRow) -> str:
         self.delivered += 1
         self.latest.append(row)
-        return f"demo:{row['id']}"
+        return f"demo:{row.id}"
 
 
 def run_demo(*, duration: float, db_path: Path | None, show: int, console: Console | None = None) -> IngestReport:
@@ -108,14 +109,14 @@ def run_demo(*, duration: float, db_path: Path | None, show: int, console: Conso
                     break
                 time.sleep(0.25)
         rows = service.store.items.queue_rows(states=OPEN_STATES, limit=show)
-        by_priority = Counter(r["priority"] for r in service.store.items.queue_rows(states=OPEN_STATES, limit=100000))
+        by_priority = Counter(r.item.priority for r in service.store.items.queue_rows(states=OPEN_STATES, limit=100000))
         console.print(queue_table(rows, now=utc_now(), title=f"Top {len(rows)} of the ranked queue"))
         console.print(
             f"{report.stored} posts stored, {report.collapsed} near-duplicates collapsed, "
             f"{report.dropped_own} own posts and {report.dropped_reposts} reposts dropped, "
             f"{report.queued} queued, {report.answered_natively} of them closed as answered by the brand on the "
             "platform; open now: "
-            + ", ".join(f"{by_priority[p]} {p}" for p in ("urgent", "high", "normal", "low"))
+            + ", ".join(f"{by_priority[p]} {p}" for p in Priority)
             + f"; {notifier.delivered} notifications delivered."
         )
         if report.problems:
@@ -163,7 +164,7 @@ def _write_demo_config(path: Path, db_path: Path) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def _view(done: int, total: int, report: IngestReport, rows: list[dict[str, Any]]) -> Group:
+def _view(done: int, total: int, report: IngestReport, rows: list[QueueRow]) -> Group:
     header = Table.grid(padding=(0, 2))
     header.add_row(
         ProgressBar(total=max(total, 1), completed=done, width=40),

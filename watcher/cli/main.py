@@ -37,8 +37,10 @@ def cli(ctx: click.Context, config_path: str, verbose: int) -> None:
     """Social care watcher: find brand mentions, rank what needs a reply, run the reply queue."""
     from rich.logging import RichHandler
 
+    from watcher.cli.logs import log_off_thread
+
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, handlers=[RichHandler(console=err, show_path=False)], format="%(message)s")
+    log_off_thread(level, RichHandler(console=err, show_path=False))
     ctx.obj = AppContext(config_path)
     if ctx.get_parameter_source("config_path") != click.core.ParameterSource.DEFAULT:
         # subcommands with their own --config (digest, train, rules test, slack ...) default to this one

@@ -19,6 +19,7 @@ from watcher.core.vocab import PRIORITIES
 
 if TYPE_CHECKING:  # imported inside the commands: `watcher --help` stays fast
     from connectors.base import Connector
+    from watcher.core.item import OutboxRow
     from watcher.core.post import Post
     from watcher.notify.outbox import ConsoleNotifier
     from watcher.service import Service
@@ -90,13 +91,13 @@ class SummaryNotifier:
 
     def __init__(self, console: ConsoleNotifier) -> None:
         self.console = console
-        self.cards: list[dict[str, Any]] = []
+        self.cards: list[OutboxRow] = []
 
-    def deliver(self, row: dict[str, Any]) -> str:
-        if not row.get("item_id"):  # spike alerts, reminders: printed as they come
+    def deliver(self, row: OutboxRow) -> str:
+        if not row.item_id:  # spike alerts, reminders: printed as they come
             return self.console.deliver(row)
         self.cards.append(row)
-        return f"console:{row['id']}"
+        return f"console:{row.id}"
 
     def show(self) -> None:
         cards, self.cards = self.cards, []
@@ -113,9 +114,9 @@ class SummaryNotifier:
             "`watcher queue` lists them all, urgent first."
         )
 
-    def _priority(self, row: dict[str, Any]) -> str:
-        item = self.console.store.items.get_item(row["item_id"])
-        return str(item["priority"]) if item is not None else ""
+    def _priority(self, row: OutboxRow) -> str:
+        item = self.console.store.items.get_item(row.item_id) if row.item_id else None
+        return str(item.priority) if item is not None else ""
 
 
 @click.command()

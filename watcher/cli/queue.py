@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -16,6 +16,7 @@ from watcher.core.vocab import FINAL_STATES, OPEN_STATES, PRIORITIES
 
 if TYPE_CHECKING:
     from watcher.config import Config
+    from watcher.core.item import QueueRow
 
 
 @click.command()
@@ -45,7 +46,7 @@ def queue(
     sla = sla_texts(rows, config, now=now)
     if as_json:
         for row in rows:
-            click.echo(json.dumps({**row, "sla": sla[row["id"]]}, ensure_ascii=False))
+            click.echo(json.dumps({**row.as_json(), "sla": sla[row.item.id]}, ensure_ascii=False))
         return
     if not rows:
         Console().print("the queue is empty")
@@ -53,10 +54,10 @@ def queue(
     Console().print(queue_table(rows, now=now, sla=sla))
 
 
-def sla_texts(rows: list[dict[str, Any]], config: Config, *, now: datetime) -> dict[int, str]:
+def sla_texts(rows: list[QueueRow], config: Config, *, now: datetime) -> dict[int, str]:
     """Each item's SLA clock in words ("claim within 40 min", "SLA missed by 1 h"), counted
     like the Slack cards count it: slack.sla_minutes in business hours."""
-    from watcher.slack.sla import BusinessHours, row_sla_state
+    from watcher.slack.sla import BusinessHours, sla_state
 
     hours = BusinessHours.from_config(config.slack, config.brand.timezone)
-    return {row["id"]: row_sla_state(row, slack=config.slack, hours=hours, now=now).describe() for row in rows}
+    return {row.item.id: sla_state(row.item, slack=config.slack, hours=hours, now=now).describe() for row in rows}

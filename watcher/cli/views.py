@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from watcher.core.post import parse_timestamp
+from watcher.core.item import QueueRow
+from watcher.core.text import visible
 from watcher.store import SourceState
 
 
-def age_text(created_at: str, now: datetime) -> str:
-    seconds = max(0, int((now - parse_timestamp(created_at)).total_seconds()))
+def age_text(created_at: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - created_at).total_seconds()))
     if seconds < 3600:
         return f"{seconds // 60}m"
     if seconds < 86400:
@@ -23,7 +24,8 @@ def age_text(created_at: str, now: datetime) -> str:
 
 
 def excerpt(text: str, width: int = 70) -> str:
-    flat = " ".join(text.split())
+    """One line of a stranger's text, hidden and reordering characters shown (watcher.core.text)."""
+    flat = " ".join(visible(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -55,15 +57,13 @@ PRIORITY_STYLE = {"urgent": "bold red", "high": "yellow", "normal": "cyan", "low
 _BACKGROUND = ("needs-reply model", "neutral", "positive", "negative")
 
 
-def headline_reasons(reasons: list[str], limit: int = 3) -> list[str]:
+def headline_reasons(reasons: Sequence[str], limit: int = 3) -> list[str]:
     """What a person scanning the queue needs first: the intents and context that made
     the rank (legal threat, 3rd message), before the model and sentiment figures."""
     return sorted(reasons, key=lambda reason: reason.startswith(_BACKGROUND))[:limit]
 
 
-def queue_table(
-    rows: list[dict[str, Any]], *, now: datetime, title: str = "", sla: dict[int, str] | None = None
-) -> Table:
+def queue_table(rows: list[QueueRow], *, now: datetime, title: str = "", sla: dict[int, str] | None = None) -> Table:
     """The ranked queue; each row shows the post excerpt with its triage reasons under it."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("#", "priority", "age"):
@@ -75,17 +75,17 @@ def queue_table(
         table.add_column("SLA", max_width=16, overflow="fold")
     table.add_column("post / why", ratio=1, min_width=26, overflow="fold")
     for row in rows:
-        style = PRIORITY_STYLE.get(row["priority"], "")
-        repeats = f" (+{row['repeat_count']} repeat)" if row["repeat_count"] else ""
-        reasons = "; ".join(headline_reasons(row["reasons"]))
+        style = PRIORITY_STYLE.get(row.item.priority, "")
+        repeats = f" (+{row.item.repeat_count} repeat)" if row.item.repeat_count else ""
+        reasons = "; ".join(headline_reasons(row.reasons))
         table.add_row(
-            str(row["id"]),
-            f"[{style}]{row['priority']}[/{style}] {row['score']}" + (" ⚑" if row["escalated"] else ""),
-            age_text(row["created_at"], now),
-            f"{row['platform']} @{row['handle']}" if row["handle"] else row["platform"],
-            row["lang"] or "",
-            row["state"] + (f" ({row['assignee']})" if row["assignee"] else ""),
-            *([sla.get(row["id"], "")] if sla is not None else []),
-            escape(excerpt(row["text"])) + repeats + (f"\n[dim]{escape(reasons)}[/dim]" if reasons else ""),
+            str(row.item.id),
+            f"[{style}]{row.item.priority}[/{style}] {row.item.score}" + (" ⚑" if row.item.escalated else ""),
+            age_text(row.created_at, now),
+            escape(visible(f"{row.platform} @{row.handle}" if row.handle else row.platform)),
+            row.lang or "",
+            str(row.item.state) + (f" ({row.item.assignee})" if row.item.assignee else ""),
+            *([sla.get(row.item.id, "")] if sla is not None else []),
+            escape(excerpt(row.text)) + repeats + (f"\n[dim]{escape(reasons)}[/dim]" if reasons else ""),
         )
     return table

@@ -233,10 +233,10 @@ class Pipeline:
             if not post.parent_id or not self.own.owns(post):
                 continue
             item = self.store.items.item_for_post(post_key(post.platform, post.parent_id))
-            if item is None or item["state"] not in OPEN_STATES or item["state"] == "sending":
+            if item is None or item.state not in OPEN_STATES or item.state == "sending":
                 continue  # none, closed already, or our own send in flight (it records itself)
             actor = f"@{post.author.handle}" if post.author.handle else "brand"
-            if queue.answered_elsewhere(item["id"], url=post.url, actor=actor).changed:
+            if queue.answered_elsewhere(item.id, url=post.url, actor=actor).changed:
                 closed += 1
         return closed
 

@@ -17,7 +17,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
+from watcher.core.item import OutboxRow
 from watcher.core.post import utc_now
 from watcher.store import Store
 
@@ -72,7 +73,7 @@ class Notifier(Protocol):
     """Delivers rows. One that may be asked to wait keeps an `OutboxHold` as `hold`, so the
     wait outlives one flush (`SlackNotifier` does; without one each flush starts afresh)."""
 
-    def deliver(self, row: dict[str, Any]) -> str:
+    def deliver(self, row: OutboxRow) -> str:
         """Deliver one outbox row; return a reference stored with it (message id/ts)."""
         ...
 
@@ -101,13 +102,13 @@ class OutboxHold:
     # this process, as the owner of the rows it leases (every hold in a process shares it)
     owner: str = PROCESS_TOKEN
 
-    def probe_last(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def probe_last(self, rows: list[OutboxRow]) -> list[OutboxRow]:
         """`rows` in order, with the row that set the last hold and its item's other rows
         (its thread lines follow the card) moved to the end."""
         if self.probe is None:
             return rows
         row_id, item_id = self.probe
-        return sorted(rows, key=lambda r: r["id"] == row_id or (item_id is not None and r["item_id"] == item_id))
+        return sorted(rows, key=lambda r: r.id == row_id or (item_id is not None and r.item_id == item_id))
 
     def held(self, now: datetime) -> bool:
         return self.until is not None and now < self.until
@@ -143,20 +144,20 @@ def flush_outbox(
     for row in hold.probe_last(store.outbox.due_outbox(now=clock(), limit=limit)):
         now = clock()
         if not store.outbox.lease_outbox(
-            row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=hold.owner
+            row.id, now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=hold.owner
         ):
             continue  # another flush took it first, or its channel was put off in this flush
         try:
-            ref = notifier.deliver({**row, "leased": True})
+            ref = notifier.deliver(replace(row, leased=True))
         except DeliveryRetry as exc:
             now = clock()
             until = retry_time(exc, now)
-            store.outbox.mark_outbox_retry(row["id"], next_attempt_at=until, error=str(exc))
+            store.outbox.mark_outbox_retry(row.id, next_attempt_at=until, error=str(exc))
             retrying += 1
             if exc.channel:
                 store.outbox.defer_outbox_channel(exc.channel, now=now, until=until, error=str(exc))
             else:
-                hold.until, hold.probe = until, (row["id"], row["item_id"])
+                hold.until, hold.probe = until, (row.id, row.item_id)
             backlog = store.outbox.outbox_backlog()
             if hold.warn_now(waiting=backlog["waiting"], now=now):
                 log.warning("%s", backlog_warning(backlog, now=now, error=str(exc)))
@@ -164,10 +165,10 @@ def flush_outbox(
                 continue
             break  # a service that asks us to wait is not asked again until the wait ends
         except DeliveryFailed as exc:
-            store.outbox.mark_outbox_failed(row["id"], error=str(exc))
+            store.outbox.mark_outbox_failed(row.id, error=str(exc))
             failed += 1
             continue
-        store.outbox.mark_outbox_sent(row["id"], ref=ref, now=clock())
+        store.outbox.mark_outbox_sent(row.id, ref=ref, now=clock())
         sent += 1
     return FlushReport(sent=sent, retrying=retrying, failed=failed)
 
@@ -260,17 +261,17 @@ class ConsoleNotifier:
         self.store = store
         self.console = console or Console()
 
-    def deliver(self, row: dict[str, Any]) -> str:
-        item = self.store.items.get_item(row["item_id"]) if row.get("item_id") else None
-        post = self.store.posts.get_post(row["payload"].get("post_key", "")) if row["payload"].get("post_key") else None
+    def deliver(self, row: OutboxRow) -> str:
+        item = self.store.items.get_item(row.item_id) if row.item_id else None
+        post = self.store.posts.get_post(row.payload.get("post_key", "")) if row.payload.get("post_key") else None
         if item is None or post is None:  # spike alerts, reminders: their text says it
-            text = row["payload"].get("text") or json.dumps(row["payload"], ensure_ascii=False)
-            self.console.print(f"[dim]{row['kind']}[/dim] {escape(str(text))}")
-            return f"console:{row['id']}"
+            text = row.payload.get("text") or json.dumps(row.payload, ensure_ascii=False)
+            self.console.print(f"[dim]{row.kind}[/dim] {escape(str(text))}")
+            return f"console:{row.id}"
         triage = self.store.posts.post_triage(post.key)
         reasons = "; ".join(triage.reasons) if triage else ""
-        style = PRIORITY_STYLE.get(item["priority"], "")
-        title = f"[{style}]{item['priority'].upper()}[/{style}] #{item['id']} {post.platform} @{post.author.handle}"
+        style = PRIORITY_STYLE.get(item.priority, "")
+        title = f"[{style}]{item.priority.upper()}[/{style}] #{item.id} {post.platform} @{post.author.handle}"
         body = post.text if len(post.text) <= 280 else post.text[:277] + "..."
         self.console.print(Panel(f"{body}\n[dim]{reasons}[/dim]", title=title, title_align="left"))
-        return f"console:{row['id']}"
+        return f"console:{row.id}"

@@ -25,9 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, PostedReply, ReplyOutcomeUnknown, ReplyRejected
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    PostedReply,
+    ReplyOutcomeUnknown,
+    ReplyRejected,
+)
+from watcher.core.item import QueueItem
 from watcher.core.post import Post, utc_now
-from watcher.core.times import from_iso, iso
+from watcher.core.times import from_iso
 from watcher.core.vocab import FINAL_STATES, OPEN_STATES
 from watcher.queue.transitions import Action, QueueError, require, result_state
 from watcher.store import Store
@@ -55,7 +62,7 @@ class SendInProgress(QueueConflict):
 
 @dataclass(frozen=True)
 class Transition:
-    item: dict[str, Any]
+    item: QueueItem
     changed: bool
 
 
@@ -71,7 +78,7 @@ class Queue:
         self.clock = clock
         self.four_eyes = four_eyes
 
-    def item(self, item_id: int) -> dict[str, Any]:
+    def item(self, item_id: int) -> QueueItem:
         found = self.store.items.get_item(item_id)
         if found is None:
             raise QueueError(f"queue item {item_id} does not exist")
@@ -79,45 +86,45 @@ class Queue:
 
     def _move(
         self,
-        item: dict[str, Any],
+        item: QueueItem,
         action: Action,
         actor: str,
         changes: dict[str, Any] | None = None,
         detail: dict[str, Any] | None = None,
     ) -> Transition:
         """Apply `action` as the transition table has it (refused in a state it does not allow)."""
-        require(action, item["id"], item["state"])
-        to_state = result_state(action, item["state"]).value
+        require(action, item.id, item.state)
+        to_state = result_state(action, item.state).value
         now = self.clock()
         with self.store.transaction():
             ok = self.store.items.update_item(
-                item["id"], expected_version=item["version"], changes={"state": to_state, **(changes or {})}, now=now
+                item.id, expected_version=item.version, changes={"state": to_state, **(changes or {})}, now=now
             )
             if not ok:
-                raise QueueConflict(f"item {item['id']} was changed by someone else; refresh and try again")
+                raise QueueConflict(f"item {item.id} was changed by someone else; refresh and try again")
             self.store.items.add_event(
-                item["id"],
-                item["post_key"],
+                item.id,
+                item.post_key,
                 action,
                 actor=actor,
-                from_state=item["state"],
+                from_state=item.state,
                 to_state=to_state,
                 now=now,
                 detail=detail,
             )
-        return Transition(self.item(item["id"]), True)
+        return Transition(self.item(item.id), True)
 
     def claim(self, item_id: int, actor: str) -> Transition:
         item = self.item(item_id)
-        if item["state"] == "claimed" and item["assignee"] == actor:
+        if item.state == "claimed" and item.assignee == actor:
             return Transition(item, False)
-        if item["state"] == "claimed":
-            raise QueueConflict(f"item {item_id} is already claimed by {item['assignee']}")
+        if item.state == "claimed":
+            raise QueueConflict(f"item {item_id} is already claimed by {item.assignee}")
         return self._move(item, Action.CLAIM, actor, {"assignee": actor, "snoozed_until": None})
 
     def unclaim(self, item_id: int, actor: str) -> Transition:
         item = self.item(item_id)
-        if item["state"] == "new":
+        if item.state == "new":
             return Transition(item, False)
         return self._move(item, Action.UNCLAIM, actor, {"assignee": None})
 
@@ -125,7 +132,7 @@ class Queue:
         item = self.item(item_id)
         if not text.strip():
             raise QueueError("the reply text is empty; write the public reply first")
-        if item["state"] == "drafted" and item["draft_text"] == text and item["drafted_by"] == actor:
+        if item.state == "drafted" and item.draft_text == text and item.drafted_by == actor:
             return Transition(item, False)
         return self._move(
             item,
@@ -135,7 +142,7 @@ class Queue:
                 "draft_text": text,
                 "draft_note": note,
                 "drafted_by": actor,
-                "assignee": item["assignee"] or actor,
+                "assignee": item.assignee or actor,
                 "approved_by": None,
                 "last_error": None,
                 "snoozed_until": None,
@@ -145,41 +152,96 @@ class Queue:
 
     def approve(self, item_id: int, actor: str) -> Transition:
         item = self.item(item_id)
-        if item["state"] in ("approved", "sending", "replied") and item["approved_by"] == actor:
+        if item.state in ("approved", "sending", "replied") and item.approved_by == actor:
             return Transition(item, False)
-        require(Action.APPROVE, item_id, item["state"])
-        if self.four_eyes and item["drafted_by"] == actor:
+        require(Action.APPROVE, item_id, item.state)
+        if self.four_eyes and item.drafted_by == actor:
             raise QueueError("four-eyes is on: someone other than the drafter must approve this reply")
         return self._move(item, Action.APPROVE, actor, {"approved_by": actor})
 
     def reject(self, item_id: int, actor: str, note: str) -> Transition:
         item = self.item(item_id)
         return self._move(
-            item, Action.REJECT, actor, {"assignee": item["drafted_by"], "approved_by": None}, {"note": note}
+            item, Action.REJECT, actor, {"assignee": item.drafted_by, "approved_by": None}, {"note": note}
         )
 
     def dismiss(self, item_id: int, actor: str, reason: str) -> Transition:
         if reason not in DISMISS_REASONS:
             raise QueueError(f"dismiss reason {reason!r} is not one of {', '.join(DISMISS_REASONS)}")
         item = self.item(item_id)
-        if item["state"] == "dismissed":
+        if item.state == "dismissed":
             return Transition(item, False)
         result = self._move(item, Action.DISMISS, actor, {"dismiss_reason": reason}, {"reason": reason})
-        self.store.items.add_feedback(item["post_key"], f"dismissed:{reason}", actor=actor, now=self.clock())
+        self.store.items.add_feedback(item.post_key, f"dismissed:{reason}", actor=actor, now=self.clock())
         return result
+
+    def hide(self, item_id: int, actor: str, connector: Connector) -> Transition:
+        """Hide the item's post on the platform and dismiss the item as spam. The platform
+        is asked once per click (hiding twice is harmless there); a repeat click on a hidden
+        item asks nothing. What the platform said is in the audit event."""
+        item = self.item(item_id)
+        if item.hidden:
+            return Transition(item, False)
+        require(Action.HIDE, item_id, item.state)
+        post = self._post_of(item)
+        self._on_platform(connector.hide, post, "hide")
+        changes = {"hidden": 1, "dismiss_reason": "spam"}
+        detail = {"reason": "spam", "on_platform": "hidden", "source": post.source}
+        result = self._move_fresh(item_id, Action.HIDE, actor, changes, detail)
+        self.store.items.add_feedback(item.post_key, "dismissed:spam", actor=actor, now=self.clock())
+        return result
+
+    def unhide(self, item_id: int, actor: str, connector: Connector) -> Transition:
+        """Show the post again and put the item back in the queue as new: it was taken out
+        only because it was hidden, and a comment worth showing may be worth an answer."""
+        item = self.item(item_id)
+        if not item.hidden:
+            if item.state == "new":  # a repeat click
+                return Transition(item, False)
+            raise QueueError(f"item {item_id} is not hidden on the platform")
+        require(Action.UNHIDE, item_id, item.state)
+        post = self._post_of(item)
+        self._on_platform(connector.unhide, post, "unhide")
+        changes = {"hidden": 0, "dismiss_reason": None, "assignee": None}
+        return self._move_fresh(item_id, Action.UNHIDE, actor, changes, {"on_platform": "shown", "source": post.source})
+
+    def _post_of(self, item: QueueItem) -> Post:
+        post = self.store.posts.get_post(item.post_key)
+        if post is None:
+            raise QueueError(f"post {item.post_key} of item {item.id} is missing from the store")
+        return post
+
+    def _on_platform(self, call: Callable[[Post], None], post: Post, verb: str) -> None:
+        """A moderation call to the platform; its refusals become the user's error message."""
+        try:
+            call(post)
+        except ConnectorError as exc:  # not here, refused, or no answer: the item stays as it was
+            raise QueueError(f"could not {verb} {post.key} on {post.platform}: {exc.message}") from None
+
+    def _move_fresh(
+        self, item_id: int, action: Action, actor: str, changes: dict[str, Any], detail: dict[str, Any]
+    ) -> Transition:
+        """`action` on the item as it is now: the platform call done, a click that landed
+        meanwhile (a claim) must not leave the queue out of step with the platform."""
+        for _ in range(3):
+            try:
+                return self._move(self.item(item_id), action, actor, changes, detail)
+            except QueueConflict:
+                continue
+        raise QueueConflict(f"item {item_id} keeps changing; refresh and try again")
 
     def escalate(self, item_id: int, actor: str, note: str = "") -> Transition:
         item = self.item(item_id)
-        if item["escalated"]:
+        if item.escalated:
             return Transition(item, False)
         result = self._move(
             item,
             Action.ESCALATE,
             actor,
             {"escalated": 1, "priority": "urgent"},
-            {"note": note, "from_priority": item["priority"]},
+            {"note": note, "from_priority": item.priority},
         )
-        self.store.items.add_feedback(item["post_key"], "escalated", actor=actor, now=self.clock())
+        self.store.items.add_feedback(item.post_key, "escalated", actor=actor, now=self.clock())
         return result
 
     def snooze(self, item_id: int, actor: str, until: datetime) -> Transition:
@@ -192,7 +254,7 @@ class Queue:
         woken = []
         for item_id in self.store.items.snoozed_due(now=now):
             item = self.item(item_id)  # read again: a moderator may have acted since the query
-            if item["state"] != "snoozed" or not item["snoozed_until"] or item["snoozed_until"] > iso(now):
+            if item.state != "snoozed" or not item.snoozed_until or item.snoozed_until > now:
                 continue
             try:
                 self._move(item, Action.WAKE, "watcher", {"snoozed_until": None})
@@ -207,7 +269,7 @@ class Queue:
         ours holds the lease: the reply seen may be that send's own, and the send records it."""
         with self.store.transaction():  # the lease check and the move agree
             item = self.item(item_id)
-            if item["state"] in FINAL_STATES or self.store.replies.reply_lease_until(item_id, now=self.clock()):
+            if item.state in FINAL_STATES or self.store.replies.reply_lease_until(item_id, now=self.clock()):
                 return Transition(item, False)
             return self._move(
                 item,
@@ -223,18 +285,18 @@ class Queue:
             now = self.clock()  # read once the transaction has begun: waiting for the lock must not eat the lease
             until = now + send_lease(connector)
             item = self.item(item_id)
-            if item["state"] == "replied":
+            if item.state == "replied":
                 return Transition(item, False)
-            require(Action.SEND, item_id, item["state"])
-            if item["state"] == "drafted" and require_approval:
+            require(Action.SEND, item_id, item.state)
+            if item.state == "drafted" and require_approval:
                 raise QueueError(f"cannot send item {item_id}: it is drafted and needs approval first")
-            if item["state"] == "failed" and require_approval and not item["approved_by"]:
+            if item.state == "failed" and require_approval and not item.approved_by:
                 raise QueueError(f"item {item_id} needs approval before it is sent")
-            text = item["draft_text"] or ""
+            text = item.draft_text or ""
             key = reply_key(item_id, text)
-            post = self.store.posts.get_post(item["post_key"])
+            post = self.store.posts.get_post(item.post_key)
             if post is None:
-                raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+                raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
             reservation = self.store.replies.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
             if not self.store.replies.lease_reply(key, item_id=item_id, now=now, until=until):
                 raise self._in_progress(item_id, now)
@@ -242,7 +304,7 @@ class Queue:
             uncertain = [
                 r for r in self.store.replies.unsettled_replies(item_id) if r["key"] != key or not reservation["fresh"]
             ]
-            if item["state"] != "sending":
+            if item.state != "sending":
                 item = self._move(item, Action.SEND, actor, {"reply_key": key}).item
         try:
             if reservation["status"] == "sent":
@@ -286,7 +348,7 @@ class Queue:
 
     def _post_once(
         self,
-        item: dict[str, Any],
+        item: QueueItem,
         key: str,
         post: Post,
         text: str,
@@ -309,13 +371,13 @@ class Queue:
             return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
         return self._finish_sent(item, key, posted.native_id, posted.url, actor)
 
-    def has_uncertain_send(self, item: dict[str, Any]) -> bool:
+    def has_uncertain_send(self, item: QueueItem) -> bool:
         """The item may have a reply of ours on the platform that we could not confirm: it
         was left `sending` by a send that stopped (its process died), or an open item had a
         send with an unknown outcome (a timeout; the draft may have been edited since)."""
-        if item["state"] == "sending":
+        if item.state == "sending":
             return True
-        return item["state"] in OPEN_STATES and bool(self.store.replies.unsettled_replies(item["id"]))
+        return item.state in OPEN_STATES and bool(self.store.replies.unsettled_replies(item.id))
 
     def platform_reply_seen(self, item_id: int, found: PostedReply | None, *, actor: str = "watcher") -> Transition:
         """The native-reply check's answer for an open item: `found` is the brand's reply to
@@ -329,13 +391,13 @@ class Queue:
         now = self.clock()
         with self.store.transaction():
             item = self.item(item_id)
-            if item["state"] not in OPEN_STATES or self.store.replies.reply_lease_until(item_id, now=now):
+            if item.state not in OPEN_STATES or self.store.replies.reply_lease_until(item_id, now=now):
                 return Transition(item, False)
-            key = item["reply_key"]
+            key = item.reply_key
             if key and self.has_uncertain_send(item):
                 if found is not None:
                     return self._finish_sent(item, key, found.native_id, found.url, actor, found=True)
-                if item["state"] != "sending":
+                if item.state != "sending":
                     return Transition(item, False)
                 message = f"the send was interrupted and no reply to the post is on the platform yet; {LOOK_FIRST}"
                 self.store.replies.finish_reply(key, status="unknown", now=now, error=message)
@@ -345,7 +407,7 @@ class Queue:
             return self.answered_elsewhere(item_id, url=found.url, actor=actor)
 
     def _finish_sent(
-        self, item: dict[str, Any], key: str, reply_id: str, url: str, actor: str, *, found: bool = False
+        self, item: QueueItem, key: str, reply_id: str, url: str, actor: str, *, found: bool = False
     ) -> Transition:
         now = self.clock()
         detail: dict[str, Any] = {"reply_id": reply_id, "url": url}
@@ -354,21 +416,21 @@ class Queue:
         with self.store.transaction():
             self.store.replies.finish_reply(key, status="sent", now=now, platform_reply_id=reply_id, url=url)
             self.store.replies.supersede_replies(
-                item["id"], keep=key, now=now, note=f"the item was replied with {reply_id}"
+                item.id, keep=key, now=now, note=f"the item was replied with {reply_id}"
             )
-            fresh = self.item(item["id"])
+            fresh = self.item(item.id)
             result = self._move(
                 fresh,
                 Action.REPLIED,
                 actor,
-                {"reply_url": url, "first_response_at": fresh["first_response_at"] or now, "last_error": None},
+                {"reply_url": url, "first_response_at": fresh.first_response_at or now, "last_error": None},
                 detail,
             )
-            self.store.items.add_feedback(item["post_key"], "replied", actor=actor, now=now)
+            self.store.items.add_feedback(item.post_key, "replied", actor=actor, now=now)
         return result
 
-    def _fail(self, item: dict[str, Any], message: str, actor: str) -> Transition:
-        fresh = self.item(item["id"])
+    def _fail(self, item: QueueItem, message: str, actor: str) -> Transition:
+        fresh = self.item(item.id)
         return self._move(fresh, Action.SEND_FAILED, actor, {"last_error": message}, {"error": message})
 
 

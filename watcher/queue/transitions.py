@@ -9,6 +9,7 @@ queue then refuses. Pure data: cards may import it (it knows no store).
      '--snooze--> snoozed --wake--> new
     a snoozed item may be claimed or drafted at once (that ends the snooze)
     any open state --dismiss--> dismissed (not while sending);  --answered_elsewhere--> answered_elsewhere
+    any open state --hide--> dismissed (not while sending; hidden on the platform as spam) --unhide--> new
     escalate: raises priority to urgent, state unchanged.
 """
 
@@ -28,7 +29,7 @@ class QueueError(Exception):
 
 
 class Action(StrEnum):
-    """A move on a queue item; the first nine are the card's buttons (same action ids)."""
+    """A move on a queue item; the first eleven are the card's buttons (same action ids)."""
 
     CLAIM = "claim"
     UNCLAIM = "unclaim"
@@ -39,6 +40,8 @@ class Action(StrEnum):
     DISMISS = "dismiss"
     ESCALATE = "escalate"
     SNOOZE = "snooze"
+    HIDE = "hide"
+    UNHIDE = "unhide"
     # the watcher's own moves
     WAKE = "wake"
     REPLIED = "replied"
@@ -68,6 +71,9 @@ TRANSITIONS: Mapping[Action, Move] = {
     Action.SEND: Move(frozenset({S.DRAFTED, S.APPROVED, S.SENDING, S.FAILED}), S.SENDING, "send"),
     Action.DISMISS: Move(_OPEN - {S.SENDING}, S.DISMISSED, "dismiss"),
     Action.ESCALATE: Move(_OPEN, None, "escalate"),
+    # hiding a comment on the platform takes spam out of the queue; showing it again puts it back
+    Action.HIDE: Move(_OPEN - {S.SENDING}, S.DISMISSED, "hide"),
+    Action.UNHIDE: Move(frozenset({S.DISMISSED}), S.NEW, "unhide"),
     Action.SNOOZE: Move(frozenset({S.NEW, S.CLAIMED, S.SNOOZED}), S.SNOOZED, "snooze"),
     Action.WAKE: Move(frozenset({S.SNOOZED}), S.NEW, "wake"),
     Action.REPLIED: Move(_OPEN, S.REPLIED, "record the reply of"),

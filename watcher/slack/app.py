@@ -82,7 +82,7 @@ def _serve(runtime: SlackRuntime, env: Mapping[str, str]) -> None:
             " (slack.mode is http)"
         )
     app = build_app(runtime, signing_secret=secret)
-    server = serve_http(app, host=slack.http_host, port=slack.http_port, path=slack.http_path)
+    server = serve_http(app, host=slack.http_host, port=slack.http_port, path=slack.http_path, signing_secret=secret)
     log.info("Slack HTTP endpoint on %s:%s%s", slack.http_host, slack.http_port, slack.http_path)
     try:
         server.serve_forever()

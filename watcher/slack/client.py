@@ -3,7 +3,6 @@ and channel names resolved to ids."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from watcher.config import Config
+from watcher.core.item import OutboxRow
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry
 from watcher.store import Store
 
@@ -89,25 +89,25 @@ def retry_after(headers: Any) -> float:
     return 30.0
 
 
-def classify(exc: SlackApiError, row: Mapping[str, Any], *, default_channel: str) -> DeliveryRetry | DeliveryFailed:
+def classify(exc: SlackApiError, row: OutboxRow, *, default_channel: str) -> DeliveryRetry | DeliveryFailed:
     """What a Slack refusal of outbox `row` means: wait (for the whole service, or, with a
     `channel`, for that channel only) or give up on the row."""
     response = exc.response
     status = response.status_code
     error = slack_error(exc)
-    where = f"outbox row {row['id']} ({row['kind']}, item {row.get('item_id')})"
+    where = f"outbox row {row.id} ({row.kind}, item {row.item_id})"
     if status == 429 or error == "ratelimited":
         after = retry_after(response.headers)
         return DeliveryRetry(f"Slack rate limit on {where}; retrying after {after:.0f} s", after_seconds=after)
     if status >= 500:
         return DeliveryRetry(
             f"Slack answered {status} for {where}; will retry",
-            after_seconds=min(300, 10 * (row["attempts"] + 1)),
+            after_seconds=min(300, 10 * (row.attempts + 1)),
         )
     if error in CHANNEL_ERRORS:
         # Slack answers channel_not_found for a private channel the bot is not in, too:
         # inviting the bot fixes it, so the rows wait (never blocking other channels)
-        channel = addressed_channel(response) or row["channel"] or default_channel
+        channel = addressed_channel(response) or row.channel or default_channel
         return DeliveryRetry(
             f"Slack refused {where} in channel {channel}: {FIXABLE_ERRORS[error]}",
             after_seconds=FIXABLE_RETRY_SECONDS,

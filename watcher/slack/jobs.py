@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from connectors.base import Connector, reply_scope
 from watcher.config import Config
 from watcher.core.post import Post
-from watcher.core.times import iso
 from watcher.core.vocab import OPEN_STATES
 from watcher.slack.outbox import card_key, enqueue_card_update, flush_slack
 from watcher.slack.runtime import SlackRuntime
-from watcher.slack.sla import UNCLAIMED_STATES, BusinessHours, row_sla_state
+from watcher.slack.sla import UNCLAIMED_STATES, BusinessHours, sla_state
 from watcher.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,29 +76,29 @@ class SweepReport:
     reminded: tuple[int, ...] = ()
 
 
-def sla_sweep(store: Store, config: Config, *, now: datetime, limit: int = 1000) -> SweepReport:
+def sla_sweep(store: Store, config: Config, *, now: datetime) -> SweepReport:
     """Stamp SLA due times on new items and queue one reminder, in the card's thread,
     for each unclaimed item past its target. Reminders are outbox rows, so a Slack
     outage delays them and a second sweep never duplicates them."""
     slack = config.slack
     hours = BusinessHours.from_config(slack, config.brand.timezone)
     reminded = []
-    for row in store.items.queue_rows(states=UNCLAIMED_STATES, limit=limit):
-        state = row_sla_state(row, slack=slack, hours=hours, now=now)
-        if row["sla_due_at"] != iso(state.due_at):  # new, or its priority changed (escalated)
-            store.items.set_sla_due(row["id"], state.due_at)
+    for item in (row.item for row in store.items.iter_queue_rows(states=UNCLAIMED_STATES)):  # all, page by page
+        state = sla_state(item, slack=slack, hours=hours, now=now)
+        if item.sla_due_at != state.due_at:  # new, or its priority changed (escalated)
+            store.items.set_sla_due(item.id, state.due_at)
         if state.status != "breached":
             continue
         new = store.outbox.enqueue_outbox(
             "reminder",
-            f"reminder:{row['id']}:{row['priority']}",
-            {"item_id": row["id"], "post_key": row["post_key"], "late_minutes": state.minutes},
+            f"reminder:{item.id}:{item.priority}",
+            {"item_id": item.id, "post_key": item.post_key, "late_minutes": state.minutes},
             now=now,
-            channel=row["channel"] or slack.channel,
-            item_id=row["id"],
+            channel=item.channel or slack.channel,
+            item_id=item.id,
         )
         if new is not None:
-            reminded.append(row["id"])
+            reminded.append(item.id)
     return SweepReport(reminded=tuple(reminded))
 
 
@@ -120,8 +119,8 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     rows = [
         r
         for r in runtime.store.items.queue_rows(states=states, limit=1000)
-        if runtime.store.slack.slack_message(card_key(r["id"]))
-        and not (r["state"] == "sending" and r["id"] in sending_now)
+        if runtime.store.slack.slack_message(card_key(r.item.id))
+        and not (r.item.state == "sending" and r.item.id in sending_now)
     ]
     if runtime.native_offset >= len(rows):
         runtime.native_offset = 0
@@ -130,16 +129,16 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
     by_scope: dict[Hashable, tuple[Connector, list[tuple[int, Post]]]] = {}
     unreachable: dict[tuple[str, str], list[int]] = {}  # (source, why) -> its items skipped
     for row in batch:
-        post = runtime.store.posts.get_post(row["post_key"])
+        post = runtime.store.posts.get_post(row.item.post_key)
         if post is None:
             continue
         try:
             connector = runtime.connector_for(post)
         except Exception as exc:  # e.g. its source is gone, or disabled with its credentials unset
-            unreachable.setdefault((post.source, str(exc)), []).append(row["id"])
+            unreachable.setdefault((post.source, str(exc)), []).append(row.item.id)
             continue
         # any connector of a scope answers for all of it: the first one met is asked
-        by_scope.setdefault(reply_scope(connector), (connector, []))[1].append((row["id"], post))
+        by_scope.setdefault(reply_scope(connector), (connector, []))[1].append((row.item.id, post))
     for (source, why), ids in unreachable.items():
         log.warning(
             "native reply check cannot ask source %s for item(s) %s: %s; they stay open until answered in Slack",
@@ -159,10 +158,10 @@ def check_native_replies(runtime: SlackRuntime, *, limit: int = NATIVE_CHECKS_PE
             if not result.changed:
                 continue
             enqueue_card_update(runtime.store, result.item, now=runtime.clock())
-            if result.item["state"] == "answered_elsewhere":
+            if result.item.state == "answered_elsewhere":
                 closed += 1
             else:  # a send of ours had posted (replied), or died before it could (failed)
-                log.warning("item %s had an unconfirmed send: now %s", item_id, result.item["state"])
+                log.warning("item %s had an unconfirmed send: now %s", item_id, result.item.state)
     return closed
 
 

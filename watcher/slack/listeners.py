@@ -9,7 +9,6 @@ redrawn in place. A modal opens only for an action the transition table allows n
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,10 +25,13 @@ from watcher.slack.modals import (
     DraftForm,
     draft_modal,
     length_error,
+    parse_item_id,
     reject_modal,
     render_template,
+    reply_block_id,
     submitted_draft,
     templates_for,
+    view_metadata,
 )
 from watcher.slack.permissions import Refused, Role
 from watcher.slack.runtime import SlackRuntime
@@ -68,7 +70,7 @@ def _item_id(action: Mapping[str, Any]) -> tuple[int, str]:
     """Buttons carry "<id>", selects "<id>:<choice>"."""
     raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
     item, _, choice = raw.partition(":")
-    return int(item), choice
+    return parse_item_id(item), choice
 
 
 def card_button(name: str, step: CardStep) -> ActionHandler:
@@ -126,6 +128,14 @@ def snooze(runtime: SlackRuntime, item_id: int, user: str, choice: str) -> Trans
     return runtime.queue.snooze(item_id, user, until)
 
 
+def hide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
+    return runtime.hide(item_id, user, hidden=True)
+
+
+def unhide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
+    return runtime.hide(item_id, user, hidden=False)
+
+
 def approve(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
     runtime.queue.approve(item_id, user)
     runtime.redraw(item_id)  # "Approved; sending" shows while the platform call runs
@@ -135,16 +145,16 @@ def approve(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transitio
 def send(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
     item = runtime.queue.item(item_id)
     needs = runtime.approval_required(item)
-    if needs and item["state"] == "drafted":
-        raise QueueError(f"#{item_id} is {item['priority']}: an approver must use Approve & send.")
+    if needs and item.state == "drafted":
+        raise QueueError(f"#{item_id} is {item.priority}: an approver must use Approve & send.")
     return _sent(runtime, runtime.send(item_id, user, require_approval=needs), user)
 
 
 def _sent(runtime: SlackRuntime, result: Transition, user: str) -> Transition:
     item = result.item
-    if result.changed and item["state"] == "failed":
-        who = {mention(user), mention(item["drafted_by"])}
-        error = escape(item["last_error"] or "unknown error")
+    if result.changed and item.state == "failed":
+        who = {mention(user), mention(item.drafted_by)}
+        error = escape(item.last_error or "unknown error")
         runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {error}")
     return result
 
@@ -154,17 +164,17 @@ def _sent(runtime: SlackRuntime, result: Transition, user: str) -> Transition:
 
 def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
     item = runtime.queue.item(item_id)
-    require(Action.DRAFT, item_id, item["state"])
-    post = runtime.store.posts.get_post(item["post_key"])
+    require(Action.DRAFT, item_id, item.state)
+    post = runtime.store.posts.get_post(item.post_key)
     if post is None:
-        raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+        raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
     triage = runtime.store.posts.post_triage(post.key)
     templates = templates_for(
         runtime.config.slack.templates,
         intents=triage.intents if triage else (),
         lang=(triage.lang if triage else None) or post.lang or "en",
     )
-    text = item["draft_text"] or ""
+    text = item.draft_text or ""
     if not text and templates:
         text = render_template(templates[0].text, post=post, brand=runtime.config.brand.name)
     return DraftForm(
@@ -173,7 +183,7 @@ def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
         limit=runtime.reply_limit(post),
         templates=tuple(templates),
         text=text,
-        note=item["draft_note"] or "",
+        note=item.draft_note or "",
     )
 
 
@@ -191,13 +201,14 @@ def pick_template(
     runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, _: str
 ) -> None:
     view = body["view"]
-    meta = json.loads(view.get("private_metadata") or "{}")
     try:
-        form = draft_form(runtime, int(meta["item_id"]))
-    except QueueError as exc:
-        _tell(client, body, str(exc))
+        item_id, revision = view_metadata(view)
+        form = draft_form(runtime, item_id)
+        picked = str((action.get("selected_option") or {}).get("value", ""))
+        chosen = form.templates[int(picked) if picked.isascii() and picked.isdigit() else len(form.templates)]
+    except (ValueError, IndexError, QueueError) as exc:
+        _tell(client, body, str(exc) if isinstance(exc, QueueError) else "That template is not offered any more.")
         return
-    chosen = form.templates[int(action["selected_option"]["value"])]
     note = view.get("state", {}).get("values", {}).get("note", {}).get("note", {}).get("value") or ""
     updated = DraftForm(
         item_id=form.item_id,
@@ -206,7 +217,7 @@ def pick_template(
         templates=form.templates,
         text=render_template(chosen.text, post=form.post, brand=runtime.config.brand.name, agent=agent_name(body)),
         note=note,
-        revision=int(meta.get("revision", 0)) + 1,
+        revision=revision + 1,
     )
     try:
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=draft_modal(updated))
@@ -215,12 +226,16 @@ def pick_template(
 
 
 def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
-    item_id, text, note, block_id = submitted_draft(view)
+    try:
+        item_id, text, note, block_id = submitted_draft(view)
+    except ValueError as exc:
+        ack(response_action="errors", errors={_draft_error_block(view): str(exc)})
+        return
     try:
         item = runtime.queue.item(item_id)
-        post = runtime.store.posts.get_post(item["post_key"])
+        post = runtime.store.posts.get_post(item.post_key)
         if post is None:
-            raise QueueError(f"post {item['post_key']} is missing from the store")
+            raise QueueError(f"post {item.post_key} is missing from the store")
         problem = length_error(text, runtime.reply_limit(post), post.platform, runtime.reply_measure(post))
         if problem:
             ack(response_action="errors", errors={block_id: problem})
@@ -237,7 +252,7 @@ def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: di
 
 
 def _draft_error_block(view: Mapping[str, Any]) -> str:
-    return submitted_draft(view)[3]
+    return reply_block_id(view)
 
 
 # --- the reject modal -------------------------------------------------------------------
@@ -246,7 +261,7 @@ def _draft_error_block(view: Mapping[str, Any]) -> str:
 def open_reject(runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, _: str) -> None:
     try:
         item_id, _choice = _item_id(action)
-        require(Action.REJECT, item_id, runtime.queue.item(item_id)["state"])
+        require(Action.REJECT, item_id, runtime.queue.item(item_id).state)
     except (ValueError, QueueError) as exc:
         _tell(client, body, str(exc))
         return
@@ -254,15 +269,15 @@ def open_reject(runtime: SlackRuntime, body: dict[str, Any], action: dict[str, A
 
 
 def submit_reject(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
-    item_id = int(json.loads(view["private_metadata"])["item_id"])
     note = (view["state"]["values"].get("note", {}).get("note", {}).get("value") or "").strip()
     try:
+        item_id = view_metadata(view)[0]
         rejected = runtime.queue.reject(item_id, user, note)
-    except QueueError as exc:
+    except (ValueError, QueueError) as exc:
         ack(response_action="errors", errors={"note": str(exc)})
         return
     ack()
-    drafter = rejected.item["assignee"]
+    drafter = rejected.item.assignee
     runtime.note(rejected.item, "rejected", f"{mention(drafter)} {mention(user)} returned your draft: {escape(note)}")
     runtime.redraw(item_id)
 
@@ -277,6 +292,9 @@ LISTENERS: tuple[ActionListener | ViewListener, ...] = (
     ActionListener("snooze", Role.MODERATOR, card_button("snooze", snooze)),
     ActionListener("send", Role.MODERATOR, card_button("send", send)),
     ActionListener("approve", Role.APPROVER, card_button("approve", approve)),
+    # hiding a customer's words is public, like sending a reply: approvers only
+    ActionListener("hide", Role.APPROVER, card_button("hide", hide)),
+    ActionListener("unhide", Role.APPROVER, card_button("unhide", unhide)),
     ActionListener("draft", Role.MODERATOR, open_draft),
     ActionListener("pick_template", Role.MODERATOR, pick_template),
     ViewListener("draft_submit", Role.MODERATOR, submit_draft, _draft_error_block),

@@ -11,10 +11,13 @@ from typing import Any
 
 from connectors.base import Connector
 from watcher.core.post import Post
+from watcher.core.text import plain, plain_handle
 from watcher.slack.cards import OPTION_LIMIT, author_line
 from watcher.slack.mrkdwn import quote
 
 INPUT_LIMIT = 3000
+NAME_LIMIT, HANDLE_LIMIT = 40, 30  # a {name} or {handle} in a reply template, in characters
+MAX_ITEM_ID = 2**63 - 1  # SQLite's largest INTEGER
 # the platforms' own limits on a public reply, in characters
 REPLY_LIMITS = {
     "x": 280,
@@ -76,9 +79,11 @@ class _Blank(dict[str, str]):
 
 
 def render_template(text: str, *, post: Post, brand: str, agent: str = "") -> str:
+    # a stranger chose their name and handle: only plain words reach the brand's public reply
+    handle = plain_handle(post.author.handle, HANDLE_LIMIT)
     values = _Blank(
-        handle="@" + post.author.handle.lstrip("@"),
-        name=post.author.display_name or post.author.handle.lstrip("@"),
+        handle="@" + handle if handle else "",
+        name=plain(post.author.display_name, NAME_LIMIT) or handle,
         brand=brand,
         platform=post.platform,
         agent=agent,
@@ -187,11 +192,37 @@ def reject_modal(item_id: int) -> dict[str, Any]:
     }
 
 
+def parse_item_id(raw: object) -> int:
+    """A queue item id as a button or a modal carries it; ValueError for anything else
+    (a forged or old payload gets an answer, not a traceback)."""
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ITEM_ID):
+        raise ValueError(f"{text[:30]!r} is not a queue item; the form or card may be from an older version.")
+    return int(text)
+
+
+def view_metadata(view: Mapping[str, Any]) -> tuple[int, int]:
+    """(item id, revision) from the private_metadata the draft and reject modals write."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "")
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise ValueError("This form carries no queue item; it may be from an older version. Open it again.")
+    revision = meta.get("revision", 0)
+    return parse_item_id(meta.get("item_id")), revision if isinstance(revision, int) and 0 <= revision < 10**6 else 0
+
+
+def reply_block_id(view: Mapping[str, Any]) -> str:
+    """The draft modal's reply input (its id carries the revision): where its errors show."""
+    return next((b for b in view.get("state", {}).get("values", {}) if b.startswith("reply:")), "reply:0")
+
+
 def submitted_draft(view: Mapping[str, Any]) -> tuple[int, str, str, str]:
-    """(item id, reply text, note, reply block id) from a draft modal submission."""
-    meta = json.loads(view.get("private_metadata") or "{}")
+    """(item id, reply text, note, reply block id) from a draft modal submission;
+    ValueError when the form carries no queue item."""
     values = view.get("state", {}).get("values", {})
-    block_id = next((b for b in values if b.startswith("reply:")), "reply:0")
+    block_id = reply_block_id(view)
     text = (values.get(block_id, {}).get("text", {}).get("value") or "").strip()
     note = (values.get("note", {}).get("note", {}).get("value") or "").strip()
-    return int(meta["item_id"]), text, note, block_id
+    return view_metadata(view)[0], text, note, block_id

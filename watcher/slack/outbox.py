@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from watcher.config import Config
+from watcher.core.item import OutboxRow, QueueItem
 from watcher.core.post import Post, utc_now
 from watcher.notify.outbox import (
     LEASE_SECONDS,
@@ -56,15 +57,15 @@ def card_key(item_id: int) -> str:
     return f"card:{item_id}"
 
 
-def enqueue_card_update(store: Store, item: Mapping[str, Any], *, now: datetime, reason: str = "") -> int | None:
+def enqueue_card_update(store: Store, item: QueueItem, *, now: datetime, reason: str = "") -> int | None:
     """Ask for the card of `item` to be redrawn (one row per item version and reason: idempotent)."""
     return store.outbox.enqueue_outbox(
         "card_update",
-        f"card_update:{item['id']}:{item['version']}" + (f":{reason}" if reason else ""),
-        {"item_id": item["id"], "post_key": item["post_key"]},
+        f"card_update:{item.id}:{item.version}" + (f":{reason}" if reason else ""),
+        {"item_id": item.id, "post_key": item.post_key},
         now=now,
-        channel=item["channel"] or "",
-        item_id=item["id"],
+        channel=item.channel or "",
+        item_id=item.id,
     )
 
 
@@ -82,6 +83,7 @@ class SlackNotifier:
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        can_hide: Callable[[Post], bool] = lambda _post: False,
     ) -> None:
         self.store = store
         self.client = client
@@ -91,6 +93,7 @@ class SlackNotifier:
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
+        self.can_hide = can_hide  # whether a card offers Hide (the runtime asks the post's connector)
         self._last_post: dict[str, float] = {}
         self._lock = threading.RLock()
         self._delivered: dict[int, str] = {}
@@ -102,8 +105,8 @@ class SlackNotifier:
 
     # --- Notifier ------------------------------------------------------------------
 
-    def deliver(self, row: dict[str, Any]) -> str:
-        handlers: dict[str, Callable[[dict[str, Any]], str]] = {
+    def deliver(self, row: OutboxRow) -> str:
+        handlers: dict[str, Callable[[OutboxRow], str]] = {
             "card": self._card,
             "card_update": self._card_update,
             "thread": self._thread,
@@ -112,28 +115,28 @@ class SlackNotifier:
             "overflow": self._overflow,
             "note": self._note,
         }
-        handler = handlers.get(row["kind"], self._message)
+        handler = handlers.get(row.kind, self._message)
         # one delivery at a time, and never of a row another flush already delivered:
         # two flushes in one process (a scheduler job and a click, say) cannot post twice
         with self._lock:
-            if row["id"] in self._delivered:  # delivered by a flush that has not marked it yet
-                return self._delivered[row["id"]]
-            done = self.store.outbox.outbox_row(row["id"])
+            if row.id in self._delivered:  # delivered by a flush that has not marked it yet
+                return self._delivered[row.id]
+            done = self.store.outbox.outbox_row(row.id)
             if done is not None and done["status"] == "sent":
                 return str(done["ref"])
             now = self.clock()
             # flush_outbox leases before it calls; a direct delivery (a redraw) leases here
-            if not row.get("leased") and not self.store.outbox.lease_outbox(
-                row["id"], now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=self.hold.owner
+            if not row.leased and not self.store.outbox.lease_outbox(
+                row.id, now=now, until=now + timedelta(seconds=LEASE_SECONDS), owner=self.hold.owner
             ):
-                raise DeliveryRetry(f"outbox row {row['id']} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
+                raise DeliveryRetry(f"outbox row {row.id} is being delivered elsewhere", after_seconds=LEASE_SECONDS)
             ref = self._deliver(handler, row)
-            self._delivered[row["id"]] = ref
+            self._delivered[row.id] = ref
             if len(self._delivered) > 10000:
                 self._delivered.pop(next(iter(self._delivered)))
             return ref
 
-    def _deliver(self, handler: Callable[[dict[str, Any]], str], row: dict[str, Any]) -> str:
+    def _deliver(self, handler: Callable[[OutboxRow], str], row: OutboxRow) -> str:
         try:
             return handler(row)
         except SlackApiError as exc:
@@ -144,8 +147,8 @@ class SlackNotifier:
             raise error from None
         except OSError as exc:  # URLError, timeouts, refused connections
             raise DeliveryRetry(
-                f"Slack is unreachable ({exc.__class__.__name__}) delivering outbox row {row['id']}; will retry",
-                after_seconds=min(300, 15 * (row["attempts"] + 1)),
+                f"Slack is unreachable ({exc.__class__.__name__}) delivering outbox row {row.id}; will retry",
+                after_seconds=min(300, 15 * (row.attempts + 1)),
             ) from None
 
     # --- building blocks --------------------------------------------------------------
@@ -154,17 +157,18 @@ class SlackNotifier:
         item = self.store.items.get_item(item_id)
         if item is None:
             raise DeliveryFailed(f"queue item {item_id} no longer exists")
-        post = self.store.posts.get_post(item["post_key"])
+        post = self.store.posts.get_post(item.post_key)
         if post is None:
-            raise DeliveryFailed(f"post {item['post_key']} of item {item_id} is missing from the store")
+            raise DeliveryFailed(f"post {item.post_key} of item {item_id} is missing from the store")
         view = CardView(
             item=item,
             post=post,
             triage=self.store.posts.post_triage(post.key),
             sla=sla_state(item, slack=self.slack, hours=self.hours, now=self.clock()),
-            approval_required=item["priority"] in self.slack.approval_required,
+            approval_required=item.priority in self.slack.approval_required,
             events=tuple(self.store.items.events_for_item(item_id)),
             overflow_note=overflow_note,
+            can_hide=self.can_hide(post),
         )
         return view, post
 
@@ -197,7 +201,7 @@ class SlackNotifier:
 
     def _post(
         self,
-        row: dict[str, Any],
+        row: OutboxRow,
         channel: str,
         *,
         text: str,
@@ -219,7 +223,7 @@ class SlackNotifier:
             thread_ts=thread_ts or None,
             unfurl_links=False,
             unfurl_media=False,
-            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"], "kind": row["kind"]}},
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id, "kind": row.kind}},
         )
         channel_id = str(response["channel"])
         if channel_id != channel and self.store.slack.slack_message(f"channel:{channel}") is None:
@@ -228,17 +232,17 @@ class SlackNotifier:
             )
         return channel_id, str(response["ts"])
 
-    def _earlier_copy(self, row: dict[str, Any], channel: str, thread_ts: str = "") -> tuple[str, str] | None:
+    def _earlier_copy(self, row: OutboxRow, channel: str, thread_ts: str = "") -> tuple[str, str] | None:
         """(channel id, ts) of the message an earlier attempt of this row left in Slack (a 500
         after Slack stored it, a crash before it was marked sent), or None."""
-        if row["attempts"] == 0:
+        if row.attempts == 0:
             return None
         self._unless_refused(channel)  # a channel that refused a moment ago is not searched either
         channel_id = self._channel_id(channel)
-        found = self._find_posted({row["id"]}, channel_id, thread_ts) if channel_id else None
+        found = self._find_posted({row.id}, channel_id, thread_ts) if channel_id else None
         if found is None:
             return None
-        log.info("outbox row %s was already posted as %s; not posting again", row["id"], found)
+        log.info("outbox row %s was already posted as %s; not posting again", row.id, found)
         return channel_id, found
 
     def _channel_id(self, channel: str) -> str:
@@ -280,14 +284,14 @@ class SlackNotifier:
 
     # --- kinds --------------------------------------------------------------------
 
-    def _card(self, row: dict[str, Any]) -> str:
-        item_id = int(row["payload"]["item_id"])
+    def _card(self, row: OutboxRow) -> str:
+        item_id = int(row.payload["item_id"])
         existing = self.store.slack.slack_message(card_key(item_id))
         if existing is not None:
             return existing["ts"] or f"overflow:{existing['bucket']}"
         view, _ = self.view(item_id)
         item = view.item
-        channel = row["channel"] or item["channel"] or self.slack.channel
+        channel = row.channel or item.channel or self.slack.channel
         now = self.clock()
         self.store.items.set_sla_due(item_id, view.sla.due_at)
         # an item closed before its card went out is still posted, showing how it was closed:
@@ -311,54 +315,54 @@ class SlackNotifier:
             self.store.outbox.enqueue_outbox(
                 "thread",
                 f"thread:{item_id}",
-                {"item_id": item_id, "post_key": item["post_key"]},
+                {"item_id": item_id, "post_key": item.post_key},
                 now=now,
                 channel=channel_id,
                 item_id=item_id,
             )
-            if (item["priority"] == "urgent" or item["escalated"]) and self.slack.escalation_channel:
+            if (item.priority == "urgent" or item.escalated) and self.slack.escalation_channel:
                 self.enqueue_escalation(item, now=now)
         return ts
 
-    def enqueue_escalation(self, item: Mapping[str, Any], *, now: datetime) -> None:
+    def enqueue_escalation(self, item: QueueItem, *, now: datetime) -> None:
         if self.slack.escalation_channel:
             self.store.outbox.enqueue_outbox(
                 "escalation",
-                f"escalation:{item['id']}",
-                {"item_id": item["id"], "post_key": item["post_key"]},
+                f"escalation:{item.id}",
+                {"item_id": item.id, "post_key": item.post_key},
                 now=now,
                 channel=self.slack.escalation_channel,
-                item_id=item["id"],
+                item_id=item.id,
             )
 
-    def _over_cap(self, item: Mapping[str, Any], channel: str, now: datetime) -> bool:
-        if item["priority"] == "urgent" or item["escalated"]:
+    def _over_cap(self, item: QueueItem, channel: str, now: datetime) -> bool:
+        if item.priority == "urgent" or item.escalated:
             return False
         hour = now.replace(minute=0, second=0, microsecond=0)
         return self.store.slack.count_slack_messages(channel, "card", since=hour) >= self.slack.hourly_cap
 
-    def _fold_into_overflow(self, item: Mapping[str, Any], channel: str, now: datetime) -> str:
+    def _fold_into_overflow(self, item: QueueItem, channel: str, now: datetime) -> str:
         bucket = f"{channel}:{now:%Y-%m-%dT%H}"
         self.store.slack.save_slack_message(
-            card_key(item["id"]), item_id=item["id"], kind="overflowed", channel=channel, ts="", bucket=bucket, now=now
+            card_key(item.id), item_id=item.id, kind="overflowed", channel=channel, ts="", bucket=bucket, now=now
         )
         self.store.outbox.enqueue_outbox(
             "overflow",
-            f"overflow:{bucket}:{item['id']}",
+            f"overflow:{bucket}:{item.id}",
             {"bucket": bucket},
             now=now,
             channel=channel,
-            item_id=item["id"],
+            item_id=item.id,
         )
         return f"overflow:{bucket}"
 
-    def _overflow(self, row: dict[str, Any]) -> str:
-        bucket = row["payload"]["bucket"]
+    def _overflow(self, row: OutboxRow) -> str:
+        bucket = row.payload["bucket"]
         channel = bucket.rsplit(":", 1)[0]
         entries = []
         for item_id in self.store.slack.slack_bucket_items(bucket):
             item = self.store.items.get_item(item_id)
-            post = self.store.posts.get_post(item["post_key"]) if item else None
+            post = self.store.posts.get_post(item.post_key) if item else None
             if item is not None and post is not None:
                 entries.append((item, post))
         blocks = overflow_blocks(entries, cap=self.slack.hourly_cap, hour=bucket.rsplit("T", 1)[-1] + ":00")
@@ -373,11 +377,11 @@ class SlackNotifier:
         )
         return ts
 
-    def _unrecorded_summary(self, row: dict[str, Any], bucket: str, channel: str) -> dict[str, Any] | None:
+    def _unrecorded_summary(self, row: OutboxRow, bucket: str, channel: str) -> dict[str, Any] | None:
         """The bucket's summary as another of its rows posted it without learning its ts (a
         500 after Slack stored it, a crash), found by metadata and recorded: one summary per
         bucket, never a second one beside it."""
-        others = set(self.store.outbox.outbox_tried_ids(f"overflow:{bucket}:")) - {row["id"]}
+        others = set(self.store.outbox.outbox_tried_ids(f"overflow:{bucket}:")) - {row.id}
         channel_id = self._channel_id(channel) if others else ""
         ts = self._find_posted(others, channel_id, "") if channel_id else None
         if ts is None:
@@ -388,8 +392,8 @@ class SlackNotifier:
         )
         return self.store.slack.slack_message(f"overflow:{bucket}")
 
-    def _card_update(self, row: dict[str, Any]) -> str:
-        item_id = int(row["payload"]["item_id"])
+    def _card_update(self, row: OutboxRow) -> str:
+        item_id = int(row.payload["item_id"])
         card = self.store.slack.slack_message(card_key(item_id))
         if card is None:
             return "superseded: the card is not posted yet and will show the current state"
@@ -407,8 +411,8 @@ class SlackNotifier:
             self._update(copy["channel"], copy["ts"], text=f"Escalated: {card_text(view)}", blocks=blocks)
         return card["ts"]
 
-    def _thread(self, row: dict[str, Any]) -> str:
-        item_id = int(row["payload"]["item_id"])
+    def _thread(self, row: OutboxRow) -> str:
+        item_id = int(row.payload["item_id"])
         card = self.store.slack.slack_message(card_key(item_id))
         if card is None or card["kind"] != "card":
             return "skipped: no card"
@@ -420,8 +424,8 @@ class SlackNotifier:
         )
         return ts
 
-    def _escalation(self, row: dict[str, Any]) -> str:
-        item_id = int(row["payload"]["item_id"])
+    def _escalation(self, row: OutboxRow) -> str:
+        item_id = int(row.payload["item_id"])
         view, _ = self.view(item_id)
         card = self.store.slack.slack_message(card_key(item_id))
         permalink = ""
@@ -429,7 +433,7 @@ class SlackNotifier:
             permalink = str(
                 self.client.chat_getPermalink(channel=card["channel"], message_ts=card["ts"]).get("permalink") or ""
             )
-        channel = row["channel"] or self.slack.escalation_channel
+        channel = row.channel or self.slack.escalation_channel
         blocks = escalation_blocks(view, group=self.slack.escalation_group, permalink=permalink)
         text = f"Escalated: {card_text(view)}"
         earlier = self._earlier_copy(row, channel)
@@ -441,34 +445,34 @@ class SlackNotifier:
         )
         return ts
 
-    def _reminder(self, row: dict[str, Any]) -> str:
-        item_id = int(row["payload"]["item_id"])
+    def _reminder(self, row: OutboxRow) -> str:
+        item_id = int(row.payload["item_id"])
         item = self.store.items.get_item(item_id)
-        if item is None or item["state"] != "new":
+        if item is None or item.state != "new":
             return "skipped: claimed or closed before the reminder went out"
         card = self.store.slack.slack_message(card_key(item_id))
         group = self.slack.reminder_group or self.slack.escalation_group
-        text = reminder_text(item, late_minutes=int(row["payload"].get("late_minutes", 0)), group=group)
+        text = reminder_text(item, late_minutes=int(row.payload.get("late_minutes", 0)), group=group)
         if card is not None and card["kind"] == "card":
             _, ts = self._post(row, card["channel"], text=text, thread_ts=card["ts"])
         else:
-            _, ts = self._post(row, row["channel"] or self.slack.channel, text=text)
+            _, ts = self._post(row, row.channel or self.slack.channel, text=text)
         return ts
 
-    def _note(self, row: dict[str, Any]) -> str:
+    def _note(self, row: OutboxRow) -> str:
         """A line in the card's thread (review requests, rejections, failures)."""
-        card = self.store.slack.slack_message(card_key(int(row["payload"]["item_id"])))
+        card = self.store.slack.slack_message(card_key(int(row.payload["item_id"])))
         if card is None or card["kind"] != "card":
             return "skipped: no card"
-        _, ts = self._post(row, card["channel"], text=str(row["payload"]["text"]), thread_ts=card["ts"])
+        _, ts = self._post(row, card["channel"], text=str(row.payload["text"]), thread_ts=card["ts"])
         return ts
 
-    def _message(self, row: dict[str, Any]) -> str:
+    def _message(self, row: OutboxRow) -> str:
         """Any other kind with a `text` (digests, say) is posted as written."""
-        payload = row["payload"]
+        payload = row.payload
         if not isinstance(payload.get("text"), str):
-            raise DeliveryFailed(f"outbox row {row['id']}: kind {row['kind']!r} has no text for Slack")
-        channel = row["channel"] or self.slack.channel
+            raise DeliveryFailed(f"outbox row {row.id}: kind {row.kind!r} has no text for Slack")
+        channel = row.channel or self.slack.channel
         _, ts = self._post(row, channel, text=payload["text"], blocks=payload.get("blocks"))
         return ts
 

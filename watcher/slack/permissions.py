@@ -28,7 +28,7 @@ class Refused(Exception):
 
 class Role(StrEnum):
     MODERATOR = "moderator"  # acts on cards: claim, draft, send, dismiss...
-    APPROVER = "approver"  # a moderator who may also approve or reject drafts
+    APPROVER = "approver"  # a moderator who may also approve or reject drafts, and hide posts
 
 
 @dataclass
@@ -84,5 +84,5 @@ class Permissions:
         self.check_moderator(user)
         if self.approvers and not self._allowed(user, self.approvers):
             raise Refused(
-                "Only approvers can approve replies (slack.approvers). Ask one of them to approve this draft."
+                "Only approvers can approve replies or hide posts (slack.approvers). Ask one of them to do it."
             )

@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from slack_sdk import WebClient
 
 from connectors.base import Connector
 from watcher.config import Config
-from watcher.core.post import Post, utc_now
+from watcher.core.item import OutboxRow, QueueItem
+from watcher.core.post import Post, PostKind, utc_now
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
 from watcher.queue.machine import Queue, QueueError, Transition
 from watcher.slack.modals import reply_limit
@@ -52,7 +52,9 @@ class SlackRuntime:
 
     def __post_init__(self) -> None:
         slack = self.config.slack
-        self.notifier = SlackNotifier(self.store, self.client, self.config, clock=self.clock, sleep=self.sleep)
+        self.notifier = SlackNotifier(
+            self.store, self.client, self.config, clock=self.clock, sleep=self.sleep, can_hide=self.can_hide
+        )
         self.queue = Queue(self.store, clock=self.clock, four_eyes=slack.four_eyes)
         self.permissions = Permissions(self.client, slack.moderators, slack.approvers)
 
@@ -60,8 +62,8 @@ class SlackRuntime:
     def hours(self) -> BusinessHours:
         return BusinessHours.from_config(self.config.slack, self.config.brand.timezone)
 
-    def approval_required(self, item: Mapping[str, Any]) -> bool:
-        return item["priority"] in self.config.slack.approval_required
+    def approval_required(self, item: QueueItem) -> bool:
+        return item.priority in self.config.slack.approval_required
 
     def redraw(self, item_id: int) -> None:
         """Update the card now; if Slack cannot take it now, the outbox row stays
@@ -73,8 +75,7 @@ class SlackRuntime:
         if row_id is None:
             return
         with self._lock_for(self._redraw_locks, item_id):
-            row = {"id": row_id, "kind": "card_update", "attempts": 0, "channel": "", "item_id": item_id}
-            row["payload"] = {"item_id": item_id}
+            row = OutboxRow(row_id, "card_update", "", "", item_id, {"item_id": item_id})
             try:
                 ref = self.notifier.deliver(row)
             except DeliveryRetry as exc:  # the click itself succeeded; the redraw waits in the outbox
@@ -89,15 +90,15 @@ class SlackRuntime:
                 return
             self.store.outbox.mark_outbox_sent(row_id, ref=ref, now=self.clock())
 
-    def note(self, item: Mapping[str, Any], what: str, text: str) -> None:
+    def note(self, item: QueueItem, what: str, text: str) -> None:
         """A message in the card's thread that pings the people who must act next."""
         self.store.outbox.enqueue_outbox(
             "note",
-            f"note:{item['id']}:{item['version']}:{what}",
-            {"item_id": item["id"], "post_key": item["post_key"], "text": text},
+            f"note:{item.id}:{item.version}:{what}",
+            {"item_id": item.id, "post_key": item.post_key, "text": text},
             now=self.clock(),
-            channel=item["channel"] or "",
-            item_id=item["id"],
+            channel=item.channel or "",
+            item_id=item.id,
         )
 
     def _lock_for(self, locks: dict[int, threading.Lock], item_id: int) -> threading.Lock:
@@ -112,17 +113,40 @@ class SlackRuntime:
             return self._send(item_id, actor, require_approval=require_approval)
 
     def _send(self, item_id: int, actor: str, *, require_approval: bool) -> Transition:
+        connector = self._connector(item_id, "reply")
+        return self.queue.send(item_id, actor, connector, require_approval=require_approval)
+
+    def hide(self, item_id: int, actor: str, *, hidden: bool) -> Transition:
+        """Hide the item's post on its platform (or show it again); one click at a time per
+        item, so a double click asks the platform once."""
+        with self._lock_for(self._send_locks, item_id):
+            connector = self._connector(item_id, "hide posts")
+            if hidden:
+                return self.queue.hide(item_id, actor, connector)
+            return self.queue.unhide(item_id, actor, connector)
+
+    def _connector(self, item_id: int, what: str) -> Connector:
         item = self.queue.item(item_id)
-        post = self.store.posts.get_post(item["post_key"])
+        post = self.store.posts.get_post(item.post_key)
         if post is None:
-            raise QueueError(f"post {item['post_key']} of item {item_id} is missing from the store")
+            raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
         try:
-            connector = self.connector_for(post)
+            return self.connector_for(post)
         except Exception as exc:
             raise QueueError(
-                f"no connector can reply on {post.platform} for source {post.source!r} ({exc}); check [sources] in the config"
+                f"no connector can {what} on {post.platform} for source {post.source!r} ({exc}); "
+                "check [sources] in the config"
             ) from None
-        return self.queue.send(item_id, actor, connector, require_approval=require_approval)
+
+    def can_hide(self, post: Post) -> bool:
+        """Whether the card offers Hide: the post's connector can hide, and it is a comment
+        (the platforms hide comments under the brand's posts, not posts or ratings)."""
+        if post.kind not in (PostKind.COMMENT, PostKind.REPLY):
+            return False
+        try:
+            return self.connector_for(post).can_hide
+        except Exception:
+            return False
 
     def reply_limit(self, post: Post) -> int:
         """The longest public reply `post`'s platform takes (its connector may declare it)."""

@@ -4,14 +4,12 @@ draw from it; the sweep that reminds the team (it reads the store) is in watcher
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from watcher.config import DEFAULT_SLA_MINUTES, WEEKDAYS, SlackConfig
-from watcher.core.times import from_iso
+from watcher.core.item import QueueItem
 
 UNCLAIMED_STATES = ("new",)
 SNOOZE_CHOICES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "tomorrow morning"}
@@ -98,24 +96,17 @@ class SlaState:
         return "SLA met" if self.status == "met" else "closed"
 
 
-def sla_state(item: Mapping[str, Any], *, slack: SlackConfig, hours: BusinessHours, now: datetime) -> SlaState:
-    """SLA of one queue item (a `Store.get_item` row): the clock runs until someone claims it."""
-    created = from_iso(item["created_at"])
-    due = sla_due(created, item["priority"], slack=slack, hours=hours)
-    if item["state"] in UNCLAIMED_STATES or item["state"] == "snoozed":
+def sla_state(item: QueueItem, *, slack: SlackConfig, hours: BusinessHours, now: datetime) -> SlaState:
+    """SLA of a queue item: the clock runs from the item's creation until someone claims it."""
+    due = sla_due(item.created_at, item.priority, slack=slack, hours=hours)
+    if item.state in UNCLAIMED_STATES or item.state == "snoozed":
         left = (due - now).total_seconds() / 60
         if left >= 0:
             return SlaState(due, "running", int(left))
         return SlaState(due, "breached", int(-left))
-    if item["state"] in ("dismissed", "answered_elsewhere"):
+    if item.state in ("dismissed", "answered_elsewhere"):
         return SlaState(due, "closed", 0)
     return SlaState(due, "met", 0)
-
-
-def row_sla_state(row: Mapping[str, Any], *, slack: SlackConfig, hours: BusinessHours, now: datetime) -> SlaState:
-    """SLA of a `Store.queue_rows` row (its item's creation is `item_created_at`)."""
-    item = {"created_at": row["item_created_at"], "priority": row["priority"], "state": row["state"]}
-    return sla_state(item, slack=slack, hours=hours, now=now)
 
 
 def human_minutes(minutes: float) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from watcher.core.item import OutboxRow
 from watcher.store.base import Repository, _dicts, _locked, from_iso, iso
 
 
@@ -36,23 +37,23 @@ class OutboxTables(Repository):
         return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
 
     @_locked
-    def due_outbox(self, *, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    def due_outbox(self, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
         rows = self.db.execute(
             "SELECT id, kind, dedupe_key, channel, item_id, payload, attempts, ref FROM outbox "
             "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
             [iso(now), limit],
         ).fetchall()
         return [
-            {
-                "id": r[0],
-                "kind": r[1],
-                "dedupe_key": r[2],
-                "channel": r[3],
-                "item_id": r[4],
-                "payload": json.loads(r[5]),
-                "attempts": r[6],
-                "ref": r[7],
-            }
+            OutboxRow(
+                id=r[0],
+                kind=r[1],
+                dedupe_key=r[2],
+                channel=r[3] or "",
+                item_id=r[4],
+                payload=json.loads(r[5]),
+                attempts=int(r[6] or 0),
+                ref=r[7],
+            )
             for r in rows
         ]
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from watcher.core.vocab import OPEN_STATES
+from watcher.core.item import QueueItem, QueueRow
+from watcher.core.times import from_iso
+from watcher.core.vocab import OPEN_STATES, PRIORITIES, PRIORITY_RANK, Priority, QueueState
 from watcher.store.base import Repository, StoreError, _dicts, _locked, _present, iso
+from watcher.store.schema import OPEN_SQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +57,20 @@ class QueueTables(Repository):
                 taken.add(item.post_key)
                 fresh.append(item)
                 cur = self.db.execute(
-                    "INSERT INTO queue_items (post_key, state, priority, score, channel, escalated, repeat_count, "
-                    "created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, 0, 0, ?, ?, 1)",
-                    [item.post_key, item.priority, item.score, item.channel, stamp, stamp],
+                    "INSERT INTO queue_items (post_key, state, priority, priority_rank, score, posted_at, channel, "
+                    "escalated, repeat_count, created_at, updated_at, version) VALUES (?, 'new', ?, ?, ?, "
+                    "COALESCE((SELECT created_at FROM posts WHERE key = ?), ?), ?, 0, 0, ?, ?, 1)",
+                    [
+                        item.post_key,
+                        item.priority,
+                        priority_rank(item.priority),
+                        item.score,
+                        item.post_key,
+                        stamp,
+                        item.channel,
+                        stamp,
+                        stamp,
+                    ],
                 )
                 ids[item.post_key] = int(cur.lastrowid or 0)
             self.db.conn.executemany(
@@ -110,16 +124,16 @@ class QueueTables(Repository):
         return int(row[0])
 
     @_locked
-    def get_item(self, item_id: int) -> dict[str, Any] | None:
+    def get_item(self, item_id: int) -> QueueItem | None:
         return self._one_item("id = ?", item_id)
 
     @_locked
-    def item_for_post(self, post_key: str) -> dict[str, Any] | None:
+    def item_for_post(self, post_key: str) -> QueueItem | None:
         return self._one_item("post_key = ?", post_key)
 
-    def _one_item(self, where: str, value: Any) -> dict[str, Any] | None:
-        rows = _dicts(self.db.execute(f"SELECT * FROM queue_items WHERE {where}", [value]))
-        return rows[0] if rows else None
+    def _one_item(self, where: str, value: Any) -> QueueItem | None:
+        rows = _dicts(self.db.execute(f"SELECT {_ITEM_SQL} FROM queue_items WHERE {where}", [value]))
+        return _item(rows[0]) if rows else None
 
     @_locked
     def snoozed_due(self, *, now: datetime) -> list[int]:
@@ -134,11 +148,15 @@ class QueueTables(Repository):
         """Compare-and-set on `version`: False if someone else changed the item first."""
         if self._item_columns is None:  # the schema is fixed: read it once
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(queue_items)").fetchall()}
-            self._item_columns = frozenset(columns - {"id", "post_key", "version", "created_at"})
+            self._item_columns = frozenset(
+                columns - {"id", "post_key", "version", "created_at", "priority_rank", "posted_at"}
+            )
         unknown = set(changes) - self._item_columns
         if unknown:
             raise StoreError(f"unknown queue item columns: {sorted(unknown)}")
         values = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in changes.items()}
+        if "priority" in values:  # the sort key moves with the priority (escalate)
+            values["priority_rank"] = priority_rank(values["priority"])
         sets = ", ".join(f"{k} = ?" for k in values)
         cur = self.db.execute(
             f"UPDATE queue_items SET {sets}{', ' if sets else ''}updated_at = ?, version = version + 1 "
@@ -194,32 +212,51 @@ class QueueTables(Repository):
         platform: str | None = None,
         priority: str | None = None,
         limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        """Open items, ranked: priority, then score, then oldest first."""
-        state_list = list(states)
+        after: QueueRow | None = None,
+    ) -> list[QueueRow]:
+        """Items in `states`, ranked: priority, then score, then the oldest post first; a page
+        of `limit`, the next one starting `after` the last row of this one. Read in order from
+        an index (queue_open for open states, queue_state for one state), never sorted."""
+        state_list = list(dict.fromkeys(states))
         clauses = [f"q.state IN ({','.join('?' * len(state_list))})"]
         params: list[Any] = list(state_list)
+        # named, not left to the planner: without statistics it takes the state index for a
+        # list of states and then sorts every item in them
+        index = ""
+        if len(state_list) == 1:
+            index = "INDEXED BY queue_state"
+        elif set(state_list) <= set(OPEN_STATES):
+            index = "INDEXED BY queue_open"
+            clauses.append(f"q.state IN ({OPEN_SQL})")  # the partial index's own term
         if platform:
             clauses.append("p.platform = ?")
             params.append(platform)
         if priority:
             clauses.append("q.priority = ?")
             params.append(priority)
+        if after is not None:
+            clauses.append("(q.priority_rank, -q.score, q.posted_at, q.id) > (?, ?, ?, ?)")
+            params.extend(after.rank_key)
         sql = (
-            "SELECT q.id, q.state, q.priority, q.score, q.assignee, q.repeat_count, q.sla_due_at, q.channel, "
-            "q.escalated, p.key AS post_key, p.platform, p.text, p.created_at, p.url, p.lang, p.reasons, p.intents, "
-            "p.sentiment, a.handle, a.followers, q.created_at AS item_created_at "
-            "FROM queue_items q JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
-            "WHERE " + " AND ".join(clauses) + " ORDER BY CASE q.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
-            "WHEN 'normal' THEN 2 ELSE 3 END, q.score DESC, p.created_at ASC LIMIT ?"
+            f"SELECT {', '.join('q.' + name for name in _ITEM_NAMES)}, q.priority_rank, q.posted_at, p.platform, "
+            "p.text, p.created_at AS post_created_at, p.url, p.lang, p.reasons, p.intents, p.sentiment, a.handle, "
+            "a.followers "
+            f"FROM queue_items q {index} JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
+            "WHERE " + " AND ".join(clauses) + " ORDER BY q.priority_rank, q.score DESC, q.posted_at, q.id LIMIT ?"
         )
         params.append(limit)
-        rows = []
-        for row in _dicts(self.db.execute(sql, params)):
-            row["reasons"] = json.loads(row["reasons"] or "[]")
-            row["intents"] = json.loads(row["intents"] or "[]")
-            rows.append(row)
-        return rows
+        return [_queue_row(row) for row in _dicts(self.db.execute(sql, params))]
+
+    def iter_queue_rows(self, *, states: Iterable[str] = OPEN_STATES, page: int = 500) -> Iterator[QueueRow]:
+        """Every item in `states` in rank order, read a page at a time (the lock is held per page)."""
+        state_list = list(states)
+        after: QueueRow | None = None
+        while True:
+            rows = self.queue_rows(states=state_list, limit=page, after=after)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1]
 
     @_locked
     def count_items(self, *, states: Iterable[str] | None = None) -> int:
@@ -252,3 +289,44 @@ class QueueTables(Repository):
             "JOIN posts p ON p.key = f.post_key ORDER BY f.id"
         ).fetchall()
         return [{"post_key": r[0], "label": r[1], "actor": r[2], "at": r[3], "text": r[4], "lang": r[5]} for r in rows]
+
+
+def priority_rank(priority: str | None) -> int:
+    """The queue's sort key of a priority (PRIORITY_RANK); an unknown one sorts last."""
+    return PRIORITY_RANK.get(priority or "", len(PRIORITIES))
+
+
+_ITEM_TIMES = ("created_at", "snoozed_until", "sla_due_at", "first_response_at", "updated_at")
+_ITEM_NAMES = tuple(f.name for f in fields(QueueItem))  # the columns QueueItem has, no more
+_ITEM_SQL = ", ".join(_ITEM_NAMES)
+
+
+def _item(row: Mapping[str, Any]) -> QueueItem:
+    values = dict(row)
+    for name in _ITEM_TIMES:
+        values[name] = from_iso(values[name]) if values[name] else None
+    values["state"] = QueueState(values["state"])
+    values["priority"] = Priority(values["priority"])
+    values["escalated"] = bool(values["escalated"])
+    values["hidden"] = bool(values["hidden"])
+    values["repeat_count"] = int(values["repeat_count"] or 0)
+    values["channel"] = values["channel"] or ""
+    return QueueItem(**values)
+
+
+def _queue_row(row: Mapping[str, Any]) -> QueueRow:
+    rank_key = (int(row["priority_rank"]), -int(row["score"]), str(row["posted_at"]), int(row["id"]))
+    return QueueRow(
+        item=_item({name: row[name] for name in _ITEM_NAMES}),
+        platform=row["platform"],
+        text=row["text"],
+        created_at=from_iso(row["post_created_at"]),
+        url=row["url"],
+        lang=row["lang"],
+        reasons=tuple(json.loads(row["reasons"] or "[]")),
+        intents=tuple(json.loads(row["intents"] or "[]")),
+        sentiment=row["sentiment"],
+        handle=row["handle"],
+        followers=row["followers"],
+        rank_key=rank_key,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from watcher.core.vocab import OPEN_STATES
 from watcher.store.base import StoreError
 
 SCHEMA_VERSION = 1
@@ -14,6 +15,9 @@ APPLICATION_ID = 0x57544348
 
 # 15-minute UTC bucket of a post, e.g. "2026-10-25T01:2" for 01:30-01:44: every real time
 # zone offset is a multiple of 15 minutes, so local hours and days are sums of these.
+# the open states as an SQL list: the partial index and the queries that use it say it alike
+OPEN_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
+
 QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
 
 SCHEMA = f"""
@@ -91,7 +95,11 @@ CREATE TABLE queue_items (
     post_key TEXT NOT NULL,
     state TEXT NOT NULL,
     priority TEXT,
-    score INTEGER,
+    -- the priority's place in PRIORITY_RANK (0: urgent), kept with it: the queue's sort key
+    priority_rank INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    -- the post's time, copied once: the queue's last sort key, so the ranking is one index
+    posted_at TEXT NOT NULL,
     channel TEXT,
     assignee TEXT,
     escalated INTEGER,
@@ -103,6 +111,8 @@ CREATE TABLE queue_items (
     reply_key TEXT,
     reply_url TEXT,
     dismiss_reason TEXT,
+    -- hidden on the platform by a moderator (and so dismissed as spam)
+    hidden INTEGER NOT NULL DEFAULT 0,
     snoozed_until TEXT,
     sla_due_at TEXT,
     first_response_at TEXT,
@@ -112,7 +122,11 @@ CREATE TABLE queue_items (
     version INTEGER
 );
 CREATE UNIQUE INDEX idx_queue_items_post_key ON queue_items (post_key);
-CREATE INDEX idx_queue_items_state_priority ON queue_items (state, priority);
+-- the ranked queue read in order through an index, never sorted: open items through the
+-- partial index, one state through the other (see QueueTables.queue_rows)
+CREATE INDEX queue_open ON queue_items (priority_rank, score DESC, posted_at, id)
+    WHERE state IN ({OPEN_SQL});
+CREATE INDEX queue_state ON queue_items (state, priority_rank, score DESC, posted_at, id);
 CREATE INDEX queue_items_created ON queue_items (created_at);
 
 CREATE TABLE events (

@@ -7,6 +7,15 @@ from typing import Any
 
 from watcher.store.base import Repository, _dicts, _locked, iso
 
+# an author's handle names one account only where it is a handle: Facebook shows people's
+# names (two Ana Pops are two people), and a commenter the platform hides is "Facebook user"
+# or "Instagram user" with an id of "unknown:<item>" (connectors.meta.mapping)
+NAME_PLATFORMS = ("facebook",)
+_A_HANDLE = (
+    f"a.handle IS NOT NULL AND a.platform NOT IN ({', '.join(repr(p) for p in NAME_PLATFORMS)}) "
+    "AND a.author_id NOT LIKE 'unknown:%'"
+)
+
 
 class SlackTables(Repository):
     """Slack message refs (cards are updated in place, never posted twice) and what a card shows."""
@@ -83,7 +92,7 @@ class SlackTables(Repository):
         """Earlier posts by this author, on any platform where the same handle posted,
         with how each was handled and by whom (newest first)."""
         me = self.db.execute(
-            "SELECT p.author_key, p.created_at, LOWER(COALESCE(a.handle, '')) FROM posts p "
+            f"SELECT p.author_key, p.created_at, CASE WHEN {_A_HANDLE} THEN LOWER(a.handle) ELSE '' END FROM posts p "
             "LEFT JOIN authors a ON a.key = p.author_key WHERE p.key = ?",
             [post_key],
         ).fetchone()
@@ -94,8 +103,8 @@ class SlackTables(Repository):
         # author index: an OR on the joined handle made SQLite walk every earlier post
         authors = {author_key}
         if handle:
-            found = self.db.execute("SELECT key FROM authors WHERE LOWER(handle) = ?", [handle]).fetchall()
-            authors.update(row[0] for row in found)
+            found = self.db.execute(f"SELECT key FROM authors a WHERE LOWER(handle) = ? AND {_A_HANDLE}", [handle])
+            authors.update(row[0] for row in found.fetchall())
         marks = ", ".join("?" * len(authors))
         cursor = self.db.execute(
             "SELECT p.key AS post_key, p.platform, p.text, p.created_at, p.url, q.id AS item_id, q.state, q.assignee, "

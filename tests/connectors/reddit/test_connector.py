@@ -780,14 +780,14 @@ def test_queue_retry_after_a_lost_answer_posts_once(fake: FakeReddit, connect: C
         fake.fail_next(f"/comments/{link}", status=503)  # and the first look fails too: send() gives up
 
         first = queue.send(item_id, "lead", conn)
-        assert first.item["state"] == "failed" and "check the platform first" in first.item["last_error"]
+        assert first.item.state == "failed" and "check the platform first" in first.item.last_error
 
         again = queue.send(item_id, "lead", conn)  # the retry looks first and finds it
 
-        assert again.item["state"] == "replied"
+        assert again.item.state == "replied"
         assert len(fake.replies_by(BRAND)) == 1
         assert fake.paths().count("/api/comment") == 1
-        assert again.item["reply_url"] == f"https://www.reddit.com{fake.replies_by(BRAND)[0]['permalink']}"
+        assert again.item.reply_url == f"https://www.reddit.com{fake.replies_by(BRAND)[0]['permalink']}"
 
 
 def test_queue_retry_after_a_timeout_before_posting_posts_once(
@@ -801,12 +801,12 @@ def test_queue_retry_after_a_timeout_before_posting_posts_once(
         fake.fail_next("/api/comment", hang=True)  # nothing posted, no answer
 
         first = queue.send(item_id, "lead", conn)
-        assert first.item["state"] == "failed" and "may or may not" in first.item["last_error"]
+        assert first.item.state == "failed" and "may or may not" in first.item.last_error
 
         second = queue.send(item_id, "lead", conn)
         third = queue.send(item_id, "lead", conn)
 
-        assert second.item["state"] == "replied" and not third.changed
+        assert second.item.state == "replied" and not third.changed
         assert len(fake.replies_by(BRAND)) == 1
 
 

@@ -115,8 +115,8 @@ def test_a_refreshed_export_is_read_again_and_nothing_before_the_cursor_is_lost(
         out.write(record("4", 14) + "\n")
     appended = running.fetch(first.cursor)  # the running connector sees the change
     assert [p.native_id for p in appended.posts] == ["4"] and not appended.problems
-    with path.open("a", encoding="utf-8") as out:  # an earlier post, before the part already read
-        out.write(record("0", 9) + "\n")
+    # a fuller re-export, sorted: an earlier post lands before the part already read
+    path.write_text("\n".join(record(i, 10 + int(i) - (i == "0")) for i in "01234") + "\n", encoding="utf-8")
     again = ReplayConnector(path).fetch(appended.cursor)  # after a restart too
     assert [p.native_id for p in again.posts] == ["0", "1", "2", "3", "4"]
     assert again.problems == (

@@ -164,8 +164,8 @@ def test_queue_send_retry_after_a_timeout_posts_once(fake: FakeX, clock: Clock, 
 
     first = queue.send(item_id, "lead", connector)
 
-    assert first.item["state"] == "failed"
-    assert "may have been posted" in first.item["last_error"]
+    assert first.item.state == "failed"
+    assert "may have been posted" in first.item.last_error
     assert len(fake.posted_replies(post.native_id)) == 1
 
     fake.index_now()
@@ -173,10 +173,10 @@ def test_queue_send_retry_after_a_timeout_posts_once(fake: FakeX, clock: Clock, 
     second = queue.send(item_id, "lead", connector)
 
     [stored] = fake.posted_replies(post.native_id)
-    assert second.item["state"] == "replied"
-    assert second.item["reply_url"] == f"https://x.com/acme/status/{stored['id']}"
+    assert second.item.state == "replied"
+    assert second.item.reply_url == f"https://x.com/acme/status/{stored['id']}"
     assert fake.count("create_tweet") == 1
-    assert store.replies.get_reply(second.item["reply_key"])["platform_reply_id"] == stored["id"]  # type: ignore[index]
+    assert store.replies.get_reply(second.item.reply_key)["platform_reply_id"] == stored["id"]  # type: ignore[index]
 
 
 def test_queue_send_retry_after_a_lost_request_posts_exactly_once(fake: FakeX, clock: Clock, store: Store) -> None:
@@ -189,12 +189,12 @@ def test_queue_send_retry_after_a_lost_request_posts_exactly_once(fake: FakeX, c
     fake.drop_next_post = True
 
     first = queue.send(item_id, "lead", connector)
-    assert first.item["state"] == "failed"
+    assert first.item.state == "failed"
     assert fake.posted_replies(post.native_id) == []
 
     second = queue.send(item_id, "lead", connector)
 
-    assert second.item["state"] == "replied"
+    assert second.item.state == "replied"
     assert len(fake.posted_replies(post.native_id)) == 1
     assert fake.count("create_tweet") == 2  # the lost one and the real one
 
@@ -207,7 +207,7 @@ def test_queue_send_when_the_first_answer_times_out_but_search_sees_it(fake: Fak
 
     result = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=0.3))
 
-    assert result.item["state"] == "replied"
+    assert result.item.state == "replied"
     assert fake.count("create_tweet") == 1
 
 

@@ -183,7 +183,7 @@ def test_demo_runs_the_sample_end_to_end(tmp_path: Path) -> None:
 
     with Store(db) as store:
         rows = store.items.queue_rows(limit=1000)
-        assert rows and rows[0]["priority"] == "urgent"
+        assert rows and rows[0].item.priority == "urgent"
         assert store.posts.count_posts() > 250
         assert store.db.execute("SELECT COUNT(*) FROM posts WHERE duplicate_of IS NOT NULL").fetchone()[0] >= 5
         assert store.outbox.outbox_counts().get("sent") == store.items.count_items()  # one card per item, none twice

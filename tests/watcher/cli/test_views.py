@@ -51,3 +51,20 @@ def test_source_status_says_whether_a_source_is_polled_and_why_not(
 ) -> None:
     never_polled = store.sources.source_state("hist")  # what the store gives for a source it has no row for
     assert source_status(replace(never_polled, **given), T0) == expected
+
+
+def test_queue_shows_rich_markup_in_a_handle_as_written_and_hidden_characters_visibly():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from watcher.cli.views import queue_table
+    from watcher.core.item import QueueItem, QueueRow
+    from watcher.core.vocab import Priority, QueueState
+
+    item = QueueItem(1, "x:1", QueueState.NEW, Priority.HIGH, 70, "", T0, 1)
+    row = QueueRow(item, platform="x", text="refund\u202etxt.exe", created_at=T0, lang="en", handle="[red]bo[/red]")
+    out = StringIO()
+    Console(file=out, width=200, color_system=None).print(queue_table([row], now=T0 + timedelta(hours=1)))
+    assert "@[red]bo[/red]" in out.getvalue()
+    assert "\u202e" not in out.getvalue() and "⟨U+202E⟩" in out.getvalue()

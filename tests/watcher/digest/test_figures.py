@@ -206,9 +206,9 @@ def test_an_open_item_inside_its_target_is_not_yet_due(store: Store) -> None:
 def test_agent_falls_back_to_whoever_closed_the_item(store: Store) -> None:
     item = store.items.item_for_post("reddit:p4")
     assert item is not None
-    store.items.update_item(item["id"], expected_version=item["version"], changes={"assignee": None}, now=NOW)
+    store.items.update_item(item.id, expected_version=item.version, changes={"assignee": None}, now=NOW)
     store.items.add_event(
-        item["id"], "reddit:p4", "dismiss", actor="cleo", from_state="new", to_state="dismissed", now=NOW
+        item.id, "reddit:p4", "dismiss", actor="cleo", from_state="new", to_state="dismissed", now=NOW
     )
     agents = {a.group: a.items for a in sunday(store).responses.by_agent}
     assert agents == {"ana": 1, "ben": 1, "cleo": 1}

@@ -119,18 +119,18 @@ def test_check_spikes_queues_one_alert_per_spike_with_examples(store: Store) -> 
     later = check_at(125)
     assert {s.started for s in later} == {burst}  # the same spike, an hour longer
     rows = store.outbox.due_outbox(now=burst + timedelta(hours=3))
-    assert sorted(r["dedupe_key"] for r in rows) == ["spike:negative_share:2026-11-09T00", "spike:volume:2026-11-09T00"]
-    volume = next(r for r in rows if r["kind"] == "spike_alert" and "volume" in r["dedupe_key"])
-    assert volume["channel"] == channel
-    text = volume["payload"]["text"]
+    assert sorted(r.dedupe_key for r in rows) == ["spike:negative_share:2026-11-09T00", "spike:volume:2026-11-09T00"]
+    volume = next(r for r in rows if r.kind == "spike_alert" and "volume" in r.dedupe_key)
+    assert volume.channel == channel
+    text = volume.payload["text"]
     assert "Lumo mention spike" in text and "Mon 09 Nov 01:00-02:00 (Europe/Rome)" in text
     assert "12 mentions, 6.0x the usual 2 for this hour" in text and "83% negative" in text
-    examples = volume["payload"]["blocks"][1]["text"]["text"]
+    examples = volume.payload["blocks"][1]["text"]["text"]
     assert examples.count("> card declined at checkout") == 3
     assert "reach 1,100" in examples  # the largest reach first: followers 1100
-    negative = next(r for r in rows if "negative_share" in r["dedupe_key"])
-    assert "83% of 12 mentions negative, against 0% over the last 7 days" in negative["payload"]["text"]
-    assert "neutral" not in negative["payload"]["blocks"][1]["text"]["text"]
+    negative = next(r for r in rows if "negative_share" in r.dedupe_key)
+    assert "83% of 12 mentions negative, against 0% over the last 7 days" in negative.payload["text"]
+    assert "neutral" not in negative.payload["blocks"][1]["text"]["text"]
 
 
 def test_the_same_local_hour_is_found_across_the_dst_change() -> None:

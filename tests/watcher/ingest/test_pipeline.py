@@ -38,9 +38,9 @@ def test_posts_are_stored_triaged_and_queued_with_a_card(store: Store, config: C
     )
     assert (report.stored, report.queued) == (2, 1)
     rows = store.items.queue_rows()
-    assert [r["post_key"] for r in rows] == ["x:1"]
-    assert rows[0]["priority"] == "urgent"
-    assert store.outbox.due_outbox(now=T0)[0]["dedupe_key"] == "card:x:1"
+    assert [r.item.post_key for r in rows] == ["x:1"]
+    assert rows[0].item.priority == "urgent"
+    assert store.outbox.due_outbox(now=T0)[0].dedupe_key == "card:x:1"
     assert store.sources.get_cursor("x") == Cursor({"n": 2})
 
 
@@ -70,7 +70,7 @@ def test_same_author_same_words_collapse_into_one_item(
     report = pipeline.ingest("x", batch(make_post(second_text, native_id="2", minutes=minutes)))
     assert report.collapsed == int(collapsed)
     item = store.items.item_for_post("x:1")
-    assert item is not None and item["repeat_count"] == int(collapsed)
+    assert item is not None and item.repeat_count == int(collapsed)
     assert (store.items.item_for_post("x:2") is None) == collapsed
 
 
@@ -361,10 +361,10 @@ def test_a_reply_the_brand_made_on_the_platform_closes_the_item(store: Store, co
     report = pipeline.ingest("x", batch(other, reply))
     assert report.answered_natively == 1 and report.dropped_own == 1
     item = store.items.item_for_post("x:10")
-    assert item is not None and item["state"] == "answered_elsewhere"
-    assert item["reply_url"] == "https://x.com/LumoBank/status/11"
-    assert store.items.events_for_item(item["id"])[-1]["actor"] == "@LumoBank"
-    assert store.items.item_for_post("x:12")["state"] == "new"  # type: ignore[index]
+    assert item is not None and item.state == "answered_elsewhere"
+    assert item.reply_url == "https://x.com/LumoBank/status/11"
+    assert store.items.events_for_item(item.id)[-1]["actor"] == "@LumoBank"
+    assert store.items.item_for_post("x:12").state == "new"
     again = pipeline.ingest("x", batch(replace(reply, native_id="13")))
     assert again.answered_natively == 0  # already closed: no second event
 

@@ -147,7 +147,7 @@ def test_queue_items_are_created_once_per_post_with_their_audit_and_card(store: 
     ]
     created = store.items.create_queue_items(items, now=T0, card_kind="card")
     assert set(created) == {"x:2", "x:3"} and first["x:1"] not in created.values()
-    assert store.items.get_item(created["x:2"])["priority"] == "low"  # type: ignore[index]
+    assert store.items.get_item(created["x:2"]).priority == "low"  # type: ignore[index]
     events = store.db.execute("SELECT item_id, action FROM events ORDER BY id").fetchall()
     assert events == [(first["x:1"], "created"), (created["x:2"], "created"), (created["x:3"], "created")]
     cards = store.db.execute("SELECT dedupe_key, payload FROM outbox ORDER BY id").fetchall()

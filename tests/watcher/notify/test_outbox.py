@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.helpers import T0
+from watcher.core.item import OutboxRow
 from watcher.notify.outbox import DeliveryRetry, OutboxHold, flush_outbox
 from watcher.store import Store
 
@@ -17,11 +18,11 @@ class Recorder:
         self.retry = retry
         self.after_seconds = after_seconds
 
-    def deliver(self, row: dict[str, Any]) -> str:
+    def deliver(self, row: OutboxRow) -> str:
         if self.retry:
             raise DeliveryRetry("service busy", after_seconds=self.after_seconds)
-        self.rows.append(row["id"])
-        return f"ref-{row['id']}"
+        self.rows.append(row.id)
+        return f"ref-{row.id}"
 
 
 def test_each_row_is_delivered_once(store: Store) -> None:
@@ -81,9 +82,9 @@ class ChannelRefuser(Recorder):
         self.refused = refused
         self.tried: list[int] = []
 
-    def deliver(self, row: dict[str, Any]) -> str:
-        self.tried.append(row["id"])
-        if row["channel"] == self.refused:
+    def deliver(self, row: OutboxRow) -> str:
+        self.tried.append(row.id)
+        if row.channel == self.refused:
             raise DeliveryRetry(f"not in {self.refused}", after_seconds=300, channel=self.refused)
         return super().deliver(row)
 
@@ -96,11 +97,11 @@ class OnePoisonedRow:
         self.hold = OutboxHold()
         self.rows: list[int] = []
 
-    def deliver(self, row: dict[str, Any]) -> str:
-        if row["id"] == self.poisoned:
+    def deliver(self, row: OutboxRow) -> str:
+        if row.id == self.poisoned:
             raise DeliveryRetry("Slack answered 500", after_seconds=30)
-        self.rows.append(row["id"])
-        return f"ref-{row['id']}"
+        self.rows.append(row.id)
+        return f"ref-{row.id}"
 
 
 def test_a_row_slack_keeps_refusing_with_a_500_does_not_stall_the_others(store: Store) -> None:

@@ -75,7 +75,7 @@ def test_full_reply_flow_is_audited(store: Store, item_id: int) -> None:
         queue.approve(item_id, "ana")
     queue.approve(item_id, "luca")
     result = queue.send(item_id, "luca", platform)
-    assert result.item["state"] == "replied" and result.item["reply_url"] == "https://x.test/r1"
+    assert result.item.state == "replied" and result.item.reply_url == "https://x.test/r1"
     assert platform.posted == [("x:1", "Hi! We are on it, DM us your order id.")]
     assert actions(store, item_id) == ["created", "claim", "draft", "approve", "send", "replied"]
     events = store.items.events_for_item(item_id)
@@ -103,7 +103,7 @@ def test_a_stale_version_loses_the_race(store: Store, item_id: int) -> None:
     assert stale is not None
     with pytest.raises(QueueConflict, match="changed by someone else"):
         queue._move(stale, Action.CLAIM, "bob", {"assignee": "bob"})
-    assert store.items.get_item(item_id)["assignee"] == "ana"  # type: ignore[index]
+    assert store.items.get_item(item_id).assignee == "ana"
 
 
 def test_reject_returns_the_draft_to_its_author(store: Store, item_id: int) -> None:
@@ -111,14 +111,14 @@ def test_reject_returns_the_draft_to_its_author(store: Store, item_id: int) -> N
     queue.claim(item_id, "ana")
     queue.draft(item_id, "ana", "sorry")
     result = queue.reject(item_id, "luca", "too short, add the refund steps")
-    assert (result.item["state"], result.item["assignee"]) == ("claimed", "ana")
+    assert (result.item.state, result.item.assignee) == ("claimed", "ana")
     assert store.items.events_for_item(item_id)[-1]["detail"]["note"] == "too short, add the refund steps"
 
 
 def test_dismiss_snooze_escalate(store: Store, item_id: int) -> None:
     queue = Queue(store, clock=lambda: T0)
     queue.escalate(item_id, "ana", "journalist")
-    assert store.items.get_item(item_id)["priority"] == "urgent"  # type: ignore[index]
+    assert store.items.get_item(item_id).priority == "urgent"
     queue.snooze(item_id, "ana", T0 + timedelta(hours=1))
     assert queue.wake_due() == []
     later = Queue(store, clock=lambda: T0 + timedelta(hours=2))
@@ -137,7 +137,7 @@ def test_send_requires_approval(store: Store, item_id: int) -> None:
     queue.draft(item_id, "ana", "hi")
     with pytest.raises(QueueError, match="cannot send"):
         queue.send(item_id, "ana", RecordingPlatform())
-    assert queue.send(item_id, "ana", RecordingPlatform(), require_approval=False).item["state"] == "replied"
+    assert queue.send(item_id, "ana", RecordingPlatform(), require_approval=False).item.state == "replied"
 
 
 def test_a_timeout_after_posting_is_detected_and_not_posted_again(store: Store, item_id: int) -> None:
@@ -146,7 +146,7 @@ def test_a_timeout_after_posting_is_detected_and_not_posted_again(store: Store, 
     queue.draft(item_id, "ana", "We refunded you.")
     queue.approve(item_id, "luca")
     result = queue.send(item_id, "luca", platform)
-    assert result.item["state"] == "replied"
+    assert result.item.state == "replied"
     assert queue.send(item_id, "luca", platform).changed is False
     assert len(platform.posted) == 1
 
@@ -157,8 +157,8 @@ def test_a_timeout_before_posting_fails_then_a_retry_posts_once(store: Store, it
     queue.draft(item_id, "ana", "We refunded you.")
     queue.approve(item_id, "luca")
     failed = queue.send(item_id, "luca", platform)
-    assert failed.item["state"] == "failed" and "check the platform first" in failed.item["last_error"]
-    assert queue.send(item_id, "luca", platform).item["state"] == "replied"
+    assert failed.item.state == "failed" and "check the platform first" in failed.item.last_error
+    assert queue.send(item_id, "luca", platform).item.state == "replied"
     assert queue.send(item_id, "luca", platform).changed is False
     assert len(platform.posted) == 1
 
@@ -179,9 +179,9 @@ def test_a_crash_between_reserving_and_posting_looks_before_posting(store: Store
 
     with pytest.raises(Crash):
         queue.send(item_id, "luca", CrashingPlatform())
-    assert store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item_id).state == "sending"
     result = Queue(store, clock=lambda: T0).send(item_id, "luca", platform)  # after the restart
-    assert result.item["state"] == "replied" and len(platform.posted) == 1
+    assert result.item.state == "replied" and len(platform.posted) == 1
 
 
 def test_a_rejected_reply_comes_back_with_the_platform_reason(store: Store, item_id: int) -> None:
@@ -189,15 +189,15 @@ def test_a_rejected_reply_comes_back_with_the_platform_reason(store: Store, item
     queue.draft(item_id, "ana", "hello")
     queue.approve(item_id, "luca")
     result = queue.send(item_id, "luca", RecordingPlatform(reject="reply not allowed: the author limits replies"))
-    assert result.item["state"] == "failed"
-    assert result.item["last_error"] == "reply not allowed: the author limits replies"
+    assert result.item.state == "failed"
+    assert result.item.last_error == "reply not allowed: the author limits replies"
     assert actions(store, item_id)[-1] == "send_failed"
 
 
 def test_answered_elsewhere_closes_the_item(store: Store, item_id: int) -> None:
     queue = Queue(store, clock=lambda: T0)
     result = queue.answered_elsewhere(item_id, url="https://x.com/LumoBank/status/5")
-    assert result.item["state"] == "answered_elsewhere"
+    assert result.item.state == "answered_elsewhere"
     assert not queue.answered_elsewhere(item_id, url="https://x.com/LumoBank/status/5").changed
 
 
@@ -213,9 +213,9 @@ def test_a_failing_lookup_leaves_the_item_failed_and_retryable(store: Store, ite
     queue.approve(item_id, "luca")
     flaky = LookupDown(timeout_after_post=1)
     result = queue.send(item_id, "luca", flaky)
-    assert result.item["state"] == "failed" and "search is down" in result.item["last_error"]
+    assert result.item.state == "failed" and "search is down" in result.item.last_error
     healed = RecordingPlatform(posted=list(flaky.posted))  # the platform has the reply; search works again
-    assert queue.send(item_id, "luca", healed).item["state"] == "replied"
+    assert queue.send(item_id, "luca", healed).item.state == "replied"
     assert len(healed.posted) == 1
 
 
@@ -261,7 +261,7 @@ def test_wake_never_undoes_a_claim_that_lands_meanwhile(tmp_path: Path, lands: s
         assert scheduler.wake_due() == [second]  # a lost race does not stop the others waking
 
         item = app_store.items.get_item(first)
-        assert item is not None and (item["state"], item["assignee"]) == ("claimed", "luca")
+        assert item is not None and (item.state, item.assignee) == ("claimed", "luca")
         assert actions(app_store, first) == ["created", "snooze", "claim"]
         assert actions(app_store, second) == ["created", "snooze", "wake"]
     scheduler_store.close()
@@ -271,7 +271,7 @@ def test_a_snoozed_item_can_be_drafted_which_ends_the_snooze(store: Store, item_
     queue = Queue(store, clock=lambda: T0)
     queue.snooze(item_id, "ana", T0 + timedelta(hours=4))
     item = queue.draft(item_id, "ana", "Sorry, we are looking into it.").item
-    assert item["state"] == "drafted" and item["snoozed_until"] is None and item["assignee"] == "ana"
+    assert item.state == "drafted" and item.snoozed_until is None and item.assignee == "ana"
     assert actions(store, item_id) == ["created", "snooze", "draft"]
 
 

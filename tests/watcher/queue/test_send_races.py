@@ -49,7 +49,7 @@ def uncertain_first_send(fake: FakeX, clock: Clock, queue: Queue, item_id: int) 
     fake.delay_next_post(2.0)
     fake.index_delay = True
     first = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions", timeout=0.3))
-    assert first.item["state"] == "failed" and LOOK_FIRST in first.item["last_error"]
+    assert first.item.state == "failed" and LOOK_FIRST in first.item.last_error
 
 
 def test_editing_the_draft_after_an_uncertain_send_posts_no_second_reply(
@@ -67,7 +67,7 @@ def test_editing_the_draft_after_an_uncertain_send_posts_no_second_reply(
     second = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
 
     [stored] = fake.posted_replies(post.native_id)  # the first words, once
-    assert second.item["state"] == "replied" and stored["id"] in second.item["reply_url"]
+    assert second.item.state == "replied" and stored["id"] in second.item.reply_url
     assert fake.count("create_tweet") == 1
     replied = store.items.events_for_item(item_id)[-1]
     assert replied["action"] == "replied" and replied["detail"]["found_on_platform"] is True
@@ -84,14 +84,14 @@ def test_a_refusal_after_an_uncertain_send_keeps_looking(fake: FakeX, clock: Clo
 
     fake.fail("create_tweet", 403, detail=NOT_ALLOWED)
     refused = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
-    assert refused.item["state"] == "failed"
-    assert "limits who can reply" in refused.item["last_error"] and LOOK_FIRST in refused.item["last_error"]
+    assert refused.item.state == "failed"
+    assert "limits who can reply" in refused.item.last_error and LOOK_FIRST in refused.item.last_error
     assert [r["status"] for r in store.replies.unsettled_replies(item_id)] == ["unknown"]
 
     fake.index_now()
     third = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
 
-    assert third.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
+    assert third.item.state == "replied" and len(fake.posted_replies(post.native_id)) == 1
 
 
 def test_a_duplicate_refusal_from_x_means_look_again_not_reword(fake: FakeX, clock: Clock, store: Store) -> None:
@@ -104,13 +104,13 @@ def test_a_duplicate_refusal_from_x_means_look_again_not_reword(fake: FakeX, clo
 
     fake.fail("create_tweet", 403, detail=DUPLICATE)
     refused = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
-    assert refused.item["state"] == "failed"
-    assert "may have posted it" in refused.item["last_error"] and LOOK_FIRST in refused.item["last_error"]
+    assert refused.item.state == "failed"
+    assert "may have posted it" in refused.item.last_error and LOOK_FIRST in refused.item.last_error
 
     fake.index_now()
     third = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
 
-    assert third.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
+    assert third.item.state == "replied" and len(fake.posted_replies(post.native_id)) == 1
     assert fake.count("create_tweet") == 2  # the first (posted) and the refused retry
 
 
@@ -126,7 +126,7 @@ def test_two_processes_sending_at_once_post_once(fake: FakeX, clock: Clock, tmp_
 
         def first_click() -> None:
             connector = make_connector(fake, clock, mode="mentions")
-            results["a"] = Queue(store_a, clock=clock).send(item_id, "lead", connector).item["state"]
+            results["a"] = Queue(store_a, clock=clock).send(item_id, "lead", connector).item.state
 
         thread = threading.Thread(target=first_click)
         thread.start()
@@ -138,7 +138,7 @@ def test_two_processes_sending_at_once_post_once(fake: FakeX, clock: Clock, tmp_
         assert results == {"a": "replied"}
         assert fake.count("create_tweet") == 1 and len(fake.posted_replies(post.native_id)) == 1
         again = Queue(store_b, clock=clock).send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
-        assert not again.changed and again.item["state"] == "replied"
+        assert not again.changed and again.item.state == "replied"
 
 
 def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first(
@@ -150,13 +150,13 @@ def test_a_send_killed_mid_post_is_guarded_until_its_lease_ends_then_looks_first
 
     kill_mid_send(fake, tmp_path / "watcher.db", item_id, post.native_id, now=clock.now)
 
-    assert store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item_id).state == "sending"
     with pytest.raises(SendInProgress, match="sending is possible again after 12:03 UTC"):
         queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
     clock.advance(minutes=3, seconds=1)  # the dead process's lease has run out
     result = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
 
-    assert result.item["state"] == "replied" and len(fake.posted_replies(post.native_id)) == 1
+    assert result.item.state == "replied" and len(fake.posted_replies(post.native_id)) == 1
     assert fake.count("create_tweet") == 1
 
 
@@ -174,7 +174,7 @@ def test_a_slow_send_keeps_the_item_past_three_minutes(fake: FakeX, clock: Clock
 
         def slow_click() -> None:
             connector = make_connector(fake, clock, mode="mentions", timeout=60.0)
-            results["a"] = Queue(store_a, clock=clock).send(item_id, "lead", connector).item["state"]
+            results["a"] = Queue(store_a, clock=clock).send(item_id, "lead", connector).item.state
 
         thread = threading.Thread(target=slow_click)
         thread.start()
@@ -237,7 +237,7 @@ def test_a_locked_database_when_the_lease_ends_does_not_turn_a_sent_reply_into_a
             result = queue.send(item_id, "lead", make_connector(fake, clock, mode="mentions"))
         other.execute("ROLLBACK")
 
-        assert result.changed and result.item["state"] == "replied"
+        assert result.changed and result.item.state == "replied"
         assert len(fake.posted_replies(post.native_id)) == 1
         assert "could not end the send lease" in caplog.text
         assert store.replies.reply_lease_until(item_id, now=clock.now) is not None  # left to run out

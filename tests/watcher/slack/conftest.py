@@ -110,7 +110,7 @@ def ingest(store: Store, config: Config, clock: Clock, *posts: Post) -> list[int
         "x_mentions", FetchResult(posts=posts, cursor=None)
     )
     items = [store.items.item_for_post(p.key) for p in posts]
-    return [int(i["id"]) for i in items if i is not None]
+    return [i.id for i in items if i is not None]
 
 
 @pytest.fixture

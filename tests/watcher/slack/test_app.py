@@ -68,7 +68,7 @@ def test_claim_updates_card_in_place(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     response = harness.click("claim", item_id, ANA)
     assert response.status == 200
-    assert runtime.store.items.get_item(item_id)["assignee"] == ANA
+    assert runtime.store.items.get_item(item_id).assignee == ANA
     card = posted_card(runtime, fake, item_id)
     assert card["edited"] == 1 and "Claimed by <@UANA> <!date^" in blocks_text(card) and "{ago}" in blocks_text(card)
     harness.click("claim", item_id, ANA)  # double click: no second claim
@@ -78,10 +78,10 @@ def test_claim_updates_card_in_place(harness, runtime, fake, clock):
 def test_member_of_moderator_group_may_act_others_are_refused(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     harness.click("claim", item_id, EVE)
-    assert runtime.store.items.get_item(item_id)["state"] == "new"
+    assert runtime.store.items.get_item(item_id).state == "new"
     assert "Only the care team's moderators" in ephemerals(fake, EVE)[0]
     harness.click("claim", item_id, MIRA)  # MIRA is in user group SMODS
-    assert runtime.store.items.get_item(item_id)["assignee"] == MIRA
+    assert runtime.store.items.get_item(item_id).assignee == MIRA
 
 
 def test_concurrent_claims_yield_one_winner(harness, runtime, fake, clock):
@@ -119,7 +119,7 @@ def test_draft_modal_offers_templates_and_checks_the_length(harness, runtime, fa
     response = harness.submit_draft(item_id, ANA, "x" * 281)
     errors = json.loads(response.body)
     assert errors["response_action"] == "errors" and "x allows 280" in errors["errors"]["reply:0"]
-    assert runtime.store.items.get_item(item_id)["state"] == "new"
+    assert runtime.store.items.get_item(item_id).state == "new"
 
 
 def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock):
@@ -143,7 +143,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
         runtime = make_runtime(store, config, client, clock, replay)
         harness = Harness(runtime)
         assert run_slack_jobs(runtime).sent >= 2
-        item_id = store.items.item_for_post("x:1001")["id"]
+        item_id = store.items.item_for_post("x:1001").id
         card = blocks_text(posted_card(runtime, fake, item_id))
         assert "URGENT" in card and "double charge" in card and "@carla" in card
         harness.click("claim", item_id, ANA)
@@ -151,7 +151,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
         harness.click("draft", item_id, ANA)
         assert fake.calls_to("views.open")[-1].params["view"]["callback_id"] == "draft_submit"
         response = harness.submit_draft(item_id, ANA, "Sorry @carla, the refund is on its way", note="checked billing")
-        assert response.status == 200 and store.items.get_item(item_id)["state"] == "drafted"
+        assert response.status == 200 and store.items.get_item(item_id).state == "drafted"
         card = blocks_text(posted_card(runtime, fake, item_id))
         assert "Approve & send" in card and "Internal note: checked billing" in card
         harness.click("approve", item_id, ANA)  # four-eyes: the drafter cannot approve
@@ -164,7 +164,7 @@ def test_end_to_end_replayed_post_to_public_reply(tmp_path, fake, client, clock)
             ("x:1001", "Sorry @carla, the refund is on its way")
         ]
         item = store.items.get_item(item_id)
-        assert item["state"] == "replied" and item["approved_by"] == LUCA
+        assert item.state == "replied" and item.approved_by == LUCA
         final = blocks_text(posted_card(runtime, fake, item_id))
         assert "Replied by <@UANA>, approved by <@ULUCA>, 14 min after the post" in final
         assert "checked billing" not in final and "Claim" not in final
@@ -175,7 +175,7 @@ def test_reply_error_is_shown_on_the_card_and_retry_works(harness, runtime, fake
     harness.submit_draft(item_id, ANA, "On it")
     connector.fail_with = ReplyRejected("the post was deleted by its author; dismiss the item")
     harness.click("send", item_id, ANA)
-    assert runtime.store.items.get_item(item_id)["state"] == "failed"
+    assert runtime.store.items.get_item(item_id).state == "failed"
     card = blocks_text(posted_card(runtime, fake, item_id))
     assert "Sending failed: the post was deleted by its author" in card and "Retry send" in card
     run_slack_jobs(runtime)
@@ -183,7 +183,7 @@ def test_reply_error_is_shown_on_the_card_and_retry_works(harness, runtime, fake
     notes = [m["text"] for m in fake.channel_messages("CCARE") if m.get("thread_ts") == saved["ts"]]
     assert any(n.startswith("<@UANA> the reply was not posted: the post was deleted") for n in notes)
     harness.click("send", item_id, ANA)
-    assert runtime.store.items.get_item(item_id)["state"] == "replied" and len(connector.replies) == 1
+    assert runtime.store.items.get_item(item_id).state == "replied" and len(connector.replies) == 1
     assert "https://x.com/acme/status/r1" in blocks_text(posted_card(runtime, fake, item_id))
 
 
@@ -192,7 +192,7 @@ def test_non_moderator_clicking_approve_is_refused(harness, runtime, fake, clock
     harness.submit_draft(item_id, ANA, "Reply")
     harness.click("approve", item_id, EVE)
     assert "Only the care team's moderators" in ephemerals(fake, EVE)[0]
-    assert runtime.store.items.get_item(item_id)["state"] == "drafted" and connector.replies == []
+    assert runtime.store.items.get_item(item_id).state == "drafted" and connector.replies == []
 
 
 def test_send_without_approval_is_refused_for_high_priority(harness, runtime, fake, clock, connector):
@@ -209,7 +209,7 @@ def test_reject_returns_the_draft_to_its_drafter_with_a_note(harness, runtime, f
     assert fake.calls_to("views.open")[-1].params["view"]["callback_id"] == "reject_submit"
     harness.submit_reject(item_id, LUCA, "Too curt, apologise first")
     item = runtime.store.items.get_item(item_id)
-    assert item["state"] == "claimed" and item["assignee"] == ANA
+    assert item.state == "claimed" and item.assignee == ANA
     assert "Returned to <@UANA> by <@ULUCA>" in blocks_text(posted_card(runtime, fake, item_id))
     run_slack_jobs(runtime)
     card = runtime.store.slack.slack_message(card_key(item_id))
@@ -222,19 +222,21 @@ def test_dismiss_snooze_and_escalate(harness, runtime, fake, clock):
         runtime, clock, make_post("1"), make_post("2", handle="b"), make_post("3", handle="c")
     )
     harness.click("dismiss", first, ANA, choice="spam")
-    assert runtime.store.items.get_item(first)["dismiss_reason"] == "spam"
+    assert runtime.store.items.get_item(first).dismiss_reason == "spam"
     assert "Dismissed by <@UANA>: Spam" in blocks_text(posted_card(runtime, fake, first))
     clock.now = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # Friday 17:00 in Rome
     harness.click("snooze", second, ANA, choice="tomorrow")
-    assert runtime.store.items.get_item(second)["snoozed_until"].startswith("2026-11-23T08:00:00")  # Monday 09:00 Rome
+    assert (
+        runtime.store.items.get_item(second).snoozed_until.isoformat().startswith("2026-11-23T08:00:00")
+    )  # Monday 09:00 Rome
     harness.click("escalate", third, LUCA)
-    assert runtime.store.items.get_item(third)["priority"] == "urgent"
+    assert runtime.store.items.get_item(third).priority == "urgent"
     run_slack_jobs(runtime)
     (copy,) = fake.channel_messages("CESC")
     assert "<!subteam^SESC>" in blocks_text(copy)
     clock.now = datetime(2026, 11, 23, 8, 1, tzinfo=UTC)
     report = run_slack_jobs(runtime)
-    assert report.woken == 1 and runtime.store.items.get_item(second)["state"] == "new"
+    assert report.woken == 1 and runtime.store.items.get_item(second).state == "new"
     harness.click("dismiss", third, LUCA, choice="handled_elsewhere")
     (copy,) = fake.channel_messages("CESC")
     assert "Dismissed by <@ULUCA>: Handled elsewhere" in blocks_text(copy)  # the copy follows the card
@@ -246,7 +248,7 @@ def test_brand_reply_made_natively_closes_the_item(harness, runtime, fake, clock
     assert run_slack_jobs(runtime).answered_elsewhere == 0  # checked at the first tick, found nothing then
     clock.advance(minutes=10)
     assert run_slack_jobs(runtime).answered_elsewhere == 1
-    assert runtime.store.items.get_item(item_id)["state"] == "answered_elsewhere"
+    assert runtime.store.items.get_item(item_id).state == "answered_elsewhere"
     assert "replied natively" in blocks_text(posted_card(runtime, fake, item_id))
 
 
@@ -259,8 +261,8 @@ def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing
 
     assert run_slack_jobs(runtime).answered_elsewhere == 1
     assert connector.batches == [["x:1", "x:2"]]  # one call for the batch, not one per item
-    assert runtime.store.items.get_item(second)["state"] == "answered_elsewhere"
-    assert runtime.store.items.get_item(first)["state"] == "new"
+    assert runtime.store.items.get_item(second).state == "answered_elsewhere"
+    assert runtime.store.items.get_item(first).state == "new"
 
     def unavailable(posts):
         raise SourceUnavailable("X answered 503", source="x-mentions")
@@ -268,7 +270,7 @@ def test_native_check_asks_each_source_once_for_its_items_and_survives_a_failing
     connector.find_own_replies = unavailable
     clock.advance(minutes=10)
     assert run_slack_jobs(runtime).answered_elsewhere == 0  # logged and skipped until the next check
-    assert runtime.store.items.get_item(first)["state"] == "new"
+    assert runtime.store.items.get_item(first).state == "new"
 
     def no_source(post):
         raise LookupError(f"no source fetched {post.key}")
@@ -309,7 +311,7 @@ def test_card_update_during_a_429_waits_in_the_outbox(harness, runtime, fake, cl
     (item_id,) = queued(runtime, clock, make_post("1"))
     fake.fail("chat.update", 429, retry_after=3)
     harness.click("claim", item_id, ANA)
-    assert runtime.store.items.get_item(item_id)["state"] == "claimed"
+    assert runtime.store.items.get_item(item_id).state == "claimed"
     assert "Claimed by" not in blocks_text(posted_card(runtime, fake, item_id))
     clock.advance(seconds=2)
     run_slack_jobs(runtime)  # Retry-After is 3 s: not yet
@@ -353,7 +355,7 @@ def test_timeout_after_the_platform_posted_yields_one_public_reply(harness, runt
     harness.click("send", item_id, ANA)
     harness.click("send", item_id, ANA)
     assert connector.replies == [("x:1", "On it")]
-    assert runtime.store.items.get_item(item_id)["state"] == "replied"
+    assert runtime.store.items.get_item(item_id).state == "replied"
 
 
 def test_double_submitted_draft_is_one_draft_and_a_closed_item_refuses_inline(harness, runtime, fake, clock):
@@ -372,7 +374,7 @@ def test_without_moderators_nobody_may_act(tmp_path, fake, client, clock, connec
         runtime = make_runtime(store, config, client, clock, connector)
         (item_id,) = queued(runtime, clock, make_post("1"))
         Harness(runtime).click("claim", item_id, ANA)
-        assert store.items.get_item(item_id)["state"] == "new"
+        assert store.items.get_item(item_id).state == "new"
         assert "slack.moderators is empty" in ephemerals(fake, ANA)[0]
 
 
@@ -400,7 +402,7 @@ def test_unexpected_error_is_told_without_a_traceback_and_retry_is_safe(harness,
     harness.click("send", item_id, ANA)
     (told,) = ephemerals(fake, ANA)
     assert "Send on #1 failed on our side" in told and "Traceback" not in told and "socket closed" not in told
-    assert runtime.store.items.get_item(item_id)["state"] == "sending"
+    assert runtime.store.items.get_item(item_id).state == "sending"
     assert "Check & retry send" in blocks_text(posted_card(runtime, fake, item_id))
     harness.click("send", item_id, ANA)  # looks on the platform first, finds nothing, posts once
-    assert connector.replies == [("x:1", "On it")] and runtime.store.items.get_item(item_id)["state"] == "replied"
+    assert connector.replies == [("x:1", "On it")] and runtime.store.items.get_item(item_id).state == "replied"

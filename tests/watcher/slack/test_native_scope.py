@@ -93,7 +93,7 @@ def answer_all_natively(x_fake: FakeX, clock: Clock, tweets: dict[str, str]) -> 
 def states(store: Store, tweets: dict[str, str]) -> dict[str, str]:
     """Source name -> the state of its item."""
     items = {name: store.items.item_for_post(f"x:{tweet_id}") for name, tweet_id in tweets.items()}
-    return {name: item["state"] for name, item in items.items() if item is not None}
+    return {name: item.state for name, item in items.items() if item is not None}
 
 
 def test_two_sources_of_one_brand_account_cost_one_timeline_read_a_check(

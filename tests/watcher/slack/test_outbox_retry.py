@@ -107,7 +107,7 @@ def test_a_card_slack_stored_before_a_500_is_redrawn_after_a_claim_from_it(store
     from .harness import block_action
 
     Harness(runtime).dispatch(block_action("claim", ANA, value=str(item_id), message_ts=card["ts"]))
-    assert store.items.get_item(item_id)["state"] == "claimed"
+    assert store.items.get_item(item_id).state == "claimed"
     clock.advance(minutes=1)
     run_slack_jobs(runtime)
     [card] = top_messages(fake)  # not posted twice

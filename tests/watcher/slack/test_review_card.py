@@ -7,14 +7,13 @@ import json
 from dataclasses import replace
 
 from tests.conftest import T0, make_post
+from watcher.core.item import QueueItem
 from watcher.core.post import PostKind, Review
+from watcher.core.vocab import Priority, QueueState
 from watcher.slack.cards import CardView, card_blocks, review_context
 from watcher.slack.sla import SlaState
 
-ITEM = {"id": 7, "state": "new", "priority": "high", "score": 70, "escalated": 0, "repeat_count": 0,
-        "assignee": None, "drafted_by": None, "approved_by": None, "draft_text": None, "draft_note": None,
-        "last_error": None, "snoozed_until": None, "first_response_at": None, "reply_url": None,
-        "dismiss_reason": None}  # fmt: skip
+ITEM = QueueItem(7, "x:1", QueueState.NEW, Priority.HIGH, 70, "", T0, 1)
 
 
 def test_the_card_of_a_review_shows_stars_version_and_store() -> None:

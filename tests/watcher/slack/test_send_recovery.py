@@ -52,11 +52,11 @@ def killed_send(
     tweet_id = tweets["mentions"]
     item = store.items.item_for_post(f"x:{tweet_id}")
     assert item is not None
-    runtime.queue.draft(item["id"], "UANA", "We are on it!")
-    runtime.queue.approve(item["id"], "ULUCA")
-    kill_mid_send(x_fake, Path(config.storage.path), item["id"], tweet_id, now=clock.now)
-    assert store.items.get_item(item["id"])["state"] == "sending"  # type: ignore[index]
-    return runtime, item["id"], tweet_id
+    runtime.queue.draft(item.id, "UANA", "We are on it!")
+    runtime.queue.approve(item.id, "ULUCA")
+    kill_mid_send(x_fake, Path(config.storage.path), item.id, tweet_id, now=clock.now)
+    assert store.items.get_item(item.id).state == "sending"
+    return runtime, item.id, tweet_id
 
 
 def card(runtime: SlackRuntime, fake: FakeSlack, item_id: int) -> str:
@@ -72,7 +72,7 @@ def test_a_send_killed_after_x_posted_closes_as_replied_once_its_lease_ends(
     with runtime.store:
         x_fake.requests.clear()
         assert check_native_replies(runtime) == 0  # the dead send's lease still runs: left alone
-        assert runtime.store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+        assert runtime.store.items.get_item(item_id).state == "sending"
         assert x_fake.count("users_tweets") == 0
 
         clock.advance(minutes=10)
@@ -80,7 +80,7 @@ def test_a_send_killed_after_x_posted_closes_as_replied_once_its_lease_ends(
 
         [reply] = x_fake.posted_replies(tweet_id)
         item = runtime.store.items.get_item(item_id)
-        assert item is not None and item["state"] == "replied" and reply["id"] in item["reply_url"]
+        assert item is not None and item.state == "replied" and reply["id"] in item.reply_url
         replied = runtime.store.items.events_for_item(item_id)[-1]
         assert (replied["action"], replied["actor"], replied["detail"]["found_on_platform"]) == (
             "replied",
@@ -103,14 +103,14 @@ def test_a_send_killed_with_nothing_on_x_returns_to_failed_and_the_retry_posts_o
         run_slack_jobs(runtime)
 
         item = runtime.store.items.get_item(item_id)
-        assert item is not None and item["state"] == "failed"
-        assert "the send was interrupted" in item["last_error"] and LOOK_FIRST in item["last_error"]
+        assert item is not None and item.state == "failed"
+        assert "the send was interrupted" in item.last_error and LOOK_FIRST in item.last_error
         assert runtime.store.items.events_for_item(item_id)[-1]["action"] == "send_failed"
         assert "Retry send" in card(runtime, fake, item_id)
 
         result = runtime.send(item_id, "ULUCA", require_approval=True)
 
-        assert result.item["state"] == "replied"
+        assert result.item.state == "replied"
         assert [r["id"] for r in x_fake.posted_replies(tweet_id)] != [lost["id"]]
         assert x_fake.count("create_tweet") == 2  # the lost one and the retry
 
@@ -123,7 +123,7 @@ def test_an_item_whose_send_is_running_is_not_touched_by_the_check(
         clock.advance(minutes=2)  # inside the lease: to the check, a send still running
         x_fake.requests.clear()
         assert check_native_replies(runtime) == 0
-        assert runtime.store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+        assert runtime.store.items.get_item(item_id).state == "sending"
         assert [e["action"] for e in runtime.store.items.events_for_item(item_id)][-1] == "send"
 
 
@@ -138,22 +138,22 @@ def test_a_timed_out_send_that_x_shows_later_closes_as_replied_not_answered_nati
         run_slack_jobs(runtime)  # the card
         item = store.items.item_for_post(f"x:{tweets['mentions']}")
         assert item is not None
-        runtime.queue.draft(item["id"], "UANA", "We are on it!")
+        runtime.queue.draft(item.id, "UANA", "We are on it!")
         x_fake.delay_next_post(2.0)  # X posts it, the answer times out, reads lag
         x_fake.index_delay = True
-        failed = runtime.send(item["id"], "UANA", require_approval=False)
-        assert failed.item["state"] == "failed" and LOOK_FIRST in failed.item["last_error"]
+        failed = runtime.send(item.id, "UANA", require_approval=False)
+        assert failed.item.state == "failed" and LOOK_FIRST in failed.item.last_error
 
         if edited:  # the agent starts a new wording; the first one is on X all along
-            assert runtime.queue.draft(item["id"], "UANA", "We are on it, promise!").item["state"] == "drafted"
+            assert runtime.queue.draft(item.id, "UANA", "We are on it, promise!").item.state == "drafted"
         x_fake.index_now()
         clock.advance(minutes=10)
         run_slack_jobs(runtime)
 
-        closed = store.items.get_item(item["id"])
-        assert closed is not None and closed["state"] == "replied"
-        assert store.items.events_for_item(item["id"])[-1]["detail"]["found_on_platform"] is True
-        text = card(runtime, fake, item["id"])
+        closed = store.items.get_item(item.id)
+        assert closed is not None and closed.state == "replied"
+        assert store.items.events_for_item(item.id)[-1]["detail"]["found_on_platform"] is True
+        text = card(runtime, fake, item.id)
         assert "Replied by" in text and "Reply found on the platform" in text and "replied natively" not in text
         assert len(x_fake.posted_replies(tweets["mentions"])) == 1
 
@@ -195,7 +195,7 @@ def test_a_send_click_in_a_second_process_is_told_a_send_is_running(
         told = [c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == LUCA]
         assert len(told) == 1 and "is being sent right now" in told[0]
         assert other.replies == [] and held.replies == [("x:1", "On it")]
-        assert other_store.items.get_item(item_id)["state"] == "replied"  # type: ignore[index]
+        assert other_store.items.get_item(item_id).state == "replied"
 
 
 class CheckedMidSend(HeldConnector):
@@ -241,7 +241,7 @@ def check_while_a_send_starts(runtime: SlackRuntime, connector: CheckedMidSend, 
     connector.during_read = start
     try:
         closed = check_native_replies(runtime)
-        return closed, runtime.store.items.get_item(item_id)["state"]  # type: ignore[index]
+        return closed, runtime.store.items.get_item(item_id).state
     finally:
         connector.answer.set()
         if thread.is_alive():
@@ -281,7 +281,7 @@ def test_a_retry_that_takes_the_lease_after_the_check_read_the_platform_is_not_c
     runtime, connector, item_id = drafted_item(store, config, client, clock)
     with pytest.raises(Interrupted):
         runtime.queue.send(item_id, "UANA", StopsMidSend(), require_approval=False)
-    assert store.items.get_item(item_id)["state"] == "sending"  # type: ignore[index]
+    assert store.items.get_item(item_id).state == "sending"
     assert check_while_a_send_starts(runtime, connector, item_id) == (0, "sending")
 
     actions = [e["action"] for e in store.items.events_for_item(item_id)]

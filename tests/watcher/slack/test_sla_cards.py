@@ -3,12 +3,15 @@ templates, status lines, and the config keys' validation."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from watcher.config import SlackConfig, parse_config
 from watcher.core.config import ConfigError
+from watcher.core.item import QueueItem
+from watcher.core.vocab import Priority, QueueState
 from watcher.slack.cards import escape, fit, link, mention, quote
 from watcher.slack.modals import length_error, render_template, templates_for
 from watcher.slack.sla import BusinessHours, sla_due, sla_state, snooze_until
@@ -37,7 +40,7 @@ def test_sla_due_counts_business_minutes(start, priority, due):
 
 
 def test_sla_state_running_breached_met():
-    item = {"created_at": "2026-11-16T09:00:00+00:00", "priority": "high", "state": "new"}
+    item = QueueItem(1, "x:1", QueueState.NEW, Priority.HIGH, 70, "", utc("2026-11-16T09:00"), 1)
     assert (
         sla_state(item, slack=SlackConfig(), hours=HOURS, now=utc("2026-11-16T09:20")).describe()
         == "claim within 40 min"
@@ -45,7 +48,9 @@ def test_sla_state_running_breached_met():
     late = sla_state(item, slack=SlackConfig(), hours=HOURS, now=utc("2026-11-16T11:30"))
     assert late.status == "breached" and late.describe() == "SLA missed by 1 h 30 min"
     assert (
-        sla_state({**item, "state": "claimed"}, slack=SlackConfig(), hours=HOURS, now=utc("2026-11-17T00:00")).status
+        sla_state(
+            replace(item, state=QueueState.CLAIMED), slack=SlackConfig(), hours=HOURS, now=utc("2026-11-17T00:00")
+        ).status
         == "met"
     )
 
@@ -163,3 +168,17 @@ def test_slack_config_defaults_are_valid_and_templates_become_tuples():
     )
     assert config.slack.templates == {"question": {"en": ("Hi {handle}",)}}
     assert config.slack.sla_minutes == {"high": 30} and config.slack.approval_required == ("urgent", "high")
+
+
+def test_the_sla_sweep_reaches_every_unclaimed_item_not_the_first_thousand(tmp_path):
+    from watcher.slack.jobs import sla_sweep
+    from watcher.store import NewItem, NewPost, Store
+
+    config = parse_config({"brand": {"name": "Acme", "timezone": "Europe/Rome"}}, file=str(tmp_path / "c.toml"))
+    with Store(tmp_path / "w.db") as store:
+        created = utc("2026-11-16T09:00")
+        posts = [make_post(str(n), created_at=created) for n in range(1001)]
+        store.posts.insert_posts([NewPost(p, None) for p in posts], fetched_at=created)
+        store.items.create_queue_items([NewItem(p.key, "urgent", 90) for p in posts], now=created)
+        report = sla_sweep(store, config, now=created + timedelta(hours=2))
+        assert len(report.reminded) == 1001

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from watcher.core.vocab import QueueState
+from watcher.core.item import QueueItem
+from watcher.core.vocab import Priority, QueueState
 from watcher.queue.transitions import Action, allows
 from watcher.slack.cards import CardView, card_actions, context_blocks
 from watcher.slack.jobs import JobsReport, run_slack_jobs
@@ -45,45 +46,47 @@ def ephemerals(fake, user):
     return [c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == user]
 
 
-def view_for(state: str, *, approval: bool, escalated: bool, draft: str) -> CardView:
-    item = {
-        "id": 7,
-        "state": state,
-        "priority": "high",
-        "score": 70,
-        "escalated": int(escalated),
-        "repeat_count": 0,
-        "assignee": "UANA",
-        "drafted_by": "UANA" if draft else None,
-        "approved_by": None,
-        "draft_text": draft or None,
-        "draft_note": None,
-        "last_error": "boom" if state == "failed" else None,
-        "snoozed_until": (START + timedelta(hours=1)).isoformat() if state == "snoozed" else None,
-        "first_response_at": None,
-        "reply_url": None,
-        "dismiss_reason": None,
-    }
+def view_for(state: str, *, approval: bool, escalated: bool, draft: str, hideable: bool = False) -> CardView:
+    item = QueueItem(
+        id=7,
+        post_key="x:1",
+        state=QueueState(state),
+        priority=Priority.HIGH,
+        score=70,
+        channel="",
+        created_at=START,
+        version=1,
+        escalated=escalated,
+        assignee="UANA",
+        drafted_by="UANA" if draft else None,
+        draft_text=draft or None,
+        last_error="boom" if state == "failed" else None,
+        snoozed_until=START + timedelta(hours=1) if state == "snoozed" else None,
+        hidden=hideable and state == "dismissed",
+    )
     return CardView(
         item=item,
         post=make_post("1"),
         triage=None,
         sla=SlaState(START, "running", 10),
         approval_required=approval,
+        can_hide=hideable,
     )
 
 
 @pytest.mark.parametrize("state", [s.value for s in QueueState])
 def test_a_card_never_offers_what_the_table_refuses(state):
-    for approval, escalated, draft in itertools.product((True, False), (True, False), ("", "Hi!")):
-        for element in card_actions(view_for(state, approval=approval, escalated=escalated, draft=draft)):
+    cases = itertools.product((True, False), (True, False), ("", "Hi!"), (True, False))
+    for approval, escalated, draft, hideable in cases:
+        view = view_for(state, approval=approval, escalated=escalated, draft=draft, hideable=hideable)
+        for element in card_actions(view):
             assert allows(Action(element["action_id"]), state), (state, element["action_id"])
 
 
 def test_a_snoozed_card_can_be_drafted_from_its_button_to_the_saved_draft(harness, runtime, fake, clock):
     (item_id,) = queued(runtime, clock, make_post("1"))
     harness.click("snooze", item_id, ANA, choice="4h")
-    assert runtime.store.items.get_item(item_id)["state"] == "snoozed"
+    assert runtime.store.items.get_item(item_id).state == "snoozed"
     card = runtime.notifier.view(item_id)[0]
     assert "draft" in [e["action_id"] for e in card_actions(card)]
     harness.click("draft", item_id, ANA)
@@ -91,7 +94,7 @@ def test_a_snoozed_card_can_be_drafted_from_its_button_to_the_saved_draft(harnes
     response = harness.submit_draft(item_id, ANA, "Sorry, we are on it.")
     assert response.status == 200 and not response.body  # no errors: the queue took it
     item = runtime.store.items.get_item(item_id)
-    assert item["state"] == "drafted" and item["snoozed_until"] is None
+    assert item.state == "drafted" and item.snoozed_until is None
 
 
 def test_the_reject_form_does_not_open_for_an_item_the_table_says_cannot_be_rejected(harness, runtime, fake, clock):

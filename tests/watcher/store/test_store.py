@@ -132,8 +132,8 @@ def test_item_updates_are_compare_and_set(store: Store) -> None:
     assert store.items.create_queue_item("x:1", priority="high", score=70, channel="", now=T0) is None
     item = store.items.get_item(item_id)
     assert item is not None
-    assert store.items.update_item(item_id, expected_version=item["version"], changes={"state": "claimed"}, now=T0)
-    assert not store.items.update_item(item_id, expected_version=item["version"], changes={"state": "new"}, now=T0)
+    assert store.items.update_item(item_id, expected_version=item.version, changes={"state": "claimed"}, now=T0)
+    assert not store.items.update_item(item_id, expected_version=item.version, changes={"state": "new"}, now=T0)
     assert [e["action"] for e in store.items.events_for_item(item_id)] == ["created"]
 
 
