@@ -8,6 +8,7 @@ writes a JSON answer on stdout:
     {"task": "triage", "texts": [...]}                        -> [{score, priority, needs_reply, lang, ...}]
     {"task": "complaints", "train": [rows], "texts": [...]}   -> same, with a model fitted on `train`
     {"task": "sentiment", "lang": "it", "texts": [...]}       -> ["positive", ...]
+    {"task": "runs", "runs": [request, ...]}                  -> [answer, ...], one child for all
 """
 
 from __future__ import annotations
@@ -31,31 +32,35 @@ from watcher.core.post import Author, Post, PostKind
 from watcher.core.settings import BrandConfig
 
 LANGS = ("en", "it", "es", "fr", "de", "pt", "ro")
+triager = Triager(languages=LANGS)  # loaded once, whatever the number of runs
+shipped = triager.model
+
+
+def answer(req):
+    task = req["task"]
+    if task == "sentiment":
+        from tools.sentiment_fit import predicted_label
+        return [predicted_label(triager.sentiment, t, req["lang"]) for t in req["texts"]]
+    triager.model = shipped
+    if task == "complaints":
+        from rules.fitting import fit_needs_reply
+        model, _ = fit_needs_reply(triager, req["train"], log=lambda *_: None)
+        triager.model = NeedsReplyModel(model)
+    posts = [
+        Post(platform="bench", native_id=str(i), kind=PostKind.MENTION, text=t,
+             created_at=datetime(2024, 1, 1, tzinfo=UTC), author=Author(id=f"u{i}", handle=f"user{i}"))
+        for i, t in enumerate(req["texts"])
+    ]
+    ctx = TriageContext(brand=BrandConfig(name="Brand", languages=LANGS))
+    return [
+        {"score": t.score, "priority": t.priority, "needs_reply": t.needs_reply, "lang": t.lang,
+         "sentiment_label": t.sentiment_label, "model_probability": t.model_probability}
+        for t in triager.triage_many(posts, [ctx] * len(posts))
+    ]
+
+
 req = json.load(sys.stdin)
-task = req["task"]
-if task == "sentiment":
-    from tools.sentiment_fit import predicted_label
-    from rules.sentiment import SentimentAnalyzer
-    analyzer = SentimentAnalyzer()
-    json.dump([predicted_label(analyzer, t, req["lang"]) for t in req["texts"]], sys.stdout)
-    raise SystemExit
-triager = Triager(languages=LANGS)
-if task == "complaints":
-    from rules.fitting import fit_needs_reply
-    model, _ = fit_needs_reply(triager, req["train"], log=lambda *_: None)
-    triager.model = NeedsReplyModel(model)
-posts = [
-    Post(platform="bench", native_id=str(i), kind=PostKind.MENTION, text=t,
-         created_at=datetime(2024, 1, 1, tzinfo=UTC), author=Author(id=f"u{i}", handle=f"user{i}"))
-    for i, t in enumerate(req["texts"])
-]
-ctx = TriageContext(brand=BrandConfig(name="Brand", languages=LANGS))
-out = [
-    {"score": t.score, "priority": t.priority, "needs_reply": t.needs_reply, "lang": t.lang,
-     "sentiment_label": t.sentiment_label, "model_probability": t.model_probability}
-    for t in triager.triage_many(posts, [ctx] * len(posts))
-]
-json.dump(out, sys.stdout)
+json.dump([answer(r) for r in req["runs"]] if req["task"] == "runs" else answer(req), sys.stdout)
 """
 
 

@@ -22,6 +22,59 @@ RANGE_KEYS = ("sentiment", "followers", "engagement", "score", "repeat", "open_i
 BOOL_KEYS = ("verified", "mentions_competitor", "sarcasm")
 CONDITION_KEYS = (*LIST_KEYS, "regex", *RANGE_KEYS, *BOOL_KEYS)
 
+MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
+# Rules add evidence to the learned model, they do not outvote it: a boost of
+# EVIDENCE_SCALE points moves the model's logit by one, and a post's boosts together move
+# it by at most EVIDENCE_CAP either way (both chosen on a dev split of complaints_dev:
+# the newest posts train nothing and are never tuned on; docs/triage.md).
+EVIDENCE_SCALE = 20.0
+EVIDENCE_CAP = 2.0
+
+
+class Scores:
+    """A batch's running scores while rules fire (what a `score` condition reads).
+
+    A post's score is top x sigmoid(model logit + its boosts / EVIDENCE_SCALE), top being
+    urgent_score - MODEL_HEADROOM, so the model's order holds unless the rules' evidence
+    outweighs it. Boosts of rules that may lift a post into urgent (allow_urgent: who wrote
+    it, how far it travels) are added in points on top. A `priority` rule places the post
+    in that band by the same probability (no ties at the band's floor); `min_priority`
+    raises it to the band's floor."""
+
+    def __init__(self, probabilities: np.ndarray, top: np.ndarray) -> None:
+        self.probability = np.asarray(probabilities, dtype=np.float64)
+        p = np.clip(self.probability, 1e-9, 1 - 1e-9)
+        self.logit = np.log(p) - np.log1p(-p)
+        self.top = np.asarray(top, dtype=np.float64)
+        n = len(self.probability)
+        self.evidence = np.zeros(n)  # boost points read as evidence
+        self.context = np.zeros(n)  # boost points of allow_urgent rules
+        self.low = np.zeros(n)
+        self.high = np.full(n, 100.0)
+        self.placed = np.zeros(n, dtype=bool)  # in a band set by a `priority` rule
+        self.points = self.probability * self.top
+
+    def boost(self, hit: np.ndarray, amount: int, *, context: bool) -> None:
+        (self.context if context else self.evidence)[hit] += amount
+        self._update(hit)
+
+    def place(self, hit: np.ndarray, floor: int, ceiling: int) -> None:
+        self.low[hit], self.high[hit], self.placed[hit] = floor, ceiling, True
+        self._update(hit)
+
+    def at_least(self, hit: np.ndarray, floor: int) -> None:
+        self.low[hit] = np.maximum(self.low[hit], floor)
+        self.high[hit] = np.maximum(self.high[hit], self.low[hit])
+        self._update(hit)
+
+    def _update(self, hit: np.ndarray) -> None:
+        evidence = np.clip(self.evidence[hit] / EVIDENCE_SCALE, -EVIDENCE_CAP, EVIDENCE_CAP)
+        # no evidence: the model's own probability, not its round trip through the logit
+        s = np.where(evidence == 0, self.probability[hit], 1.0 / (1.0 + np.exp(-(self.logit[hit] + evidence))))
+        low, high = self.low[hit], self.high[hit]
+        value = np.where(self.placed[hit], low + (high - low) * s, self.top[hit] * s) + self.context[hit]
+        self.points[hit] = np.clip(value, low, high)
+
 
 @dataclass(frozen=True)
 class Range:
@@ -378,19 +431,25 @@ class RuleSet:
         return any("tag" in c.lists for rule in self.rules for c in (rule.all, rule.any, rule.none))
 
     def apply_many(
-        self, facts: Sequence[Facts], outcomes: Sequence[Outcome], *, band_floor: Mapping[str, int]
+        self,
+        facts: Sequence[Facts],
+        outcomes: Sequence[Outcome],
+        probabilities: Sequence[float],
+        *,
+        band_floor: Mapping[str, int],
     ) -> Sequence[Outcome]:
-        """Run every matching rule in order, each over the whole batch at once. Boosts
-        alone stop below the urgent band: only a rule that says priority/min_priority =
-        "urgent" or allow_urgent = true (repeat writers, large reach, VIPs) can lift a
-        post into it."""
-        score = np.fromiter((o.score for o in outcomes), dtype=np.float64, count=len(outcomes))
-        for k, rows in self.fire(FactsBatch(facts), score, [o.tags for o in outcomes], band_floor=band_floor):
+        """Run every matching rule in order, each over the whole batch at once, from the
+        model's probability per post. Boosts alone stop below the urgent band: only a rule
+        that says priority/min_priority = "urgent" or allow_urgent = true (repeat writers,
+        large reach, VIPs) can lift a post into it."""
+        top = np.full(len(outcomes), float(band_floor["urgent"] - MODEL_HEADROOM))
+        scores = Scores(np.asarray(probabilities, dtype=np.float64), top)
+        for k, rows in self.fire(FactsBatch(facts), scores, [o.tags for o in outcomes], band_floor=band_floor):
             rule = self.rules[k]
             reason = rule.reason
             for r in rows:
                 outcomes[r].act(rule, reason)
-        for outcome, value in zip(outcomes, score.tolist(), strict=True):
+        for outcome, value in zip(outcomes, scores.points.tolist(), strict=True):
             outcome.score = value
             if not outcome.allow_urgent and outcome.priority != "urgent":
                 outcome.score = min(outcome.score, band_floor["urgent"] - 1)
@@ -399,36 +458,34 @@ class RuleSet:
     def fire(
         self,
         facts: FactsBatch,
-        score: np.ndarray,
+        scores: Scores,
         tags: Sequence[Sequence[str]],
         *,
         band_floor: Mapping[str, int],
         rows: Sequence[int] | None = None,
     ) -> Iterator[tuple[int, list[int]]]:
         """Each rule that fires, in order, as (its index, the rows it fires on), over all
-        posts or the given `rows`. `score` is updated in place as each rule fires (boost,
+        posts or the given `rows`. `scores` is updated in place as each rule fires (boost,
         priority band, minimum priority); the urgent cap is left to the caller. Before the
         next rule is asked, the caller applies the rest of the rule to its posts: `tags`
         (running tags per row) must then include the rule's tags."""
         start = facts.all_rows if rows is None else sum(1 << r for r in rows)
         for k, rule in enumerate(self.rules):
-            found = rule.matching(facts, score, tags, start)
+            found = rule.matching(facts, scores.points, tags, start)
             if not found:
                 continue
             fired = row_list(found)
             act = rule.then
             if act.boost or act.priority or act.min_priority:
                 hit = np.asarray(fired)
-                values = score[hit]
                 if act.boost:
-                    values += act.boost
+                    scores.boost(hit, act.boost, context=act.allow_urgent)
                 if act.priority:
                     floor = band_floor[act.priority]
                     ceiling = min((band_floor[p] for p in PRIORITIES if band_floor[p] > floor), default=101) - 1
-                    values = np.clip(values, floor, ceiling)
+                    scores.place(hit, floor, ceiling)
                 if act.min_priority:
-                    values = np.maximum(values, band_floor[act.min_priority])
-                score[hit] = values
+                    scores.at_least(hit, band_floor[act.min_priority])
             yield k, fired
 
     def effect(self, fired: tuple[int, ...]) -> Effect:

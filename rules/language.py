@@ -7,6 +7,11 @@ nearest market language. Below a confidence floor the answer is also "unknown",
 unless the platform's own language tag agrees with a market language: short texts
 ("ok", "ciao!") are hard for any detector, and the platform often saw more.
 
+A text with words is never "unknown" for being short or mixed: a post of up to
+SHORT_WORDS words, or one whose best guess is a market language below the floor,
+gets the market language the detector ranks highest. Only a longer post in
+another language (or in none the detector knows) stays "unknown" for a human.
+
 A post up to `trust_hint_chars` long whose platform tag names a market language
 is taken at the platform's word without running the detector: on a tweet-sized
 text the platform's detector (which also knows the author's history) is at least
@@ -32,10 +37,14 @@ import numpy as np
 
 UNKNOWN = "unknown"
 DETECT_CHARS = 600
+# Up to this many words a post takes the brand's likeliest language rather than
+# "unknown": two or three words are too few for a detector to be sure of anything.
+SHORT_WORDS = 3
 # Compared against the market languages so a foreign post is not forced into one.
 OTHERS = ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "ro", "tr")
 
 _TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.DOTALL)
+_WORD = re.compile(r"[^\W\d_]{2,}")
 # links, user names, hashtags and numbers: https?://\S+|www\.\S+|[@#]\w+|\d+, written to
 # start with the class of their first characters, which the regex engine then scans for
 # in C instead of trying the pattern at every position
@@ -78,7 +87,7 @@ class LanguageDetector:
             return clean
         with self._lock:
             lang, prob = self._identifier.classify(clean)
-        return self._verdict(str(lang), float(prob), hint)
+        return self._verdict(str(lang), float(prob), hint, clean)
 
     def detect_many(self, texts: Sequence[str], hints: Sequence[str | None]) -> list[Detected]:
         """`[detect(t, hint=h) for t, h in zip(texts, hints)]`, several times faster on a batch:
@@ -98,8 +107,8 @@ class LanguageDetector:
                 scored = [self._identifier.classify(clean) for clean in cleans]
         else:
             scored = self._batch.classify_many(cleans)
-        for i, (lang, prob) in zip(todo, scored, strict=True):
-            results[i] = self._verdict(str(lang), float(prob), short_hints[i])
+        for i, clean, (lang, prob) in zip(todo, cleans, scored, strict=True):
+            results[i] = self._verdict(str(lang), float(prob), short_hints[i], clean)
         return cast(list[Detected], results)  # every text now has its answer
 
     def _before_detector(self, text: str, hint: str | None) -> Detected | str:
@@ -115,15 +124,28 @@ class LanguageDetector:
         # post as well as all of it, and the detector's cost grows with every byte
         return clean[:DETECT_CHARS]
 
-    def _verdict(self, lang: str, prob: float, hint: str | None) -> Detected:
+    def _verdict(self, lang: str, prob: float, hint: str | None, clean: str) -> Detected:
         """The answer from the detector's best language and its confidence."""
         if lang in self.languages and prob >= self.floor:
             return Detected(lang, prob, f"{lang} {prob:.2f}")
         if hint in self.languages:
             return Detected(hint, prob, f"platform says {hint} (detector unsure: {lang} {prob:.2f})")
-        if lang not in self.languages and prob >= self.floor:
+        if lang in self.languages:
+            return Detected(lang, prob, f"{lang} {prob:.2f}, the likeliest of the brand's languages")
+        if len(_WORD.findall(clean)) <= SHORT_WORDS:
+            return self._likeliest_market_language(clean, lang, prob)
+        if prob >= self.floor:
             return Detected(UNKNOWN, prob, f"{lang} {prob:.2f} is not one of the brand's languages")
         return Detected(UNKNOWN, prob, f"language unsure ({lang} {prob:.2f} < {self.floor:.2f})")
+
+    def _likeliest_market_language(self, clean: str, lang: str, prob: float) -> Detected:
+        """A short post's answer: the brand's language the detector ranks highest. Rare
+        enough (short posts the detector puts outside the market) to rank text by text."""
+        with self._lock:
+            ranked = self._identifier.rank(clean)
+        best, best_prob = next((str(c), float(p)) for c, p in ranked if c in self.languages)
+        why = f"short post: {best} {best_prob:.2f}, the likeliest of the brand's languages (best {lang} {prob:.2f})"
+        return Detected(best, best_prob, why)
 
 
 def _short_hint(hint: str | None) -> str | None:

@@ -8,11 +8,11 @@ How a score is made (each step adds a reason):
 1. signals: language (rules/language.py), sentiment (rules/sentiment.py), intents
    and sarcasm (rules/intents.py), all from one hashed view of the text;
 2. the learned needs-reply model (rules/needs_reply.py over rules/signals.py's
-   columns) turns text + signals into a probability: the base score is 100 x that
-   probability;
+   columns) turns text + signals into a probability: the base score is
+   (urgent_score - MODEL_HEADROOM) x that probability;
 3. rules (rules/engine.py; loaded by rules/rule_file.py: built-in, then the team's
-   file) boost or lower it, set a priority floor, route, tag, suppress or send to the
-   digest only.
+   file) add bounded evidence to the model's logit (engine.Scores), set a priority,
+   route, tag, suppress or send to the digest only.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from rules.context import in_context
-from rules.engine import Facts, RuleSet
+from rules.engine import MODEL_HEADROOM, Facts, RuleSet, Scores
 from rules.facts import PostFacts, TriageContext, post_facts
 from rules.intents import detect_intents, prepare_scanners, sarcasm
 from rules.language import UNKNOWN, LanguageDetector
@@ -54,9 +54,8 @@ class TriageSettings(Protocol):
     def resolve_path(self, value: str) -> Path: ...
 
 
-__all__ = ["PostFacts", "Triage", "TriageContext", "Triager", "priority_for"]
+__all__ = ["MODEL_HEADROOM", "PostFacts", "Triage", "TriageContext", "Triager", "priority_for"]
 
-MODEL_HEADROOM = 5  # the model's score range ends this far below urgent_score
 INTENT_LABELS = {
     "question": "question or request",
     "complaint": "complaint",
@@ -230,11 +229,9 @@ class Triager:
         # The model alone tops out below the urgent band: "urgent" is for what a rule
         # names (safety, legal, takeover...) or a pile-up of context, not for a
         # confidently ordinary complaint.
-        score = probabilities * np.fromiter(
-            (t.urgent_score - MODEL_HEADROOM for t in thresholds), dtype=np.float64, count=len(posts)
-        )
+        top = np.fromiter((t.urgent_score - MODEL_HEADROOM for t in thresholds), dtype=np.float64, count=len(posts))
         return [
-            self.with_rules(rules)._decide(posts, contexts, signals, columns, probabilities, score.copy())
+            self.with_rules(rules)._decide(posts, contexts, signals, columns, probabilities, Scores(probabilities, top))
             for rules in rulesets
         ]
 
@@ -245,11 +242,11 @@ class Triager:
         signals: list[Signals],
         columns: SignalColumns,
         probabilities: np.ndarray,
-        score: np.ndarray,
+        scores: Scores,
     ) -> list[Triage]:
-        """The rules over the read posts (updating `score`), then each post's Triage."""
+        """The rules over the read posts (updating `scores`), then each post's Triage."""
         thresholds = [ctx.thresholds for ctx in contexts]
-        fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), score, thresholds)
+        fired = self._fire_rules(PostFacts(posts, signals, contexts, columns), scores, thresholds)
         effect = self.rules.effect
         bands: dict[int, tuple[str, ...]] = {}  # id(thresholds) -> priority of each score 0-100
         out = []
@@ -259,7 +256,7 @@ class Triager:
             thresholds,
             columns.intents,
             probabilities.tolist(),
-            score.tolist(),
+            scores.points.tolist(),
             fired,
             strict=True,
         ):
@@ -305,8 +302,8 @@ class Triager:
             )
         return out
 
-    def _fire_rules(self, facts: PostFacts, score: np.ndarray, thresholds: Sequence[TriageConfig]) -> list[list[int]]:
-        """Run the rules over the batch, updating `score`; per post, the rules that fired
+    def _fire_rules(self, facts: PostFacts, scores: Scores, thresholds: Sequence[TriageConfig]) -> list[list[int]]:
+        """Run the rules over the batch, updating `scores`; per post, the rules that fired
         (indices into self.rules, in order). Posts are grouped by their priority bands."""
         rules = self.rules
         by_bands: dict[tuple[int, int, int], list[int]] = {}
@@ -319,7 +316,7 @@ class Triager:
         for (urgent, high, normal), members in by_bands.items():
             floors = {"urgent": urgent, "high": high, "normal": normal, "low": 0}
             rows = None if len(by_bands) == 1 else members
-            for k, hit in rules.fire(facts, score, tags, band_floor=floors, rows=rows):
+            for k, hit in rules.fire(facts, scores, tags, band_floor=floors, rows=rows):
                 for r in hit:
                     fired[r].append(k)
                     if reads_tags:

@@ -107,13 +107,17 @@ def test_a_bad_context_file_names_the_key(tmp_path: Path) -> None:
         load_context(path)
 
 
-def test_scores_past_the_cap_spread_by_the_model_probability(triager: Triager, tmp_path: Path) -> None:
+def test_a_big_boost_is_bounded_evidence_not_a_pile_up(triager: Triager, tmp_path: Path) -> None:
     from rules.rule_file import load_ruleset
 
     rules_file = tmp_path / "rules.toml"
     rules_file.write_text("[[rules]]\nname = 'lift'\nall = { words = { min = 1 } }\nthen = { boost = 100 }\n")
     lifted = triager.with_rules(load_ruleset(rules_file))
     texts = ["@lumo where is my parcel? still waiting, terrible service", "nice weather today"]
+    plain = [triager.triage(make_post(t), TriageContext(brand=BRAND)) for t in texts]
     got = [lifted.triage(make_post(t), TriageContext(brand=BRAND)) for t in texts]
-    assert all(60 <= t.score < 80 for t in got), [t.score for t in got]
+    # the boost lifts (the first post's rules had given all the evidence they may already),
+    # stays below the urgent band, and the model's order holds: no tie at a cap
+    assert got[1].score > plain[1].score and got[0].score >= plain[0].score, [t.score for t in got]
+    assert all(t.score < 80 for t in got), [t.score for t in got]
     assert got[0].model_probability > got[1].model_probability and got[0].score > got[1].score

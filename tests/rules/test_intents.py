@@ -139,7 +139,8 @@ def test_language(triager: Triager, text: str, expected: str) -> None:
 
 def test_short_text_uses_platform_hint(triager: Triager) -> None:
     assert triager.detector.detect("ok!!", hint="it").lang == "it"
-    assert triager.detector.detect("ok!!").lang == "unknown"
+    # no tag: a short post takes the likeliest of the brand's languages, never "unknown"
+    assert triager.detector.detect("ok!!").lang in triager.detector.languages
 
 
 def test_platform_tag_trusted_on_short_posts_only(triager: Triager) -> None:

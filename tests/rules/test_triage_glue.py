@@ -4,6 +4,7 @@ against the plain per-post way of doing the same thing."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 
 from rules.engine import (
     BIT_COLUMNS,
+    EVIDENCE_CAP,
+    EVIDENCE_SCALE,
     STRING_COLUMNS,
     TEXT_COLUMNS,
     Conditions,
@@ -196,8 +199,17 @@ def _holds(conditions: Conditions, facts: Facts, score: float, tags: list[str], 
     return all(found) if every else any(found)
 
 
-def _one_post(rules: RuleSet, facts: Facts, outcome: Outcome, floors: dict[str, int]) -> None:
-    """The rules on one post, one rule at a time, as the README describes them."""
+def _one_post(rules: RuleSet, facts: Facts, outcome: Outcome, floors: dict[str, int], p: float) -> None:
+    """The rules on one post, one rule at a time, as docs/triage.md describes them: boosts
+    are evidence on the model's logit (EVIDENCE_SCALE points a logit, EVIDENCE_CAP at most),
+    allow_urgent boosts are points on top, `priority` places the post in its band by the
+    probability, `min_priority` raises it to the band's floor."""
+    top = floors["urgent"] - MODEL_HEADROOM
+    clipped = min(max(p, 1e-9), 1 - 1e-9)
+    logit = math.log(clipped) - math.log1p(-clipped)
+    evidence = context = 0.0
+    low, high, placed = 0.0, 100.0, False
+    outcome.score = p * top
     for rule in rules.rules:
         fires = _holds(rule.all, facts, outcome.score, outcome.tags, every=True)
         if fires and not rule.any.empty:
@@ -207,13 +219,22 @@ def _one_post(rules: RuleSet, facts: Facts, outcome: Outcome, floors: dict[str, 
         if not fires:
             continue
         act = rule.then
-        outcome.score += act.boost
+        if act.allow_urgent:
+            context += act.boost
+        else:
+            evidence += act.boost
         if act.priority:
-            floor = floors[act.priority]
-            ceiling = min((v for v in floors.values() if v > floor), default=101) - 1
-            outcome.score = min(max(outcome.score, floor), ceiling)
+            low = floors[act.priority]
+            high = min((v for v in floors.values() if v > low), default=101) - 1
+            placed = True
         if act.min_priority:
-            outcome.score = max(outcome.score, floors[act.min_priority])
+            low = max(low, floors[act.min_priority])
+            high = max(high, low)
+        if act.boost or act.priority or act.min_priority:
+            e = min(max(evidence / EVIDENCE_SCALE, -EVIDENCE_CAP), EVIDENCE_CAP)
+            s = p if e == 0 else 1.0 / (1.0 + math.exp(-(logit + e)))
+            value = (low + (high - low) * s if placed else top * s) + context
+            outcome.score = min(max(value, low), high)
         outcome.act(rule, rule.reason)
     if not outcome.allow_urgent and outcome.priority != "urgent":
         outcome.score = min(outcome.score, floors["urgent"] - 1)
@@ -229,8 +250,8 @@ def test_batch_is_the_rules_applied_post_by_post(team: Triager, ctx: TriageConte
     for post, sig, c, p, got in zip(posts, signals, contexts, probabilities, results, strict=True):
         t = c.thresholds
         floors = {"urgent": t.urgent_score, "high": t.high_score, "normal": t.normal_score, "low": 0}
-        outcome = Outcome(score=p * (t.urgent_score - MODEL_HEADROOM))
-        _one_post(team.rules, Triager.facts(post, sig, c), outcome, floors)
+        outcome = Outcome(score=0.0)
+        _one_post(team.rules, Triager.facts(post, sig, c), outcome, floors, p)
         score = max(0, min(100, int(round(outcome.score))))
         needs_reply = score >= t.reply_threshold if outcome.needs_reply is None else outcome.needs_reply
         assert got.rules_fired == tuple(outcome.fired), post.text
@@ -254,14 +275,15 @@ def test_batch_is_the_rules_applied_post_by_post(team: Triager, ctx: TriageConte
     # the sample reaches every team rule, and the ones reading tags and the running score
     assert {r.name for r in team.rules.rules if r.file.endswith("team.toml")} <= fired_rules
     # the rule set's own batch path over Facts objects agrees
-    outcomes = [Outcome(score=p * 75) for p in probabilities]
+    outcomes = [Outcome(score=0.0) for _ in probabilities]
     facts = [Triager.facts(post, sig, ctx) for post, sig in zip(posts, signals, strict=True)]
     floors = {"urgent": 80, "high": 60, "normal": 35, "low": 0}
-    team.rules.apply_many(facts, outcomes, band_floor=floors)
+    team.rules.apply_many(facts, outcomes, probabilities, band_floor=floors)
     for f, p, outcome in zip(facts, probabilities, outcomes, strict=True):
-        alone = Outcome(score=p * 75)
-        _one_post(team.rules, f, alone, floors)
-        assert outcome == alone
+        alone = Outcome(score=0.0)
+        _one_post(team.rules, f, alone, floors, p)
+        assert outcome.score == pytest.approx(alone.score, abs=1e-9)  # numpy's exp against math's
+        assert replace(outcome, score=0.0) == replace(alone, score=0.0)
 
 
 def test_effects_are_shared_and_results_are_fresh(team: Triager, ctx: TriageContext) -> None:

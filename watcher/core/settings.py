@@ -26,7 +26,7 @@ class TriageConfig:
     urgent_score: int = 80
     high_score: int = 60
     normal_score: int = 35
-    reply_threshold: int = 40
+    reply_threshold: int = 45
     repeat_window_days: int = 5
     language_confidence_floor: float = 0.5
     rules_file: str = ""
