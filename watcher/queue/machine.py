@@ -150,14 +150,15 @@ class Queue:
             {"length": len(text), "note": note} if note else {"length": len(text)},
         )
 
-    def approve(self, item_id: int, actor: str) -> Transition:
+    def approve(self, item_id: int, actor: str, *, reason: str = "") -> Transition:
+        """`reason`: why a draft that promises what needs approval may go out (kept in the event)."""
         item = self.item(item_id)
         if item.state in ("approved", "sending", "replied") and item.approved_by == actor:
             return Transition(item, False)
         require(Action.APPROVE, item_id, item.state)
         if self.four_eyes and item.drafted_by == actor:
             raise QueueError("four-eyes is on: someone other than the drafter must approve this reply")
-        return self._move(item, Action.APPROVE, actor, {"approved_by": actor})
+        return self._move(item, Action.APPROVE, actor, {"approved_by": actor}, {"reason": reason} if reason else None)
 
     def reject(self, item_id: int, actor: str, note: str) -> Transition:
         item = self.item(item_id)

@@ -17,9 +17,9 @@ from watcher.core.item import OutboxRow
 from watcher.incidents.actions import IncidentError, Incidents
 from watcher.incidents.detect import enqueue_incident_update
 from watcher.incidents.fanout import FanOut, FanOutReport
-from watcher.incidents.promises import PromiseList
+from watcher.incidents.promises import bundled_promises
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
-from watcher.slack.incident_cards import approve_modal, statement_modal, submitted_statement
+from watcher.slack.incident_cards import approve_modal, statement_modal, submitted_reason, submitted_statement
 from watcher.slack.listeners import Ack, ActionHandler, ActionListener, ViewListener, _tell, open_modal
 from watcher.slack.permissions import Role
 from watcher.slack.runtime import SlackRuntime
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def incidents_of(runtime: SlackRuntime) -> Incidents:
-    return Incidents(runtime.store, PromiseList.load(), clock=runtime.clock)
+    return Incidents(runtime.store, bundled_promises(), clock=runtime.clock)
 
 
 def redraw_incident(runtime: SlackRuntime, incident_id: int) -> None:
@@ -120,7 +120,7 @@ def approve_statement(
 
 def submit_approval(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
     incident_id = int(json.loads(view["private_metadata"])["incident_id"])
-    reason = str(view["state"]["values"].get("reason", {}).get("reason", {}).get("value") or "")
+    reason = submitted_reason(view)
     try:
         incidents_of(runtime).approve_statement(incident_id, StatementKind.FIRST, user, reason=reason)
     except IncidentError as exc:

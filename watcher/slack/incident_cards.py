@@ -178,18 +178,28 @@ def statement_modal(
 
 
 def approve_modal(incident: Incident, warnings: Sequence[str]) -> dict[str, Any]:
-    """Approving past a promise warning: each phrase and why, and the reason (kept in the timeline)."""
+    """Approving a statement past a promise warning."""
+    return reason_modal(
+        "incident_approve_submit", {"incident_id": incident.id}, warnings, title="Approve statement", what="statement"
+    )
+
+
+def reason_modal(
+    callback_id: str, metadata: Mapping[str, Any], warnings: Sequence[str], *, title: str, what: str
+) -> dict[str, Any]:
+    """Approving past a promise warning (a statement or a single reply): each phrase and
+    why, and the reason, which the audit log keeps."""
     lines = "\n".join(f"• {escape(w)}" for w in warnings)
     return {
         "type": "modal",
-        "callback_id": "incident_approve_submit",
-        "private_metadata": json.dumps({"incident_id": incident.id}),
-        "title": {"type": "plain_text", "text": "Approve statement"},
+        "callback_id": callback_id,
+        "private_metadata": json.dumps(dict(metadata)),
+        "title": {"type": "plain_text", "text": title},
         "submit": {"type": "plain_text", "text": "Approve"},
         "blocks": [
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": fit(f"*The statement promises:*\n{lines}", 3000, escaped=False)},
+                "text": {"type": "mrkdwn", "text": fit(f"*The {what} promises:*\n{lines}", 3000, escaped=False)},
             },
             {
                 "type": "input",
@@ -199,6 +209,10 @@ def approve_modal(incident: Incident, warnings: Sequence[str]) -> dict[str, Any]
             },
         ],
     }
+
+
+def submitted_reason(view: Mapping[str, Any]) -> str:
+    return str(view["state"]["values"].get("reason", {}).get("reason", {}).get("value") or "").strip()
 
 
 def submitted_statement(view: Mapping[str, Any]) -> tuple[int, dict[str, str]]:
