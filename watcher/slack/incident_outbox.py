@@ -35,7 +35,14 @@ def incident_view(store: Store, incident_id: int, promises: PromiseList | None =
         for line in warning_lines(checker.check(s.text, lang))
     ]
     answered, of = progress(posts)
-    return IncidentView(incident, posts, statements, warnings, answered, of)
+    closing = store.incidents.statements(incident_id, StatementKind.CLOSING)
+    warnings += [
+        f"closing {lang}: {line}"
+        for lang, s in sorted(closing.items())
+        for line in warning_lines(checker.check(s.text, lang))
+    ]
+    followups = store.incidents.followups_sent(incident_id)
+    return IncidentView(incident, posts, statements, warnings, answered, of, closing, followups)
 
 
 def deliver_incident_card(notifier: SlackNotifier, row: OutboxRow) -> str:
