@@ -19,6 +19,7 @@ class IncidentFigures:
     duration_seconds: float  # until resolved, or until the digest was made
     to_first_statement_seconds: float | None
     to_resolution_seconds: float | None
+    followups: int = 0  # closing statements sent
 
 
 def incident_figures(store: Store, *, since: datetime, until: datetime, now: datetime) -> tuple[IncidentFigures, ...]:
@@ -38,6 +39,7 @@ def incident_figures(store: Store, *, since: datetime, until: datetime, now: dat
                     (incident.first_statement_at - start).total_seconds() if incident.first_statement_at else None
                 ),
                 to_resolution_seconds=(incident.resolved_at - start).total_seconds() if incident.resolved_at else None,
+                followups=store.incidents.followups_sent(incident.id),
             )
         )
     return tuple(figures)

@@ -90,6 +90,7 @@ def incident_lines(incidents: Sequence[IncidentFigures]) -> list[str]:
             f"  • #{f.incident.id} {escape(f.incident.title)} ({f.incident.state.value}): {f.customers} customers, "
             f"{f.posts} posts, {f.answered} answered; lasted {duration(f.duration_seconds)}, first statement after "
             f"{duration(f.to_first_statement_seconds)}, resolved after {duration(f.to_resolution_seconds)}"
+            + (f", {f.followups} follow-ups sent" if f.followups else "")
         )
     return lines
 

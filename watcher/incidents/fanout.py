@@ -28,6 +28,7 @@ from watcher.core.vocab import QueueState
 from watcher.incidents.detect import enqueue_incident_update
 from watcher.queue.machine import Queue, QueueError, SendInProgress
 from watcher.store import Store
+from watcher.store.incidents import followup_key
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +158,7 @@ class FanOut:
         if statement is None:
             report.no_statement += 1
             return
-        until = self.store.incidents.wait_until(entry.platform)
-        if until is not None and until > self.clock():
-            report.waiting += 1
-            report.blocked[entry.platform] = until
+        if self._blocked(entry.platform, report):
             return
         post = self.store.posts.get_post(entry.post_key)
         if post is None:
@@ -196,12 +194,106 @@ class FanOut:
                 detail={"post_key": entry.post_key, "item_id": item.id, "url": result.item.reply_url},
             )
             return
-        if connector.limited is not None:
-            self.store.incidents.set_wait(entry.platform, connector.limited.until)
+        if not self._limited(entry.platform, connector, report):
+            report.failed += 1
+
+    def _blocked(self, platform: str, report: FanOutReport) -> bool:
+        """The platform said wait (a 429) and its reset has not come."""
+        until = self.store.incidents.wait_until(platform)
+        if until is not None and until > self.clock():
             report.waiting += 1
-            report.blocked[entry.platform] = connector.limited.until
+            report.blocked[platform] = until
+            return True
+        return False
+
+    def _limited(self, platform: str, connector: _Watched, report: FanOutReport) -> bool:
+        """Keep the wait a 429 asked for (in the store, across restarts)."""
+        if connector.limited is None:
+            return False
+        self.store.incidents.set_wait(platform, connector.limited.until)
+        report.waiting += 1
+        report.blocked[platform] = connector.limited.until
+        return True
+
+    def follow_ups(self, incident_id: int, *, actor: str = "") -> FanOutReport:
+        """The approved closing statement to each post that got the first statement and
+        whose author has not been answered individually since: exactly once per post (one
+        reply key per incident and post, through `Queue.follow_up`); run it again to go on
+        after a wait or a crash."""
+        statements = {
+            lang: s
+            for lang, s in self.store.incidents.statements(incident_id, StatementKind.CLOSING).items()
+            if s.approved_by
+        }
+        report = FanOutReport()
+        incident = self.store.incidents.get(incident_id)
+        if not statements or incident is None:
+            return report
+        last_send: dict[str, float] = {}
+        for entry in self.store.incidents.posts(incident_id):
+            self._follow_one(incident_id, entry, statements, report, last_send, actor=actor)
+        if report.sent:
+            now = self.clock()
+            enqueue_incident_update(self.store, incident, now=now, reason=f"followed:{now.isoformat()}:{report.sent}")
+        return report
+
+    def _follow_one(
+        self,
+        incident_id: int,
+        entry: IncidentPost,
+        statements: Mapping[str, Statement],
+        report: FanOutReport,
+        last_send: dict[str, float],
+        *,
+        actor: str,
+    ) -> None:
+        if entry.item_id is None:
             return
-        report.failed += 1
+        item = self.queue.item(entry.item_id)
+        if item.state != QueueState.REPLIED or item.drafted_by != incident_actor(incident_id):
+            return  # it did not get the first statement: its agent answers it
+        if item.first_response_at and self.store.incidents.answered_since(
+            entry.post_key, item.first_response_at, ours="incident:%"
+        ):
+            report.left_to_agents += 1  # an agent answered this customer since
+            return
+        statement = statements.get(entry.lang)
+        if statement is None:
+            report.no_statement += 1
+            return
+        if self._blocked(entry.platform, report):
+            return
+        post = self.store.posts.get_post(entry.post_key)
+        if post is None:
+            report.failed += 1
+            return
+        self._pace(entry.platform, last_send)
+        connector = _Watched(self.connector_for(post))
+        key = followup_key(incident_id, item.id)
+        try:
+            result = self.queue.follow_up(
+                item.id, key, render_statement(statement.text, post), actor or str(statement.approved_by), connector
+            )
+        except SendInProgress:
+            report.waiting += 1
+            return
+        except QueueError as exc:
+            if not self._limited(entry.platform, connector, report):
+                log.warning("incident %s: no follow-up to %s: %s", incident_id, entry.post_key, exc)
+                report.failed += 1
+            return
+        report.sent += int(result.changed)
+        report.already += int(not result.changed)
+        if result.changed:
+            self.store.incidents.add_event(
+                incident_id,
+                "followed_up",
+                actor=actor or str(statement.approved_by),
+                from_state=None,
+                to_state=None,
+                now=self.clock(),
+                detail={"post_key": entry.post_key, "item_id": item.id, "key": key},
+            )
 
     def _pace(self, platform: str, last_send: dict[str, float]) -> None:
         """Under `sends_per_minute` per platform."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -66,6 +67,17 @@ class PromiseList:
         return [f for _, _, f in sorted(found, key=lambda t: t[0])]
 
 
+@cache
+def bundled_promises() -> PromiseList:
+    """The bundled list (package data: read once, never edited at run time)."""
+    return PromiseList.load()
+
+
 def warning_lines(found: list[PromiseFound]) -> list[str]:
     """One line per finding, for a modal or a refusal."""
     return [f"\u201c{f.phrase}\u201d: {f.why}" for f in found]
+
+
+def reply_warnings(text: str, lang: str) -> list[str]:
+    """The promise check of a single reply draft, one line per phrase found and why."""
+    return warning_lines(bundled_promises().check(text, lang or "en"))

@@ -29,6 +29,7 @@ from connectors.base import (
     Connector,
     ConnectorError,
     PostedReply,
+    RateLimited,
     ReplyOutcomeUnknown,
     ReplyRejected,
 )
@@ -150,14 +151,15 @@ class Queue:
             {"length": len(text), "note": note} if note else {"length": len(text)},
         )
 
-    def approve(self, item_id: int, actor: str) -> Transition:
+    def approve(self, item_id: int, actor: str, *, reason: str = "") -> Transition:
+        """`reason`: why a draft that promises what needs approval may go out (kept in the event)."""
         item = self.item(item_id)
         if item.state in ("approved", "sending", "replied") and item.approved_by == actor:
             return Transition(item, False)
         require(Action.APPROVE, item_id, item.state)
         if self.four_eyes and item.drafted_by == actor:
             raise QueueError("four-eyes is on: someone other than the drafter must approve this reply")
-        return self._move(item, Action.APPROVE, actor, {"approved_by": actor})
+        return self._move(item, Action.APPROVE, actor, {"approved_by": actor}, {"reason": reason} if reason else None)
 
     def reject(self, item_id: int, actor: str, note: str) -> Transition:
         item = self.item(item_id)
@@ -357,19 +359,65 @@ class Queue:
         *,
         look_first: bool,
     ) -> Transition:
-        if look_first:
-            # any brand reply counts: an earlier attempt may have had other words (the draft was edited since)
-            existing = connector.find_own_reply(post, None)
-            if existing is not None:
-                return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
+        # any brand reply counts: an earlier attempt may have had other words (the draft was edited since)
+        posted, found = _post_or_find(connector, post, text, look_first=look_first, match=None)
+        return self._finish_sent(item, key, posted.native_id, posted.url, actor, found=found)
+
+    def follow_up(self, item_id: int, key: str, text: str, actor: str, connector: Connector) -> Transition:
+        """A further public reply to a replied item's post (an incident's closing statement),
+        exactly once per `key` with the same machinery as `send`: the key is stored before
+        the platform call, the send lease keeps two processes apart, and after an attempt
+        whose outcome is unknown the platform is asked for this text before posting again
+        (the first reply is there already, so only these words count). `changed` is False
+        when the key was sent before; QueueError when the platform refused or could not say."""
+        with self.store.transaction():
+            now = self.clock()
+            until = now + send_lease(connector)
+            item = self.item(item_id)
+            if item.state != "replied":
+                raise QueueError(f"item {item_id} is {item.state}: a follow-up goes only to a replied post")
+            post = self._post_of(item)
+            reservation = self.store.replies.reserve_reply(key, item_id=item_id, post_key=post.key, text=text, now=now)
+            if reservation["status"] == "sent":
+                return Transition(item, False)
+            if not self.store.replies.lease_reply(key, item_id=item_id, now=now, until=until):
+                raise self._in_progress(item_id, now)
+        uncertain = not reservation["fresh"] and reservation["status"] in ("pending", "unknown")
         try:
-            posted = connector.reply(post, text)
-        except ReplyOutcomeUnknown:
-            existing = connector.find_own_reply(post, None)
-            if existing is None:
-                raise
-            return self._finish_sent(item, key, existing.native_id, existing.url, actor, found=True)
-        return self._finish_sent(item, key, posted.native_id, posted.url, actor)
+            posted, found = _post_or_find(connector, post, text, look_first=uncertain, match=text)
+        except (ReplyRejected, RateLimited) as exc:  # this attempt posted nothing
+            status = "unknown" if uncertain else "failed"
+            self.store.replies.finish_reply(key, status=status, now=self.clock(), error=exc.message)
+            raise QueueError(f"the follow-up to item {item_id} was refused: {exc.message}") from None
+        except ConnectorError as exc:
+            self.store.replies.finish_reply(key, status="unknown", now=self.clock(), error=exc.message)
+            raise QueueError(
+                f"the follow-up to item {item_id} may not have posted: {exc.message}; {LOOK_FIRST}"
+            ) from exc
+        finally:
+            self._release(key, until)
+        now = self.clock()
+        detail = {
+            "key": key,
+            "reply_id": posted.native_id,
+            "url": posted.url,
+            **({"found_on_platform": True} if found else {}),
+        }
+        with self.store.transaction():
+            self.store.replies.finish_reply(
+                key, status="sent", now=now, platform_reply_id=posted.native_id, url=posted.url
+            )
+            self.store.items.add_event(
+                item_id,
+                item.post_key,
+                "followed_up",
+                actor=actor,
+                from_state=item.state,
+                to_state=item.state,
+                now=now,
+                detail=detail,
+            )
+        return Transition(self.item(item_id), True)
 
     def has_uncertain_send(self, item: QueueItem) -> bool:
         """The item may have a reply of ours on the platform that we could not confirm: it
@@ -432,6 +480,25 @@ class Queue:
     def _fail(self, item: QueueItem, message: str, actor: str) -> Transition:
         fresh = self.item(item.id)
         return self._move(fresh, Action.SEND_FAILED, actor, {"last_error": message}, {"error": message})
+
+
+def _post_or_find(
+    connector: Connector, post: Post, text: str, *, look_first: bool, match: str | None
+) -> tuple[PostedReply, bool]:
+    """Post `text`, or find the reply an earlier attempt left (`match`: the words to look
+    for, None for any brand reply): looking first when an earlier outcome is unknown,
+    and again when this call's is. Returns the reply and whether it was found."""
+    if look_first:
+        existing = connector.find_own_reply(post, match)
+        if existing is not None:
+            return existing, True
+    try:
+        return connector.reply(post, text), False
+    except ReplyOutcomeUnknown:
+        existing = connector.find_own_reply(post, match)
+        if existing is None:
+            raise
+        return existing, True
 
 
 def send_lease(connector: Connector) -> timedelta:

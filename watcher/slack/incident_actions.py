@@ -17,9 +17,15 @@ from watcher.core.item import OutboxRow
 from watcher.incidents.actions import IncidentError, Incidents
 from watcher.incidents.detect import enqueue_incident_update
 from watcher.incidents.fanout import FanOut, FanOutReport
-from watcher.incidents.promises import PromiseList
+from watcher.incidents.promises import bundled_promises
 from watcher.notify.outbox import DeliveryFailed, DeliveryRetry, retry_time
-from watcher.slack.incident_cards import approve_modal, statement_modal, submitted_statement
+from watcher.slack.incident_cards import (
+    approve_modal,
+    statement_modal,
+    submitted_kind,
+    submitted_reason,
+    submitted_statement,
+)
 from watcher.slack.listeners import Ack, ActionHandler, ActionListener, ViewListener, _tell, open_modal
 from watcher.slack.permissions import Role
 from watcher.slack.runtime import SlackRuntime
@@ -28,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def incidents_of(runtime: SlackRuntime) -> Incidents:
-    return Incidents(runtime.store, PromiseList.load(), clock=runtime.clock)
+    return Incidents(runtime.store, bundled_promises(), clock=runtime.clock)
 
 
 def redraw_incident(runtime: SlackRuntime, incident_id: int) -> None:
@@ -53,7 +59,13 @@ def redraw_incident(runtime: SlackRuntime, incident_id: int) -> None:
 
 
 def _incident_id(action: Mapping[str, Any]) -> int:
-    return int(str(action.get("value") or "0"))
+    return int(str(action.get("value") or "0").partition(":")[0])
+
+
+def _kind(action: Mapping[str, Any]) -> StatementKind:
+    """The statement a button is about: "<id>" the first, "<id>:closing" the closing one."""
+    tail = str(action.get("value") or "").partition(":")[2]
+    return StatementKind.CLOSING if tail == StatementKind.CLOSING.value else StatementKind.FIRST
 
 
 def incident_step(to: IncidentState) -> ActionHandler:
@@ -82,16 +94,17 @@ def open_statement(
     except IncidentError as exc:
         _tell(client, body, str(exc))
         return
-    current = runtime.store.incidents.statements(incident.id, StatementKind.FIRST)
+    kind = _kind(action)
+    current = runtime.store.incidents.statements(incident.id, kind)
     langs = sorted({p.lang for p in runtime.store.incidents.posts(incident.id) if p.lang} | set(current))
     warnings = incidents.check({lang: s.text for lang, s in current.items()}).warnings
-    open_modal(client, body, statement_modal(incident, langs or ["en"], current, warnings))
+    open_modal(client, body, statement_modal(incident, langs or ["en"], current, warnings, kind))
 
 
 def submit_statement(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
     incident_id, texts = submitted_statement(view)
     try:
-        incidents_of(runtime).write_statement(incident_id, StatementKind.FIRST, texts, user)
+        incidents_of(runtime).write_statement(incident_id, submitted_kind(view), texts, user)
     except IncidentError as exc:
         first = next(iter(texts), "en")
         ack(response_action="errors", errors={f"lang:{first}": str(exc)})
@@ -104,14 +117,14 @@ def approve_statement(
     runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
 ) -> None:
     incidents = incidents_of(runtime)
-    incident_id = _incident_id(action)
-    statements = runtime.store.incidents.statements(incident_id, StatementKind.FIRST)
+    incident_id, kind = _incident_id(action), _kind(action)
+    statements = runtime.store.incidents.statements(incident_id, kind)
     warnings = incidents.check({lang: s.text for lang, s in statements.items()}).warnings
     try:
         if warnings and not any(s.drafted_by == user for s in statements.values()):
-            open_modal(client, body, approve_modal(incidents.get(incident_id), warnings))
+            open_modal(client, body, approve_modal(incidents.get(incident_id), warnings, kind))
             return
-        incidents.approve_statement(incident_id, StatementKind.FIRST, user)
+        incidents.approve_statement(incident_id, kind, user)
     except IncidentError as exc:
         _tell(client, body, str(exc))
         return
@@ -120,9 +133,9 @@ def approve_statement(
 
 def submit_approval(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str) -> None:
     incident_id = int(json.loads(view["private_metadata"])["incident_id"])
-    reason = str(view["state"]["values"].get("reason", {}).get("reason", {}).get("value") or "")
+    reason = submitted_reason(view)
     try:
-        incidents_of(runtime).approve_statement(incident_id, StatementKind.FIRST, user, reason=reason)
+        incidents_of(runtime).approve_statement(incident_id, submitted_kind(view), user, reason=reason)
     except IncidentError as exc:
         ack(response_action="errors", errors={"reason": str(exc)})
         return
@@ -130,23 +143,39 @@ def submit_approval(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view:
     redraw_incident(runtime, incident_id)
 
 
-def fan_out(runtime: SlackRuntime, incident_id: int, user: str) -> FanOutReport:
-    fanout = FanOut(
+def fan_out(runtime: SlackRuntime) -> FanOut:
+    return FanOut(
         runtime.store,
         runtime.connector_for,
         clock=runtime.clock,
         sends_per_minute=runtime.config.incidents.sends_per_minute,
         sleep=runtime.sleep,
     )
-    return fanout.run(incident_id, actor=user)
 
 
 def answer_everyone(
     runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
 ) -> None:
     incident_id = _incident_id(action)
-    report = fan_out(runtime, incident_id, user)
-    parts = [f"{report.sent} answered now", f"{report.already} answered before"]
+    _report(runtime, client, body, incident_id, fan_out(runtime).run(incident_id, actor=user), "answered")
+
+
+def send_follow_ups(
+    runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
+) -> None:
+    """Resolved: the closing statement to everyone who got the first one (exactly once each)."""
+    incident_id = _incident_id(action)
+    incident = runtime.store.incidents.get(incident_id)
+    if incident is None or incident.state != IncidentState.RESOLVED:
+        _tell(client, body, f"Incident #{incident_id} is not resolved: resolve it before the follow-ups go out.")
+        return
+    _report(runtime, client, body, incident_id, fan_out(runtime).follow_ups(incident_id, actor=user), "followed up")
+
+
+def _report(
+    runtime: SlackRuntime, client: WebClient, body: dict[str, Any], incident_id: int, report: FanOutReport, verb: str
+) -> None:
+    parts = [f"{report.sent} {verb} now", f"{report.already} {verb} before"]
     if report.blocked:
         waits = ", ".join(f"{platform} until {until:%H:%M} UTC" for platform, until in sorted(report.blocked.items()))
         parts.append(f"{report.waiting} waiting ({waits}); click again after that")
@@ -157,7 +186,7 @@ def answer_everyone(
     if report.failed:
         parts.append(f"{report.failed} failed (their cards say why)")
     if report.left_to_agents:
-        parts.append(f"{report.left_to_agents} left to agents (own card or a draft of their own)")
+        parts.append(f"{report.left_to_agents} left to agents (own card, a draft of their own, or answered since)")
     _tell(client, body, f"Incident #{incident_id}: " + "; ".join(parts) + ".")
     redraw_incident(runtime, incident_id)
 
@@ -171,4 +200,5 @@ INCIDENT_LISTENERS: tuple[ActionListener | ViewListener, ...] = (
     ActionListener("incident_approve", Role.APPROVER, approve_statement),
     ViewListener("incident_approve_submit", Role.APPROVER, submit_approval, lambda _view: "reason"),
     ActionListener("incident_answer", Role.APPROVER, answer_everyone),
+    ActionListener("incident_follow_up", Role.APPROVER, send_follow_ups),
 )

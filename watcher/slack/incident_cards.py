@@ -7,7 +7,7 @@ import json
 import tomllib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -27,6 +27,8 @@ class IncidentView:
     warnings: Sequence[str] = ()  # the promise check of the statements
     answered: int = 0
     to_answer: int = 0
+    closing: Mapping[str, Statement] = field(default_factory=dict)  # the closing statement, per language
+    followups: int = 0  # closing statements sent
 
 
 def incident_text(view: IncidentView) -> str:
@@ -48,12 +50,15 @@ def _speed(posts: Sequence[IncidentPost]) -> str:
     return f"{len(posts)} posts in {minutes} min"
 
 
-def button(text: str, action_id: str, incident_id: int, style: str = "") -> dict[str, Any]:
+def button(
+    text: str, action_id: str, incident_id: int, style: str = "", kind: StatementKind = StatementKind.FIRST
+) -> dict[str, Any]:
+    """An incident button; one about the closing statement carries "<id>:closing"."""
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": text},
         "action_id": action_id,
-        "value": str(incident_id),
+        "value": str(incident_id) if kind == StatementKind.FIRST else f"{incident_id}:{kind.value}",
     }
     if style:
         element["style"] = style
@@ -90,6 +95,11 @@ def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
             state = f"approved by {mention(statement.approved_by)}" if statement.approved_by else "waiting for approval"
             lines.append(f"*{lang}* ({state}): {fit(statement.text, 300)}")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+    if view.closing:
+        lines = [f"*Closing, {lang}*: {fit(s.text, 300)}" for lang, s in sorted(view.closing.items())]
+        if view.followups:
+            lines.append(f"Follow-ups sent: {view.followups}")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
     if view.warnings:
         text = ":warning: *Promises that need approval*\n" + "\n".join(f"• {escape(w)}" for w in view.warnings)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": fit(text, 3000, escaped=False)}})
@@ -113,6 +123,8 @@ def _actions(view: IncidentView) -> list[dict[str, Any]]:
             button("Open incident", "incident_open", incident.id, "primary"),
             button("Ignore", "incident_ignore", incident.id),
         ]
+    if incident.state == IncidentState.RESOLVED:
+        return _closing_actions(view)
     if incident.state not in OPEN_STEPS:
         return []
     actions = [button("Write statement", "incident_statement", incident.id)]
@@ -122,6 +134,19 @@ def _actions(view: IncidentView) -> list[dict[str, Any]]:
     if statements and all(s.approved_by for s in statements) and view.answered < view.to_answer:
         actions.append(button("Answer everyone", "incident_answer", incident.id, "primary"))
     actions.append(button("Resolve", "incident_resolve", incident.id, "danger"))
+    return actions
+
+
+def _closing_actions(view: IncidentView) -> list[dict[str, Any]]:
+    """Resolved: write the closing statement, have it approved, send the follow-ups."""
+    closing, incident_id = view.closing.values(), view.incident.id
+    actions = [button("Write closing statement", "incident_statement", incident_id, kind=StatementKind.CLOSING)]
+    if closing and not all(s.approved_by for s in closing):
+        actions.append(
+            button("Approve closing statement", "incident_approve", incident_id, "primary", StatementKind.CLOSING)
+        )
+    if closing and all(s.approved_by for s in closing):
+        actions.append(button("Send follow-ups", "incident_follow_up", incident_id, "primary", StatementKind.CLOSING))
     return actions
 
 
@@ -139,7 +164,11 @@ def statement_template(intent: str, lang: str, kind: StatementKind = StatementKi
 
 
 def statement_modal(
-    incident: Incident, langs: Sequence[str], current: Mapping[str, Statement], warnings: Sequence[str] = ()
+    incident: Incident,
+    langs: Sequence[str],
+    current: Mapping[str, Statement],
+    warnings: Sequence[str] = (),
+    kind: StatementKind = StatementKind.FIRST,
 ) -> dict[str, Any]:
     """One text per language of the incident's posts, prefilled from the current statement or a template."""
     blocks: list[dict[str, Any]] = []
@@ -151,7 +180,7 @@ def statement_modal(
             }
         )
     for lang in langs:
-        text = current[lang].text if lang in current else statement_template(incident.intent, lang)
+        text = current[lang].text if lang in current else statement_template(incident.intent, lang, kind)
         blocks.append(
             {
                 "type": "input",
@@ -170,26 +199,40 @@ def statement_modal(
     return {
         "type": "modal",
         "callback_id": "incident_statement_submit",
-        "private_metadata": json.dumps({"incident_id": incident.id}),
-        "title": {"type": "plain_text", "text": "Incident statement"},
+        "private_metadata": json.dumps({"incident_id": incident.id, "kind": kind.value}),
+        "title": {
+            "type": "plain_text",
+            "text": "Closing statement" if kind == StatementKind.CLOSING else "Incident statement",
+        },
         "submit": {"type": "plain_text", "text": "Save"},
         "blocks": blocks,
     }
 
 
-def approve_modal(incident: Incident, warnings: Sequence[str]) -> dict[str, Any]:
-    """Approving past a promise warning: each phrase and why, and the reason (kept in the timeline)."""
+def approve_modal(
+    incident: Incident, warnings: Sequence[str], kind: StatementKind = StatementKind.FIRST
+) -> dict[str, Any]:
+    """Approving a statement past a promise warning."""
+    metadata = {"incident_id": incident.id, "kind": kind.value}
+    return reason_modal("incident_approve_submit", metadata, warnings, title="Approve statement", what="statement")
+
+
+def reason_modal(
+    callback_id: str, metadata: Mapping[str, Any], warnings: Sequence[str], *, title: str, what: str
+) -> dict[str, Any]:
+    """Approving past a promise warning (a statement or a single reply): each phrase and
+    why, and the reason, which the audit log keeps."""
     lines = "\n".join(f"• {escape(w)}" for w in warnings)
     return {
         "type": "modal",
-        "callback_id": "incident_approve_submit",
-        "private_metadata": json.dumps({"incident_id": incident.id}),
-        "title": {"type": "plain_text", "text": "Approve statement"},
+        "callback_id": callback_id,
+        "private_metadata": json.dumps(dict(metadata)),
+        "title": {"type": "plain_text", "text": title},
         "submit": {"type": "plain_text", "text": "Approve"},
         "blocks": [
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": fit(f"*The statement promises:*\n{lines}", 3000, escaped=False)},
+                "text": {"type": "mrkdwn", "text": fit(f"*The {what} promises:*\n{lines}", 3000, escaped=False)},
             },
             {
                 "type": "input",
@@ -199,6 +242,16 @@ def approve_modal(incident: Incident, warnings: Sequence[str]) -> dict[str, Any]
             },
         ],
     }
+
+
+def submitted_reason(view: Mapping[str, Any]) -> str:
+    return str(view["state"]["values"].get("reason", {}).get("reason", {}).get("value") or "").strip()
+
+
+def submitted_kind(view: Mapping[str, Any]) -> StatementKind:
+    """Which statement a statement or approval modal is about (older modals: the first)."""
+    kind = str(json.loads(view["private_metadata"]).get("kind") or StatementKind.FIRST.value)
+    return StatementKind(kind) if kind in {k.value for k in StatementKind} else StatementKind.FIRST
 
 
 def submitted_statement(view: Mapping[str, Any]) -> tuple[int, dict[str, str]]:

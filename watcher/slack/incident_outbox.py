@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from watcher.core.incident import StatementKind
 from watcher.core.item import OutboxRow
 from watcher.incidents.fanout import progress
-from watcher.incidents.promises import PromiseList, warning_lines
+from watcher.incidents.promises import PromiseList, bundled_promises, warning_lines
 from watcher.notify.outbox import DeliveryFailed
 from watcher.slack.incident_cards import IncidentView, incident_blocks, incident_text
 from watcher.store import Store
@@ -28,14 +28,21 @@ def incident_view(store: Store, incident_id: int, promises: PromiseList | None =
         raise DeliveryFailed(f"incident {incident_id} no longer exists")
     posts = store.incidents.posts(incident_id)
     statements = store.incidents.statements(incident_id, StatementKind.FIRST)
-    checker = promises or PromiseList.load()
+    checker = promises or bundled_promises()
     warnings = [
         f"{lang}: {line}"
         for lang, s in sorted(statements.items())
         for line in warning_lines(checker.check(s.text, lang))
     ]
     answered, of = progress(posts)
-    return IncidentView(incident, posts, statements, warnings, answered, of)
+    closing = store.incidents.statements(incident_id, StatementKind.CLOSING)
+    warnings += [
+        f"closing {lang}: {line}"
+        for lang, s in sorted(closing.items())
+        for line in warning_lines(checker.check(s.text, lang))
+    ]
+    followups = store.incidents.followups_sent(incident_id)
+    return IncidentView(incident, posts, statements, warnings, answered, of, closing, followups)
 
 
 def deliver_incident_card(notifier: SlackNotifier, row: OutboxRow) -> str:

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from watcher.core.item import QueueItem
+from watcher.core.post import Post
+from watcher.incidents.promises import reply_warnings
 from watcher.queue.machine import QueueError, Transition
 from watcher.queue.transitions import Action, require
 from watcher.slack.cards import escape, group_mention, mention
+from watcher.slack.incident_cards import reason_modal, submitted_reason
 from watcher.slack.modals import (
     DraftForm,
+    checked_digest,
     draft_modal,
     length_error,
     parse_item_id,
@@ -31,6 +36,7 @@ from watcher.slack.modals import (
     reply_block_id,
     submitted_draft,
     templates_for,
+    text_digest,
     view_metadata,
 )
 from watcher.slack.permissions import Refused, Role
@@ -136,8 +142,8 @@ def unhide(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition
     return runtime.hide(item_id, user, hidden=False)
 
 
-def approve(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
-    runtime.queue.approve(item_id, user)
+def approve(runtime: SlackRuntime, item_id: int, user: str, reason: str = "") -> Transition:
+    runtime.queue.approve(item_id, user, reason=reason)
     runtime.redraw(item_id)  # "Approved; sending" shows while the platform call runs
     return _sent(runtime, runtime.send(item_id, user, require_approval=True), user)
 
@@ -147,6 +153,12 @@ def send(runtime: SlackRuntime, item_id: int, user: str, _: str) -> Transition:
     needs = runtime.approval_required(item)
     if needs and item.state == "drafted":
         raise QueueError(f"#{item_id} is {item.priority}: an approver must use Approve & send.")
+    warnings = draft_warnings(runtime, item) if item.state == "drafted" else []
+    if warnings:
+        raise QueueError(
+            f"#{item_id} promises what needs approval ({'; '.join(warnings)}): "
+            "an approver must use Approve & send and give a reason, or reword it."
+        )
     return _sent(runtime, runtime.send(item_id, user, require_approval=needs), user)
 
 
@@ -157,6 +169,54 @@ def _sent(runtime: SlackRuntime, result: Transition, user: str) -> Transition:
         error = escape(item.last_error or "unknown error")
         runtime.note(item, "failed", f"{' '.join(sorted(who))} the reply was not posted: {error}")
     return result
+
+
+def open_approve(
+    runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
+) -> None:
+    """Approve & send; a draft that promises what needs approval first asks why (the
+    incident statement's reason modal), and the reason goes into the approve event."""
+    try:
+        item_id, _choice = _item_id(action)
+        item = runtime.queue.item(item_id)
+    except (ValueError, QueueError):
+        item = None
+    warnings = draft_warnings(runtime, item) if item is not None and item.state == "drafted" else []
+    if item is None or not warnings:
+        card_button("approve", approve)(runtime, body, action, client, user)
+        return
+    modal = reason_modal("approve_reason_submit", {"item_id": item.id}, warnings, title="Approve reply", what="reply")
+    open_modal(client, body, modal)
+
+
+def submit_approve_reason(
+    runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: dict[str, Any], user: str
+) -> None:
+    reason = submitted_reason(view)
+    if not reason:
+        ack(response_action="errors", errors={"reason": "Say why this promise may be made, or reword the reply."})
+        return
+    try:
+        item_id = view_metadata(view)[0]
+        runtime.queue.approve(item_id, user, reason=reason)
+    except (ValueError, QueueError) as exc:
+        ack(response_action="errors", errors={"reason": str(exc)})
+        return
+    ack()
+    action = {"value": str(item_id)}
+    card_button("approve", lambda rt, i, u, _c: approve(rt, i, u, reason))(runtime, body, action, runtime.client, user)
+
+
+def draft_warnings(runtime: SlackRuntime, item: QueueItem, text: str | None = None) -> list[str]:
+    """The promise check of the item's draft (or of `text`), in the post's language."""
+    words = (item.draft_text or "") if text is None else text
+    post = runtime.store.posts.get_post(item.post_key)
+    return reply_warnings(words, _lang(runtime, post)) if words and post is not None else []
+
+
+def _lang(runtime: SlackRuntime, post: Post) -> str:
+    triage = runtime.store.posts.post_triage(post.key)
+    return (triage.lang if triage else None) or post.lang or "en"
 
 
 # --- the draft modal --------------------------------------------------------------------
@@ -170,9 +230,7 @@ def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
         raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
     triage = runtime.store.posts.post_triage(post.key)
     templates = templates_for(
-        runtime.config.slack.templates,
-        intents=triage.intents if triage else (),
-        lang=(triage.lang if triage else None) or post.lang or "en",
+        runtime.config.slack.templates, intents=triage.intents if triage else (), lang=_lang(runtime, post)
     )
     text = item.draft_text or ""
     if not text and templates:
@@ -184,6 +242,7 @@ def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
         templates=tuple(templates),
         text=text,
         note=item.draft_note or "",
+        warnings=tuple(draft_warnings(runtime, item, text)),
     )
 
 
@@ -240,6 +299,12 @@ def submit_draft(runtime: SlackRuntime, ack: Ack, body: dict[str, Any], view: di
         if problem:
             ack(response_action="errors", errors={block_id: problem})
             return
+        warnings = draft_warnings(runtime, item, text)
+        if warnings and checked_digest(view) != text_digest(text):
+            # show each phrase and why; saving the same words again keeps them
+            form = replace(draft_form(runtime, item_id), text=text, note=note, warnings=tuple(warnings))
+            ack(response_action="update", view=draft_modal(replace(form, checked=text_digest(text))))
+            return
         drafted = runtime.queue.draft(item_id, user, text, note=note)
     except QueueError as exc:
         ack(response_action="errors", errors={block_id: str(exc)})
@@ -291,7 +356,8 @@ LISTENERS: tuple[ActionListener | ViewListener, ...] = (
     ActionListener("escalate", Role.MODERATOR, card_button("escalate", escalate)),
     ActionListener("snooze", Role.MODERATOR, card_button("snooze", snooze)),
     ActionListener("send", Role.MODERATOR, card_button("send", send)),
-    ActionListener("approve", Role.APPROVER, card_button("approve", approve)),
+    ActionListener("approve", Role.APPROVER, open_approve),
+    ViewListener("approve_reason_submit", Role.APPROVER, submit_approve_reason, lambda _view: "reason"),
     # hiding a customer's words is public, like sending a reply: approvers only
     ActionListener("hide", Role.APPROVER, card_button("hide", hide)),
     ActionListener("unhide", Role.APPROVER, card_button("unhide", unhide)),

@@ -3,6 +3,7 @@ platform takes. Pure functions, like cards.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +14,7 @@ from connectors.base import Connector
 from watcher.core.post import Post
 from watcher.core.text import plain, plain_handle
 from watcher.slack.cards import OPTION_LIMIT, author_line
-from watcher.slack.mrkdwn import quote
+from watcher.slack.mrkdwn import escape, fit, quote
 
 INPUT_LIMIT = 3000
 NAME_LIMIT, HANDLE_LIMIT = 40, 30  # a {name} or {handle} in a reply template, in characters
@@ -101,6 +102,8 @@ class DraftForm:
     note: str = ""
     revision: int = 0
     errors: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # the promise check of `text`: each phrase and why
+    checked: str = ""  # the digest of the text whose warnings were shown: saving it again keeps it
 
 
 def draft_modal(form: DraftForm) -> dict[str, Any]:
@@ -128,6 +131,16 @@ def draft_modal(form: DraftForm) -> dict[str, Any]:
                         ],
                     }
                 ],
+            }
+        )
+    if form.warnings:
+        lines = "\n".join(f"• {escape(w)}" for w in form.warnings)
+        text = f":warning: *This reply promises what needs approval:*\n{lines}\nReword it, or save it again: approving it will need a reason."
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": "promises",
+                "text": {"type": "mrkdwn", "text": fit(text, 3000, escaped=False)},
             }
         )
     blocks.append(
@@ -169,7 +182,9 @@ def draft_modal(form: DraftForm) -> dict[str, Any]:
         "title": {"type": "plain_text", "text": f"Reply to #{form.item_id}"},
         "submit": {"type": "plain_text", "text": "Save draft"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps({"item_id": form.item_id, "revision": form.revision}),
+        "private_metadata": json.dumps(
+            {"item_id": form.item_id, "revision": form.revision, **({"checked": form.checked} if form.checked else {})}
+        ),
         "blocks": blocks,
     }
 
@@ -211,6 +226,19 @@ def view_metadata(view: Mapping[str, Any]) -> tuple[int, int]:
         raise ValueError("This form carries no queue item; it may be from an older version. Open it again.")
     revision = meta.get("revision", 0)
     return parse_item_id(meta.get("item_id")), revision if isinstance(revision, int) and 0 <= revision < 10**6 else 0
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def checked_digest(view: Mapping[str, Any]) -> str:
+    """The digest of the text whose promise warnings the draft modal showed ("" if none)."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "")
+    except ValueError:
+        return ""
+    return str(meta.get("checked") or "") if isinstance(meta, dict) else ""
 
 
 def reply_block_id(view: Mapping[str, Any]) -> str:

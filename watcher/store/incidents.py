@@ -18,6 +18,15 @@ from watcher.core.incident import (
 from watcher.store.base import Repository, StoreError, _locked, from_iso, iso
 
 
+def followup_key(incident_id: int, item_id: int) -> str:
+    """The closing statement's reply key: one per incident and post, whatever its words."""
+    return f"{followup_prefix(incident_id)}{item_id}"
+
+
+def followup_prefix(incident_id: int) -> str:
+    return f"incident{incident_id}-closing-item"
+
+
 def _when(value: str | None) -> datetime | None:
     return from_iso(value) if value else None
 
@@ -193,6 +202,28 @@ class IncidentTables(Repository):
             [iso(since), intent],
         ).fetchall()
         return [(str(r[0]), from_iso(r[1])) for r in rows]
+
+    @_locked
+    def answered_since(self, post_key: str, since: datetime, *, ours: str) -> bool:
+        """Whether the post's author had another post of theirs answered individually
+        after `since` (a reply not drafted as an incident's, `ours` being its LIKE pattern)."""
+        row = self.db.execute(
+            "SELECT 1 FROM posts me JOIN posts p ON p.author_key = me.author_key AND p.key != me.key "
+            "JOIN queue_items q ON q.post_key = p.key WHERE me.key = ? AND q.state = 'replied' "
+            "AND q.first_response_at > ? AND COALESCE(q.drafted_by, '') NOT LIKE ? LIMIT 1",
+            [post_key, iso(since), ours],
+        ).fetchone()
+        return row is not None
+
+    @_locked
+    def followups_sent(self, incident_id: int) -> int:
+        """How many of the incident's posts got its closing statement."""
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM replies WHERE key LIKE ? AND status = 'sent'",
+                [f"{followup_prefix(incident_id)}%"],
+            ).fetchone()[0]
+        )
 
     # --- statements -----------------------------------------------------------------
 

@@ -157,3 +157,43 @@ def test_statement_four_eyes_promise_reason_and_answer_everyone_once(
     flush_slack(store, runtime.notifier, clock=clock)
     card = store.slack.slack_message(incident_card_key(incident.id))
     assert "Answered 6 of 6" in blocks_text(fake.find("CCARE", card["ts"]) or {})
+
+
+def test_resolve_with_a_closing_statement_follows_up_each_answered_post_once(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, connector = setup(config, store, client, clock)
+    posts = [outage(n, clock) for n in range(5)]
+    ingest(store, runtime.config, clock, *posts)
+    flush_slack(store, runtime.notifier, clock=clock)
+    [incident] = store.incidents.active(("suggested",))
+    click(harness, "incident_open", incident.id, ANA)
+    write_statement(harness, incident.id, ANA, {"en": "Hi {handle}, we are on it."})
+    click(harness, "incident_approve", incident.id, LUCA)
+    click(harness, "incident_answer", incident.id, LUCA)
+    click(harness, "incident_resolve", incident.id, ANA)
+
+    card = store.slack.slack_message(incident_card_key(incident.id))
+    harness.dispatch(block_action("incident_statement", ANA, value=f"{incident.id}:closing", message_ts=card["ts"]))
+    opened = fake.calls_to("views.open")[-1].params["view"]
+    opened = json.loads(opened) if isinstance(opened, str) else opened
+    assert opened["title"]["text"] == "Closing statement" and "kind" in opened["private_metadata"]
+    values = {"lang:en": {"text": {"type": "plain_text_input", "value": "Hi {handle}, the app works again."}}}
+    metadata = {"incident_id": incident.id, "kind": "closing"}
+    harness.dispatch(view_submission("incident_statement_submit", ANA, metadata=metadata, values=values))
+    closing = store.incidents.statements(incident.id, StatementKind.CLOSING)
+    assert closing["en"].text == "Hi {handle}, the app works again."
+    assert store.incidents.statements(incident.id, StatementKind.FIRST)["en"].text == "Hi {handle}, we are on it."
+
+    def closing_click(action_id: str) -> None:
+        harness.dispatch(block_action(action_id, LUCA, value=f"{incident.id}:closing", message_ts=card["ts"]))
+
+    closing_click("incident_follow_up")  # not approved yet: nothing goes out
+    assert not any("works again" in text for _, text in connector.replies)
+    closing_click("incident_approve")
+    closing_click("incident_follow_up")
+    closing_click("incident_follow_up")  # a second click follows up no one twice
+    followed = sorted(key for key, text in connector.replies if "works again" in text)
+    assert followed == sorted(p.key for p in posts)
+    flush_slack(store, runtime.notifier, clock=clock)
+    assert "Follow-ups sent: 5" in blocks_text(fake.find("CCARE", card["ts"]) or {})
