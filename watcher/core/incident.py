@@ -106,3 +106,9 @@ class IncidentsConfig:
     # replies per minute per platform while answering everyone
     sends_per_minute: int = 20
     channel: str = ""  # the incident cards' channel; empty: slack.channel
+    # posts that join after the statement went out: "send" it to them from the Slack tick,
+    # or "approve": they wait for the next Answer everyone click
+    late_joiners: str = "approve"
+
+
+LATE_JOINER_MODES = ("send", "approve")
