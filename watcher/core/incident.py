@@ -54,6 +54,15 @@ class Incident:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentRef:
+    """An incident as a queue card names it: in its menu, or as the one its post is in."""
+
+    id: int
+    title: str
+    is_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentPost:
     """A post the incident covers, with what the pipeline knew of it."""
 

@@ -27,8 +27,9 @@ from tests.watcher.slack.harness import Harness, block_action, view_submission
 from watcher.config import Config
 from watcher.core.incident import IncidentsConfig, IncidentState, StatementKind
 from watcher.core.post import Post
+from watcher.slack.incident_actions import incidents_of
 from watcher.slack.incident_outbox import incident_card_key
-from watcher.slack.outbox import flush_slack
+from watcher.slack.outbox import card_key, flush_slack
 from watcher.store import Store
 
 
@@ -197,3 +198,60 @@ def test_resolve_with_a_closing_statement_follows_up_each_answered_post_once(
     assert followed == sorted(p.key for p in posts)
     flush_slack(store, runtime.notifier, clock=clock)
     assert "Follow-ups sent: 5" in blocks_text(fake.find("CCARE", card["ts"]) or {})
+
+
+def card_of(fake: FakeSlack, store: Store, item_id: int) -> dict[str, Any]:
+    ref = store.slack.slack_message(card_key(item_id))
+    assert ref is not None
+    message = fake.find("CCARE", ref["ts"])
+    assert message is not None
+    return message
+
+
+def test_a_card_is_added_to_an_open_incident_and_taken_out_from_its_menu(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, _ = setup(config, store, client, clock)
+    incident_id = open_incident(runtime, clock)
+    billing = make_post("b1", "I was charged twice", handle="payer", created_at=clock.now, intents=["billing"])
+    [item_id] = ingest(store, runtime.config, clock, billing)
+    flush_slack(store, runtime.notifier, clock=clock)
+    assert "Add to incident" in blocks_text(card_of(fake, store, item_id))
+
+    harness.dispatch(block_action("incident_add", ANA, selected=f"{item_id}:{incident_id}"))
+    assert store.incidents.incident_of(billing.key) == incident_id
+    added = store.incidents.events(incident_id)[-1]
+    assert (added.action, added.actor, added.detail["post_key"]) == ("post_added", ANA, billing.key)
+    assert f"Take out of incident #{incident_id}" in blocks_text(card_of(fake, store, item_id))
+
+    harness.dispatch(block_action("incident_remove", LUCA, value=f"{item_id}:{incident_id}"))
+    assert store.incidents.incident_of(billing.key) is None
+    removed = store.incidents.events(incident_id)[-1]
+    assert (removed.action, removed.actor) == ("post_removed", LUCA)
+    assert "Add to incident" in blocks_text(card_of(fake, store, item_id))
+
+
+def test_a_card_cannot_join_an_incident_that_is_no_longer_open(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, _ = setup(config, store, client, clock)
+    incident_id = open_incident(runtime, clock)
+    parcel = make_post("b2", "late parcel", created_at=clock.now)
+    [item_id] = ingest(store, runtime.config, clock, parcel)
+    incidents_of(runtime).move(incident_id, IncidentState.RESOLVED, ANA)  # after the card's menu was drawn
+    harness.dispatch(block_action("incident_add", ANA, selected=f"{item_id}:{incident_id}"))
+    assert store.incidents.incident_of(parcel.key) is None
+    assert any("only an open incident" in c.params.get("text", "") for c in fake.calls_to("chat.postEphemeral"))
+
+
+def open_incident(runtime: Any, clock: Clock) -> int:
+    incident_id = runtime.store.incidents.create(
+        title="The app is down",
+        intent="outage",
+        state=IncidentState.SUGGESTED,
+        actor="watcher",
+        now=clock.now,
+        detail={},
+    )
+    incidents_of(runtime).move(incident_id, IncidentState.INVESTIGATING, ANA)
+    return int(incident_id)
