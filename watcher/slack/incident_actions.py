@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from watcher.core.incident import IncidentState, StatementKind
+from watcher.core.incident import OPEN_INCIDENT_STATES, IncidentState, StatementKind
 from watcher.core.item import OutboxRow
 from watcher.incidents.actions import IncidentError, Incidents
 from watcher.incidents.detect import enqueue_incident_update
@@ -198,6 +198,19 @@ def answer_everyone(
 ) -> None:
     incident_id = _incident_id(action)
     _report(runtime, client, body, incident_id, fan_out(runtime).run(incident_id, actor=user), "answered")
+
+
+def answer_late_joiners(runtime: SlackRuntime) -> int:
+    """With `late_joiners = "send"`, posts that joined an open incident after its statement
+    went out get it on the Slack tick, through the same exactly-once fan-out (sent in the
+    approver's name); with "approve" they wait for the next Answer everyone click."""
+    if runtime.config.incidents.late_joiners != "send":
+        return 0
+    sent = 0
+    for incident in runtime.store.incidents.active(OPEN_INCIDENT_STATES):
+        if incident.first_statement_at is not None:
+            sent += fan_out(runtime).run(incident.id, joined_after=incident.first_statement_at).sent
+    return sent
 
 
 def send_follow_ups(

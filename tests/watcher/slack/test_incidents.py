@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from slack_sdk import WebClient
 
 from tests.fakes.slack_api import FakeSlack
@@ -29,6 +30,7 @@ from watcher.core.incident import IncidentsConfig, IncidentState, StatementKind
 from watcher.core.post import Post
 from watcher.slack.incident_actions import incidents_of
 from watcher.slack.incident_outbox import incident_card_key
+from watcher.slack.jobs import run_slack_jobs
 from watcher.slack.outbox import card_key, flush_slack
 from watcher.store import Store
 
@@ -47,8 +49,10 @@ def outage(n: int, clock: Clock, *, lang: str = "en", platform: str = "x", **ext
     return replace(post, lang=lang)
 
 
-def setup(config: Config, store: Store, client: WebClient, clock: Clock) -> tuple[Any, Harness, RecordingConnector]:
-    config = replace(config, incidents=IncidentsConfig(min_posts=5, window_minutes=30))
+def setup(
+    config: Config, store: Store, client: WebClient, clock: Clock, late_joiners: str = "approve"
+) -> tuple[Any, Harness, RecordingConnector]:
+    config = replace(config, incidents=IncidentsConfig(min_posts=5, window_minutes=30, late_joiners=late_joiners))
     connector = RecordingConnector()
     runtime = make_runtime(store, config, client, clock, connector)
     return runtime, Harness(runtime), connector
@@ -255,3 +259,58 @@ def open_incident(runtime: Any, clock: Clock) -> int:
     )
     incidents_of(runtime).move(incident_id, IncidentState.INVESTIGATING, ANA)
     return int(incident_id)
+
+
+def answered_incident(harness: Harness, runtime: Any, clock: Clock, posts: list[Post]) -> int:
+    """An open incident whose statement (en) was approved and sent to `posts`."""
+    ingest(runtime.store, runtime.config, clock, *posts)
+    flush_slack(runtime.store, runtime.notifier, clock=clock)
+    [incident] = runtime.store.incidents.active(("suggested",))
+    click(harness, "incident_open", incident.id, ANA)
+    write_statement(harness, incident.id, ANA, {"en": "Hi {handle}, we are on it."})
+    click(harness, "incident_approve", incident.id, LUCA)
+    click(harness, "incident_answer", incident.id, LUCA)
+    return int(incident.id)
+
+
+@pytest.mark.parametrize("mode", ["send", "approve"])
+def test_posts_joining_after_the_statement_get_it_on_the_tick_once_or_wait_for_a_click(
+    mode: str, fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, connector = setup(config, store, client, clock, late_joiners=mode)
+    first = [outage(n, clock) for n in range(5)]
+    incident_id = answered_incident(harness, runtime, clock, first)
+    assert len(connector.replies) == 5
+    clock.advance(minutes=5)
+    later = [outage(n, clock) for n in range(5, 8)]
+    ingest(store, runtime.config, clock, *later)
+    assert all(store.incidents.incident_of(p.key) == incident_id for p in later)
+
+    run_slack_jobs(runtime)
+    run_slack_jobs(runtime)  # a second tick sends no one the statement twice
+    replied = [key for key, _ in connector.replies]
+    if mode == "approve":
+        assert sorted(replied) == sorted(p.key for p in first)
+        click(harness, "incident_answer", incident_id, LUCA)  # the click answers them
+        replied = [key for key, _ in connector.replies]
+    assert sorted(replied) == sorted(p.key for p in first + later)
+    assert dict(connector.replies)[later[0].key] == "Hi @user5, we are on it."
+    answered = [e for e in store.incidents.events(incident_id) if e.action == "answered"]
+    assert len(answered) == 8
+    card = store.slack.slack_message(incident_card_key(incident_id))
+    assert "Answered 8 of 8" in blocks_text(fake.find("CCARE", card["ts"]) or {})
+
+
+def test_late_joiners_wait_while_the_statement_is_being_rewritten(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, connector = setup(config, store, client, clock, late_joiners="send")
+    incident_id = answered_incident(harness, runtime, clock, [outage(n, clock) for n in range(5)])
+    write_statement(harness, incident_id, ANA, {"en": "Hi {handle}, a fix is rolling out."})  # not approved yet
+    clock.advance(minutes=5)
+    ingest(store, runtime.config, clock, outage(6, clock))
+    run_slack_jobs(runtime)
+    assert len(connector.replies) == 5
+    click(harness, "incident_approve", incident_id, LUCA)
+    run_slack_jobs(runtime)
+    assert connector.replies[-1] == (outage(6, clock).key, "Hi @user6, a fix is rolling out.")
