@@ -13,7 +13,7 @@ import pytest
 
 from rules.model import N_FEATURES, hash_text, load_models
 from rules.sentiment import DENSE, EMBEDDED, QUICK, SENTIMENT_MODEL_FILE, SentimentAnalyzer
-from tools.sentiment_embed import EMBED_LANGS
+from tools.sentiment_embed import EMBED_LANGS, SECOND_STAGE_SOURCE
 from tools.sentiment_fit import (
     SENTIMENT_LANGS,
     SENTIMENT_RECIPES,
@@ -211,7 +211,7 @@ def test_train_sentiment_writes_every_language_with_its_recipe(
     assert models["it"].classes == ("negative", "neutral", "positive")
     assert models["it"].meta["recipe"]["cross_lingual"] == 0.25
     assert models["ro"].meta["recipe"] == asdict(SENTIMENT_RECIPES["ro"])
-    assert header["sources"]["it"].endswith("the other UMSAB train splits at weight 0.25")
+    assert header["sources"]["it"].endswith("the other UMSAB train splits at weight 0.25" + SECOND_STAGE_SOURCE)
     assert "VADER rated tweets (cjhutto/vaderSentiment) at weight 0.5" in header["sources"]["en"]
     assert header["sources"]["de"] == "UMSAB sentiment_de_train (cardiffnlp/xlm-t)"
     assert all(m["macro_f1"] > 0.5 for m in metrics.values()), metrics  # chance: 0.33 (ro 0.5)
