@@ -188,6 +188,7 @@ class SentimentAnalyzer:
         model_file: Path = SENTIMENT_MODEL_FILE,
         lexicons: Lexicons | None = None,
         encoder: Encoder | None = None,
+        second_stage: bool = True,
     ) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -197,6 +198,8 @@ class SentimentAnalyzer:
         if model_file.exists():
             self.models, _ = load_models(model_file, kind="sentiment")
         self._encoder = encoder  # else loaded by the first post that needs it (30 MB of weights)
+        # the embedding second opinion costs ~2.5 ms per unsure post; a bulk history import may skip it
+        self.second_stage = second_stage
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings (n x EMBEDDING_SIZE, L2-normalized) of raw texts."""
@@ -267,7 +270,7 @@ class SentimentAnalyzer:
                 features[index, 3:] = np.asarray([self._vader(texts[i]) for i in index.tolist()], dtype=np.float32)
             full = model.combine(_hashed(model, rows, hashed)[index], features[index])
             probs[index] = model.probabilities(full)
-        second = self.models.get(lang + EMBEDDED)
+        second = self.models.get(lang + EMBEDDED) if self.second_stage else None
         if second is not None:
             self._second_opinion(second, probs, texts)
         return self._labelled(model, probs, dense)

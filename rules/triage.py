@@ -127,9 +127,10 @@ class Triager:
         language_floor: float = 0.5,
         rules: RuleSet | None = None,
         model_path: Path | None = None,
+        second_stage: bool = True,
     ) -> None:
         self.detector = LanguageDetector(tuple(languages), floor=language_floor)
-        self.sentiment = SentimentAnalyzer()
+        self.sentiment = SentimentAnalyzer(second_stage=second_stage)
         self.rules = rules if rules is not None else load_ruleset()
         self.model = NeedsReplyModel.load(model_path)
         self._stacks: dict[tuple[str, int, int], SparseStack] = {}
@@ -173,6 +174,7 @@ class Triager:
                 language_floor=t.language_confidence_floor,
                 rules=rules,
                 model_path=model_path,
+                second_stage=t.sentiment_second_stage,
             )
         except ModelError as exc:
             raise ConfigError([ConfigProblem(config.file, "triage.model_path", str(exc))]) from None

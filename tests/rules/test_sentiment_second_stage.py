@@ -149,3 +149,24 @@ def test_blended_is_what_the_analyzer_does() -> None:
     second = np.asarray([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
     out = blended(first, second, 0.5, 0.7)
     assert np.allclose(out, [[0.1, 0.25, 0.65], [0.9, 0.05, 0.05]])
+
+
+def test_switched_off_an_unsure_post_is_not_embedded() -> None:
+    """`[triage] sentiment_second_stage = false`: a bulk import keeps the first model's word."""
+    encoder = CountingEncoder()
+    analyzer = analyzer_with(first_model([0.1, 0.0, 0.0]), encoder)
+    analyzer.second_stage = False
+    assert analyze(analyzer, ["boh, vediamo"]) == ["negative"]
+    assert encoder.seen == []
+
+
+def test_the_config_switch_reaches_the_analyzer(tmp_path: Path) -> None:
+    from rules.triage import Triager
+    from watcher.config import parse_config
+
+    def triager(**triage: bool) -> Triager:
+        data = {"brand": {"name": "Lumo", "languages": ["it"]}, "triage": triage}
+        return Triager.from_config(parse_config(data, file=str(tmp_path / "config.toml")))
+
+    assert triager().sentiment.second_stage
+    assert not triager(sentiment_second_stage=False).sentiment.second_stage

@@ -31,3 +31,5 @@ class TriageConfig:
     language_confidence_floor: float = 0.5
     rules_file: str = ""
     model_path: str = ""
+    # the sentence-embedding second opinion for it/es/fr/pt posts the first model is unsure of
+    sentiment_second_stage: bool = True
