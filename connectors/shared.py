@@ -34,6 +34,13 @@ def check_ranges(opts: SourceOptions, limits: Mapping[str, tuple[float | None, f
             )
 
 
+def count_option(cfg: SourceConfig, key: str, default: int) -> int:
+    """A whole number >= 0 as written, else the default: budgets are planned before
+    from_config has reported a bad value."""
+    value = cfg.options.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
 def check_base_url(opts: SourceOptions, key: str, url: str) -> None:
     """A base URL must be https (plain http only for a fake or proxy on this machine)."""
     if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):

@@ -41,7 +41,7 @@ from connectors.bluesky.mapping import (
 from connectors.meta.mapping import same_text
 from connectors.meta.state import Mark
 from connectors.shared import Run, blocked_until, check_base_url, check_ranges, refuse_while_blocked
-from watcher.core.config import SourceConfig, SourceOptions
+from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions, shown_env_name
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post
 
@@ -115,7 +115,8 @@ class BlueskyConnector(Connector):
         opts = SourceOptions(cfg, env)
         handle = opts.get("handle", str)
         password = opts.secret("app_password_env", "BLUESKY_APP_PASSWORD")
-        hint = str(cfg.options.get("app_password_env") or "BLUESKY_APP_PASSWORD")
+        hint = shown_env_name(str(cfg.options.get("app_password_env") or "BLUESKY_APP_PASSWORD"),
+                              f"sources.{cfg.name}.app_password_env")  # fmt: skip
         base_url = opts.get("base_url", str, BLUESKY_URL).rstrip("/")
         searches = opts.get("search", tuple[str, ...], ())
         lang = opts.get("lang", str, None)
@@ -126,6 +127,9 @@ class BlueskyConnector(Connector):
         check_ranges(opts, {"page_limit": (page_limit, 1, 100), "max_pages": (max_pages, 1, 50),
                             "timeout_seconds": (timeout, 0.1, 300)})  # fmt: skip
         check_base_url(opts, "base_url", base_url)
+        if handle is not None and "." not in str(handle).strip(" .@"):
+            opts.problems.append(ConfigProblem(cfg.file, f"sources.{cfg.name}.handle",
+                                               'must be the account\'s handle, like "lumo.bsky.social"'))  # fmt: skip
         opts.finish()
         meter = Meter()
         client = BlueskyClient(

@@ -28,7 +28,7 @@ from connectors.google_play.client import PLAY_URL, TOKEN_URL, PlayClient, make_
 from connectors.google_play.mapping import PLATFORM, ItemError, PlayReview, parse_review, play_time, to_post
 from connectors.reviews import ReviewState, own_answer, review_id_of
 from connectors.shared import over_budget
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from watcher.core.config import ConfigError, ConfigProblem, SourceConfig, SourceOptions, shown_env_name
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, utc_now
 
@@ -81,11 +81,20 @@ class GooglePlayConnector(Connector):
                 opts.problems.append(ConfigProblem(cfg.file, f"{where}.{url_key}", "must be an https:// URL"))
         if max_pages is not None and not 1 <= max_pages <= 100:
             opts.problems.append(ConfigProblem(cfg.file, f"{where}.max_pages", "must be between 1 and 100"))
+        if package is not None and not str(package).strip():
+            opts.problems.append(ConfigProblem(cfg.file, f"{where}.package_name", "must be the app's package name"))
         opts.finish()
         assert key is not None and package is not None
-        client = make_client(
-            key, base_url=api_url, token_url=token_url, timeout=timeout, source=cfg.name, key_hint=key_var
-        )
+        hint = shown_env_name(key_var or "", f"{where}.key_file_env")
+        try:
+            client = make_client(
+                key, base_url=api_url, token_url=token_url, timeout=timeout, source=cfg.name, key_hint=hint
+            )
+        except ValueError:  # google.auth's MalformedError too: a bad PEM; the key is not shown
+            problem = ConfigProblem(
+                cfg.file, f"{where}.key_file_env", "not a usable service account key: download it again"
+            )
+            raise ConfigError([problem]) from None
         return cls(client, package=package, source=cfg.name, backfill_hours=cfg.backfill_hours, max_pages=max_pages)
 
     def close(self) -> None:
@@ -251,7 +260,11 @@ def _read_key(path: str, var: str, cfg: SourceConfig, problems: list[ConfigProbl
     where = f"sources.{cfg.name}.key_file_env"
     if not path:
         problems.append(
-            ConfigProblem(cfg.file, where, f"{var} is not set: export the path of the service account's JSON key")
+            ConfigProblem(
+                cfg.file,
+                where,
+                f"{shown_env_name(var, where)} is not set: export the path of the service account's JSON key",
+            )
         )
         return None
     try:
@@ -262,9 +275,17 @@ def _read_key(path: str, var: str, cfg: SourceConfig, problems: list[ConfigProbl
     except ValueError:
         problems.append(ConfigProblem(cfg.file, where, f"the key file {path} is not JSON: download the key again"))
         return None
-    if not isinstance(key, dict) or key.get("type") != "service_account" or "private_key" not in key:
+    if (
+        not isinstance(key, dict)
+        or key.get("type") != "service_account"
+        or not all(isinstance(key.get(field), str) and key[field] for field in ("private_key", "client_email"))
+    ):
         problems.append(
-            ConfigProblem(cfg.file, where, f"{path} is not a service account key (type service_account, private_key)")
+            ConfigProblem(
+                cfg.file,
+                where,
+                f"{path} is not a service account key (type service_account, private_key, client_email)",
+            )
         )
         return None
     return key

@@ -43,7 +43,7 @@ from connectors.mastodon.mapping import (
 )
 from connectors.meta.mapping import same_text
 from connectors.shared import Run, blocked_until, check_base_url, check_ranges, refuse_while_blocked
-from watcher.core.config import SourceConfig, SourceOptions
+from watcher.core.config import SourceConfig, SourceOptions, shown_env_name
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, parse_timestamp
 
@@ -122,7 +122,8 @@ class MastodonConnector(Connector):
         opts = SourceOptions(cfg, env)
         instance = str(opts.get("instance_url", str) or "").rstrip("/")
         token = opts.secret("access_token_env", "MASTODON_ACCESS_TOKEN")
-        hint = str(cfg.options.get("access_token_env") or "MASTODON_ACCESS_TOKEN")
+        hint = shown_env_name(str(cfg.options.get("access_token_env") or "MASTODON_ACCESS_TOKEN"),
+                              f"sources.{cfg.name}.access_token_env")  # fmt: skip
         hashtags = opts.get("hashtags", tuple[str, ...], ())
         searches = opts.get("search", tuple[str, ...], ())
         mentions = opts.get("include_mentions", bool, True)

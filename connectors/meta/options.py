@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from connectors.meta.client import GRAPH_URL, GRAPH_VERSION, GraphClient
-from watcher.core.config import ConfigProblem, SourceOptions
+from watcher.core.config import ConfigProblem, SourceOptions, shown_env_name
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def read_options(opts: SourceOptions, *, token_env: str) -> MetaOptions:
         graph_url=opts.get("graph_url", str, GRAPH_URL).rstrip("/"),
         api_version=opts.get("api_version", str, GRAPH_VERSION),
         token=opts.secret("token_env", token_env),
-        token_hint=str(cfg.options.get("token_env") or token_env),
+        token_hint=shown_env_name(str(cfg.options.get("token_env") or token_env), f"sources.{cfg.name}.token_env"),
         app_token=opts.secret("app_token_env", "META_APP_TOKEN", required=False),
         window_days=opts.get("window_days", int, 14),
         posts_limit=opts.get("posts_limit", int, 25),

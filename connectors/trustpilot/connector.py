@@ -17,10 +17,10 @@ import httpx
 
 from connectors.base import BudgetRow, Connector, FetchResult, PostedReply, ReplyRejected, SourceMisconfigured
 from connectors.reviews import ReviewState, own_answer, review_id_of
-from connectors.shared import check_base_url, check_ranges, over_budget
+from connectors.shared import check_base_url, check_ranges, count_option, over_budget
 from connectors.trustpilot.client import API_URL, TOKEN_URL, TrustpilotClient
 from connectors.trustpilot.mapping import PLATFORM, ItemError, TrustpilotReview, parse_review, to_post
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions, shown_env_name
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, utc_now
 
@@ -68,10 +68,13 @@ class TrustpilotConnector(Connector):
         token_url = opts.get("token_url", str, TOKEN_URL)
         timeout = opts.get("timeout_seconds", float, 20.0)
         max_pages = opts.get("max_pages", int, 10)
-        opts.get("api_calls_per_year", int, CALLS_PER_YEAR)  # read by plan_budget
+        per_year = opts.get("api_calls_per_year", int, CALLS_PER_YEAR)  # read by plan_budget
         for url_key, url in (("api_url", api_url), ("token_url", token_url)):
             check_base_url(opts, url_key, str(url))
         check_ranges(opts, {"max_pages": (max_pages, 1, 100), "timeout_seconds": (timeout, 0.1, 300)})
+        if per_year is not None and per_year < 0:
+            opts.problems.append(ConfigProblem(cfg.file, f"sources.{cfg.name}.api_calls_per_year",
+                                               "must be 0 (unlimited) or more"))  # fmt: skip
         for key, value in (("business_unit_id", unit), ("business_user_id", user)):
             if value is not None and not str(value).isalnum():
                 opts.problems.append(
@@ -80,7 +83,7 @@ class TrustpilotConnector(Connector):
         opts.finish()
         http = httpx.Client(base_url=api_url, timeout=timeout, follow_redirects=False)
         client = TrustpilotClient(http, api_key=api_key, api_secret=api_secret, token_url=str(token_url),
-                                  source=cfg.name, key_hint=f"{key_var} and {secret_var}")  # fmt: skip
+                                  source=cfg.name, key_hint=_key_hint(cfg.name, key_var, secret_var))  # fmt: skip
         return cls(client, business_unit_id=str(unit), business_user_id=str(user), source=cfg.name,
                    backfill_hours=cfg.backfill_hours, max_pages=max_pages)  # fmt: skip
 
@@ -164,12 +167,12 @@ class TrustpilotConnector(Connector):
             hourly = sum(3600 / max(1, s.interval_seconds) for s in group if s.enabled)
             hourly += 60 / native_check_minutes if native_check_minutes else 0
             yearly = round(hourly * 24 * 365)
-            allowance = min(int(s.options.get("api_calls_per_year", CALLS_PER_YEAR)) for s in group)
+            allowance = min(count_option(s, "api_calls_per_year", CALLS_PER_YEAR) for s in group)
             ok = hourly <= CALLS_PER_HOUR and (allowance == 0 or yearly <= allowance)
             of_year = f"of {allowance:,} in the API module" if allowance else "(unlimited API module)"
             rows.append(
                 BudgetRow(
-                    text=f"Trustpilot {key_var}: about {round(hourly)} calls an hour of {CALLS_PER_HOUR:,} allowed, "
+                    text=f"Trustpilot {shown_env_name(key_var, 'api_key_env')}: about {round(hourly)} calls an hour of {CALLS_PER_HOUR:,} allowed, "
                     f"{yearly:,} a year {of_year}",
                     ok=ok,
                     sources=tuple(s.name for s in group),
@@ -190,3 +193,11 @@ def _by_key(sources: Sequence[SourceConfig]) -> dict[str, list[SourceConfig]]:
     for source in sources:
         groups.setdefault(str(source.options.get("api_key_env") or "TRUSTPILOT_API_KEY"), []).append(source)
     return groups
+
+
+def _key_hint(name: str, key_var: str, secret_var: str) -> str:
+    """The variables to check, named only when they look like names (a pasted key must not be shown)."""
+    where = f"sources.{name}"
+    return (
+        f"{shown_env_name(key_var, f'{where}.api_key_env')} and {shown_env_name(secret_var, f'{where}.api_secret_env')}"
+    )

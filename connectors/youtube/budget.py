@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from connectors.shared import count_option
 from watcher.core.config import ConfigProblem, SourceConfig
 
 DAY_SECONDS = 86_400
@@ -81,11 +82,6 @@ class QuotaLine:
         return self.text if self.ok else f"{self.text}: over; {self.fix}"
 
 
-def _int_option(cfg: SourceConfig, key: str, default: int) -> int:
-    value = cfg.options.get(key, default)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
-
-
 def plan_budget(sources: Iterable[SourceConfig], *, native_check_minutes: int = 0) -> list[QuotaLine]:
     """A line per project (OAuth client) of the YouTube sources. Pure: reads only the configs."""
     projects: dict[str, list[SourceConfig]] = {}
@@ -95,8 +91,8 @@ def plan_budget(sources: Iterable[SourceConfig], *, native_check_minutes: int = 
     lines = []
     for project, group in projects.items():
         enabled = [cfg for cfg in group if cfg.enabled]
-        quota = max(_int_option(cfg, "daily_quota", DAILY_QUOTA) for cfg in group)
-        reserve = max(_int_option(cfg, "reply_reserve", DEFAULT_REPLY_RESERVE) for cfg in group)
+        quota = max(count_option(cfg, "daily_quota", DAILY_QUOTA) for cfg in group)
+        reserve = max(count_option(cfg, "reply_reserve", DEFAULT_REPLY_RESERVE) for cfg in group)
         polling = sum(LIST_COST * (DAY_SECONDS // max(cfg.interval_seconds, 1)) for cfg in enabled)
         checks = (
             (DAY_SECONDS // (native_check_minutes * 60)) * NATIVE_CHECK_ITEMS * LIST_COST if native_check_minutes else 0

@@ -89,6 +89,12 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _SHOWN_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 
 
+def shown_env_name(var: str, key: str) -> str:
+    """A `*_env` value fit to print: the variable's name when it is one in capitals, else a
+    neutral wording (a secret pasted into the key can look like a name)."""
+    return var if _SHOWN_ENV_NAME.match(var) else f"the variable named by {key}"
+
+
 def env_missing(var: str, what_to_do: str) -> str:
     """The message for a `*_env` key whose variable is not set. A name not in capitals is not
     repeated: a secret pasted into the key can look like a name (letters and digits only)."""
