@@ -19,7 +19,7 @@ from connectors.app_store.client import APP_STORE_URL, AppStoreClient, Signer
 from connectors.app_store.mapping import PLATFORM, ItemError, StoreReview, parse_answer, parse_review, to_post
 from connectors.base import Connector, FetchResult, PostedReply, ReplyOutcomeUnknown, ReplyRejected, SourceMisconfigured
 from connectors.reviews import ReviewState, review_id_of
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions, shown_env_name
 from watcher.core.cursor import Cursor
 from watcher.core.post import Post, utc_now
 
@@ -71,7 +71,9 @@ class AppStoreConnector(Connector):
         if not key_path:
             opts.problems.append(
                 ConfigProblem(
-                    cfg.file, f"{where}.key_file_env", f"{key_var} is not set: export the path of the .p8 key"
+                    cfg.file,
+                    f"{where}.key_file_env",
+                    f"{shown_env_name(key_var or '', 'key_file_env')} is not set: export the path of the .p8 key",
                 )
             )
         else:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.x.budget import X_API_BASE_URL, source_limits
-from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions
+from watcher.core.config import ConfigProblem, SourceConfig, SourceOptions, shown_env_name
 
 MODES = ("mentions", "search", "conversations")
 
@@ -56,7 +56,8 @@ def read_source(cfg: SourceConfig, env: Mapping[str, str]) -> tuple[Access, Sett
     reply_keys = ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env")
     defaults = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     reply_values = [opts.secret(k, d, required=False) for k, d in zip(reply_keys, defaults, strict=True)]
-    reply_vars = [str(cfg.options.get(k, d)) for k, d in zip(reply_keys, defaults, strict=True)]
+    # as messages may show them: a secret pasted into a *_env key is never repeated
+    reply_vars = [shown_env_name(str(cfg.options.get(k, d)), k) for k, d in zip(reply_keys, defaults, strict=True)]
     exclude_retweets = opts.get("exclude_retweets", bool, True)
     exclude_own = opts.get("exclude_own", bool, True)
     max_results = opts.get("max_results", int, 100)
@@ -99,7 +100,7 @@ def read_source(cfg: SourceConfig, env: Mapping[str, str]) -> tuple[Access, Sett
     except ValueError as exc:
         problem("rate_limits" if str(exc).startswith("rate_limits") else "tier", str(exc))
     opts.finish()  # raises ConfigError with every problem above
-    bearer_var = str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN"))
+    bearer_var = shown_env_name(str(cfg.options.get("bearer_token_env", "X_BEARER_TOKEN")), "bearer_token_env")
     access = Access(bearer, api_base_url, timeout, *reply_values)
     settings = Settings(
         mode=mode,

@@ -156,3 +156,15 @@ def test_timeout_seconds_inside_the_range_reaches_the_session(tmp_path: Path) ->
 
     session = connector.client.session
     assert isinstance(session, BaseUrlSession) and session.timeout == 0.5
+
+
+def test_a_secret_pasted_into_a_reply_env_key_is_never_repeated(tmp_path: Path) -> None:
+    pasted = "q8Zr2kLmN0pX7vTy"  # looks like a variable's name, but is a token
+    cfg = source(tmp_path, mode="mentions", user_id=BRAND_ID, consumer_key_env=pasted)
+    env = {"X_BEARER_TOKEN": "b", "X_CONSUMER_SECRET": "s", "X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "ts"}
+
+    with pytest.raises(ConfigError) as caught:
+        XConnector.from_config(cfg, env)
+
+    assert pasted not in str(caught.value)
+    assert "consumer_key_env" in str(caught.value)
