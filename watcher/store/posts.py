@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
 from watcher.store.base import Repository, _locked, _present, from_iso, iso
+from watcher.store.schema import OPEN_SQL
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,19 @@ class PostTables(Repository):
     def _post_rows(self, tail: str, params: list[Any]) -> list[Post]:
         return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw="p.raw") + " " + tail, params)]
 
+    def prune_raw(self, before: datetime, *, batch: int = 500) -> int:
+        """Drop the raw payloads of posts created before `before`, a batch per transaction
+        (ingest waits for one batch, not the whole run). A post whose queue item is still
+        open keeps its payload: replying reads it (Mastodon's visibility, YouTube's video).
+        Returns how many payloads were dropped."""
+        dropped = 0
+        while True:
+            with self.transaction():
+                count = self.db.execute(_PRUNE_RAW, [iso(before), batch]).rowcount
+            dropped += count
+            if count < batch:
+                return dropped
+
     @_locked
     def count_posts(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0])
@@ -262,6 +276,13 @@ class PostTables(Repository):
             [post.platform, post.key, iso(post.created_at), *ids, *ids, limit],
         )[::-1]
 
+
+# along posts_raw_kept (the posts that still hold a payload), oldest first
+_PRUNE_RAW = (
+    "UPDATE posts SET raw = NULL WHERE rowid IN (SELECT p.rowid FROM posts p WHERE p.raw IS NOT NULL "
+    "AND p.created_at < ? AND NOT EXISTS (SELECT 1 FROM queue_items q WHERE q.post_key = p.key "
+    f"AND q.state IN ({OPEN_SQL})) ORDER BY p.created_at LIMIT ?)"
+)
 
 _POST_SELECT = (
     "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "

@@ -55,12 +55,14 @@ CREATE TABLE posts (
     reasons TEXT,
     tags TEXT,
     channel TEXT,
-    -- the platform payload, zlib-compressed JSON
+    -- the platform payload, zlib-compressed JSON; NULL once older than storage.raw_days
     raw BLOB,
     rating INTEGER,
     review TEXT
 );
 CREATE INDEX idx_posts_created_at ON posts (created_at);
+-- the posts still holding a payload, oldest first: pruning reads only these (PostTables.prune_raw)
+CREATE INDEX posts_raw_kept ON posts (created_at) WHERE raw IS NOT NULL;
 CREATE INDEX idx_posts_author_key_created_at ON posts (author_key, created_at);
 -- digest figures come from one index-only, sort-free GROUP BY over this partial index
 -- (counted posts: not own, not duplicates); its column order is the GROUP BY order
