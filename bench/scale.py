@@ -181,17 +181,36 @@ def run_command(config_path: Path, *args: str) -> tuple[float, float, str]:
 
 
 def disk(db: Path) -> tuple[int, dict[str, int]]:
-    """The database's size and the bytes each table and index takes (dbstat, if built in)."""
+    """The bytes the database's pages hold (free pages left by pruning not counted: new rows
+    reuse them) and the bytes each table and index takes (dbstat, if built in)."""
     import sqlite3
 
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages, free, size = (
+        conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size")
+    )
     try:
         parts = dict(conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall())
     except sqlite3.OperationalError:
         parts = {}
     conn.close()
-    return db.stat().st_size, parts
+    return (pages - free) * size, parts
+
+
+def deliver_and_prune(config_path: Path, now: datetime) -> int:
+    """What a running service does to the history: the outbox delivered (the bench has no
+    Slack: rows are marked sent as they were made), then the pruning job of storage.raw_days."""
+    from watcher.scheduler import prune_payloads
+    from watcher.service import Service
+
+    config = load_config(config_path)
+    service = Service.from_config(config, connectors={}, triage_fn=lambda *_: None, clock=lambda: now)
+    with service.store.transaction():
+        service.store.db.execute("UPDATE outbox SET status = 'sent', sent_at = created_at, ref = 'bench'")
+    dropped = prune_payloads(service)
+    service.close()
+    return dropped
 
 
 def main() -> None:
@@ -228,10 +247,14 @@ def main() -> None:
         print(f"weekly digest over {weekly.volume.total:,} posts: {time.perf_counter() - t0:.2f} s")
         stored = store.posts.count_posts()
         store.close()
-        size, parts = disk(db)
-        print(f"disk: {size / 1e6:.0f} MB for {stored:,} posts = {size / stored:.0f} bytes per post")
-        for name, part in list(parts.items())[:8]:
-            print(f"  {name:<40} {part / stored:6.0f} bytes per post")
+        for when in ("as ingested", "delivered and pruned"):
+            if when != "as ingested":
+                dropped = deliver_and_prune(config_path, end)
+                print(f"pruning (storage.raw_days = {config.storage.raw_days}): {dropped:,} payloads dropped")
+            size, parts = disk(db)
+            print(f"disk, {when}: {size / 1e6:.0f} MB for {stored:,} posts = {size / stored:.0f} bytes per post")
+            for name, part in list(parts.items())[:12]:
+                print(f"  {name:<40} {part / stored:6.0f} bytes per post")
 
 
 if __name__ == "__main__":

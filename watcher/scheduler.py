@@ -1,5 +1,5 @@
 """APScheduler wiring only: one job per source, the outbox flush, snooze wake-ups,
-raw payload pruning, and whatever extra jobs other parts register. Work itself lives in Service."""
+payload pruning, and whatever extra jobs other parts register. Work itself lives in Service."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from watcher.service import Service
 log = logging.getLogger(__name__)
 
 RAW_PRUNE_HOURS = 6  # a day's payloads age out in a few small runs, not one long one
+OUTBOX_PAYLOAD_KEPT = timedelta(days=1)  # a sent notification's payload, for a look the day after
 JobRegistrar = Callable[[BackgroundScheduler, Any], None]  # (scheduler, service)
 
 
@@ -72,11 +73,11 @@ def build_scheduler(
         next_run_time=first_run,
     )
     scheduler.add_job(
-        _guarded(prune_raw_payloads, "raw payload pruning"),
+        _guarded(prune_payloads, "payload pruning"),
         IntervalTrigger(hours=RAW_PRUNE_HOURS),
         args=[service],
-        id="prune_raw",
-        name="raw payload pruning",
+        id="prune",
+        name="payload pruning",
         next_run_time=first_run,
     )
     if deliver is None:  # the Slack tick wakes snoozed items itself, and updates their cards
@@ -87,14 +88,16 @@ def build_scheduler(
     return scheduler
 
 
-def prune_raw_payloads(service: Service) -> int:
-    """Drop the raw payloads older than storage.raw_days (0: keep them); how many went."""
-    days = service.config.storage.raw_days
-    if days <= 0:
-        return 0
-    dropped = service.store.posts.prune_raw(service.clock() - timedelta(days=days))
-    if dropped:
-        log.info("dropped %d raw payloads older than %d days (storage.raw_days)", dropped, days)
+def prune_payloads(service: Service) -> int:
+    """Drop the raw payloads older than storage.raw_days (0: keep them), and sent outbox
+    rows' payloads a day on; how many went."""
+    now, days = service.clock(), service.config.storage.raw_days
+    dropped = service.store.outbox.prune_payloads(now - OUTBOX_PAYLOAD_KEPT)
+    if days > 0:
+        raw = service.store.posts.prune_raw(now - timedelta(days=days))
+        if raw:
+            log.info("dropped %d raw payloads older than %d days (storage.raw_days)", raw, days)
+        dropped += raw
     return dropped
 
 

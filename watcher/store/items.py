@@ -11,7 +11,7 @@ from typing import Any
 from watcher.core.item import QueueItem, QueueRow
 from watcher.core.times import from_iso
 from watcher.core.vocab import OPEN_STATES, PRIORITIES, PRIORITY_RANK, Priority, QueueState
-from watcher.store.base import Repository, StoreError, _dicts, _locked, _present, iso
+from watcher.store.base import Repository, StoreError, _dicts, _locked, _present, compact_json, iso
 from watcher.store.schema import OPEN_SQL
 
 
@@ -77,7 +77,7 @@ class QueueTables(Repository):
                 "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
                 "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
                 [
-                    [ids[i.post_key], i.post_key, stamp, json.dumps({"priority": i.priority, "score": i.score})]
+                    [ids[i.post_key], i.post_key, stamp, compact_json({"priority": i.priority, "score": i.score})]
                     for i in fresh
                 ],
             )
@@ -91,7 +91,7 @@ class QueueTables(Repository):
                             f"{card_kind}:{i.post_key}",
                             i.channel,
                             ids[i.post_key],
-                            json.dumps({"item_id": ids[i.post_key], "post_key": i.post_key}),
+                            compact_json({"item_id": ids[i.post_key], "post_key": i.post_key}),
                             stamp,
                             stamp,
                         ]
@@ -181,7 +181,7 @@ class QueueTables(Repository):
         cur = self.db.execute(
             "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [item_id, post_key, action, actor, from_state, to_state, iso(now), json.dumps(dict(detail or {}))],
+            [item_id, post_key, action, actor, from_state, to_state, iso(now), compact_json(dict(detail or {}))],
         )
         return int(cur.lastrowid or 0)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
-from watcher.store.base import Repository, _locked, _present, from_iso, iso
+from watcher.store.base import Repository, _locked, _present, compact_json, from_iso, iso
 from watcher.store.schema import OPEN_SQL
 
 
@@ -393,7 +393,7 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "raw": _raw_blob(post.raw),
         # the rating in a column of its own for the digest's figures; the whole review as JSON
         "rating": post.review.rating if post.review else None,
-        "review": _json(post.review.to_json()) if post.review else None,
+        "review": compact_json(post.review.to_json()) if post.review else None,
     }
     if triage is None:  # the detected language replaces the platform's hint only when triaged
         row.update(dict.fromkeys(TRIAGE_COLUMNS), lang=post.lang)
@@ -405,9 +405,9 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
             sentiment=triage.sentiment,
             sentiment_label=triage.sentiment_label,
             lang=triage.lang,
-            intents=_json(list(triage.intents)),
-            reasons=_json(list(triage.reasons)),
-            tags=_json(list(triage.tags)),
+            intents=compact_json(list(triage.intents)),
+            reasons=compact_json(list(triage.reasons)),
+            tags=compact_json(list(triage.tags)),
             channel=triage.channel,
         )
     return row
@@ -438,17 +438,13 @@ def norm_hash(norm: str) -> int | None:
     )
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 def _raw_blob(raw: Mapping[str, Any]) -> bytes:
     """The payload as zlib-compressed JSON: a platform payload is most of a post's row,
     and compressed it takes about 60% of the space."""
     if isinstance(raw, RawJson):
         text = raw.text  # already JSON (a replayed line): not encoded again
     else:
-        text = _json(dict(raw))
+        text = compact_json(dict(raw))
         if storable_text(text) != text:  # a lone surrogate: \u-escaped, kept exactly
             text = json.dumps(dict(raw), default=str)
     return zlib.compress(text.encode("utf-8", "surrogatepass"))

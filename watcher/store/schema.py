@@ -174,6 +174,7 @@ CREATE TABLE outbox (
     dedupe_key TEXT,
     channel TEXT,
     item_id INTEGER,
+    -- compact JSON; NULL a day after the row was sent (nothing reads a sent row's payload)
     payload TEXT,
     status TEXT,
     attempts INTEGER,
@@ -186,7 +187,12 @@ CREATE TABLE outbox (
     lease_owner TEXT
 );
 CREATE UNIQUE INDEX idx_outbox_dedupe_key ON outbox (dedupe_key);
-CREATE INDEX idx_outbox_status_next_attempt_at ON outbox (status, next_attempt_at);
+-- the rows still to deliver (or given up), not the sent ones that pile up: due_outbox and the
+-- backlog read these; a query must say status = 'pending' (or 'failed') for SQLite to use it
+CREATE INDEX idx_outbox_status_next_attempt_at ON outbox (status, next_attempt_at)
+    WHERE status = 'pending' OR status = 'failed';
+-- sent rows whose payload is still kept: OutboxTables.prune_payloads clears it a day on
+CREATE INDEX outbox_payload_kept ON outbox (sent_at) WHERE status = 'sent' AND payload IS NOT NULL;
 
 -- when each periodic job last ran, so its interval holds across restarts
 CREATE TABLE job_runs (

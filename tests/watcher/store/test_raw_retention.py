@@ -13,7 +13,7 @@ from watcher.config import Config
 from watcher.core.config import ConfigError
 from watcher.core.post import PostKind
 from watcher.queue.machine import Queue
-from watcher.scheduler import prune_raw_payloads
+from watcher.scheduler import prune_payloads
 from watcher.service import Service
 from watcher.slack.cards import rating_verdict
 from watcher.store import Store
@@ -51,7 +51,7 @@ def test_the_job_uses_raw_days_and_zero_keeps_everything(make_config: Callable[.
         service = Service.from_config(config, connectors={}, clock=clock)
         service.store.db.execute("DELETE FROM posts")
         service.store.posts.insert_posts([NewPost(make_post(native_id="1", raw={"a": 1}), None)], fetched_at=T0)
-        prune_raw_payloads(service)
+        prune_payloads(service)
         assert stored_raw(service.store) == {"x:1": kept}
         service.close()
 
