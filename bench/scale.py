@@ -38,6 +38,7 @@ from connectors.base import FetchResult  # noqa: E402
 from connectors.replay import record_to_post  # noqa: E402
 from watcher.cli.demo import DEMO_BRAND, sample_path  # noqa: E402
 from watcher.config import load_config  # noqa: E402
+from watcher.core.times import iso  # noqa: E402
 from watcher.digest.figures import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
 from watcher.ingest.pipeline import Pipeline  # noqa: E402
 from watcher.store import Store  # noqa: E402
@@ -198,16 +199,22 @@ def disk(db: Path) -> tuple[int, dict[str, int]]:
     return (pages - free) * size, parts
 
 
-def deliver_and_prune(config_path: Path, now: datetime) -> int:
-    """What a running service does to the history: the outbox delivered (the bench has no
-    Slack: rows are marked sent as they were made), then the pruning job of storage.raw_days."""
+def deliver_and_prune(config_path: Path, end: datetime) -> int:
+    """What a running service and its team do to the history by the day after the import: the outbox
+    delivered (no Slack here: rows are marked sent when they were made), items older than a
+    week closed (dismissed), then the pruning job of storage.raw_days."""
     from watcher.scheduler import prune_payloads
     from watcher.service import Service
 
     config = load_config(config_path)
-    service = Service.from_config(config, connectors={}, triage_fn=lambda *_: None, clock=lambda: now)
+    day_after = datetime.now(UTC) + timedelta(days=1)  # the outbox rows were made now, during the import
+    service = Service.from_config(config, connectors={}, clock=lambda: day_after)
     with service.store.transaction():
         service.store.db.execute("UPDATE outbox SET status = 'sent', sent_at = created_at, ref = 'bench'")
+        service.store.db.execute(
+            "UPDATE queue_items SET state = 'dismissed' WHERE posted_at < ?",
+            [iso(end - timedelta(days=7))],
+        )
     dropped = prune_payloads(service)
     service.close()
     return dropped

@@ -179,6 +179,10 @@ class PostTables(Repository):
                     fresh.append(entry)
             fetched = iso(fetched_at)
             self.db.conn.executemany(_INSERT_POST, [_post_row(e, fetched_at=fetched) for e in fresh])
+            self.db.conn.executemany(
+                "INSERT INTO post_raw (created_at, post_key, raw) VALUES (?, ?, ?)",
+                [(iso(e.post.created_at), e.post.key, _raw_blob(e.post.raw)) for e in fresh if e.post.raw],
+            )
             self.db.conn.executemany(_UPSERT_AUTHOR, [_author_row(e.post) for e in fresh])
             return {e.post.key for e in fresh}
 
@@ -243,10 +247,10 @@ class PostTables(Repository):
         ).fetchall()
 
     def _post_rows(self, tail: str, params: list[Any]) -> list[Post]:
-        return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw="p.raw") + " " + tail, params)]
+        return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw=_RAW_OF) + " " + tail, params)]
 
     def prune_raw(self, before: datetime, *, batch: int = 500) -> int:
-        """Drop the raw payloads of posts created before `before`, a batch per transaction
+        """Delete the raw payloads of posts created before `before`, a batch per transaction
         (ingest waits for one batch, not the whole run). A post whose queue item is still
         open keeps its payload: replying reads it (Mastodon's visibility, YouTube's video).
         Returns how many payloads were dropped."""
@@ -277,12 +281,14 @@ class PostTables(Repository):
         )[::-1]
 
 
-# along posts_raw_kept (the posts that still hold a payload), oldest first
+# the oldest payloads first, along post_raw's primary key
 _PRUNE_RAW = (
-    "UPDATE posts SET raw = NULL WHERE rowid IN (SELECT p.rowid FROM posts p WHERE p.raw IS NOT NULL "
-    "AND p.created_at < ? AND NOT EXISTS (SELECT 1 FROM queue_items q WHERE q.post_key = p.key "
-    f"AND q.state IN ({OPEN_SQL})) ORDER BY p.created_at LIMIT ?)"
+    "DELETE FROM post_raw WHERE (created_at, post_key) IN (SELECT r.created_at, r.post_key FROM post_raw r "
+    "WHERE r.created_at < ? AND NOT EXISTS (SELECT 1 FROM queue_items q WHERE q.post_key = r.post_key "
+    f"AND q.state IN ({OPEN_SQL})) ORDER BY r.created_at LIMIT ?)"
 )
+# a post's payload, if still kept (a primary-key look-up)
+_RAW_OF = "(SELECT r.raw FROM post_raw r WHERE r.created_at = p.created_at AND r.post_key = p.key)"
 
 _POST_SELECT = (
     "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
@@ -349,7 +355,6 @@ _POST_COLUMNS = (
     "is_repost",
     "duplicate_of",
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
-    "raw",
     "rating",
     "review",
 )
@@ -390,7 +395,6 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "is_own": int(post.is_own),
         "is_repost": int(post.is_repost),
         "duplicate_of": entry.duplicate_of,
-        "raw": _raw_blob(post.raw),
         # the rating in a column of its own for the digest's figures; the whole review as JSON
         "rating": post.review.rating if post.review else None,
         "review": compact_json(post.review.to_json()) if post.review else None,
@@ -444,7 +448,7 @@ def _raw_blob(raw: Mapping[str, Any]) -> bytes:
     if isinstance(raw, RawJson):
         text = raw.text  # already JSON (a replayed line): not encoded again
     else:
-        text = compact_json(dict(raw))
+        text = json.dumps(dict(raw), ensure_ascii=False, default=str)
         if storable_text(text) != text:  # a lone surrogate: \u-escaped, kept exactly
             text = json.dumps(dict(raw), default=str)
     return zlib.compress(text.encode("utf-8", "surrogatepass"))

@@ -55,20 +55,26 @@ CREATE TABLE posts (
     reasons TEXT,
     tags TEXT,
     channel TEXT,
-    -- the platform payload, zlib-compressed JSON; NULL once older than storage.raw_days
-    raw BLOB,
     rating INTEGER,
     review TEXT
 );
 CREATE INDEX idx_posts_created_at ON posts (created_at);
--- the posts still holding a payload, oldest first: pruning reads only these (PostTables.prune_raw)
-CREATE INDEX posts_raw_kept ON posts (created_at) WHERE raw IS NOT NULL;
 CREATE INDEX idx_posts_author_key_created_at ON posts (author_key, created_at);
 -- digest figures come from one index-only, sort-free GROUP BY over this partial index
 -- (counted posts: not own, not duplicates); its column order is the GROUP BY order
 CREATE INDEX posts_digest ON posts
     ({QUARTER_SQL}, sentiment_label, platform, source, lang, intents, created_at)
     WHERE duplicate_of IS NULL AND is_own = 0;
+
+-- each post's platform payload (zlib-compressed JSON) until it is storage.raw_days old, in
+-- the post's time order: pruning deletes whole pages of the oldest, which new rows reuse
+-- (a column cleared in place would leave holes in every page of posts)
+CREATE TABLE post_raw (
+    created_at TEXT NOT NULL,
+    post_key TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    PRIMARY KEY (created_at, post_key)
+) WITHOUT ROWID;
 
 CREATE TABLE authors (
     key TEXT PRIMARY KEY,

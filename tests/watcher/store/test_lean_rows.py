@@ -55,5 +55,5 @@ def test_waiting_rows_and_kept_payloads_are_read_through_their_partial_indexes(s
     assert "idx_outbox_status_next_attempt_at" in plan(store, due, ["2026"])
     failed = "SELECT id FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT 1"
     assert "idx_outbox_status_next_attempt_at" in plan(store, failed, [])
-    raw = "SELECT rowid FROM posts WHERE raw IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT 5"
-    assert "posts_raw_kept" in plan(store, raw, ["2026"])
+    raw = "SELECT post_key FROM post_raw WHERE created_at < ? ORDER BY created_at LIMIT 5"
+    assert "USING PRIMARY KEY" in plan(store, raw, ["2026"])
