@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
 from watcher.store.base import Repository, _locked, _present, compact_json, from_iso, iso
-from watcher.store.schema import OPEN_SQL
+from watcher.store.schema import OPEN_SQL, REASONS_SQL
 
 
 @dataclass(frozen=True)
@@ -177,14 +177,27 @@ class PostTables(Repository):
                 if entry.post.key not in known:
                     known.add(entry.post.key)
                     fresh.append(entry)
-            fetched = iso(fetched_at)
-            self.db.conn.executemany(_INSERT_POST, [_post_row(e, fetched_at=fetched) for e in fresh])
+            fetched, reason_ids = iso(fetched_at), self._reason_ids(fresh)
+            self.db.conn.executemany(
+                _INSERT_POST, [_post_row(e, fetched_at=fetched, reason_ids=reason_ids) for e in fresh]
+            )
             self.db.conn.executemany(
                 "INSERT INTO post_raw (created_at, post_key, raw) VALUES (?, ?, ?)",
                 [(iso(e.post.created_at), e.post.key, _raw_blob(e.post.raw)) for e in fresh if e.post.raw],
             )
             self.db.conn.executemany(_UPSERT_AUTHOR, [_author_row(e.post) for e in fresh])
             return {e.post.key for e in fresh}
+
+    def _reason_ids(self, entries: Sequence[NewPost]) -> dict[str, int]:
+        """The reason_texts id of every reason the entries give, adding the new ones."""
+        texts = list(dict.fromkeys(r for e in entries if e.triage is not None for r in e.triage.reasons))
+        self.db.conn.executemany("INSERT OR IGNORE INTO reason_texts (text) VALUES (?)", [(t,) for t in texts])
+        ids: dict[str, int] = {}
+        for start in range(0, len(texts), 500):
+            chunk = texts[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            ids.update(self.db.execute(f"SELECT text, id FROM reason_texts WHERE text IN ({marks})", chunk).fetchall())
+        return ids
 
     @_locked
     def get_post(self, key: str) -> Post | None:
@@ -194,8 +207,8 @@ class PostTables(Repository):
     @_locked
     def post_triage(self, key: str) -> StoredTriage | None:
         row = self.db.execute(
-            "SELECT score, priority, needs_reply, sentiment, sentiment_label, lang, intents, reasons, "
-            "tags, channel FROM posts WHERE key = ?",
+            f"SELECT score, priority, needs_reply, sentiment, sentiment_label, lang, intents, "
+            f"{REASONS_SQL.format(column='reasons')}, tags, channel FROM posts WHERE key = ?",
             [key],
         ).fetchone()
         if row is None or row[0] is None:
@@ -371,7 +384,7 @@ _UPSERT_AUTHOR = (
 )
 
 
-def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
+def _post_row(entry: NewPost, *, fetched_at: str, reason_ids: Mapping[str, int]) -> dict[str, Any]:
     """A post's row for _INSERT_POST."""
     post, triage = entry.post, entry.triage
     row: dict[str, Any] = {
@@ -410,7 +423,7 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
             sentiment_label=triage.sentiment_label,
             lang=triage.lang,
             intents=compact_json(list(triage.intents)),
-            reasons=compact_json(list(triage.reasons)),
+            reasons=compact_json([reason_ids[r] for r in triage.reasons]),
             tags=compact_json(list(triage.tags)),
             channel=triage.channel,
         )

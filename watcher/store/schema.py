@@ -20,6 +20,13 @@ OPEN_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
 
 QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
 
+# a posts.reasons column read back as the JSON list of words it stands for, in order (a
+# database made before reason_texts holds the words themselves: they are kept as they are)
+REASONS_SQL = (
+    "(SELECT json_group_array(COALESCE(t.text, j.value)) FROM json_each({column}) j "
+    "LEFT JOIN reason_texts t ON t.id = j.value)"
+)
+
 _AUTHOR_OF = "SELECT author_key FROM posts WHERE key = {row}.post_key"
 
 SCHEMA = f"""
@@ -52,6 +59,7 @@ CREATE TABLE posts (
     sentiment REAL,
     sentiment_label TEXT,
     intents TEXT,
+    -- the triage reasons as a JSON list of reason_texts ids (REASONS_SQL reads them back)
     reasons TEXT,
     tags TEXT,
     channel TEXT,
@@ -75,6 +83,9 @@ CREATE TABLE post_raw (
     raw BLOB NOT NULL,
     PRIMARY KEY (created_at, post_key)
 ) WITHOUT ROWID;
+
+-- each triage reason's words once: most repeat across posts ("question or request (+20)")
+CREATE TABLE reason_texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 
 CREATE TABLE authors (
     key TEXT PRIMARY KEY,

@@ -13,11 +13,26 @@ from watcher.store.posts import NewPost, StoredTriage
 def test_triage_columns_and_audit_detail_are_compact_json(store: Store) -> None:
     triage = StoredTriage(70, "high", True, -0.5, "negative", "it", ("billing", "refund"), ("è caro (+5)", "b"))
     store.posts.insert_posts([NewPost(make_post(native_id="1"), triage)], fetched_at=T0)
-    row = store.db.execute("SELECT intents, reasons FROM posts").fetchone()
-    assert row == ('["billing","refund"]', '["è caro (+5)","b"]')
+    assert store.db.execute("SELECT intents FROM posts").fetchone()[0] == '["billing","refund"]'
     assert store.posts.post_triage("x:1") == triage
     store.items.create_queue_item("x:1", priority="high", score=70, channel="#c", now=T0)
     assert store.db.execute("SELECT detail FROM events").fetchone()[0] == '{"priority":"high","score":70}'
+
+
+def test_each_reasons_words_are_stored_once_and_read_back_in_order(store: Store) -> None:
+    first = StoredTriage(70, "high", True, 0.0, "neutral", "en", ("refund",), ("b (+5)", "a", "b (+5)"))
+    second = StoredTriage(60, "high", True, 0.0, "neutral", "en", ("refund",), ("a", "c"))
+    store.posts.insert_posts([NewPost(make_post(native_id="1"), first)], fetched_at=T0)
+    store.posts.insert_posts([NewPost(make_post(native_id="2"), second)], fetched_at=T0)
+    assert store.db.execute("SELECT COUNT(*) FROM reason_texts").fetchone()[0] == 3
+    assert [store.posts.post_triage(k) for k in ("x:1", "x:2")] == [first, second]
+    store.items.create_queue_item("x:1", priority="high", score=70, channel="#c", now=T0)
+    (row,) = store.items.queue_rows()
+    assert row.reasons == ("b (+5)", "a", "b (+5)")
+    # a row written with the words themselves (before reason_texts) reads back as it is
+    store.db.execute("""UPDATE posts SET reasons = '["old words (+5)"]' WHERE key = 'x:2'""")
+    triage = store.posts.post_triage("x:2")
+    assert triage is not None and triage.reasons == ("old words (+5)",)
 
 
 def test_a_sent_rows_payload_is_cleared_a_day_on_and_the_row_stays(store: Store) -> None:
