@@ -257,7 +257,9 @@ def main() -> None:
         for when in ("as ingested", "delivered and pruned"):
             if when != "as ingested":
                 dropped = deliver_and_prune(config_path, end)
-                print(f"pruning (storage.raw_days = {config.storage.raw_days}): {dropped:,} payloads dropped")
+                print(
+                    f"pruning (storage.raw_days = {config.storage.raw_days}): {dropped:,} raw and sent outbox payloads"
+                )
             size, parts = disk(db)
             print(f"disk, {when}: {size / 1e6:.0f} MB for {stored:,} posts = {size / stored:.0f} bytes per post")
             for name, part in list(parts.items())[:12]:
