@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from watcher.config import DigestConfig  # noqa: E402
 from watcher.core.post import normalized_text  # noqa: E402
-from watcher.digest.figures import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
+from watcher.digest.figures import SLA_DEFAULTS, collect_digest
 from watcher.digest.spikes import SpikeRule, check_spikes  # noqa: E402
+from watcher.digest.windows import period_window
 from watcher.store import Store, iso  # noqa: E402
 from watcher.store.posts import norm_hash  # noqa: E402
 

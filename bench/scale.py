@@ -39,7 +39,8 @@ from connectors.replay import record_to_post  # noqa: E402
 from watcher.cli.demo import DEMO_BRAND, sample_path  # noqa: E402
 from watcher.config import load_config  # noqa: E402
 from watcher.core.times import iso  # noqa: E402
-from watcher.digest.figures import SLA_DEFAULTS, collect_digest, period_window  # noqa: E402
+from watcher.digest.figures import SLA_DEFAULTS, collect_digest  # noqa: E402
+from watcher.digest.windows import period_window  # noqa: E402
 from watcher.ingest.pipeline import Pipeline  # noqa: E402
 from watcher.store import Store  # noqa: E402
 

@@ -99,11 +99,12 @@ def digest(
     first response times per priority and agent, languages. Prints a summary; writes
     HTML and CSV on request; posts to Slack with --post.
     """
-    from watcher.digest.figures import DigestError, collect_digest, parse_moment, period_window, sla_targets
+    from watcher.digest.figures import collect_digest, sla_targets
     from watcher.digest.html import render_html
     from watcher.digest.jobs import build_digest, draw_charts
     from watcher.digest.slack import DigestPostError, post_digest, slack_client
     from watcher.digest.text import digest_text, write_csv
+    from watcher.digest.windows import DigestError, parse_moment, period_window
 
     console = Console()
     config: Config | None = None

@@ -24,10 +24,11 @@ from slack_sdk import WebClient
 
 from watcher.config import Config, DigestScheduleConfig
 from watcher.core.post import utc_now
-from watcher.digest.figures import Digest, Window, collect_digest, period_window, sla_targets
+from watcher.digest.figures import Digest, collect_digest, sla_targets
 from watcher.digest.slack import DigestPostError, digest_title, find_posted_digest, post_digest, slack_client
 from watcher.digest.spikes import SpikeRule, check_spikes
 from watcher.digest.themes import brand_terms
+from watcher.digest.windows import Window, period_window
 from watcher.store import Store, from_iso, iso
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,11 @@ are written and approved, and answers go out."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
 
+from watcher.config import SlackConfig
 from watcher.core.incident import StatementKind
 from watcher.core.item import OutboxRow
 from watcher.incidents.fanout import progress
@@ -14,8 +17,29 @@ from watcher.notify.outbox import DeliveryFailed
 from watcher.slack.incident_cards import IncidentView, incident_blocks, incident_text
 from watcher.store import Store
 
-if TYPE_CHECKING:  # the notifier hands itself in; it imports this module to do so
-    from watcher.slack.outbox import SlackNotifier
+
+class SlackNotifier(Protocol):
+    """What an incident card needs of watcher.slack.outbox's notifier, which hands itself in
+    (declared here so the two modules do not import each other)."""
+
+    store: Store
+    slack: SlackConfig
+    clock: Callable[[], datetime]
+
+    def _earlier_copy(self, row: OutboxRow, channel: str, thread_ts: str = "") -> tuple[str, str] | None: ...
+
+    def _post(
+        self,
+        row: OutboxRow,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str = "",
+        look_first: bool = True,
+    ) -> tuple[str, str]: ...
+
+    def _update(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None: ...
 
 
 def incident_card_key(incident_id: int) -> str:

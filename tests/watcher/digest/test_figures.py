@@ -10,17 +10,15 @@ import pytest
 from tests.watcher.digest.fixture import SUNDAY, TZ, at, build
 from watcher.digest.figures import (
     SLA_DEFAULTS,
-    DigestError,
     ResponseStats,
     build_intents,
     build_responses,
     collect_digest,
-    parse_moment,
     percentile,
-    period_window,
     quarter_start,
     sla_targets,
 )
+from watcher.digest.windows import DigestError, parse_moment, period_window
 from watcher.store import Store
 
 NOW = at("2026-10-26T08:00:00")  # Monday morning, Rome

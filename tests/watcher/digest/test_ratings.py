@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from tests.conftest import T0, make_post
 from watcher.core.post import PostKind, Review
-from watcher.digest.figures import collect_digest, custom_window
+from watcher.digest.figures import collect_digest
 from watcher.digest.html import render_html
 from watcher.digest.ratings import build_ratings
 from watcher.digest.text import digest_text
+from watcher.digest.windows import custom_window
 from watcher.store import Store
 from watcher.store.reports import ReviewRow
 

@@ -13,9 +13,10 @@ import pytest
 
 from tests.watcher.digest.fixture import SUNDAY, TZ, at, build
 from watcher.digest.charts import RESPONSE_BINS, render_charts, response_bins
-from watcher.digest.figures import SLA_DEFAULTS, Digest, collect_digest, parse_moment, period_window
+from watcher.digest.figures import SLA_DEFAULTS, Digest, collect_digest
 from watcher.digest.html import render_html
 from watcher.digest.text import change, digest_text, duration, percent, points
+from watcher.digest.windows import parse_moment, period_window
 from watcher.store import Store
 
 NOW = at("2026-10-26T08:00:00")
