@@ -182,7 +182,7 @@ class PostTables(Repository):
                 _INSERT_POST, [_post_row(e, fetched_at=fetched, reason_ids=reason_ids) for e in fresh]
             )
             self.db.conn.executemany(
-                "INSERT INTO post_raw (created_at, post_key, raw) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO post_raw (created_at, post_key, raw) VALUES (?, ?, ?)",
                 [(iso(e.post.created_at), e.post.key, _raw_blob(e.post.raw)) for e in fresh if e.post.raw],
             )
             self.db.conn.executemany(_UPSERT_AUTHOR, [_author_row(e.post) for e in fresh])
@@ -263,17 +263,19 @@ class PostTables(Repository):
         return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw=_RAW_OF) + " " + tail, params)]
 
     def prune_raw(self, before: datetime, *, batch: int = 500) -> int:
-        """Delete the raw payloads of posts created before `before`, a batch per transaction
-        (ingest waits for one batch, not the whole run). A post whose queue item is still
-        open keeps its payload: replying reads it (Mastodon's visibility, YouTube's video).
-        Returns how many payloads were dropped."""
-        dropped = 0
+        """Delete the raw payloads of posts created before `before`, oldest first, a page of
+        `batch` per transaction (ingest waits for one page, not the whole run). A post whose
+        queue item is still open keeps its payload: replying reads it (Mastodon's visibility,
+        YouTube's video); the walk goes on past it. Returns how many payloads went."""
+        dropped, after = 0, ("", "")
         while True:
             with self.transaction():
-                count = self.db.execute(_PRUNE_RAW, [iso(before), batch]).rowcount
-            dropped += count
-            if count < batch:
+                page = self.db.execute(_RAW_PAGE, [*after, iso(before), batch]).fetchall()
+                if page:
+                    dropped += self.db.execute(_PRUNE_RAW, [*page[0], *page[-1]]).rowcount
+            if len(page) < batch:
                 return dropped
+            after = page[-1]
 
     @_locked
     def count_posts(self) -> int:
@@ -294,11 +296,15 @@ class PostTables(Repository):
         )[::-1]
 
 
-# the oldest payloads first, along post_raw's primary key
+# pruning walks post_raw in its primary key's order (the post's time), a page at a time ...
+_RAW_PAGE = (
+    "SELECT created_at, post_key FROM post_raw WHERE (created_at, post_key) > (?, ?) AND created_at < ? "
+    "ORDER BY created_at, post_key LIMIT ?"
+)
+# ... and deletes the page's payloads but those of posts with an open item
 _PRUNE_RAW = (
-    "DELETE FROM post_raw WHERE (created_at, post_key) IN (SELECT r.created_at, r.post_key FROM post_raw r "
-    "WHERE r.created_at < ? AND NOT EXISTS (SELECT 1 FROM queue_items q WHERE q.post_key = r.post_key "
-    f"AND q.state IN ({OPEN_SQL})) ORDER BY r.created_at LIMIT ?)"
+    "DELETE FROM post_raw WHERE (created_at, post_key) BETWEEN (?, ?) AND (?, ?) AND NOT EXISTS "
+    f"(SELECT 1 FROM queue_items q WHERE q.post_key = post_raw.post_key AND q.state IN ({OPEN_SQL}))"
 )
 # a post's payload, if still kept (a primary-key look-up)
 _RAW_OF = "(SELECT r.raw FROM post_raw r WHERE r.created_at = p.created_at AND r.post_key = p.key)"

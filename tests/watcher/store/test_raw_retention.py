@@ -65,3 +65,11 @@ def test_a_negative_raw_days_is_refused(make_config: Callable[..., Config]) -> N
 def test_a_rating_card_without_its_payload_has_no_verdict_line() -> None:
     rating = make_post("Recommends: great service", kind=PostKind.REVIEW, platform="facebook")
     assert rating_verdict(rating) == ""  # the verdict still leads the post's text
+
+
+def test_the_walk_goes_on_past_a_kept_payload(store: Store) -> None:
+    posts = [make_post(native_id=str(n), minutes=n, raw={"id": n}) for n in range(5)]
+    store.posts.insert_posts([NewPost(p, None) for p in posts], fetched_at=T0)
+    assert store.items.create_queue_item("x:0", priority="high", score=70, channel="#c", now=T0)
+    assert store.posts.prune_raw(T0 + timedelta(days=1), batch=1) == 4
+    assert stored_raw(store) == {f"x:{n}": n == 0 for n in range(5)}
