@@ -171,7 +171,8 @@ def run_command(config_path: Path, *args: str) -> tuple[float, float, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="160", WATCHER_CONFIG=str(config_path))
     command = [sys.executable, "-c", "from watcher.cli.main import main; main()", *args]
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # run from the checkout: `python -c` puts the working folder first on sys.path
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
