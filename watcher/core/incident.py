@@ -54,6 +54,15 @@ class Incident:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentRef:
+    """An incident as a queue card names it: in its menu, or as the one its post is in."""
+
+    id: int
+    title: str
+    is_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentPost:
     """A post the incident covers, with what the pipeline knew of it."""
 
@@ -106,3 +115,9 @@ class IncidentsConfig:
     # replies per minute per platform while answering everyone
     sends_per_minute: int = 20
     channel: str = ""  # the incident cards' channel; empty: slack.channel
+    # posts that join after the statement went out: "send" it to them from the Slack tick,
+    # or "approve": they wait for the next Answer everyone click
+    late_joiners: str = "approve"
+
+
+LATE_JOINER_MODES = ("send", "approve")

@@ -152,6 +152,9 @@ class Incidents:
         current = self.store.incidents.incident_of(post_key)
         if current is not None and current != incident_id:
             raise IncidentError(f"that post belongs to incident {current}; take it out of that one first")
+        incident = self.get(incident_id)
+        if not incident.is_open:
+            raise IncidentError(f"incident {incident_id} is {incident.state.value}; only an open incident takes posts")
         return self._change_posts(incident_id, post_key, actor, add=True)
 
     def remove_post(self, incident_id: int, post_key: str, actor: str) -> bool:

@@ -113,8 +113,16 @@ class FanOut:
         self.gap = 60.0 / max(1, sends_per_minute)
         self.sleep = sleep
 
-    def run(self, incident_id: int, *, kind: StatementKind = StatementKind.FIRST, actor: str = "") -> FanOutReport:
-        """One pass over the incident's posts; run it again to go on after a wait or a crash."""
+    def run(
+        self,
+        incident_id: int,
+        *,
+        kind: StatementKind = StatementKind.FIRST,
+        actor: str = "",
+        joined_after: datetime | None = None,
+    ) -> FanOutReport:
+        """One pass over the incident's posts (those that joined after `joined_after`, if
+        given); run it again to go on after a wait or a crash."""
         statements = {
             lang: s for lang, s in self.store.incidents.statements(incident_id, kind).items() if s.approved_by
         }
@@ -124,7 +132,8 @@ class FanOut:
         incident = self.store.incidents.get(incident_id)
         last_send: dict[str, float] = {}
         for entry in self.store.incidents.posts(incident_id):
-            self._one(incident_id, entry, statements, report, last_send, actor=actor)
+            if joined_after is None or entry.joined_at > joined_after:
+                self._one(incident_id, entry, statements, report, last_send, actor=actor)
         if incident is not None and report.sent:
             self.store.incidents.mark_first_statement(incident_id, now=self.clock())
             enqueue_incident_update(

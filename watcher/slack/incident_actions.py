@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from watcher.core.incident import IncidentState, StatementKind
+from watcher.core.incident import OPEN_INCIDENT_STATES, IncidentState, StatementKind
 from watcher.core.item import OutboxRow
 from watcher.incidents.actions import IncidentError, Incidents
 from watcher.incidents.detect import enqueue_incident_update
@@ -26,7 +26,7 @@ from watcher.slack.incident_cards import (
     submitted_reason,
     submitted_statement,
 )
-from watcher.slack.listeners import Ack, ActionHandler, ActionListener, ViewListener, _tell, open_modal
+from watcher.slack.listeners import Ack, ActionHandler, ActionListener, ViewListener, _item_id, _tell, open_modal
 from watcher.slack.permissions import Role
 from watcher.slack.runtime import SlackRuntime
 
@@ -66,6 +66,46 @@ def _kind(action: Mapping[str, Any]) -> StatementKind:
     """The statement a button is about: "<id>" the first, "<id>:closing" the closing one."""
     tail = str(action.get("value") or "").partition(":")[2]
     return StatementKind.CLOSING if tail == StatementKind.CLOSING.value else StatementKind.FIRST
+
+
+def _card_and_incident(action: Mapping[str, Any]) -> tuple[int, int]:
+    """A queue card's incident menu or button carries "<item id>:<incident id>"."""
+    item_id, incident = _item_id(action)
+    return item_id, int(incident)
+
+
+def card_incident(add: bool) -> ActionHandler:
+    """Add a queue card's post to an open incident, or take it out (the incident's timeline
+    keeps who and when); both cards are redrawn."""
+
+    def handle(
+        runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
+    ) -> None:
+        try:
+            item_id, incident_id = _card_and_incident(action)
+        except ValueError:
+            _tell(client, body, "That menu carried no queue item; the card may be from an older version.")
+            return
+        item = runtime.store.items.get_item(item_id)
+        if item is None:
+            _tell(client, body, f"Queue item {item_id} no longer exists.")
+            return
+        incidents = incidents_of(runtime)
+        try:
+            if add:
+                changed = incidents.add_post(incident_id, item.post_key, user)
+            else:
+                changed = incidents.remove_post(incident_id, item.post_key, user)
+        except IncidentError as exc:
+            _tell(client, body, str(exc))
+            return
+        if changed:
+            runtime.redraw(
+                item_id, reason=f"incident:{incident_id}:{'in' if add else 'out'}:{runtime.clock().isoformat()}"
+            )
+            redraw_incident(runtime, incident_id)
+
+    return handle
 
 
 def incident_step(to: IncidentState) -> ActionHandler:
@@ -160,6 +200,19 @@ def answer_everyone(
     _report(runtime, client, body, incident_id, fan_out(runtime).run(incident_id, actor=user), "answered")
 
 
+def answer_late_joiners(runtime: SlackRuntime) -> int:
+    """With `late_joiners = "send"`, posts that joined an open incident after its statement
+    went out get it on the Slack tick, through the same exactly-once fan-out (sent in the
+    approver's name); with "approve" they wait for the next Answer everyone click."""
+    if runtime.config.incidents.late_joiners != "send":
+        return 0
+    sent = 0
+    for incident in runtime.store.incidents.active(OPEN_INCIDENT_STATES):
+        if incident.first_statement_at is not None:
+            sent += fan_out(runtime).run(incident.id, joined_after=incident.first_statement_at).sent
+    return sent
+
+
 def send_follow_ups(
     runtime: SlackRuntime, body: dict[str, Any], action: dict[str, Any], client: WebClient, user: str
 ) -> None:
@@ -201,4 +254,6 @@ INCIDENT_LISTENERS: tuple[ActionListener | ViewListener, ...] = (
     ViewListener("incident_approve_submit", Role.APPROVER, submit_approval, lambda _view: "reason"),
     ActionListener("incident_answer", Role.APPROVER, answer_everyone),
     ActionListener("incident_follow_up", Role.APPROVER, send_follow_ups),
+    ActionListener("incident_add", Role.MODERATOR, card_incident(add=True)),
+    ActionListener("incident_remove", Role.MODERATOR, card_incident(add=False)),
 )

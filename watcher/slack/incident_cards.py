@@ -12,10 +12,13 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from watcher.core.incident import Incident, IncidentPost, IncidentState, Statement, StatementKind
+from watcher.core.incident import Incident, IncidentPost, IncidentRef, IncidentState, Statement, StatementKind
 from watcher.slack.mrkdwn import escape, fit, mention
 
 EXAMPLES = 3
+# queue card states in which a card can go into an incident or come out of one
+MOVABLE_ITEM_STATES = ("new", "snoozed", "claimed", "drafted", "failed")
+INCIDENT_MENU_LIMIT = 100  # Slack's limit on a select's options
 OPEN_STEPS = (IncidentState.INVESTIGATING, IncidentState.IDENTIFIED, IncidentState.MONITORING)
 
 
@@ -63,6 +66,39 @@ def button(
     if style:
         element["style"] = style
     return element
+
+
+def incident_controls(
+    item_id: int, state: str, current: IncidentRef | None, open_incidents: Sequence[IncidentRef]
+) -> list[dict[str, Any]]:
+    """A queue card's way into an open incident (a menu) or out of its own (a button);
+    values are "<item id>:<incident id>". A post stays in a suggested, ignored or resolved
+    incident (a post is in one incident), so such a card offers neither."""
+    if state not in MOVABLE_ITEM_STATES or (current is not None and not current.is_open):
+        return []
+    if current is not None:
+        text = f"Take out of incident #{current.id}"
+        return [
+            {"type": "button", "text": _plain(text), "action_id": "incident_remove", "value": f"{item_id}:{current.id}"}
+        ]
+    if not open_incidents:
+        return []
+    options = [
+        {"text": _plain(f"#{ref.id} {ref.title}"), "value": f"{item_id}:{ref.id}"}
+        for ref in open_incidents[:INCIDENT_MENU_LIMIT]
+    ]
+    return [
+        {
+            "type": "static_select",
+            "action_id": "incident_add",
+            "placeholder": _plain("Add to incident…"),
+            "options": options,
+        }
+    ]
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text if len(text) <= limit else text[: limit - 1] + "…"}
 
 
 def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from connectors.base import Connector, reply_scope
 from watcher.config import Config
 from watcher.core.post import Post
 from watcher.core.vocab import OPEN_STATES
+from watcher.slack.incident_actions import answer_late_joiners
 from watcher.slack.outbox import card_key, enqueue_card_update, flush_slack
 from watcher.slack.runtime import SlackRuntime
 from watcher.slack.sla import UNCLAIMED_STATES, BusinessHours, sla_state
@@ -58,6 +59,7 @@ def _run_slack_jobs(runtime: SlackRuntime) -> JobsReport:
     # the interval holds across restarts: a crash loop must not spend the platform's read budget
     if minutes and store.slack.claim_job_run(NATIVE_CHECK_JOB, now=now, every=timedelta(minutes=minutes)):
         answered = check_native_replies(runtime)
+    answer_late_joiners(runtime)  # before the flush: their incident cards' counters go out with it
     sweep = sla_sweep(store, runtime.config, now=now)
     for item_id in sweep.reminded:  # the card turns to "SLA missed"
         item = store.items.get_item(item_id)

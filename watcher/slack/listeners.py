@@ -20,13 +20,16 @@ from slack_sdk.errors import SlackApiError
 
 from watcher.core.item import QueueItem
 from watcher.core.post import Post
+from watcher.incidents.emotions import emotion_of, prepared_answers
 from watcher.incidents.promises import reply_warnings
 from watcher.queue.machine import QueueError, Transition
 from watcher.queue.transitions import Action, require
 from watcher.slack.cards import escape, group_mention, mention
 from watcher.slack.incident_cards import reason_modal, submitted_reason
 from watcher.slack.modals import (
+    OPTION_LIMIT,
     DraftForm,
+    Template,
     checked_digest,
     draft_modal,
     length_error,
@@ -229,9 +232,12 @@ def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
     if post is None:
         raise QueueError(f"post {item.post_key} of item {item_id} is missing from the store")
     triage = runtime.store.posts.post_triage(post.key)
-    templates = templates_for(
-        runtime.config.slack.templates, intents=triage.intents if triage else (), lang=_lang(runtime, post)
-    )
+    intents, lang = triage.intents if triage else (), _lang(runtime, post)
+    emotion = triage and emotion_of(intents=intents, sentiment=triage.sentiment, sentiment_label=triage.sentiment_label)
+    # the prepared answer for the post's emotion comes first, preselected; then the config's
+    prepared = prepared_answers(emotion, intents=intents, lang=lang, case=f"#{item_id}") if emotion else []
+    templates = [Template(a.label[:OPTION_LIMIT], a.text) for a in prepared]
+    templates += templates_for(runtime.config.slack.templates, intents=intents, lang=lang)
     text = item.draft_text or ""
     if not text and templates:
         text = render_template(templates[0].text, post=post, brand=runtime.config.brand.name)
@@ -243,6 +249,7 @@ def draft_form(runtime: SlackRuntime, item_id: int) -> DraftForm:
         text=text,
         note=item.draft_note or "",
         warnings=tuple(draft_warnings(runtime, item, text)),
+        preselected=0 if prepared and not item.draft_text else None,
     )
 
 

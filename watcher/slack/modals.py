@@ -104,6 +104,7 @@ class DraftForm:
     errors: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # the promise check of `text`: each phrase and why
     checked: str = ""  # the digest of the text whose warnings were shown: saving it again keeps it
+    preselected: int | None = None  # the template shown as chosen (the post's prepared answer)
 
 
 def draft_modal(form: DraftForm) -> dict[str, Any]:
@@ -116,23 +117,19 @@ def draft_modal(form: DraftForm) -> dict[str, Any]:
         },
     ]
     if form.templates:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "templates",
-                "elements": [
-                    {
-                        "type": "static_select",
-                        "action_id": "pick_template",
-                        "placeholder": {"type": "plain_text", "text": "Start from a template"},
-                        "options": [
-                            {"text": {"type": "plain_text", "text": t.label}, "value": str(i)}
-                            for i, t in enumerate(form.templates[:100])
-                        ],
-                    }
-                ],
-            }
-        )
+        options = [
+            {"text": {"type": "plain_text", "text": t.label}, "value": str(i)}
+            for i, t in enumerate(form.templates[:100])
+        ]
+        select: dict[str, Any] = {
+            "type": "static_select",
+            "action_id": "pick_template",
+            "placeholder": {"type": "plain_text", "text": "Start from a template"},
+            "options": options,
+        }
+        if form.preselected is not None and form.preselected < len(options):
+            select["initial_option"] = options[form.preselected]
+        blocks.append({"type": "actions", "block_id": "templates", "elements": [select]})
     if form.warnings:
         lines = "\n".join(f"• {escape(w)}" for w in form.warnings)
         text = f":warning: *This reply promises what needs approval:*\n{lines}\nReword it, or save it again: approving it will need a reason."

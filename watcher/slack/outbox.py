@@ -172,6 +172,8 @@ class SlackNotifier:
             events=tuple(self.store.items.events_for_item(item_id)),
             overflow_note=overflow_note,
             can_hide=self.can_hide(post),
+            incident=self.store.incidents.ref_of(post.key),
+            open_incidents=self.store.incidents.open_refs(),
         )
         return view, post
 

@@ -65,13 +65,14 @@ class SlackRuntime:
     def approval_required(self, item: QueueItem) -> bool:
         return item.priority in self.config.slack.approval_required
 
-    def redraw(self, item_id: int) -> None:
+    def redraw(self, item_id: int, *, reason: str = "") -> None:
         """Update the card now; if Slack cannot take it now, the outbox row stays
-        pending and the scheduler's flush delivers it (Retry-After honoured)."""
+        pending and the scheduler's flush delivers it (Retry-After honoured). A change
+        outside the item (it joined an incident) passes a `reason`: its version is the same."""
         item = self.store.items.get_item(item_id)
         if item is None:
             return
-        row_id = enqueue_card_update(self.store, item, now=self.clock())
+        row_id = enqueue_card_update(self.store, item, now=self.clock(), reason=reason)
         if row_id is None:
             return
         with self._lock_for(self._redraw_locks, item_id):

@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from watcher.core.incident import (
+    OPEN_INCIDENT_STATES,
     Incident,
     IncidentEvent,
     IncidentPost,
+    IncidentRef,
     IncidentState,
     Statement,
     StatementKind,
@@ -155,6 +157,26 @@ class IncidentTables(Repository):
     def incident_of(self, post_key: str) -> int | None:
         row = self.db.execute("SELECT incident_id FROM incident_posts WHERE post_key = ?", [post_key]).fetchone()
         return int(row[0]) if row else None
+
+    @_locked
+    def ref_of(self, post_key: str) -> IncidentRef | None:
+        """The incident the post is in, as its queue card names it."""
+        row = self.db.execute(
+            "SELECT i.id, i.title, i.state FROM incident_posts ip JOIN incidents i ON i.id = ip.incident_id "
+            "WHERE ip.post_key = ?",
+            [post_key],
+        ).fetchone()
+        return IncidentRef(int(row[0]), str(row[1]), row[2] in OPEN_INCIDENT_STATES) if row else None
+
+    @_locked
+    def open_refs(self) -> tuple[IncidentRef, ...]:
+        """The open incidents a queue card can be added to, newest first."""
+        rows = self.db.execute(
+            f"SELECT id, title FROM incidents WHERE state IN ({','.join('?' * len(OPEN_INCIDENT_STATES))}) "
+            "ORDER BY id DESC",
+            list(OPEN_INCIDENT_STATES),
+        ).fetchall()
+        return tuple(IncidentRef(int(r[0]), str(r[1])) for r in rows)
 
     @_locked
     def posts(self, incident_id: int) -> list[IncidentPost]:

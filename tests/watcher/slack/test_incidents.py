@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from slack_sdk import WebClient
 
 from tests.fakes.slack_api import FakeSlack
@@ -27,8 +28,10 @@ from tests.watcher.slack.harness import Harness, block_action, view_submission
 from watcher.config import Config
 from watcher.core.incident import IncidentsConfig, IncidentState, StatementKind
 from watcher.core.post import Post
+from watcher.slack.incident_actions import incidents_of
 from watcher.slack.incident_outbox import incident_card_key
-from watcher.slack.outbox import flush_slack
+from watcher.slack.jobs import run_slack_jobs
+from watcher.slack.outbox import card_key, flush_slack
 from watcher.store import Store
 
 
@@ -46,8 +49,10 @@ def outage(n: int, clock: Clock, *, lang: str = "en", platform: str = "x", **ext
     return replace(post, lang=lang)
 
 
-def setup(config: Config, store: Store, client: WebClient, clock: Clock) -> tuple[Any, Harness, RecordingConnector]:
-    config = replace(config, incidents=IncidentsConfig(min_posts=5, window_minutes=30))
+def setup(
+    config: Config, store: Store, client: WebClient, clock: Clock, late_joiners: str = "approve"
+) -> tuple[Any, Harness, RecordingConnector]:
+    config = replace(config, incidents=IncidentsConfig(min_posts=5, window_minutes=30, late_joiners=late_joiners))
     connector = RecordingConnector()
     runtime = make_runtime(store, config, client, clock, connector)
     return runtime, Harness(runtime), connector
@@ -197,3 +202,115 @@ def test_resolve_with_a_closing_statement_follows_up_each_answered_post_once(
     assert followed == sorted(p.key for p in posts)
     flush_slack(store, runtime.notifier, clock=clock)
     assert "Follow-ups sent: 5" in blocks_text(fake.find("CCARE", card["ts"]) or {})
+
+
+def card_of(fake: FakeSlack, store: Store, item_id: int) -> dict[str, Any]:
+    ref = store.slack.slack_message(card_key(item_id))
+    assert ref is not None
+    message = fake.find("CCARE", ref["ts"])
+    assert message is not None
+    return message
+
+
+def test_a_card_is_added_to_an_open_incident_and_taken_out_from_its_menu(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, _ = setup(config, store, client, clock)
+    incident_id = open_incident(runtime, clock)
+    billing = make_post("b1", "I was charged twice", handle="payer", created_at=clock.now, intents=["billing"])
+    [item_id] = ingest(store, runtime.config, clock, billing)
+    flush_slack(store, runtime.notifier, clock=clock)
+    assert "Add to incident" in blocks_text(card_of(fake, store, item_id))
+
+    harness.dispatch(block_action("incident_add", ANA, selected=f"{item_id}:{incident_id}"))
+    assert store.incidents.incident_of(billing.key) == incident_id
+    added = store.incidents.events(incident_id)[-1]
+    assert (added.action, added.actor, added.detail["post_key"]) == ("post_added", ANA, billing.key)
+    assert f"Take out of incident #{incident_id}" in blocks_text(card_of(fake, store, item_id))
+
+    harness.dispatch(block_action("incident_remove", LUCA, value=f"{item_id}:{incident_id}"))
+    assert store.incidents.incident_of(billing.key) is None
+    removed = store.incidents.events(incident_id)[-1]
+    assert (removed.action, removed.actor) == ("post_removed", LUCA)
+    assert "Add to incident" in blocks_text(card_of(fake, store, item_id))
+
+
+def test_a_card_cannot_join_an_incident_that_is_no_longer_open(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, _ = setup(config, store, client, clock)
+    incident_id = open_incident(runtime, clock)
+    parcel = make_post("b2", "late parcel", created_at=clock.now)
+    [item_id] = ingest(store, runtime.config, clock, parcel)
+    incidents_of(runtime).move(incident_id, IncidentState.RESOLVED, ANA)  # after the card's menu was drawn
+    harness.dispatch(block_action("incident_add", ANA, selected=f"{item_id}:{incident_id}"))
+    assert store.incidents.incident_of(parcel.key) is None
+    assert any("only an open incident" in c.params.get("text", "") for c in fake.calls_to("chat.postEphemeral"))
+
+
+def open_incident(runtime: Any, clock: Clock) -> int:
+    incident_id = runtime.store.incidents.create(
+        title="The app is down",
+        intent="outage",
+        state=IncidentState.SUGGESTED,
+        actor="watcher",
+        now=clock.now,
+        detail={},
+    )
+    incidents_of(runtime).move(incident_id, IncidentState.INVESTIGATING, ANA)
+    return int(incident_id)
+
+
+def answered_incident(harness: Harness, runtime: Any, clock: Clock, posts: list[Post]) -> int:
+    """An open incident whose statement (en) was approved and sent to `posts`."""
+    ingest(runtime.store, runtime.config, clock, *posts)
+    flush_slack(runtime.store, runtime.notifier, clock=clock)
+    [incident] = runtime.store.incidents.active(("suggested",))
+    click(harness, "incident_open", incident.id, ANA)
+    write_statement(harness, incident.id, ANA, {"en": "Hi {handle}, we are on it."})
+    click(harness, "incident_approve", incident.id, LUCA)
+    click(harness, "incident_answer", incident.id, LUCA)
+    return int(incident.id)
+
+
+@pytest.mark.parametrize("mode", ["send", "approve"])
+def test_posts_joining_after_the_statement_get_it_on_the_tick_once_or_wait_for_a_click(
+    mode: str, fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, connector = setup(config, store, client, clock, late_joiners=mode)
+    first = [outage(n, clock) for n in range(5)]
+    incident_id = answered_incident(harness, runtime, clock, first)
+    assert len(connector.replies) == 5
+    clock.advance(minutes=5)
+    later = [outage(n, clock) for n in range(5, 8)]
+    ingest(store, runtime.config, clock, *later)
+    assert all(store.incidents.incident_of(p.key) == incident_id for p in later)
+
+    run_slack_jobs(runtime)
+    run_slack_jobs(runtime)  # a second tick sends no one the statement twice
+    replied = [key for key, _ in connector.replies]
+    if mode == "approve":
+        assert sorted(replied) == sorted(p.key for p in first)
+        click(harness, "incident_answer", incident_id, LUCA)  # the click answers them
+        replied = [key for key, _ in connector.replies]
+    assert sorted(replied) == sorted(p.key for p in first + later)
+    assert dict(connector.replies)[later[0].key] == "Hi @user5, we are on it."
+    answered = [e for e in store.incidents.events(incident_id) if e.action == "answered"]
+    assert len(answered) == 8
+    card = store.slack.slack_message(incident_card_key(incident_id))
+    assert "Answered 8 of 8" in blocks_text(fake.find("CCARE", card["ts"]) or {})
+
+
+def test_late_joiners_wait_while_the_statement_is_being_rewritten(
+    fake: FakeSlack, config: Config, store: Store, client: WebClient, clock: Clock
+) -> None:
+    runtime, harness, connector = setup(config, store, client, clock, late_joiners="send")
+    incident_id = answered_incident(harness, runtime, clock, [outage(n, clock) for n in range(5)])
+    write_statement(harness, incident_id, ANA, {"en": "Hi {handle}, a fix is rolling out."})  # not approved yet
+    clock.advance(minutes=5)
+    ingest(store, runtime.config, clock, outage(6, clock))
+    run_slack_jobs(runtime)
+    assert len(connector.replies) == 5
+    click(harness, "incident_approve", incident_id, LUCA)
+    run_slack_jobs(runtime)
+    assert connector.replies[-1] == (outage(6, clock).key, "Hi @user6, a fix is rolling out.")
