@@ -38,6 +38,7 @@ from connectors.base import FetchResult  # noqa: E402
 from connectors.replay import record_to_post  # noqa: E402
 from watcher.cli.demo import DEMO_BRAND, sample_path  # noqa: E402
 from watcher.config import load_config  # noqa: E402
+from watcher.core.times import iso  # noqa: E402
 from watcher.digest.figures import SLA_DEFAULTS, collect_digest  # noqa: E402
 from watcher.digest.windows import period_window  # noqa: E402
 from watcher.ingest.pipeline import Pipeline  # noqa: E402
@@ -170,7 +171,8 @@ def run_command(config_path: Path, *args: str) -> tuple[float, float, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="160", WATCHER_CONFIG=str(config_path))
     command = [sys.executable, "-c", "from watcher.cli.main import main; main()", *args]
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # run from the checkout: `python -c` puts the working folder first on sys.path
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
@@ -182,17 +184,42 @@ def run_command(config_path: Path, *args: str) -> tuple[float, float, str]:
 
 
 def disk(db: Path) -> tuple[int, dict[str, int]]:
-    """The database's size and the bytes each table and index takes (dbstat, if built in)."""
+    """The bytes the database's pages hold (free pages left by pruning not counted: new rows
+    reuse them) and the bytes each table and index takes (dbstat, if built in)."""
     import sqlite3
 
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages, free, size = (
+        conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size")
+    )
     try:
         parts = dict(conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall())
     except sqlite3.OperationalError:
         parts = {}
     conn.close()
-    return db.stat().st_size, parts
+    return (pages - free) * size, parts
+
+
+def deliver_and_prune(config_path: Path, end: datetime) -> int:
+    """What a running service and its team do to the history by the day after the import: the outbox
+    delivered (no Slack here: rows are marked sent when they were made), items older than a
+    week closed (dismissed), then the pruning job of storage.raw_days."""
+    from watcher.scheduler import prune_payloads
+    from watcher.service import Service
+
+    config = load_config(config_path)
+    day_after = datetime.now(UTC) + timedelta(days=1)  # the outbox rows were made now, during the import
+    service = Service.from_config(config, connectors={}, clock=lambda: day_after)
+    with service.store.transaction():
+        service.store.db.execute("UPDATE outbox SET status = 'sent', sent_at = created_at, ref = 'bench'")
+        service.store.db.execute(
+            "UPDATE queue_items SET state = 'dismissed' WHERE posted_at < ?",
+            [iso(end - timedelta(days=7))],
+        )
+    dropped = prune_payloads(service)
+    service.close()
+    return dropped
 
 
 def main() -> None:
@@ -229,10 +256,16 @@ def main() -> None:
         print(f"weekly digest over {weekly.volume.total:,} posts: {time.perf_counter() - t0:.2f} s")
         stored = store.posts.count_posts()
         store.close()
-        size, parts = disk(db)
-        print(f"disk: {size / 1e6:.0f} MB for {stored:,} posts = {size / stored:.0f} bytes per post")
-        for name, part in list(parts.items())[:8]:
-            print(f"  {name:<40} {part / stored:6.0f} bytes per post")
+        for when in ("as ingested", "delivered and pruned"):
+            if when != "as ingested":
+                dropped = deliver_and_prune(config_path, end)
+                print(
+                    f"pruning (storage.raw_days = {config.storage.raw_days}): {dropped:,} raw and sent outbox payloads"
+                )
+            size, parts = disk(db)
+            print(f"disk, {when}: {size / 1e6:.0f} MB for {stored:,} posts = {size / stored:.0f} bytes per post")
+            for name, part in list(parts.items())[:12]:
+                print(f"  {name:<40} {part / stored:6.0f} bytes per post")
 
 
 if __name__ == "__main__":

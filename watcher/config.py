@@ -37,6 +37,8 @@ KNOWN_KINDS: tuple[str, ...] = tuple(CONNECTOR_MODULES)
 @dataclass(frozen=True)
 class StorageConfig:
     path: str = "watcher.db"
+    # days a post keeps its raw platform payload (0: for ever); the post itself stays
+    raw_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "config.toml", kinds: C
         _check_brand(sections["brand"], file, problems)
     if "triage" in sections:
         _check_triage(sections["triage"], file, problems)
+    if "storage" in sections and sections["storage"].raw_days < 0:
+        problems.append(ConfigProblem(file, "storage.raw_days", "must be 0 (keep for ever) or a number of days"))
     if "slack" in sections and sections["slack"].mode not in ("socket", "http"):
         problems.append(ConfigProblem(file, "slack.mode", 'must be "socket" or "http"'))
     if "slack" in sections:

@@ -1,5 +1,5 @@
 """APScheduler wiring only: one job per source, the outbox flush, snooze wake-ups,
-and whatever extra jobs other parts register. Work itself lives in Service."""
+payload pruning, and whatever extra jobs other parts register. Work itself lives in Service."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from watcher.service import Service
 
 log = logging.getLogger(__name__)
 
+RAW_PRUNE_HOURS = 6  # a day's payloads age out in a few small runs, not one long one
+OUTBOX_PAYLOAD_KEPT = timedelta(days=1)  # a sent notification's payload, for a look the day after
 JobRegistrar = Callable[[BackgroundScheduler, Any], None]  # (scheduler, service)
 
 
@@ -70,12 +72,33 @@ def build_scheduler(
         name="outbox flush",
         next_run_time=first_run,
     )
+    scheduler.add_job(
+        _guarded(prune_payloads, "payload pruning"),
+        IntervalTrigger(hours=RAW_PRUNE_HOURS),
+        args=[service],
+        id="prune",
+        name="payload pruning",
+        next_run_time=first_run,
+    )
     if deliver is None:  # the Slack tick wakes snoozed items itself, and updates their cards
         queue = Queue(service.store, clock=service.clock)
         scheduler.add_job(_guarded(queue.wake_due, "snooze wake-up"), IntervalTrigger(seconds=60), id="wake")
     for register in extra_jobs or []:
         register(scheduler, service)
     return scheduler
+
+
+def prune_payloads(service: Service) -> int:
+    """Drop the raw payloads older than storage.raw_days (0: keep them), and sent outbox
+    rows' payloads a day on; how many went."""
+    now, days = service.clock(), service.config.storage.raw_days
+    dropped = service.store.outbox.prune_payloads(now - OUTBOX_PAYLOAD_KEPT)
+    if days > 0:
+        raw = service.store.posts.prune_raw(now - timedelta(days=days))
+        if raw:
+            log.info("dropped %d raw payloads older than %d days (storage.raw_days)", raw, days)
+        dropped += raw
+    return dropped
 
 
 def _guarded(func: Callable[..., Any], what: str) -> Callable[..., Any]:

@@ -80,7 +80,7 @@ def test_one_job_per_source_with_interval_jitter_coalesce_and_single_instance(tm
     assert isinstance(job.trigger, IntervalTrigger)
     assert job.trigger.interval.total_seconds() == 120 and job.trigger.jitter == 15
     assert job.coalesce is True and job.max_instances == 1
-    assert {j.id for j in scheduler.get_jobs()} == {"poll:a", "outbox", "wake"}
+    assert {j.id for j in scheduler.get_jobs()} == {"poll:a", "outbox", "wake", "prune"}
     scheduler.shutdown()
     service.close()
 

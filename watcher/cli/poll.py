@@ -128,6 +128,7 @@ def poll(app: AppContext, once: bool, sources: tuple[str, ...]) -> None:
     """Poll the sources once, store and queue what came in, deliver notifications."""
     from watcher.config import slack_env_problems
     from watcher.notify.outbox import ConsoleNotifier
+    from watcher.scheduler import prune_payloads
     from watcher.service import Service
 
     config = app.config()
@@ -138,6 +139,7 @@ def poll(app: AppContext, once: bool, sources: tuple[str, ...]) -> None:
     if problems:
         raise ConfigError(problems)
     service = Service.from_config(config)
+    prune_payloads(service)  # `run` prunes on a schedule; a cron of `poll` prunes here
     summary: SummaryNotifier | None = None
     if config.slack.enabled:
         deliver = slack_delivery(service, os.environ, serve=False)

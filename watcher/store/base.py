@@ -5,6 +5,7 @@ repository base class."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +35,11 @@ def _present(db: sqlite_utils.Database, table: str, column: str, values: Sequenc
         rows = db.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
         found.update(row[0] for row in rows)
     return found
+
+
+def compact_json(value: Any) -> str:
+    """JSON as the store keeps it: no spaces after separators, text as is (not \\u-escaped)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 class StoreError(Exception):

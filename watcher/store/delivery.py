@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.core.item import OutboxRow
-from watcher.store.base import Repository, _dicts, _locked, from_iso, iso
+from watcher.store.base import Repository, _dicts, _locked, compact_json, from_iso, iso
 
 
 class OutboxTables(Repository):
@@ -32,7 +32,7 @@ class OutboxTables(Repository):
         cur = self.db.execute(
             "INSERT OR IGNORE INTO outbox (kind, dedupe_key, channel, item_id, payload, status, attempts, "
             "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-            [kind, dedupe_key, channel, item_id, json.dumps(dict(payload)), iso(now), iso(now)],
+            [kind, dedupe_key, channel, item_id, compact_json(dict(payload)), iso(now), iso(now)],
         )
         return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
 
@@ -77,7 +77,28 @@ class OutboxTables(Repository):
 
     @_locked
     def outbox_counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+        # the rows waiting and given up through their partial index; sent is the rest
+        counts = {
+            status: int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE status = ?", [status]).fetchone()[0])
+            for status in ("pending", "failed")
+        }
+        sent = int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]) - sum(counts.values())
+        return {status: n for status, n in {**counts, "sent": sent}.items() if n}
+
+    def prune_payloads(self, before: datetime, *, batch: int = 500) -> int:
+        """Clear the payload of rows sent before `before`, a batch per transaction; the row
+        (its dedupe key: never sent twice) stays. Returns how many were cleared."""
+        cleared = 0
+        while True:
+            with self.transaction():
+                count = self.db.execute(
+                    "UPDATE outbox SET payload = NULL WHERE rowid IN (SELECT rowid FROM outbox "
+                    "WHERE status = 'sent' AND payload IS NOT NULL AND sent_at < ? LIMIT ?)",
+                    [iso(before), batch],
+                ).rowcount
+            cleared += count
+            if count < batch:
+                return cleared
 
     @_locked
     def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:

@@ -11,8 +11,8 @@ from typing import Any
 from watcher.core.item import QueueItem, QueueRow
 from watcher.core.times import from_iso
 from watcher.core.vocab import OPEN_STATES, PRIORITIES, PRIORITY_RANK, Priority, QueueState
-from watcher.store.base import Repository, StoreError, _dicts, _locked, _present, iso
-from watcher.store.schema import OPEN_SQL
+from watcher.store.base import Repository, StoreError, _dicts, _locked, _present, compact_json, iso
+from watcher.store.schema import OPEN_SQL, REASONS_SQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class QueueTables(Repository):
                 "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
                 "VALUES (?, ?, 'created', 'watcher', NULL, 'new', ?, ?)",
                 [
-                    [ids[i.post_key], i.post_key, stamp, json.dumps({"priority": i.priority, "score": i.score})]
+                    [ids[i.post_key], i.post_key, stamp, compact_json({"priority": i.priority, "score": i.score})]
                     for i in fresh
                 ],
             )
@@ -91,7 +91,7 @@ class QueueTables(Repository):
                             f"{card_kind}:{i.post_key}",
                             i.channel,
                             ids[i.post_key],
-                            json.dumps({"item_id": ids[i.post_key], "post_key": i.post_key}),
+                            compact_json({"item_id": ids[i.post_key], "post_key": i.post_key}),
                             stamp,
                             stamp,
                         ]
@@ -181,7 +181,7 @@ class QueueTables(Repository):
         cur = self.db.execute(
             "INSERT INTO events (item_id, post_key, action, actor, from_state, to_state, at, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [item_id, post_key, action, actor, from_state, to_state, iso(now), json.dumps(dict(detail or {}))],
+            [item_id, post_key, action, actor, from_state, to_state, iso(now), compact_json(dict(detail or {}))],
         )
         return int(cur.lastrowid or 0)
 
@@ -239,7 +239,8 @@ class QueueTables(Repository):
             params.extend(after.rank_key)
         sql = (
             f"SELECT {', '.join('q.' + name for name in _ITEM_NAMES)}, q.priority_rank, q.posted_at, p.platform, "
-            "p.text, p.created_at AS post_created_at, p.url, p.lang, p.reasons, p.intents, p.sentiment, a.handle, "
+            "p.text, p.created_at AS post_created_at, p.url, p.lang, "
+            f"{REASONS_SQL.format(column='p.reasons')} AS reasons, p.intents, p.sentiment, a.handle, "
             "a.followers "
             f"FROM queue_items q {index} JOIN posts p ON p.key = q.post_key LEFT JOIN authors a ON a.key = p.author_key "
             "WHERE " + " AND ".join(clauses) + " ORDER BY q.priority_rank, q.score DESC, q.posted_at, q.id LIMIT ?"

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from watcher.core.post import Author, Metrics, Post, PostKind, RawJson, Review, normalized_text, storable_text
-from watcher.store.base import Repository, _locked, _present, from_iso, iso
+from watcher.store.base import Repository, _locked, _present, compact_json, from_iso, iso
+from watcher.store.schema import OPEN_SQL, REASONS_SQL
 
 
 @dataclass(frozen=True)
@@ -176,10 +177,27 @@ class PostTables(Repository):
                 if entry.post.key not in known:
                     known.add(entry.post.key)
                     fresh.append(entry)
-            fetched = iso(fetched_at)
-            self.db.conn.executemany(_INSERT_POST, [_post_row(e, fetched_at=fetched) for e in fresh])
+            fetched, reason_ids = iso(fetched_at), self._reason_ids(fresh)
+            self.db.conn.executemany(
+                _INSERT_POST, [_post_row(e, fetched_at=fetched, reason_ids=reason_ids) for e in fresh]
+            )
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO post_raw (created_at, post_key, raw) VALUES (?, ?, ?)",
+                [(iso(e.post.created_at), e.post.key, _raw_blob(e.post.raw)) for e in fresh if e.post.raw],
+            )
             self.db.conn.executemany(_UPSERT_AUTHOR, [_author_row(e.post) for e in fresh])
             return {e.post.key for e in fresh}
+
+    def _reason_ids(self, entries: Sequence[NewPost]) -> dict[str, int]:
+        """The reason_texts id of every reason the entries give, adding the new ones."""
+        texts = list(dict.fromkeys(r for e in entries if e.triage is not None for r in e.triage.reasons))
+        self.db.conn.executemany("INSERT OR IGNORE INTO reason_texts (text) VALUES (?)", [(t,) for t in texts])
+        ids: dict[str, int] = {}
+        for start in range(0, len(texts), 500):
+            chunk = texts[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            ids.update(self.db.execute(f"SELECT text, id FROM reason_texts WHERE text IN ({marks})", chunk).fetchall())
+        return ids
 
     @_locked
     def get_post(self, key: str) -> Post | None:
@@ -189,8 +207,8 @@ class PostTables(Repository):
     @_locked
     def post_triage(self, key: str) -> StoredTriage | None:
         row = self.db.execute(
-            "SELECT score, priority, needs_reply, sentiment, sentiment_label, lang, intents, reasons, "
-            "tags, channel FROM posts WHERE key = ?",
+            f"SELECT score, priority, needs_reply, sentiment, sentiment_label, lang, intents, "
+            f"{REASONS_SQL.format(column='reasons')}, tags, channel FROM posts WHERE key = ?",
             [key],
         ).fetchone()
         if row is None or row[0] is None:
@@ -242,7 +260,22 @@ class PostTables(Repository):
         ).fetchall()
 
     def _post_rows(self, tail: str, params: list[Any]) -> list[Post]:
-        return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw="p.raw") + " " + tail, params)]
+        return [_row_post(r) for r in self.db.execute(_POST_SELECT.format(raw=_RAW_OF) + " " + tail, params)]
+
+    def prune_raw(self, before: datetime, *, batch: int = 500) -> int:
+        """Delete the raw payloads of posts created before `before`, oldest first, a page of
+        `batch` per transaction (ingest waits for one page, not the whole run). A post whose
+        queue item is still open keeps its payload: replying reads it (Mastodon's visibility,
+        YouTube's video); the walk goes on past it. Returns how many payloads went."""
+        dropped, after = 0, ("", "")
+        while True:
+            with self.transaction():
+                page = self.db.execute(_RAW_PAGE, [*after, iso(before), batch]).fetchall()
+                if page:
+                    dropped += self.db.execute(_PRUNE_RAW, [*page[0], *page[-1]]).rowcount
+            if len(page) < batch:
+                return dropped
+            after = page[-1]
 
     @_locked
     def count_posts(self) -> int:
@@ -262,6 +295,19 @@ class PostTables(Repository):
             [post.platform, post.key, iso(post.created_at), *ids, *ids, limit],
         )[::-1]
 
+
+# pruning walks post_raw in its primary key's order (the post's time), a page at a time ...
+_RAW_PAGE = (
+    "SELECT created_at, post_key FROM post_raw WHERE (created_at, post_key) > (?, ?) AND created_at < ? "
+    "ORDER BY created_at, post_key LIMIT ?"
+)
+# ... and deletes the page's payloads but those of posts with an open item
+_PRUNE_RAW = (
+    "DELETE FROM post_raw WHERE (created_at, post_key) BETWEEN (?, ?) AND (?, ?) AND NOT EXISTS "
+    f"(SELECT 1 FROM queue_items q WHERE q.post_key = post_raw.post_key AND q.state IN ({OPEN_SQL}))"
+)
+# a post's payload, if still kept (a primary-key look-up)
+_RAW_OF = "(SELECT r.raw FROM post_raw r WHERE r.created_at = p.created_at AND r.post_key = p.key)"
 
 _POST_SELECT = (
     "SELECT p.platform, p.native_id, p.kind, p.text, p.created_at, p.url, p.lang, p.parent_id, "
@@ -328,7 +374,6 @@ _POST_COLUMNS = (
     "is_repost",
     "duplicate_of",
     *(c for c in TRIAGE_COLUMNS if c != "lang"),
-    "raw",
     "rating",
     "review",
 )
@@ -345,7 +390,7 @@ _UPSERT_AUTHOR = (
 )
 
 
-def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
+def _post_row(entry: NewPost, *, fetched_at: str, reason_ids: Mapping[str, int]) -> dict[str, Any]:
     """A post's row for _INSERT_POST."""
     post, triage = entry.post, entry.triage
     row: dict[str, Any] = {
@@ -369,10 +414,9 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
         "is_own": int(post.is_own),
         "is_repost": int(post.is_repost),
         "duplicate_of": entry.duplicate_of,
-        "raw": _raw_blob(post.raw),
         # the rating in a column of its own for the digest's figures; the whole review as JSON
         "rating": post.review.rating if post.review else None,
-        "review": _json(post.review.to_json()) if post.review else None,
+        "review": compact_json(post.review.to_json()) if post.review else None,
     }
     if triage is None:  # the detected language replaces the platform's hint only when triaged
         row.update(dict.fromkeys(TRIAGE_COLUMNS), lang=post.lang)
@@ -384,9 +428,9 @@ def _post_row(entry: NewPost, *, fetched_at: str) -> dict[str, Any]:
             sentiment=triage.sentiment,
             sentiment_label=triage.sentiment_label,
             lang=triage.lang,
-            intents=_json(list(triage.intents)),
-            reasons=_json(list(triage.reasons)),
-            tags=_json(list(triage.tags)),
+            intents=compact_json(list(triage.intents)),
+            reasons=compact_json([reason_ids[r] for r in triage.reasons]),
+            tags=compact_json(list(triage.tags)),
             channel=triage.channel,
         )
     return row
@@ -417,17 +461,13 @@ def norm_hash(norm: str) -> int | None:
     )
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 def _raw_blob(raw: Mapping[str, Any]) -> bytes:
     """The payload as zlib-compressed JSON: a platform payload is most of a post's row,
     and compressed it takes about 60% of the space."""
     if isinstance(raw, RawJson):
         text = raw.text  # already JSON (a replayed line): not encoded again
     else:
-        text = _json(dict(raw))
+        text = json.dumps(dict(raw), ensure_ascii=False, default=str)
         if storable_text(text) != text:  # a lone surrogate: \u-escaped, kept exactly
             text = json.dumps(dict(raw), default=str)
     return zlib.compress(text.encode("utf-8", "surrogatepass"))

@@ -20,6 +20,13 @@ OPEN_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
 
 QUARTER_SQL = "substr(created_at, 1, 14) || (CAST(substr(created_at, 15, 2) AS INTEGER) / 15)"
 
+# a posts.reasons column read back as the JSON list of words it stands for, in order (a
+# database made before reason_texts holds the words themselves: they are kept as they are)
+REASONS_SQL = (
+    "(SELECT json_group_array(COALESCE(t.text, j.value)) FROM json_each({column}) j "
+    "LEFT JOIN reason_texts t ON t.id = j.value)"
+)
+
 _AUTHOR_OF = "SELECT author_key FROM posts WHERE key = {row}.post_key"
 
 SCHEMA = f"""
@@ -52,11 +59,10 @@ CREATE TABLE posts (
     sentiment REAL,
     sentiment_label TEXT,
     intents TEXT,
+    -- the triage reasons as a JSON list of reason_texts ids (REASONS_SQL reads them back)
     reasons TEXT,
     tags TEXT,
     channel TEXT,
-    -- the platform payload, zlib-compressed JSON
-    raw BLOB,
     rating INTEGER,
     review TEXT
 );
@@ -67,6 +73,19 @@ CREATE INDEX idx_posts_author_key_created_at ON posts (author_key, created_at);
 CREATE INDEX posts_digest ON posts
     ({QUARTER_SQL}, sentiment_label, platform, source, lang, intents, created_at)
     WHERE duplicate_of IS NULL AND is_own = 0;
+
+-- each post's platform payload (zlib-compressed JSON) until it is storage.raw_days old, in
+-- the post's time order: pruning deletes whole pages of the oldest, which new rows reuse
+-- (a column cleared in place would leave holes in every page of posts)
+CREATE TABLE post_raw (
+    created_at TEXT NOT NULL,
+    post_key TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    PRIMARY KEY (created_at, post_key)
+) WITHOUT ROWID;
+
+-- each triage reason's words once: most repeat across posts ("question or request (+20)")
+CREATE TABLE reason_texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 
 CREATE TABLE authors (
     key TEXT PRIMARY KEY,
@@ -172,6 +191,7 @@ CREATE TABLE outbox (
     dedupe_key TEXT,
     channel TEXT,
     item_id INTEGER,
+    -- compact JSON; NULL a day after the row was sent (nothing reads a sent row's payload)
     payload TEXT,
     status TEXT,
     attempts INTEGER,
@@ -184,7 +204,12 @@ CREATE TABLE outbox (
     lease_owner TEXT
 );
 CREATE UNIQUE INDEX idx_outbox_dedupe_key ON outbox (dedupe_key);
-CREATE INDEX idx_outbox_status_next_attempt_at ON outbox (status, next_attempt_at);
+-- the rows still to deliver (or given up), not the sent ones that pile up: due_outbox and the
+-- backlog read these; a query must say status = 'pending' (or 'failed') for SQLite to use it
+CREATE INDEX idx_outbox_status_next_attempt_at ON outbox (status, next_attempt_at)
+    WHERE status = 'pending' OR status = 'failed';
+-- sent rows whose payload is still kept: OutboxTables.prune_payloads clears it a day on
+CREATE INDEX outbox_payload_kept ON outbox (sent_at) WHERE status = 'sent' AND payload IS NOT NULL;
 
 -- when each periodic job last ran, so its interval holds across restarts
 CREATE TABLE job_runs (

@@ -58,7 +58,7 @@ def test_the_stored_raw_payload_is_the_line_itself(tmp_path: Path) -> None:
     (post,) = ReplayConnector(path).fetch(None).posts
     with Store(tmp_path / "w.db") as store:
         store.posts.insert_post(post, None, fetched_at=datetime(2026, 11, 20, tzinfo=UTC))
-        assert zlib.decompress(store.db.execute("SELECT raw FROM posts").fetchone()[0]).decode() == LINE
+        assert zlib.decompress(store.db.execute("SELECT raw FROM post_raw").fetchone()[0]).decode() == LINE
         stored = store.posts.get_post(post.key)
         assert stored is not None and stored.raw == json.loads(LINE)
 

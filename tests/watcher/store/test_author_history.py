@@ -98,7 +98,7 @@ def test_the_open_items_counter_follows_the_queue(store: Store) -> None:
 def test_raw_payloads_are_stored_compressed_and_read_back(store: Store) -> None:
     text = '{"id": "1", "text": "' + "the same words again " * 20 + '"}'
     store_posts(store, NewPost(make_post("hi", native_id="1", raw=RawJson(text)), None))
-    stored = store.db.execute("SELECT raw FROM posts").fetchone()[0]
+    stored = store.db.execute("SELECT raw FROM post_raw").fetchone()[0]
     assert len(stored) < len(text) / 3 and zlib.decompress(stored).decode() == text
     post = store.posts.get_post("x:1")
     assert post is not None and post.raw["text"].startswith("the same words")
