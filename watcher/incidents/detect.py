@@ -109,7 +109,7 @@ class IncidentDesk:
             added = self.store.incidents.add_posts(incident_id, keys, now=now, own_card=own)
             incident = joined[keys[0]][0]
             if added and incident.state != IncidentState.IGNORED:
-                count = len(self.store.incidents.posts(incident_id))
+                count = self.store.incidents.post_count(incident_id)
                 enqueue_incident_update(self.store, incident, now=now, reason=f"posts{count}")
         return joined
 

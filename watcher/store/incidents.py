@@ -179,6 +179,12 @@ class IncidentTables(Repository):
         return tuple(IncidentRef(int(r[0]), str(r[1])) for r in rows)
 
     @_locked
+    def post_count(self, incident_id: int) -> int:
+        """How many posts the incident covers (read from its index: ingest asks every batch)."""
+        row = self.db.execute("SELECT COUNT(*) FROM incident_posts WHERE incident_id = ?", [incident_id]).fetchone()
+        return int(row[0])
+
+    @_locked
     def posts(self, incident_id: int) -> list[IncidentPost]:
         rows = self.db.execute(
             "SELECT ip.post_key, p.platform, COALESCE(p.lang, ''), COALESCE(a.handle, ''), p.text, p.created_at, "
