@@ -10,7 +10,7 @@ tweepy's `wait_on_rate_limit` is never used (it sleeps in the job thread).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from connectors.base import (
     SourceUnavailable,
 )
 from connectors.x.budget import X_API_BASE_URL
+from connectors.x.mapping import header_int, reset_at
 from watcher.core.post import Post
 
 TWEEPY_HOST = "https://api.twitter.com"
@@ -221,3 +222,57 @@ def _forbidden_reply_message(post: Post, message: str) -> str:
         f"X refused the reply to {post.key} ({message}); check the app has Read and Write permission and that "
         "the access token was regenerated after changing it"
     )
+
+
+class WindowedCalls:
+    """One app's tweepy calls: nothing is sent to an endpoint inside its rate-limit window,
+    whoever asks (polling, or looking up the brand's own replies); a 429 or a page that
+    leaves 0 requests closes the window until X's reset; failures become typed errors."""
+
+    def __init__(
+        self,
+        windows: RateWindows,
+        prefix: str,
+        clock: Callable[[], datetime],
+        *,
+        source: str,
+        credentials_hint: str,
+    ) -> None:
+        self.windows = windows
+        self.prefix = prefix  # base URL and app: sources of one app share their windows
+        self.clock = clock
+        self.source = source
+        self.credentials_hint = credentials_hint
+
+    def call(self, endpoint: str, call: Callable[[], Any]) -> requests.Response:
+        self.check(endpoint, self.clock())
+        try:
+            response = call()
+        except tweepy.TooManyRequests as exc:
+            until = reset_time(exc, self.clock())
+            self.block(endpoint, until)
+            raise RateLimited(
+                f"X rate limit reached for {endpoint}; no request to it before {until:%H:%M:%S} UTC",
+                until=until,
+                endpoint=endpoint,
+                source=self.source,
+            ) from None
+        except (tweepy.HTTPException, requests.RequestException) as exc:
+            raise read_error(exc, endpoint, source=self.source, credentials_hint=self.credentials_hint) from None
+        if header_int(response.headers, "x-rate-limit-remaining") == 0:
+            # the allowance is spent: nothing more is sent to this endpoint before the reset
+            self.block(endpoint, reset_at(response.headers) or self.clock() + DEFAULT_RESET)
+        return response
+
+    def block(self, endpoint: str, until: datetime) -> None:
+        self.windows.block(self.prefix + endpoint, until)
+
+    def check(self, endpoint: str, now: datetime) -> None:
+        until = self.windows.blocked_until(self.prefix + endpoint, now)
+        if until is not None:
+            raise RateLimited(
+                f"X rate limit for {endpoint} is used up; no request before {until:%H:%M:%S} UTC",
+                until=until,
+                endpoint=endpoint,
+                source=self.source,
+            )

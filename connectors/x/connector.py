@@ -59,15 +59,13 @@ from connectors.base import (
 from connectors.x import budget
 from connectors.x.budget import MODE_ENDPOINT, NATIVE_CHECK_PAGES, X_API_BASE_URL
 from connectors.x.client import (
-    DEFAULT_RESET,
     SHARED_RATE_WINDOWS,
     TWEEPY_HOST,
     BaseUrlSession,
     RateWindows,
+    WindowedCalls,
     build_client,
-    read_error,
     reply_error,
-    reset_time,
     response_json,
 )
 from connectors.x.cursor import (
@@ -87,10 +85,8 @@ from connectors.x.cursor import (
 )
 from connectors.x.mapping import (
     Page,
-    header_int,
     own_replies,
     parse_page,
-    reset_at,
     tweet_url,
 )
 from connectors.x.options import MODES, read_source
@@ -164,7 +160,6 @@ class XConnector(Connector):
         self.backfill = timedelta(hours=backfill_hours)
         self.conversation_window = timedelta(days=conversation_days)
         self.max_query_length = max_query_length
-        self.credentials_hint = credentials_hint
         self.reply_credentials_hint = reply_credentials_hint
         self.rate_windows = rate_windows
         self.clock = clock
@@ -175,6 +170,18 @@ class XConnector(Connector):
         base = session.base_url if session is not None else TWEEPY_HOST
         app = hashlib.sha256(str(client.bearer_token or "").encode()).hexdigest()[:12]
         self._window_prefix = f"{base}|{app}|"
+        self.calls = WindowedCalls(
+            rate_windows, self._window_prefix, clock, source=source, credentials_hint=credentials_hint
+        )
+
+    @property
+    def credentials_hint(self) -> str:
+        """Where the bearer token comes from, as read errors name it."""
+        return self.calls.credentials_hint
+
+    @credentials_hint.setter
+    def credentials_hint(self, hint: str) -> None:
+        self.calls.credentials_hint = hint
 
     @classmethod
     def from_config(cls, cfg: SourceConfig, env: Mapping[str, str]) -> Self:
@@ -208,7 +215,7 @@ class XConnector(Connector):
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
         now = self.clock()
-        self._check_window(self.endpoint, now)
+        self.calls.check(self.endpoint, now)
         state = XState.from_cursor(cursor) or XState(top=Span(start_time=now - self.backfill))
         conversations = live_conversations(state.conversations, now - self.conversation_window)
         query = self._search_query(conversations) if self.endpoint == "search_recent" else ""
@@ -305,7 +312,7 @@ class XConnector(Connector):
             newest = newer(newest, page.newest_id)
             oldest = older(oldest, page.oldest_id)
             token = page.next_token
-            if page.remaining == 0:  # _call has blocked the endpoint until the reset
+            if page.remaining == 0:  # calls.call has blocked the endpoint until the reset
                 run.stopped = run.spent = True
             if token is None:
                 return SpanOutcome(newest=newest, gap=None)
@@ -328,7 +335,7 @@ class XConnector(Connector):
             call = partial(self.client.search_recent_tweets, query, next_token=token, **params)
         else:
             call = partial(self.client.get_users_mentions, self.user_id, pagination_token=token, **params)
-        response = self._call(self.endpoint, call)
+        response = self.calls.call(self.endpoint, call)
         body = response_json(response)
         page = parse_page(body, response.headers)
         if not page.tweets and page.errors and "meta" not in body:
@@ -337,45 +344,6 @@ class XConnector(Connector):
                 f"X answered with errors only: {detail}; check user_id and query", source=self.source
             )
         return page
-
-    def _call(self, endpoint: str, call: Callable[[], Any]) -> requests.Response:
-        """Run one tweepy call; turn tweepy and requests failures into our typed errors.
-        Nothing is sent to an endpoint inside its rate-limit window, whoever asks
-        (polling, or looking up the brand's own replies)."""
-        self._check_window(endpoint, self.clock())
-        try:
-            response = call()
-        except tweepy.TooManyRequests as exc:
-            until = reset_time(exc, self.clock())
-            self._block(endpoint, until)
-            raise RateLimited(
-                f"X rate limit reached for {endpoint}; no request to it before {until:%H:%M:%S} UTC",
-                until=until,
-                endpoint=endpoint,
-                source=self.source,
-            ) from None
-        except (tweepy.HTTPException, requests.RequestException) as exc:
-            raise read_error(exc, endpoint, source=self.source, credentials_hint=self.credentials_hint) from None
-        if header_int(response.headers, "x-rate-limit-remaining") == 0:
-            # the allowance is spent: nothing more is sent to this endpoint before the reset
-            self._block(endpoint, reset_at(response.headers) or self.clock() + DEFAULT_RESET)
-        return response
-
-    def _window_key(self, endpoint: str) -> str:
-        return self._window_prefix + endpoint
-
-    def _block(self, endpoint: str, until: datetime) -> None:
-        self.rate_windows.block(self._window_key(endpoint), until)
-
-    def _check_window(self, endpoint: str, now: datetime) -> None:
-        until = self.rate_windows.blocked_until(self._window_key(endpoint), now)
-        if until is not None:
-            raise RateLimited(
-                f"X rate limit for {endpoint} is used up; no request before {until:%H:%M:%S} UTC",
-                until=until,
-                endpoint=endpoint,
-                source=self.source,
-            )
 
     # --- queries -------------------------------------------------------------
 
@@ -450,7 +418,7 @@ class XConnector(Connector):
         if not self.user_id:
             return None
         conversation = post.conversation_id or post.native_id
-        search = self._call(
+        search = self.calls.call(
             "search_recent",
             lambda: self.client.search_recent_tweets(
                 f"conversation_id:{conversation} from:{self.user_id}",
@@ -467,7 +435,7 @@ class XConnector(Connector):
         )
         if found:
             return found[post.key]
-        timeline = self._call(
+        timeline = self.calls.call(
             "users_tweets",
             lambda: self.client.get_users_tweets(
                 self.user_id,
@@ -506,7 +474,7 @@ class XConnector(Connector):
                 tweet_fields=list(OWN_REPLY_FIELDS),
             )
             try:
-                response = self._call("users_tweets", call)
+                response = self.calls.call("users_tweets", call)
             except ConnectorError:
                 if number == 0:
                     raise
@@ -516,7 +484,7 @@ class XConnector(Connector):
                 own_replies(page, wanted, None, user_id=self.user_id, username=self.username) | found
             )  # a newer page's find stands
             token = page.next_token
-            if page.remaining == 0:  # the allowance is spent (_call has blocked the endpoint until the reset)
+            if page.remaining == 0:  # the allowance is spent (calls.call has blocked the endpoint until the reset)
                 break
             if not token:
                 break
