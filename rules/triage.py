@@ -11,7 +11,7 @@ How a score is made (each step adds a reason):
    columns) turns text + signals into a probability: the base score is
    (urgent_score - MODEL_HEADROOM) x that probability;
 3. rules (rules/engine.py; loaded by rules/rule_file.py: built-in, then the team's
-   file) add bounded evidence to the model's logit (engine.Scores), set a priority,
+   file) add bounded evidence to the model's logit (rules/scores.py), set a priority,
    route, tag, suppress or send to the digest only.
 """
 
@@ -27,13 +27,14 @@ from typing import Protocol
 import numpy as np
 
 from rules.context import in_context
-from rules.engine import MODEL_HEADROOM, Facts, RuleSet, Scores
+from rules.engine import Facts, RuleSet
 from rules.facts import PostFacts, TriageContext, post_facts
 from rules.intents import detect_intents, prepare_scanners, sarcasm
 from rules.language import UNKNOWN, LanguageDetector
 from rules.model import ModelError, SparseStack, hash_batch
 from rules.needs_reply import NeedsReplyModel
 from rules.rule_file import load_ruleset
+from rules.scores import MODEL_HEADROOM, Scores
 from rules.sentiment import SentimentAnalyzer
 from rules.signals import SignalColumns, Signals
 from watcher.core.config import ConfigError, ConfigProblem

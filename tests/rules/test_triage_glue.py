@@ -13,8 +13,6 @@ import pytest
 
 from rules.engine import (
     BIT_COLUMNS,
-    EVIDENCE_CAP,
-    EVIDENCE_SCALE,
     STRING_COLUMNS,
     TEXT_COLUMNS,
     Conditions,
@@ -26,6 +24,7 @@ from rules.engine import (
     row_set,
 )
 from rules.rule_file import load_ruleset
+from rules.scores import EVIDENCE_CAP, EVIDENCE_SCALE
 from rules.signals import SignalColumns, reply_dense_matrix
 from rules.triage import (
     INTENT_LABELS,
