@@ -17,12 +17,11 @@ post before anything is posted again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from connectors.base import (
@@ -30,27 +29,19 @@ from connectors.base import (
     ConnectorError,
     PostedReply,
     RateLimited,
-    ReplyOutcomeUnknown,
     ReplyRejected,
 )
 from watcher.core.item import QueueItem
 from watcher.core.post import Post, utc_now
 from watcher.core.times import from_iso
 from watcher.core.vocab import FINAL_STATES, OPEN_STATES
+from watcher.queue.platform import LOOK_FIRST, post_or_find, reply_key, send_lease
 from watcher.queue.transitions import Action, QueueError, require, result_state
 from watcher.store import Store
 
 log = logging.getLogger(__name__)
 
 DISMISS_REASONS = ("not_relevant", "spam", "handled_elsewhere", "no_reply_needed")
-# how long one send may call the platform before another may take over: at least this,
-# and always above the send's worst case at the connector's request timeout (see send_lease)
-SEND_LEASE = timedelta(minutes=3)
-# a send's most requests: a look-up (two requests), the post, a look-up after a timeout (two);
-# each may take twice the connector's timeout, which bounds its connect and its read apart
-SEND_REQUESTS = 5
-SEND_LEASE_MARGIN = timedelta(minutes=1)
-LOOK_FIRST = "sending again will check the platform first"
 
 
 class QueueConflict(QueueError):
@@ -360,7 +351,7 @@ class Queue:
         look_first: bool,
     ) -> Transition:
         # any brand reply counts: an earlier attempt may have had other words (the draft was edited since)
-        posted, found = _post_or_find(connector, post, text, look_first=look_first, match=None)
+        posted, found = post_or_find(connector, post, text, look_first=look_first, match=None)
         return self._finish_sent(item, key, posted.native_id, posted.url, actor, found=found)
 
     def follow_up(self, item_id: int, key: str, text: str, actor: str, connector: Connector) -> Transition:
@@ -384,7 +375,7 @@ class Queue:
                 raise self._in_progress(item_id, now)
         uncertain = not reservation["fresh"] and reservation["status"] in ("pending", "unknown")
         try:
-            posted, found = _post_or_find(connector, post, text, look_first=uncertain, match=text)
+            posted, found = post_or_find(connector, post, text, look_first=uncertain, match=text)
         except (ReplyRejected, RateLimited) as exc:  # this attempt posted nothing
             status = "unknown" if uncertain else "failed"
             self.store.replies.finish_reply(key, status=status, now=self.clock(), error=exc.message)
@@ -480,39 +471,3 @@ class Queue:
     def _fail(self, item: QueueItem, message: str, actor: str) -> Transition:
         fresh = self.item(item.id)
         return self._move(fresh, Action.SEND_FAILED, actor, {"last_error": message}, {"error": message})
-
-
-def _post_or_find(
-    connector: Connector, post: Post, text: str, *, look_first: bool, match: str | None
-) -> tuple[PostedReply, bool]:
-    """Post `text`, or find the reply an earlier attempt left (`match`: the words to look
-    for, None for any brand reply): looking first when an earlier outcome is unknown,
-    and again when this call's is. Returns the reply and whether it was found."""
-    if look_first:
-        existing = connector.find_own_reply(post, match)
-        if existing is not None:
-            return existing, True
-    try:
-        return connector.reply(post, text), False
-    except ReplyOutcomeUnknown:
-        existing = connector.find_own_reply(post, match)
-        if existing is None:
-            raise
-        return existing, True
-
-
-def send_lease(connector: Connector) -> timedelta:
-    """How long a send through `connector` may hold the item: SEND_LEASE, or longer when the
-    connector's `request_timeout` (seconds per request; X and Reddit set it from
-    timeout_seconds, up to 300) lets a slow send run past it. A lease that ran out while
-    the send still waited on the platform would let a second send post beside it."""
-    timeout = connector.request_timeout
-    if timeout is None or timeout <= 0:
-        return SEND_LEASE
-    return max(SEND_LEASE, timedelta(seconds=SEND_REQUESTS * 2 * float(timeout)) + SEND_LEASE_MARGIN)
-
-
-def reply_key(item_id: int, text: str) -> str:
-    """Same item and same words -> same key, so a retry can never post a second copy."""
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return f"item{item_id}-{digest}"

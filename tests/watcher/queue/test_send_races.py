@@ -20,7 +20,8 @@ from tests.connectors.x.test_reply import approved_item, customer_post
 from tests.fakes.x_api import FakeX
 from tests.watcher.queue.send_child import kill_mid_send, wait_for
 from watcher.core.config import SourceConfig
-from watcher.queue.machine import LOOK_FIRST, SEND_LEASE, SEND_REQUESTS, Queue, SendInProgress, send_lease
+from watcher.queue.machine import Queue, SendInProgress
+from watcher.queue.platform import LOOK_FIRST, SEND_LEASE, SEND_REQUESTS, send_lease
 from watcher.store import Store
 
 pytestmark = pytest.mark.slow  # processes racing to send, one killed mid-send

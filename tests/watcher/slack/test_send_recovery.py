@@ -20,7 +20,7 @@ from tests.fakes.x_api import FakeX
 from tests.watcher.queue.send_child import kill_mid_send
 from watcher.config import Config
 from watcher.core.post import Post
-from watcher.queue.machine import LOOK_FIRST
+from watcher.queue.platform import LOOK_FIRST
 from watcher.slack.jobs import check_native_replies, run_slack_jobs
 from watcher.slack.outbox import card_key
 from watcher.slack.runtime import SlackRuntime
