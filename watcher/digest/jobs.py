@@ -152,9 +152,6 @@ def post_period(
     where = f"digest.schedules.{schedule.name}"
     window = period_window(schedule.period, timezone=config.brand.timezone, now=fire)
     key = run_key(schedule, window)
-    store.reports.adopt_legacy_digest_run(
-        key, legacy_key=f"digest:{schedule.name}:{window.since.isoformat()}", period_end=window.until
-    )
     attempt = store.reports.claim_digest_run(key, now=now, stale_before=now - CLAIM_LEASE)
     if not attempt:
         return None

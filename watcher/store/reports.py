@@ -227,18 +227,6 @@ class DigestQueries(Repository):
         return rows[0] if rows else None
 
     @_locked
-    def adopt_legacy_digest_run(self, key: str, *, legacy_key: str, period_end: datetime) -> None:
-        """Give a run an older watcher recorded under `legacy_key` (digest:<schedule>:<UTC
-        period start>) the key `key`, unless `key` has a run already. Only a run started
-        after the period ended is its own: a daily run of a Monday, started before the week
-        ended, is not the weekly run of that Monday's week."""
-        self.db.execute(
-            "UPDATE digest_runs SET key = ? WHERE key = ? AND started_at >= ? "
-            "AND NOT EXISTS (SELECT 1 FROM digest_runs WHERE key = ?)",
-            [key, legacy_key, iso(period_end), key],
-        )
-
-    @_locked
     def claim_digest_run(self, key: str, *, now: datetime, stale_before: datetime | None = None) -> int:
         """Take a scheduled digest run for posting: the attempt number taken (1 the first
         time), or 0 when it is not ours: posted, failed and waiting for its retry time, or
